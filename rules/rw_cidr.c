@@ -1,0 +1,152 @@
+#include "rules/rw_cidr.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "inspect/rw_err.h"
+
+static size_t rw_cidr_alen(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+static int rw_cidr_host_bits_set(const struct rw_cidr *c)
+{
+	size_t alen = rw_cidr_alen(c->family);
+	for (size_t bit = c->prefix; bit < alen * 8; bit++)
+		if (c->addr[bit / 8] & (0x80u >> (bit % 8)))
+			return 1;
+	return 0;
+}
+
+static void rw_cidr_clear_host_bits(struct rw_cidr *c)
+{
+	size_t alen = rw_cidr_alen(c->family);
+	for (size_t bit = c->prefix; bit < alen * 8; bit++)
+		c->addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+}
+
+int rw_cidr_parse(const char *text, struct rw_cidr *out, int allow_host_bits)
+{
+	char buf[64];
+	size_t len = strlen(text);
+	if (len == 0 || len >= sizeof(buf))
+		return RW_EINVAL;
+	memcpy(buf, text, len + 1);
+
+	memset(out, 0, sizeof(*out));
+	char *slash = strchr(buf, '/');
+	long prefix = -1;
+	if (slash) {
+		*slash = '\0';
+		const char *p = slash + 1;
+		/* digits only: no sign, no spaces, no leading zeros beyond "0" */
+		if (*p == '\0' || strlen(p) > 3 || (p[0] == '0' && p[1] != '\0'))
+			return RW_EINVAL;
+		prefix = 0;
+		for (; *p; p++) {
+			if (*p < '0' || *p > '9')
+				return RW_EINVAL;
+			prefix = prefix * 10 + (*p - '0');
+		}
+	}
+	if (inet_pton(AF_INET, buf, out->addr) == 1)
+		out->family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, out->addr) == 1)
+		out->family = AF_INET6;
+	else
+		return RW_EINVAL;
+
+	long max = (long)rw_cidr_alen(out->family) * 8;
+	if (prefix < 0)
+		prefix = max;
+	if (prefix > max)
+		return RW_ERANGE;
+	out->prefix = (uint8_t)prefix;
+	if (rw_cidr_host_bits_set(out)) {
+		if (!allow_host_bits)
+			return RW_EINVAL;
+	}
+	return 0;
+}
+
+void rw_cidr_format(const struct rw_cidr *c, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+	if (!inet_ntop(c->family == AF_INET ? AF_INET : AF_INET6, c->addr, a, sizeof(a)))
+		snprintf(a, sizeof(a), "?");
+	snprintf(buf, len, "%s/%u", a, c->prefix);
+}
+
+int rw_cidr_contains(const struct rw_cidr *c, int family, const void *addr)
+{
+	if (c->family != family)
+		return 0;
+	const uint8_t *a = addr;
+	size_t full = c->prefix / 8, rem = c->prefix % 8;
+	if (memcmp(c->addr, a, full) != 0)
+		return 0;
+	if (rem) {
+		uint8_t mask = (uint8_t)(0xffu << (8 - rem));
+		if ((c->addr[full] & mask) != (a[full] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+static int rw_cidr_cmp(const void *x, const void *y)
+{
+	const struct rw_cidr *a = x, *b = y;
+	if (a->family != b->family)
+		return a->family == AF_INET ? -1 : 1;
+	int r = memcmp(a->addr, b->addr, rw_cidr_alen(a->family));
+	if (r)
+		return r;
+	/* wider prefix first so it absorbs the narrower ones that follow */
+	return (int)a->prefix - (int)b->prefix;
+}
+
+size_t rw_cidr_merge(struct rw_cidr *v, size_t *n)
+{
+	if (*n < 2)
+		return 0;
+	for (size_t i = 0; i < *n; i++)
+		rw_cidr_clear_host_bits(&v[i]);
+	qsort(v, *n, sizeof(*v), rw_cidr_cmp);
+	size_t out = 0, absorbed = 0;
+	for (size_t i = 0; i < *n; i++) {
+		/* Sorted by start address with wider prefixes first: an entry
+		 * overlaps the previous kept one iff the kept one contains its
+		 * start (prefixes never partially overlap). */
+		if (out > 0 && rw_cidr_contains(&v[out - 1], v[i].family, v[i].addr)) {
+			absorbed++;
+			continue;
+		}
+		v[out++] = v[i];
+	}
+	*n = out;
+	return absorbed;
+}
+
+void rw_cidr_range(const struct rw_cidr *c, uint8_t start[16], uint8_t end[16], int *end_overflow)
+{
+	size_t alen = rw_cidr_alen(c->family);
+	memset(start, 0, 16);
+	memset(end, 0, 16);
+	memcpy(start, c->addr, alen);
+	memcpy(end, c->addr, alen);
+	for (size_t bit = c->prefix; bit < alen * 8; bit++) {
+		start[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+		end[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
+	}
+	/* end = last address + 1, big-endian increment with carry */
+	int carry = 1;
+	for (size_t i = alen; i-- > 0 && carry;) {
+		end[i] = (uint8_t)(end[i] + 1);
+		carry = end[i] == 0;
+	}
+	*end_overflow = carry;
+}

@@ -1,0 +1,31 @@
+/* CIDR text <-> struct rw_cidr, and the merge that interval sets need (the
+ * kernel refuses overlapping ranges in an interval set). */
+#ifndef RW_CIDR_H
+#define RW_CIDR_H
+
+#include <stddef.h>
+
+#include "rules/rw_policy.h"
+
+/* Parse "203.0.113.0/24", "2001:db8::/32", or a bare address (= /32, /128).
+ * Host bits set -> RW_EINVAL unless allow_host_bits. Returns 0 or RW_E*. */
+int rw_cidr_parse(const char *text, struct rw_cidr *out, int allow_host_bits);
+
+/* Format into buf (at least 64 bytes): "203.0.113.0/24". */
+void rw_cidr_format(const struct rw_cidr *c, char *buf, size_t len);
+
+/* Does c contain the address (family, 4/16 bytes)? */
+int rw_cidr_contains(const struct rw_cidr *c, int family, const void *addr);
+
+/* Sort (v4 before v6, then by address) and merge overlapping or nested
+ * prefixes in place; *n is updated. Adjacent prefixes are kept apart (they
+ * do not overlap, and keeping them lets a later delete name them exactly).
+ * Returns the number of input entries that were absorbed by a wider one. */
+size_t rw_cidr_merge(struct rw_cidr *v, size_t *n);
+
+/* [start, end) range of a prefix as 4/16 big-endian bytes. end_overflow is
+ * set when the end is past the top of the address space (0.0.0.0/0,
+ * 255.255.255.0/24): interval sets then get no end element. */
+void rw_cidr_range(const struct rw_cidr *c, uint8_t start[16], uint8_t end[16], int *end_overflow);
+
+#endif

@@ -1,0 +1,79 @@
+/* rules/: the policy compiled into ONE nftables table, "inet regwall".
+ *
+ * rw_nft_compile() lowers a policy to libnftnl objects (no kernel);
+ * rw_nft_dump_text() renders them as readable text for golden files;
+ * rw_nft_apply() sends them as ONE batch that atomically replaces the
+ * previous table; the incremental calls each send one batch too. Only
+ * the table "inet regwall" is ever touched, and it is never created with
+ * the owner flag (an owned table would vanish with a crashed daemon and open
+ * the registry port).
+ *
+ * Set names (stable: regwallctl and tests refer to them):
+ *   net_<network>_v4 / net_<network>_v6   allowlisted networks (interval)
+ *   vpn_v4 / vpn_v6                       VPN peer tunnel addresses (interval)
+ *   ban_v4 / ban_v6                       bans (timeout, fixed size)
+ *   meter_<listener>_v4 / _v6             per-source new-connection meters
+ *   banmeter_v4 / banmeter_v6             ban_after meters
+ * NFLOG prefixes: "regwall <listener> <reason>" with reasons
+ *   not_allowed, rate_limited, banned, direct_to_registry. */
+#ifndef RW_NFT_H
+#define RW_NFT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "inspect/rw_err.h"
+#include "rules/rw_policy.h"
+
+#define RW_NFT_TABLE "regwall"
+
+struct rw_nft;          /* a netlink socket in the current netns */
+struct rw_nft_compiled; /* the lowered table: chains, sets, elements, rules */
+
+int rw_nft_compile(const struct rw_policy *p, struct rw_nft_compiled **out,
+		   struct rw_diag *diag);
+void rw_nft_compiled_free(struct rw_nft_compiled *c);
+/* One line per table/chain/set/rule, rules as their expressions in the
+ * style of `nft --debug=netlink`, elements as CIDR ranges. Deterministic. */
+int rw_nft_dump_text(const struct rw_nft_compiled *c, FILE *out);
+
+int rw_nft_open(struct rw_nft **out, struct rw_diag *diag);
+void rw_nft_close(struct rw_nft *n);
+
+/* Replace table inet regwall with the compiled one in one transaction. On
+ * failure the old table stays and diag names every object the kernel
+ * refused. RW_EUNKNOWN: acks were lost (ENOBUFS); the caller re-reads. */
+int rw_nft_apply(struct rw_nft *n, const struct rw_nft_compiled *c, struct rw_diag *diag);
+
+/* Delete table inet regwall (and nothing else). Absent table -> 0. */
+int rw_nft_remove(struct rw_nft *n, struct rw_diag *diag);
+
+/* Does table inet regwall exist? 1 yes, 0 no, <0 error. */
+int rw_nft_table_exists(struct rw_nft *n, struct rw_diag *diag);
+
+/* Add and delete prefixes of a named network in one batch (both lists may
+ * be empty). The caller has validated them against its copy of the
+ * network; the kernel refuses overlaps anyway and then nothing changes. */
+int rw_nft_net_update(struct rw_nft *n, const char *network, const struct rw_cidr *add,
+		      size_t n_add, const struct rw_cidr *del, size_t n_del,
+		      struct rw_diag *diag);
+
+/* Ban one address (prefix must be a host: /32 or /128) for timeout_ms
+ * (0 = the set's default). */
+int rw_nft_ban_add(struct rw_nft *n, const struct rw_cidr *addr, uint64_t timeout_ms,
+		   struct rw_diag *diag);
+int rw_nft_ban_del(struct rw_nft *n, const struct rw_cidr *addr, struct rw_diag *diag);
+
+/* List the elements of a set: interval sets as prefixes (ranges rebuilt
+ * from start/end pairs), timeout sets with ms left (0 if none). */
+typedef void (*rw_nft_elem_cb)(const struct rw_cidr *c, uint64_t expires_ms, void *arg);
+int rw_nft_set_list(struct rw_nft *n, const char *set, rw_nft_elem_cb cb, void *arg,
+		    struct rw_diag *diag);
+
+/* Counters of every deciding rule, keyed by the rule's comment
+ * ("<listener> <what>", e.g. "https allow office"). */
+typedef void (*rw_nft_counter_cb)(const char *chain, const char *comment, uint64_t packets,
+				  uint64_t bytes, void *arg);
+int rw_nft_counters(struct rw_nft *n, rw_nft_counter_cb cb, void *arg, struct rw_diag *diag);
+
+#endif

@@ -1,0 +1,167 @@
+/* The policy model: the validated, immutable form of the configuration.
+ *
+ * appliance/rw_config.c builds it from the libconfig file (and validates it
+ * whole); rules/ compiles it into the nftables table; fwd/ reads listeners,
+ * identities, roles and rates from it. Nothing here refers to libconfig:
+ * the config_t is destroyed once the policy is built.
+ *
+ * Ownership: one struct rw_policy owns every array and string below it;
+ * rw_policy_free() releases all of it. A reload builds a new policy and
+ * swaps it in only if valid. */
+#ifndef RW_POLICY_H
+#define RW_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RW_NAME_MAX 32 /* network, listener, identity, peer names incl. NUL */
+
+/* An address prefix. addr holds the network address with host bits zero
+ * (the loader refuses host bits); v4 uses addr[0..3]. */
+struct rw_cidr {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t prefix; /* 0..32 or 0..128 */
+	uint8_t addr[16];
+};
+
+/* host:port or [v6]:port */
+struct rw_endpoint {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint16_t port; /* host order */
+};
+
+struct rw_network {
+	char name[RW_NAME_MAX];
+	struct rw_cidr *cidrs; /* merged: sorted, no overlaps, v4 first then v6 */
+	size_t n_cidrs;
+	int line; /* config line, for messages */
+};
+
+enum rw_listener_mode {
+	RW_MODE_TERMINATE = 0,
+	RW_MODE_PASSTHROUGH,
+};
+
+enum rw_client_cert {
+	RW_CCERT_NONE = 0,
+	RW_CCERT_OPTIONAL,
+	RW_CCERT_REQUIRED,
+};
+
+struct rw_listener {
+	char name[RW_NAME_MAX];
+	struct rw_endpoint listen;
+	enum rw_listener_mode mode;
+	char *cert, *key, *client_ca, *crl; /* paths; NULL if unset */
+	enum rw_client_cert client_cert;
+	char **server_names; /* lower-case; "*.suffix" wildcards allowed; NULL =
+			      * registry.server_names */
+	size_t n_server_names;
+	bool allow_ech;
+	/* allow_from: indexes into policy->networks, plus the "vpn" pseudo-name */
+	size_t *allow_nets;
+	size_t n_allow_nets;
+	bool allow_vpn;
+	int line;
+};
+
+enum rw_op_class {
+	RW_ROLE_PULL = 0,
+	RW_ROLE_PUSH,
+	RW_ROLE_DELETE,
+};
+
+/* "push:team-a/*" -> { RW_ROLE_PUSH, "team-a/*" } */
+struct rw_role {
+	enum rw_op_class op;
+	char *glob;
+};
+
+struct rw_identity {
+	char name[RW_NAME_MAX];
+	char *cert_subject; /* RFC 2253 DN, NULL if unset */
+	char *cert_san;     /* "DNS:x", "URI:x", "email:x"; NULL if unset */
+	uint8_t cert_sha256[32];
+	bool has_sha256;
+	struct rw_role *roles;
+	size_t n_roles;
+	int line;
+};
+
+struct rw_peer {
+	char name[RW_NAME_MAX];
+	uint8_t public_key[32]; /* decoded from base64 */
+	struct rw_cidr *addresses; /* tunnel addresses (WireGuard allowed IPs) */
+	size_t n_addresses;
+	struct rw_endpoint endpoint; /* family 0 if unset */
+	struct rw_role *roles;
+	size_t n_roles;
+	int line;
+};
+
+struct rw_vpn {
+	bool enabled; /* false when the config has no vpn section */
+	char interface[16]; /* IFNAMSIZ */
+	uint16_t listen_port;
+	struct rw_cidr address; /* interface address; host bits allowed here */
+	char *private_key_file;
+	struct rw_peer *peers;
+	size_t n_peers;
+};
+
+struct rw_rate {
+	uint64_t count;    /* events ... */
+	uint64_t per_ms;   /* ... per this many milliseconds (1000 = /second) */
+	uint64_t burst;    /* 0 = default */
+};
+
+struct rw_policy_opts {
+	bool push_requires_vpn;       /* default true */
+	uint64_t push_ops_per_minute; /* 0 = unlimited */
+	uint64_t push_bytes_per_second; /* 0 = unlimited */
+	struct rw_rate conn_per_source; /* new connections per source; count 0 = none */
+	uint64_t ban_after;  /* new connections per minute per source that ban it; 0 = never */
+	uint64_t ban_for_ms; /* ban timeout */
+	uint32_t ban_set_size; /* max elements per ban / meter set; default 65536 */
+};
+
+struct rw_registry {
+	struct rw_endpoint upstream;
+	bool upstream_tls;
+	char *upstream_ca; /* path, NULL if unset */
+	char **server_names;
+	size_t n_server_names;
+};
+
+struct rw_log_cfg {
+	uint16_t nflog_group; /* default 7 */
+	char *blocked;        /* JSON lines path */
+	char *blocked_pcap;
+	char *audit;
+};
+
+struct rw_policy {
+	char *source_file; /* the config path it came from */
+	struct rw_registry registry;
+	struct rw_network *networks;
+	size_t n_networks;
+	struct rw_listener *listeners;
+	size_t n_listeners;
+	struct rw_identity *identities;
+	size_t n_identities;
+	struct rw_vpn vpn;
+	struct rw_policy_opts opts;
+	struct rw_log_cfg log;
+	char *control_socket; /* default /run/regwall/ctl.sock */
+	struct rw_endpoint metrics; /* family 0 if unset */
+};
+
+void rw_policy_free(struct rw_policy *p); /* frees members, not p itself */
+
+/* Lookup helpers; return NULL / -1 when absent. */
+const struct rw_network *rw_policy_network(const struct rw_policy *p, const char *name);
+long rw_policy_network_index(const struct rw_policy *p, const char *name);
+
+#endif

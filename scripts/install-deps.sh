@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing, fuzzing, the demo and
+# the benchmarks need. Idempotent: packages already present are not fetched.
+set -euo pipefail
+
+PKGS=(
+  build-essential pkg-config clang libclang-rt-14-dev
+  libnftnl-dev libmnl-dev libpcap-dev libssl-dev libconfig-dev libcmocka-dev
+  libjansson-dev libcap-ng-dev libsystemd-dev libqrencode-dev
+  nftables iproute2 tcpdump iputils-ping netcat-openbsd socat
+  openssl curl python3 gnutls-bin
+  wireguard-tools wireguard-go docker-registry skopeo
+  haproxy nginx
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages (${missing[*]}); run this script as root" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# Services from these packages (nginx, haproxy, docker-registry) must not start
+# on the host: tests start their own copies inside lab namespaces.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; created_policy=1
+fi
+trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
+apt-get install -y -q --no-install-recommends "${missing[@]}"
