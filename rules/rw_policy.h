@@ -73,7 +73,7 @@ enum rw_op_class {
 	RW_ROLE_DELETE,
 };
 
-/* "push:team-a/*" -> { RW_ROLE_PUSH, "team-a/*" } */
+/* "push:team-a/..." becomes { RW_ROLE_PUSH, "team-a/..." } (a glob) */
 struct rw_role {
 	enum rw_op_class op;
 	char *glob;
