@@ -1,0 +1,16 @@
+/* Human units shared by the config file and the control socket:
+ * durations ("500ms", "30s", "10m", "1h", "2d"; a bare integer means
+ * seconds) and rates ("20/second", "100/minute", "5/hour", "1000/day"). */
+#ifndef RW_UNITS_H
+#define RW_UNITS_H
+
+#include <stdint.h>
+
+#include "rules/rw_policy.h"
+
+/* Returns 0, RW_EINVAL (syntax) or RW_ERANGE (overflow or zero where a
+ * positive value is required). Values are strictly positive. */
+int rw_duration_parse_ms(const char *text, uint64_t *ms);
+int rw_rate_parse(const char *text, struct rw_rate *rate);
+
+#endif
