@@ -1,0 +1,82 @@
+/* Client certificate -> identity (inspect/, part 4).
+ *
+ * fwd/ calls rw_cert_identity() once per verified handshake with the peer
+ * certificate (SSL_get0_peer_certificate) and then rw_cert_find_identity()
+ * with the policy's identities. Chain verification, CRL and expiry checks
+ * are OpenSSL's job in fwd/; this module only turns an already verified
+ * certificate into plain values and matches them against selectors.
+ *
+ * struct rw_cert_id is self-contained (fixed buffers, no pointers into the
+ * X509), so the X509 may be freed right after extraction.
+ *
+ * Subject DN form: RFC 2253 as printed by X509_NAME_print_ex() with
+ * XN_FLAG_RFC2253 minus ASN1_STRFLGS_ESC_MSB, i.e. what
+ * `openssl x509 -noout -subject -nameopt RFC2253,-esc_msb` prints: most
+ * significant RDN last, RFC 2253 escaping, non-ASCII kept as UTF-8 (so a
+ * config written in UTF-8 can name it) and control bytes escaped as \XX. */
+#ifndef RW_CERT_H
+#define RW_CERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "rules/rw_policy.h"
+
+#define RW_CERT_DN_MAX 512   /* RFC 2253 subject incl. NUL; longer -> refused */
+#define RW_CERT_CN_MAX 256   /* 64 characters of up to 4 UTF-8 bytes, + NUL */
+#define RW_CERT_SAN_MAX 16   /* entries kept per SAN kind; more -> refused */
+#define RW_CERT_SAN_LEN 256  /* one SAN value incl. NUL; longer -> refused */
+
+struct rw_cert_id {
+	char subject[RW_CERT_DN_MAX];
+	char cn[RW_CERT_CN_MAX]; /* "" when has_cn is false */
+	bool has_cn;
+	char dns[RW_CERT_SAN_MAX][RW_CERT_SAN_LEN];
+	size_t n_dns;
+	char uri[RW_CERT_SAN_MAX][RW_CERT_SAN_LEN];
+	size_t n_uri;
+	char email[RW_CERT_SAN_MAX][RW_CERT_SAN_LEN];
+	size_t n_email;
+	uint8_t sha256[32]; /* of the DER encoding; equals openssl -fingerprint */
+	time_t not_before;
+	time_t not_after;
+};
+
+/* Fill *out from cert. Returns 0, or:
+ *   RW_EINVAL   NULL argument
+ *   RW_ETOOBIG  subject, CN or a SAN does not fit, or more than
+ *               RW_CERT_SAN_MAX SANs of one kind (refused, never truncated)
+ *   RW_EPROTO   embedded NUL in CN or a SAN, unreadable name or time, more
+ *               than one CN, a SAN extension that does not decode
+ *   RW_ENOMEM   OpenSSL allocation failed
+ * On error *out is zeroed. SAN kinds other than DNS/URI/email (IP,
+ * otherName, directoryName, ...) are ignored. */
+int rw_cert_identity(const X509 *cert, struct rw_cert_id *out);
+
+/* True when every selector present in sel matches id, and sel has at least
+ * one certificate selector (an identity without cert_subject, cert_san and
+ * cert_sha256 is not a certificate identity and never matches here).
+ *   cert_subject  RFC 2253 DN; attribute types compared case-insensitively,
+ *                 values exactly; RDN order matters; spaces after a ','
+ *                 or '+' separator in the selector are ignored
+ *   cert_san      "DNS:name" (case-insensitive, literal: a certificate
+ *                 "*.x" matches only the selector "DNS:*.x"), "URI:uri"
+ *                 (exact), "email:addr" (case-insensitive); the kind
+ *                 prefix itself is case-insensitive; any other kind never
+ *                 matches
+ *   cert_sha256   the 32 fingerprint bytes */
+bool rw_cert_match(const struct rw_cert_id *id, const struct rw_identity *sel);
+
+/* The first identity in ids[0..n) that matches, or NULL. Config order
+ * decides: put narrower identities (fingerprints) before broader ones. */
+const struct rw_identity *rw_cert_find_identity(const struct rw_cert_id *id,
+						const struct rw_identity *ids, size_t n);
+
+/* Compare two RFC 2253 DNs by the rule above; exposed for tests. */
+bool rw_cert_dn_equal(const char *a, const char *b);
+
+#endif
