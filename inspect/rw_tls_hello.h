@@ -1,0 +1,149 @@
+/* TLS ClientHello inspection: reassemble the first handshake message from
+ * the raw TCP stream, validate it, and extract what the policy needs (SNI,
+ * ALPN, offered versions, ECH presence, JA4).
+ *
+ * Pure: no I/O, no heap. All state, including the reassembly buffer, lives
+ * in struct rw_tls_hello_parser, which the caller owns (one per
+ * connection). The wire format, limits and refusal codes are described in
+ * docs/design/inspect-tls.md. */
+#ifndef RW_TLS_HELLO_H
+#define RW_TLS_HELLO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "inspect/rw_inspect.h"
+
+/* Reassembly buffer: the largest ClientHello we accept, handshake header
+ * included. Real hellos are 200 B - 2 KB (post-quantum key shares); 16 KiB
+ * leaves room for big PSK tickets while bounding per-connection memory. */
+#define RW_TLS_HELLO_BUF 16384u
+#define RW_TLS_HELLO_DEFAULT_MAX_RECORDS 64u
+/* Upper bound for lim->max_records: one record per byte of the buffer. */
+#define RW_TLS_HELLO_MAX_RECORDS_CAP (RW_TLS_HELLO_BUF + 5u)
+
+/* Caps on lists inside the hello. They bound the stack the JA4 computation
+ * needs; no real client comes near them (browsers: ~16 ciphers, ~18
+ * extensions, ~10 signature algorithms). Exceeding one refuses with
+ * RW_TLS_REFUSE_TOO_MANY_ITEMS. */
+#define RW_TLS_MAX_CIPHERS 512u
+#define RW_TLS_MAX_EXTENSIONS 128u
+#define RW_TLS_MAX_SIGALGS 256u
+
+#define RW_TLS_SNI_MAX 253u       /* DNS name in text form, no trailing dot */
+#define RW_TLS_ALPN_MAX 8u        /* ALPN ids stored; the rest only counted */
+#define RW_TLS_ALPN_ID_MAX 255u   /* ALPN id length is a u8 on the wire */
+#define RW_TLS_VERSIONS_MAX 16u   /* supported_versions entries stored */
+#define RW_TLS_JA4_LEN 36u        /* "t13d1516h2_8daaf6152771_e5627efa2ab1" */
+
+/* Why a stream was refused. RW_TLS_REFUSE_NONE while undecided or OK. */
+enum rw_tls_refuse {
+	RW_TLS_REFUSE_NONE = 0,
+	RW_TLS_REFUSE_NOT_TLS,            /* first bytes are not a TLS handshake record */
+	RW_TLS_REFUSE_SSLV2_HELLO,        /* SSLv2-compatible ClientHello */
+	RW_TLS_REFUSE_BAD_VERSION,        /* legacy_version not 3.x, or no usable supported_versions */
+	RW_TLS_REFUSE_RECORD_TOO_LARGE,   /* record length over 2^14 */
+	RW_TLS_REFUSE_EMPTY_RECORD,       /* zero-length handshake record */
+	RW_TLS_REFUSE_INTERLEAVED_RECORD, /* non-handshake record before the hello was complete */
+	RW_TLS_REFUSE_TOO_MANY_RECORDS,   /* hello spread over more records than the limit */
+	RW_TLS_REFUSE_HELLO_TOO_LARGE,    /* handshake length over the limit */
+	RW_TLS_REFUSE_NOT_CLIENT_HELLO,   /* first handshake message is not a ClientHello */
+	RW_TLS_REFUSE_TRAILING_DATA,      /* bytes after the hello in its last record */
+	RW_TLS_REFUSE_MALFORMED,          /* lengths do not add up, or a field is invalid */
+	RW_TLS_REFUSE_DUPLICATE_EXTENSION,/* the same extension type twice */
+	RW_TLS_REFUSE_TOO_MANY_ITEMS,     /* a list over RW_TLS_MAX_* */
+	RW_TLS_REFUSE_MULTIPLE_NAMES,     /* server_name holds more than one entry */
+	RW_TLS_REFUSE_BAD_NAME,           /* server_name is not a valid DNS host name */
+	RW_TLS_REFUSE_NO_SNI,             /* never set by the parser: see rw_tls_hello_check_sni() */
+	RW_TLS_REFUSE_MAX_
+};
+
+/* What a valid ClientHello offered. Strings are NUL-terminated copies, so
+ * the struct stays valid after the parser is reused or freed. */
+struct rw_tls_hello {
+	uint16_t legacy_version;   /* ClientHello.legacy_version */
+	uint16_t version;          /* highest non-GREASE supported_versions, else legacy_version */
+	uint16_t versions[RW_TLS_VERSIONS_MAX]; /* supported_versions, GREASE removed, wire order */
+	size_t n_versions;         /* entries stored in versions[] */
+	size_t n_versions_total;   /* non-GREASE entries on the wire */
+	bool has_supported_versions;
+
+	char sni[RW_TLS_SNI_MAX + 1]; /* lower-cased host name; "" when absent */
+	size_t sni_len;               /* 0: the hello carried no server_name */
+
+	/* ALPN protocol ids in wire order, GREASE ids removed. An id may hold
+	 * any byte (even NUL): use alpn_len[], the NUL is only a convenience. */
+	char alpn[RW_TLS_ALPN_MAX][RW_TLS_ALPN_ID_MAX + 1];
+	uint8_t alpn_len[RW_TLS_ALPN_MAX];
+	size_t n_alpn;             /* ids stored */
+	size_t n_alpn_total;       /* non-GREASE ids on the wire */
+	bool has_alpn;             /* the extension was present */
+
+	bool ech;                  /* encrypted_client_hello (0xfe0d) present: real or GREASE */
+	bool esni;                 /* legacy draft ESNI (0xffce) present */
+
+	size_t n_ciphers;          /* cipher suites, GREASE removed */
+	size_t n_extensions;       /* extensions, GREASE removed */
+	size_t hello_len;          /* handshake message bytes, 4-byte header included */
+
+	char ja4[RW_TLS_JA4_LEN + 1]; /* FoxIO JA4 (TCP), e.g. t13d1516h2_8daaf6152771_e5627efa2ab1 */
+};
+
+struct rw_tls_hello_limits {
+	uint32_t max_hello;    /* handshake bytes incl. header; 1..RW_TLS_HELLO_BUF */
+	uint32_t max_records;  /* records carrying the hello; 1..RW_TLS_HELLO_MAX_RECORDS_CAP */
+};
+
+/* Incremental parser state. Treat every member but 'hello', 'refuse' and
+ * 'consumed' as private. */
+struct rw_tls_hello_parser {
+	struct rw_tls_hello_limits lim;
+	enum rw_inspect_result result;  /* sticky once OK or REFUSE */
+	enum rw_tls_refuse refuse;
+	struct rw_tls_hello hello;      /* valid when result == RW_INSPECT_OK */
+	size_t consumed;  /* stream bytes that belong to the hello's records; the
+	                   * bytes after it (if any) were not looked at */
+
+	uint8_t rec_hdr[5];
+	uint8_t rec_hdr_have;
+	size_t rec_left;      /* payload bytes of the current record still to come */
+	uint32_t n_records;
+	uint32_t hs_need;     /* 4 + handshake length, 0 until the header is known */
+	uint32_t hs_have;
+	uint8_t hs[RW_TLS_HELLO_BUF];
+};
+
+/* Defaults: max_hello = RW_TLS_HELLO_BUF (16 KiB), max_records = 64. */
+void rw_tls_hello_limits_default(struct rw_tls_hello_limits *lim);
+
+/* Start a parser. lim == NULL means the defaults. Returns 0, or RW_ERANGE
+ * if a limit is out of range; then the parser uses the defaults instead so
+ * it is still safe to feed. */
+int rw_tls_hello_init(struct rw_tls_hello_parser *p, const struct rw_tls_hello_limits *lim);
+
+/* Feed the next bytes of the client-to-server stream, in any segmentation.
+ * Every byte up to the end of the hello's last record is taken; bytes after
+ * it are ignored (p->consumed says where the hello ended). Once the answer
+ * is OK or REFUSE, further calls return it again without looking at data. */
+enum rw_inspect_result rw_tls_hello_feed(struct rw_tls_hello_parser *p, const uint8_t *data,
+                                         size_t len);
+
+/* Parse one complete, reassembled ClientHello handshake message (type byte
+ * and u24 length included), e.g. the buffer OpenSSL's msg callback hands
+ * over. Returns RW_TLS_REFUSE_NONE and fills *out, or the refusal. */
+enum rw_tls_refuse rw_tls_hello_parse(const uint8_t *msg, size_t len, struct rw_tls_hello *out);
+
+/* The raw handshake message once the parser answered OK (for logging or a
+ * second opinion); NULL before. */
+const uint8_t *rw_tls_hello_raw(const struct rw_tls_hello_parser *p, size_t *len);
+
+/* Policy helper: the hello carried no server_name. Whether that is refused
+ * is the caller's choice (IP-literal clients send none); if so, refuse with
+ * RW_TLS_REFUSE_NO_SNI. Returns RW_TLS_REFUSE_NO_SNI or RW_TLS_REFUSE_NONE. */
+enum rw_tls_refuse rw_tls_hello_check_sni(const struct rw_tls_hello *h);
+
+/* Stable lower-case token, e.g. "duplicate_extension"; "unknown" if out of range. */
+const char *rw_tls_refuse_str(enum rw_tls_refuse r);
+
+#endif
