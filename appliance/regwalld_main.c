@@ -1,1 +1,207 @@
-int main(void) { return 0; }
+/* regwalld: the regwall appliance daemon. This file is only the edge: it
+ * parses the command line, calls the modules, and prints their errors once. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "appliance/rw_config.h"
+#include "appliance/rw_ctl_server.h"
+#include "appliance/rw_daemon.h"
+#include "rules/rw_nft.h"
+
+#define RW_DEFAULT_CONFIG "/etc/regwall/regwall.conf"
+
+enum rw_action {
+	RW_ACT_NONE = 0,
+	RW_ACT_CHECK,
+	RW_ACT_DUMP,
+	RW_ACT_APPLY,
+	RW_ACT_REMOVE,
+	RW_ACT_RUN,
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: regwalld [-c FILE] ACTION\n"
+		"  -c, --config FILE   configuration (default " RW_DEFAULT_CONFIG ")\n"
+		"actions:\n"
+		"  -n, --check-config  validate the configuration and exit (changes nothing)\n"
+		"      --dump-rules    print the compiled nftables table as text\n"
+		"      --apply         apply the table once (one atomic transaction) and exit\n"
+		"      --remove-rules  delete table inet regwall (only it) and exit\n"
+		"  -f, --foreground    run: apply the table, serve the control socket,\n"
+		"                      reload on SIGHUP, stop on SIGTERM (the table stays)\n"
+		"  -s, --socket PATH   control socket (overrides control.socket)\n"
+		"  -h, --help\n");
+}
+
+static int load(const char *path, struct rw_policy *p)
+{
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	int r = rw_config_load_file(path, p, &diag);
+	rw_diag_print(&diag, stderr);
+	if (r)
+		fprintf(stderr, "regwalld: %s: %u error%s\n", path, diag.n_err,
+			diag.n_err == 1 ? "" : "s");
+	return r;
+}
+
+static int act_check(const char *path)
+{
+	struct rw_policy p;
+	if (load(path, &p))
+		return 1;
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	struct rw_nft_compiled *c = NULL;
+	int r = rw_nft_compile(&p, &c, &diag);
+	rw_diag_print(&diag, stderr);
+	rw_nft_compiled_free(c);
+	rw_policy_free(&p);
+	if (r) {
+		fprintf(stderr, "regwalld: %s: cannot compile rules: %s\n", path, rw_strerror(r));
+		return 1;
+	}
+	printf("%s: configuration OK\n", path);
+	return 0;
+}
+
+static int act_dump(const char *path)
+{
+	struct rw_policy p;
+	if (load(path, &p))
+		return 1;
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	struct rw_nft_compiled *c = NULL;
+	int r = rw_nft_compile(&p, &c, &diag);
+	if (!r)
+		r = rw_nft_dump_text(c, stdout);
+	rw_diag_print(&diag, stderr);
+	rw_nft_compiled_free(c);
+	rw_policy_free(&p);
+	if (r)
+		fprintf(stderr, "regwalld: %s\n", rw_strerror(r));
+	return r ? 1 : 0;
+}
+
+static int act_apply(const char *path)
+{
+	struct rw_daemon d;
+	struct rw_diag diag;
+	rw_daemon_init(&d, path);
+	rw_diag_init(&diag);
+	int r = rw_daemon_load_apply(&d, &diag);
+	rw_diag_print(&diag, stderr);
+	rw_daemon_fini(&d);
+	if (r) {
+		fprintf(stderr, "regwalld: apply failed (%s); the previous table stays\n",
+			rw_strerror(r));
+		return 1;
+	}
+	return 0;
+}
+
+static int act_remove(void)
+{
+	struct rw_diag diag;
+	struct rw_nft *n = NULL;
+	rw_diag_init(&diag);
+	int r = rw_nft_open(&n, &diag);
+	if (!r)
+		r = rw_nft_remove(n, &diag);
+	if (n)
+		rw_nft_close(n);
+	rw_diag_print(&diag, stderr);
+	if (r) {
+		fprintf(stderr, "regwalld: remove failed: %s\n", rw_strerror(r));
+		return 1;
+	}
+	return 0;
+}
+
+static int act_run(const char *path, const char *sock)
+{
+	struct rw_daemon d;
+	struct rw_diag diag;
+	rw_daemon_init(&d, path);
+	rw_diag_init(&diag);
+	int r = rw_daemon_load_apply(&d, &diag);
+	rw_diag_print(&diag, stderr);
+	if (r) {
+		fprintf(stderr, "regwalld: cannot start (%s); nothing changed\n", rw_strerror(r));
+		rw_daemon_fini(&d);
+		return 1;
+	}
+	int lfd = -1;
+	const char *path_sock = sock ? sock : d.pol.control_socket;
+	rw_diag_init(&diag);
+	r = rw_ctl_listen(path_sock, &lfd, &diag);
+	rw_diag_print(&diag, stderr);
+	if (r) {
+		rw_daemon_fini(&d);
+		return 1;
+	}
+	fprintf(stderr, "regwalld: ready (config %s, control %s)\n", path, path_sock);
+	r = rw_ctl_serve(&d, lfd);
+	close(lfd);
+	unlink(path_sock);
+	fprintf(stderr, "regwalld: stopping; table inet regwall stays in force\n");
+	rw_daemon_fini(&d);
+	return r ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'n' },
+		{ "dump-rules", no_argument, NULL, 'D' },
+		{ "apply", no_argument, NULL, 'A' },
+		{ "remove-rules", no_argument, NULL, 'R' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = RW_DEFAULT_CONFIG, *sock = NULL;
+	enum rw_action act = RW_ACT_NONE;
+	int c;
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	while ((c = getopt_long(argc, argv, "c:nfs:h", opts, NULL)) != -1) {
+		enum rw_action a = RW_ACT_NONE;
+		switch (c) {
+		case 'c': config = optarg; continue;
+		case 's': sock = optarg; continue;
+		case 'n': a = RW_ACT_CHECK; break;
+		case 'D': a = RW_ACT_DUMP; break;
+		case 'A': a = RW_ACT_APPLY; break;
+		case 'R': a = RW_ACT_REMOVE; break;
+		case 'f': a = RW_ACT_RUN; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (act != RW_ACT_NONE && act != a) {
+			fprintf(stderr, "regwalld: choose one action\n");
+			return 2;
+		}
+		act = a;
+	}
+	if (optind != argc || act == RW_ACT_NONE) {
+		usage(stderr);
+		return 2;
+	}
+	switch (act) {
+	case RW_ACT_CHECK: return act_check(config);
+	case RW_ACT_DUMP: return act_dump(config);
+	case RW_ACT_APPLY: return act_apply(config);
+	case RW_ACT_REMOVE: return act_remove();
+	case RW_ACT_RUN: return act_run(config, sock);
+	case RW_ACT_NONE: break;
+	}
+	return 2;
+}

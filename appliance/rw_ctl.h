@@ -1,0 +1,58 @@
+/* The control socket protocol between regwallctl and regwalld.
+ *
+ * Wire format: a unix stream socket; each request is ONE line of JSON
+ * (at most RW_CTL_LINE_MAX bytes including the '\n'), answered by one line
+ * of JSON. Requests:
+ *   {"cmd":"status"}
+ *   {"cmd":"reload"}
+ *   {"cmd":"network add","network":"office","cidrs":["203.0.113.7/32",...]}
+ *   {"cmd":"network del","network":"office","cidrs":[...]}
+ *   {"cmd":"network list","network":"office"}
+ *   {"cmd":"ban add","address":"203.0.113.9","timeout":"10m"}   (timeout optional)
+ *   {"cmd":"ban del","address":"203.0.113.9"}
+ *   {"cmd":"ban list"}
+ *   {"cmd":"counters"}
+ * Answers: {"ok":true, ...command data...} or {"ok":false,"error":"..."}.
+ * The request bytes are untrusted (any local user allowed by the socket's
+ * mode may write them): rw_ctl_parse_request validates everything into a
+ * fixed struct before the daemon acts. */
+#ifndef RW_CTL_H
+#define RW_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules/rw_policy.h"
+
+#define RW_CTL_LINE_MAX 65536
+#define RW_CTL_MAX_CIDRS 1024
+
+enum rw_ctl_cmd {
+	RW_CTL_STATUS = 0,
+	RW_CTL_RELOAD,
+	RW_CTL_NET_ADD,
+	RW_CTL_NET_DEL,
+	RW_CTL_NET_LIST,
+	RW_CTL_BAN_ADD,
+	RW_CTL_BAN_DEL,
+	RW_CTL_BAN_LIST,
+	RW_CTL_COUNTERS,
+};
+
+struct rw_ctl_req {
+	enum rw_ctl_cmd cmd;
+	char network[RW_NAME_MAX];
+	struct rw_cidr cidrs[RW_CTL_MAX_CIDRS];
+	size_t n_cidrs;
+	uint64_t timeout_ms; /* ban add; 0 = the set's default */
+};
+
+/* Parse one request line (without the '\n'). Returns 0, or RW_EINVAL with
+ * a message for the client in err. */
+int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, char *err,
+			 size_t errlen);
+
+/* The command names as they appear on the wire ("network add"). */
+const char *rw_ctl_cmd_str(enum rw_ctl_cmd cmd);
+
+#endif

@@ -1,0 +1,181 @@
+/* Validation of control-socket requests (untrusted bytes from local
+ * clients): JSON decoded by jansson with duplicate keys refused, then every
+ * member checked against what the command allows. */
+#include <jansson.h>
+#include <sys/socket.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "appliance/rw_ctl.h"
+#include "appliance/rw_units.h"
+#include "inspect/rw_err.h"
+#include "rules/rw_cidr.h"
+
+static const char *const rw_ctl_names[] = {
+	[RW_CTL_STATUS] = "status",
+	[RW_CTL_RELOAD] = "reload",
+	[RW_CTL_NET_ADD] = "network add",
+	[RW_CTL_NET_DEL] = "network del",
+	[RW_CTL_NET_LIST] = "network list",
+	[RW_CTL_BAN_ADD] = "ban add",
+	[RW_CTL_BAN_DEL] = "ban del",
+	[RW_CTL_BAN_LIST] = "ban list",
+	[RW_CTL_COUNTERS] = "counters",
+};
+
+#define RW_CTL_NCMDS (sizeof(rw_ctl_names) / sizeof(rw_ctl_names[0]))
+
+const char *rw_ctl_cmd_str(enum rw_ctl_cmd cmd)
+{
+	return (size_t)cmd < RW_CTL_NCMDS ? rw_ctl_names[cmd] : "?";
+}
+
+/* Which members each command takes besides "cmd". */
+enum {
+	RW_CTL_M_NETWORK = 1,
+	RW_CTL_M_CIDRS = 2,
+	RW_CTL_M_ADDRESS = 4,
+	RW_CTL_M_TIMEOUT = 8,
+};
+
+static const unsigned rw_ctl_members[] = {
+	[RW_CTL_STATUS] = 0,
+	[RW_CTL_RELOAD] = 0,
+	[RW_CTL_NET_ADD] = RW_CTL_M_NETWORK | RW_CTL_M_CIDRS,
+	[RW_CTL_NET_DEL] = RW_CTL_M_NETWORK | RW_CTL_M_CIDRS,
+	[RW_CTL_NET_LIST] = RW_CTL_M_NETWORK,
+	[RW_CTL_BAN_ADD] = RW_CTL_M_ADDRESS | RW_CTL_M_TIMEOUT,
+	[RW_CTL_BAN_DEL] = RW_CTL_M_ADDRESS,
+	[RW_CTL_BAN_LIST] = 0,
+	[RW_CTL_COUNTERS] = 0,
+};
+
+__attribute__((format(printf, 3, 4)))
+static int rw_ctl_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return RW_EINVAL;
+}
+
+static int rw_ctl_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= RW_NAME_MAX || !(s[0] >= 'a' && s[0] <= 'z'))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int rw_ctl_parse_cidrs(json_t *arr, struct rw_ctl_req *req, char *err, size_t errlen)
+{
+	if (!json_is_array(arr) || json_array_size(arr) == 0)
+		return rw_ctl_fail(err, errlen, "%s", "\"cidrs\" must be a non-empty array of strings");
+	if (json_array_size(arr) > RW_CTL_MAX_CIDRS)
+		return rw_ctl_fail(err, errlen, "%s", "too many cidrs in one request (max 1024)");
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+		if (!s)
+			return rw_ctl_fail(err, errlen, "%s", "\"cidrs\" must hold strings");
+		int r = rw_cidr_parse(s, &req->cidrs[i], 0);
+		if (r) {
+			/* Tell host bits apart: the admin most likely mistyped a prefix. */
+			struct rw_cidr loose;
+			if (rw_cidr_parse(s, &loose, 1) == 0)
+				return rw_ctl_fail(err, errlen, "\"%s\": host bits set in prefix", s);
+			return rw_ctl_fail(err, errlen, "\"%s\": not an IPv4/IPv6 address or prefix", s);
+		}
+	}
+	req->n_cidrs = json_array_size(arr);
+	return 0;
+}
+
+int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, char *err,
+			 size_t errlen)
+{
+	json_error_t jerr;
+	memset(req, 0, sizeof(*req));
+	if (len >= RW_CTL_LINE_MAX)
+		return rw_ctl_fail(err, errlen, "%s", "request too long");
+	json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return rw_ctl_fail(err, errlen, "bad JSON: %s", jerr.text);
+	int r = RW_EINVAL;
+	if (!json_is_object(root)) {
+		rw_ctl_fail(err, errlen, "%s", "request must be a JSON object");
+		goto out;
+	}
+	const char *cmd = json_string_value(json_object_get(root, "cmd"));
+	if (!cmd) {
+		rw_ctl_fail(err, errlen, "%s", "missing \"cmd\"");
+		goto out;
+	}
+	size_t c;
+	for (c = 0; c < RW_CTL_NCMDS; c++)
+		if (strcmp(cmd, rw_ctl_names[c]) == 0)
+			break;
+	if (c == RW_CTL_NCMDS) {
+		rw_ctl_fail(err, errlen, "unknown command \"%.64s\"", cmd);
+		goto out;
+	}
+	req->cmd = (enum rw_ctl_cmd)c;
+	unsigned allowed = rw_ctl_members[c];
+
+	const char *key;
+	json_t *val;
+	json_object_foreach(root, key, val) {
+		if (strcmp(key, "cmd") == 0)
+			continue;
+		if (strcmp(key, "network") == 0 && (allowed & RW_CTL_M_NETWORK)) {
+			const char *s = json_string_value(val);
+			if (!s || !rw_ctl_name_ok(s)) {
+				rw_ctl_fail(err, errlen, "%s", "\"network\" must be a network name");
+				goto out;
+			}
+			memcpy(req->network, s, strlen(s) + 1);
+		} else if (strcmp(key, "cidrs") == 0 && (allowed & RW_CTL_M_CIDRS)) {
+			if (rw_ctl_parse_cidrs(val, req, err, errlen))
+				goto out;
+		} else if (strcmp(key, "address") == 0 && (allowed & RW_CTL_M_ADDRESS)) {
+			const char *s = json_string_value(val);
+			if (!s || rw_cidr_parse(s, &req->cidrs[0], 0) ||
+			    req->cidrs[0].prefix != (req->cidrs[0].family == AF_INET ? 32 : 128)) {
+				rw_ctl_fail(err, errlen, "%s", "\"address\" must be one IPv4 or IPv6 address");
+				goto out;
+			}
+			req->n_cidrs = 1;
+		} else if (strcmp(key, "timeout") == 0 && (allowed & RW_CTL_M_TIMEOUT)) {
+			const char *s = json_string_value(val);
+			if (!s || rw_duration_parse_ms(s, &req->timeout_ms)) {
+				rw_ctl_fail(err, errlen, "%s",
+					    "\"timeout\" must be a duration like 30s, 10m, 1h");
+				goto out;
+			}
+		} else {
+			rw_ctl_fail(err, errlen, "unexpected member \"%.64s\"", key);
+			goto out;
+		}
+	}
+	if ((allowed & RW_CTL_M_NETWORK) && !req->network[0]) {
+		rw_ctl_fail(err, errlen, "%s", "missing \"network\"");
+		goto out;
+	}
+	if (((allowed & RW_CTL_M_CIDRS) || (allowed & RW_CTL_M_ADDRESS)) && req->n_cidrs == 0) {
+		rw_ctl_fail(err, errlen, "%s",
+			    (allowed & RW_CTL_M_CIDRS) ? "missing \"cidrs\"" : "missing \"address\"");
+		goto out;
+	}
+	r = 0;
+out:
+	json_decref(root);
+	return r;
+}

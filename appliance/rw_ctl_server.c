@@ -1,0 +1,280 @@
+#include "appliance/rw_ctl_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "appliance/rw_ctl.h"
+
+#define RW_CTL_MAX_CLIENTS 32
+#define RW_CTL_IDLE_MS 30000 /* a client that sends nothing is closed */
+#define RW_CTL_WRITE_MS 2000 /* a client that does not read is closed */
+
+struct rw_ctl_client {
+	int fd;
+	char *buf; /* RW_CTL_LINE_MAX bytes */
+	size_t len;
+	struct timespec last;
+};
+
+static int rw_ctl_mkparent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0750) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int rw_ctl_listen(const char *path, int *fd_out, struct rw_diag *diag)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		rw_diag_err(diag, NULL, 0, "control socket path too long: %s", path);
+		return RW_EINVAL;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int r = rw_ctl_mkparent(path);
+	if (r) {
+		rw_diag_err(diag, NULL, 0, "cannot create the directory of %s: %s", path, strerror(-r));
+		return RW_EIO;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		rw_diag_err(diag, NULL, 0, "socket: %s", strerror(errno));
+		return RW_EIO;
+	}
+	/* Another regwalld answering on the path is a configuration error, not
+	 * a stale file: refuse rather than steal its socket. */
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0) {
+		if (connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			close(fd);
+			rw_diag_err(diag, NULL, 0, "%s: another regwalld is already running", path);
+			return RW_EEXIST;
+		}
+		close(probe);
+	}
+	unlink(path);
+	mode_t old = umask(0117);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r || listen(fd, 16)) {
+		rw_diag_err(diag, NULL, 0, "cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		return RW_EIO;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static long rw_ctl_ms_since(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static int rw_ctl_write_all(int fd, const char *p, size_t n)
+{
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		long left = RW_CTL_WRITE_MS - rw_ctl_ms_since(&start);
+		if (left <= 0)
+			return -1;
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		poll(&pfd, 1, (int)left);
+	}
+	return 0;
+}
+
+static void rw_ctl_client_close(struct rw_ctl_client *c)
+{
+	close(c->fd);
+	free(c->buf);
+	c->fd = -1;
+	c->buf = NULL;
+	c->len = 0;
+}
+
+static void rw_ctl_log_result(const struct rw_ctl_req *req, json_t *reply)
+{
+	if (!json_is_true(json_object_get(reply, "ok")))
+		fprintf(stderr, "regwalld: control: %s refused: %s\n", rw_ctl_cmd_str(req->cmd),
+			json_string_value(json_object_get(reply, "error")));
+	else if (req->cmd != RW_CTL_STATUS && req->cmd != RW_CTL_COUNTERS &&
+		 req->cmd != RW_CTL_NET_LIST && req->cmd != RW_CTL_BAN_LIST)
+		fprintf(stderr, "regwalld: control: %s %s done\n", rw_ctl_cmd_str(req->cmd),
+			req->network);
+}
+
+/* Answer every complete line in the client's buffer. Returns -1 when the
+ * client must be dropped. */
+static int rw_ctl_client_lines(struct rw_daemon *d, struct rw_ctl_client *c,
+			       struct rw_ctl_req *req)
+{
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		if (!nl)
+			return c->len >= RW_CTL_LINE_MAX ? -1 : 0;
+		size_t line = (size_t)(nl - c->buf);
+		char err[512];
+		json_t *reply;
+		if (rw_ctl_parse_request(c->buf, line, req, err, sizeof(err)) == 0) {
+			reply = rw_daemon_handle(d, req);
+			rw_ctl_log_result(req, reply);
+		} else {
+			reply = json_pack("{s:b, s:s}", "ok", 0, "error", err);
+		}
+		char *out = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+		json_decref(reply);
+		int r = -1;
+		if (out) {
+			r = rw_ctl_write_all(c->fd, out, strlen(out));
+			if (!r)
+				r = rw_ctl_write_all(c->fd, "\n", 1);
+			free(out);
+		}
+		if (r)
+			return -1;
+		memmove(c->buf, nl + 1, c->len - line - 1);
+		c->len -= line + 1;
+	}
+}
+
+int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		fprintf(stderr, "regwalld: signalfd: %s\n", strerror(errno));
+		return RW_EIO;
+	}
+	/* The request struct holds up to 1024 prefixes: keep it off the stack. */
+	struct rw_ctl_req *req = malloc(sizeof(*req));
+	if (!req) {
+		close(sfd);
+		return RW_ENOMEM;
+	}
+	struct rw_ctl_client cl[RW_CTL_MAX_CLIENTS];
+	for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++)
+		cl[i] = (struct rw_ctl_client){ .fd = -1 };
+
+	while (!d->want_exit) {
+		struct pollfd pf[2 + RW_CTL_MAX_CLIENTS];
+		int map[2 + RW_CTL_MAX_CLIENTS];
+		int n = 0;
+		pf[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pf[n++] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
+		for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++) {
+			if (cl[i].fd < 0)
+				continue;
+			map[n] = i;
+			pf[n++] = (struct pollfd){ .fd = cl[i].fd, .events = POLLIN };
+		}
+		int pr = poll(pf, (nfds_t)n, 1000);
+		if (pr < 0 && errno != EINTR)
+			break;
+		if (pf[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					struct rw_diag diag;
+					rw_diag_init(&diag);
+					d->reloads++;
+					int r = rw_daemon_load_apply(d, &diag);
+					rw_diag_print(&diag, stderr);
+					if (r) {
+						d->reload_failures++;
+						fprintf(stderr, "regwalld: reload failed (%s); old policy kept\n",
+							rw_strerror(r));
+					} else {
+						fprintf(stderr, "regwalld: reloaded %s\n", d->config_path);
+					}
+				} else {
+					d->want_exit = 1;
+				}
+			}
+		}
+		if (pf[1].revents & POLLIN) {
+			int fd;
+			while ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+				int slot = -1;
+				for (int i = 0; i < RW_CTL_MAX_CLIENTS && slot < 0; i++)
+					if (cl[i].fd < 0)
+						slot = i;
+				char *buf = slot >= 0 ? malloc(RW_CTL_LINE_MAX) : NULL;
+				if (!buf) {
+					static const char busy[] = "{\"ok\":false,\"error\":\"busy\"}\n";
+					(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
+					close(fd);
+					continue;
+				}
+				cl[slot] = (struct rw_ctl_client){ .fd = fd, .buf = buf };
+				clock_gettime(CLOCK_MONOTONIC, &cl[slot].last);
+			}
+		}
+		for (int k = 2; k < n; k++) {
+			struct rw_ctl_client *c = &cl[map[k]];
+			if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t r = recv(c->fd, c->buf + c->len, RW_CTL_LINE_MAX - c->len, 0);
+			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+				rw_ctl_client_close(c);
+				continue;
+			}
+			if (r < 0)
+				continue;
+			c->len += (size_t)r;
+			clock_gettime(CLOCK_MONOTONIC, &c->last);
+			if (rw_ctl_client_lines(d, c, req))
+				rw_ctl_client_close(c);
+		}
+		for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++)
+			if (cl[i].fd >= 0 && rw_ctl_ms_since(&cl[i].last) > RW_CTL_IDLE_MS)
+				rw_ctl_client_close(&cl[i]);
+	}
+	for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++)
+		if (cl[i].fd >= 0)
+			rw_ctl_client_close(&cl[i]);
+	free(req);
+	close(sfd);
+	return 0;
+}

@@ -1,0 +1,379 @@
+#include "appliance/rw_daemon.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "appliance/rw_config.h"
+#include "rules/rw_cidr.h"
+
+void rw_daemon_init(struct rw_daemon *d, const char *config_path)
+{
+	memset(d, 0, sizeof(*d));
+	d->config_path = config_path;
+	d->started = time(NULL);
+}
+
+void rw_daemon_fini(struct rw_daemon *d)
+{
+	if (d->have_pol)
+		rw_policy_free(&d->pol);
+	if (d->nft)
+		rw_nft_close(d->nft);
+	free(d->live);
+	memset(d, 0, sizeof(*d));
+}
+
+static struct rw_network *rw_daemon_net(struct rw_policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_networks; i++)
+		if (strcmp(p->networks[i].name, name) == 0)
+			return &p->networks[i];
+	return NULL;
+}
+
+/* The prefix in net that overlaps c, or NULL. Prefixes overlap iff one
+ * contains the other's network address. */
+static const struct rw_cidr *rw_daemon_overlap(const struct rw_network *net,
+					       const struct rw_cidr *c)
+{
+	for (size_t i = 0; i < net->n_cidrs; i++) {
+		const struct rw_cidr *e = &net->cidrs[i];
+		if (rw_cidr_contains(e, c->family, c->addr) ||
+		    rw_cidr_contains(c, e->family, e->addr))
+			return e;
+	}
+	return NULL;
+}
+
+static long rw_daemon_find_exact(const struct rw_network *net, const struct rw_cidr *c)
+{
+	for (size_t i = 0; i < net->n_cidrs; i++) {
+		const struct rw_cidr *e = &net->cidrs[i];
+		if (e->family == c->family && e->prefix == c->prefix &&
+		    memcmp(e->addr, c->addr, sizeof(e->addr)) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+static int rw_daemon_net_insert(struct rw_network *net, const struct rw_cidr *c)
+{
+	struct rw_cidr *v = realloc(net->cidrs, (net->n_cidrs + 1) * sizeof(*v));
+	if (!v)
+		return RW_ENOMEM;
+	net->cidrs = v;
+	net->cidrs[net->n_cidrs++] = *c;
+	/* keep the documented order (sorted, v4 first); nothing is absorbed
+	 * because callers refused overlaps */
+	rw_cidr_merge(net->cidrs, &net->n_cidrs);
+	return 0;
+}
+
+static void rw_daemon_net_remove(struct rw_network *net, size_t idx)
+{
+	memmove(&net->cidrs[idx], &net->cidrs[idx + 1],
+		(net->n_cidrs - idx - 1) * sizeof(net->cidrs[0]));
+	net->n_cidrs--;
+}
+
+static int rw_daemon_record(struct rw_daemon *d, int add, const char *network,
+			    const struct rw_cidr *c)
+{
+	/* An add cancels an earlier delete of the same prefix and vice versa,
+	 * so the list stays as short as the net effect. */
+	for (size_t i = 0; i < d->n_live; i++) {
+		struct rw_live_change *l = &d->live[i];
+		if (l->add != add && strcmp(l->network, network) == 0 &&
+		    l->cidr.family == c->family && l->cidr.prefix == c->prefix &&
+		    memcmp(l->cidr.addr, c->addr, sizeof(c->addr)) == 0) {
+			d->live[i] = d->live[--d->n_live];
+			return 0;
+		}
+	}
+	if (d->n_live == d->cap_live) {
+		size_t cap = d->cap_live ? d->cap_live * 2 : 16;
+		struct rw_live_change *v = realloc(d->live, cap * sizeof(*v));
+		if (!v)
+			return RW_ENOMEM;
+		d->live = v;
+		d->cap_live = cap;
+	}
+	struct rw_live_change *l = &d->live[d->n_live++];
+	l->add = add;
+	snprintf(l->network, sizeof(l->network), "%s", network);
+	l->cidr = *c;
+	return 0;
+}
+
+/* Replay live changes onto a freshly loaded policy. A change that no
+ * longer fits (network gone, prefix now overlaps the file's) is dropped
+ * from the list with a warning: the file wins. */
+static int rw_daemon_replay(struct rw_daemon *d, struct rw_policy *p, struct rw_diag *diag)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < d->n_live; i++) {
+		struct rw_live_change *l = &d->live[i];
+		struct rw_network *net = rw_daemon_net(p, l->network);
+		char buf[64];
+		rw_cidr_format(&l->cidr, buf, sizeof(buf));
+		int ok = 0;
+		if (!net) {
+			rw_diag_warn(diag, NULL, 0, "live change %s %s %s dropped: network no longer defined",
+				     l->add ? "add" : "del", l->network, buf);
+		} else if (l->add) {
+			if (rw_daemon_overlap(net, &l->cidr))
+				rw_diag_warn(diag, NULL, 0,
+					     "live add %s %s dropped: the config now covers it", l->network, buf);
+			else if (rw_daemon_net_insert(net, &l->cidr) == 0)
+				ok = 1;
+			else
+				return RW_ENOMEM;
+		} else {
+			long idx = rw_daemon_find_exact(net, &l->cidr);
+			if (idx < 0)
+				rw_diag_warn(diag, NULL, 0,
+					     "live del %s %s dropped: the config no longer has it", l->network, buf);
+			else {
+				rw_daemon_net_remove(net, (size_t)idx);
+				ok = 1;
+			}
+		}
+		if (ok)
+			d->live[keep++] = *l;
+	}
+	d->n_live = keep;
+	return 0;
+}
+
+struct rw_ban_saved {
+	struct rw_cidr *v;
+	uint64_t *ms;
+	size_t n, cap;
+};
+
+static void rw_daemon_ban_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
+{
+	struct rw_ban_saved *s = arg;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct rw_cidr *v = realloc(s->v, cap * sizeof(*v));
+		uint64_t *ms = v ? realloc(s->ms, cap * sizeof(*ms)) : NULL;
+		if (v)
+			s->v = v;
+		if (!ms)
+			return; /* a ban lost on OOM expires early; nothing opens */
+		s->ms = ms;
+		s->cap = cap;
+	}
+	s->v[s->n] = *c;
+	s->ms[s->n++] = expires_ms;
+}
+
+int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
+{
+	struct rw_policy np;
+	int r = rw_config_load_file(d->config_path, &np, diag);
+	if (r)
+		return r;
+	r = rw_daemon_replay(d, &np, diag);
+	struct rw_nft_compiled *comp = NULL;
+	if (!r)
+		r = rw_nft_compile(&np, &comp, diag);
+	if (!r && !d->nft)
+		r = rw_nft_open(&d->nft, diag);
+	/* Bans live only in the kernel set, which the table replace recreates:
+	 * read them first and put them back after (with their time left). */
+	struct rw_ban_saved bans = { 0 };
+	if (!r && d->have_pol) {
+		rw_nft_set_list(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, diag);
+		rw_nft_set_list(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, diag);
+	}
+	if (!r)
+		r = rw_nft_apply(d->nft, comp, diag);
+	rw_nft_compiled_free(comp);
+	if (r) {
+		rw_policy_free(&np);
+		free(bans.v);
+		free(bans.ms);
+		return r;
+	}
+	for (size_t i = 0; i < bans.n; i++)
+		if (bans.ms[i] > 0)
+			rw_nft_ban_add(d->nft, &bans.v[i], bans.ms[i], diag);
+	free(bans.v);
+	free(bans.ms);
+	if (d->have_pol)
+		rw_policy_free(&d->pol);
+	d->pol = np;
+	d->have_pol = 1;
+	d->applies++;
+	return 0;
+}
+
+static json_t *rw_daemon_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *rw_daemon_err(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", buf);
+}
+
+static json_t *rw_daemon_diag_err(const char *what, const struct rw_diag *diag, int r)
+{
+	json_t *msgs = json_array();
+	for (unsigned i = 0; i < diag->n; i++)
+		json_array_append_new(msgs, json_string(diag->msg[i].text));
+	return json_pack("{s:b, s:s+, s:o}", "ok", 0, "error", what, rw_strerror(r), "details", msgs);
+}
+
+static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req *req)
+{
+	struct rw_network *net = rw_daemon_net(&d->pol, req->network);
+	if (!net)
+		return rw_daemon_err("no network named \"%s\" in %s", req->network, d->config_path);
+	int add = req->cmd == RW_CTL_NET_ADD;
+	char a[64], b[64];
+	/* Validate the whole request against the current set before touching
+	 * the kernel, so a refused request changes nothing. */
+	for (size_t i = 0; i < req->n_cidrs; i++) {
+		const struct rw_cidr *c = &req->cidrs[i];
+		rw_cidr_format(c, a, sizeof(a));
+		if (add) {
+			const struct rw_cidr *o = rw_daemon_overlap(net, c);
+			if (o) {
+				rw_cidr_format(o, b, sizeof(b));
+				if (o->prefix == c->prefix)
+					return rw_daemon_err("%s is already in network %s", a, req->network);
+				return rw_daemon_err("%s overlaps %s already in network %s", a, b,
+						     req->network);
+			}
+			for (size_t j = 0; j < i; j++) {
+				const struct rw_cidr *e = &req->cidrs[j];
+				if (rw_cidr_contains(e, c->family, c->addr) ||
+				    rw_cidr_contains(c, e->family, e->addr))
+					return rw_daemon_err("%s overlaps another prefix in the same request", a);
+			}
+		} else if (rw_daemon_find_exact(net, c) < 0) {
+			return rw_daemon_err("%s is not in network %s (name the exact prefix; see "
+					     "'regwallctl network list %s')",
+					     a, req->network, req->network);
+		}
+	}
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	int r = rw_nft_net_update(d->nft, req->network, add ? req->cidrs : NULL,
+				  add ? req->n_cidrs : 0, add ? NULL : req->cidrs,
+				  add ? 0 : req->n_cidrs, &diag);
+	if (r)
+		return rw_daemon_diag_err("kernel refused the change: ", &diag, r);
+	for (size_t i = 0; i < req->n_cidrs; i++) {
+		if (add) {
+			if (rw_daemon_net_insert(net, &req->cidrs[i]))
+				return rw_daemon_err("out of memory after applying; run reload");
+		} else {
+			long idx = rw_daemon_find_exact(net, &req->cidrs[i]);
+			if (idx >= 0)
+				rw_daemon_net_remove(net, (size_t)idx);
+		}
+		if (rw_daemon_record(d, add, req->network, &req->cidrs[i]))
+			return rw_daemon_err("out of memory recording the change");
+	}
+	return json_pack("{s:b, s:I}", "ok", 1, add ? "added" : "deleted", (json_int_t)req->n_cidrs);
+}
+
+static void rw_daemon_list_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
+{
+	char buf[64];
+	rw_cidr_format(c, buf, sizeof(buf));
+	json_t *o = json_pack("{s:s}", "cidr", buf);
+	if (expires_ms)
+		json_object_set_new(o, "expires_ms", json_integer((json_int_t)expires_ms));
+	json_array_append_new(arg, o);
+}
+
+static json_t *rw_daemon_list(struct rw_daemon *d, const char *s4, const char *s6)
+{
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	json_t *arr = json_array();
+	int r = rw_nft_set_list(d->nft, s4, rw_daemon_list_cb, arr, &diag);
+	if (!r)
+		r = rw_nft_set_list(d->nft, s6, rw_daemon_list_cb, arr, &diag);
+	if (r) {
+		json_decref(arr);
+		return rw_daemon_diag_err("cannot list: ", &diag, r);
+	}
+	return json_pack("{s:b, s:o}", "ok", 1, "elements", arr);
+}
+
+static void rw_daemon_counter_cb(const char *chain, const char *comment, uint64_t packets,
+				 uint64_t bytes, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:s, s:s, s:I, s:I}", "chain", chain, "rule",
+					     comment ? comment : "", "packets", (json_int_t)packets,
+					     "bytes", (json_int_t)bytes));
+}
+
+json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
+{
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	char s4[RW_NAME_MAX + 8], s6[RW_NAME_MAX + 8];
+	int r;
+	d->requests++;
+	switch (req->cmd) {
+	case RW_CTL_STATUS:
+		return json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", 1, "config",
+				 d->config_path, "uptime_s", (json_int_t)(time(NULL) - d->started),
+				 "applies", (json_int_t)d->applies, "reloads", (json_int_t)d->reloads,
+				 "reload_failures", (json_int_t)d->reload_failures, "live_changes",
+				 (json_int_t)d->n_live, "networks", (json_int_t)d->pol.n_networks);
+	case RW_CTL_RELOAD:
+		d->reloads++;
+		r = rw_daemon_load_apply(d, &diag);
+		if (r) {
+			d->reload_failures++;
+			return rw_daemon_diag_err("reload failed, old policy kept: ", &diag, r);
+		} else {
+			json_t *w = json_array();
+			for (unsigned i = 0; i < diag.n; i++)
+				json_array_append_new(w, json_string(diag.msg[i].text));
+			return json_pack("{s:b, s:o}", "ok", 1, "warnings", w);
+		}
+	case RW_CTL_NET_ADD:
+	case RW_CTL_NET_DEL:
+		return rw_daemon_net_change(d, req);
+	case RW_CTL_NET_LIST:
+		if (!rw_daemon_net(&d->pol, req->network))
+			return rw_daemon_err("no network named \"%s\"", req->network);
+		snprintf(s4, sizeof(s4), "net_%s_v4", req->network);
+		snprintf(s6, sizeof(s6), "net_%s_v6", req->network);
+		return rw_daemon_list(d, s4, s6);
+	case RW_CTL_BAN_ADD:
+		r = rw_nft_ban_add(d->nft, &req->cidrs[0], req->timeout_ms, &diag);
+		return r ? rw_daemon_diag_err("ban failed: ", &diag, r) : json_pack("{s:b}", "ok", 1);
+	case RW_CTL_BAN_DEL:
+		r = rw_nft_ban_del(d->nft, &req->cidrs[0], &diag);
+		if (r == RW_ENOENT)
+			return rw_daemon_err("that address is not banned");
+		return r ? rw_daemon_diag_err("unban failed: ", &diag, r) : json_pack("{s:b}", "ok", 1);
+	case RW_CTL_BAN_LIST:
+		return rw_daemon_list(d, "ban_v4", "ban_v6");
+	case RW_CTL_COUNTERS: {
+		json_t *arr = json_array();
+		r = rw_nft_counters(d->nft, rw_daemon_counter_cb, arr, &diag);
+		if (r) {
+			json_decref(arr);
+			return rw_daemon_diag_err("cannot read counters: ", &diag, r);
+		}
+		return json_pack("{s:b, s:o}", "ok", 1, "counters", arr);
+	}
+	}
+	return rw_daemon_err("unhandled command");
+}

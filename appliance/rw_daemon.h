@@ -1,0 +1,49 @@
+/* regwalld's control plane: holds the current policy and the netlink
+ * handle, applies and reloads the table, and executes control requests.
+ * Single-threaded; the data-path workers (fwd/) will get their policy from
+ * here and never touch netlink themselves. */
+#ifndef RW_DAEMON_H
+#define RW_DAEMON_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "appliance/rw_ctl.h"
+#include "inspect/rw_err.h"
+#include "rules/rw_nft.h"
+#include "rules/rw_policy.h"
+
+/* A live change made through the control socket. Kept so that a reload
+ * (which re-reads the config file) re-applies it instead of silently
+ * undoing what an admin did. */
+struct rw_live_change {
+	int add; /* 1 add, 0 delete */
+	char network[RW_NAME_MAX];
+	struct rw_cidr cidr;
+};
+
+struct rw_daemon {
+	const char *config_path;
+	struct rw_policy pol;
+	int have_pol;
+	struct rw_nft *nft;
+	struct rw_live_change *live;
+	size_t n_live, cap_live;
+	time_t started;
+	uint64_t applies, reloads, reload_failures, requests;
+	int want_exit;
+};
+
+void rw_daemon_init(struct rw_daemon *d, const char *config_path);
+void rw_daemon_fini(struct rw_daemon *d);
+
+/* Load the config (into a new policy), replay live changes, compile and
+ * apply. On any failure the current policy and kernel table stay; diag
+ * says why. Used for the first start and for every reload. */
+int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag);
+
+/* Execute a validated request; returns the reply object (caller decrefs). */
+json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req);
+
+#endif
