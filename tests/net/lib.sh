@@ -1,4 +1,5 @@
 # tests/net/lib.sh: the network lab, sourced by every tests/net/test_*.sh,
+# shellcheck shell=bash
 # by scripts/demo.sh and by scripts/bench/nft-load.sh.
 #
 # Everything happens in network namespaces this file creates, named
@@ -97,12 +98,12 @@ lab_init() {
 lab_nsname() { printf '%s-%s' "$1" "$LAB_SUFFIX"; }
 
 lab_cleanup() {
-	local rc=$? pid ns i
+	local rc=$? pid ns _
 	trap - EXIT INT TERM
 	for pid in "${LAB_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
 	done
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		local alive=0
 		for pid in "${LAB_PIDS[@]}"; do
 			kill -0 "$pid" 2>/dev/null && alive=1
@@ -213,9 +214,9 @@ lab_bg() {
 
 # Stop one recorded process and reap it.
 lab_stop() {
-	local pid=$1 sig=${2:-TERM} i
+	local pid=$1 sig=${2:-TERM} _
 	kill -"$sig" "$pid" 2>/dev/null
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -226,9 +227,9 @@ lab_stop() {
 
 # Wait until CMD succeeds (up to SECONDS, polled every 0.1 s).
 lab_wait_for() {
-	local secs=$1 i
+	local secs=$1 _
 	shift
-	for i in $(seq 1 $((secs * 10))); do
+	for _ in $(seq 1 $((secs * 10))); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
@@ -559,7 +560,7 @@ lab_expect_counter_gt() {
 #   allow='office'          listener allow_from (comma list)
 #   rate='50/second'        policy.conn_rate.per_source
 #   burst=N                 policy.conn_rate.burst
-#   ban_after=N ban_for=5s  policy.conn_rate ban settings
+#   ban_after=N ban_for=5s  policy.conn_rate ban settings (none by default)
 #   upstream=ADDR:PORT      registry.upstream
 #   sock=PATH               control.socket
 # The syntax follows docs/regwall.conf.sample; only this function needs to
@@ -568,7 +569,7 @@ lab_conf() {
 	local file=$1
 	shift
 	local nets="office=203.0.113.0/25,2001:db8:1::/64" allow="office" rate="1000/second"
-	local burst="" ban_after=0 ban_for="10m" upstream="$LAB_REG4:$LAB_REG_PORT"
+	local burst="" ban_after="" ban_for="10m" upstream="$LAB_REG4:$LAB_REG_PORT"
 	local sock="$LAB_DIR/ctl.sock" kv
 	for kv in "$@"; do
 		case $kv in
@@ -594,6 +595,10 @@ lab_conf() {
 		done
 		netblock+="    $name = [ $list ];"$'\n'
 	done
+	# optional conn_rate settings (the loader refuses ban_after = 0)
+	local extra_rate=""
+	[ -n "$burst" ] && extra_rate+=$'\n'"        burst = $burst;"
+	[ -n "$ban_after" ] && extra_rate+=$'\n'"        ban_after = $ban_after;"$'\n'"        ban_for = \"$ban_for\";"
 	local allowlist="" a
 	for a in ${allow//,/ }; do
 		allowlist+="${allowlist:+, }\"$a\""
@@ -617,10 +622,7 @@ listeners = (
 );
 policy = {
     conn_rate = {
-        per_source = "$rate";${burst:+
-        burst = $burst;}
-        ban_after = $ban_after;
-        ban_for = "$ban_for";
+        per_source = "$rate";$extra_rate
     };
 };
 log = {
@@ -646,12 +648,12 @@ LAB_DAEMON_PID=""
 # lab_daemon CONF [NS]: regwalld in the foreground (backgrounded here),
 # waits for "regwalld: ready". Its stderr goes to $LAB_DIR/regwalld.log.
 lab_daemon() {
-	local conf=$1 ns=${2:-gw} i
+	local conf=$1 ns=${2:-gw} _
 	local log="$LAB_DIR/regwalld.log"
 	: >"$log"
 	lab_bg "$ns" "$BUILD/regwalld" -c "$conf" -f -s "$LAB_DIR/ctl.sock" 2>>"$log"
 	LAB_DAEMON_PID=$LAB_LAST_PID
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		grep -q "regwalld: ready" "$log" && return 0
 		kill -0 "$LAB_DAEMON_PID" 2>/dev/null || {
 			cat "$log" >&2

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# An established connection keeps flowing while the table is replaced: a
+# client sends a numbered line every 0.1 s for 8 s and checks every echo,
+# while (1) `regwalld --apply` loads a changed config (a network added) and
+# (2) the running daemon reloads another changed config on SIGHUP.
+set -u
+. "$(dirname "$0")/lib.sh"
+lab_require_root
+lab_require_build
+lab_init
+lab_topology
+lab_echo_server gw "$LAB_PORT"
+
+conf="$LAB_DIR/regwall.conf"
+lab_conf "$conf"
+lab_daemon "$conf"
+
+mark="$LAB_DIR/connected"
+out="$LAB_DIR/longconn.out"
+lab_bg office python3 "$LAB_DIR/labtool.py" longconn "$LAB_GW4" "$LAB_PORT" 8 "$mark"
+client=$LAB_LAST_PID
+lab_wait_for 5 test -s "$mark" || lab_fail "long connection did not connect"
+sleep 1.5
+
+lab_conf "$LAB_DIR/b.conf" nets="office=203.0.113.0/25,2001:db8:1::/64;lab=192.0.2.0/24"
+lab_apply "$LAB_DIR/b.conf"
+lab_nft gw list set inet regwall net_lab_v4 >/dev/null || lab_fail "--apply did not add net_lab_v4"
+lab_log "re-applied with network lab"
+sleep 1.5
+
+lab_conf "$conf" nets="office=203.0.113.0/25,2001:db8:1::/64;extra=198.51.100.0/24,2001:db8:3::/64"
+kill -HUP "$LAB_DAEMON_PID"
+lab_wait_for 5 lab_nft gw list set inet regwall net_extra_v6 || {
+	cat "$LAB_DIR/regwalld.log" >&2
+	lab_fail "SIGHUP reload did not add net_extra_v6"
+}
+lab_log "daemon reloaded with network extra"
+kill -0 "$LAB_DAEMON_PID" || lab_fail "daemon died on reload"
+
+wait "$client" >"$out" 2>&1
+rc=$?
+cat "$out"
+[ "$rc" -eq 0 ] || lab_fail "the long connection lost data (exit $rc)"
+n=$(sed -n 's/^lines=//p' "$out")
+[ "${n:-0}" -ge 50 ] || lab_fail "only ${n:-0} lines went through"
+# And the policy still holds after all of it.
+lab_expect_probe timeout outside "$LAB_GWOUT4" "$LAB_PORT" 1
+echo "ok: established connection survived --apply and SIGHUP reload"
