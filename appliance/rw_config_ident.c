@@ -1,0 +1,252 @@
+/* Section builders: who may do what. Identities (client certificates),
+ * the WireGuard endpoint and its peers, and the roles both carry. */
+#include "appliance/rw_config_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "rules/rw_cidr.h"
+
+#define RW_CFG_NAME_HINT "expected [a-z][a-z0-9_-], at most 31 characters"
+
+void rw_cfg_build_roles(struct rw_cfg_ctx *ctx, const config_setting_t *grp,
+			struct rw_role **roles, size_t *n_roles)
+{
+	const config_setting_t *list;
+	int n = rw_cfg_get_strings(grp, "roles", &list);
+	if (n <= 0)
+		return;
+	*roles = rw_cfg_calloc(ctx, (size_t)n, sizeof(**roles));
+	if (!*roles)
+		return;
+	*n_roles = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		const char *v = rw_cfg_elem_str(list, i), *glob;
+		enum rw_op_class op;
+		if (rw_cfg_parse_role(v, &op, &glob)) {
+			rw_cfg_err(ctx, rw_cfg_elem(list, i),
+				   "\"%s\": expected pull:, push: or delete: and a repository "
+				   "glob of [a-z0-9._/*-]",
+				   v);
+			continue;
+		}
+		(*roles)[i].op = op;
+		(*roles)[i].glob = rw_cfg_strdup(ctx, glob);
+	}
+}
+
+static void rw_cfg_identity(struct rw_cfg_ctx *ctx, const config_setting_t *g, size_t i)
+{
+	struct rw_policy *p = ctx->pol;
+	struct rw_identity *id = &p->identities[i];
+	const char *name = rw_cfg_get_str(g, "name"), *v;
+
+	id->line = rw_cfg_line(g);
+	if (name) {
+		snprintf(id->name, sizeof(id->name), "%s", name);
+		if (rw_cfg_check_name(name))
+			rw_cfg_err(ctx, rw_cfg_member(g, "name"), "\"%s\": invalid name (%s)", name,
+				   RW_CFG_NAME_HINT);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(p->identities[j].name, name) == 0)
+				rw_cfg_err(ctx, rw_cfg_member(g, "name"),
+					   "\"%s\": duplicate identity name (first on line %d)", name,
+					   p->identities[j].line);
+	}
+	id->cert_subject = rw_cfg_strdup(ctx, rw_cfg_get_str(g, "cert_subject"));
+	if ((v = rw_cfg_get_str(g, "cert_san"))) {
+		static const char *const kinds[] = { "DNS:", "URI:", "email:", "IP:" };
+		bool ok = false;
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			ok = ok || (strncmp(v, kinds[k], strlen(kinds[k])) == 0 &&
+				    v[strlen(kinds[k])] != '\0');
+		if (!ok)
+			rw_cfg_err(ctx, rw_cfg_member(g, "cert_san"),
+				   "\"%s\": expected DNS:, URI:, email: or IP: and a value", v);
+		id->cert_san = rw_cfg_strdup(ctx, v);
+	}
+	if ((v = rw_cfg_get_str(g, "cert_sha256"))) {
+		if (rw_cfg_parse_sha256(v, id->cert_sha256))
+			rw_cfg_err(ctx, rw_cfg_member(g, "cert_sha256"),
+				   "expected 64 hex digits, optionally as colon-separated pairs");
+		else
+			id->has_sha256 = true;
+	}
+	if (!rw_cfg_member(g, "cert_subject") && !rw_cfg_member(g, "cert_san") &&
+	    !rw_cfg_member(g, "cert_sha256"))
+		rw_cfg_err(ctx, g, "an identity needs cert_subject, cert_san or cert_sha256");
+	const config_setting_t *list;
+	if (rw_cfg_get_strings(g, "roles", &list) == 0)
+		rw_cfg_err(ctx, list, "no roles: the identity could do nothing");
+	rw_cfg_build_roles(ctx, g, &id->roles, &id->n_roles);
+}
+
+void rw_cfg_build_identities(struct rw_cfg_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t *ls = rw_cfg_member(root, "identities");
+	struct rw_policy *p = ctx->pol;
+	if (!ls || config_setting_type(ls) != CONFIG_TYPE_LIST)
+		return;
+	int n = config_setting_length(ls);
+	if (n == 0)
+		return;
+	p->identities = rw_cfg_calloc(ctx, (size_t)n, sizeof(*p->identities));
+	if (!p->identities)
+		return;
+	p->n_identities = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(ls, (unsigned)i);
+		if (config_setting_type(g) == CONFIG_TYPE_GROUP)
+			rw_cfg_identity(ctx, g, (size_t)i);
+	}
+}
+
+/* Does the tunnel address a (of peer pi) collide with any address already
+ * accepted (peers 0..pi, that peer's first ai addresses)? */
+static void rw_cfg_peer_overlap(struct rw_cfg_ctx *ctx, const config_setting_t *e, size_t pi,
+				size_t ai)
+{
+	const struct rw_vpn *vpn = &ctx->pol->vpn;
+	const struct rw_cidr *a = &vpn->peers[pi].addresses[ai];
+	for (size_t q = 0; q <= pi; q++) {
+		const struct rw_peer *o = &vpn->peers[q];
+		size_t lim = q == pi ? ai : o->n_addresses;
+		for (size_t k = 0; k < lim; k++) {
+			const struct rw_cidr *b = &o->addresses[k];
+			if (b->family != a->family || (!rw_cidr_contains(a, a->family, b->addr) &&
+						       !rw_cidr_contains(b, b->family, a->addr)))
+				continue;
+			char tb[64];
+			rw_cidr_format(b, tb, sizeof(tb));
+			/* WireGuard routes each address to one peer only: an
+			 * overlap would silently move traffic between peers */
+			rw_cfg_err(ctx, e, "overlaps %s of peer '%s' (line %d)", tb, o->name, o->line);
+			return;
+		}
+	}
+}
+
+static void rw_cfg_peer_addresses(struct rw_cfg_ctx *ctx, const config_setting_t *g, size_t pi)
+{
+	struct rw_vpn *vpn = &ctx->pol->vpn;
+	struct rw_peer *peer = &vpn->peers[pi];
+	const config_setting_t *list;
+	int n = rw_cfg_get_strings(g, "address", &list);
+	if (n < 0)
+		return;
+	if (n == 0) {
+		rw_cfg_err(ctx, list, "a peer needs at least one address");
+		return;
+	}
+	peer->addresses = rw_cfg_calloc(ctx, (size_t)n, sizeof(*peer->addresses));
+	if (!peer->addresses)
+		return;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = rw_cfg_elem(list, i);
+		const char *v = rw_cfg_elem_str(list, i);
+		struct rw_cidr *c = &peer->addresses[peer->n_addresses];
+		char net[64];
+		if (rw_cidr_parse(v, c, 0)) {
+			rw_cfg_err(ctx, e, "\"%s\": not a CIDR without host bits", v);
+			continue;
+		}
+		rw_cidr_format(&vpn->address, net, sizeof(net));
+		if (vpn->address.family &&
+		    (c->family != vpn->address.family || c->prefix < vpn->address.prefix ||
+		     !rw_cidr_contains(&vpn->address, c->family, c->addr))) {
+			rw_cfg_err(ctx, e, "\"%s\" is outside vpn.address %s", v, net);
+			continue;
+		}
+		if (vpn->address.family && rw_cidr_contains(c, c->family, vpn->address.addr)) {
+			rw_cfg_err(ctx, e, "\"%s\" contains the gateway's own address %s", v, net);
+			continue;
+		}
+		peer->n_addresses++;
+		rw_cfg_peer_overlap(ctx, e, pi, peer->n_addresses - 1);
+	}
+}
+
+static void rw_cfg_peer(struct rw_cfg_ctx *ctx, const config_setting_t *g, size_t i)
+{
+	struct rw_vpn *vpn = &ctx->pol->vpn;
+	struct rw_peer *peer = &vpn->peers[i];
+	const char *name = rw_cfg_get_str(g, "name"), *v;
+
+	peer->line = rw_cfg_line(g);
+	if (name) {
+		snprintf(peer->name, sizeof(peer->name), "%s", name);
+		if (rw_cfg_check_name(name))
+			rw_cfg_err(ctx, rw_cfg_member(g, "name"), "\"%s\": invalid name (%s)", name,
+				   RW_CFG_NAME_HINT);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(vpn->peers[j].name, name) == 0)
+				rw_cfg_err(ctx, rw_cfg_member(g, "name"),
+					   "\"%s\": duplicate peer name (first on line %d)", name,
+					   vpn->peers[j].line);
+	}
+	if ((v = rw_cfg_get_str(g, "public_key"))) {
+		const config_setting_t *s = rw_cfg_member(g, "public_key");
+		static const uint8_t zero[32];
+		if (rw_cfg_parse_wg_key(v, peer->public_key)) {
+			rw_cfg_err(ctx, s, "expected the base64 of 32 bytes (44 characters ending in '=')");
+		} else if (memcmp(peer->public_key, zero, 32) == 0) {
+			rw_cfg_err(ctx, s, "an all-zero key is not a public key");
+		} else {
+			for (size_t j = 0; j < i; j++)
+				if (memcmp(vpn->peers[j].public_key, peer->public_key, 32) == 0)
+					rw_cfg_err(ctx, s, "same public key as peer '%s' (line %d)",
+						   vpn->peers[j].name, vpn->peers[j].line);
+		}
+	}
+	rw_cfg_peer_addresses(ctx, g, i);
+	if ((v = rw_cfg_get_str(g, "endpoint"))) {
+		int r = rw_cfg_parse_endpoint(v, &peer->endpoint);
+		if (r)
+			rw_cfg_err(ctx, rw_cfg_member(g, "endpoint"),
+				   "\"%s\": expected address:port or [v6-address]:port", v);
+	}
+	rw_cfg_build_roles(ctx, g, &peer->roles, &peer->n_roles);
+}
+
+void rw_cfg_build_vpn(struct rw_cfg_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t *g = rw_cfg_member(root, "vpn"), *ls;
+	struct rw_vpn *vpn = &ctx->pol->vpn;
+	const char *v;
+	int64_t port;
+	if (!g || config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return;
+	vpn->enabled = true;
+	if ((v = rw_cfg_get_str(g, "interface"))) {
+		if (rw_cfg_check_ifname(v))
+			rw_cfg_err(ctx, rw_cfg_member(g, "interface"),
+				   "\"%s\": expected 1..15 characters of [a-zA-Z0-9_.-]", v);
+		else
+			snprintf(vpn->interface, sizeof(vpn->interface), "%s", v);
+	}
+	vpn->listen_port = 51820;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_vpn, "listen_port", &port))
+		vpn->listen_port = (uint16_t)port;
+	if ((v = rw_cfg_get_str(g, "address")) && rw_cidr_parse(v, &vpn->address, 1)) {
+		rw_cfg_err(ctx, rw_cfg_member(g, "address"),
+			   "\"%s\": expected the interface address with its prefix, e.g. 192.0.2.1/24", v);
+		memset(&vpn->address, 0, sizeof(vpn->address));
+	}
+	if (rw_cfg_get_str(g, "private_key_file"))
+		rw_cfg_file(ctx, rw_cfg_member(g, "private_key_file"), &vpn->private_key_file);
+
+	ls = rw_cfg_member(g, "peers");
+	if (!ls || config_setting_type(ls) != CONFIG_TYPE_LIST || config_setting_length(ls) == 0)
+		return;
+	int n = config_setting_length(ls);
+	vpn->peers = rw_cfg_calloc(ctx, (size_t)n, sizeof(*vpn->peers));
+	if (!vpn->peers)
+		return;
+	vpn->n_peers = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *pg = config_setting_get_elem(ls, (unsigned)i);
+		if (config_setting_type(pg) == CONFIG_TYPE_GROUP)
+			rw_cfg_peer(ctx, pg, (size_t)i);
+	}
+}

@@ -1,0 +1,326 @@
+/* Section builders: registry, networks, listeners (what the nftables table
+ * and the listeners of fwd/ are made from). */
+#include "appliance/rw_config_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "rules/rw_cidr.h"
+
+/* An endpoint setting; reports and returns nonzero when bad. */
+static int rw_cfg_endpoint(struct rw_cfg_ctx *ctx, const config_setting_t *s,
+			   struct rw_endpoint *out)
+{
+	const char *v = config_setting_get_string(s);
+	int r = rw_cfg_parse_endpoint(v, out);
+	if (r == RW_ERANGE)
+		rw_cfg_err(ctx, s, "\"%s\": port must be 1..65535", v);
+	else if (r)
+		rw_cfg_err(ctx, s,
+			   "\"%s\": expected address:port or [v6-address]:port "
+			   "(numeric address, no host names)",
+			   v);
+	return r;
+}
+
+/* server_names = [ ... ] of the registry or a listener. */
+static void rw_cfg_server_names(struct rw_cfg_ctx *ctx, const config_setting_t *grp,
+				char ***names, size_t *n_names)
+{
+	const config_setting_t *list;
+	int n = rw_cfg_get_strings(grp, "server_names", &list);
+	if (n <= 0)
+		return;
+	*names = rw_cfg_calloc(ctx, (size_t)n, sizeof(char *));
+	if (!*names)
+		return;
+	*n_names = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		const char *v = rw_cfg_elem_str(list, i);
+		char *d = rw_cfg_strdup(ctx, v);
+		if (!d)
+			return;
+		(*names)[i] = d;
+		if (rw_cfg_server_name_norm(d))
+			rw_cfg_err(ctx, rw_cfg_elem(list, i),
+				   "\"%s\": not a valid DNS name (a \"*.\" wildcard is allowed "
+				   "only as the first label)",
+				   v);
+	}
+}
+
+void rw_cfg_build_registry(struct rw_cfg_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t *g = rw_cfg_member(root, "registry"), *s;
+	struct rw_registry *r = &ctx->pol->registry;
+	if (!g || config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return;
+	if (rw_cfg_get_str(g, "upstream"))
+		rw_cfg_endpoint(ctx, rw_cfg_member(g, "upstream"), &r->upstream);
+	rw_cfg_get_bool(g, "upstream_tls", &r->upstream_tls);
+	if (rw_cfg_get_str(g, "upstream_ca")) {
+		s = rw_cfg_member(g, "upstream_ca");
+		if (!r->upstream_tls)
+			rw_cfg_err(ctx, s, "only with upstream_tls = true");
+		else
+			rw_cfg_file(ctx, s, &r->upstream_ca);
+	}
+	rw_cfg_server_names(ctx, g, &r->server_names, &r->n_server_names);
+}
+
+/* One CIDR element of a network; 0 and *out filled when good. */
+static int rw_cfg_net_cidr(struct rw_cfg_ctx *ctx, const config_setting_t *e,
+			   struct rw_cidr *out)
+{
+	const char *v = config_setting_get_string(e);
+	int r = rw_cidr_parse(v, out, 0);
+	if (r == 0)
+		return 0;
+	if (rw_cidr_parse(v, out, 1) == 0) {
+		/* the interval set would hold the network, not the address the
+		 * admin typed: make them say which they mean */
+		uint8_t start[16], end[16];
+		int ovf;
+		char fixed[64];
+		rw_cidr_range(out, start, end, &ovf);
+		memcpy(out->addr, start, sizeof(out->addr));
+		rw_cidr_format(out, fixed, sizeof(fixed));
+		rw_cfg_err(ctx, e, "\"%s\": host bits set (did you mean %s?)", v, fixed);
+	} else if (r == RW_ERANGE) {
+		rw_cfg_err(ctx, e, "\"%s\": prefix length out of range", v);
+	} else {
+		rw_cfg_err(ctx, e, "\"%s\": not an IPv4 or IPv6 CIDR", v);
+	}
+	return r;
+}
+
+static int rw_cfg_cidr_overlap(const struct rw_cidr *a, const struct rw_cidr *b)
+{
+	return a->family == b->family &&
+	       (rw_cidr_contains(a, a->family, b->addr) || rw_cidr_contains(b, b->family, a->addr));
+}
+
+static void rw_cfg_network(struct rw_cfg_ctx *ctx, const config_setting_t *s,
+			   struct rw_network *net)
+{
+	const char *name = config_setting_name(s);
+	net->line = rw_cfg_line(s);
+	snprintf(net->name, sizeof(net->name), "%s", name);
+	if (rw_cfg_check_name(name))
+		rw_cfg_err(ctx, s, "invalid network name (expected [a-z][a-z0-9_-], at most %d characters)",
+			   RW_NAME_MAX - 1);
+	else if (strcmp(name, "vpn") == 0)
+		rw_cfg_err(ctx, s, "the name 'vpn' is reserved for VPN peers in allow_from");
+
+	const config_setting_t *list;
+	int n = rw_cfg_get_strings(config_setting_parent(s), name, &list);
+	if (n < 0)
+		return;
+	if (n == 0 || config_setting_type(list) == CONFIG_TYPE_STRING) {
+		if (n == 0)
+			rw_cfg_err(ctx, s, "a network needs at least one CIDR");
+		return;
+	}
+	net->cidrs = rw_cfg_calloc(ctx, (size_t)n, sizeof(*net->cidrs));
+	int *from = rw_cfg_calloc(ctx, (size_t)n, sizeof(int));
+	if (!net->cidrs || !from) {
+		free(from);
+		return;
+	}
+	size_t k = 0;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = rw_cfg_elem(list, i);
+		if (rw_cfg_net_cidr(ctx, e, &net->cidrs[k]) == 0)
+			from[k++] = i;
+	}
+	/* name both sides before the merge hides one of them */
+	for (size_t b = 1; b < k; b++) {
+		for (size_t a = 0; a < b; a++) {
+			if (!rw_cfg_cidr_overlap(&net->cidrs[a], &net->cidrs[b]))
+				continue;
+			char ta[64], tb[64];
+			rw_cidr_format(&net->cidrs[a], ta, sizeof(ta));
+			rw_cidr_format(&net->cidrs[b], tb, sizeof(tb));
+			rw_cfg_warn(ctx, rw_cfg_elem(list, from[b]),
+				    "\"%s\" overlaps \"%s\" (%s[%d]); merged", tb, ta, name, from[a]);
+			break;
+		}
+	}
+	free(from);
+	rw_cidr_merge(net->cidrs, &k);
+	net->n_cidrs = k;
+}
+
+void rw_cfg_build_networks(struct rw_cfg_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t *g = rw_cfg_member(root, "networks");
+	struct rw_policy *p = ctx->pol;
+	if (!g || config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return;
+	int n = config_setting_length(g);
+	if (n == 0)
+		return;
+	p->networks = rw_cfg_calloc(ctx, (size_t)n, sizeof(*p->networks));
+	if (!p->networks)
+		return;
+	p->n_networks = (size_t)n;
+	/* libconfig itself refuses a name twice in one group */
+	for (int i = 0; i < n; i++)
+		rw_cfg_network(ctx, config_setting_get_elem(g, (unsigned)i), &p->networks[i]);
+}
+
+static void rw_cfg_listener_files(struct rw_cfg_ctx *ctx, const config_setting_t *g,
+				  struct rw_listener *l)
+{
+	static const char *const names[] = { "cert", "key", "client_ca", "crl", "client_cert" };
+	char **dst[] = { &l->cert, &l->key, &l->client_ca, &l->crl };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const config_setting_t *s = rw_cfg_member(g, names[i]);
+		if (!s || !rw_cfg_get_str(g, names[i]))
+			continue;
+		if (l->mode == RW_MODE_PASSTHROUGH)
+			rw_cfg_err(ctx, s, "only for terminate mode (passthrough never sees "
+					   "the TLS keys or client certificates)");
+		else if (i < 4)
+			rw_cfg_file(ctx, s, dst[i]);
+	}
+}
+
+static void rw_cfg_listener_tls(struct rw_cfg_ctx *ctx, const config_setting_t *g,
+				struct rw_listener *l)
+{
+	const char *cc = rw_cfg_get_str(g, "client_cert");
+	if (cc && l->mode == RW_MODE_TERMINATE) {
+		if (strcmp(cc, "none") == 0)
+			l->client_cert = RW_CCERT_NONE;
+		else if (strcmp(cc, "optional") == 0)
+			l->client_cert = RW_CCERT_OPTIONAL;
+		else if (strcmp(cc, "required") == 0)
+			l->client_cert = RW_CCERT_REQUIRED;
+		else
+			rw_cfg_err(ctx, rw_cfg_member(g, "client_cert"),
+				   "\"%s\": expected \"none\", \"optional\" or \"required\"", cc);
+	}
+	if (l->mode != RW_MODE_TERMINATE)
+		return;
+	if (!rw_cfg_member(g, "cert"))
+		rw_cfg_err(ctx, g, "terminate mode requires 'cert'");
+	if (!rw_cfg_member(g, "key"))
+		rw_cfg_err(ctx, g, "terminate mode requires 'key'");
+	bool has_ca = rw_cfg_member(g, "client_ca") != NULL;
+	if (l->client_cert != RW_CCERT_NONE && !has_ca)
+		rw_cfg_err(ctx, rw_cfg_member(g, "client_cert"), "\"%s\" requires client_ca", cc);
+	if (rw_cfg_member(g, "crl") && !has_ca)
+		rw_cfg_err(ctx, rw_cfg_member(g, "crl"), "a crl requires client_ca");
+}
+
+static void rw_cfg_allow_from(struct rw_cfg_ctx *ctx, const config_setting_t *g,
+			      struct rw_listener *l)
+{
+	const struct rw_policy *p = ctx->pol;
+	const config_setting_t *list;
+	int n = rw_cfg_get_strings(g, "allow_from", &list);
+	if (n < 0)
+		return;
+	if (n == 0) {
+		rw_cfg_err(ctx, rw_cfg_member(g, "allow_from"),
+			   "empty: the listener would admit nobody; name a network or \"vpn\"");
+		return;
+	}
+	l->allow_nets = rw_cfg_calloc(ctx, (size_t)n, sizeof(size_t));
+	if (!l->allow_nets)
+		return;
+	for (int i = 0; i < n; i++) {
+		const char *v = rw_cfg_elem_str(list, i);
+		const config_setting_t *e = rw_cfg_elem(list, i);
+		bool dup = false;
+		for (int j = 0; j < i; j++)
+			dup = dup || strcmp(rw_cfg_elem_str(list, j), v) == 0;
+		if (dup) {
+			rw_cfg_err(ctx, e, "\"%s\" is listed twice", v);
+			continue;
+		}
+		if (strcmp(v, "vpn") == 0) {
+			if (!p->vpn.enabled)
+				rw_cfg_err(ctx, e, "\"vpn\" needs a vpn section");
+			l->allow_vpn = true;
+			continue;
+		}
+		long idx = rw_policy_network_index(p, v);
+		if (idx < 0)
+			rw_cfg_err(ctx, e, "\"%s\": no such network (define it in networks)", v);
+		else
+			l->allow_nets[l->n_allow_nets++] = (size_t)idx;
+	}
+}
+
+static void rw_cfg_listener(struct rw_cfg_ctx *ctx, const config_setting_t *g, size_t i)
+{
+	struct rw_policy *p = ctx->pol;
+	struct rw_listener *l = &p->listeners[i];
+	const char *name = rw_cfg_get_str(g, "name"), *mode;
+
+	l->line = rw_cfg_line(g);
+	if (name) {
+		snprintf(l->name, sizeof(l->name), "%s", name);
+		if (rw_cfg_check_name(name))
+			rw_cfg_err(ctx, rw_cfg_member(g, "name"),
+				   "\"%s\": invalid name (expected [a-z][a-z0-9_-], at most %d characters)",
+				   name, RW_NAME_MAX - 1);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(p->listeners[j].name, name) == 0)
+				rw_cfg_err(ctx, rw_cfg_member(g, "name"),
+					   "\"%s\": duplicate listener name (first on line %d)", name,
+					   p->listeners[j].line);
+	}
+	if (rw_cfg_get_str(g, "listen") &&
+	    rw_cfg_endpoint(ctx, rw_cfg_member(g, "listen"), &l->listen) == 0) {
+		for (size_t j = 0; j < i; j++) {
+			const struct rw_endpoint *o = &p->listeners[j].listen;
+			if (o->family == l->listen.family && o->port == l->listen.port)
+				rw_cfg_err(ctx, rw_cfg_member(g, "listen"),
+					   "port %u already used by listener '%s' (line %d)",
+					   l->listen.port, p->listeners[j].name, p->listeners[j].line);
+		}
+	}
+	mode = rw_cfg_get_str(g, "mode");
+	if (!mode || strcmp(mode, "terminate") == 0)
+		l->mode = RW_MODE_TERMINATE;
+	else if (strcmp(mode, "passthrough") == 0)
+		l->mode = RW_MODE_PASSTHROUGH;
+	else
+		rw_cfg_err(ctx, rw_cfg_member(g, "mode"),
+			   "\"%s\": expected \"terminate\" or \"passthrough\"", mode);
+
+	rw_cfg_listener_files(ctx, g, l);
+	rw_cfg_listener_tls(ctx, g, l);
+	rw_cfg_server_names(ctx, g, &l->server_names, &l->n_server_names);
+	if (l->n_server_names == 0 && p->registry.n_server_names == 0)
+		rw_cfg_err(ctx, g, "no server names: set server_names here or in registry");
+	rw_cfg_get_bool(g, "allow_ech", &l->allow_ech);
+	rw_cfg_allow_from(ctx, g, l);
+}
+
+void rw_cfg_build_listeners(struct rw_cfg_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t *ls = rw_cfg_member(root, "listeners");
+	struct rw_policy *p = ctx->pol;
+	if (!ls || config_setting_type(ls) != CONFIG_TYPE_LIST)
+		return;
+	int n = config_setting_length(ls);
+	if (n == 0) {
+		rw_cfg_err(ctx, ls, "at least one listener is required");
+		return;
+	}
+	p->listeners = rw_cfg_calloc(ctx, (size_t)n, sizeof(*p->listeners));
+	if (!p->listeners)
+		return;
+	p->n_listeners = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(ls, (unsigned)i);
+		if (config_setting_type(g) == CONFIG_TYPE_GROUP)
+			rw_cfg_listener(ctx, g, (size_t)i);
+	}
+}

@@ -1,0 +1,141 @@
+/* Section builders: policy (push and connection rates, bans), log, control,
+ * metrics. Defaults are set by the loader before these run. */
+#include "appliance/rw_config_int.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+/* Bans are nftables set timeouts; a month is past any sensible ban and far
+ * inside what the kernel takes. */
+#define RW_CFG_BAN_FOR_MIN_MS 1000u
+#define RW_CFG_BAN_FOR_MAX_MS (30ull * 24 * 3600 * 1000)
+
+static void rw_cfg_conn_rate(struct rw_cfg_ctx *ctx, const config_setting_t *g)
+{
+	struct rw_policy_opts *o = &ctx->pol->opts;
+	const config_setting_t *s;
+	const char *v;
+	int64_t n;
+
+	if ((v = rw_cfg_get_str(g, "per_source"))) {
+		if (rw_cfg_parse_rate(v, &o->conn_per_source))
+			rw_cfg_err(ctx, rw_cfg_member(g, "per_source"),
+				   "\"%s\": expected a rate such as \"20/second\", \"100/minute\" "
+				   "or \"5/hour\" (count 1..1000000000)",
+				   v);
+		else
+			o->conn_per_source.burst = 5;
+	}
+	if (rw_cfg_get_int(g, &rw_cfg_sec_conn_rate, "burst", &n))
+		o->conn_per_source.burst = (uint64_t)n;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_conn_rate, "ban_after", &n))
+		o->ban_after = (uint64_t)n;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_conn_rate, "ban_set_size", &n))
+		o->ban_set_size = (uint32_t)n;
+
+	s = rw_cfg_member(g, "ban_for");
+	if (!s)
+		return;
+	uint64_t ms = 0;
+	int r;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		r = rw_cfg_parse_duration(config_setting_get_string(s), &ms);
+	} else if (config_setting_type(s) == CONFIG_TYPE_INT ||
+		   config_setting_type(s) == CONFIG_TYPE_INT64) {
+		long long sec = config_setting_get_int64(s);
+		r = sec < 0 || sec > (long long)(RW_CFG_BAN_FOR_MAX_MS / 1000) ? RW_ERANGE : 0;
+		ms = r ? 0 : (uint64_t)sec * 1000;
+	} else {
+		return; /* reported by the table walk */
+	}
+	if (r == RW_EINVAL)
+		rw_cfg_err(ctx, s, "expected a duration such as \"500ms\", \"30s\", \"10m\", \"1h\", \"2d\"");
+	else if (r || ms < RW_CFG_BAN_FOR_MIN_MS || ms > RW_CFG_BAN_FOR_MAX_MS)
+		rw_cfg_err(ctx, s, "must be between 1s and 30d");
+	else
+		o->ban_for_ms = ms;
+}
+
+static void rw_cfg_policy(struct rw_cfg_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t *g = rw_cfg_member(root, "policy"), *sub;
+	struct rw_policy_opts *o = &ctx->pol->opts;
+	int64_t n;
+	if (!g || config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return;
+	rw_cfg_get_bool(g, "push_requires_vpn", &o->push_requires_vpn);
+	sub = rw_cfg_member(g, "push_rate");
+	if (sub && config_setting_type(sub) == CONFIG_TYPE_GROUP) {
+		if (rw_cfg_get_int(sub, &rw_cfg_sec_push_rate, "ops_per_minute", &n))
+			o->push_ops_per_minute = (uint64_t)n;
+		if (rw_cfg_get_int(sub, &rw_cfg_sec_push_rate, "bytes_per_second", &n))
+			o->push_bytes_per_second = (uint64_t)n;
+	}
+	sub = rw_cfg_member(g, "conn_rate");
+	if (sub && config_setting_type(sub) == CONFIG_TYPE_GROUP)
+		rw_cfg_conn_rate(ctx, sub);
+}
+
+static void rw_cfg_log(struct rw_cfg_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t *g = rw_cfg_member(root, "log");
+	struct rw_log_cfg *l = &ctx->pol->log;
+	int64_t n;
+	if (!g || config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "nflog_group", &n))
+		l->nflog_group = (uint16_t)n;
+	if (rw_cfg_get_str(g, "blocked"))
+		rw_cfg_abs_path(ctx, rw_cfg_member(g, "blocked"), PATH_MAX - 1, &l->blocked);
+	if (rw_cfg_get_str(g, "blocked_pcap"))
+		rw_cfg_abs_path(ctx, rw_cfg_member(g, "blocked_pcap"), PATH_MAX - 1,
+				&l->blocked_pcap);
+	if (rw_cfg_get_str(g, "audit"))
+		rw_cfg_abs_path(ctx, rw_cfg_member(g, "audit"), PATH_MAX - 1, &l->audit);
+}
+
+static void rw_cfg_control(struct rw_cfg_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t *g = rw_cfg_member(root, "control");
+	struct sockaddr_un sun;
+	char *path;
+	if (!g || !rw_cfg_get_str(g, "socket"))
+		return;
+	/* sun_path holds the name and its NUL */
+	if (rw_cfg_abs_path(ctx, rw_cfg_member(g, "socket"), sizeof(sun.sun_path) - 1, &path))
+		return;
+	free(ctx->pol->control_socket);
+	ctx->pol->control_socket = path;
+}
+
+static void rw_cfg_metrics(struct rw_cfg_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t *g = rw_cfg_member(root, "metrics"), *s;
+	struct rw_policy *p = ctx->pol;
+	const char *v;
+	if (!g || !(v = rw_cfg_get_str(g, "listen")))
+		return;
+	s = rw_cfg_member(g, "listen");
+	int r = rw_cfg_parse_endpoint(v, &p->metrics);
+	if (r) {
+		rw_cfg_err(ctx, s, "\"%s\": expected address:port or [v6-address]:port", v);
+		memset(&p->metrics, 0, sizeof(p->metrics));
+		return;
+	}
+	for (size_t i = 0; i < p->n_listeners; i++) {
+		const struct rw_endpoint *e = &p->listeners[i].listen;
+		if (e->family == p->metrics.family && e->port == p->metrics.port)
+			rw_cfg_err(ctx, s, "port %u already used by listener '%s' (line %d)",
+				   e->port, p->listeners[i].name, p->listeners[i].line);
+	}
+}
+
+void rw_cfg_build_opts(struct rw_cfg_ctx *ctx, const config_setting_t *root)
+{
+	rw_cfg_policy(ctx, root);
+	rw_cfg_log(ctx, root);
+	rw_cfg_control(ctx, root);
+	rw_cfg_metrics(ctx, root);
+}

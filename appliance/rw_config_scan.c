@@ -1,0 +1,174 @@
+/* Raw-text checks run before libconfig sees the file.
+ *
+ * Why a scan of the text and not a check of the parsed values: libconfig
+ * 1.5 (Debian 12) turns "ban_after = 5000000000;" into the 32-bit INT
+ * 705032704 without any error, and "0xFFFFFFFF" into -1. After parsing the
+ * wrong number is indistinguishable from one the admin meant, and range
+ * checks cannot help when the truncated value happens to be in range.
+ * Re-reading one setting's source line is fragile (several settings share a
+ * line, strings and comments contain digits). So this file tokenizes the
+ * whole text the way libconfig's scanner does (comments, strings, names,
+ * numbers) and flags every integer literal whose magnitude exceeds
+ * INT32_MAX and that lacks the L suffix. Floats ("1e10", "3.5") are skipped.
+ * Settings that may legitimately be large are also read as int64 and
+ * range-checked after parsing (rw_config_schema.c): both guards together.
+ *
+ * @include is refused: the loader validates and reloads one file as a unit
+ * (the design ships one file to every HA node), this scan would not see the
+ * included text, and a loader fed from memory must not open arbitrary
+ * paths. libconfig treats a line starting with optional blanks then
+ * "@include" as the directive, so any such line is refused, whatever
+ * comment or string state this tokenizer believes it is in.
+ */
+#include "appliance/rw_config_int.h"
+
+#include <string.h>
+
+#include "inspect/rw_cursor.h"
+
+static int rw_scan_is_digit(uint8_t ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static int rw_scan_is_hex(uint8_t ch)
+{
+	return rw_scan_is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+static int rw_scan_is_name_start(uint8_t ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '*';
+}
+
+static int rw_scan_is_name(uint8_t ch)
+{
+	return rw_scan_is_name_start(ch) || rw_scan_is_digit(ch) || ch == '-' || ch == '_';
+}
+
+static unsigned rw_scan_includes(const char *text, const char *file, struct rw_diag *diag)
+{
+	struct rw_cursor c;
+	unsigned errs = 0;
+	int line = 1;
+	uint8_t ch;
+	rw_cur_init(&c, text, strlen(text));
+	while (rw_cur_left(&c) > 0) {
+		size_t i = 0;
+		while (rw_cur_peek_u8(&c, i, &ch) == 0 && (ch == ' ' || ch == '\t'))
+			i++;
+		if (rw_cur_left(&c) - i >= 8 && memcmp(rw_cur_ptr(&c) + i, "@include", 8) == 0) {
+			rw_diag_err(diag, file, line,
+				    "@include is not supported: keep the whole configuration in one file");
+			errs++;
+		}
+		while (rw_cur_u8(&c, &ch) == 0 && ch != '\n')
+			;
+		line++;
+	}
+	return errs;
+}
+
+/* Skip to the end of a "..." string (the opening quote already consumed);
+ * backslash escapes the next byte. Newlines inside still count lines. */
+static void rw_scan_string(struct rw_cursor *c, int *line)
+{
+	uint8_t ch;
+	while (rw_cur_u8(c, &ch) == 0) {
+		if (ch == '\n')
+			(*line)++;
+		if (ch == '"')
+			return;
+		if (ch == '\\' && rw_cur_u8(c, &ch) == 0 && ch == '\n')
+			(*line)++;
+	}
+}
+
+/* A number starting at the cursor (a digit). Returns 1 if it is an integer
+ * literal that libconfig would truncate. */
+static int rw_scan_number(struct rw_cursor *c)
+{
+	uint8_t ch, x;
+	uint64_t v = 0;
+	int big = 0;
+	if (rw_cur_peek_u8(c, 0, &ch) == 0 && ch == '0' && rw_cur_peek_u8(c, 1, &x) == 0 &&
+	    (x == 'x' || x == 'X')) {
+		rw_cur_skip(c, 2);
+		while (rw_cur_peek_u8(c, 0, &ch) == 0 && rw_scan_is_hex(ch)) {
+			int d = rw_scan_is_digit(ch) ? ch - '0' : (ch | 0x20) - 'a' + 10;
+			if (v > (UINT64_MAX >> 4))
+				big = 1;
+			else
+				v = v << 4 | (uint64_t)d;
+			rw_cur_skip(c, 1);
+		}
+	} else {
+		while (rw_cur_peek_u8(c, 0, &ch) == 0 && rw_scan_is_digit(ch)) {
+			if (v > (UINT64_MAX - 9) / 10)
+				big = 1;
+			else
+				v = v * 10 + (uint64_t)(ch - '0');
+			rw_cur_skip(c, 1);
+		}
+		if (rw_cur_peek_u8(c, 0, &ch) == 0 && (ch == '.' || ch == 'e' || ch == 'E')) {
+			/* a float: consume its remaining characters */
+			while (rw_cur_peek_u8(c, 0, &ch) == 0 &&
+			       (rw_scan_is_digit(ch) || ch == '.' || ch == 'e' || ch == 'E' ||
+				ch == '+' || ch == '-'))
+				rw_cur_skip(c, 1);
+			return 0;
+		}
+	}
+	if (rw_cur_peek_u8(c, 0, &ch) == 0 && ch == 'L') {
+		rw_cur_skip(c, 1);
+		return 0;
+	}
+	return big || v > 2147483647u;
+}
+
+unsigned rw_cfg_prescan(const char *text, const char *file, struct rw_diag *diag,
+			bool *has_include)
+{
+	struct rw_cursor c;
+	unsigned errs = rw_scan_includes(text, file, diag);
+	*has_include = errs > 0;
+	int line = 1;
+	uint8_t ch, nx;
+
+	rw_cur_init(&c, text, strlen(text));
+	while (rw_cur_peek_u8(&c, 0, &ch) == 0) {
+		int has_next = rw_cur_peek_u8(&c, 1, &nx) == 0;
+		if (ch == '\n') {
+			line++;
+			rw_cur_skip(&c, 1);
+		} else if (ch == '#' || (ch == '/' && has_next && nx == '/')) {
+			while (rw_cur_peek_u8(&c, 0, &ch) == 0 && ch != '\n')
+				rw_cur_skip(&c, 1);
+		} else if (ch == '/' && has_next && nx == '*') {
+			rw_cur_skip(&c, 2);
+			while (rw_cur_u8(&c, &ch) == 0) {
+				if (ch == '\n')
+					line++;
+				if (ch == '*' && rw_cur_peek_u8(&c, 0, &nx) == 0 && nx == '/') {
+					rw_cur_skip(&c, 1);
+					break;
+				}
+			}
+		} else if (ch == '"') {
+			rw_cur_skip(&c, 1);
+			rw_scan_string(&c, &line);
+		} else if (rw_scan_is_name_start(ch)) {
+			while (rw_cur_peek_u8(&c, 0, &ch) == 0 && rw_scan_is_name(ch))
+				rw_cur_skip(&c, 1);
+		} else if (rw_scan_is_digit(ch)) {
+			if (rw_scan_number(&c)) {
+				rw_diag_err(diag, file, line,
+					    "integer too large for 32 bits; write it with an L suffix");
+				errs++;
+			}
+		} else {
+			rw_cur_skip(&c, 1);
+		}
+	}
+	return errs;
+}
