@@ -1,0 +1,118 @@
+/* HTTP/1.1 shared pieces: refusal vocabulary, statuses, character classes. */
+#include "inspect/rw_http.h"
+
+#include <string.h>
+
+static const struct {
+	const char *str;
+	int status;
+} refuse_tab[RW_HTTP_REFUSE_MAX_] = {
+	[RW_HTTP_REFUSE_NONE] = { "none", 0 },
+	[RW_HTTP_REFUSE_LEADING_EMPTY_LINE] = { "empty line before request line", 400 },
+	[RW_HTTP_REFUSE_METHOD_CHAR] = { "invalid character in method", 400 },
+	[RW_HTTP_REFUSE_METHOD_UNSUPPORTED] = { "method not supported", 501 },
+	[RW_HTTP_REFUSE_H2_PREFACE] = { "HTTP/2 connection preface", 505 },
+	[RW_HTTP_REFUSE_LINE_SYNTAX] = { "malformed request line", 400 },
+	[RW_HTTP_REFUSE_HTTP09] = { "HTTP/0.9 request (no version)", 400 },
+	[RW_HTTP_REFUSE_VERSION_SYNTAX] = { "malformed HTTP version", 400 },
+	[RW_HTTP_REFUSE_VERSION_UNSUPPORTED] = { "HTTP version not supported", 505 },
+	[RW_HTTP_REFUSE_TARGET_FORM] = { "request target not in origin-form", 400 },
+	[RW_HTTP_REFUSE_TARGET_CHAR] = { "invalid character in request target", 400 },
+	[RW_HTTP_REFUSE_LINE_TOO_LONG] = { "request line too long", 414 },
+	[RW_HTTP_REFUSE_BARE_LF] = { "bare LF", 400 },
+	[RW_HTTP_REFUSE_BARE_CR] = { "bare CR", 400 },
+	[RW_HTTP_REFUSE_CTL_CHAR] = { "control character", 400 },
+	[RW_HTTP_REFUSE_OBS_FOLD] = { "obsolete line folding", 400 },
+	[RW_HTTP_REFUSE_SPACE_BEFORE_COLON] = { "whitespace before colon", 400 },
+	[RW_HTTP_REFUSE_EMPTY_NAME] = { "empty field name", 400 },
+	[RW_HTTP_REFUSE_NAME_CHAR] = { "invalid character in field name", 400 },
+	[RW_HTTP_REFUSE_NO_COLON] = { "field line without colon", 400 },
+	[RW_HTTP_REFUSE_FIELDS_TOO_LONG] = { "header block too large", 431 },
+	[RW_HTTP_REFUSE_TOO_MANY_FIELDS] = { "too many header fields", 431 },
+	[RW_HTTP_REFUSE_HOST_MISSING] = { "Host missing", 400 },
+	[RW_HTTP_REFUSE_HOST_DUPLICATE] = { "Host duplicated", 400 },
+	[RW_HTTP_REFUSE_HOST_INVALID] = { "Host invalid", 400 },
+	[RW_HTTP_REFUSE_CL_INVALID] = { "Content-Length invalid", 400 },
+	[RW_HTTP_REFUSE_CL_DUPLICATE] = { "Content-Length duplicated", 400 },
+	[RW_HTTP_REFUSE_CL_TOO_LARGE] = { "Content-Length too large", 413 },
+	[RW_HTTP_REFUSE_CL_AND_TE] = { "Content-Length with Transfer-Encoding", 400 },
+	[RW_HTTP_REFUSE_TE_DUPLICATE] = { "Transfer-Encoding duplicated", 400 },
+	[RW_HTTP_REFUSE_TE_UNKNOWN] = { "unknown transfer coding", 501 },
+	[RW_HTTP_REFUSE_TE_NOT_CHUNKED_FINAL] = { "chunked is not the one final transfer coding", 400 },
+	[RW_HTTP_REFUSE_TE_UNSUPPORTED] = { "transfer coding not supported", 501 },
+	[RW_HTTP_REFUSE_TE_HTTP10] = { "Transfer-Encoding in HTTP/1.0", 400 },
+	[RW_HTTP_REFUSE_CONNECTION_INVALID] = { "Connection invalid", 400 },
+	[RW_HTTP_REFUSE_EXPECT_UNSUPPORTED] = { "expectation not supported", 417 },
+	[RW_HTTP_REFUSE_UPGRADE] = { "Upgrade not allowed", 400 },
+	[RW_HTTP_REFUSE_METHOD_OVERRIDE] = { "method override header", 400 },
+	[RW_HTTP_REFUSE_CHUNK_SIZE] = { "malformed chunk size", 400 },
+	[RW_HTTP_REFUSE_CHUNK_TOO_LARGE] = { "chunk too large", 413 },
+	[RW_HTTP_REFUSE_CHUNK_EXT_TOO_LONG] = { "chunk extension too long", 413 },
+	[RW_HTTP_REFUSE_CHUNK_EXT_CHAR] = { "invalid character in chunk extension", 400 },
+	[RW_HTTP_REFUSE_CHUNK_CRLF] = { "chunk data not followed by CRLF", 400 },
+	[RW_HTTP_REFUSE_TRAILER_SYNTAX] = { "malformed trailer field", 400 },
+	[RW_HTTP_REFUSE_TRAILER_TOO_LONG] = { "trailer section too large", 431 },
+};
+
+const char *rw_http_refuse_str(enum rw_http_refuse r)
+{
+	if ((unsigned)r >= RW_HTTP_REFUSE_MAX_ || !refuse_tab[r].str)
+		return "unknown refusal";
+	return refuse_tab[r].str;
+}
+
+int rw_http_refuse_status(enum rw_http_refuse r)
+{
+	if ((unsigned)r >= RW_HTTP_REFUSE_MAX_ || r == RW_HTTP_REFUSE_NONE)
+		return 400;
+	return refuse_tab[r].status;
+}
+
+const char *rw_http_method_str(enum rw_http_method m)
+{
+	switch (m) {
+	case RW_HTTP_GET: return "GET";
+	case RW_HTTP_HEAD: return "HEAD";
+	case RW_HTTP_POST: return "POST";
+	case RW_HTTP_PUT: return "PUT";
+	case RW_HTTP_PATCH: return "PATCH";
+	case RW_HTTP_DELETE: return "DELETE";
+	}
+	return "?";
+}
+
+bool rw_http_is_tchar(uint8_t c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+		return true;
+	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+bool rw_http_is_field_char(uint8_t c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+static uint8_t lower(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+bool rw_http_span_eq(struct rw_http_span s, const char *lit)
+{
+	size_t n = strlen(lit);
+	if (s.len != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower(s.ptr[i]) != lower((uint8_t)lit[i]))
+			return false;
+	return true;
+}
+
+const struct rw_http_field *rw_http_field_get(const struct rw_http_req *req, const char *name)
+{
+	for (size_t i = 0; i < req->n_fields; i++)
+		if (rw_http_span_eq(req->fields[i].name, name))
+			return &req->fields[i];
+	return NULL;
+}

@@ -1,0 +1,97 @@
+/* OCI distribution API classifier: method + request target -> operation,
+ * class (pull / push / delete / admin) and the repository it acts on.
+ *
+ * Only canonical targets are classified; anything a registry might read
+ * differently from us (dot segments, empty components, percent-encoding in
+ * the path, unknown or repeated query parameters, names outside the spec
+ * grammar) comes back as RW_OCI_OP_UNKNOWN, which policy refuses. Table and
+ * rules: docs/design/inspect-http-oci.md. No heap, no I/O. */
+#ifndef RW_OCI_H
+#define RW_OCI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "inspect/rw_http.h"
+
+#define RW_OCI_NAME_MAX 255   /* repository name */
+#define RW_OCI_TAG_MAX 128
+#define RW_OCI_DIGEST_MAX 255
+#define RW_OCI_REF_MAX 255    /* tag or digest */
+#define RW_OCI_UPLOAD_ID_MAX 255
+#define RW_OCI_MEDIA_TYPE_MAX 255
+#define RW_OCI_MAX_TAGS 16    /* ?tag= on one manifest PUT */
+#define RW_OCI_STATE_MAX 4096 /* opaque _state query value */
+
+enum rw_oci_op {
+	RW_OCI_OP_UNKNOWN = 0,
+	RW_OCI_OP_BASE,            /* GET /v2/ */
+	RW_OCI_OP_CATALOG,         /* GET /v2/_catalog */
+	RW_OCI_OP_TAGS_LIST,       /* GET <name>/tags/list */
+	RW_OCI_OP_MANIFEST_GET,
+	RW_OCI_OP_MANIFEST_HEAD,
+	RW_OCI_OP_MANIFEST_PUT,
+	RW_OCI_OP_MANIFEST_DELETE,
+	RW_OCI_OP_BLOB_GET,
+	RW_OCI_OP_BLOB_HEAD,
+	RW_OCI_OP_BLOB_DELETE,
+	RW_OCI_OP_UPLOAD_START,    /* POST uploads/ (with ?digest=: monolithic) */
+	RW_OCI_OP_UPLOAD_MOUNT,    /* POST uploads/?mount=&from= */
+	RW_OCI_OP_UPLOAD_CHUNK,    /* PATCH uploads/<id> */
+	RW_OCI_OP_UPLOAD_COMPLETE, /* PUT uploads/<id>?digest= */
+	RW_OCI_OP_UPLOAD_STATUS,   /* GET uploads/<id> */
+	RW_OCI_OP_UPLOAD_CANCEL,   /* DELETE uploads/<id> */
+	RW_OCI_OP_REFERRERS,       /* GET <name>/referrers/<digest> */
+	RW_OCI_OP_MAX_,
+};
+
+enum rw_oci_class {
+	RW_OCI_CLASS_UNKNOWN = 0,
+	RW_OCI_CLASS_PULL,
+	RW_OCI_CLASS_PUSH,
+	RW_OCI_CLASS_DELETE,
+	RW_OCI_CLASS_ADMIN, /* catalog: lists every repository */
+	RW_OCI_CLASS_MAX_,
+};
+
+struct rw_oci_req {
+	enum rw_oci_op op;
+	enum rw_oci_class cls;
+	char repo[RW_OCI_NAME_MAX + 1];       /* "" for base and catalog */
+	char reference[RW_OCI_REF_MAX + 1];   /* manifests: tag or digest; blobs/referrers: digest */
+	bool reference_is_digest;
+	char digest[RW_OCI_DIGEST_MAX + 1];   /* ?digest= (uploads) or ?mount= */
+	char from[RW_OCI_NAME_MAX + 1];       /* ?from= of a mount */
+	char upload_id[RW_OCI_UPLOAD_ID_MAX + 1];
+	char tags[RW_OCI_MAX_TAGS][RW_OCI_TAG_MAX + 1]; /* ?tag= on manifest PUT */
+	unsigned n_tags;
+	bool has_n;
+	uint32_t n;                           /* ?n= of tags/list and catalog */
+	char last[RW_OCI_NAME_MAX + 1];       /* ?last= (a tag, or a name for catalog) */
+	char artifact_type[RW_OCI_MEDIA_TYPE_MAX + 1]; /* referrers ?artifactType= */
+	const char *why;                      /* unknown: a static reason for the log */
+};
+
+/*
+ * Classify one request. method is the request-line method token, target
+ * the origin-form request target (path and query), neither NUL-terminated.
+ * Always fills *out; returns 0, or RW_EINVAL for NULL arguments. An
+ * unclassifiable request is op = UNKNOWN, cls = UNKNOWN, why set.
+ */
+int rw_oci_classify(const char *method, size_t mlen, const char *target, size_t tlen,
+		    struct rw_oci_req *out);
+/* The same on a parsed request head. */
+int rw_oci_classify_http(const struct rw_http_req *req, struct rw_oci_req *out);
+
+const char *rw_oci_op_str(enum rw_oci_op op);
+const char *rw_oci_class_str(enum rw_oci_class cls);
+/* The class an operation belongs to. */
+enum rw_oci_class rw_oci_op_class(enum rw_oci_op op);
+
+/* Spec grammar (distribution-spec v1.1.1, image-spec digest). */
+bool rw_oci_valid_name(const char *s, size_t len);   /* also len <= 255 */
+bool rw_oci_valid_tag(const char *s, size_t len);
+bool rw_oci_valid_digest(const char *s, size_t len); /* also len <= 255 */
+
+#endif
