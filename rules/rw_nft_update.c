@@ -1,0 +1,177 @@
+/* Incremental changes, each one batch (all or nothing): network prefixes
+ * and bans. The table's rules are untouched, so established connections
+ * and meter state survive. */
+#include <errno.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <libnftnl/set.h>
+
+#include "rules/rw_cidr.h"
+#include "rules/rw_nft_int.h"
+
+static int rw_nft_map_errno(int rc, int err)
+{
+	if (rc != RW_EKERNEL)
+		return rc;
+	if (err == ENOENT)
+		return RW_ENOENT;
+	if (err == EEXIST)
+		return RW_EEXIST;
+	if (err == EPERM)
+		return RW_EPERM;
+	return RW_EKERNEL;
+}
+
+/* Copy the prefixes of one family, sorted (interval elements of one
+ * message need not be sorted, but sorted chunks make messages readable). */
+static int rw_nft_pick(const struct rw_cidr *v, size_t n, int family, struct rw_cidr **out,
+		       size_t *n_out)
+{
+	*out = NULL;
+	*n_out = 0;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += v[i].family == family;
+	if (!k)
+		return 0;
+	struct rw_cidr *c = malloc(k * sizeof(*c));
+	if (!c)
+		return RW_ENOMEM;
+	k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].family == family)
+			c[k++] = v[i];
+	rw_cidr_merge(c, &k);
+	*out = c;
+	*n_out = k;
+	return 0;
+}
+
+static int rw_nft_valid_cidrs(const struct rw_cidr *v, size_t n, struct rw_diag *diag)
+{
+	for (size_t i = 0; i < n; i++) {
+		int fam = v[i].family;
+		if ((fam != AF_INET && fam != AF_INET6) || v[i].prefix > (fam == AF_INET ? 32 : 128)) {
+			rw_diag_err(diag, NULL, 0, "prefix %zu: bad family or length", i + 1);
+			return RW_EINVAL;
+		}
+	}
+	return 0;
+}
+
+int rw_nft_net_update(struct rw_nft *n, const char *network, const struct rw_cidr *add,
+		      size_t n_add, const struct rw_cidr *del, size_t n_del,
+		      struct rw_diag *diag)
+{
+	static const int fams[2] = { AF_INET, AF_INET6 };
+	if (!network || strnlen(network, RW_NAME_MAX) == 0 ||
+	    strnlen(network, RW_NAME_MAX) == RW_NAME_MAX) {
+		rw_diag_err(diag, NULL, 0, "network name missing or too long");
+		return RW_EINVAL;
+	}
+	int rc = rw_nft_valid_cidrs(add, n_add, diag);
+	if (!rc)
+		rc = rw_nft_valid_cidrs(del, n_del, diag);
+	if (rc)
+		return rc;
+	if (n_add == 0 && n_del == 0)
+		return 0;
+	struct rw_nft_batch *b = rw_nft_batch_new(n);
+	if (!b)
+		return RW_ENOMEM;
+	/* deletes first: replacing a prefix by a wider one is then one batch */
+	for (int pass = 0; pass < 2 && !rc; pass++) {
+		for (int f = 0; f < 2 && !rc; f++) {
+			char set[64];
+			struct rw_cidr *v;
+			size_t k;
+			snprintf(set, sizeof(set), "net_%s_%s", network, f ? "v6" : "v4");
+			rc = pass ? rw_nft_pick(add, n_add, fams[f], &v, &k)
+				  : rw_nft_pick(del, n_del, fams[f], &v, &k);
+			if (!rc && k)
+				rc = rw_nft_batch_elems(b, pass ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+							set, 0, v, k, 0);
+			free(v);
+		}
+	}
+	int err = 0;
+	if (!rc)
+		rc = rw_nft_batch_send(b, diag, &err);
+	rw_nft_batch_free(b);
+	return rw_nft_map_errno(rc, err);
+}
+
+static int rw_nft_ban_msg(struct rw_nft_batch *b, uint16_t type, const struct rw_cidr *addr,
+			  uint64_t timeout_ms, const char *what)
+{
+	const char *set = addr->family == AF_INET ? "ban_v4" : "ban_v6";
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (!s)
+		return RW_ENOMEM;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, RW_NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	int rc = rw_nft_elem_host(s, addr, timeout_ms);
+	char desc[RW_NFT_DESC_LEN], a[64];
+	rw_cidr_format(addr, a, sizeof(a));
+	snprintf(desc, sizeof(desc), "set %s %s %s", set, what, a);
+	struct nlmsghdr *h = rc ? NULL : rw_nft_batch_msg(b, type, NLM_F_CREATE, desc);
+	if (h) {
+		nftnl_set_elems_nlmsg_build_payload(h, s);
+		rc = rw_nft_batch_msg_done(b);
+	} else if (!rc)
+		rc = RW_ENOMEM;
+	nftnl_set_free(s);
+	return rc;
+}
+
+static int rw_nft_host_ok(const struct rw_cidr *addr, struct rw_diag *diag)
+{
+	if ((addr->family == AF_INET && addr->prefix == 32) ||
+	    (addr->family == AF_INET6 && addr->prefix == 128))
+		return 0;
+	rw_diag_err(diag, NULL, 0, "a ban names one address (/32 or /128)");
+	return RW_EINVAL;
+}
+
+int rw_nft_ban_add(struct rw_nft *n, const struct rw_cidr *addr, uint64_t timeout_ms,
+		   struct rw_diag *diag)
+{
+	int rc = rw_nft_host_ok(addr, diag);
+	if (rc)
+		return rc;
+	struct rw_nft_batch *b = rw_nft_batch_new(n);
+	if (!b)
+		return RW_ENOMEM;
+	/* add-or-keep, delete, add: a ban of an already banned address
+	 * restarts its timeout instead of failing or keeping the old one */
+	rc = rw_nft_ban_msg(b, NFT_MSG_NEWSETELEM, addr, 0, "ensure");
+	if (!rc)
+		rc = rw_nft_ban_msg(b, NFT_MSG_DELSETELEM, addr, 0, "unban");
+	if (!rc)
+		rc = rw_nft_ban_msg(b, NFT_MSG_NEWSETELEM, addr, timeout_ms, "ban");
+	int err = 0;
+	if (!rc)
+		rc = rw_nft_batch_send(b, diag, &err);
+	rw_nft_batch_free(b);
+	return rw_nft_map_errno(rc, err);
+}
+
+int rw_nft_ban_del(struct rw_nft *n, const struct rw_cidr *addr, struct rw_diag *diag)
+{
+	int rc = rw_nft_host_ok(addr, diag);
+	if (rc)
+		return rc;
+	struct rw_nft_batch *b = rw_nft_batch_new(n);
+	if (!b)
+		return RW_ENOMEM;
+	rc = rw_nft_ban_msg(b, NFT_MSG_DELSETELEM, addr, 0, "unban");
+	int err = 0;
+	if (!rc)
+		rc = rw_nft_batch_send(b, diag, &err);
+	rw_nft_batch_free(b);
+	return rw_nft_map_errno(rc, err);
+}
