@@ -22,7 +22,7 @@ lab_init
 section "1. The lab: four network namespaces, none linked to the host"
 lab_topology
 say "office   $LAB_OFFICE4 $LAB_OFFICE6  (allowlisted network 203.0.113.0/25)"
-say "outside  $LAB_OUTSIDE4 $LAB_OUTSIDE6 (unknown network 203.0.113.140/32)"
+say "outside  $LAB_OUTSIDE4 $LAB_OUTSIDE6 (unknown network 203.0.113.128/25)"
 say "gateway  $LAB_GW4 / $LAB_GWOUT4 / 198.51.100.1 - runs regwalld"
 say "registry $LAB_REG4 (behind the gateway)"
 say "namespaces: $(ip netns list | grep -- "-$LAB_SUFFIX" | awk '{print $1}' | tr '\n' ' ')"

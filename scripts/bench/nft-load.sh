@@ -49,7 +49,8 @@ for blk in sorted(rnd.sample(range(1 << 15), n6)):
     sub = rnd.randrange(1 << (plen - 48)) << (128 - plen)
     v6.append("%s/%d" % (ipaddress.IPv6Address(base + sub), plen))
 with open(d + "/big.conf", "w") as f:
-    f.write('registry = { upstream = "198.51.100.10:5000"; };\n')
+    f.write('registry = { upstream = "198.51.100.10:5000";'
+            ' server_names = [ "registry.example.test" ]; };\n')
     f.write("networks = {\n    big = [\n")
     f.write(",\n".join('        "%s"' % c for c in v4 + v6))
     f.write("\n    ];\n};\n")
@@ -107,12 +108,12 @@ echo "nft -f:              ${nft_s}s  peak RSS ${nft_kb} KiB"
 # (c) one-element updates
 lab_bg bench "$BUILD/regwalld" -c "$LAB_DIR/big.conf" -f -s "$LAB_DIR/ctl.sock" 2>"$LAB_DIR/regwalld.log"
 daemon=$LAB_LAST_PID
-for _ in $(seq 1 600); do
+for _ in $(seq 1 3000); do
 	grep -q "regwalld: ready" "$LAB_DIR/regwalld.log" && break
 	kill -0 "$daemon" 2>/dev/null || { cat "$LAB_DIR/regwalld.log" >&2; lab_fail "daemon exited"; }
 	sleep 0.1
 done
-grep -q "regwalld: ready" "$LAB_DIR/regwalld.log" || lab_fail "daemon not ready after 60 s"
+grep -q "regwalld: ready" "$LAB_DIR/regwalld.log" || lab_fail "daemon not ready after 300 s"
 : >"$LAB_DIR/rw_add" ; : >"$LAB_DIR/rw_del" ; : >"$LAB_DIR/nft_add" ; : >"$LAB_DIR/nft_del"
 for _ in $(seq 1 "$REPS"); do
 	t=$(ms_now)
