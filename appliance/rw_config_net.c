@@ -294,8 +294,11 @@ static void rw_cfg_listener(struct rw_cfg_ctx *ctx, const config_setting_t *g, s
 		rw_cfg_err(ctx, rw_cfg_member(g, "mode"),
 			   "\"%s\": expected \"terminate\" or \"passthrough\"", mode);
 
-	rw_cfg_listener_files(ctx, g, l);
-	rw_cfg_listener_tls(ctx, g, l);
+	/* with an unknown mode, cert/key checks would only add noise */
+	if (!mode || strcmp(mode, "terminate") == 0 || strcmp(mode, "passthrough") == 0) {
+		rw_cfg_listener_files(ctx, g, l);
+		rw_cfg_listener_tls(ctx, g, l);
+	}
 	rw_cfg_server_names(ctx, g, &l->server_names, &l->n_server_names);
 	if (l->n_server_names == 0 && p->registry.n_server_names == 0)
 		rw_cfg_err(ctx, g, "no server names: set server_names here or in registry");
