@@ -1,0 +1,275 @@
+/* Benchmark (not a test) of the inspect/ hot paths on real captures:
+ *
+ *   hello_ns  ns per ClientHello: rw_tls_hello_init + rw_tls_hello_feed of
+ *             one whole captured stream, over tests/data/hello/ (*.bin)
+ *   oci_ns    ns per request: rw_http_parse_head + rw_oci_classify_http,
+ *             over every request head in the client->registry streams of
+ *             tests/data/http/ (request starts found once, before timing,
+ *             with the body framer)
+ *   allocs    heap allocations (malloc/calloc/realloc/aligned) made during
+ *             one counted pass over both corpora; the parsers promise 0
+ *
+ * Each figure is the median of RUNS timed runs (default 15, env
+ * BENCH_RUNS), each run ITERS passes over its corpus (default 2000, env
+ * BENCH_ITERS). Run from the repository root. Last line:
+ *   RESULT hello_ns=<median> oci_ns=<median> allocs=<n>
+ *
+ * Allocation counting: glibc's malloc hooks are gone, so this binary
+ * defines malloc and friends itself and forwards to glibc's __libc_*
+ * entry points; the counter only runs while 'counting' is set. */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "inspect/rw_http.h"
+#include "inspect/rw_oci.h"
+#include "inspect/rw_tls_hello.h"
+
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *p, size_t n);
+extern void *__libc_memalign(size_t align, size_t n);
+extern void __libc_free(void *p);
+
+static volatile int counting;
+static volatile unsigned long n_allocs;
+
+void *malloc(size_t n)
+{
+	if (counting)
+		n_allocs++;
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t m)
+{
+	if (counting)
+		n_allocs++;
+	return __libc_calloc(n, m);
+}
+
+void *realloc(void *p, size_t n)
+{
+	if (counting)
+		n_allocs++;
+	return __libc_realloc(p, n);
+}
+
+void *aligned_alloc(size_t align, size_t n)
+{
+	if (counting)
+		n_allocs++;
+	return __libc_memalign(align, n);
+}
+
+int posix_memalign(void **out, size_t align, size_t n)
+{
+	if (counting)
+		n_allocs++;
+	void *p = __libc_memalign(align, n);
+	if (!p)
+		return 12; /* ENOMEM */
+	*out = p;
+	return 0;
+}
+
+void free(void *p)
+{
+	__libc_free(p);
+}
+
+struct blob {
+	uint8_t *buf;
+	size_t len;
+};
+
+#define MAX_FILES 256
+#define MAX_REQS 4096
+
+static size_t load_dir(const char *dir, const char *skip_substr, struct blob *out, size_t max)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		fprintf(stderr, "bench_inspect: cannot open %s (run from the repository root)\n", dir);
+		exit(1);
+	}
+	struct dirent *e;
+	size_t n = 0;
+	while ((e = readdir(d)) && n < max) {
+		size_t l = strlen(e->d_name);
+		if (l < 5 || strcmp(e->d_name + l - 4, ".bin") != 0)
+			continue;
+		if (skip_substr && strstr(e->d_name, skip_substr))
+			continue;
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		FILE *f = fopen(path, "rb");
+		if (!f)
+			continue;
+		fseek(f, 0, SEEK_END);
+		long sz = ftell(f);
+		rewind(f);
+		if (sz <= 0) {
+			fclose(f);
+			continue;
+		}
+		out[n].buf = malloc((size_t)sz);
+		if (!out[n].buf || fread(out[n].buf, 1, (size_t)sz, f) != (size_t)sz) {
+			fprintf(stderr, "bench_inspect: cannot read %s\n", path);
+			exit(1);
+		}
+		out[n].len = (size_t)sz;
+		fclose(f);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Cut each stream into requests: head, then the body by its framing. */
+static size_t split_requests(const struct blob *streams, size_t n, struct blob *reqs, size_t max)
+{
+	static struct rw_http_req req;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t off = 0;
+		while (off < streams[i].len && k < max) {
+			const uint8_t *p = streams[i].buf + off;
+			size_t left = streams[i].len - off;
+			if (rw_http_parse_head(p, left, &req) != RW_INSPECT_OK)
+				break;
+			reqs[k].buf = (uint8_t *)p;
+			reqs[k].len = left;
+			k++;
+			off += req.head_len;
+			struct rw_http_body b;
+			rw_http_body_init(&b, &req);
+			size_t used = 0, payload = 0;
+			enum rw_inspect_result r = rw_http_body_feed(&b, streams[i].buf + off,
+								     streams[i].len - off, &used, &payload);
+			if (r != RW_INSPECT_OK)
+				break;
+			off += used;
+		}
+	}
+	return k;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static struct rw_tls_hello_parser parser;
+static struct rw_http_req http_req;
+static struct rw_oci_req oci_req;
+static volatile unsigned long sink;
+
+static void pass_hello(const struct blob *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		rw_tls_hello_init(&parser, NULL);
+		sink += rw_tls_hello_feed(&parser, h[i].buf, h[i].len);
+		sink += parser.hello.sni_len;
+	}
+}
+
+static void pass_oci(const struct blob *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		sink += rw_http_parse_head(r[i].buf, r[i].len, &http_req);
+		sink += (unsigned long)rw_oci_classify_http(&http_req, &oci_req);
+		sink += oci_req.op;
+	}
+}
+
+static unsigned long env_num(const char *name, unsigned long dflt)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return dflt;
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	return (*end || v == 0) ? dflt : v;
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	static struct blob hello[MAX_FILES], streams[MAX_FILES], reqs[MAX_REQS];
+	size_t n_hello = load_dir("tests/data/hello", NULL, hello, MAX_FILES);
+	size_t n_streams = load_dir("tests/data/http", "tls", streams, MAX_FILES);
+	size_t n_reqs = split_requests(streams, n_streams, reqs, MAX_REQS);
+	if (n_hello == 0 || n_reqs == 0) {
+		fprintf(stderr, "bench_inspect: empty corpus (hello %zu, requests %zu)\n", n_hello,
+			n_reqs);
+		return 1;
+	}
+	size_t runs = env_num("BENCH_RUNS", 15), iters = env_num("BENCH_ITERS", 2000);
+	if (runs > 101)
+		runs = 101;
+
+	/* sanity: how many of the corpus the parsers accept */
+	size_t hello_ok = 0, oci_known = 0;
+	for (size_t i = 0; i < n_hello; i++) {
+		rw_tls_hello_init(&parser, NULL);
+		hello_ok += rw_tls_hello_feed(&parser, hello[i].buf, hello[i].len) == RW_INSPECT_OK;
+	}
+	for (size_t i = 0; i < n_reqs; i++) {
+		if (rw_http_parse_head(reqs[i].buf, reqs[i].len, &http_req) == RW_INSPECT_OK &&
+		    rw_oci_classify_http(&http_req, &oci_req) == 0 && oci_req.op != 0)
+			oci_known++;
+	}
+	printf("corpus: %zu ClientHellos (%zu OK), %zu requests from %zu streams (%zu classified)\n",
+	       n_hello, hello_ok, n_reqs, n_streams, oci_known);
+
+	/* warm-up, then one counted pass of each */
+	pass_hello(hello, n_hello);
+	pass_oci(reqs, n_reqs);
+	n_allocs = 0;
+	counting = 1;
+	pass_hello(hello, n_hello);
+	unsigned long hello_allocs = n_allocs;
+	pass_oci(reqs, n_reqs);
+	counting = 0;
+	unsigned long allocs = n_allocs;
+	printf("allocations in one pass: ClientHello %lu (%zu parses), head+oci %lu (%zu parses)\n",
+	       hello_allocs, n_hello, allocs - hello_allocs, n_reqs);
+
+	double h_ns[101], o_ns[101];
+	for (size_t r = 0; r < runs; r++) {
+		uint64_t t0 = now_ns();
+		for (size_t it = 0; it < iters; it++)
+			pass_hello(hello, n_hello);
+		uint64_t t1 = now_ns();
+		for (size_t it = 0; it < iters; it++)
+			pass_oci(reqs, n_reqs);
+		uint64_t t2 = now_ns();
+		h_ns[r] = (double)(t1 - t0) / (double)(iters * n_hello);
+		o_ns[r] = (double)(t2 - t1) / (double)(iters * n_reqs);
+		printf("run %2zu: hello %.1f ns/parse, oci %.1f ns/request\n", r + 1, h_ns[r], o_ns[r]);
+	}
+	double hm = median(h_ns, runs), om = median(o_ns, runs);
+	printf("median over %zu runs of %zu passes: hello %.1f ns, head+oci %.1f ns; "
+	       "%lu allocations in one pass over %zu + %zu parses\n",
+	       runs, iters, hm, om, allocs, n_hello, n_reqs);
+	printf("RESULT hello_ns=%.0f oci_ns=%.0f allocs=%lu\n", hm, om, allocs);
+	return 0;
+}
