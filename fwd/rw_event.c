@@ -1,0 +1,86 @@
+#include "fwd/rw_event.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "inspect/rw_err.h"
+
+void rw_event_emit(const struct rw_fwd_events *events, const struct rw_fwd_event *ev)
+{
+	if (events && events->emit)
+		events->emit(events->ctx, ev);
+}
+
+static int rw_event_set_str(json_t *o, const char *key, const char *v)
+{
+	if (!v)
+		return 0;
+	/* Names come from the network (SNI is validated, but keep the log
+	 * robust for any future field): invalid UTF-8 must not drop the line. */
+	json_t *s = json_string(v);
+	if (!s)
+		s = json_string("<invalid-utf8>");
+	return json_object_set_new(o, key, s) == 0 ? 0 : RW_ENOMEM;
+}
+
+static int rw_event_set_u64(json_t *o, const char *key, uint64_t v)
+{
+	return json_object_set_new(o, key, json_integer((json_int_t)v)) == 0 ? 0 : RW_ENOMEM;
+}
+
+int rw_event_json_write(FILE *out, const struct rw_fwd_event *ev)
+{
+	json_t *o = json_object();
+	if (!o)
+		return RW_ENOMEM;
+	int rc = 0;
+	rc |= rw_event_set_u64(o, "time_ms", ev->time_ms);
+	rc |= rw_event_set_str(o, "kind", ev->kind);
+	rc |= rw_event_set_str(o, "reason", ev->reason);
+	rc |= rw_event_set_str(o, "listener", ev->listener);
+	if (ev->src_family == AF_INET || ev->src_family == AF_INET6) {
+		char a[INET6_ADDRSTRLEN];
+		if (inet_ntop(ev->src_family, ev->src_addr, a, sizeof(a))) {
+			rc |= rw_event_set_str(o, "src", a);
+			rc |= rw_event_set_u64(o, "src_port", ev->src_port);
+		}
+	}
+	rc |= rw_event_set_str(o, "sni", ev->sni);
+	rc |= rw_event_set_str(o, "ja4", ev->ja4);
+	rc |= rw_event_set_str(o, "identity", ev->identity);
+	rc |= rw_event_set_str(o, "method", ev->method);
+	rc |= rw_event_set_str(o, "repository", ev->repository);
+	rc |= rw_event_set_str(o, "operation", ev->operation);
+	rc |= rw_event_set_str(o, "digest", ev->digest);
+	rc |= rw_event_set_u64(o, "bytes_up", ev->bytes_up);
+	rc |= rw_event_set_u64(o, "bytes_down", ev->bytes_down);
+	rc |= rw_event_set_u64(o, "duration_ms", ev->duration_ms);
+	if (rc) {
+		json_decref(o);
+		return RW_ENOMEM;
+	}
+	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!line)
+		return RW_ENOMEM;
+	int w = fprintf(out, "%s\n", line);
+	free(line);
+	if (w < 0 || fflush(out) != 0)
+		return RW_EIO;
+	return 0;
+}
+
+void rw_event_json_emit(void *ctx, const struct rw_fwd_event *ev)
+{
+	/* A log write failure must not stop forwarding; the edge watches the
+	 * file (and metrics count events). */
+	(void)rw_event_json_write((FILE *)ctx, ev);
+}
+
+void rw_event_json_sink(struct rw_fwd_events *events, FILE *out)
+{
+	events->emit = rw_event_json_emit;
+	events->ctx = out;
+}

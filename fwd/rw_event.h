@@ -1,0 +1,59 @@
+/* The narrow decision-event interface between the data path and whoever
+ * records decisions (blocked log, audit log, metrics, tests).
+ *
+ * fwd/ fills one struct rw_fwd_event per decision and hands it to
+ * events->emit(). The event and every string in it are only valid during
+ * the call: copy what you keep. emit runs on the worker's loop thread and
+ * must not block for long (the default writer does one fwrite + fflush).
+ *
+ * Kinds and reasons (stable tokens, also the JSON values):
+ *   "refuse" with reason: "overload" (connection limit of the worker),
+ *     "source_limit" (per-source limit), "hello_timeout", "no_sni", "sni"
+ *     (name not on the listener's list), "ech", "tls_<refuse code>" (from
+ *     inspect, e.g. "tls_not_tls"), "hello_eof" (client closed or reset
+ *     before a full hello), "connect_failed", "connect_timeout",
+ *     "upstream_error".
+ *   "pass" (a passthrough connection ended) with reason: "done" (both
+ *     directions finished), "reset" (either side reset), "idle_timeout",
+ *     "error" (a socket error other than a reset).
+ * Fields not known for an event are NULL / 0. */
+#ifndef RW_EVENT_H
+#define RW_EVENT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct rw_fwd_event {
+	uint64_t time_ms;     /* wall clock (CLOCK_REALTIME), ms since the epoch */
+	const char *kind;     /* "refuse" | "pass" */
+	const char *reason;
+	const char *listener; /* listener name */
+	uint8_t src_family;   /* AF_INET / AF_INET6, 0 if unknown */
+	uint8_t src_addr[16];
+	uint16_t src_port;    /* host order */
+	const char *sni;      /* NULL when the hello was not (fully) seen */
+	const char *ja4;
+	const char *identity; /* terminate mode; NULL in passthrough */
+	const char *method, *repository, *operation, *digest; /* terminate mode */
+	uint64_t bytes_up;    /* client -> registry, hello included */
+	uint64_t bytes_down;  /* registry -> client */
+	uint64_t duration_ms; /* accept to decision / close */
+};
+
+struct rw_fwd_events {
+	void (*emit)(void *ctx, const struct rw_fwd_event *ev);
+	void *ctx;
+};
+
+/* Call events->emit if events and emit are set. */
+void rw_event_emit(const struct rw_fwd_events *events, const struct rw_fwd_event *ev);
+
+/* Default sink: one JSON object per line (jansson), written and flushed.
+ * Returns 0, RW_ENOMEM or RW_EIO. */
+int rw_event_json_write(FILE *out, const struct rw_fwd_event *ev);
+/* emit-compatible wrapper: ctx is the FILE*. */
+void rw_event_json_emit(void *ctx, const struct rw_fwd_event *ev);
+/* Fill *events so that every event goes to out as a JSON line. */
+void rw_event_json_sink(struct rw_fwd_events *events, FILE *out);
+
+#endif

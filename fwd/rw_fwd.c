@@ -1,0 +1,256 @@
+/* The worker: listeners, admission under overload, the loop's lifetime. */
+#include "fwd/rw_fwd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fwd/rw_fwd_int.h"
+#include "fwd/rw_listen.h"
+#include "fwd/rw_pass.h"
+#include "inspect/rw_err.h"
+
+/* Accepts per readiness event: bounded so a flood on one listener cannot
+ * starve relaying connections. */
+#define RW_FWD_ACCEPT_BATCH 64
+/* When even the spare fd cannot absorb an accept, listeners pause this
+ * long instead of spinning on a readable listen socket. */
+#define RW_FWD_PAUSE_MS 100
+
+void rw_fwd_opts_default(struct rw_fwd_opts *o)
+{
+	*o = (struct rw_fwd_opts){
+		.hello_timeout_ms = 5000,
+		.connect_timeout_ms = 5000,
+		.idle_timeout_ms = 300000,
+		.max_conns = 4096,
+		.max_per_source = 256,
+		.max_idle_pipes = 256,
+		.backlog = 1024,
+		.stop_fd = -1,
+		.send_alert = 1,
+	};
+}
+
+uint64_t rw_fwd_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void rw_fwd_emit_refuse(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis,
+			const struct sockaddr_storage *ss, const char *reason)
+{
+	struct rw_fwd_event ev = {
+		.time_ms = rw_fwd_wall_ms(),
+		.kind = "refuse",
+		.reason = reason,
+		.listener = lis ? lis->cfg->name : NULL,
+	};
+	if (ss)
+		rw_listen_peer(ss, &ev.src_family, ev.src_addr, &ev.src_port);
+	rw_event_emit(&w->ev, &ev);
+}
+
+static void rw_fwd_spare_open(struct rw_fwd_worker *w)
+{
+	if (w->spare_fd < 0)
+		w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void rw_fwd_pause(struct rw_fwd_worker *w, bool pause)
+{
+	for (size_t i = 0; i < w->n_lis; i++)
+		if (w->lis[i].fd >= 0)
+			rw_loop_fd_mod(&w->loop, w->lis[i].fd, pause ? 0 : RW_LOOP_READ);
+	w->listeners_paused = pause;
+	if (pause)
+		rw_loop_timer_arm(&w->loop, &w->resume_timer, RW_FWD_PAUSE_MS);
+}
+
+static void rw_fwd_on_resume(struct rw_loop *l, void *arg)
+{
+	struct rw_fwd_worker *w = arg;
+	rw_fwd_spare_open(w);
+	rw_fwd_pause(w, false);
+}
+
+/* Out of fds: give up the spare, accept the waiting connection and close
+ * it at once, so the kernel queue drains and the client learns quickly,
+ * and nothing is let through that was not looked at. */
+static bool rw_fwd_shed(struct rw_fwd_worker *w, struct rw_fwd_listener *lis)
+{
+	if (w->spare_fd < 0)
+		return false;
+	close(w->spare_fd);
+	w->spare_fd = -1;
+	int cfd;
+	struct sockaddr_storage ss;
+	int rc = rw_listen_accept(lis->fd, &cfd, &ss);
+	if (rc == 0) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(cfd);
+		rw_fwd_emit_refuse(w, lis, &ss, "overload");
+	}
+	rw_fwd_spare_open(w);
+	return rc == 0 && w->spare_fd >= 0;
+}
+
+static void rw_fwd_on_accept(struct rw_loop *l, int fd, unsigned events, void *arg)
+{
+	struct rw_fwd_listener *lis = arg;
+	struct rw_fwd_worker *w = lis->w;
+	for (int i = 0; i < RW_FWD_ACCEPT_BATCH; i++) {
+		int cfd;
+		struct sockaddr_storage ss;
+		int rc = rw_listen_accept(fd, &cfd, &ss);
+		if (rc == RW_EINCOMPLETE)
+			return;
+		if (rc == RW_ETOOBIG) {
+			if (!rw_fwd_shed(w, lis)) {
+				rw_fwd_pause(w, true);
+				return;
+			}
+			continue;
+		}
+		if (rc)
+			return;
+		if ((size_t)cfd >= w->loop.setsize) {
+			close(cfd);
+			rw_fwd_emit_refuse(w, lis, &ss, "overload");
+			continue;
+		}
+		rw_pass_accept(w, lis, cfd, &ss);
+	}
+}
+
+static void rw_fwd_on_stop(struct rw_loop *l, int fd, unsigned events, void *arg)
+{
+	rw_loop_stop(l);
+}
+
+static size_t rw_fwd_setsize(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > (1u << 20))
+		return 1u << 20;
+	return rl.rlim_cur < 64 ? 64 : (size_t)rl.rlim_cur;
+}
+
+void rw_fwd_worker_free(struct rw_fwd_worker *w)
+{
+	if (!w)
+		return;
+	if (w->conns.slot)
+		rw_pass_close_all(w);
+	for (size_t i = 0; i < w->n_lis; i++)
+		if (w->lis[i].fd >= 0) {
+			rw_loop_fd_del(&w->loop, w->lis[i].fd);
+			close(w->lis[i].fd);
+		}
+	if (w->o.stop_fd >= 0)
+		rw_loop_fd_del(&w->loop, w->o.stop_fd);
+	if (w->spare_fd >= 0)
+		close(w->spare_fd);
+	free(w->lis);
+	rw_conn_table_fini(&w->conns);
+	rw_pipe_pool_fini(&w->pipes);
+	rw_loop_fini(&w->loop);
+	free(w);
+}
+
+int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
+		      const struct rw_fwd_events *ev, struct rw_fwd_worker **out)
+{
+	*out = NULL;
+	struct rw_fwd_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return RW_ENOMEM;
+	w->spare_fd = -1;
+	w->p = p;
+	if (o)
+		w->o = *o;
+	else
+		rw_fwd_opts_default(&w->o);
+	if (ev)
+		w->ev = *ev;
+	rw_timer_init(&w->resume_timer, rw_fwd_on_resume, w);
+	int rc = rw_loop_init(&w->loop, rw_fwd_setsize());
+	if (rc) {
+		free(w);
+		return rc;
+	}
+	w->lis = calloc(p->n_listeners ? p->n_listeners : 1, sizeof(*w->lis));
+	if (w->lis) {
+		w->n_lis = p->n_listeners;
+		for (size_t i = 0; i < w->n_lis; i++)
+			w->lis[i].fd = -1;
+	}
+	rc = w->lis ? rw_conn_table_init(&w->conns, w->o.max_conns, w->o.max_per_source)
+		    : RW_ENOMEM;
+	if (!rc)
+		/* each connection holds at most two pipes at a time */
+		rc = rw_pipe_pool_init(&w->pipes, w->o.max_idle_pipes, 2 * (size_t)w->o.max_conns);
+	size_t served = 0;
+	for (size_t i = 0; !rc && i < w->n_lis; i++) {
+		struct rw_fwd_listener *lis = &w->lis[i];
+		const struct rw_listener *cfg = &p->listeners[i];
+		*lis = (struct rw_fwd_listener){ .w = w, .cfg = cfg, .fd = -1 };
+		lis->names = cfg->n_server_names ? cfg->server_names : p->registry.server_names;
+		lis->n_names = cfg->n_server_names ? cfg->n_server_names : p->registry.n_server_names;
+		if (cfg->mode != RW_MODE_PASSTHROUGH)
+			continue;
+		rc = rw_listen_open(&cfg->listen, w->o.backlog, &lis->fd);
+		if (!rc)
+			rc = rw_loop_fd_add(&w->loop, lis->fd, RW_LOOP_READ, rw_fwd_on_accept, lis);
+		lis->port = lis->fd >= 0 ? rw_listen_port(lis->fd) : 0;
+		served++;
+	}
+	if (!rc && served == 0)
+		rc = RW_ENOENT;
+	if (!rc && w->o.stop_fd >= 0)
+		rc = rw_loop_fd_add(&w->loop, w->o.stop_fd, RW_LOOP_READ, rw_fwd_on_stop, w);
+	if (rc) {
+		rw_fwd_worker_free(w);
+		return rc;
+	}
+	rw_fwd_spare_open(w);
+	*out = w;
+	return 0;
+}
+
+uint16_t rw_fwd_worker_port(const struct rw_fwd_worker *w, size_t i)
+{
+	return i < w->n_lis ? w->lis[i].port : 0;
+}
+
+size_t rw_fwd_worker_conns(const struct rw_fwd_worker *w)
+{
+	return w->conns.n;
+}
+
+int rw_fwd_worker_loop(struct rw_fwd_worker *w)
+{
+	return rw_loop_run(&w->loop);
+}
+
+int rw_fwd_worker_run(const struct rw_policy *p, const struct rw_fwd_opts *o,
+		      const struct rw_fwd_events *ev)
+{
+	signal(SIGPIPE, SIG_IGN);
+	struct rw_fwd_worker *w;
+	int rc = rw_fwd_worker_new(p, o, ev, &w);
+	if (rc)
+		return rc;
+	rc = rw_fwd_worker_loop(w);
+	rw_fwd_worker_free(w);
+	return rc;
+}

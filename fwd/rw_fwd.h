@@ -1,0 +1,55 @@
+/* The forwarding worker: the public entry the daemon calls.
+ *
+ * The privileged parent applies the nftables table and serves the control
+ * socket, then forks N workers; each calls rw_fwd_worker_run(), which
+ * opens its own SO_REUSEPORT socket on every listener, and runs one epoll
+ * loop until stop_fd becomes readable (or a fatal error). Part 1 serves
+ * passthrough listeners; terminate-mode listeners are skipped (not opened)
+ * until fwd/ part 3 lands.
+ *
+ * The worker ignores SIGPIPE (splice into a dead socket raises it). It
+ * installs no other signal handlers: the parent stops a worker by making
+ * stop_fd readable (write to a pipe, an eventfd, or a signalfd). */
+#ifndef RW_FWD_H
+#define RW_FWD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fwd/rw_event.h"
+#include "rules/rw_policy.h"
+
+struct rw_fwd_opts {
+	uint32_t hello_timeout_ms;   /* accept -> complete ClientHello; default 5000 */
+	uint32_t connect_timeout_ms; /* upstream connect(); default 5000 */
+	uint32_t idle_timeout_ms;    /* no byte either way while relaying; default 300000 */
+	uint32_t max_conns;          /* live connections per worker; default 4096 */
+	uint32_t max_per_source;     /* per source address (v6: /64); 0 = none; default 256 */
+	uint32_t max_idle_pipes;     /* pipes kept for reuse; default 256 */
+	int backlog;                 /* listen(2) backlog; default 1024 */
+	int stop_fd;                 /* readable -> the worker returns; -1 = none */
+	int send_alert;              /* 1: a refused name gets a TLS unrecognized_name alert; default 1 */
+};
+
+void rw_fwd_opts_default(struct rw_fwd_opts *o);
+
+/* Run one worker until stop. p must stay valid and unchanged while it
+ * runs. ev may be NULL (no events). Returns 0 after a stop, RW_ENOENT if
+ * the policy has no listener this worker can serve, RW_EIO if a listener
+ * cannot be opened, RW_ENOMEM. */
+int rw_fwd_worker_run(const struct rw_policy *p, const struct rw_fwd_opts *o,
+		      const struct rw_fwd_events *ev);
+
+/* The same in steps, for tests and for callers that need the bound ports
+ * (listeners configured with port 0) before the loop starts. */
+struct rw_fwd_worker;
+int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
+		      const struct rw_fwd_events *ev, struct rw_fwd_worker **out);
+/* Bound port of policy listener index i (host order); 0 if not opened. */
+uint16_t rw_fwd_worker_port(const struct rw_fwd_worker *w, size_t listener_index);
+/* Live connections right now (not thread-safe: a snapshot for tests). */
+size_t rw_fwd_worker_conns(const struct rw_fwd_worker *w);
+int rw_fwd_worker_loop(struct rw_fwd_worker *w);
+void rw_fwd_worker_free(struct rw_fwd_worker *w); /* closes every socket */
+
+#endif

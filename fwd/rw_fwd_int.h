@@ -1,0 +1,47 @@
+/* Worker internals shared by rw_fwd.c (listeners, admission) and rw_pass.c
+ * (the passthrough connection). Not for use outside fwd/. */
+#ifndef RW_FWD_INT_H
+#define RW_FWD_INT_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "fwd/rw_conn.h"
+#include "fwd/rw_event.h"
+#include "fwd/rw_fwd.h"
+#include "fwd/rw_loop.h"
+#include "fwd/rw_splice.h"
+
+struct rw_fwd_worker;
+
+struct rw_fwd_listener {
+	struct rw_fwd_worker *w;
+	const struct rw_listener *cfg;
+	int fd;                /* -1 if not opened (terminate mode, for now) */
+	uint16_t port;
+	char *const *names;    /* the listener's names, else the registry's */
+	size_t n_names;
+};
+
+struct rw_fwd_worker {
+	struct rw_loop loop;
+	const struct rw_policy *p;
+	struct rw_fwd_opts o;
+	struct rw_fwd_events ev;
+	struct rw_fwd_listener *lis;
+	size_t n_lis;
+	struct rw_conn_table conns;
+	struct rw_pipe_pool pipes;
+	int spare_fd; /* held open so EMFILE can still accept-and-close */
+	bool listeners_paused;
+	struct rw_timer resume_timer;
+};
+
+/* Wall clock in ms, for events. */
+uint64_t rw_fwd_wall_ms(void);
+
+/* Emit a refusal for a connection that never got a conn object. */
+void rw_fwd_emit_refuse(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis,
+			const struct sockaddr_storage *ss, const char *reason);
+
+#endif

@@ -1,0 +1,354 @@
+/* Passthrough connections; the state machine is drawn in rw_pass.h. */
+#include "fwd/rw_pass.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fwd/rw_fwd_int.h"
+#include "fwd/rw_listen.h"
+#include "fwd/rw_names.h"
+#include "inspect/rw_err.h"
+
+/* TLS alert record: fatal (2), unrecognized_name (112). Sent best-effort
+ * before closing a connection refused for its name, so a client reports
+ * "unrecognized name" instead of a bare connection reset. */
+static const uint8_t rw_pass_alert_unrecognized_name[7] = { 0x15, 0x03, 0x03, 0x00,
+							    0x02, 0x02, 0x70 };
+
+static void rw_pass_on_client(struct rw_loop *l, int fd, unsigned events, void *arg);
+static void rw_pass_on_upstream(struct rw_loop *l, int fd, unsigned events, void *arg);
+static void rw_pass_on_timer(struct rw_loop *l, void *arg);
+
+const char *rw_pass_check_hello(const struct rw_tls_hello *h, char *const *names,
+				size_t n_names, bool allow_ech)
+{
+	if (h->sni_len == 0)
+		return "no_sni";
+	/* ECH before the name: with real ECH the visible name is only the
+	 * outer public name, so "sni" would mislabel it. */
+	if ((h->ech || h->esni) && !allow_ech)
+		return "ech";
+	if (!rw_names_match(names, n_names, h->sni))
+		return "sni";
+	return NULL;
+}
+
+/* ---- registration: a socket with nothing to wait for is kept out of
+ * epoll entirely, so a level-triggered HUP/ERR on it cannot spin the loop
+ * while the other direction is still busy. ---- */
+
+static int rw_pass_interest(struct rw_pass_conn *c, int fd, bool *reg, unsigned *cur,
+			    unsigned mask, rw_loop_fd_fn *fn)
+{
+	struct rw_loop *l = &c->w->loop;
+	int rc = 0;
+	if (mask == 0) {
+		if (*reg)
+			rw_loop_fd_del(l, fd);
+		*reg = false;
+	} else if (!*reg) {
+		rc = rw_loop_fd_add(l, fd, mask, fn, c);
+		*reg = rc == 0;
+	} else if (*cur != mask) {
+		rc = rw_loop_fd_mod(l, fd, mask);
+	}
+	*cur = mask;
+	return rc;
+}
+
+static void rw_pass_linger0(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+static void rw_pass_emit(struct rw_pass_conn *c, const char *kind, const char *reason)
+{
+	struct rw_fwd_worker *w = c->w;
+	struct rw_fwd_event ev = {
+		.time_ms = rw_fwd_wall_ms(),
+		.kind = kind,
+		.reason = reason,
+		.listener = c->lis->cfg->name,
+		.src_family = c->src_family,
+		.src_port = c->src_port,
+		.sni = c->have_hello && c->sni[0] ? c->sni : NULL,
+		.ja4 = c->have_hello ? c->ja4 : NULL,
+		.bytes_up = c->up.bytes,
+		.bytes_down = c->down.bytes,
+		.duration_ms = rw_loop_clock_ms() - c->t_start,
+	};
+	memcpy(ev.src_addr, c->src_addr, sizeof(ev.src_addr));
+	rw_event_emit(&w->ev, &ev);
+}
+
+/* The one way out: every path that ends a connection comes here. kind
+ * NULL means no event (shutdown). rst: abort both sockets. */
+static void rw_pass_close(struct rw_pass_conn *c, const char *kind, const char *reason, bool rst)
+{
+	struct rw_fwd_worker *w = c->w;
+	if (kind)
+		rw_pass_emit(c, kind, reason);
+	rw_splice_dir_release(&c->up, &w->pipes);
+	rw_splice_dir_release(&c->down, &w->pipes);
+	rw_pass_interest(c, c->cfd, &c->creg, &c->cmask, 0, NULL);
+	if (c->ufd >= 0) {
+		rw_pass_interest(c, c->ufd, &c->ureg, &c->umask, 0, NULL);
+		if (rst)
+			rw_pass_linger0(c->ufd);
+		close(c->ufd);
+	}
+	if (rst)
+		rw_pass_linger0(c->cfd);
+	close(c->cfd);
+	rw_loop_timer_cancel(&w->loop, &c->timer);
+	free(c->hello);
+	rw_conn_release(&w->conns, c->slot, &c->key);
+	free(c);
+}
+
+static void rw_pass_refuse(struct rw_pass_conn *c, const char *reason, bool alert)
+{
+	if (alert && c->w->o.send_alert)
+		(void)send(c->cfd, rw_pass_alert_unrecognized_name,
+			   sizeof(rw_pass_alert_unrecognized_name), MSG_NOSIGNAL | MSG_DONTWAIT);
+	rw_pass_close(c, "refuse", reason, false);
+}
+
+static void rw_pass_nodelay(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void rw_pass_accept(struct rw_fwd_worker *w, struct rw_fwd_listener *lis, int cfd,
+		    const struct sockaddr_storage *ss)
+{
+	struct rw_pass_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		rw_pass_linger0(cfd);
+		close(cfd);
+		rw_fwd_emit_refuse(w, lis, ss, "overload");
+		return;
+	}
+	rw_listen_peer(ss, &c->src_family, c->src_addr, &c->src_port);
+	rw_src_key_make(&c->key, c->src_family, c->src_addr);
+	long slot = rw_conn_admit(&w->conns, &c->key, c);
+	if (slot < 0) {
+		free(c);
+		/* RST: an overloaded worker should not keep TIME_WAIT state for
+		 * connections it never served. */
+		rw_pass_linger0(cfd);
+		close(cfd);
+		rw_fwd_emit_refuse(w, lis, ss, slot == RW_ERANGE ? "source_limit" : "overload");
+		return;
+	}
+	c->w = w;
+	c->lis = lis;
+	c->slot = (size_t)slot;
+	c->state = RW_PASS_HELLO;
+	c->cfd = cfd;
+	c->ufd = -1;
+	c->t_start = rw_loop_now_ms(&w->loop);
+	rw_splice_dir_init(&c->up, -1, -1, NULL, 0);
+	rw_splice_dir_init(&c->down, -1, -1, NULL, 0);
+	rw_timer_init(&c->timer, rw_pass_on_timer, c);
+	rw_pass_nodelay(cfd);
+	if (rw_pass_interest(c, cfd, &c->creg, &c->cmask, RW_LOOP_READ, rw_pass_on_client) ||
+	    rw_loop_timer_arm(&w->loop, &c->timer, w->o.hello_timeout_ms)) {
+		rw_pass_close(c, "refuse", "overload", true);
+		return;
+	}
+}
+
+void rw_pass_close_all(struct rw_fwd_worker *w)
+{
+	for (size_t i = 0; i < w->conns.max_conns; i++)
+		if (w->conns.slot[i])
+			rw_pass_close(w->conns.slot[i], NULL, NULL, true);
+}
+
+/* ---- HELLO ---- */
+
+static void rw_pass_connect(struct rw_pass_conn *c);
+
+static void rw_pass_hello_read(struct rw_pass_conn *c)
+{
+	if (!c->hello) {
+		c->hello = malloc(sizeof(*c->hello));
+		if (!c->hello) {
+			rw_pass_close(c, "refuse", "overload", true);
+			return;
+		}
+		c->hello->len = 0;
+		rw_tls_hello_init(&c->hello->parser, NULL);
+	}
+	struct rw_pass_hello *h = c->hello;
+	size_t room = sizeof(h->buf) - h->len;
+	if (room == 0) {
+		rw_pass_refuse(c, "tls_hello_too_large", false);
+		return;
+	}
+	ssize_t n = recv(c->cfd, h->buf + h->len, room, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		rw_pass_close(c, "refuse", "hello_eof", n < 0);
+		return;
+	}
+	enum rw_inspect_result r = rw_tls_hello_feed(&h->parser, h->buf + h->len, (size_t)n);
+	h->len += (size_t)n;
+	if (r == RW_INSPECT_MORE) {
+		if (h->len == sizeof(h->buf))
+			rw_pass_refuse(c, "tls_hello_too_large", false);
+		return;
+	}
+	if (r == RW_INSPECT_REFUSE) {
+		char reason[48];
+		snprintf(reason, sizeof(reason), "tls_%s", rw_tls_refuse_str(h->parser.refuse));
+		rw_pass_refuse(c, reason, false);
+		return;
+	}
+	const struct rw_tls_hello *th = &h->parser.hello;
+	c->have_hello = true;
+	memcpy(c->sni, th->sni, sizeof(c->sni));
+	memcpy(c->ja4, th->ja4, sizeof(c->ja4));
+	const char *why = rw_pass_check_hello(th, c->lis->names, c->lis->n_names,
+					      c->lis->cfg->allow_ech);
+	if (why) {
+		rw_pass_refuse(c, why, strcmp(why, "sni") == 0 || strcmp(why, "no_sni") == 0);
+		return;
+	}
+	rw_pass_connect(c);
+}
+
+/* ---- CONNECTING ---- */
+
+static void rw_pass_connect(struct rw_pass_conn *c)
+{
+	struct rw_fwd_worker *w = c->w;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (rw_listen_sockaddr(&w->p->registry.upstream, &ss, &len)) {
+		rw_pass_refuse(c, "connect_failed", false);
+		return;
+	}
+	c->ufd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (c->ufd < 0) {
+		rw_pass_refuse(c, "connect_failed", false);
+		return;
+	}
+	rw_pass_nodelay(c->ufd);
+	if (connect(c->ufd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
+		rw_pass_refuse(c, "connect_failed", false);
+		return;
+	}
+	c->state = RW_PASS_CONNECTING;
+	rw_pass_interest(c, c->cfd, &c->creg, &c->cmask, 0, NULL);
+	if (rw_pass_interest(c, c->ufd, &c->ureg, &c->umask, RW_LOOP_WRITE, rw_pass_on_upstream) ||
+	    rw_loop_timer_arm(&w->loop, &c->timer, w->o.connect_timeout_ms))
+		rw_pass_refuse(c, "connect_failed", false);
+}
+
+/* ---- RELAY ---- */
+
+static void rw_pass_relay(struct rw_pass_conn *c)
+{
+	struct rw_fwd_worker *w = c->w;
+	uint64_t m_up = 0, m_down = 0;
+	int r_up = rw_splice_dir_step(&c->up, &w->pipes, &m_up);
+	int r_down = r_up < 0 ? 0 : rw_splice_dir_step(&c->down, &w->pipes, &m_down);
+	if (r_up < 0 || r_down < 0) {
+		int r = r_up < 0 ? r_up : r_down;
+		rw_pass_close(c, "pass", r == RW_EPROTO ? "reset" : "error", true);
+		return;
+	}
+	if (!c->up.head && c->hello) {
+		free(c->hello);
+		c->hello = NULL;
+	}
+	if (m_up || m_down)
+		c->last_io = rw_loop_now_ms(&w->loop);
+	if ((r_up & RW_SPLICE_DONE) && (r_down & RW_SPLICE_DONE)) {
+		rw_pass_close(c, "pass", "done", false);
+		return;
+	}
+	unsigned cm = ((r_up & RW_SPLICE_WANT_READ) ? RW_LOOP_READ : 0) |
+		      ((r_down & RW_SPLICE_WANT_WRITE) ? RW_LOOP_WRITE : 0);
+	unsigned um = ((r_down & RW_SPLICE_WANT_READ) ? RW_LOOP_READ : 0) |
+		      ((r_up & RW_SPLICE_WANT_WRITE) ? RW_LOOP_WRITE : 0);
+	if (rw_pass_interest(c, c->cfd, &c->creg, &c->cmask, cm, rw_pass_on_client) ||
+	    rw_pass_interest(c, c->ufd, &c->ureg, &c->umask, um, rw_pass_on_upstream))
+		rw_pass_close(c, "pass", "error", true);
+}
+
+static void rw_pass_start_relay(struct rw_pass_conn *c)
+{
+	struct rw_fwd_worker *w = c->w;
+	int err = 0;
+	socklen_t el = sizeof(err);
+	if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
+		rw_pass_refuse(c, "connect_failed", false);
+		return;
+	}
+	c->state = RW_PASS_RELAY;
+	rw_splice_dir_init(&c->up, c->cfd, c->ufd, c->hello->buf, c->hello->len);
+	rw_splice_dir_init(&c->down, c->ufd, c->cfd, NULL, 0);
+	c->last_io = rw_loop_now_ms(&w->loop);
+	if (rw_loop_timer_arm(&w->loop, &c->timer, w->o.idle_timeout_ms)) {
+		rw_pass_close(c, "pass", "error", true);
+		return;
+	}
+	rw_pass_relay(c);
+}
+
+/* ---- handlers ---- */
+
+static void rw_pass_on_client(struct rw_loop *l, int fd, unsigned events, void *arg)
+{
+	struct rw_pass_conn *c = arg;
+	if (c->state == RW_PASS_HELLO)
+		rw_pass_hello_read(c);
+	else if (c->state == RW_PASS_RELAY)
+		rw_pass_relay(c);
+}
+
+static void rw_pass_on_upstream(struct rw_loop *l, int fd, unsigned events, void *arg)
+{
+	struct rw_pass_conn *c = arg;
+	if (c->state == RW_PASS_CONNECTING)
+		rw_pass_start_relay(c);
+	else if (c->state == RW_PASS_RELAY)
+		rw_pass_relay(c);
+}
+
+static void rw_pass_on_timer(struct rw_loop *l, void *arg)
+{
+	struct rw_pass_conn *c = arg;
+	switch (c->state) {
+	case RW_PASS_HELLO:
+		rw_pass_close(c, "refuse", "hello_timeout", false);
+		return;
+	case RW_PASS_CONNECTING:
+		rw_pass_close(c, "refuse", "connect_timeout", false);
+		return;
+	case RW_PASS_RELAY: {
+		/* The deadline moves lazily: bytes only stamp last_io, and
+		 * the timer re-arms for what is left when it fires. */
+		uint64_t now = rw_loop_now_ms(l);
+		uint64_t idle = c->w->o.idle_timeout_ms;
+		if (now - c->last_io >= idle) {
+			rw_pass_close(c, "pass", "idle_timeout", false);
+			return;
+		}
+		if (rw_loop_timer_arm(l, &c->timer, idle - (now - c->last_io)))
+			rw_pass_close(c, "pass", "error", true);
+		return;
+	}
+	}
+}

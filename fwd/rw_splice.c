@@ -1,0 +1,192 @@
+#include "fwd/rw_splice.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "inspect/rw_err.h"
+
+/* One pipe's default capacity; asking for more per call only returns
+ * short counts. */
+#define RW_SPLICE_CHUNK 65536u
+/* Syscalls per step before yielding to other connections. */
+#define RW_SPLICE_BUDGET 32
+
+int rw_pipe_pool_init(struct rw_pipe_pool *pool, size_t max_idle, size_t max_open)
+{
+	*pool = (struct rw_pipe_pool){ .max_idle = max_idle, .max_open = max_open };
+	if (max_idle) {
+		pool->idle = calloc(max_idle, sizeof(*pool->idle));
+		if (!pool->idle)
+			return RW_ENOMEM;
+	}
+	return 0;
+}
+
+void rw_pipe_pool_fini(struct rw_pipe_pool *pool)
+{
+	for (size_t i = 0; i < pool->n_idle; i++) {
+		close(pool->idle[i].rd);
+		close(pool->idle[i].wr);
+	}
+	free(pool->idle);
+	*pool = (struct rw_pipe_pool){ 0 };
+}
+
+int rw_pipe_get(struct rw_pipe_pool *pool, struct rw_pipe *p)
+{
+	if (pool->n_idle > 0) {
+		*p = pool->idle[--pool->n_idle];
+		pool->reused++;
+		return 0;
+	}
+	if (pool->max_open && pool->n_open >= pool->max_open)
+		return RW_ETOOBIG;
+	int fds[2];
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+		return RW_EIO;
+	p->rd = fds[0];
+	p->wr = fds[1];
+	pool->n_open++;
+	pool->created++;
+	return 0;
+}
+
+void rw_pipe_put(struct rw_pipe_pool *pool, struct rw_pipe *p, bool empty)
+{
+	if (p->rd < 0)
+		return;
+	if (empty && pool->n_idle < pool->max_idle) {
+		pool->idle[pool->n_idle++] = *p;
+	} else {
+		close(p->rd);
+		close(p->wr);
+		pool->n_open--;
+	}
+	p->rd = p->wr = -1;
+}
+
+void rw_splice_dir_init(struct rw_splice_dir *d, int from, int to, const uint8_t *head,
+			size_t head_len)
+{
+	*d = (struct rw_splice_dir){ .from = from, .to = to, .pipe = { -1, -1 } };
+	if (head && head_len) {
+		d->head = head;
+		d->head_len = head_len;
+	}
+}
+
+void rw_splice_dir_release(struct rw_splice_dir *d, struct rw_pipe_pool *pool)
+{
+	rw_pipe_put(pool, &d->pipe, d->in_pipe == 0);
+	d->in_pipe = 0;
+}
+
+static int rw_splice_fail(struct rw_splice_dir *d, int e)
+{
+	d->err = e;
+	return (e == ECONNRESET || e == EPIPE || e == ECONNABORTED || e == ETIMEDOUT)
+		       ? RW_EPROTO
+		       : RW_EIO;
+}
+
+int rw_splice_dir_step(struct rw_splice_dir *d, struct rw_pipe_pool *pool, uint64_t *moved)
+{
+	uint64_t mv = 0;
+	int rc = 0;
+	if (moved)
+		*moved = 0;
+	if (d->err)
+		return rw_splice_fail(d, d->err);
+	if (d->shut)
+		return RW_SPLICE_DONE;
+
+	for (int budget = RW_SPLICE_BUDGET; budget > 0; budget--) {
+		if (d->head) {
+			ssize_t n = send(d->to, d->head + d->head_off, d->head_len - d->head_off,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					rc = RW_SPLICE_WANT_WRITE;
+					goto out;
+				}
+				if (errno == EINTR)
+					continue;
+				rc = rw_splice_fail(d, errno);
+				goto out;
+			}
+			d->head_off += (size_t)n;
+			d->bytes += (uint64_t)n;
+			mv += (uint64_t)n;
+			if (d->head_off == d->head_len)
+				d->head = NULL;
+			continue;
+		}
+		if (d->in_pipe > 0) {
+			ssize_t n = splice(d->pipe.rd, NULL, d->to, NULL, d->in_pipe,
+					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n < 0) {
+				if (errno == EAGAIN) {
+					rc = RW_SPLICE_WANT_WRITE;
+					goto out;
+				}
+				if (errno == EINTR)
+					continue;
+				rc = rw_splice_fail(d, errno);
+				goto out;
+			}
+			d->in_pipe -= (size_t)n;
+			d->bytes += (uint64_t)n;
+			mv += (uint64_t)n;
+			if (d->in_pipe == 0)
+				rw_pipe_put(pool, &d->pipe, true);
+			continue;
+		}
+		if (d->eof) {
+			if (shutdown(d->to, SHUT_WR) != 0 && errno != ENOTCONN) {
+				rc = rw_splice_fail(d, errno);
+				goto out;
+			}
+			d->shut = true;
+			rc = RW_SPLICE_DONE;
+			goto out;
+		}
+		if (d->pipe.rd < 0) {
+			int prc = rw_pipe_get(pool, &d->pipe);
+			if (prc) {
+				d->err = EMFILE;
+				rc = prc;
+				goto out;
+			}
+		}
+		ssize_t n = splice(d->from, NULL, d->pipe.wr, NULL, RW_SPLICE_CHUNK,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0) {
+			if (errno == EAGAIN) {
+				/* nothing in flight: the pipe goes back while we wait */
+				rw_pipe_put(pool, &d->pipe, true);
+				rc = RW_SPLICE_WANT_READ;
+				goto out;
+			}
+			if (errno == EINTR)
+				continue;
+			rc = rw_splice_fail(d, errno);
+			goto out;
+		}
+		if (n == 0) {
+			d->eof = true;
+			rw_pipe_put(pool, &d->pipe, true);
+			continue;
+		}
+		d->in_pipe = (size_t)n;
+	}
+	/* Budget spent with work left: wait for the event that is already
+	 * pending so the loop serves others first. */
+	rc = (d->head || d->in_pipe) ? RW_SPLICE_WANT_WRITE : RW_SPLICE_WANT_READ;
+out:
+	if (moved)
+		*moved = mv;
+	return rc;
+}
