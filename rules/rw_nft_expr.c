@@ -12,6 +12,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/udata.h>
 
+#include "inspect/rw_cursor.h"
 #include "rules/rw_nft_int.h"
 
 static int rw_nft_add(struct nftnl_rule *r, struct nftnl_expr *e)
@@ -242,28 +243,16 @@ int rw_nft_rule_set_comment(struct nftnl_rule *r, const char *comment)
 	return rc;
 }
 
-struct rw_nft_comment_ctx {
-	char *buf;
-	size_t len;
-	int found;
-};
-
-/* Userdata comes from the kernel, so the TLV is checked before use: the
- * comment must be NUL-terminated inside its own length. */
-static int rw_nft_comment_cb(const struct nftnl_udata *attr, void *data)
-{
-	struct rw_nft_comment_ctx *ctx = data;
-	if (nftnl_udata_type(attr) != NFTNL_UDATA_RULE_COMMENT)
-		return 0;
-	uint8_t len = nftnl_udata_len(attr);
-	const char *v = nftnl_udata_get(attr);
-	if (len == 0 || v[len - 1] != '\0')
-		return -1;
-	snprintf(ctx->buf, ctx->len, "%s", v);
-	ctx->found = 1;
-	return 0;
-}
-
+/* Rule userdata as nft writes it, a list of nftnl_udata TLVs:
+ *
+ *   +------+-----+---------------+------+-----+----
+ *   | type | len | value (len B) | type | len | ...
+ *   +------+-----+---------------+------+-----+----
+ *     u8     u8
+ *
+ * It comes back from the kernel as opaque bytes (any tool may have written
+ * them), so it is read through the cursor: a length past the end or a
+ * comment that is not one NUL-terminated string is refused. */
 int rw_nft_rule_get_comment(const struct nftnl_rule *r, char *buf, size_t len)
 {
 	uint32_t ulen = 0;
@@ -271,8 +260,19 @@ int rw_nft_rule_get_comment(const struct nftnl_rule *r, char *buf, size_t len)
 	if (!nftnl_rule_is_set(r, NFTNL_RULE_USERDATA))
 		return RW_ENOENT;
 	const void *ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
-	struct rw_nft_comment_ctx ctx = { buf, len, 0 };
-	if (!ud || nftnl_udata_parse(ud, ulen, rw_nft_comment_cb, &ctx) < 0)
-		return RW_EPROTO;
-	return ctx.found ? 0 : RW_ENOENT;
+	struct rw_cursor c;
+	rw_cur_init(&c, ud, ud ? ulen : 0);
+	while (rw_cur_left(&c) > 0) {
+		uint8_t type, vlen;
+		const uint8_t *v;
+		if (rw_cur_u8(&c, &type) || rw_cur_u8(&c, &vlen) || rw_cur_bytes(&c, vlen, &v))
+			return RW_EPROTO;
+		if (type != NFTNL_UDATA_RULE_COMMENT)
+			continue;
+		if (vlen == 0 || memchr(v, '\0', vlen) != v + vlen - 1)
+			return RW_EPROTO;
+		snprintf(buf, len, "%s", (const char *)v);
+		return 0;
+	}
+	return RW_ENOENT;
 }

@@ -78,50 +78,54 @@ static void rw_nft_emit_cidr(const struct rw_cidr *c, void *arg)
 	e->cb(c, 0, e->arg);
 }
 
+struct rw_nft_coll {
+	struct rw_nft_lelem *v;
+	size_t n, cap;
+	uint32_t klen;
+	int rc;
+};
+
+static int rw_nft_collect_cb(struct nftnl_set_elem *e, void *data)
+{
+	struct rw_nft_coll *c = data;
+	uint32_t len = 0;
+	const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	if (!key || len != c->klen) {
+		c->rc = RW_EPROTO;
+		return -1;
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct rw_nft_lelem *nv = realloc(c->v, cap * sizeof(*nv));
+		if (!nv) {
+			c->rc = RW_ENOMEM;
+			return -1;
+		}
+		c->v = nv;
+		c->cap = cap;
+	}
+	struct rw_nft_lelem *l = &c->v[c->n++];
+	memset(l, 0, sizeof(*l));
+	memcpy(l->key, key, len);
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+		l->end = (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) &
+			  NFT_SET_ELEM_INTERVAL_END) != 0;
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
+		l->expires_ms = nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_EXPIRATION);
+	return 0;
+}
+
 static int rw_nft_collect(struct nftnl_set *s, uint32_t klen, struct rw_nft_lelem **out,
 			  size_t *n_out)
 {
-	*out = NULL;
-	*n_out = 0;
-	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
-	if (!it)
-		return RW_ENOMEM;
-	size_t n = 0, cap = 0;
-	struct rw_nft_lelem *v = NULL;
-	int rc = 0;
-	struct nftnl_set_elem *e;
-	for (e = nftnl_set_elems_iter_cur(it); e; e = nftnl_set_elems_iter_next(it)) {
-		uint32_t len = 0;
-		const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-		if (!key || len != klen) {
-			rc = RW_EPROTO;
-			break;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			struct rw_nft_lelem *nv = realloc(v, cap * sizeof(*nv));
-			if (!nv) {
-				rc = RW_ENOMEM;
-				break;
-			}
-			v = nv;
-		}
-		memset(&v[n], 0, sizeof(v[n]));
-		memcpy(v[n].key, key, len);
-		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
-			v[n].end = (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) &
-				    NFT_SET_ELEM_INTERVAL_END) != 0;
-		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
-			v[n].expires_ms = nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_EXPIRATION);
-		n++;
+	struct rw_nft_coll c = { .klen = klen };
+	nftnl_set_elem_foreach(s, rw_nft_collect_cb, &c);
+	if (c.rc) {
+		free(c.v);
+		return c.rc;
 	}
-	nftnl_set_elems_iter_destroy(it);
-	if (rc) {
-		free(v);
-		return rc;
-	}
-	*out = v;
-	*n_out = n;
+	*out = c.v;
+	*n_out = c.n;
 	return 0;
 }
 
