@@ -17,7 +17,7 @@ lab_daemon "$conf"
 
 mark="$LAB_DIR/connected"
 out="$LAB_DIR/longconn.out"
-lab_bg office python3 "$LAB_DIR/labtool.py" longconn "$LAB_GW4" "$LAB_PORT" 8 "$mark"
+lab_bg office python3 "$LAB_DIR/labtool.py" longconn "$LAB_GW4" "$LAB_PORT" 8 "$mark" >"$out" 2>&1
 client=$LAB_LAST_PID
 lab_wait_for 5 test -s "$mark" || lab_fail "long connection did not connect"
 sleep 1.5
@@ -37,7 +37,7 @@ lab_wait_for 5 lab_nft gw list set inet regwall net_extra_v6 || {
 lab_log "daemon reloaded with network extra"
 kill -0 "$LAB_DAEMON_PID" || lab_fail "daemon died on reload"
 
-wait "$client" >"$out" 2>&1
+wait "$client"
 rc=$?
 cat "$out"
 [ "$rc" -eq 0 ] || lab_fail "the long connection lost data (exit $rc)"
