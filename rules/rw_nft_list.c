@@ -133,7 +133,8 @@ static void rw_nft_emit_intervals(struct rw_nft_lelem *v, size_t n, int family,
 				  rw_nft_elem_cb cb, void *arg)
 {
 	struct rw_nft_emit em = { cb, arg };
-	qsort(v, n, sizeof(*v), rw_nft_lelem_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), rw_nft_lelem_cmp);
 	const uint8_t *start = NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (!v[i].end) {
