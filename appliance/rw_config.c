@@ -178,12 +178,12 @@ static int rw_cfg_load_text(const char *text, const char *name, const char *base
 	struct rw_policy pol;
 	struct rw_cfg_ctx ctx = { .file = name, .base_dir = base_dir, .diag = diag, .pol = &pol };
 	unsigned errs_before = diag->n_err;
-	bool has_include;
+	bool no_parse;
 	config_t cfg;
 
 	memset(&pol, 0, sizeof(pol));
-	rw_cfg_prescan(text, name, diag, &has_include);
-	if (has_include)
+	rw_cfg_prescan(text, name, diag, &no_parse);
+	if (no_parse)
 		return RW_ECONFIG;
 
 	config_init(&cfg);

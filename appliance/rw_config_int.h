@@ -146,12 +146,13 @@ int rw_cfg_check_ifname(const char *s);
 
 /* ---- raw text checks (rw_config_scan.c) ---- */
 
-/* Report what libconfig 1.5 would silently get wrong or must not do:
- * integer literals above 32 bits without an L suffix, @include. Returns the
- * number of errors reported; *has_include tells the caller not to hand the
- * text to libconfig at all (it would open the named file). */
+/* Report what libconfig 1.5 would silently get wrong or must not see:
+ * integer literals above 32 bits without an L suffix, @include, a string
+ * left open at the end of the text. Returns the number of errors reported;
+ * *no_parse tells the caller not to hand the text to libconfig at all (it
+ * would open the @include'd file, or leak the open string's buffer). */
 unsigned rw_cfg_prescan(const char *text, const char *file, struct rw_diag *diag,
-			bool *has_include);
+			bool *no_parse);
 
 /* ---- section builders ---- */
 void rw_cfg_build_registry(struct rw_cfg_ctx *ctx, const config_setting_t *root);
