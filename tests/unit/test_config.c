@@ -624,7 +624,7 @@ static void test_sha256(void **state)
 	uint8_t out[32], want[32];
 	for (int i = 0; i < 32; i++)
 		want[i] = (uint8_t)(i * 8 + 7);
-	char hex[65], colon[96];
+	char hex[65], colon[97]; /* room for the last "XX:" and its NUL */
 	for (int i = 0; i < 32; i++) {
 		snprintf(hex + 2 * i, 3, "%02x", want[i]);
 		snprintf(colon + 3 * i, 4, "%02X:", want[i]);
@@ -643,7 +643,7 @@ static void test_sha256(void **state)
 	colon[2] = '-';
 	assert_int_equal(rw_cfg_parse_sha256(colon, out), RW_EINVAL);
 	/* 64 hex digits with colons in the wrong places */
-	char mixed[96];
+	char mixed[97];
 	memcpy(mixed, colon, sizeof(mixed));
 	mixed[2] = mixed[3];
 	mixed[3] = ':';
