@@ -11,12 +11,35 @@
 #   expired   valid 2020-01-01 .. 2021-01-01
 #   nulsan    a dNSName SAN with an embedded NUL (raw DER extension)
 #   revoked   an ordinary client certificate, revoked in crl.pem
+#   server    TLS server certificate for registry.example.test (terminate-
+#             mode tests); `gen-test-certs.sh server` makes only this one,
+#             signed by the existing ca.pem/ca.key, and touches nothing else
 #
 # Keys are P-256 (small DER for the fuzz corpus). The DER of every
 # certificate is also copied into tests/fuzz/corpus/cert/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=tests/data/certs
+
+# server NAME: a serverAuth leaf for registry.example.test signed by the CA
+# already in $out (openssl x509 -req, so no CA database is needed).
+server_cert() {
+	local w
+	w=$(mktemp -d)
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$out/server.key" 2>/dev/null
+	openssl req -new -key "$out/server.key" -subj "/CN=registry.example.test" -out "$w/server.csr"
+	printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+		"extendedKeyUsage=serverAuth" \
+		"subjectAltName=DNS:registry.example.test,DNS:push.registry.example.test" > "$w/ext"
+	openssl x509 -req -in "$w/server.csr" -CA "$out/ca.pem" -CAkey "$out/ca.key" \
+		-set_serial 0x5e7e7 -days 3650 -sha256 -extfile "$w/ext" -out "$out/server.pem" 2>/dev/null
+	rm -rf "$w"
+}
+if [ "${1:-}" = server ]; then
+	server_cert
+	echo "server certificate written to $out/server.pem"
+	exit 0
+fi
 corpus=tests/fuzz/corpus/cert
 mkdir -p "$out" "$corpus"
 work=$(mktemp -d)
@@ -87,6 +110,7 @@ leaf revoked "/CN=revoked-client" ext_client
 
 openssl ca -config "$work/ca.cnf" -cert "$out/ca.pem" -keyfile "$work/ca.key" \
 	-revoke "$out/revoked.pem" -crl_reason keyCompromise 2>/dev/null
+server_cert
 openssl ca -gencrl -config "$work/ca.cnf" -cert "$out/ca.pem" -keyfile "$work/ca.key" \
 	-out "$out/crl.pem" 2>/dev/null
 
