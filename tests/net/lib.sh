@@ -421,24 +421,32 @@ def nflog(path):
 
 def counter(pattern):
     """Sum of the counters of rules whose log prefix or comment matches the
-    regex (nft -j listing on stdin); 'none' if no such rule has a counter."""
+    regex (nft -j listing on stdin); 'none' if no such rule has a counter.
+    When the matching rules include drop rules, only those count: a
+    log-then-drop pair would otherwise count every packet twice."""
     doc = json.load(sys.stdin)
-    total, seen = 0, False
+    found = []  # (packets, is_drop)
     for item in doc.get("nftables", []):
         r = item.get("rule")
         if not r:
             continue
         text = r.get("comment", "")
-        pk = None
+        pk, drop = None, False
         for e in r.get("expr", []):
             if "log" in e:
                 text += " " + str(e["log"].get("prefix", ""))
             if "counter" in e and isinstance(e["counter"], dict):
                 pk = (pk or 0) + e["counter"].get("packets", 0)
+            if "drop" in e:
+                drop = True
         if pk is not None and re.search(pattern, text):
-            total += pk
-            seen = True
-    print(total if seen else "none")
+            found.append((pk, drop))
+    if not found:
+        print("none")
+    elif any(d for _, d in found):
+        print(sum(p for p, d in found if d))
+    else:
+        print(sum(p for p, _ in found))
 
 cmd, args = sys.argv[1], sys.argv[2:]
 if cmd == "probe":

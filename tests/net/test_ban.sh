@@ -27,6 +27,7 @@ t0=$(date +%s%N)
 list=$(lab_ctl ban list) || lab_fail "ban list failed"
 printf '%s\n' "$list" | sed 's/^/  ban list: /' >&2
 line=$(printf '%s\n' "$list" | grep -F "$LAB_OFFICE4") || lab_fail "ban list does not show $LAB_OFFICE4"
+[ "$(printf '%s\n' "$line" | wc -l)" -eq 1 ] || lab_fail "ban list shows $LAB_OFFICE4 more than once"
 # The time left must be shown: some number besides the address itself.
 rest=${line//$LAB_OFFICE4\/32/}
 rest=${rest//$LAB_OFFICE4/}
