@@ -1,0 +1,924 @@
+/* Passthrough end to end on 127.0.0.1, without root and without the
+ * daemon: a worker (rw_fwd_worker_*) runs in a thread with a hand-built
+ * policy; behind it either a real TLS server (openssl s_server -www, its
+ * certificate made at start-up) or a sink that hashes every byte it
+ * receives. Clients are real openssl s_client / curl processes and
+ * crafted byte streams from captured ClientHellos. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fwd/rw_fwd.h"
+#include "fwd/rw_loop.h"
+#include "inspect/rw_err.h"
+
+extern char **environ;
+
+#define NAME_OK "registry.example.test"
+
+/* ---- small helpers ---- */
+
+static uint64_t now_ms(void)
+{
+	return rw_loop_clock_ms();
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	*len = fread(buf, 1, cap, f);
+	fclose(f);
+	return 0;
+}
+
+static void sha256(const uint8_t *d, size_t n, uint8_t md[32])
+{
+	unsigned int l = 32;
+	assert_int_equal(EVP_Digest(d, n, md, &l, EVP_sha256(), NULL), 1);
+}
+
+static int connect_port(uint16_t port)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (connect(s, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		close(s);
+		return -1;
+	}
+	int one = 1;
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return s;
+}
+
+static uint16_t free_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	bind(s, (struct sockaddr *)&sin, sizeof(sin));
+	socklen_t len = sizeof(sin);
+	getsockname(s, (struct sockaddr *)&sin, &len);
+	close(s);
+	return ntohs(sin.sin_port);
+}
+
+/* Wait (bounded) until fd is closed by the peer: returns ms waited, or
+ * -1 if it stayed open for timeout_ms. Data that arrives is discarded. */
+static long wait_closed(int fd, unsigned timeout_ms)
+{
+	uint64_t t0 = now_ms();
+	for (;;) {
+		uint64_t el = now_ms() - t0;
+		if (el >= timeout_ms)
+			return -1;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, (int)(timeout_ms - el)) <= 0)
+			return -1;
+		char buf[4096];
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			return (long)(now_ms() - t0);
+	}
+}
+
+/* ---- events from the worker ---- */
+
+struct evrec {
+	char kind[16], reason[48], sni[256];
+	uint64_t up, down;
+};
+
+static pthread_mutex_t ev_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct evrec evs[8192];
+static int n_evs;
+
+static void on_event(void *ctx, const struct rw_fwd_event *ev)
+{
+	pthread_mutex_lock(&ev_mu);
+	if (n_evs < (int)(sizeof(evs) / sizeof(evs[0]))) {
+		struct evrec *r = &evs[n_evs++];
+		snprintf(r->kind, sizeof(r->kind), "%s", ev->kind ? ev->kind : "");
+		snprintf(r->reason, sizeof(r->reason), "%s", ev->reason ? ev->reason : "");
+		snprintf(r->sni, sizeof(r->sni), "%s", ev->sni ? ev->sni : "");
+		r->up = ev->bytes_up;
+		r->down = ev->bytes_down;
+	}
+	pthread_mutex_unlock(&ev_mu);
+}
+
+static void events_reset(void)
+{
+	pthread_mutex_lock(&ev_mu);
+	n_evs = 0;
+	pthread_mutex_unlock(&ev_mu);
+}
+
+/* Wait until at least n events, return a copy of event i. */
+static int wait_events(int n, unsigned timeout_ms)
+{
+	uint64_t t0 = now_ms();
+	for (;;) {
+		pthread_mutex_lock(&ev_mu);
+		int have = n_evs;
+		pthread_mutex_unlock(&ev_mu);
+		if (have >= n || now_ms() - t0 > timeout_ms)
+			return have;
+		sleep_ms(5);
+	}
+}
+
+static struct evrec event_at(int i)
+{
+	pthread_mutex_lock(&ev_mu);
+	struct evrec r = evs[i];
+	pthread_mutex_unlock(&ev_mu);
+	return r;
+}
+
+static int count_reason(const char *kind, const char *reason)
+{
+	int c = 0;
+	pthread_mutex_lock(&ev_mu);
+	for (int i = 0; i < n_evs; i++)
+		c += strcmp(evs[i].kind, kind) == 0 && strcmp(evs[i].reason, reason) == 0;
+	pthread_mutex_unlock(&ev_mu);
+	return c;
+}
+
+/* ---- the worker under test ---- */
+
+struct wfix {
+	struct rw_policy pol;
+	struct rw_listener lis;
+	char *names[2];
+	int stop[2];
+	struct rw_fwd_worker *w;
+	pthread_t th;
+	uint16_t port;
+	int rc;
+};
+
+static void *worker_main(void *arg)
+{
+	struct wfix *f = arg;
+	f->rc = rw_fwd_worker_loop(f->w);
+	return NULL;
+}
+
+static void wfix_start(struct wfix *f, uint16_t upstream_port, const struct rw_fwd_opts *o_in)
+{
+	memset(f, 0, sizeof(*f));
+	events_reset();
+	static const uint8_t lo[4] = { 127, 0, 0, 1 };
+	f->names[0] = NAME_OK;
+	f->names[1] = "*.mirror.example.test";
+	f->pol.registry.upstream.family = AF_INET;
+	memcpy(f->pol.registry.upstream.addr, lo, 4);
+	f->pol.registry.upstream.port = upstream_port;
+	f->pol.registry.server_names = f->names;
+	f->pol.registry.n_server_names = 2;
+	snprintf(f->lis.name, sizeof(f->lis.name), "pass");
+	f->lis.listen.family = AF_INET;
+	memcpy(f->lis.listen.addr, lo, 4);
+	f->lis.listen.port = 0;
+	f->lis.mode = RW_MODE_PASSTHROUGH;
+	f->pol.listeners = &f->lis;
+	f->pol.n_listeners = 1;
+	assert_int_equal(pipe2(f->stop, O_CLOEXEC), 0);
+	struct rw_fwd_opts o;
+	if (o_in)
+		o = *o_in;
+	else
+		rw_fwd_opts_default(&o);
+	o.stop_fd = f->stop[0];
+	struct rw_fwd_events ev = { .emit = on_event };
+	assert_int_equal(rw_fwd_worker_new(&f->pol, &o, &ev, &f->w), 0);
+	f->port = rw_fwd_worker_port(f->w, 0);
+	assert_true(f->port != 0);
+	assert_int_equal(pthread_create(&f->th, NULL, worker_main, f), 0);
+}
+
+static void wfix_stop(struct wfix *f)
+{
+	assert_int_equal(write(f->stop[1], "q", 1), 1);
+	pthread_join(f->th, NULL);
+	assert_int_equal(f->rc, 0);
+	rw_fwd_worker_free(f->w);
+	close(f->stop[0]);
+	close(f->stop[1]);
+}
+
+/* ---- the sink registry: hashes each connection's bytes ---- */
+
+#define SINK_MAX 8192
+
+struct sink_conn {
+	EVP_MD_CTX *md;
+	size_t len;
+};
+
+struct sink {
+	int lfd, epfd, stop[2];
+	uint16_t port;
+	pthread_t th;
+	pthread_mutex_t mu;
+	int live, accepted, n_done;
+	struct {
+		size_t len;
+		uint8_t md[32];
+	} done[SINK_MAX];
+	struct sink_conn *conn[65536];
+};
+
+static void *sink_main(void *arg)
+{
+	struct sink *s = arg;
+	struct epoll_event evb[64];
+	for (;;) {
+		int n = epoll_wait(s->epfd, evb, 64, -1);
+		for (int i = 0; i < n; i++) {
+			int fd = evb[i].data.fd;
+			if (fd == s->stop[0])
+				return NULL;
+			if (fd == s->lfd) {
+				int c;
+				while ((c = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+					if (c >= 65536) {
+						close(c);
+						continue;
+					}
+					struct sink_conn *sc = calloc(1, sizeof(*sc));
+					sc->md = EVP_MD_CTX_new();
+					EVP_DigestInit_ex(sc->md, EVP_sha256(), NULL);
+					s->conn[c] = sc;
+					struct epoll_event ee = { .events = EPOLLIN, .data.fd = c };
+					epoll_ctl(s->epfd, EPOLL_CTL_ADD, c, &ee);
+					pthread_mutex_lock(&s->mu);
+					s->live++;
+					s->accepted++;
+					pthread_mutex_unlock(&s->mu);
+				}
+				continue;
+			}
+			struct sink_conn *sc = s->conn[fd];
+			uint8_t buf[65536];
+			ssize_t r;
+			while ((r = recv(fd, buf, sizeof(buf), 0)) > 0) {
+				EVP_DigestUpdate(sc->md, buf, (size_t)r);
+				sc->len += (size_t)r;
+			}
+			if (r < 0 && errno == EAGAIN)
+				continue;
+			/* EOF (or reset): record and close */
+			pthread_mutex_lock(&s->mu);
+			if (s->n_done < SINK_MAX) {
+				unsigned l = 32;
+				s->done[s->n_done].len = sc->len;
+				EVP_DigestFinal_ex(sc->md, s->done[s->n_done].md, &l);
+				s->n_done++;
+			}
+			s->live--;
+			pthread_mutex_unlock(&s->mu);
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+			EVP_MD_CTX_free(sc->md);
+			free(sc);
+			s->conn[fd] = NULL;
+			close(fd);
+		}
+	}
+}
+
+static struct sink *sink_start(void)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	assert_non_null(s);
+	pthread_mutex_init(&s->mu, NULL);
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(s->lfd, 4096), 0);
+	socklen_t len = sizeof(sin);
+	getsockname(s->lfd, (struct sockaddr *)&sin, &len);
+	s->port = ntohs(sin.sin_port);
+	s->epfd = epoll_create1(0);
+	assert_int_equal(pipe(s->stop), 0);
+	struct epoll_event ee = { .events = EPOLLIN, .data.fd = s->lfd };
+	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ee);
+	ee.data.fd = s->stop[0];
+	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->stop[0], &ee);
+	assert_int_equal(pthread_create(&s->th, NULL, sink_main, s), 0);
+	return s;
+}
+
+static void sink_stop(struct sink *s)
+{
+	assert_int_equal(write(s->stop[1], "q", 1), 1);
+	pthread_join(s->th, NULL);
+	for (int fd = 0; fd < 65536; fd++)
+		if (s->conn[fd]) {
+			EVP_MD_CTX_free(s->conn[fd]->md);
+			free(s->conn[fd]);
+			close(fd);
+		}
+	close(s->lfd);
+	close(s->epfd);
+	close(s->stop[0]);
+	close(s->stop[1]);
+	free(s);
+}
+
+static int sink_wait(struct sink *s, int n_done, unsigned timeout_ms)
+{
+	uint64_t t0 = now_ms();
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		int d = s->n_done;
+		pthread_mutex_unlock(&s->mu);
+		if (d >= n_done || now_ms() - t0 > timeout_ms)
+			return d;
+		sleep_ms(5);
+	}
+}
+
+static int sink_live(struct sink *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int l = s->live;
+	pthread_mutex_unlock(&s->mu);
+	return l;
+}
+
+/* ---- captured hellos ---- */
+
+static uint8_t hello[4096];
+static size_t hello_len;
+
+static void load_hello(const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "tests/data/hello/%s", name);
+	assert_int_equal(read_file(path, hello, sizeof(hello), &hello_len), 0);
+	assert_true(hello_len > 5);
+}
+
+/* Re-frame a single-record hello into records of at most 'chunk' bytes of
+ * handshake payload each. */
+static size_t reframe(const uint8_t *in, size_t in_len, size_t chunk, uint8_t *out, size_t cap)
+{
+	size_t body = ((size_t)in[3] << 8) | in[4];
+	assert_int_equal(body + 5, in_len);
+	size_t o = 0;
+	for (size_t off = 0; off < body; off += chunk) {
+		size_t n = body - off < chunk ? body - off : chunk;
+		assert_true(o + 5 + n <= cap);
+		out[o++] = 0x16;
+		out[o++] = in[1];
+		out[o++] = in[2];
+		out[o++] = (uint8_t)(n >> 8);
+		out[o++] = (uint8_t)n;
+		memcpy(out + o, in + 5 + off, n);
+		o += n;
+	}
+	return o;
+}
+
+/* Send stream (hello + trailer) through the worker to the sink and check
+ * the sink received exactly those bytes. step = bytes per write. */
+static void send_through(struct wfix *f, struct sink *s, const uint8_t *stream, size_t len,
+			 size_t step, unsigned pause_ms)
+{
+	int before = sink_wait(s, 0, 0);
+	int c = connect_port(f->port);
+	assert_true(c >= 0);
+	for (size_t off = 0; off < len; off += step) {
+		size_t n = len - off < step ? len - off : step;
+		assert_int_equal(send(c, stream + off, n, MSG_NOSIGNAL), (ssize_t)n);
+		if (pause_ms && off < 600) /* segment the hello, not the whole trailer */
+			sleep_ms(pause_ms);
+	}
+	shutdown(c, SHUT_WR);
+	/* the sink closes after EOF; that FIN travels back to us */
+	assert_true(wait_closed(c, 5000) >= 0);
+	close(c);
+	assert_int_equal(sink_wait(s, before + 1, 5000), before + 1);
+	uint8_t md[32];
+	sha256(stream, len, md);
+	pthread_mutex_lock(&s->mu);
+	size_t got_len = s->done[before].len;
+	uint8_t got_md[32];
+	memcpy(got_md, s->done[before].md, 32);
+	pthread_mutex_unlock(&s->mu);
+	assert_int_equal(got_len, len);
+	assert_memory_equal(got_md, md, 32);
+}
+
+static uint8_t *stream_with_trailer(const uint8_t *head, size_t head_len, size_t trailer,
+				    size_t *out_len)
+{
+	uint8_t *b = malloc(head_len + trailer);
+	memcpy(b, head, head_len);
+	unsigned seed = 42;
+	for (size_t i = 0; i < trailer; i++)
+		b[head_len + i] = (uint8_t)(rand_r(&seed) >> 5);
+	*out_len = head_len + trailer;
+	return b;
+}
+
+/* ---- tests with the sink ---- */
+
+static void test_bytes_exact_whole(void **state)
+{
+	load_hello("openssl-tls13-sni-alpn.bin");
+	struct sink *s = sink_start();
+	struct wfix f;
+	wfix_start(&f, s->port, NULL);
+	size_t len;
+	uint8_t *stream = stream_with_trailer(hello, hello_len, 3 << 20, &len);
+	send_through(&f, s, stream, len, len, 0);
+	assert_true(wait_events(1, 3000) >= 1);
+	struct evrec e = event_at(0);
+	assert_string_equal(e.kind, "pass");
+	assert_string_equal(e.reason, "done");
+	assert_string_equal(e.sni, NAME_OK);
+	assert_int_equal(e.up, len);
+	assert_int_equal(e.down, 0);
+	free(stream);
+	wfix_stop(&f);
+	sink_stop(s);
+}
+
+static void test_one_byte_segments(void **state)
+{
+	load_hello("openssl-tls13-sni-alpn.bin");
+	struct sink *s = sink_start();
+	struct wfix f;
+	wfix_start(&f, s->port, NULL);
+	size_t len;
+	uint8_t *stream = stream_with_trailer(hello, hello_len, 20000, &len);
+	/* 1-byte writes with TCP_NODELAY and a pause: each its own segment */
+	send_through(&f, s, stream, len, 1, 1);
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).reason, "done");
+	free(stream);
+	wfix_stop(&f);
+	sink_stop(s);
+}
+
+static void test_reframed_10_byte_records(void **state)
+{
+	load_hello("openssl-tls13-sni-alpn.bin");
+	uint8_t re[8192];
+	size_t re_len = reframe(hello, hello_len, 10, re, sizeof(re));
+	assert_true(re_len > hello_len + 5 * 20);
+	struct sink *s = sink_start();
+	struct wfix f;
+	wfix_start(&f, s->port, NULL);
+	size_t len;
+	uint8_t *stream = stream_with_trailer(re, re_len, 1000, &len);
+	send_through(&f, s, stream, len, 7, 1); /* and odd segments on top */
+	assert_true(wait_events(1, 3000) >= 1);
+	struct evrec e = event_at(0);
+	assert_string_equal(e.reason, "done");
+	assert_string_equal(e.sni, NAME_OK);
+	free(stream);
+	wfix_stop(&f);
+	sink_stop(s);
+}
+
+/* Each refused stream: closed by the worker, the reason in the event, and
+ * the registry never sees a connection. */
+static void expect_refused(struct wfix *f, struct sink *s, const uint8_t *b, size_t n,
+			   const char *reason)
+{
+	events_reset();
+	int c = connect_port(f->port);
+	assert_true(c >= 0);
+	assert_int_equal(send(c, b, n, MSG_NOSIGNAL), (ssize_t)n);
+	assert_true(wait_closed(c, 3000) >= 0);
+	close(c);
+	assert_true(wait_events(1, 3000) >= 1);
+	struct evrec e = event_at(0);
+	assert_string_equal(e.kind, "refuse");
+	assert_string_equal(e.reason, reason);
+	pthread_mutex_lock(&s->mu);
+	assert_int_equal(s->accepted, 0);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void test_refusals(void **state)
+{
+	struct sink *s = sink_start();
+	struct wfix f;
+	wfix_start(&f, s->port, NULL);
+	static const uint8_t http[] = "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n";
+	expect_refused(&f, s, http, sizeof(http) - 1, "tls_not_tls");
+	load_hello("openssl-tls13-nosni.bin");
+	expect_refused(&f, s, hello, hello_len, "no_sni");
+	load_hello("openssl-tls12-nosni.bin");
+	expect_refused(&f, s, hello, hello_len, "no_sni");
+	/* chromium sends (GREASE) ECH; the listener does not allow it */
+	load_hello("chromium.bin");
+	expect_refused(&f, s, hello, hello_len, "ech");
+	/* a name not on the list: patch the SNI in a captured hello in place
+	 * (same length, so every length field stays right) */
+	load_hello("curl-http2.bin");
+	uint8_t *p = memmem(hello, hello_len, NAME_OK, strlen(NAME_OK));
+	assert_non_null(p);
+	memcpy(p, "registry.example.evil", strlen(NAME_OK));
+	expect_refused(&f, s, hello, hello_len, "sni");
+	/* two labels under a one-label wildcard */
+	memcpy(p, "a.b.mirror.example.te", strlen(NAME_OK));
+	expect_refused(&f, s, hello, hello_len, "sni");
+	wfix_stop(&f);
+	sink_stop(s);
+}
+
+static void test_allowed_wildcard_and_ech_opt_in(void **state)
+{
+	struct sink *s = sink_start();
+	struct wfix f;
+	wfix_start(&f, s->port, NULL);
+	load_hello("curl-http2.bin");
+	uint8_t *p = memmem(hello, hello_len, NAME_OK, strlen(NAME_OK));
+	assert_non_null(p);
+	memcpy(p, "eu01.mirror.example.t", strlen(NAME_OK)); /* still 21 bytes */
+	/* "*.mirror.example.test" does not cover ".t": refused */
+	expect_refused(&f, s, hello, hello_len, "sni");
+	memcpy(p, "eu.mirror.example.tes", strlen(NAME_OK));
+	expect_refused(&f, s, hello, hello_len, "sni");
+	wfix_stop(&f);
+	/* a name the wildcard covers, same length as NAME_OK */
+	wfix_start(&f, s->port, NULL);
+	memcpy(p, "e.mirror.example.test", strlen(NAME_OK));
+	send_through(&f, s, hello, hello_len, hello_len, 0);
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).sni, "e.mirror.example.test");
+	wfix_stop(&f);
+	/* allow_ech: the same chromium hello now passes */
+	wfix_start(&f, s->port, NULL);
+	f.lis.allow_ech = true; /* read by the worker thread at decision time */
+	load_hello("chromium.bin");
+	send_through(&f, s, hello, hello_len, 100, 1);
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).kind, "pass");
+	wfix_stop(&f);
+	sink_stop(s);
+}
+
+static void test_hello_timeout(void **state)
+{
+	struct sink *s = sink_start();
+	struct rw_fwd_opts o;
+	rw_fwd_opts_default(&o);
+	o.hello_timeout_ms = 1000;
+	struct wfix f;
+	wfix_start(&f, s->port, &o);
+	load_hello("openssl-tls13-sni-alpn.bin");
+	int c = connect_port(f.port);
+	assert_int_equal(send(c, hello, 5, 0), 5); /* a record header, then silence */
+	long waited = wait_closed(c, 4000);
+	close(c);
+	assert_true(waited >= 800);
+	assert_true(waited <= 3000);
+	assert_true(wait_events(1, 1000) >= 1);
+	assert_string_equal(event_at(0).reason, "hello_timeout");
+	/* and one that sends nothing at all */
+	events_reset();
+	c = connect_port(f.port);
+	waited = wait_closed(c, 4000);
+	close(c);
+	assert_true(waited >= 800 && waited <= 3000);
+	assert_true(wait_events(1, 1000) >= 1);
+	assert_string_equal(event_at(0).reason, "hello_timeout");
+	pthread_mutex_lock(&s->mu);
+	assert_int_equal(s->accepted, 0);
+	pthread_mutex_unlock(&s->mu);
+	wfix_stop(&f);
+	sink_stop(s);
+}
+
+static void test_connect_failed(void **state)
+{
+	/* nothing listens on the upstream port */
+	struct wfix f;
+	wfix_start(&f, free_port(), NULL);
+	load_hello("openssl-tls13-sni-alpn.bin");
+	int c = connect_port(f.port);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	assert_true(wait_closed(c, 3000) >= 0);
+	close(c);
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).reason, "connect_failed");
+	wfix_stop(&f);
+}
+
+static void test_limits_overload(void **state)
+{
+	struct sink *s = sink_start();
+	struct rw_fwd_opts o;
+	rw_fwd_opts_default(&o);
+	o.max_conns = 3;
+	o.max_per_source = 0;
+	struct wfix f;
+	wfix_start(&f, s->port, &o);
+	int c[3];
+	for (int i = 0; i < 3; i++)
+		c[i] = connect_port(f.port);
+	/* let the worker admit them */
+	for (int i = 0; i < 100 && rw_fwd_worker_conns(f.w) < 3; i++)
+		sleep_ms(10);
+	int x = connect_port(f.port);
+	assert_true(x >= 0);
+	long waited = wait_closed(x, 2000);
+	assert_true(waited >= 0 && waited < 1000); /* closed at once */
+	close(x);
+	assert_true(wait_events(1, 2000) >= 1);
+	assert_string_equal(event_at(0).reason, "overload");
+	/* the three held connections still work */
+	load_hello("openssl-tls13-sni-alpn.bin");
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(send(c[i], hello, hello_len, 0), (ssize_t)hello_len);
+		shutdown(c[i], SHUT_WR);
+		assert_true(wait_closed(c[i], 3000) >= 0);
+		close(c[i]);
+	}
+	assert_int_equal(sink_wait(s, 3, 3000), 3);
+	wfix_stop(&f);
+
+	/* per-source limit */
+	o.max_conns = 100;
+	o.max_per_source = 2;
+	wfix_start(&f, s->port, &o);
+	c[0] = connect_port(f.port);
+	c[1] = connect_port(f.port);
+	for (int i = 0; i < 100 && rw_fwd_worker_conns(f.w) < 2; i++)
+		sleep_ms(10);
+	x = connect_port(f.port);
+	assert_true(wait_closed(x, 2000) >= 0);
+	close(x);
+	assert_true(wait_events(1, 2000) >= 1);
+	assert_string_equal(event_at(0).reason, "source_limit");
+	close(c[0]);
+	close(c[1]);
+	wfix_stop(&f);
+	sink_stop(s);
+}
+
+static void test_2000_idle_connections(void **state)
+{
+	enum { N = 2000 };
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < 4 * N + 200) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < 4 * N + 200) {
+		print_message("RLIMIT_NOFILE %lu too low for %d connections; skipped\n",
+			      (unsigned long)rl.rlim_cur, N);
+		skip();
+	}
+	struct sink *s = sink_start();
+	struct rw_fwd_opts o;
+	rw_fwd_opts_default(&o);
+	o.max_per_source = 0;
+	struct wfix f;
+	wfix_start(&f, s->port, &o);
+	load_hello("openssl-tls13-sni-alpn.bin");
+	static int c[N];
+	for (int i = 0; i < N; i++) {
+		c[i] = connect_port(f.port);
+		assert_true(c[i] >= 0);
+		assert_int_equal(send(c[i], hello, hello_len, 0), (ssize_t)hello_len);
+	}
+	uint64_t t0 = now_ms();
+	while (sink_live(s) < N && now_ms() - t0 < 20000)
+		sleep_ms(20);
+	assert_int_equal(sink_live(s), N);
+	assert_int_equal(rw_fwd_worker_conns(f.w), N);
+	/* held: idle for a while, nobody closed, no event */
+	sleep_ms(1500);
+	assert_int_equal(sink_live(s), N);
+	assert_int_equal(rw_fwd_worker_conns(f.w), N);
+	assert_int_equal(wait_events(1, 0), 0);
+	for (int i = 0; i < N; i++) {
+		struct pollfd p = { .fd = c[i], .events = POLLIN };
+		assert_int_equal(poll(&p, 1, 0), 0);
+	}
+	/* and every one still relays */
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(send(c[i], "!", 1, 0), 1);
+		shutdown(c[i], SHUT_WR);
+	}
+	assert_int_equal(sink_wait(s, N, 20000), N);
+	for (int i = 0; i < N; i++)
+		close(c[i]);
+	assert_int_equal(wait_events(N, 20000), N);
+	assert_int_equal(count_reason("pass", "done") + count_reason("pass", "reset"), N);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(s->done[i].len, hello_len + 1);
+	wfix_stop(&f);
+	sink_stop(s);
+}
+
+/* ---- tests with a real TLS server and real clients ---- */
+
+static char tmpdir[64];
+static pid_t server_pid = -1;
+static uint16_t server_port;
+
+static int tls_setup(void **state)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rw-pass-e2e.XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		 "-keyout %s/key.pem -out %s/cert.pem -days 2 -subj /CN=" NAME_OK
+		 " -addext subjectAltName=DNS:" NAME_OK " >/dev/null 2>&1",
+		 tmpdir, tmpdir);
+	if (system(cmd) != 0)
+		return -1;
+	server_port = free_port();
+	char port[16], cert[128], key[128];
+	snprintf(port, sizeof(port), "127.0.0.1:%u", server_port);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
+	snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
+	char *argv[] = { "openssl", "s_server", "-quiet", "-accept", port, "-cert", cert,
+			 "-key", key, "-www", NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	int rc = posix_spawnp(&server_pid, "openssl", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0)
+		return -1;
+	for (int i = 0; i < 100; i++) {
+		int c = connect_port(server_port);
+		if (c >= 0) {
+			close(c);
+			return 0;
+		}
+		sleep_ms(50);
+	}
+	return -1;
+}
+
+static int tls_teardown(void **state)
+{
+	if (server_pid > 0) {
+		kill(server_pid, SIGTERM);
+		waitpid(server_pid, NULL, 0);
+		server_pid = -1;
+	}
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Run a shell command, capture its output (bounded). */
+static int run_capture(const char *cmd, char *out, size_t cap)
+{
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	size_t n = fread(out, 1, cap - 1, p);
+	out[n] = 0;
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_s_client_allowed(void **state)
+{
+	struct wfix f;
+	wfix_start(&f, server_port, NULL);
+	char cmd[1024];
+	static char out[65536];
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 10 openssl s_client -connect "
+		 "127.0.0.1:%u -servername " NAME_OK " -CAfile %s/cert.pem -verify_return_error "
+		 "-ign_eof 2>&1",
+		 f.port, tmpdir);
+	int rc = run_capture(cmd, out, sizeof(out));
+	assert_int_equal(rc, 0);
+	/* the registry's own certificate, verified end to end */
+	assert_non_null(strstr(out, "subject=CN = " NAME_OK));
+	assert_non_null(strstr(out, "Verify return code: 0 (ok)"));
+	assert_non_null(strstr(out, "HTTP/1.0 200 ok"));
+	assert_true(wait_events(1, 3000) >= 1);
+	struct evrec e = event_at(0);
+	assert_string_equal(e.kind, "pass");
+	assert_string_equal(e.reason, "done");
+	assert_string_equal(e.sni, NAME_OK);
+	assert_true(e.up > 300 && e.down > 500);
+	wfix_stop(&f);
+}
+
+static void test_curl_allowed(void **state)
+{
+	if (system("command -v curl >/dev/null 2>&1") != 0)
+		skip();
+	struct wfix f;
+	wfix_start(&f, server_port, NULL);
+	char cmd[1024];
+	static char out[65536];
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 curl -sS --max-time 8 --cacert %s/cert.pem --resolve " NAME_OK
+		 ":%u:127.0.0.1 https://" NAME_OK ":%u/ 2>&1",
+		 tmpdir, f.port, f.port);
+	int rc = run_capture(cmd, out, sizeof(out));
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "s_server"));
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).kind, "pass");
+	wfix_stop(&f);
+}
+
+static void test_s_client_refused(void **state)
+{
+	struct wfix f;
+	wfix_start(&f, server_port, NULL);
+	char cmd[1024];
+	static char out[65536];
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 openssl s_client -connect 127.0.0.1:%u -servername other.example.test "
+		 "</dev/null 2>&1",
+		 f.port);
+	int rc = run_capture(cmd, out, sizeof(out));
+	assert_true(rc != 0);
+	assert_null(strstr(out, "BEGIN CERTIFICATE"));
+	assert_non_null(strstr(out, "unrecognized name"));
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).reason, "sni");
+	assert_string_equal(event_at(0).sni, "other.example.test");
+	/* without SNI at all */
+	events_reset();
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 openssl s_client -connect 127.0.0.1:%u -noservername </dev/null 2>&1",
+		 f.port);
+	rc = run_capture(cmd, out, sizeof(out));
+	assert_true(rc != 0);
+	assert_null(strstr(out, "BEGIN CERTIFICATE"));
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).reason, "no_sni");
+	wfix_stop(&f);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest sink_tests[] = {
+		cmocka_unit_test(test_bytes_exact_whole),
+		cmocka_unit_test(test_one_byte_segments),
+		cmocka_unit_test(test_reframed_10_byte_records),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_allowed_wildcard_and_ech_opt_in),
+		cmocka_unit_test(test_hello_timeout),
+		cmocka_unit_test(test_connect_failed),
+		cmocka_unit_test(test_limits_overload),
+		cmocka_unit_test(test_2000_idle_connections),
+	};
+	const struct CMUnitTest tls_tests[] = {
+		cmocka_unit_test(test_s_client_allowed),
+		cmocka_unit_test(test_curl_allowed),
+		cmocka_unit_test(test_s_client_refused),
+	};
+	int failed = cmocka_run_group_tests_name("pass_sink", sink_tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("pass_tls", tls_tests, tls_setup, tls_teardown);
+	return failed;
+}
