@@ -1,5 +1,6 @@
 /* regwalld: the regwall appliance daemon. This file is only the edge: it
  * parses the command line, calls the modules, and prints their errors once. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "appliance/rw_config.h"
 #include "appliance/rw_ctl_server.h"
 #include "appliance/rw_daemon.h"
+#include "appliance/rw_workers.h"
 #include "rules/rw_nft.h"
 
 #define RW_DEFAULT_CONFIG "/etc/regwall/regwall.conf"
@@ -35,6 +37,8 @@ static void usage(FILE *out)
 		"  -f, --foreground    run: apply the table, serve the control socket,\n"
 		"                      reload on SIGHUP, stop on SIGTERM (the table stays)\n"
 		"  -s, --socket PATH   control socket (overrides control.socket)\n"
+		"  -w, --workers N     data-path worker processes (default: one per CPU;\n"
+		"                      0 = firewall only, no proxy)\n"
 		"  -h, --help\n");
 }
 
@@ -124,10 +128,11 @@ static int act_remove(void)
 	return 0;
 }
 
-static int act_run(const char *path, const char *sock)
+static int act_run(const char *path, const char *sock, long nworkers)
 {
 	struct rw_daemon d;
 	struct rw_diag diag;
+	struct rw_workers ws;
 	rw_daemon_init(&d, path);
 	rw_diag_init(&diag);
 	int r = rw_daemon_load_apply(&d, &diag);
@@ -146,8 +151,30 @@ static int act_run(const char *path, const char *sock)
 		rw_daemon_fini(&d);
 		return 1;
 	}
-	fprintf(stderr, "regwalld: ready (config %s, control %s)\n", path, path_sock);
+	if (nworkers < 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		nworkers = cpus > 0 ? cpus : 1;
+	}
+	rw_diag_init(&diag);
+	r = rw_workers_init(&ws, (unsigned)nworkers, &diag);
+	if (!r && nworkers > 0) {
+		/* workers must not inherit the control socket or netlink */
+		ws.close_fds[ws.n_close++] = lfd;
+		d.workers = &ws;
+		r = rw_workers_start(&ws, &d.pol, &diag);
+	}
+	rw_diag_print(&diag, stderr);
+	if (r) {
+		rw_workers_fini(&ws);
+		close(lfd);
+		unlink(path_sock);
+		rw_daemon_fini(&d);
+		return 1;
+	}
+	fprintf(stderr, "regwalld: ready (config %s, control %s, %ld workers)\n", path, path_sock,
+		nworkers);
 	r = rw_ctl_serve(&d, lfd);
+	rw_workers_fini(&ws);
 	close(lfd);
 	unlink(path_sock);
 	fprintf(stderr, "regwalld: stopping; table inet regwall stays in force\n");
@@ -165,18 +192,30 @@ int main(int argc, char **argv)
 		{ "remove-rules", no_argument, NULL, 'R' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "workers", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = RW_DEFAULT_CONFIG, *sock = NULL;
+	long nworkers = -1;
 	enum rw_action act = RW_ACT_NONE;
 	int c;
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	while ((c = getopt_long(argc, argv, "c:nfs:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:nfs:w:h", opts, NULL)) != -1) {
 		enum rw_action a = RW_ACT_NONE;
 		switch (c) {
 		case 'c': config = optarg; continue;
 		case 's': sock = optarg; continue;
+		case 'w': {
+			char *end;
+			errno = 0;
+			nworkers = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || nworkers < 0 || nworkers > RW_WORKERS_MAX) {
+				fprintf(stderr, "regwalld: --workers wants 0..%d\n", RW_WORKERS_MAX);
+				return 2;
+			}
+			continue;
+		}
 		case 'n': a = RW_ACT_CHECK; break;
 		case 'D': a = RW_ACT_DUMP; break;
 		case 'A': a = RW_ACT_APPLY; break;
@@ -200,7 +239,7 @@ int main(int argc, char **argv)
 	case RW_ACT_DUMP: return act_dump(config);
 	case RW_ACT_APPLY: return act_apply(config);
 	case RW_ACT_REMOVE: return act_remove();
-	case RW_ACT_RUN: return act_run(config, sock);
+	case RW_ACT_RUN: return act_run(config, sock, nworkers);
 	case RW_ACT_NONE: break;
 	}
 	return 2;

@@ -136,8 +136,8 @@ static void rw_ctl_log_result(const struct rw_ctl_req *req, json_t *reply)
 			json_string_value(json_object_get(reply, "error")));
 	else if (req->cmd != RW_CTL_STATUS && req->cmd != RW_CTL_COUNTERS &&
 		 req->cmd != RW_CTL_NET_LIST && req->cmd != RW_CTL_BAN_LIST)
-		fprintf(stderr, "regwalld: control: %s %s done\n", rw_ctl_cmd_str(req->cmd),
-			req->network);
+		fprintf(stderr, "regwalld: control: %s%s%s done\n", rw_ctl_cmd_str(req->cmd),
+			req->network[0] ? " " : "", req->network);
 }
 
 /* Answer every complete line in the client's buffer. Returns -1 when the
@@ -181,6 +181,7 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
@@ -218,16 +219,17 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 				if (si.ssi_signo == SIGHUP) {
 					struct rw_diag diag;
 					rw_diag_init(&diag);
-					d->reloads++;
-					int r = rw_daemon_load_apply(d, &diag);
+					int r = rw_daemon_reload(d, &diag);
 					rw_diag_print(&diag, stderr);
 					if (r) {
-						d->reload_failures++;
 						fprintf(stderr, "regwalld: reload failed (%s); old policy kept\n",
 							rw_strerror(r));
 					} else {
 						fprintf(stderr, "regwalld: reloaded %s\n", d->config_path);
 					}
+				} else if (si.ssi_signo == SIGCHLD) {
+					if (d->workers)
+						rw_workers_reap(d->workers);
 				} else {
 					d->want_exit = 1;
 				}

@@ -213,6 +213,17 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	return 0;
 }
 
+int rw_daemon_reload(struct rw_daemon *d, struct rw_diag *diag)
+{
+	d->reloads++;
+	int r = rw_daemon_load_apply(d, diag);
+	if (!r && d->workers)
+		r = rw_workers_start(d->workers, &d->pol, diag);
+	if (r)
+		d->reload_failures++;
+	return r;
+}
+
 static json_t *rw_daemon_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static json_t *rw_daemon_err(const char *fmt, ...)
 {
@@ -329,16 +340,17 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 	d->requests++;
 	switch (req->cmd) {
 	case RW_CTL_STATUS:
-		return json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", 1, "config",
-				 d->config_path, "uptime_s", (json_int_t)(time(NULL) - d->started),
-				 "applies", (json_int_t)d->applies, "reloads", (json_int_t)d->reloads,
+		return json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", 1,
+				 "config", d->config_path, "uptime_s",
+				 (json_int_t)(time(NULL) - d->started), "applies",
+				 (json_int_t)d->applies, "reloads", (json_int_t)d->reloads,
 				 "reload_failures", (json_int_t)d->reload_failures, "live_changes",
-				 (json_int_t)d->n_live, "networks", (json_int_t)d->pol.n_networks);
+				 (json_int_t)d->n_live, "networks", (json_int_t)d->pol.n_networks,
+				 "listeners", (json_int_t)d->pol.n_listeners, "workers",
+				 (json_int_t)(d->workers ? rw_workers_alive(d->workers) : 0));
 	case RW_CTL_RELOAD:
-		d->reloads++;
-		r = rw_daemon_load_apply(d, &diag);
+		r = rw_daemon_reload(d, &diag);
 		if (r) {
-			d->reload_failures++;
 			return rw_daemon_diag_err("reload failed, old policy kept: ", &diag, r);
 		} else {
 			json_t *w = json_array();

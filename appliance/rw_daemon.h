@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "appliance/rw_ctl.h"
+#include "appliance/rw_workers.h"
 #include "inspect/rw_err.h"
 #include "rules/rw_nft.h"
 #include "rules/rw_policy.h"
@@ -30,6 +31,7 @@ struct rw_daemon {
 	struct rw_nft *nft;
 	struct rw_live_change *live;
 	size_t n_live, cap_live;
+	struct rw_workers *workers; /* NULL: firewall only, no data path */
 	time_t started;
 	uint64_t applies, reloads, reload_failures, requests;
 	int want_exit;
@@ -42,6 +44,10 @@ void rw_daemon_fini(struct rw_daemon *d);
  * apply. On any failure the current policy and kernel table stay; diag
  * says why. Used for the first start and for every reload. */
 int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag);
+
+/* Reload (SIGHUP or "reload"): load_apply, then a new generation of
+ * workers on the new policy. Counts successes and failures. */
+int rw_daemon_reload(struct rw_daemon *d, struct rw_diag *diag);
 
 /* Execute a validated request; returns the reply object (caller decrefs). */
 json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req);

@@ -1,0 +1,57 @@
+/* Supervision of the data-path workers (fwd/): the control plane forks
+ * them after the table is applied, restarts a crashed one, and replaces
+ * them all with a new generation after a reload.
+ *
+ * A worker inherits nothing privileged it needs: the child closes the
+ * control socket, the signalfd and the netlink socket before it runs
+ * fwd/, and dies with its parent (PR_SET_PDEATHSIG) so no orphan keeps
+ * serving an old policy. Dropping uid and capabilities comes with the
+ * privilege-separation work; the code paths are already apart. */
+#ifndef RW_WORKERS_H
+#define RW_WORKERS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "fwd/rw_fwd.h"
+#include "fwd/rw_limit.h"
+#include "inspect/rw_err.h"
+#include "rules/rw_policy.h"
+
+#define RW_WORKERS_MAX 64
+
+struct rw_worker_slot {
+	pid_t pid;       /* 0 = empty */
+	int stop_w;      /* write end of the worker's stop pipe */
+	unsigned restarts;
+	long long last_start_ms;
+};
+
+struct rw_workers {
+	unsigned n;      /* wanted workers; 0 = no data path */
+	struct rw_worker_slot slot[RW_WORKERS_MAX];
+	struct rw_limit *limit; /* shared push buckets, created once */
+	const struct rw_policy *pol;
+	int close_fds[8]; /* parent-only fds each child closes */
+	size_t n_close;
+	unsigned generation;
+};
+
+/* n = 0 disables the data path. Creates the shared limiter. */
+int rw_workers_init(struct rw_workers *ws, unsigned n, struct rw_diag *diag);
+void rw_workers_fini(struct rw_workers *ws); /* stops the workers */
+
+/* (Re)start all workers for policy p (the old generation is stopped
+ * first). p must stay valid until the next call. */
+int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw_diag *diag);
+void rw_workers_stop(struct rw_workers *ws);
+
+/* After SIGCHLD: reap, and restart workers that died unexpectedly (at
+ * most 5 times per minute each; then the slot stays empty and it is
+ * logged). */
+void rw_workers_reap(struct rw_workers *ws);
+
+/* Live worker count. */
+unsigned rw_workers_alive(const struct rw_workers *ws);
+
+#endif
