@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "appliance/rw_units.h"
 #include "inspect/rw_err.h"
 #include "rules/rw_policy.h"
 
@@ -124,10 +125,8 @@ unsigned rw_cfg_edit_distance(const char *a, const char *b, unsigned cap);
 
 /* ---- value parsers (rw_config_parse.c): pure, 0 or RW_E* ---- */
 
-/* "500ms" "30s" "10m" "1h" "2d", or plain digits = seconds. */
-int rw_cfg_parse_duration(const char *s, uint64_t *ms);
-/* "20/second" "100/minute" "5/hour"; burst left 0. */
-int rw_cfg_parse_rate(const char *s, struct rw_rate *out);
+
+
 /* "198.51.100.10:5000", "[2001:db8::1]:443"; numeric only; port 1..65535.
  * RW_ERANGE for a bad port, RW_EINVAL otherwise. */
 int rw_cfg_parse_endpoint(const char *s, struct rw_endpoint *out);

@@ -20,7 +20,7 @@ static void rw_cfg_conn_rate(struct rw_cfg_ctx *ctx, const config_setting_t *g)
 	int64_t n;
 
 	if ((v = rw_cfg_get_str(g, "per_source"))) {
-		if (rw_cfg_parse_rate(v, &o->conn_per_source))
+		if (rw_rate_parse(v, &o->conn_per_source))
 			rw_cfg_err(ctx, rw_cfg_member(g, "per_source"),
 				   "\"%s\": expected a rate such as \"20/second\", \"100/minute\" "
 				   "or \"5/hour\" (count 1..1000000000)",
@@ -41,7 +41,7 @@ static void rw_cfg_conn_rate(struct rw_cfg_ctx *ctx, const config_setting_t *g)
 	uint64_t ms = 0;
 	int r;
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		r = rw_cfg_parse_duration(config_setting_get_string(s), &ms);
+		r = rw_duration_parse_ms(config_setting_get_string(s), &ms);
 	} else if (config_setting_type(s) == CONFIG_TYPE_INT ||
 		   config_setting_type(s) == CONFIG_TYPE_INT64) {
 		long long sec = config_setting_get_int64(s);

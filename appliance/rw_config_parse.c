@@ -56,7 +56,7 @@ static int rw_cfg_cur_rest_is(const struct rw_cursor *c, const char *word)
  * No unit means seconds. One number, one unit: "1h30m" is refused rather
  * than half-understood.
  */
-int rw_cfg_parse_duration(const char *s, uint64_t *ms)
+int rw_duration_parse_ms(const char *s, uint64_t *ms)
 {
 	static const struct {
 		const char *unit;
@@ -83,7 +83,7 @@ int rw_cfg_parse_duration(const char *s, uint64_t *ms)
 }
 
 /* rate := digits "/" ( "second" | "minute" | "hour" ) */
-int rw_cfg_parse_rate(const char *s, struct rw_rate *out)
+int rw_rate_parse(const char *s, struct rw_rate *out)
 {
 	static const struct {
 		const char *unit;

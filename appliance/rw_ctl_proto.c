@@ -155,7 +155,7 @@ int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, c
 			req->n_cidrs = 1;
 		} else if (strcmp(key, "timeout") == 0 && (allowed & RW_CTL_M_TIMEOUT)) {
 			const char *s = json_string_value(val);
-			if (!s || rw_duration_parse_ms(s, &req->timeout_ms)) {
+			if (!s || rw_duration_parse_ms(s, &req->timeout_ms) || req->timeout_ms == 0) {
 				rw_ctl_fail(err, errlen, "%s",
 					    "\"timeout\" must be a duration like 30s, 10m, 1h");
 				goto out;

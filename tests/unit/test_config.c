@@ -479,7 +479,7 @@ static void test_duration(void **state)
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		uint64_t ms = 12345;
-		int rc = rw_cfg_parse_duration(t[i].in, &ms);
+		int rc = rw_duration_parse_ms(t[i].in, &ms);
 		if (rc != t[i].rc)
 			print_message("duration \"%s\": rc %d\n", t[i].in, rc);
 		assert_int_equal(rc, t[i].rc);
@@ -492,25 +492,25 @@ static void test_rate(void **state)
 {
 	(void)state;
 	struct rw_rate r;
-	assert_int_equal(rw_cfg_parse_rate("20/second", &r), 0);
+	assert_int_equal(rw_rate_parse("20/second", &r), 0);
 	assert_int_equal(r.count, 20);
 	assert_int_equal(r.per_ms, 1000);
 	assert_int_equal(r.burst, 0);
-	assert_int_equal(rw_cfg_parse_rate("100/minute", &r), 0);
+	assert_int_equal(rw_rate_parse("100/minute", &r), 0);
 	assert_int_equal(r.count, 100);
 	assert_int_equal(r.per_ms, 60000);
-	assert_int_equal(rw_cfg_parse_rate("5/hour", &r), 0);
+	assert_int_equal(rw_rate_parse("5/hour", &r), 0);
 	assert_int_equal(r.per_ms, 3600000);
-	assert_int_equal(rw_cfg_parse_rate("1000000000/second", &r), 0);
-	assert_int_equal(rw_cfg_parse_rate("1000000001/second", &r), RW_ERANGE);
-	assert_int_equal(rw_cfg_parse_rate("0/second", &r), RW_ERANGE);
-	assert_int_equal(rw_cfg_parse_rate("20/sec", &r), RW_EINVAL);
-	assert_int_equal(rw_cfg_parse_rate("20 /second", &r), RW_EINVAL);
-	assert_int_equal(rw_cfg_parse_rate("20/second ", &r), RW_EINVAL);
-	assert_int_equal(rw_cfg_parse_rate("/second", &r), RW_EINVAL);
-	assert_int_equal(rw_cfg_parse_rate("20", &r), RW_EINVAL);
-	assert_int_equal(rw_cfg_parse_rate("20/", &r), RW_EINVAL);
-	assert_int_equal(rw_cfg_parse_rate("20/day", &r), RW_EINVAL);
+	assert_int_equal(rw_rate_parse("1000000000/second", &r), 0);
+	assert_int_equal(rw_rate_parse("1000000001/second", &r), RW_ERANGE);
+	assert_int_equal(rw_rate_parse("0/second", &r), RW_ERANGE);
+	assert_int_equal(rw_rate_parse("20/sec", &r), RW_EINVAL);
+	assert_int_equal(rw_rate_parse("20 /second", &r), RW_EINVAL);
+	assert_int_equal(rw_rate_parse("20/second ", &r), RW_EINVAL);
+	assert_int_equal(rw_rate_parse("/second", &r), RW_EINVAL);
+	assert_int_equal(rw_rate_parse("20", &r), RW_EINVAL);
+	assert_int_equal(rw_rate_parse("20/", &r), RW_EINVAL);
+	assert_int_equal(rw_rate_parse("20/day", &r), RW_EINVAL);
 }
 
 static void test_endpoint(void **state)

@@ -10,7 +10,6 @@
 #include <sys/socket.h>
 
 #include "appliance/rw_ctl.h"
-#include "appliance/rw_units.h"
 #include "rules/rw_cidr.h"
 
 static struct rw_ctl_req req;
@@ -98,32 +97,6 @@ static void test_ban_timeout(void **state)
 	assert_int_equal(req.cidrs[0].prefix, 128);
 }
 
-static void test_units(void **state)
-{
-	uint64_t ms = 0;
-	struct rw_rate rt;
-	assert_int_equal(rw_duration_parse_ms("500ms", &ms), 0);
-	assert_int_equal(ms, 500);
-	assert_int_equal(rw_duration_parse_ms("10m", &ms), 0);
-	assert_int_equal(ms, 600000);
-	assert_int_equal(rw_duration_parse_ms("2d", &ms), 0);
-	assert_int_equal(ms, 172800000);
-	assert_int_equal(rw_duration_parse_ms("45", &ms), 0);
-	assert_int_equal(ms, 45000);
-	assert_int_not_equal(rw_duration_parse_ms("-5s", &ms), 0);
-	assert_int_not_equal(rw_duration_parse_ms("5 s", &ms), 0);
-	assert_int_not_equal(rw_duration_parse_ms("9999999999999999d", &ms), 0);
-	assert_int_not_equal(rw_duration_parse_ms("", &ms), 0);
-	assert_int_equal(rw_rate_parse("20/second", &rt), 0);
-	assert_int_equal(rt.count, 20);
-	assert_int_equal(rt.per_ms, 1000);
-	assert_int_equal(rw_rate_parse("100/minute", &rt), 0);
-	assert_int_equal(rt.per_ms, 60000);
-	assert_int_not_equal(rw_rate_parse("0/second", &rt), 0);
-	assert_int_not_equal(rw_rate_parse("20/fortnight", &rt), 0);
-	assert_int_not_equal(rw_rate_parse("20 / second", &rt), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,7 +104,6 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_too_many_cidrs),
 		cmocka_unit_test(test_ban_timeout),
-		cmocka_unit_test(test_units),
 	};
 	return cmocka_run_group_tests_name("ctl_proto", tests, NULL, NULL);
 }
