@@ -1,0 +1,154 @@
+# tests/e2e/lib-e2e.sh: helpers for the end-to-end tests; sourced after
+# shellcheck shell=bash
+# tests/net/lib.sh (namespaces, topology, cleanup), whose lab this reuses.
+# Everything runs inside the lab's own namespaces (documentation address
+# ranges, no link to the host namespace) and is removed at exit.
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+E2E_CERTS="$E2E_ROOT/tests/data/certs"
+# shellcheck disable=SC2034 # used by the test scripts
+E2E_HELLOS="$E2E_ROOT/tests/data/hello"
+E2E_NAME=registry.example.test
+
+# e2e_conf FILE: a passthrough config with a v4 and a v6 listener (v6
+# sockets are V6ONLY, so "[::]" alone would not take IPv4 clients).
+e2e_conf() {
+	cat >"$1" <<EOF2
+registry = {
+    upstream = "$LAB_REG4:$LAB_REG_PORT";
+    upstream_tls = false;
+    server_names = [ "$E2E_NAME" ];
+};
+networks = {
+    office = [ "203.0.113.0/25", "2001:db8:1::/64" ];
+};
+listeners = (
+    { name = "pass4"; listen = "0.0.0.0:$LAB_PORT"; mode = "passthrough";
+      allow_from = [ "office" ]; },
+    { name = "pass6"; listen = "[::]:$LAB_PORT"; mode = "passthrough";
+      allow_from = [ "office" ]; }
+);
+policy = { conn_rate = { per_source = "1000/second"; }; };
+log = {
+    nflog_group = $LAB_GROUP;
+    blocked = "$LAB_DIR/blocked.jsonl";
+    blocked_pcap = "$LAB_DIR/blocked.pcap";
+    audit = "$LAB_DIR/audit.jsonl";
+};
+control = { socket = "$LAB_DIR/ctl.sock"; };
+EOF2
+}
+
+# e2e_tls_registry: openssl s_server -www in the registry namespace with the
+# test server certificate (CN/SAN registry.example.test, signed by ca.pem).
+e2e_tls_registry() {
+	lab_bg registry openssl s_server -quiet -accept "$LAB_REG_PORT" \
+		-cert "$E2E_CERTS/server.pem" -key "$E2E_CERTS/server.key" -www \
+		</dev/null >"$LAB_DIR/s_server.log" 2>&1
+	lab_wait_for 10 lab_exec registry python3 -c "
+import socket; socket.create_connection(('$LAB_REG4', $LAB_REG_PORT), 1).close()" ||
+		lab_fail "s_server did not come up"
+}
+
+# e2e_daemon CONF WORKERS: regwalld with its data path; worker events
+# (JSON lines on stdout) go to $LAB_DIR/events.jsonl.
+E2E_EVENTS=""
+e2e_daemon() {
+	local conf=$1 n=${2:-2} log="$LAB_DIR/regwalld.log" _
+	E2E_EVENTS="$LAB_DIR/events.jsonl"
+	: >"$log"
+	: >"$E2E_EVENTS"
+	lab_bg gw "$BUILD/regwalld" -c "$conf" -f -s "$LAB_DIR/ctl.sock" --workers "$n" \
+		>>"$E2E_EVENTS" 2>>"$log"
+	for _ in $(seq 1 100); do
+		grep -q "regwalld: ready" "$log" && return 0
+		kill -0 "$LAB_LAST_PID" 2>/dev/null || {
+			cat "$log" >&2
+			lab_fail "regwalld exited before it was ready"
+		}
+		sleep 0.1
+	done
+	cat "$log" >&2
+	lab_fail "regwalld not ready after 10 s"
+}
+
+# e2e_expect_event KIND REASON [SECONDS]: an event line with both values.
+e2e_expect_event() {
+	local kind=$1 reason=$2 secs=${3:-5}
+	lab_wait_for "$secs" grep -q "\"kind\":\"$kind\",\"reason\":\"$reason\"" "$E2E_EVENTS" ||
+		{
+			cat "$E2E_EVENTS" >&2
+			lab_fail "no $kind/$reason event"
+		}
+}
+
+# e2e_s_client NS HOST SNI-ARGS...: prints s_client's output; GET / sent.
+e2e_s_client() {
+	local ns=$1 host=$2
+	shift 2
+	printf 'GET / HTTP/1.0\r\n\r\n' | lab_exec "$ns" timeout 10 openssl s_client \
+		-connect "$host:$LAB_PORT" -CAfile "$E2E_CERTS/ca.pem" -verify_return_error \
+		-ign_eof "$@" 2>&1
+}
+
+# e2e_send_hello NS HOST FILE MODE: send a captured hello to HOST:LAB_PORT
+# from NS, MODE "bytes" (1-byte TCP segments) or "records10" (re-framed into
+# records of 10 payload bytes); prints the first 5 bytes answered, in hex.
+e2e_send_hello() {
+	lab_exec "$1" python3 - "$2" "$LAB_PORT" "$3" "$4" <<'PY'
+import socket, sys, time
+host, port, path, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+h = open(path, "rb").read()
+if mode == "records10":
+    body = h[5:5 + ((h[3] << 8) | h[4])]
+    out = b""
+    for i in range(0, len(body), 10):
+        c = body[i:i + 10]
+        out += bytes([0x16, h[1], h[2], len(c) >> 8, len(c) & 255]) + c
+    h = out
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.settimeout(8)
+s.connect((host, port))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+if mode == "bytes":
+    for i in range(len(h)):
+        s.send(h[i:i + 1])
+        time.sleep(0.002)
+else:
+    s.sendall(h)
+got = b""
+try:
+    while len(got) < 5:
+        d = s.recv(5 - len(got))
+        if not d:
+            break
+        got += d
+except OSError:
+    pass
+print(got.hex())
+PY
+}
+
+# e2e_hold NS HOST NBYTES SECONDS: connect, send NBYTES of a record header,
+# print how many seconds passed until the server closed (or "open").
+e2e_hold() {
+	lab_exec "$1" python3 - "$2" "$LAB_PORT" "$3" "$4" <<'PY'
+import socket, sys, time
+host, port, n, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.connect((host, port))
+s.send(bytes([0x16, 3, 1, 1, 0])[:n])
+t0 = time.monotonic()
+s.settimeout(secs)
+try:
+    while s.recv(100):
+        pass
+    print("%.1f" % (time.monotonic() - t0))
+except socket.timeout:
+    print("open")
+except OSError:
+    print("%.1f" % (time.monotonic() - t0))
+PY
+}
