@@ -196,6 +196,9 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* allow_ech for the next wfix_start (set before the worker thread runs) */
+static bool next_allow_ech;
+
 static void wfix_start(struct wfix *f, uint16_t upstream_port, const struct rw_fwd_opts *o_in)
 {
 	memset(f, 0, sizeof(*f));
@@ -213,6 +216,8 @@ static void wfix_start(struct wfix *f, uint16_t upstream_port, const struct rw_f
 	memcpy(f->lis.listen.addr, lo, 4);
 	f->lis.listen.port = 0;
 	f->lis.mode = RW_MODE_PASSTHROUGH;
+	f->lis.allow_ech = next_allow_ech;
+	next_allow_ech = false;
 	f->pol.listeners = &f->lis;
 	f->pol.n_listeners = 1;
 	assert_int_equal(pipe2(f->stop, O_CLOEXEC), 0);
@@ -586,8 +591,8 @@ static void test_allowed_wildcard_and_ech_opt_in(void **state)
 	assert_string_equal(event_at(0).sni, "e.mirror.example.test");
 	wfix_stop(&f);
 	/* allow_ech: the same chromium hello now passes */
+	next_allow_ech = true;
 	wfix_start(&f, s->port, NULL);
-	f.lis.allow_ech = true; /* read by the worker thread at decision time */
 	load_hello("chromium.bin");
 	send_through(&f, s, hello, hello_len, 100, 1);
 	assert_true(wait_events(1, 3000) >= 1);
