@@ -1,0 +1,230 @@
+/* Policy decision (see rw_decide.h and docs/design/policy.md).
+ *
+ * One table maps each OCI operation to what it needs; the checks run in a
+ * fixed order (identified at all, roles, then the VPN rule) so the reason
+ * logged is the most fundamental one that failed: a client without the
+ * role is told so even if it is also outside the VPN. */
+#include "fwd/rw_decide.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fwd/rw_glob.h"
+#include "rules/rw_cidr.h"
+
+static bool addr_in(const struct rw_cidr *v, size_t n, int family, const uint8_t *addr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].family == family && rw_cidr_contains(&v[i], family, addr))
+			return true;
+	return false;
+}
+
+void rw_who_resolve(const struct rw_policy *p, int family, const uint8_t *addr, bool on_vpn,
+		    const struct rw_identity *cert_identity, struct rw_who *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->identity = cert_identity;
+	bool addr_ok = p && addr && (family == AF_INET || family == AF_INET6);
+	/* WireGuard's cryptokey routing binds each tunnel address to one
+	 * peer, but only for packets that came through the tunnel. */
+	if (addr_ok && on_vpn && p->vpn.enabled) {
+		for (size_t i = 0; i < p->vpn.n_peers && !out->peer; i++)
+			if (addr_in(p->vpn.peers[i].addresses, p->vpn.peers[i].n_addresses, family, addr))
+				out->peer = &p->vpn.peers[i];
+	}
+	out->via_vpn = out->peer != NULL;
+	if (addr_ok) {
+		for (size_t i = 0; i < p->n_networks && !out->network; i++)
+			if (addr_in(p->networks[i].cidrs, p->networks[i].n_cidrs, family, addr))
+				out->network = &p->networks[i];
+	}
+	if (out->identity)
+		snprintf(out->name, sizeof(out->name), "%s", out->identity->name);
+	else if (out->peer)
+		snprintf(out->name, sizeof(out->name), "peer:%s", out->peer->name);
+	else if (out->network)
+		snprintf(out->name, sizeof(out->name), "net:%s", out->network->name);
+	else
+		snprintf(out->name, sizeof(out->name), "anonymous");
+}
+
+static bool roles_allow(const struct rw_role *roles, size_t n, enum rw_op_class op,
+			const char *repo, bool need_all)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (roles[i].op != op)
+			continue;
+		if (need_all ? rw_glob_is_all(roles[i].glob) : rw_glob_match(roles[i].glob, repo))
+			return true;
+	}
+	return false;
+}
+
+/* Union of the certificate identity's and the peer's roles. */
+static bool has_role(const struct rw_who *w, enum rw_op_class op, const char *repo, bool need_all)
+{
+	if (w->identity && roles_allow(w->identity->roles, w->identity->n_roles, op, repo, need_all))
+		return true;
+	if (w->peer && roles_allow(w->peer->roles, w->peer->n_roles, op, repo, need_all))
+		return true;
+	return false;
+}
+
+/* Developers and CI pull from allowlisted networks: being in a named
+ * network is itself the right to pull every repository (and nothing more). */
+static bool can_pull(const struct rw_who *w, const char *repo, bool need_all)
+{
+	return w->network != NULL || has_role(w, RW_ROLE_PULL, repo, need_all);
+}
+
+enum rw_decide_need {
+	NEED_NOTHING = 0, /* unknown operation: refused */
+	NEED_IDENTIFIED,  /* base */
+	NEED_PULL,
+	NEED_PULL_ALL,    /* catalog */
+	NEED_PUSH,
+	NEED_MOUNT,
+	NEED_DELETE,
+};
+
+static enum rw_decide_need op_need(enum rw_oci_op op)
+{
+	switch (op) {
+	case RW_OCI_OP_BASE:
+		return NEED_IDENTIFIED;
+	case RW_OCI_OP_CATALOG:
+		return NEED_PULL_ALL;
+	case RW_OCI_OP_TAGS_LIST:
+	case RW_OCI_OP_MANIFEST_GET:
+	case RW_OCI_OP_MANIFEST_HEAD:
+	case RW_OCI_OP_BLOB_GET:
+	case RW_OCI_OP_BLOB_HEAD:
+	case RW_OCI_OP_REFERRERS:
+		return NEED_PULL;
+	case RW_OCI_OP_MANIFEST_PUT:
+	case RW_OCI_OP_UPLOAD_START:
+	case RW_OCI_OP_UPLOAD_CHUNK:
+	case RW_OCI_OP_UPLOAD_COMPLETE:
+	case RW_OCI_OP_UPLOAD_STATUS:
+	/* Cancelling an unfinished upload discards nothing committed: it is
+	 * part of pushing, not a delete (distribution asks "delete" for any
+	 * DELETE; we are deliberately more lenient here). */
+	case RW_OCI_OP_UPLOAD_CANCEL:
+		return NEED_PUSH;
+	case RW_OCI_OP_UPLOAD_MOUNT:
+		return NEED_MOUNT;
+	case RW_OCI_OP_MANIFEST_DELETE:
+	case RW_OCI_OP_BLOB_DELETE:
+		return NEED_DELETE;
+	case RW_OCI_OP_UNKNOWN:
+	case RW_OCI_OP_MAX_:
+	default:
+		return NEED_NOTHING;
+	}
+}
+
+static enum rw_verdict deny(struct rw_decision *d, int status, const char *code, const char *reason)
+{
+	d->verdict = RW_VERDICT_DENY;
+	d->status = status;
+	d->code = code;
+	d->reason = reason;
+	d->counts_push_op = false;
+	d->meters_upload = false;
+	return d->verdict;
+}
+
+static const char *verb(enum rw_op_class op)
+{
+	switch (op) {
+	case RW_ROLE_PUSH: return "push to";
+	case RW_ROLE_DELETE: return "delete in";
+	case RW_ROLE_PULL:
+	default: return "pull from";
+	}
+}
+
+static enum rw_verdict deny_role(struct rw_decision *d, const struct rw_who *w,
+				 enum rw_op_class op, const char *repo)
+{
+	snprintf(d->message, sizeof(d->message), "regwall: %s may not %s %s", w->name, verb(op), repo);
+	return deny(d, 403, "DENIED", "no_role");
+}
+
+enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
+			  const struct rw_oci_req *req, struct rw_decision *out)
+{
+	if (!out)
+		return RW_VERDICT_DENY;
+	memset(out, 0, sizeof(*out));
+	if (!p || !who || !req) {
+		snprintf(out->message, sizeof(out->message), "regwall: internal error");
+		return deny(out, 403, "DENIED", "internal");
+	}
+	enum rw_decide_need need = op_need(req->op);
+	if (need == NEED_NOTHING) {
+		snprintf(out->message, sizeof(out->message),
+			 "regwall: not a registry API request this firewall allows (%s)",
+			 req->why ? req->why : "unclassified");
+		return deny(out, 403, "DENIED", "unknown_operation");
+	}
+	if (!who->identity && !who->peer && !who->network) {
+		snprintf(out->message, sizeof(out->message),
+			 "regwall: unknown client: use a client certificate, the VPN, or an allowed network");
+		return deny(out, 401, "UNAUTHORIZED", "no_identity");
+	}
+	const char *repo = req->repo;
+	switch (need) {
+	case NEED_IDENTIFIED:
+		break;
+	case NEED_PULL:
+		if (!can_pull(who, repo, false))
+			return deny_role(out, who, RW_ROLE_PULL, repo);
+		break;
+	case NEED_PULL_ALL:
+		if (!can_pull(who, repo, true)) {
+			snprintf(out->message, sizeof(out->message),
+				 "regwall: %s may not list all repositories", who->name);
+			return deny(out, 403, "DENIED", "catalog_needs_pull_all");
+		}
+		break;
+	case NEED_PUSH:
+	case NEED_MOUNT:
+	case NEED_DELETE: {
+		enum rw_op_class op = need == NEED_DELETE ? RW_ROLE_DELETE : RW_ROLE_PUSH;
+		/* distribution's rule: writing needs reading too */
+		if (op == RW_ROLE_PUSH && !can_pull(who, repo, false))
+			return deny_role(out, who, RW_ROLE_PULL, repo);
+		if (!has_role(who, op, repo, false))
+			return deny_role(out, who, op, repo);
+		if (need == NEED_MOUNT && req->from[0] && !can_pull(who, req->from, false)) {
+			snprintf(out->message, sizeof(out->message),
+				 "regwall: %s may not pull from %s (mount source)", who->name, req->from);
+			return deny(out, 403, "DENIED", "mount_source_denied");
+		}
+		if (p->opts.push_requires_vpn && !who->via_vpn) {
+			snprintf(out->message, sizeof(out->message),
+				 "regwall: %s %s is allowed only through the VPN",
+				 op == RW_ROLE_PUSH ? "push to" : "delete in", repo);
+			return deny(out, 403, "DENIED", "push_requires_vpn");
+		}
+		/* every state change spends a push-operation token */
+		out->counts_push_op = req->op != RW_OCI_OP_UPLOAD_STATUS;
+		out->meters_upload = req->op == RW_OCI_OP_UPLOAD_START ||
+				     req->op == RW_OCI_OP_UPLOAD_CHUNK ||
+				     req->op == RW_OCI_OP_UPLOAD_COMPLETE ||
+				     req->op == RW_OCI_OP_MANIFEST_PUT;
+		break;
+	}
+	case NEED_NOTHING:
+	default:
+		return deny(out, 403, "DENIED", "unknown_operation");
+	}
+	out->verdict = RW_VERDICT_ALLOW;
+	out->status = 200;
+	out->code = NULL;
+	out->reason = "allow";
+	return RW_VERDICT_ALLOW;
+}

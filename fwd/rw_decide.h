@@ -1,0 +1,78 @@
+/* The per-request policy decision of terminate mode: who is asking
+ * (certificate identity, VPN peer, named network) and may they do this
+ * OCI operation on this repository? Pure: no I/O, no heap, no clock.
+ * Rate limiting is separate (fwd/rw_limit.h); the decision says which
+ * requests count against it. The full table: docs/design/policy.md. */
+#ifndef RW_DECIDE_H
+#define RW_DECIDE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "inspect/rw_oci.h"
+#include "rules/rw_policy.h"
+
+#define RW_WHO_NAME_MAX (RW_NAME_MAX + 8) /* "peer:" + name */
+
+struct rw_who {
+	const struct rw_identity *identity; /* certificate-matched config identity */
+	const struct rw_peer *peer;         /* VPN peer owning the tunnel source address */
+	const struct rw_network *network;   /* first named network containing the source */
+	bool via_vpn;                       /* peer != NULL: arrived through the tunnel */
+	/* The display and rate-limit name, by precedence identity > peer >
+	 * network: "ci-bot", "peer:alice", "net:office", "anonymous". */
+	char name[RW_WHO_NAME_MAX];
+};
+
+/*
+ * Fill *out for a connection from addr (4 or 16 bytes, family AF_INET or
+ * AF_INET6). on_vpn: the connection arrived on the WireGuard interface
+ * (only then can the source be a peer: the same address arriving from
+ * elsewhere is not the peer). cert_identity: the identity the client
+ * certificate matched (rw_cert_find_identity), or NULL. All three of
+ * identity, peer and network are filled when they apply; the decision
+ * combines them (see rw_decide).
+ */
+void rw_who_resolve(const struct rw_policy *p, int family, const uint8_t *addr, bool on_vpn,
+		    const struct rw_identity *cert_identity, struct rw_who *out);
+
+enum rw_verdict {
+	RW_VERDICT_ALLOW = 0,
+	RW_VERDICT_DENY,
+};
+
+#define RW_DECIDE_MSG_MAX 640 /* room for the longest name(s) in full */
+
+struct rw_decision {
+	enum rw_verdict verdict;
+	int status;          /* 200 allow; 401 nobody; 403 not allowed */
+	const char *code;    /* NULL on allow; "UNAUTHORIZED", "DENIED" */
+	const char *reason;  /* log word: "allow", "no_identity", "no_role",
+			      * "push_requires_vpn", "unknown_operation",
+			      * "mount_source_denied", "catalog_needs_pull_all" */
+	char message[RW_DECIDE_MSG_MAX]; /* for the client ("" on allow) */
+	bool counts_push_op; /* take a push-operation token (rw_limit_op) */
+	bool meters_upload;  /* pace the request body (rw_limit_bytes) */
+};
+
+/*
+ * Decide one classified request. Rules (effective roles = union of the
+ * certificate identity's and the VPN peer's roles; a source in a named
+ * network may in addition pull every repository; credentials only ever
+ * add rights):
+ *   nobody (no identity, peer or network) -> 401 UNAUTHORIZED
+ *   base /v2/        -> anyone identified
+ *   pull ops         -> pull:<glob> on the repository, or network member
+ *   catalog          -> a pull role with a match-all glob, or network member
+ *   push ops (upload start/chunk/complete/status/cancel, manifest PUT)
+ *                    -> pull AND push on the repository, and via the VPN
+ *                       when policy.push_requires_vpn
+ *   mount            -> as push on the target, plus pull on "from"
+ *   delete ops       -> delete on the repository, VPN rule as for push
+ *   unknown          -> 403 DENIED (unknown_operation)
+ * Returns out->verdict (also on NULL arguments: DENY, 403).
+ */
+enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
+			  const struct rw_oci_req *req, struct rw_decision *out);
+
+#endif
