@@ -149,9 +149,9 @@ static int rw_daemon_replay(struct rw_daemon *d, struct rw_policy *p, struct rw_
 }
 
 struct rw_ban_saved {
-	struct rw_cidr *v;
-	uint64_t *ms;
+	struct rw_nft_ban *v;
 	size_t n, cap;
+	int oom;
 };
 
 static void rw_daemon_ban_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
@@ -159,17 +159,16 @@ static void rw_daemon_ban_cb(const struct rw_cidr *c, uint64_t expires_ms, void 
 	struct rw_ban_saved *s = arg;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct rw_cidr *v = realloc(s->v, cap * sizeof(*v));
-		uint64_t *ms = v ? realloc(s->ms, cap * sizeof(*ms)) : NULL;
-		if (v)
-			s->v = v;
-		if (!ms)
-			return; /* a ban lost on OOM expires early; nothing opens */
-		s->ms = ms;
+		struct rw_nft_ban *v = realloc(s->v, cap * sizeof(*v));
+		if (!v) {
+			s->oom = 1;
+			return;
+		}
+		s->v = v;
 		s->cap = cap;
 	}
-	s->v[s->n] = *c;
-	s->ms[s->n++] = expires_ms;
+	s->v[s->n].addr = *c;
+	s->v[s->n++].timeout_ms = expires_ms;
 }
 
 int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
@@ -185,26 +184,29 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	if (!r && !d->nft)
 		r = rw_nft_open(&d->nft, diag);
 	/* Bans live only in the kernel set, which the table replace recreates:
-	 * read them first and put them back after (with their time left). */
+	 * read them first and carry them (with their time left) into the same
+	 * transaction. A table from an earlier run (daemon restart) counts
+	 * too; a missing table or set simply has no bans. If they cannot be
+	 * read completely the reload is refused rather than unbanning. */
 	struct rw_ban_saved bans = { 0 };
-	if (!r && d->have_pol) {
-		rw_nft_set_list(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, diag);
-		rw_nft_set_list(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, diag);
+	if (!r) {
+		struct rw_diag ldiag;
+		rw_diag_init(&ldiag);
+		int l4 = rw_nft_set_list(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, &ldiag);
+		int l6 = rw_nft_set_list(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, &ldiag);
+		if ((l4 && l4 != RW_ENOENT) || (l6 && l6 != RW_ENOENT) || bans.oom) {
+			rw_diag_err(diag, NULL, 0, "cannot read the current bans to carry them over");
+			r = bans.oom ? RW_ENOMEM : (l4 && l4 != RW_ENOENT ? l4 : l6);
+		}
 	}
 	if (!r)
-		r = rw_nft_apply(d->nft, comp, diag);
+		r = rw_nft_apply_with_bans(d->nft, comp, bans.v, bans.n, diag);
 	rw_nft_compiled_free(comp);
+	free(bans.v);
 	if (r) {
 		rw_policy_free(&np);
-		free(bans.v);
-		free(bans.ms);
 		return r;
 	}
-	for (size_t i = 0; i < bans.n; i++)
-		if (bans.ms[i] > 0)
-			rw_nft_ban_add(d->nft, &bans.v[i], bans.ms[i], diag);
-	free(bans.v);
-	free(bans.ms);
 	if (d->have_pol)
 		rw_policy_free(&d->pol);
 	d->pol = np;

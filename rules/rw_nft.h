@@ -45,6 +45,16 @@ void rw_nft_close(struct rw_nft *n);
  * refused. RW_EUNKNOWN: acks were lost (ENOBUFS); the caller re-reads. */
 int rw_nft_apply(struct rw_nft *n, const struct rw_nft_compiled *c, struct rw_diag *diag);
 
+/* The same, carrying bans over: each is added to ban_v4/ban_v6 with its
+ * remaining time INSIDE the replacing transaction, so a reload never lets
+ * a banned source through, not even between two batches. */
+struct rw_nft_ban {
+	struct rw_cidr addr; /* /32 or /128 */
+	uint64_t timeout_ms; /* > 0 */
+};
+int rw_nft_apply_with_bans(struct rw_nft *n, const struct rw_nft_compiled *c,
+			   const struct rw_nft_ban *bans, size_t n_bans, struct rw_diag *diag);
+
 /* Delete table inet regwall (and nothing else). Absent table -> 0. */
 int rw_nft_remove(struct rw_nft *n, struct rw_diag *diag);
 

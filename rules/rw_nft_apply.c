@@ -12,6 +12,7 @@
 #include <linux/netlink.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
@@ -97,12 +98,25 @@ static int rw_nft_put_compiled(struct rw_nft_batch *b, const struct rw_nft_compi
 
 int rw_nft_apply(struct rw_nft *n, const struct rw_nft_compiled *c, struct rw_diag *diag)
 {
+	return rw_nft_apply_with_bans(n, c, NULL, 0, diag);
+}
+
+int rw_nft_apply_with_bans(struct rw_nft *n, const struct rw_nft_compiled *c,
+			   const struct rw_nft_ban *bans, size_t n_bans, struct rw_diag *diag)
+{
 	struct rw_nft_batch *b = rw_nft_batch_new(n);
 	if (!b)
 		return RW_ENOMEM;
 	int rc = rw_nft_put_delete(b);
 	if (!rc)
 		rc = rw_nft_put_compiled(b, c);
+	for (size_t i = 0; i < n_bans && !rc; i++) {
+		const struct rw_cidr *a = &bans[i].addr;
+		if (bans[i].timeout_ms == 0 ||
+		    a->prefix != (a->family == AF_INET ? 32 : 128))
+			continue; /* expired while we read it, or not a host */
+		rc = rw_nft_ban_msg(b, NFT_MSG_NEWSETELEM, a, bans[i].timeout_ms, "carry over");
+	}
 	int err = 0;
 	if (!rc)
 		rc = rw_nft_batch_send(b, diag, &err);

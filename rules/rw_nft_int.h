@@ -128,6 +128,10 @@ int rw_nft_batch_elems(struct rw_nft_batch *b, uint16_t type, const char *set,
  * object; *first_errno set), RW_EUNKNOWN (acks lost), RW_ENETLINK. */
 int rw_nft_batch_send(struct rw_nft_batch *b, struct rw_diag *diag, int *first_errno);
 
+/* One ban element message for ban_v4/ban_v6 (rw_nft_update.c). */
+int rw_nft_ban_msg(struct rw_nft_batch *b, uint16_t type, const struct rw_cidr *addr,
+		   uint64_t timeout_ms, const char *what);
+
 /* A request/dump round trip outside a batch (seq is filled in here): cb
  * gets each data message and returns MNL_CB_OK, or MNL_CB_ERROR with errno
  * set. Returns 0; RW_EKERNEL with *nl_errno from the kernel's NLMSG_ERROR

@@ -105,8 +105,8 @@ int rw_nft_net_update(struct rw_nft *n, const char *network, const struct rw_cid
 	return rw_nft_map_errno(rc, err);
 }
 
-static int rw_nft_ban_msg(struct rw_nft_batch *b, uint16_t type, const struct rw_cidr *addr,
-			  uint64_t timeout_ms, const char *what)
+int rw_nft_ban_msg(struct rw_nft_batch *b, uint16_t type, const struct rw_cidr *addr,
+		   uint64_t timeout_ms, const char *what)
 {
 	const char *set = addr->family == AF_INET ? "ban_v4" : "ban_v6";
 	struct nftnl_set *s = nftnl_set_alloc();
