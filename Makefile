@@ -1,6 +1,6 @@
 # regwall: plain GNU Makefile (in the spirit of wireguard-tools src/Makefile).
 #   make            regwalld, regwallctl
-#   make test       unit tests (cmocka) + network tests (root, namespaces)
+#   make test       unit tests (cmocka) + network and end-to-end tests (root, namespaces)
 #   make asan       unit tests built and run under ASan+UBSan
 #   make fuzz       every libFuzzer harness for FUZZ_SECONDS (default 30)
 #   make demo       the lab demo
@@ -72,7 +72,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps test unit net asan fuzz fuzz-build bench demo install clean
+.PHONY: all deps test unit net e2e asan fuzz fuzz-build bench demo install clean
 all: deps $(BUILD)/regwalld $(BUILD)/regwallctl
 
 deps:
@@ -115,9 +115,14 @@ unit: deps $(UNIT_BIN) $(BUILD)/regwalld $(BUILD)/regwallctl
 net: deps $(BUILD)/regwalld $(BUILD)/regwallctl $(BENCH_BIN)
 	$(Q)BUILD=$(abspath $(BUILD)) bash tests/net/run.sh
 
+# End-to-end: the data path with real clients, registry and TLS (root).
+e2e: deps $(BUILD)/regwalld $(BUILD)/regwallctl
+	$(Q)BUILD=$(abspath $(BUILD)) RUN_LABEL=e2e TEST_TIMEOUT=900 bash tests/net/run.sh tests/e2e/test_*.sh
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory net
+	$(Q)$(MAKE) --no-print-directory e2e
 
 asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 unit

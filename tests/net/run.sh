@@ -21,7 +21,7 @@ for t in "${tests[@]}"; do
 	name=$(basename "$t" .sh)
 	echo "== $name"
 	start=$(date +%s)
-	timeout --kill-after=10 300 bash "$t"
+	timeout --kill-after=10 "${TEST_TIMEOUT:-300}" bash "$t"
 	rc=$?
 	secs=$(($(date +%s) - start))
 	if [ "$rc" -eq 0 ]; then
@@ -31,12 +31,12 @@ for t in "${tests[@]}"; do
 		echo "-- SKIP $name"
 		skipped=$((skipped + 1))
 	else
-		[ "$rc" -eq 124 ] && echo "-- (timed out after 300 s)"
+		[ "$rc" -eq 124 ] && echo "-- (timed out after ${TEST_TIMEOUT:-300} s)"
 		echo "-- FAIL $name (exit $rc, ${secs}s)"
 		failed=$((failed + 1))
 		failed_names+=("$name")
 	fi
 done
 [ "$failed" -gt 0 ] && echo "failed: ${failed_names[*]}"
-echo "net: $passed passed, $failed failed, $skipped skipped"
+echo "${RUN_LABEL:-net}: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
