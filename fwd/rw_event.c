@@ -53,6 +53,7 @@ int rw_event_json_write(FILE *out, const struct rw_fwd_event *ev)
 	rc |= rw_event_set_str(o, "method", ev->method);
 	rc |= rw_event_set_str(o, "repository", ev->repository);
 	rc |= rw_event_set_str(o, "operation", ev->operation);
+	rc |= rw_event_set_str(o, "reference", ev->reference);
 	rc |= rw_event_set_str(o, "digest", ev->digest);
 	rc |= rw_event_set_u64(o, "bytes_up", ev->bytes_up);
 	rc |= rw_event_set_u64(o, "bytes_down", ev->bytes_down);

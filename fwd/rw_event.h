@@ -16,6 +16,11 @@
  *   "pass" (a passthrough connection ended) with reason: "done" (both
  *     directions finished), "reset" (either side reset), "idle_timeout",
  *     "error" (a socket error other than a reset).
+ *   Terminate mode (fwd/rw_term.h lists its reasons): "refuse" for a
+ *     refused connection or request, "push" for a manifest PUT the
+ *     registry answered 201 (repository, reference, digest from
+ *     Docker-Content-Digest, bytes_up of the request, identity), "term"
+ *     when a terminated connection ends.
  * Fields not known for an event are NULL / 0. */
 #ifndef RW_EVENT_H
 #define RW_EVENT_H
@@ -35,6 +40,7 @@ struct rw_fwd_event {
 	const char *ja4;
 	const char *identity; /* terminate mode; NULL in passthrough */
 	const char *method, *repository, *operation, *digest; /* terminate mode */
+	const char *reference; /* terminate mode: tag or digest of a pushed manifest */
 	uint64_t bytes_up;    /* client -> registry, hello included */
 	uint64_t bytes_down;  /* registry -> client */
 	uint64_t duration_ms; /* accept to decision / close */

@@ -13,6 +13,7 @@
 #include "fwd/rw_fwd_int.h"
 #include "fwd/rw_listen.h"
 #include "fwd/rw_pass.h"
+#include "fwd/rw_term.h"
 #include "inspect/rw_err.h"
 
 /* Accepts per readiness event: bounded so a flood on one listener cannot
@@ -34,6 +35,8 @@ void rw_fwd_opts_default(struct rw_fwd_opts *o)
 		.backlog = 1024,
 		.stop_fd = -1,
 		.send_alert = 1,
+		.handshake_timeout_ms = 10000,
+		.header_timeout_ms = 30000,
 	};
 }
 
@@ -127,7 +130,10 @@ static void rw_fwd_on_accept(struct rw_loop *l, int fd, unsigned events, void *a
 			rw_fwd_emit_refuse(w, lis, &ss, "overload");
 			continue;
 		}
-		rw_pass_accept(w, lis, cfd, &ss);
+		if (lis->term)
+			rw_term_accept(w, lis, lis->term, cfd, &ss);
+		else
+			rw_pass_accept(w, lis, cfd, &ss);
 	}
 }
 
@@ -149,8 +155,12 @@ void rw_fwd_worker_free(struct rw_fwd_worker *w)
 {
 	if (!w)
 		return;
-	if (w->conns.slot)
+	if (w->conns.slot) {
+		/* terminate conns first: they share the slot table, and
+		 * rw_pass_close_all treats every remaining slot as its own */
+		rw_term_close_all(w);
 		rw_pass_close_all(w);
+	}
 	for (size_t i = 0; i < w->n_lis; i++)
 		if (w->lis[i].fd >= 0) {
 			rw_loop_fd_del(&w->loop, w->lis[i].fd);
@@ -160,6 +170,10 @@ void rw_fwd_worker_free(struct rw_fwd_worker *w)
 		rw_loop_fd_del(&w->loop, w->o.stop_fd);
 	if (w->spare_fd >= 0)
 		close(w->spare_fd);
+	for (size_t i = 0; i < w->n_lis; i++)
+		rw_term_listener_free(w->lis[i].term);
+	if (w->up_ctx)
+		SSL_CTX_free(w->up_ctx);
 	free(w->lis);
 	rw_conn_table_fini(&w->conns);
 	rw_pipe_pool_fini(&w->pipes);
@@ -206,8 +220,15 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 		*lis = (struct rw_fwd_listener){ .w = w, .cfg = cfg, .fd = -1 };
 		lis->names = cfg->n_server_names ? cfg->server_names : p->registry.server_names;
 		lis->n_names = cfg->n_server_names ? cfg->n_server_names : p->registry.n_server_names;
-		if (cfg->mode != RW_MODE_PASSTHROUGH)
-			continue;
+		if (cfg->mode == RW_MODE_TERMINATE) {
+			/* TLS state before the socket: a listener whose
+			 * certificate does not load is never opened */
+			rc = rw_term_listener_new(cfg, lis->names, lis->n_names, &lis->term, NULL, 0);
+			if (!rc && p->registry.upstream_tls && !w->up_ctx)
+				rc = rw_tlsctx_client_new(p->registry.upstream_ca, &w->up_ctx, NULL, 0);
+			if (rc)
+				break;
+		}
 		rc = rw_listen_open(&cfg->listen, w->o.backlog, &lis->fd);
 		if (!rc)
 			rc = rw_loop_fd_add(&w->loop, lis->fd, RW_LOOP_READ, rw_fwd_on_accept, lis);

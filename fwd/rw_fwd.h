@@ -3,9 +3,9 @@
  * The privileged parent applies the nftables table and serves the control
  * socket, then forks N workers; each calls rw_fwd_worker_run(), which
  * opens its own SO_REUSEPORT socket on every listener, and runs one epoll
- * loop until stop_fd becomes readable (or a fatal error). Part 1 serves
- * passthrough listeners; terminate-mode listeners are skipped (not opened)
- * until fwd/ part 3 lands.
+ * loop until stop_fd becomes readable (or a fatal error). Passthrough
+ * listeners are served by rw_pass, terminate listeners by rw_term (one
+ * SSL_CTX per listener, built in rw_fwd_worker_new).
  *
  * The worker ignores SIGPIPE (splice into a dead socket raises it). It
  * installs no other signal handlers: the parent stops a worker by making
@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "fwd/rw_event.h"
+#include "fwd/rw_limit.h"
 #include "rules/rw_policy.h"
 
 struct rw_fwd_opts {
@@ -29,6 +30,10 @@ struct rw_fwd_opts {
 	int backlog;                 /* listen(2) backlog; default 1024 */
 	int stop_fd;                 /* readable -> the worker returns; -1 = none */
 	int send_alert;              /* 1: a refused name gets a TLS unrecognized_name alert; default 1 */
+	/* ---- terminate mode (fwd/rw_term.h) ---- */
+	uint32_t handshake_timeout_ms; /* accept -> TLS handshake done; default 10000 */
+	uint32_t header_timeout_ms;    /* first byte of a request head -> whole head; default 30000 */
+	struct rw_limit *limit;        /* shared push buckets; NULL = no push limits */
 };
 
 void rw_fwd_opts_default(struct rw_fwd_opts *o);

@@ -13,6 +13,8 @@
 #include "fwd/rw_splice.h"
 
 struct rw_fwd_worker;
+struct rw_term_listener;
+struct rw_term_conn;
 
 struct rw_fwd_listener {
 	struct rw_fwd_worker *w;
@@ -21,6 +23,7 @@ struct rw_fwd_listener {
 	uint16_t port;
 	char *const *names;    /* the listener's names, else the registry's */
 	size_t n_names;
+	struct rw_term_listener *term; /* terminate mode: SSL_CTX + names; else NULL */
 };
 
 struct rw_fwd_worker {
@@ -35,6 +38,9 @@ struct rw_fwd_worker {
 	int spare_fd; /* held open so EMFILE can still accept-and-close */
 	bool listeners_paused;
 	struct rw_timer resume_timer;
+	/* terminate mode (rw_term.c) */
+	struct rw_term_conn *term_conns; /* live terminate connections */
+	struct ssl_ctx_st *up_ctx;       /* upstream TLS client context; NULL = plain */
 };
 
 /* Wall clock in ms, for events. */

@@ -1,0 +1,902 @@
+/* Terminate-mode connections; the state machine is drawn in rw_term.h.
+ *
+ * Shape: every readiness event or timer runs one "pump" that moves bytes
+ * in a fixed order until nothing moves (client -> head parser -> upstream
+ * -> response framer -> client), then registers exactly the events the
+ * blocked calls asked for. OpenSSL may want the opposite event of the call
+ * made, so interest is computed from the I/O results, never from the
+ * state alone. */
+#include "fwd/rw_term.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "fwd/rw_fwd_int.h"
+#include "fwd/rw_limit.h"
+#include "fwd/rw_listen.h"
+#include "fwd/rw_oci_reply.h"
+#include "fwd/rw_term_io.h"
+#include "inspect/rw_err.h"
+
+/* Pump rounds per event: bounded so one busy connection cannot starve
+ * the loop (level-triggered epoll calls back if more is pending). */
+#define RW_TERM_PUMP_ROUNDS 32
+
+static void rw_term_on_client(struct rw_loop *l, int fd, unsigned events, void *arg);
+static void rw_term_on_upstream(struct rw_loop *l, int fd, unsigned events, void *arg);
+static void rw_term_on_timer(struct rw_loop *l, void *arg);
+static void rw_term_on_pace(struct rw_loop *l, void *arg);
+static void rw_term_pump(struct rw_term_conn *c);
+
+/* ---- listener TLS state ---- */
+
+int rw_term_listener_new(const struct rw_listener *cfg, char *const *names, size_t n_names,
+			 struct rw_term_listener **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	struct rw_term_listener *tl = calloc(1, sizeof(*tl));
+	if (!tl)
+		return RW_ENOMEM;
+	tl->sni.names = names;
+	tl->sni.n_names = n_names;
+	int rc = rw_tlsctx_server_new(cfg, &tl->sni, &tl->ctx, err, errlen);
+	if (rc) {
+		free(tl);
+		return rc;
+	}
+	*out = tl;
+	return 0;
+}
+
+void rw_term_listener_free(struct rw_term_listener *tl)
+{
+	if (!tl)
+		return;
+	SSL_CTX_free(tl->ctx);
+	free(tl);
+}
+
+/* ---- registration ---- */
+
+static int rw_term_interest(struct rw_term_conn *c, int fd, bool *reg, unsigned *cur,
+			    unsigned mask, rw_loop_fd_fn *fn)
+{
+	struct rw_loop *l = &c->w->loop;
+	int rc = 0;
+	if (mask == 0) {
+		if (*reg)
+			rw_loop_fd_del(l, fd);
+		*reg = false;
+	} else if (!*reg) {
+		rc = rw_loop_fd_add(l, fd, mask, fn, c);
+		*reg = rc == 0;
+	} else if (*cur != mask) {
+		rc = rw_loop_fd_mod(l, fd, mask);
+	}
+	*cur = mask;
+	return rc;
+}
+
+static void rw_term_linger0(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+/* ---- events ---- */
+
+static void rw_term_emit(struct rw_term_conn *c, const char *kind, const char *reason,
+			 bool with_request)
+{
+	struct rw_fwd_event ev = {
+		.time_ms = rw_fwd_wall_ms(),
+		.kind = kind,
+		.reason = reason,
+		.listener = c->lis->cfg->name,
+		.src_family = c->src_family,
+		.src_port = c->src_port,
+		.sni = c->sni[0] ? c->sni : NULL,
+		.identity = c->who.name[0] ? c->who.name : NULL,
+		.bytes_up = c->bytes_up,
+		.bytes_down = c->bytes_down,
+		.duration_ms = rw_loop_clock_ms() - c->t_start,
+	};
+	memcpy(ev.src_addr, c->src_addr, sizeof(ev.src_addr));
+	if (with_request && c->io) {
+		const struct rw_oci_req *o = &c->io->oci;
+		ev.method = rw_http_method_str(c->io->req.method);
+		ev.operation = rw_oci_op_str(o->op);
+		ev.repository = o->repo[0] ? o->repo : NULL;
+		ev.reference = o->reference[0] ? o->reference : NULL;
+		ev.digest = c->resp_digest[0] ? c->resp_digest : NULL;
+		ev.bytes_up = c->body_bytes;
+		ev.bytes_down = c->resp_bytes;
+	}
+	rw_event_emit(&c->w->ev, &ev);
+}
+
+/* ---- the one way out ---- */
+
+static void rw_term_unregister_up(struct rw_term_conn *c)
+{
+	if (c->up.fd >= 0)
+		rw_term_interest(c, c->up.fd, &c->ureg, &c->umask, 0, NULL);
+	c->uwant = 0;
+}
+
+static void rw_term_close_up(struct rw_term_conn *c, bool rst)
+{
+	rw_term_unregister_up(c);
+	if (rst && c->up.fd >= 0)
+		rw_term_linger0(c->up.fd);
+	rw_upstream_close(&c->up);
+}
+
+static void rw_term_close(struct rw_term_conn *c, const char *kind, const char *reason, bool rst)
+{
+	struct rw_fwd_worker *w = c->w;
+	if (kind)
+		rw_term_emit(c, kind, reason, false);
+	rw_term_close_up(c, rst);
+	rw_term_interest(c, c->cfd, &c->creg, &c->cmask, 0, NULL);
+	if (c->ssl) {
+		if (!rst && c->state != RW_TERM_HANDSHAKE) {
+			ERR_clear_error();
+			(void)SSL_shutdown(c->ssl); /* best effort close_notify */
+		}
+		SSL_free(c->ssl);
+		ERR_clear_error();
+	}
+	if (rst)
+		rw_term_linger0(c->cfd);
+	close(c->cfd);
+	rw_loop_timer_cancel(&w->loop, &c->timer);
+	rw_loop_timer_cancel(&w->loop, &c->pace_timer);
+	free(c->io);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->term_conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	rw_conn_release(&w->conns, c->slot, &c->key);
+	free(c);
+}
+
+void rw_term_close_all(struct rw_fwd_worker *w)
+{
+	while (w->term_conns)
+		rw_term_close(w->term_conns, NULL, NULL, true);
+}
+
+/* ---- accept ---- */
+
+void rw_term_accept(struct rw_fwd_worker *w, struct rw_fwd_listener *lis,
+		    struct rw_term_listener *tl, int cfd, const struct sockaddr_storage *ss)
+{
+	struct rw_term_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		rw_term_linger0(cfd);
+		close(cfd);
+		rw_fwd_emit_refuse(w, lis, ss, "overload");
+		return;
+	}
+	rw_listen_peer(ss, &c->src_family, c->src_addr, &c->src_port);
+	rw_src_key_make(&c->key, c->src_family, c->src_addr);
+	long slot = rw_conn_admit(&w->conns, &c->key, c);
+	if (slot < 0) {
+		free(c);
+		rw_term_linger0(cfd);
+		close(cfd);
+		rw_fwd_emit_refuse(w, lis, ss, slot == RW_ERANGE ? "source_limit" : "overload");
+		return;
+	}
+	c->w = w;
+	c->lis = lis;
+	c->slot = (size_t)slot;
+	c->cfd = cfd;
+	c->state = RW_TERM_HANDSHAKE;
+	c->t_start = rw_loop_now_ms(&w->loop);
+	c->last_io = c->t_start;
+	rw_upstream_init(&c->up);
+	rw_timer_init(&c->timer, rw_term_on_timer, c);
+	rw_timer_init(&c->pace_timer, rw_term_on_pace, c);
+	c->next = w->term_conns;
+	if (c->next)
+		c->next->prev = c;
+	w->term_conns = c;
+	int one = 1;
+	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->ssl = SSL_new(tl->ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, cfd) != 1) {
+		rw_term_close(c, "refuse", "overload", true);
+		return;
+	}
+	SSL_set_accept_state(c->ssl);
+	if (rw_loop_timer_arm(&w->loop, &c->timer, w->o.handshake_timeout_ms)) {
+		rw_term_close(c, "refuse", "overload", true);
+		return;
+	}
+	rw_term_pump(c);
+}
+
+/* ---- handshake ---- */
+
+/* 1 = progress (handshake done), 0 = waiting, -1 = connection closed. */
+static int rw_term_handshake(struct rw_term_conn *c)
+{
+	unsigned want;
+	int rc = rw_term_io_handshake(c->ssl, &want);
+	if (rc == RW_EINCOMPLETE) {
+		c->cwant |= want;
+		return 0;
+	}
+	enum rw_client_cert mode = c->lis->cfg->client_cert;
+	if (rc) {
+		const char *why = rw_tlsctx_refusal(c->ssl);
+		if (!why)
+			why = rw_tlsctx_verify_reason(c->ssl, mode);
+		rw_term_close(c, "refuse", why ? why : "tls_handshake", false);
+		return -1;
+	}
+	const char *name = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+	snprintf(c->sni, sizeof(c->sni), "%s", name ? name : "");
+	const char *bad = rw_tlsctx_peer_ok(c->ssl, mode);
+	if (bad) {
+		rw_term_close(c, "refuse", bad, false);
+		return -1;
+	}
+	X509 *peer = mode == RW_CCERT_NONE ? NULL : SSL_get0_peer_certificate(c->ssl);
+	rw_term_who_resolve(c->w->p, peer, c->src_family, c->src_addr, &c->who);
+	c->io = malloc(sizeof(*c->io));
+	if (!c->io) {
+		rw_term_close(c, "refuse", "overload", true);
+		return -1;
+	}
+	c->io->cin.off = c->io->cin.len = 0;
+	c->io->uin.off = c->io->uin.len = 0;
+	c->io->hout_len = c->io->hout_off = 0;
+	c->io->reply_len = c->io->reply_off = 0;
+	c->state = RW_TERM_HEAD;
+	c->last_io = rw_loop_now_ms(&c->w->loop);
+	c->head_start = 0;
+	return 1;
+}
+
+/* ---- buffers ---- */
+
+static void rw_term_buf_compact(struct rw_term_buf *b)
+{
+	if (b->off == b->len) {
+		b->off = b->len = 0;
+	} else if (b->off > 0 && b->len == sizeof(b->data)) {
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+	}
+}
+
+/* ---- refusals ---- */
+
+static const char *rw_term_code_for(int status)
+{
+	switch (status) {
+	case 403:
+	case 421:
+		return "DENIED";
+	case 429:
+		return "TOOMANYREQUESTS";
+	case 413:
+		return "SIZE_INVALID";
+	default:
+		return "UNSUPPORTED";
+	}
+}
+
+/* Answer the current request ourselves. A request that announced a body
+ * we will not read leaves the connection unframeable: close after the
+ * reply. The head (already parsed) is consumed here. */
+static void rw_term_refuse_req(struct rw_term_conn *c, int status, const char *reason,
+			       const char *msg, uint64_t retry_after_s, bool must_close)
+{
+	struct rw_term_io_state *io = c->io;
+	bool body = io->req.framing == RW_HTTP_BODY_CHUNKED ||
+		    (io->req.framing == RW_HTTP_BODY_LENGTH && io->req.content_length > 0);
+	c->close_after = must_close || body || !io->req.keep_alive;
+	struct rw_oci_reply r = {
+		.status = status,
+		.code = rw_term_code_for(status),
+		.message = msg,
+		.close = c->close_after,
+		.head_request = !must_close && io->req.method == RW_HTTP_HEAD,
+		.retry_after_s = retry_after_s,
+	};
+	size_t len = 0;
+	if (rw_oci_reply_build(&r, io->reply, sizeof(io->reply), &len)) {
+		r.message = "refused";
+		if (rw_oci_reply_build(&r, io->reply, sizeof(io->reply), &len))
+			len = 0;
+	}
+	io->reply_len = len;
+	io->reply_off = 0;
+	rw_term_emit(c, "refuse", reason, true);
+	if (!must_close)
+		io->cin.off += io->req.head_len;
+	c->state = RW_TERM_REPLY;
+	c->requests++;
+}
+
+/* ---- request head ---- */
+
+static void rw_term_start_exchange(struct rw_term_conn *c);
+
+/* 1 progress, 0 nothing to do, -1 closed. */
+static int rw_term_head(struct rw_term_conn *c)
+{
+	struct rw_term_io_state *io = c->io;
+	struct rw_term_buf *b = &io->cin;
+	if (b->off == b->len)
+		return 0;
+	if (!c->head_start)
+		c->head_start = rw_loop_now_ms(&c->w->loop);
+	enum rw_inspect_result r = rw_http_parse_head(b->data + b->off, b->len - b->off, &io->req);
+	if (r == RW_INSPECT_MORE)
+		return 0;
+	memset(&io->oci, 0, sizeof(io->oci));
+	c->resp_digest[0] = '\0';
+	c->body_bytes = c->resp_bytes = 0;
+	if (r == RW_INSPECT_REFUSE) {
+		char reason[64], msg[96];
+		snprintf(reason, sizeof(reason), "http_%s", rw_http_refuse_str(io->req.refuse));
+		snprintf(msg, sizeof(msg), "malformed request: %s", rw_http_refuse_str(io->req.refuse));
+		int status = io->req.status >= 400 && io->req.status <= 599 ? io->req.status : 400;
+		rw_term_refuse_req(c, status, reason, msg, 0, true);
+		return 1;
+	}
+	rw_oci_classify_http(&io->req, &io->oci);
+	char msg[400];
+	if (!rw_term_host_matches(io->req.host, c->sni)) {
+		snprintf(msg, sizeof(msg), "Host does not match the TLS server name %s", c->sni);
+		rw_term_refuse_req(c, 421, "misdirected", msg, 0, false);
+		return 1;
+	}
+	const char *why = rw_term_policy(c->w->p, &c->who, &io->oci, msg, sizeof(msg));
+	if (why) {
+		rw_term_refuse_req(c, 403, why, msg, 0, false);
+		return 1;
+	}
+	if (io->oci.cls == RW_OCI_CLASS_PUSH && c->w->o.limit) {
+		uint64_t retry = 0;
+		int rc = rw_limit_op(c->w->o.limit, c->who.name, rw_loop_clock_ms(), &c->w->p->opts,
+				     &retry);
+		if (rc) {
+			snprintf(msg, sizeof(msg), "push rate limit for %s reached, retry later",
+				 c->who.name);
+			rw_term_refuse_req(c, 429, "rate_limited", msg,
+					   rw_oci_reply_retry_s(rc == RW_ETOOBIG ? retry : 1000),
+					   false);
+			return 1;
+		}
+	}
+	char ip[INET6_ADDRSTRLEN] = "";
+	inet_ntop(c->src_family, c->src_addr, ip, sizeof(ip));
+	if (rw_term_rewrite_head(b->data + b->off, &io->req, ip, io->hout, sizeof(io->hout),
+				 &io->hout_len)) {
+		rw_term_refuse_req(c, 431, "http_fields_too_long", "request head too large", 0,
+				   true);
+		return 1;
+	}
+	io->hout_off = 0;
+	b->off += io->req.head_len;
+	c->requests++;
+	rw_term_start_exchange(c);
+	return 1;
+}
+
+static void rw_term_bad_gateway(struct rw_term_conn *c, const char *msg)
+{
+	/* Nothing of the response reached the client yet: answer 502 and
+	 * close (the request body, if any, is not framed any more). */
+	struct rw_term_io_state *io = c->io;
+	rw_term_close_up(c, true);
+	struct rw_oci_reply r = { .status = 502, .code = "UNSUPPORTED", .message = msg,
+				  .close = true };
+	size_t len = 0;
+	if (rw_oci_reply_build(&r, io->reply, sizeof(io->reply), &len))
+		len = 0;
+	io->reply_len = len;
+	io->reply_off = 0;
+	c->close_after = true;
+	rw_term_emit(c, "refuse", "upstream_failed", true);
+	c->state = RW_TERM_REPLY;
+}
+
+static void rw_term_start_exchange(struct rw_term_conn *c)
+{
+	struct rw_fwd_worker *w = c->w;
+	struct rw_term_io_state *io = c->io;
+	rw_http_body_init(&c->body, &io->req);
+	c->body_done = io->req.framing == RW_HTTP_BODY_NONE ||
+		       (io->req.framing == RW_HTTP_BODY_LENGTH && io->req.content_length == 0);
+	c->body_avail = 0;
+	c->resp_head_done = c->resp_done = false;
+	c->up_reuse = false;
+	c->resp_fwd = 0;
+	c->resp_status = 0;
+	c->close_after = !io->req.keep_alive;
+	io->uin.off = io->uin.len = 0;
+	if (c->up.state == RW_UP_READY) {
+		/* A kept-alive registry connection may have been closed while
+		 * idle (its fd is not watched then): anything readable now,
+		 * EOF or stray bytes, means it cannot carry this request. */
+		uint8_t probe;
+		ssize_t pk = recv(c->up.fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (pk < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->state = RW_TERM_FORWARD;
+			return;
+		}
+	}
+	rw_term_close_up(c, false);
+	if (rw_upstream_connect(&c->up, &w->p->registry, w->up_ctx)) {
+		rw_term_bad_gateway(c, "registry unreachable");
+		return;
+	}
+	c->state = RW_TERM_CONNECT;
+	c->uwant = RW_LOOP_WRITE;
+}
+
+/* ---- client side I/O ---- */
+
+static int rw_term_client_read(struct rw_term_conn *c)
+{
+	struct rw_term_io_state *io = c->io;
+	bool in_body = c->state == RW_TERM_FORWARD && !c->body_done;
+	if (c->state != RW_TERM_HEAD && !in_body)
+		return 0;
+	if (c->paced)
+		return 0;
+	struct rw_term_buf *b = &io->cin;
+	rw_term_buf_compact(b);
+	size_t room = sizeof(b->data) - b->len;
+	if (room == 0)
+		return 0;
+	/* Upload pacing: read no faster than the identity's byte bucket
+	 * refills. Tokens taken are credit for later reads, never lost. */
+	if (in_body && io->oci.cls == RW_OCI_CLASS_PUSH && c->w->o.limit &&
+	    c->w->p->opts.push_bytes_per_second) {
+		if (c->pace_credit == 0) {
+			uint64_t wait = 0;
+			c->pace_credit = rw_limit_bytes(c->w->o.limit, c->who.name,
+							rw_loop_clock_ms(), room, &c->w->p->opts,
+							&wait);
+			if (c->pace_credit == 0) {
+				c->paced = true;
+				rw_loop_timer_arm(&c->w->loop, &c->pace_timer, wait ? wait : 1);
+				return 0;
+			}
+		}
+		if (room > c->pace_credit)
+			room = (size_t)c->pace_credit;
+	}
+	unsigned want;
+	ssize_t n = rw_term_io_read(c->cfd, c->ssl, b->data + b->len, room, &want);
+	if (n == RW_EINCOMPLETE) {
+		c->cwant |= want;
+		return 0;
+	}
+	if (n == 0) {
+		if (c->state == RW_TERM_HEAD && b->off == b->len)
+			rw_term_close(c, "term", "done", false);
+		else
+			rw_term_close(c, "term", "client_error", true);
+		return -1;
+	}
+	if (n < 0) {
+		rw_term_close(c, "term", "client_error", true);
+		return -1;
+	}
+	if (in_body && c->pace_credit)
+		c->pace_credit -= (uint64_t)n < c->pace_credit ? (uint64_t)n : c->pace_credit;
+	b->len += (size_t)n;
+	c->last_io = rw_loop_now_ms(&c->w->loop);
+	return 1;
+}
+
+/* Write to the client: our own reply, or framed response bytes. */
+static int rw_term_client_write(struct rw_term_conn *c)
+{
+	struct rw_term_io_state *io = c->io;
+	const uint8_t *p;
+	size_t n;
+	if (c->state == RW_TERM_REPLY) {
+		p = (const uint8_t *)io->reply + io->reply_off;
+		n = io->reply_len - io->reply_off;
+	} else if (c->state == RW_TERM_FORWARD) {
+		p = io->uin.data + io->uin.off;
+		n = c->resp_fwd;
+	} else {
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	unsigned want;
+	ssize_t r = rw_term_io_write(c->cfd, c->ssl, p, n, &want);
+	if (r == RW_EINCOMPLETE) {
+		c->cwant |= want;
+		return 0;
+	}
+	if (r < 0) {
+		rw_term_close(c, "term", "client_error", true);
+		return -1;
+	}
+	c->bytes_down += (uint64_t)r;
+	c->last_io = rw_loop_now_ms(&c->w->loop);
+	if (c->state == RW_TERM_REPLY) {
+		io->reply_off += (size_t)r;
+	} else {
+		io->uin.off += (size_t)r;
+		c->resp_fwd -= (size_t)r;
+		c->resp_bytes += (uint64_t)r;
+	}
+	return 1;
+}
+
+/* ---- upstream side ---- */
+
+static int rw_term_up_connect(struct rw_term_conn *c)
+{
+	unsigned want;
+	int rc = rw_upstream_progress(&c->up, &want);
+	if (rc == RW_EINCOMPLETE) {
+		c->uwant |= want;
+		return 0;
+	}
+	if (rc) {
+		rw_term_bad_gateway(c, rc == RW_EPROTO ? "registry TLS verification failed"
+						       : "registry unreachable");
+		return 1;
+	}
+	c->state = RW_TERM_FORWARD;
+	return 1;
+}
+
+static int rw_term_up_write(struct rw_term_conn *c)
+{
+	struct rw_term_io_state *io = c->io;
+	if (c->state != RW_TERM_FORWARD || c->resp_done)
+		return 0;
+	/* Frame body bytes that arrived since the last call. */
+	if (!c->body_done && io->hout_off == io->hout_len) {
+		size_t have = io->cin.len - io->cin.off;
+		if (have > c->body_avail) {
+			size_t consumed = 0, payload = 0;
+			enum rw_inspect_result r =
+				rw_http_body_feed(&c->body, io->cin.data + io->cin.off + c->body_avail,
+						  have - c->body_avail, &consumed, &payload);
+			c->body_avail += consumed;
+			if (r == RW_INSPECT_OK)
+				c->body_done = true;
+			else if (r == RW_INSPECT_REFUSE) {
+				char reason[64];
+				snprintf(reason, sizeof(reason), "http_%s",
+					 rw_http_refuse_str(c->body.refuse));
+				rw_term_emit(c, "refuse", reason, true);
+				rw_term_close(c, NULL, NULL, true);
+				return -1;
+			}
+		}
+	}
+	const uint8_t *p;
+	size_t n;
+	bool head = io->hout_off < io->hout_len;
+	if (head) {
+		p = io->hout + io->hout_off;
+		n = io->hout_len - io->hout_off;
+	} else {
+		p = io->cin.data + io->cin.off;
+		n = c->body_avail;
+	}
+	if (n == 0)
+		return 0;
+	unsigned want;
+	ssize_t r = rw_term_io_write(c->up.fd, c->up.ssl, p, n, &want);
+	if (r == RW_EINCOMPLETE) {
+		c->uwant |= want;
+		return 0;
+	}
+	if (r < 0) {
+		if (c->resp_fwd == 0 && c->resp_bytes == 0 && !c->resp_head_done) {
+			rw_term_bad_gateway(c, "registry connection lost");
+			return 1;
+		}
+		rw_term_close(c, "term", "upstream_error", true);
+		return -1;
+	}
+	if (head) {
+		io->hout_off += (size_t)r;
+	} else {
+		io->cin.off += (size_t)r;
+		c->body_avail -= (size_t)r;
+	}
+	c->body_bytes += (uint64_t)r;
+	c->bytes_up += (uint64_t)r;
+	c->last_io = rw_loop_now_ms(&c->w->loop);
+	return 1;
+}
+
+static int rw_term_up_read(struct rw_term_conn *c)
+{
+	struct rw_term_io_state *io = c->io;
+	if (c->state != RW_TERM_FORWARD || c->resp_done || io->hout_off == 0)
+		return 0;
+	struct rw_term_buf *b = &io->uin;
+	rw_term_buf_compact(b);
+	size_t room = sizeof(b->data) - b->len;
+	if (room == 0)
+		return 0;
+	unsigned want;
+	ssize_t n = rw_term_io_read(c->up.fd, c->up.ssl, b->data + b->len, room, &want);
+	if (n == RW_EINCOMPLETE) {
+		c->uwant |= want;
+		return 0;
+	}
+	if (n > 0) {
+		b->len += (size_t)n;
+		c->last_io = rw_loop_now_ms(&c->w->loop);
+		return 1;
+	}
+	/* EOF or error from the registry */
+	if (!c->resp_head_done) {
+		if (c->resp_bytes == 0 && c->resp_fwd == 0) {
+			rw_term_bad_gateway(c, "registry closed the connection");
+			return 1;
+		}
+		rw_term_close(c, "term", "upstream_error", true);
+		return -1;
+	}
+	if (n == 0 && rw_httpresp_body_eof(&c->resp_body) == RW_INSPECT_OK) {
+		c->resp_done = true;
+		c->close_after = true;
+		rw_term_unregister_up(c);
+		rw_upstream_close(&c->up);
+		return 1;
+	}
+	rw_term_close(c, "term", "upstream_error", true);
+	return -1;
+}
+
+/* Frame what the registry sent: heads (interim ones too), then the body. */
+static int rw_term_resp(struct rw_term_conn *c)
+{
+	struct rw_term_io_state *io = c->io;
+	if (c->state != RW_TERM_FORWARD || c->resp_done)
+		return 0;
+	struct rw_term_buf *b = &io->uin;
+	int progress = 0;
+	while (!c->resp_head_done) {
+		size_t at = b->off + c->resp_fwd;
+		if (at >= b->len)
+			return progress;
+		enum rw_inspect_result r = rw_httpresp_parse_head(b->data + at, b->len - at,
+								  io->req.method, &io->resp);
+		if (r == RW_INSPECT_MORE) {
+			if (b->len == sizeof(b->data) && b->off == 0 && c->resp_fwd == 0)
+				goto bad;
+			return progress;
+		}
+		if (r == RW_INSPECT_REFUSE)
+			goto bad;
+		c->resp_fwd += io->resp.head_len;
+		progress = 1;
+		if (io->resp.interim)
+			continue;
+		c->resp_head_done = true;
+		c->resp_status = io->resp.status;
+		size_t dl = io->resp.digest.len < sizeof(c->resp_digest) ? io->resp.digest.len : 0;
+		memcpy(c->resp_digest, io->resp.digest.ptr, dl);
+		c->resp_digest[dl] = '\0';
+		rw_httpresp_body_init(&c->resp_body, &io->resp);
+		c->up_reuse = io->resp.keep_alive && io->resp.body != RW_HTTPRESP_BODY_CLOSE;
+		if (io->resp.body == RW_HTTPRESP_BODY_CLOSE)
+			c->close_after = true;
+	}
+	size_t at = b->off + c->resp_fwd;
+	if (at < b->len || io->resp.body == RW_HTTPRESP_BODY_NONE ||
+	    (io->resp.body == RW_HTTPRESP_BODY_LENGTH && io->resp.content_length == 0)) {
+		size_t consumed = 0, payload = 0;
+		enum rw_inspect_result r = rw_httpresp_body_feed(&c->resp_body, b->data + at,
+								 b->len - at, &consumed, &payload);
+		c->resp_fwd += consumed;
+		if (consumed)
+			progress = 1;
+		if (r == RW_INSPECT_OK) {
+			c->resp_done = true;
+			progress = 1;
+			/* Bytes after the end: the registry answered what was
+			 * not asked; do not trust that connection again. */
+			if (b->off + c->resp_fwd < b->len) {
+				c->up_reuse = false;
+				b->len = b->off + c->resp_fwd;
+			}
+		} else if (r == RW_INSPECT_REFUSE) {
+			rw_term_close(c, "term", "upstream_error", true);
+			return -1;
+		}
+	}
+	return progress;
+bad:
+	if (c->resp_bytes == 0 && b->off == 0) {
+		rw_term_bad_gateway(c, "registry sent a malformed response");
+		return 1;
+	}
+	rw_term_close(c, "term", "upstream_error", true);
+	return -1;
+}
+
+/* The exchange ends when the whole response has reached the client. */
+static int rw_term_finish(struct rw_term_conn *c)
+{
+	struct rw_term_io_state *io = c->io;
+	if (c->state == RW_TERM_REPLY) {
+		if (io->reply_off < io->reply_len)
+			return 0;
+		if (c->close_after) {
+			rw_term_close(c, "term", "done", false);
+			return -1;
+		}
+		c->state = RW_TERM_HEAD;
+		c->head_start = 0;
+		return 1;
+	}
+	if (c->state != RW_TERM_FORWARD || !c->resp_done || c->resp_fwd > 0)
+		return 0;
+	if (io->oci.op == RW_OCI_OP_MANIFEST_PUT && c->resp_status == 201)
+		rw_term_emit(c, "push", "manifest_put", true);
+	if (!c->body_done) {
+		/* The registry answered before the body ended (an error,
+		 * usually): the rest of the body cannot be framed away. */
+		rw_term_close(c, "term", "done", false);
+		return -1;
+	}
+	if (!c->up_reuse || io->uin.off != io->uin.len)
+		rw_term_close_up(c, false);
+	if (c->close_after) {
+		rw_term_close(c, "term", "done", false);
+		return -1;
+	}
+	io->uin.off = io->uin.len = 0;
+	c->state = RW_TERM_HEAD;
+	c->head_start = 0;
+	return 1;
+}
+
+/* ---- timers ---- */
+
+static uint64_t rw_term_deadline(const struct rw_term_conn *c, const char **why)
+{
+	const struct rw_fwd_opts *o = &c->w->o;
+	switch (c->state) {
+	case RW_TERM_HANDSHAKE:
+		*why = "handshake_timeout";
+		return c->t_start + o->handshake_timeout_ms;
+	case RW_TERM_HEAD:
+		if (c->head_start) {
+			*why = "header_timeout";
+			return c->head_start + o->header_timeout_ms;
+		}
+		*why = "idle_timeout";
+		return c->last_io + o->idle_timeout_ms;
+	case RW_TERM_CONNECT:
+		*why = "upstream_error";
+		return c->last_io + o->connect_timeout_ms;
+	default:
+		*why = "idle_timeout";
+		return c->last_io + o->idle_timeout_ms;
+	}
+}
+
+static void rw_term_on_timer(struct rw_loop *l, void *arg)
+{
+	struct rw_term_conn *c = arg;
+	const char *why;
+	uint64_t dl = rw_term_deadline(c, &why);
+	uint64_t now = rw_loop_now_ms(l);
+	if (now >= dl) {
+		if (c->state == RW_TERM_CONNECT) {
+			rw_term_bad_gateway(c, "registry connect timeout");
+			rw_term_pump(c);
+			return;
+		}
+		rw_term_close(c, c->state == RW_TERM_HANDSHAKE ? "refuse" : "term", why, false);
+		return;
+	}
+	rw_loop_timer_arm(l, &c->timer, dl - now);
+}
+
+static void rw_term_on_pace(struct rw_loop *l, void *arg)
+{
+	struct rw_term_conn *c = arg;
+	c->paced = false;
+	rw_term_pump(c);
+}
+
+/* ---- the pump ---- */
+
+static void rw_term_pump(struct rw_term_conn *c)
+{
+	struct rw_fwd_worker *w = c->w;
+	c->cwant = 0;
+	c->uwant = c->state == RW_TERM_CONNECT ? c->uwant : 0;
+	for (int round = 0; round < RW_TERM_PUMP_ROUNDS; round++) {
+		int p = 0, r;
+		if (c->state == RW_TERM_HANDSHAKE) {
+			r = rw_term_handshake(c);
+			if (r < 0)
+				return;
+			if (r == 0)
+				break;
+			continue;
+		}
+#define RW_TERM_STEP(call)            \
+	do {                          \
+		r = (call);           \
+		if (r < 0)            \
+			return;       \
+		p |= r;               \
+	} while (0)
+		if (c->state == RW_TERM_HEAD)
+			RW_TERM_STEP(rw_term_head(c));
+		RW_TERM_STEP(rw_term_client_read(c));
+		if (c->state == RW_TERM_CONNECT)
+			RW_TERM_STEP(rw_term_up_connect(c));
+		RW_TERM_STEP(rw_term_up_write(c));
+		RW_TERM_STEP(rw_term_up_read(c));
+		RW_TERM_STEP(rw_term_resp(c));
+		RW_TERM_STEP(rw_term_client_write(c));
+		RW_TERM_STEP(rw_term_finish(c));
+#undef RW_TERM_STEP
+		if (!p)
+			break;
+	}
+	/* SSL may hold decrypted bytes the socket no longer signals. */
+	bool reading = c->state == RW_TERM_HEAD || (c->state == RW_TERM_FORWARD && !c->body_done);
+	if (c->ssl && reading && !c->paced && SSL_pending(c->ssl) > 0 && c->io &&
+	    c->io->cin.len - c->io->cin.off < sizeof(c->io->cin.data))
+		c->cwant |= RW_LOOP_WRITE; /* writable at once: re-enter the pump soon */
+	if (rw_term_interest(c, c->cfd, &c->creg, &c->cmask, c->cwant, rw_term_on_client) ||
+	    (c->up.fd >= 0 &&
+	     rw_term_interest(c, c->up.fd, &c->ureg, &c->umask, c->uwant, rw_term_on_upstream))) {
+		rw_term_close(c, "term", "client_error", true);
+		return;
+	}
+	const char *why;
+	uint64_t dl = rw_term_deadline(c, &why);
+	uint64_t now = rw_loop_now_ms(&w->loop);
+	if (rw_loop_timer_arm(&w->loop, &c->timer, dl > now ? dl - now : 0))
+		rw_term_close(c, "term", "client_error", true);
+}
+
+static void rw_term_on_client(struct rw_loop *l, int fd, unsigned events, void *arg)
+{
+	struct rw_term_conn *c = arg;
+	if ((events & RW_LOOP_ERROR) && !(events & (RW_LOOP_READ | RW_LOOP_WRITE))) {
+		rw_term_close(c, c->state == RW_TERM_HANDSHAKE ? "refuse" : "term",
+			      c->state == RW_TERM_HANDSHAKE ? "tls_handshake" : "client_error", true);
+		return;
+	}
+	rw_term_pump(c);
+}
+
+static void rw_term_on_upstream(struct rw_loop *l, int fd, unsigned events, void *arg)
+{
+	struct rw_term_conn *c = arg;
+	rw_term_pump(c);
+}

@@ -1,0 +1,186 @@
+/* Terminate mode: TLS with the client (mutual TLS optional), every HTTP/1.1
+ * request framed, classified and decided, allowed ones relayed to the
+ * upstream registry, refusals answered in the registry's own error format.
+ *
+ * Connection states (docs/design/fwd-terminate.md draws them with timers):
+ *
+ *   accept --admit--> HANDSHAKE --ok, cert ok--> HEAD <--------------------+
+ *                        | refused (sni, alpn,     | head complete         |
+ *                        | cert), timeout          v                       |
+ *                        v                 decide: refuse --> REPLY -------+ (no body
+ *                      closed                      | allow                 |  announced)
+ *                                                  v                       |
+ *                                    upstream ready? -- no --> CONNECT     |
+ *                                                  | yes          |        |
+ *                                                  v              v        |
+ *                                               FORWARD <---------+        |
+ *                     request head + body up, response head + body down    |
+ *                     (both framed; bounded buffers) ---- exchange done ---+
+ *
+ * One request is in flight at a time: pipelined requests wait in the
+ * client buffer (and the kernel) until the previous response has been
+ * relayed in full, so responses can never be reordered or interleaved.
+ *
+ * Every path that ends a connection goes through one close function, which
+ * emits the connection's event. Events ("refuse", "push", "term") and their
+ * reason tokens:
+ *   connection: "handshake_timeout", "sni", "no_sni", "alpn",
+ *     "client_cert_missing", "client_cert_revoked", "client_cert_expired",
+ *     "client_cert_untrusted", "client_cert_invalid", "tls_handshake",
+ *     "overload", "source_limit"
+ *   request: "denied" (policy), "misdirected" (Host != SNI),
+ *     "rate_limited", "unknown_operation", "http_<refuse>" (framing),
+ *     "upstream_failed" (connect/TLS/response error; answered 502)
+ *   end of connection ("term"): "done", "idle_timeout", "header_timeout",
+ *     "client_error", "upstream_error"
+ */
+#ifndef RW_TERM_H
+#define RW_TERM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
+#include "fwd/rw_conn.h"
+#include "fwd/rw_loop.h"
+#include "fwd/rw_tlsctx.h"
+#include "fwd/rw_upstream.h"
+#include "inspect/rw_http.h"
+#include "inspect/rw_httpresp.h"
+#include "inspect/rw_oci.h"
+
+struct rw_fwd_worker;
+struct rw_fwd_listener;
+
+/* Per direction: a fixed buffer; backpressure is "stop reading the side
+ * whose buffer is full until the other side has taken bytes out". 64 KiB
+ * holds any request head (8 KiB line + 32 KiB fields) and any response
+ * head (32 KiB). */
+#define RW_TERM_BUF (64u * 1024u)
+/* The rewritten request head: the client's head minus its forwarding
+ * headers plus ours. */
+#define RW_TERM_HEAD_OUT (RW_HTTP_MAX_LINE + RW_HTTP_MAX_FIELDS + 512u)
+/* A synthesized refusal (rw_oci_reply). */
+#define RW_TERM_REPLY_MAX 1536u
+
+/* One terminate-mode listener of a worker: its SSL_CTX and names. */
+struct rw_term_listener {
+	SSL_CTX *ctx;
+	struct rw_tlsctx_sni sni;
+};
+
+enum rw_term_state {
+	RW_TERM_HANDSHAKE = 0,
+	RW_TERM_HEAD,
+	RW_TERM_REPLY,
+	RW_TERM_CONNECT,
+	RW_TERM_FORWARD,
+};
+
+struct rw_term_buf {
+	size_t off, len; /* unread bytes are data[off..len) */
+	uint8_t data[RW_TERM_BUF];
+};
+
+/* Everything that exists only after the handshake (buffers, the parsed
+ * request and response), allocated then: a connection in the handshake
+ * costs a few hundred bytes plus OpenSSL's state. */
+struct rw_term_io_state {
+	struct rw_term_buf cin;  /* decrypted client bytes: head, body, next requests */
+	struct rw_term_buf uin;  /* upstream bytes: response head and body */
+	uint8_t hout[RW_TERM_HEAD_OUT];
+	size_t hout_len, hout_off;
+	char reply[RW_TERM_REPLY_MAX];
+	size_t reply_len, reply_off;
+	struct rw_http_req req;
+	struct rw_oci_req oci;
+	struct rw_httpresp resp;
+};
+
+/* The identity a connection acts as. */
+struct rw_term_who {
+	char name[64];                /* "ci-bot", "peer:alice", "net:office", "anonymous" */
+	const struct rw_role *roles;  /* NULL: no explicit roles */
+	size_t n_roles;
+	bool via_vpn;                 /* source is a VPN peer's tunnel address */
+	bool network_pull;            /* a named network: may pull, nothing else */
+};
+
+struct rw_term_conn {
+	struct rw_fwd_worker *w;
+	struct rw_fwd_listener *lis;
+	struct rw_term_conn *next, *prev; /* worker's list of terminate conns */
+	size_t slot;
+	struct rw_src_key key;
+	enum rw_term_state state;
+	int cfd;
+	SSL *ssl;
+	unsigned cmask, umask;
+	bool creg, ureg;
+	unsigned cwant, uwant; /* events the last blocked I/O asked for */
+	uint8_t src_family;
+	uint8_t src_addr[16];
+	uint16_t src_port;
+	char sni[256];
+	struct rw_term_who who;
+	uint64_t t_start, last_io, head_start;
+	struct rw_timer timer;
+	struct rw_timer pace_timer;
+	bool paced;          /* waiting for pace_timer */
+	uint64_t pace_credit;
+	struct rw_upstream up;
+	struct rw_term_io_state *io;
+	/* current exchange */
+	bool close_after;    /* close once the reply / response is flushed */
+	bool body_done;
+	size_t body_avail;   /* framed body bytes at cin.off not yet sent up */
+	uint64_t body_bytes; /* bytes of this request sent up (head + body) */
+	struct rw_http_body body;
+	bool resp_head_done, resp_done, up_reuse;
+	size_t resp_fwd;     /* framed response bytes at uin.off not yet sent */
+	uint64_t resp_bytes; /* response bytes sent to the client */
+	struct rw_httpresp_body resp_body;
+	unsigned resp_status;
+	char resp_digest[RW_OCI_DIGEST_MAX + 1];
+	uint64_t bytes_up, bytes_down; /* whole connection */
+	unsigned requests;
+};
+
+/* Take over an accepted client socket of a terminate listener. On refusal
+ * (limits) the socket is closed and the event emitted here. */
+void rw_term_accept(struct rw_fwd_worker *w, struct rw_fwd_listener *lis,
+		    struct rw_term_listener *tl, int cfd, const struct sockaddr_storage *ss);
+/* Close every terminate connection without events (worker shutdown). */
+void rw_term_close_all(struct rw_fwd_worker *w);
+
+/* Build / free the per-listener TLS state at worker start. */
+int rw_term_listener_new(const struct rw_listener *cfg, char *const *names, size_t n_names,
+			 struct rw_term_listener **out, char *err, size_t errlen);
+void rw_term_listener_free(struct rw_term_listener *tl);
+
+/* Identity of a connection (order: certificate identity, VPN peer owning
+ * the source address, named network of the source, "anonymous"). cert may
+ * be NULL. Exposed for tests. */
+void rw_term_who_resolve(const struct rw_policy *p, X509 *cert, uint8_t family,
+			 const uint8_t addr[16], struct rw_term_who *out);
+
+/* Policy for one classified request: NULL = allowed, else the reason
+ * token ("denied", "unknown_operation") and a message for the client in
+ * msg. Exposed for tests. */
+const char *rw_term_policy(const struct rw_policy *p, const struct rw_term_who *who,
+			   const struct rw_oci_req *oci, char *msg, size_t msglen);
+
+/* Rewrite a parsed request head for the upstream: every X-Forwarded-For,
+ * Forwarded, X-Real-IP, X-Forwarded-Proto and X-Forwarded-Host field the
+ * client sent is dropped, "X-Forwarded-For: <client>" and
+ * "X-Forwarded-Proto: https" are added before the final CRLF; every other
+ * byte is copied unchanged. 0 and *len, or RW_ERANGE if cap is too small. */
+int rw_term_rewrite_head(const uint8_t *head, const struct rw_http_req *req,
+			 const char *client_ip, uint8_t *out, size_t cap, size_t *len);
+
+/* Host (without port) equals the SNI, case-insensitively. */
+bool rw_term_host_matches(struct rw_http_span host, const char *sni);
+
+#endif

@@ -1,0 +1,306 @@
+/* SSL_CTX construction for terminate listeners and the upstream; the
+ * settings and their reasons are in rw_tlsctx.h. */
+#include "fwd/rw_tlsctx.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "fwd/rw_names.h"
+#include "inspect/rw_cursor.h"
+#include "inspect/rw_err.h"
+#include "inspect/rw_tls_hello.h"
+
+/* ALPN wire form: length-prefixed protocol names. */
+static const unsigned char rw_tlsctx_alpn_http11[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+
+static int rw_tlsctx_ex_reason = -1;
+
+static int rw_tlsctx_ex_index(void)
+{
+	/* Workers are single-threaded and call this before any handshake,
+	 * so the lazy init needs no lock. */
+	if (rw_tlsctx_ex_reason < 0)
+		rw_tlsctx_ex_reason = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	return rw_tlsctx_ex_reason;
+}
+
+static void rw_tlsctx_set_reason(SSL *ssl, const char *why)
+{
+	SSL_set_ex_data(ssl, rw_tlsctx_ex_index(), (void *)why);
+}
+
+const char *rw_tlsctx_refusal(const SSL *ssl)
+{
+	if (rw_tlsctx_ex_reason < 0)
+		return NULL;
+	return SSL_get_ex_data(ssl, rw_tlsctx_ex_reason);
+}
+
+static void rw_tlsctx_errmsg(char *err, size_t errlen, const char *what, const char *path)
+{
+	if (!err || !errlen)
+		return;
+	unsigned long e = ERR_peek_last_error();
+	char ossl[160] = "";
+	if (e)
+		ERR_error_string_n(e, ossl, sizeof(ossl));
+	snprintf(err, errlen, "%s %s: %s", what, path ? path : "(unset)", ossl[0] ? ossl : "failed");
+	ERR_clear_error();
+}
+
+/*
+ * server_name extension body (RFC 6066 §3), as the client-hello callback
+ * hands it over:
+ *
+ *   +--------+--------+------+--------+--------+------------+
+ *   | list length (2) | type | name length (2) | host name  |
+ *   +--------+--------+------+--------+--------+------------+
+ *                       0 = host_name
+ *
+ * Only the first entry is looked at (RFC 6066 allows one host_name); the
+ * name is copied with its length, never assumed NUL-terminated, and a name
+ * with a NUL or over RW_TLS_SNI_MAX is refused.
+ */
+static bool rw_tlsctx_sni_from_ext(const unsigned char *p, size_t n, char *out, size_t cap)
+{
+	struct rw_cursor cur, list;
+	uint8_t type;
+	const uint8_t *name;
+	uint16_t len;
+	rw_cur_init(&cur, p, n);
+	if (rw_cur_sub16(&cur, &list) || rw_cur_left(&cur) != 0 || rw_cur_u8(&list, &type) ||
+	    type != 0 || rw_cur_u16(&list, &len) || len == 0 || len >= cap ||
+	    rw_cur_bytes(&list, len, &name))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (name[i] <= 0x20 || name[i] > 0x7e)
+			return false;
+		out[i] = (char)name[i];
+	}
+	out[len] = '\0';
+	return true;
+}
+
+static int rw_tlsctx_on_hello(SSL *ssl, int *al, void *arg)
+{
+	const struct rw_tlsctx_sni *sni = arg;
+	const unsigned char *p;
+	size_t n;
+	char host[RW_TLS_SNI_MAX + 1];
+	if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &n)) {
+		rw_tlsctx_set_reason(ssl, "no_sni");
+		*al = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	if (!rw_tlsctx_sni_from_ext(p, n, host, sizeof(host)) ||
+	    !rw_names_match(sni->names, sni->n_names, host)) {
+		rw_tlsctx_set_reason(ssl, "sni");
+		*al = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+static int rw_tlsctx_on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+			     const unsigned char *in, unsigned int inlen, void *arg)
+{
+	unsigned char *sel;
+	if (SSL_select_next_proto(&sel, outlen, rw_tlsctx_alpn_http11,
+				  sizeof(rw_tlsctx_alpn_http11), in,
+				  inlen) != OPENSSL_NPN_NEGOTIATED) {
+		rw_tlsctx_set_reason(ssl, "alpn");
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* Every CRL in a PEM file goes into the store. */
+static int rw_tlsctx_load_crl(X509_STORE *st, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (err && errlen)
+			snprintf(err, errlen, "crl %s: cannot open", path);
+		return RW_EIO;
+	}
+	size_t n = 0;
+	X509_CRL *crl;
+	while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL)) != NULL) {
+		int ok = X509_STORE_add_crl(st, crl);
+		X509_CRL_free(crl);
+		if (!ok) {
+			fclose(f);
+			rw_tlsctx_errmsg(err, errlen, "crl", path);
+			return RW_EIO;
+		}
+		n++;
+	}
+	fclose(f);
+	ERR_clear_error(); /* the loop ends on "no start line" */
+	if (n == 0) {
+		if (err && errlen)
+			snprintf(err, errlen, "crl %s: no CRL in file", path);
+		return RW_EIO;
+	}
+	return 0;
+}
+
+static void rw_tlsctx_common(SSL_CTX *ctx)
+{
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+					 SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* The data path writes from buffers it compacts, in pieces. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      SSL_MODE_RELEASE_BUFFERS);
+}
+
+int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_sni *sni,
+			 SSL_CTX **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!cfg->cert || !cfg->key || !sni) {
+		if (err && errlen)
+			snprintf(err, errlen, "listener %s: cert and key are required", cfg->name);
+		return RW_EINVAL;
+	}
+	if (cfg->client_cert != RW_CCERT_NONE && !cfg->client_ca) {
+		if (err && errlen)
+			snprintf(err, errlen, "listener %s: client_cert needs client_ca", cfg->name);
+		return RW_EINVAL;
+	}
+	rw_tlsctx_ex_index();
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx)
+		return RW_ENOMEM;
+	int rc = RW_EIO;
+	rw_tlsctx_common(ctx);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_max_early_data(ctx, 0);
+	SSL_CTX_set_recv_max_early_data(ctx, 0);
+	/* Never used for resumption (cache off), but OpenSSL refuses
+	 * verify-peer contexts without one in some paths. */
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)cfg->name,
+				       (unsigned)strnlen(cfg->name, SSL_MAX_SID_CTX_LENGTH));
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1) {
+		rw_tlsctx_errmsg(err, errlen, "cert", cfg->cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		rw_tlsctx_errmsg(err, errlen, "key", cfg->key);
+		goto fail;
+	}
+	SSL_CTX_set_client_hello_cb(ctx, rw_tlsctx_on_hello, (void *)sni);
+	SSL_CTX_set_alpn_select_cb(ctx, rw_tlsctx_on_alpn, NULL);
+	if (cfg->client_cert != RW_CCERT_NONE) {
+		X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+		if (X509_STORE_load_file(st, cfg->client_ca) != 1) {
+			rw_tlsctx_errmsg(err, errlen, "client_ca", cfg->client_ca);
+			goto fail;
+		}
+		if (cfg->crl) {
+			rc = rw_tlsctx_load_crl(st, cfg->crl, err, errlen);
+			if (rc)
+				goto fail;
+			rc = RW_EIO;
+			X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+		}
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->client_ca);
+		if (!names) {
+			rw_tlsctx_errmsg(err, errlen, "client_ca", cfg->client_ca);
+			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(ctx, names);
+		int mode = SSL_VERIFY_PEER;
+		if (cfg->client_cert == RW_CCERT_REQUIRED)
+			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+		SSL_CTX_set_verify(ctx, mode, NULL);
+		SSL_CTX_set_verify_depth(ctx, 4);
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	}
+	*out = ctx;
+	return 0;
+fail:
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+int rw_tlsctx_client_new(const char *ca_path, SSL_CTX **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx)
+		return RW_ENOMEM;
+	rw_tlsctx_common(ctx);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	int ok = ca_path ? SSL_CTX_load_verify_file(ctx, ca_path)
+			 : SSL_CTX_set_default_verify_paths(ctx);
+	if (ok != 1) {
+		rw_tlsctx_errmsg(err, errlen, "upstream_ca", ca_path);
+		SSL_CTX_free(ctx);
+		return RW_EIO;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (SSL_CTX_set_alpn_protos(ctx, rw_tlsctx_alpn_http11, sizeof(rw_tlsctx_alpn_http11))) {
+		SSL_CTX_free(ctx);
+		return RW_ENOMEM;
+	}
+	*out = ctx;
+	return 0;
+}
+
+const char *rw_tlsctx_peer_ok(const SSL *ssl, enum rw_client_cert mode)
+{
+	if (mode == RW_CCERT_NONE)
+		return NULL;
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+	if (!peer)
+		return mode == RW_CCERT_REQUIRED ? "client_cert_missing" : NULL;
+	if (SSL_get_verify_result(ssl) != X509_V_OK)
+		return "client_cert_invalid";
+	return NULL;
+}
+
+const char *rw_tlsctx_verify_reason(const SSL *ssl, enum rw_client_cert mode)
+{
+	if (mode == RW_CCERT_NONE)
+		return NULL;
+	long v = SSL_get_verify_result(ssl);
+	switch (v) {
+	case X509_V_OK:
+		/* "peer did not return a certificate" leaves the result OK */
+		if (mode == RW_CCERT_REQUIRED && !SSL_get0_peer_certificate(ssl))
+			return "client_cert_missing";
+		return NULL;
+	case X509_V_ERR_CERT_REVOKED:
+		return "client_cert_revoked";
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "client_cert_expired";
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+		return "client_cert_untrusted";
+	default:
+		return "client_cert_invalid";
+	}
+}

@@ -1,0 +1,71 @@
+/* OpenSSL contexts for terminate mode: one server SSL_CTX per listener
+ * (built at worker start, rebuilt on reload: X509_STORE_add_crl only ever
+ * adds, so a new CRL means a new context) and one client SSL_CTX for the
+ * upstream registry.
+ *
+ * Server settings and why (docs/design/fwd-terminate.md has the table):
+ *   - TLS 1.2 and 1.3 only.
+ *   - ALPN: "http/1.1" only. A client that offers ALPN without http/1.1
+ *     (h2 only) gets the fatal no_application_protocol alert: we never
+ *     tunnel a protocol we do not parse. No ALPN at all is HTTP/1.1.
+ *   - SNI is checked in the client-hello callback against the listener's
+ *     names (rw_names); a missing or foreign name is refused with the
+ *     unrecognized_name alert before any certificate is sent.
+ *   - No renegotiation, no 0-RTT (max early data 0).
+ *   - No resumption at all: no session cache, no tickets (TLS 1.2 and 1.3,
+ *     num_tickets 0). Resumption would skip the client-certificate check
+ *     and carry an identity across SNI; a full handshake per connection is
+ *     cheap next to a registry push, so this is the simplest safe binding.
+ *   - Client certificates: none / optional / required, verified against
+ *     client_ca, with the CRL (X509_V_FLAG_CRL_CHECK) when crl is set. With
+ *     "optional" a presented certificate that fails verification still
+ *     fails the handshake (a revoked cert must never downgrade to
+ *     "anonymous"). OpenSSL reports verify OK when no certificate was sent,
+ *     so callers check SSL_get0_peer_certificate() too (rw_tlsctx_peer_ok).
+ *
+ * The callbacks record why they refused in the SSL's ex_data; read it with
+ * rw_tlsctx_refusal() after a failed SSL_accept. */
+#ifndef RW_TLSCTX_H
+#define RW_TLSCTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "rules/rw_policy.h"
+
+/* The names a listener serves; must outlive the SSL_CTX built with it. */
+struct rw_tlsctx_sni {
+	char *const *names;
+	size_t n_names;
+};
+
+/* Build the server context for a terminate listener (cert, key, client_ca,
+ * crl, client_cert from cfg). Returns 0, RW_EINVAL (cfg lacks cert/key, or
+ * client_cert wants a client_ca that is not set), RW_EIO (a file does not
+ * load; detail in err/errlen when given), RW_ENOMEM. */
+int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_sni *sni,
+			 SSL_CTX **out, char *err, size_t errlen);
+
+/* Client context for the upstream: TLS 1.2+, peer verification against
+ * ca_path (a PEM bundle) or, when NULL, the system's default store. */
+int rw_tlsctx_client_new(const char *ca_path, SSL_CTX **out, char *err, size_t errlen);
+
+/* Why a callback refused the handshake: "sni", "no_sni", "alpn", or NULL
+ * when no callback refused (then the handshake failed elsewhere). */
+const char *rw_tlsctx_refusal(const SSL *ssl);
+
+/* After a successful handshake: may this peer go on? NULL if yes, else a
+ * reason token: "client_cert_missing" (required but none), or
+ * "client_cert_invalid" (verification did not end in X509_V_OK). */
+const char *rw_tlsctx_peer_ok(const SSL *ssl, enum rw_client_cert mode);
+
+/* Refusal reason for a failed handshake from the verify result, if it was
+ * a certificate problem: "client_cert_revoked", "client_cert_expired",
+ * "client_cert_untrusted", "client_cert_missing" (mode required and no
+ * certificate arrived), "client_cert_invalid" (another verify error),
+ * else NULL. */
+const char *rw_tlsctx_verify_reason(const SSL *ssl, enum rw_client_cert mode);
+
+#endif
