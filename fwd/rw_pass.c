@@ -187,6 +187,8 @@ static void rw_pass_hello_read(struct rw_pass_conn *c)
 		}
 		c->hello->len = 0;
 		rw_tls_hello_init(&c->hello->parser, NULL);
+		/* JA4 is for the event only: computed below, once, on OK */
+		rw_tls_hello_defer_ja4(&c->hello->parser);
 	}
 	struct rw_pass_hello *h = c->hello;
 	size_t room = sizeof(h->buf) - h->len;
@@ -217,7 +219,7 @@ static void rw_pass_hello_read(struct rw_pass_conn *c)
 	const struct rw_tls_hello *th = &h->parser.hello;
 	c->have_hello = true;
 	memcpy(c->sni, th->sni, sizeof(c->sni));
-	memcpy(c->ja4, th->ja4, sizeof(c->ja4));
+	rw_tls_hello_ja4(&h->parser, c->ja4); /* "" if it cannot be computed */
 	const char *why = rw_pass_check_hello(th, c->lis->names, c->lis->n_names,
 					      c->lis->cfg->allow_ech);
 	if (why) {

@@ -25,6 +25,7 @@
 #include "inspect/rw_cursor.h"
 #include "inspect/rw_err.h"
 #include "inspect/rw_tls_grease.h"
+#include "inspect/rw_tls_hello_int.h"
 #include "inspect/rw_tls_ja4.h"
 #include "inspect/rw_tls_name.h"
 
@@ -45,18 +46,6 @@ enum rw_tls_ext_slot {
 	RW_TLS_SLOT_MAX_
 };
 
-/* Lists collected for JA4 (GREASE removed, wire order). */
-struct rw_tls_lists {
-	uint16_t ciphers[RW_TLS_MAX_CIPHERS];
-	size_t n_ciphers;
-	uint16_t exts[RW_TLS_MAX_EXTENSIONS];
-	size_t n_exts;
-	uint16_t sigalgs[RW_TLS_MAX_SIGALGS];
-	size_t n_sigalgs;
-	const uint8_t *alpn0;
-	size_t alpn0_len;
-};
-
 static int rw_tls_slot(uint16_t type)
 {
 	switch (type) {
@@ -69,7 +58,7 @@ static int rw_tls_slot(uint16_t type)
 }
 
 /* cipher_suites: u16 list, even length, at least one entry. */
-static enum rw_tls_refuse rw_tls_ciphers(struct rw_cursor *c, struct rw_tls_lists *l)
+static enum rw_tls_refuse rw_tls_ciphers(struct rw_cursor *c, struct rw_tls_hello_lists *l)
 {
 	uint16_t v;
 
@@ -137,7 +126,7 @@ static bool rw_tls_alpn_grease(const uint8_t *id, size_t len)
 
 /* ALPN (RFC 7301): u16 list_len | { u8 n (>= 1) | n bytes id }+ */
 static enum rw_tls_refuse rw_tls_alpn(struct rw_cursor ext, struct rw_tls_hello *h,
-                                      struct rw_tls_lists *l)
+                                      struct rw_tls_hello_lists *l)
 {
 	struct rw_cursor list;
 	const uint8_t *id;
@@ -151,8 +140,9 @@ static enum rw_tls_refuse rw_tls_alpn(struct rw_cursor ext, struct rw_tls_hello 
 			return RW_TLS_REFUSE_MALFORMED;
 		/* JA4 takes the first id as sent, GREASE or not (as FoxIO's
 		 * implementations, which read it from Wireshark, do) */
-		if (!l->alpn0) {
-			l->alpn0 = id;
+		if (l->alpn0_len == 0) {
+			l->alpn0_ends[0] = id[0];
+			l->alpn0_ends[1] = id[n - 1];
 			l->alpn0_len = n;
 		}
 		if (rw_tls_alpn_grease(id, n))
@@ -194,7 +184,7 @@ static enum rw_tls_refuse rw_tls_versions(struct rw_cursor ext, struct rw_tls_he
 }
 
 /* signature_algorithms: u16 len | u16 schemes (>= 1), kept in wire order */
-static enum rw_tls_refuse rw_tls_sigalgs(struct rw_cursor ext, struct rw_tls_lists *l)
+static enum rw_tls_refuse rw_tls_sigalgs(struct rw_cursor ext, struct rw_tls_hello_lists *l)
 {
 	struct rw_cursor list;
 	uint16_t v;
@@ -213,9 +203,10 @@ static enum rw_tls_refuse rw_tls_sigalgs(struct rw_cursor ext, struct rw_tls_lis
 }
 
 static enum rw_tls_refuse rw_tls_extensions(struct rw_cursor *exts, struct rw_tls_hello *h,
-                                            struct rw_tls_lists *l)
+                                            struct rw_tls_hello_lists *l)
 {
 	uint16_t seen[RW_TLS_MAX_EXTENSIONS];
+	uint64_t seen_bits = 0; /* type & 63 seen: most types need no search */
 	struct rw_cursor tb[RW_TLS_SLOT_MAX_];
 	bool have[RW_TLS_SLOT_MAX_] = { false };
 	size_t n_seen = 0;
@@ -233,9 +224,12 @@ static enum rw_tls_refuse rw_tls_extensions(struct rw_cursor *exts, struct rw_tl
 		/* RFC 8446 §4.2.11: pre_shared_key must be the last extension */
 		if (psk_seen)
 			return RW_TLS_REFUSE_MALFORMED;
-		for (size_t i = 0; i < n_seen; i++)
-			if (seen[i] == type)
-				return RW_TLS_REFUSE_DUPLICATE_EXTENSION;
+		uint64_t bit = UINT64_C(1) << (type & 63);
+		if (seen_bits & bit)
+			for (size_t i = 0; i < n_seen; i++)
+				if (seen[i] == type)
+					return RW_TLS_REFUSE_DUPLICATE_EXTENSION;
+		seen_bits |= bit;
 		if (n_seen == RW_TLS_MAX_EXTENSIONS)
 			return RW_TLS_REFUSE_TOO_MANY_ITEMS;
 		seen[n_seen++] = type;
@@ -268,7 +262,7 @@ static enum rw_tls_refuse rw_tls_extensions(struct rw_cursor *exts, struct rw_tl
 }
 
 static enum rw_tls_refuse rw_tls_body(struct rw_cursor *c, struct rw_tls_hello *h,
-                                      struct rw_tls_lists *l)
+                                      struct rw_tls_hello_lists *l)
 {
 	struct rw_cursor sid, ciphers, comp, exts;
 	enum rw_tls_refuse r;
@@ -289,20 +283,37 @@ static enum rw_tls_refuse rw_tls_body(struct rw_cursor *c, struct rw_tls_hello *
 	return rw_tls_extensions(&exts, h, l);
 }
 
-enum rw_tls_refuse rw_tls_hello_parse(const uint8_t *msg, size_t len, struct rw_tls_hello *out)
+/* JA4 from what the parse kept. The ALPN id is passed as its two ends:
+ * JA4 reads nothing else of it, and the id itself may have been parsed in
+ * a buffer that is gone by now. */
+int rw_tls_hello_ja4_from(const struct rw_tls_hello *h, const struct rw_tls_hello_lists *l,
+                          char out[RW_TLS_JA4_LEN + 1])
 {
-	struct rw_tls_lists lists;
-	struct rw_tls_ja4_input ja4;
+	struct rw_tls_ja4_input in = {
+		.version = h->version,
+		.sni = h->sni_len > 0,
+		.alpn0 = l->alpn0_len ? l->alpn0_ends : NULL,
+		.alpn0_len = l->alpn0_len > 2 ? 2 : l->alpn0_len,
+		.ciphers = l->ciphers,
+		.n_ciphers = l->n_ciphers,
+		.exts = l->exts,
+		.n_exts = l->n_exts,
+		.sigalgs = l->sigalgs,
+		.n_sigalgs = l->n_sigalgs,
+	};
+	return rw_tls_ja4(&in, out);
+}
+
+enum rw_tls_refuse rw_tls_hello_parse_msg(const uint8_t *msg, size_t len, struct rw_tls_hello *h,
+                                          struct rw_tls_hello_lists *l)
+{
 	struct rw_cursor c, body;
-	struct rw_tls_hello *h = out;
 	enum rw_tls_refuse r;
 	uint8_t type;
 	uint32_t n;
 
-	memset(h, 0, sizeof(*h));
-	lists.n_ciphers = lists.n_exts = lists.n_sigalgs = 0;
-	lists.alpn0 = NULL;
-	lists.alpn0_len = 0;
+	l->n_ciphers = l->n_exts = l->n_sigalgs = 0;
+	l->alpn0_len = 0;
 
 	rw_cur_init(&c, msg, len);
 	if (rw_cur_u8(&c, &type))
@@ -311,36 +322,33 @@ enum rw_tls_refuse rw_tls_hello_parse(const uint8_t *msg, size_t len, struct rw_
 		return RW_TLS_REFUSE_NOT_CLIENT_HELLO;
 	if (rw_cur_u24(&c, &n) || n != rw_cur_left(&c) || rw_cur_sub(&c, n, &body))
 		return RW_TLS_REFUSE_MALFORMED;
-	if ((r = rw_tls_body(&body, h, &lists))) {
-		memset(h, 0, sizeof(*h));
+	if ((r = rw_tls_body(&body, h, l)))
 		return r;
-	}
 	if (!h->has_supported_versions)
 		h->version = h->legacy_version;
-	h->n_ciphers = lists.n_ciphers;
-	h->n_extensions = lists.n_exts;
+	h->n_ciphers = l->n_ciphers;
+	h->n_extensions = l->n_exts;
 	h->hello_len = len;
+	return RW_TLS_REFUSE_NONE;
+}
 
-	ja4 = (struct rw_tls_ja4_input){
-		.version = h->version,
-		.sni = h->sni_len > 0,
-		.alpn0 = lists.alpn0,
-		.alpn0_len = lists.alpn0_len,
-		.ciphers = lists.ciphers,
-		.n_ciphers = lists.n_ciphers,
-		.exts = lists.exts,
-		.n_exts = lists.n_exts,
-		.sigalgs = lists.sigalgs,
-		.n_sigalgs = lists.n_sigalgs,
-	};
-	/* The lists are within their caps by construction, so a failure here
+enum rw_tls_refuse rw_tls_hello_parse(const uint8_t *msg, size_t len, struct rw_tls_hello *out)
+{
+	/* the lists are ~2 KB: this entry point is for OpenSSL's msg
+	 * callback (terminate mode), not a tight loop, so the stack is fine */
+	struct rw_tls_hello_lists lists;
+	enum rw_tls_refuse r;
+
+	memset(out, 0, sizeof(*out));
+	r = rw_tls_hello_parse_msg(msg, len, out, &lists);
+	/* The lists are within their caps by construction, so a JA4 failure
 	 * is the hash itself; treat the hello as unreadable rather than pass
 	 * it without a fingerprint. */
-	if (rw_tls_ja4(&ja4, h->ja4)) {
-		memset(h, 0, sizeof(*h));
-		return RW_TLS_REFUSE_MALFORMED;
-	}
-	return RW_TLS_REFUSE_NONE;
+	if (r == RW_TLS_REFUSE_NONE && rw_tls_hello_ja4_from(out, &lists, out->ja4))
+		r = RW_TLS_REFUSE_MALFORMED;
+	if (r)
+		memset(out, 0, sizeof(*out));
+	return r;
 }
 
 enum rw_tls_refuse rw_tls_hello_check_sni(const struct rw_tls_hello *h)

@@ -87,12 +87,29 @@ struct rw_tls_hello {
 	size_t n_extensions;       /* extensions, GREASE removed */
 	size_t hello_len;          /* handshake message bytes, 4-byte header included */
 
-	char ja4[RW_TLS_JA4_LEN + 1]; /* FoxIO JA4 (TCP), e.g. t13d1516h2_8daaf6152771_e5627efa2ab1 */
+	/* FoxIO JA4 (TCP), e.g. t13d1516h2_8daaf6152771_e5627efa2ab1; "" when
+	 * the parser was told to defer it (rw_tls_hello_ja4()) */
+	char ja4[RW_TLS_JA4_LEN + 1];
 };
 
 struct rw_tls_hello_limits {
 	uint32_t max_hello;    /* handshake bytes incl. header; 1..RW_TLS_HELLO_BUF */
 	uint32_t max_records;  /* records carrying the hello; 1..RW_TLS_HELLO_MAX_RECORDS_CAP */
+};
+
+/* What JA4 needs beyond struct rw_tls_hello, kept by the parser so the
+ * fingerprint can be computed after the decision (rw_tls_hello_ja4()).
+ * Lists are GREASE-free, in wire order. Private. */
+struct rw_tls_hello_lists {
+	uint16_t ciphers[RW_TLS_MAX_CIPHERS];
+	size_t n_ciphers;
+	uint16_t exts[RW_TLS_MAX_EXTENSIONS];
+	size_t n_exts;
+	uint16_t sigalgs[RW_TLS_MAX_SIGALGS];
+	size_t n_sigalgs;
+	/* JA4 reads only the first and last byte of the first ALPN id */
+	uint8_t alpn0_ends[2];
+	size_t alpn0_len;       /* 0: no ALPN id */
 };
 
 /* Incremental parser state. Treat every member but 'hello', 'refuse' and
@@ -105,12 +122,17 @@ struct rw_tls_hello_parser {
 	size_t consumed;  /* stream bytes that belong to the hello's records; the
 	                   * bytes after it (if any) were not looked at */
 
+	bool ja4_deferred;    /* rw_tls_hello_defer_ja4() was called */
 	uint8_t rec_hdr[5];
 	uint8_t rec_hdr_have;
 	size_t rec_left;      /* payload bytes of the current record still to come */
 	uint32_t n_records;
 	uint32_t hs_need;     /* 4 + handshake length, 0 until the header is known */
 	uint32_t hs_have;
+	const uint8_t *raw;   /* the message once OK: hs, or the caller's bytes */
+
+	/* not cleared by init: written before they are read */
+	struct rw_tls_hello_lists lists;
 	uint8_t hs[RW_TLS_HELLO_BUF];
 };
 
@@ -121,6 +143,18 @@ void rw_tls_hello_limits_default(struct rw_tls_hello_limits *lim);
  * if a limit is out of range; then the parser uses the defaults instead so
  * it is still safe to feed. */
 int rw_tls_hello_init(struct rw_tls_hello_parser *p, const struct rw_tls_hello_limits *lim);
+
+/* Leave JA4 out of rw_tls_hello_feed(): p->hello.ja4 stays "" and
+ * rw_tls_hello_ja4() computes it when it is wanted. For the data path,
+ * which decides on SNI/ALPN/versions/ECH and needs JA4 only for its log
+ * (two SHA-256 runs, several times the cost of the parse). Call after
+ * rw_tls_hello_init(), before the first feed. */
+void rw_tls_hello_defer_ja4(struct rw_tls_hello_parser *p);
+
+/* The JA4 of the hello the parser answered OK to (computed now if it was
+ * deferred, copied otherwise). Returns 0, or RW_EINVAL before OK or if
+ * hashing failed (out is then ""). Allocation-free. */
+int rw_tls_hello_ja4(const struct rw_tls_hello_parser *p, char out[RW_TLS_JA4_LEN + 1]);
 
 /* Feed the next bytes of the client-to-server stream, in any segmentation.
  * Every byte up to the end of the hello's last record is taken; bytes after
@@ -135,7 +169,10 @@ enum rw_inspect_result rw_tls_hello_feed(struct rw_tls_hello_parser *p, const ui
 enum rw_tls_refuse rw_tls_hello_parse(const uint8_t *msg, size_t len, struct rw_tls_hello *out);
 
 /* The raw handshake message once the parser answered OK (for logging or a
- * second opinion); NULL before. */
+ * second opinion); NULL before. When the hello arrived whole in one record
+ * within one feed it was parsed in place, and this points into the buffer
+ * given to that feed call: valid while that buffer is (the data path keeps
+ * the stream it forwards anyway). Otherwise it points into the parser. */
 const uint8_t *rw_tls_hello_raw(const struct rw_tls_hello_parser *p, size_t *len);
 
 /* Policy helper: the hello carried no server_name. Whether that is refused

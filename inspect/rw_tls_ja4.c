@@ -46,8 +46,19 @@ int rw_tls_ja4_hash12(const char *text, size_t len, char out[13])
 		memcpy(out, "000000000000", 13);
 		return 0;
 	}
-	/* One-shot SHA256(): no context object to allocate on our side. */
-	if (!SHA256((const unsigned char *)text, len, md))
+	/* OpenSSL 3's one-shot SHA256() goes through EVP_Q_digest, which
+	 * fetches the algorithm and allocates a context on every call (three
+	 * allocations per hash, more time than the hash itself on a short
+	 * text). The low-level API hashes in a context on our stack: no heap,
+	 * no global state, thread-safe. It is deprecated in favour of EVP but
+	 * present in every OpenSSL 3.x; if it goes, a per-worker EVP_MD_CTX
+	 * reused with EVP_DigestInit_ex2 is the replacement. */
+	SHA256_CTX ctx;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	int ok = SHA256_Init(&ctx) && SHA256_Update(&ctx, text, len) && SHA256_Final(md, &ctx);
+#pragma GCC diagnostic pop
+	if (!ok)
 		return RW_EINVAL;
 	for (size_t i = 0; i < 6; i++) {
 		out[2 * i] = rw_tls_ja4_hex[md[i] >> 4];

@@ -23,6 +23,7 @@
 
 #include "inspect/rw_cursor.h"
 #include "inspect/rw_err.h"
+#include "inspect/rw_tls_hello_int.h"
 
 #define RW_TLS_CT_HANDSHAKE 22
 #define RW_TLS_RECORD_MAX 16384u
@@ -40,7 +41,7 @@ int rw_tls_hello_init(struct rw_tls_hello_parser *p, const struct rw_tls_hello_l
 {
 	int err = 0;
 
-	memset(p, 0, offsetof(struct rw_tls_hello_parser, hs));
+	memset(p, 0, offsetof(struct rw_tls_hello_parser, lists));
 	p->result = RW_INSPECT_MORE;
 	p->refuse = RW_TLS_REFUSE_NONE;
 	rw_tls_hello_limits_default(&p->lim);
@@ -51,6 +52,26 @@ int rw_tls_hello_init(struct rw_tls_hello_parser *p, const struct rw_tls_hello_l
 		else
 			p->lim = *lim;
 	}
+	return err;
+}
+
+void rw_tls_hello_defer_ja4(struct rw_tls_hello_parser *p)
+{
+	p->ja4_deferred = true;
+}
+
+int rw_tls_hello_ja4(const struct rw_tls_hello_parser *p, char out[RW_TLS_JA4_LEN + 1])
+{
+	out[0] = '\0';
+	if (p->result != RW_INSPECT_OK)
+		return RW_EINVAL;
+	if (p->hello.ja4[0]) {
+		memcpy(out, p->hello.ja4, RW_TLS_JA4_LEN + 1);
+		return 0;
+	}
+	int err = rw_tls_hello_ja4_from(&p->hello, &p->lists, out);
+	if (err)
+		out[0] = '\0';
 	return err;
 }
 
@@ -129,14 +150,72 @@ static enum rw_tls_refuse rw_tls_handshake_header(struct rw_tls_hello_parser *p)
 	return RW_TLS_REFUSE_NONE;
 }
 
+/* The whole message is in msg (the parser's buffer or the caller's). */
+static enum rw_inspect_result rw_tls_message(struct rw_tls_hello_parser *p, const uint8_t *msg,
+                                             uint32_t len)
+{
+	enum rw_tls_refuse r;
+
+	/* hello was zeroed by init and is written once, here */
+	if ((r = rw_tls_hello_parse_msg(msg, len, &p->hello, &p->lists)))
+		return rw_tls_refuse_with(p, r);
+	/* eager JA4: a hash failure makes the hello unreadable, as in
+	 * rw_tls_hello_parse() */
+	if (!p->ja4_deferred && rw_tls_hello_ja4_from(&p->hello, &p->lists, p->hello.ja4))
+		return rw_tls_refuse_with(p, RW_TLS_REFUSE_MALFORMED);
+	p->raw = msg;
+	p->result = RW_INSPECT_OK;
+	return p->result;
+}
+
+/* The common case: a fresh parser is handed the first record whole, and
+ * that record holds exactly the whole ClientHello. Then every check the
+ * byte-wise path below would make is made here on the same bytes, and the
+ * message is parsed where it lies instead of being copied. Anything else
+ * (fragments, several records, trailing bytes, any refusal) returns false
+ * without touching the parser and takes the general path, which gives the
+ * answer and the refusal code. */
+static bool rw_tls_whole_record(struct rw_tls_hello_parser *p, const uint8_t *data, size_t len,
+                                enum rw_inspect_result *res)
+{
+	struct rw_cursor c, rec;
+	uint8_t type, major, minor, hs_type;
+	uint16_t rec_len;
+	uint32_t hs_len;
+
+	if (p->consumed != 0)
+		return false;
+	rw_cur_init(&c, data, len);
+	if (rw_cur_u8(&c, &type) || rw_cur_u8(&c, &major) || rw_cur_u8(&c, &minor) ||
+	    rw_cur_u16(&c, &rec_len))
+		return false;
+	if (type != RW_TLS_CT_HANDSHAKE || major != 3 || minor > 4 || rec_len == 0 ||
+	    rec_len > RW_TLS_RECORD_MAX || p->lim.max_records < 1)
+		return false;
+	if (rw_cur_sub(&c, rec_len, &rec))
+		return false; /* record not complete in this feed */
+	if (rw_cur_u8(&rec, &hs_type) || rw_cur_u24(&rec, &hs_len) || hs_type != 1 ||
+	    hs_len > p->lim.max_hello - 4 || hs_len < RW_TLS_HELLO_BODY_MIN ||
+	    hs_len != rw_cur_left(&rec))
+		return false;
+	p->n_records = 1;
+	p->consumed = c.off;
+	p->hs_need = p->hs_have = 4 + hs_len;
+	*res = rw_tls_message(p, rec.buf, p->hs_have);
+	return true;
+}
+
 enum rw_inspect_result rw_tls_hello_feed(struct rw_tls_hello_parser *p, const uint8_t *data,
                                          size_t len)
 {
 	struct rw_cursor in;
 	enum rw_tls_refuse r;
+	enum rw_inspect_result res;
 
 	if (p->result != RW_INSPECT_MORE)
 		return p->result;
+	if (rw_tls_whole_record(p, data, len, &res))
+		return res;
 	rw_cur_init(&in, data, len);
 
 	while (rw_cur_left(&in)) {
@@ -180,10 +259,7 @@ enum rw_inspect_result rw_tls_hello_feed(struct rw_tls_hello_parser *p, const ui
 			 * nothing may follow a ClientHello before the server answers */
 			if (p->rec_left)
 				return rw_tls_refuse_with(p, RW_TLS_REFUSE_TRAILING_DATA);
-			if ((r = rw_tls_hello_parse(p->hs, p->hs_have, &p->hello)))
-				return rw_tls_refuse_with(p, r);
-			p->result = RW_INSPECT_OK;
-			return p->result;
+			return rw_tls_message(p, p->hs, p->hs_have);
 		}
 	}
 	return RW_INSPECT_MORE;
@@ -196,7 +272,7 @@ const uint8_t *rw_tls_hello_raw(const struct rw_tls_hello_parser *p, size_t *len
 		return NULL;
 	}
 	*len = p->hs_have;
-	return p->hs;
+	return p->raw;
 }
 
 const char *rw_tls_refuse_str(enum rw_tls_refuse r)
