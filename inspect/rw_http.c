@@ -81,16 +81,38 @@ const char *rw_http_method_str(enum rw_http_method m)
 	return "?";
 }
 
+/* The classes as constant expressions, evaluated for all 256 bytes at
+ * compile time. */
+#define C_ALNUM(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || \
+		    ((c) >= '0' && (c) <= '9'))
+#define C_TCHAR(c) (C_ALNUM(c) || (c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' || \
+		    (c) == '&' || (c) == '\'' || (c) == '*' || (c) == '+' || (c) == '-' || \
+		    (c) == '.' || (c) == '^' || (c) == '_' || (c) == '`' || (c) == '|' || (c) == '~')
+#define C_FIELD(c) ((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f))
+/* pchar / "/" / "?" minus pct-encoded (RFC 3986): no '#', '\\', brackets,
+ * quotes, controls or non-ASCII */
+#define C_TARGET(c) (C_ALNUM(c) || (c) == '-' || (c) == '.' || (c) == '_' || (c) == '~' || \
+		     (c) == '!' || (c) == '$' || (c) == '&' || (c) == '\'' || (c) == '(' || \
+		     (c) == ')' || (c) == '*' || (c) == '+' || (c) == ',' || (c) == ';' || \
+		     (c) == '=' || (c) == ':' || (c) == '@' || (c) == '/' || (c) == '?')
+#define C_HEX(c) (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'f') || \
+		  ((c) >= 'A' && (c) <= 'F'))
+#define C(c) (uint8_t)((C_TCHAR(c) ? RW_HTTP_C_TCHAR : 0u) | (C_FIELD(c) ? RW_HTTP_C_FIELD : 0u) | \
+		       (C_TARGET(c) ? RW_HTTP_C_TARGET : 0u) | (C_HEX(c) ? RW_HTTP_C_HEX : 0u))
+#define C4(c) C(c), C((c) + 1), C((c) + 2), C((c) + 3)
+#define C16(c) C4(c), C4((c) + 4), C4((c) + 8), C4((c) + 12)
+#define C64(c) C16(c), C16((c) + 16), C16((c) + 32), C16((c) + 48)
+
+const uint8_t rw_http_ctype[256] = { C64(0), C64(64), C64(128), C64(192) };
+
 bool rw_http_is_tchar(uint8_t c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return true;
-	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	return rw_http_ctype[c] & RW_HTTP_C_TCHAR;
 }
 
 bool rw_http_is_field_char(uint8_t c)
 {
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
+	return rw_http_ctype[c] & RW_HTTP_C_FIELD;
 }
 
 static uint8_t lower(uint8_t c)

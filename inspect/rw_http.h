@@ -209,6 +209,14 @@ void rw_http_body_init(struct rw_http_body *b, const struct rw_http_req *req);
 enum rw_inspect_result rw_http_body_feed(struct rw_http_body *b, const uint8_t *data,
 					 size_t len, size_t *consumed, size_t *payload_bytes);
 
+/* Character classes as one lookup table, so the head parser's inner loops
+ * are a load and a test per byte instead of a call. */
+#define RW_HTTP_C_TCHAR 0x01u  /* token character (RFC 9110 §5.6.2) */
+#define RW_HTTP_C_FIELD 0x02u  /* field-vchar / SP / HTAB, see below */
+#define RW_HTTP_C_TARGET 0x04u /* origin-form byte other than '%' (pchar / "/" / "?") */
+#define RW_HTTP_C_HEX 0x08u    /* HEXDIG */
+extern const uint8_t rw_http_ctype[256];
+
 /* Character classes (RFC 9110 §5.6.2), shared by head and body. */
 bool rw_http_is_tchar(uint8_t c);
 /* field-vchar / SP / HTAB: VCHAR, obs-text (0x80-0xff), SP, HT. */
