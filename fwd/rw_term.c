@@ -835,14 +835,17 @@ static void rw_term_pump(struct rw_term_conn *c)
 	struct rw_fwd_worker *w = c->w;
 	c->cwant = 0;
 	c->uwant = c->state == RW_TERM_CONNECT ? c->uwant : 0;
+	bool budget_out = true;
 	for (int round = 0; round < RW_TERM_PUMP_ROUNDS; round++) {
 		int p = 0, r;
 		if (c->state == RW_TERM_HANDSHAKE) {
 			r = rw_term_handshake(c);
 			if (r < 0)
 				return;
-			if (r == 0)
+			if (r == 0) {
+				budget_out = false;
 				break;
+			}
 			continue;
 		}
 #define RW_TERM_STEP(call)            \
@@ -863,14 +866,21 @@ static void rw_term_pump(struct rw_term_conn *c)
 		RW_TERM_STEP(rw_term_client_write(c));
 		RW_TERM_STEP(rw_term_finish(c));
 #undef RW_TERM_STEP
-		if (!p)
+		if (!p) {
+			budget_out = false;
 			break;
+		}
 	}
-	/* SSL may hold decrypted bytes the socket no longer signals. */
+	/* Work left that no socket event will announce: the round budget ran
+	 * out while bytes were still moving, or OpenSSL holds decrypted
+	 * bytes the socket no longer signals. Ask for the client's writable
+	 * event, which is pending at once on a healthy socket (and if the
+	 * socket is not writable the connection waits on the client anyway),
+	 * so the loop calls back after serving other connections. */
 	bool reading = c->state == RW_TERM_HEAD || (c->state == RW_TERM_FORWARD && !c->body_done);
-	if (c->ssl && reading && !c->paced && SSL_pending(c->ssl) > 0 && c->io &&
-	    c->io->cin.len - c->io->cin.off < sizeof(c->io->cin.data))
-		c->cwant |= RW_LOOP_WRITE; /* writable at once: re-enter the pump soon */
+	if (budget_out || (c->ssl && reading && !c->paced && SSL_pending(c->ssl) > 0 && c->io &&
+			   (c->io->cin.off > 0 || c->io->cin.len < sizeof(c->io->cin.data))))
+		c->cwant |= RW_LOOP_WRITE;
 	if (rw_term_interest(c, c->cfd, &c->creg, &c->cmask, c->cwant, rw_term_on_client) ||
 	    (c->up.fd >= 0 &&
 	     rw_term_interest(c, c->up.fd, &c->ureg, &c->umask, c->uwant, rw_term_on_upstream))) {

@@ -1,0 +1,719 @@
+/* Terminate mode end to end on 127.0.0.1, no root: a real worker
+ * (rw_fwd_worker_* in a thread) with the test CA's certificates, a small
+ * in-process HTTP/1.1 upstream that records what it received, and OpenSSL
+ * clients presenting (or not) the client certificates from
+ * tests/data/certs/ (scripts/gen-test-certs.sh). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "appliance/rw_config.h"
+#include "fwd/rw_fwd.h"
+#include "fwd/rw_limit.h"
+#include "fwd/rw_loop.h"
+#include "fwd/rw_term.h"
+#include "inspect/rw_err.h"
+
+#define CERTS "tests/data/certs/"
+#define LIS_REQUIRED 0
+#define LIS_OPTIONAL 1
+#define LIS_NONE 2
+
+/* ---- recorded events ---- */
+
+#define MAX_EV 256
+struct ev_rec {
+	char kind[16], reason[48], identity[64], repository[128], reference[128], digest[96];
+	char listener[32];
+	uint64_t bytes_up;
+};
+static struct ev_rec g_ev[MAX_EV];
+static int g_nev;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void cp(char *dst, size_t cap, const char *s)
+{
+	snprintf(dst, cap, "%s", s ? s : "");
+}
+
+static void ev_sink(void *ctx, const struct rw_fwd_event *e)
+{
+	pthread_mutex_lock(&g_mu);
+	if (g_nev < MAX_EV) {
+		struct ev_rec *r = &g_ev[g_nev++];
+		cp(r->kind, sizeof(r->kind), e->kind);
+		cp(r->reason, sizeof(r->reason), e->reason);
+		cp(r->identity, sizeof(r->identity), e->identity);
+		cp(r->repository, sizeof(r->repository), e->repository);
+		cp(r->reference, sizeof(r->reference), e->reference);
+		cp(r->digest, sizeof(r->digest), e->digest);
+		cp(r->listener, sizeof(r->listener), e->listener);
+		r->bytes_up = e->bytes_up;
+	}
+	pthread_mutex_unlock(&g_mu);
+}
+
+/* Wait (up to 3 s) for an event with this kind and reason after index
+ * 'from'; copy it to *out. */
+static bool ev_wait(int from, const char *kind, const char *reason, struct ev_rec *out)
+{
+	for (int i = 0; i < 300; i++) {
+		pthread_mutex_lock(&g_mu);
+		for (int k = from; k < g_nev; k++)
+			if (!strcmp(g_ev[k].kind, kind) && (!reason || !strcmp(g_ev[k].reason, reason))) {
+				if (out)
+					*out = g_ev[k];
+				pthread_mutex_unlock(&g_mu);
+				return true;
+			}
+		pthread_mutex_unlock(&g_mu);
+		usleep(10000);
+	}
+	return false;
+}
+
+static int ev_mark(void)
+{
+	pthread_mutex_lock(&g_mu);
+	int n = g_nev;
+	pthread_mutex_unlock(&g_mu);
+	return n;
+}
+
+/* ---- fake upstream registry ---- */
+
+#define MAX_HEADS 64
+static char g_heads[MAX_HEADS][4096];
+static int g_nheads;
+static uint64_t g_body_total;
+static int g_up_fd;
+static uint16_t g_up_port;
+static int g_up_conns;
+
+static const char *digest_hex = "sha256:4f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
+
+static uint64_t content_length(const char *head)
+{
+	const char *p = strcasestr(head, "\r\ncontent-length:");
+	if (!p)
+		return 0;
+	return strtoull(p + 17, NULL, 10);
+}
+
+static void *up_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	static char buf[1 << 16];
+	char *b = malloc(1 << 16);
+	size_t len = 0;
+	for (;;) {
+		char *end;
+		while (!(end = memmem(b, len, "\r\n\r\n", 4))) {
+			ssize_t n = recv(fd, b + len, (1 << 16) - len, 0);
+			if (n <= 0)
+				goto out;
+			len += (size_t)n;
+		}
+		size_t hl = (size_t)(end - b) + 4;
+		char head[4096];
+		snprintf(head, sizeof(head), "%.*s", (int)(hl < 4095 ? hl : 4095), b);
+		pthread_mutex_lock(&g_mu);
+		if (g_nheads < MAX_HEADS)
+			memcpy(g_heads[g_nheads++], head, sizeof(head));
+		pthread_mutex_unlock(&g_mu);
+		uint64_t cl = content_length(head);
+		memmove(b, b + hl, len - hl);
+		len -= hl;
+		while (cl > 0) {
+			if (len == 0) {
+				ssize_t n = recv(fd, buf, sizeof(buf), 0);
+				if (n <= 0)
+					goto out;
+				memcpy(b, buf, (size_t)n);
+				len = (size_t)n;
+			}
+			size_t take = len < cl ? len : (size_t)cl;
+			cl -= take;
+			pthread_mutex_lock(&g_mu);
+			g_body_total += take;
+			pthread_mutex_unlock(&g_mu);
+			memmove(b, b + take, len - take);
+			len -= take;
+		}
+		char resp[512];
+		if (!strncmp(head, "PUT ", 4) && strstr(head, "/manifests/"))
+			snprintf(resp, sizeof(resp),
+				 "HTTP/1.1 201 Created\r\nDocker-Content-Digest: %s\r\n"
+				 "Location: /v2/x/manifests/%s\r\nContent-Length: 0\r\n\r\n",
+				 digest_hex, digest_hex);
+		else if (!strncmp(head, "POST ", 5) || !strncmp(head, "PATCH ", 6))
+			snprintf(resp, sizeof(resp),
+				 "HTTP/1.1 202 Accepted\r\nLocation: /v2/team-a/app/blobs/uploads/u1\r\n"
+				 "Range: 0-0\r\nContent-Length: 0\r\n\r\n");
+		else if (!strncmp(head, "HEAD ", 5))
+			snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+		else
+			snprintf(resp, sizeof(resp),
+				 "HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+				 "Content-Length: 2\r\n\r\nok");
+		if (send(fd, resp, strlen(resp), MSG_NOSIGNAL) < 0)
+			break;
+	}
+out:
+	free(b);
+	close(fd);
+	return NULL;
+}
+
+static void *up_main(void *arg)
+{
+	for (;;) {
+		int fd = accept(g_up_fd, NULL, NULL);
+		if (fd < 0)
+			return NULL;
+		pthread_mutex_lock(&g_mu);
+		g_up_conns++;
+		pthread_mutex_unlock(&g_mu);
+		pthread_t t;
+		pthread_create(&t, NULL, up_conn, (void *)(intptr_t)fd);
+		pthread_detach(t);
+	}
+}
+
+/* ---- the worker ---- */
+
+static struct rw_policy g_pol;
+static struct rw_fwd_worker *g_w;
+static pthread_t g_wt, g_ut;
+static int g_stop;
+static uint16_t g_port[3];
+static struct rw_limit *g_limit;
+
+static void *worker_main(void *arg)
+{
+	rw_fwd_worker_loop(g_w);
+	return NULL;
+}
+
+#define CONF_FMT \
+	"registry = { upstream = \"127.0.0.1:%u\"; server_names = [ \"registry.example.test\" ]; };\n" \
+	"networks = { lo = [ \"127.0.0.0/8\" ]; };\n" \
+	"listeners = (\n" \
+	" { name = \"req\"; listen = \"127.0.0.1:1\"; mode = \"terminate\";\n" \
+	"   cert = \"" CERTS "server.pem\"; key = \"" CERTS "server.key\";\n" \
+	"   client_ca = \"" CERTS "ca.pem\"; crl = \"" CERTS "crl.pem\"; client_cert = \"required\";\n" \
+	"   allow_from = [ \"lo\" ]; },\n" \
+	" { name = \"opt\"; listen = \"127.0.0.1:2\"; mode = \"terminate\";\n" \
+	"   cert = \"" CERTS "server.pem\"; key = \"" CERTS "server.key\";\n" \
+	"   client_ca = \"" CERTS "ca.pem\"; crl = \"" CERTS "crl.pem\"; client_cert = \"optional\";\n" \
+	"   allow_from = [ \"lo\" ]; },\n" \
+	" { name = \"none\"; listen = \"127.0.0.1:3\"; mode = \"terminate\";\n" \
+	"   cert = \"" CERTS "server.pem\"; key = \"" CERTS "server.key\"; client_cert = \"none\";\n" \
+	"   allow_from = [ \"lo\" ]; } );\n" \
+	"identities = (\n" \
+	" { name = \"ci-bot\"; cert_subject = \"CN=ci-bot,O=Example Org,C=DE\";\n" \
+	"   roles = [ \"pull:*\", \"push:team-a/*\" ]; },\n" \
+	" { name = \"reader\"; cert_subject = \"CN=cn-only-client\"; roles = [ \"pull:*\" ]; },\n" \
+	" { name = \"rate-bot\"; cert_subject = \"CN=J\xc3\xbcrgen M\xc3\xbcller \xf0\x9f\x9a\x80,O=B\xc3\xbc" \
+	"cher GmbH\"; roles = [ \"pull:*\", \"push:*\" ]; } );\n" \
+	"policy = { push_requires_vpn = false; push_rate = { ops_per_minute = 4; bytes_per_second = 1000000000; }; };\n"
+
+static int setup(void **state)
+{
+	signal(SIGPIPE, SIG_IGN);
+	g_up_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (bind(g_up_fd, (struct sockaddr *)&a, sizeof(a)) || listen(g_up_fd, 64))
+		return -1;
+	socklen_t al = sizeof(a);
+	getsockname(g_up_fd, (struct sockaddr *)&a, &al);
+	g_up_port = ntohs(a.sin_port);
+	pthread_create(&g_ut, NULL, up_main, NULL);
+
+	char conf[4096];
+	snprintf(conf, sizeof(conf), CONF_FMT, g_up_port);
+	struct rw_diag d;
+	rw_diag_init(&d);
+	if (rw_config_load_string(conf, "test_term.conf", &g_pol, &d)) {
+		rw_diag_print(&d, stderr);
+		return -1;
+	}
+	for (size_t i = 0; i < g_pol.n_listeners; i++)
+		g_pol.listeners[i].listen.port = 0;
+	if (rw_limit_create(&g_limit, 64))
+		return -1;
+	struct rw_fwd_opts o;
+	rw_fwd_opts_default(&o);
+	g_stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	o.stop_fd = g_stop;
+	o.limit = g_limit;
+	o.handshake_timeout_ms = 2000;
+	o.header_timeout_ms = 1000;
+	struct rw_fwd_events ev = { .emit = ev_sink };
+	int rc = rw_fwd_worker_new(&g_pol, &o, &ev, &g_w);
+	if (rc) {
+		fprintf(stderr, "worker: %s\n", rw_strerror(rc));
+		return -1;
+	}
+	for (int i = 0; i < 3; i++)
+		g_port[i] = rw_fwd_worker_port(g_w, (size_t)i);
+	pthread_create(&g_wt, NULL, worker_main, NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	uint64_t one = 1;
+	if (write(g_stop, &one, sizeof(one)) != sizeof(one))
+		return -1;
+	pthread_join(g_wt, NULL);
+	rw_fwd_worker_free(g_w);
+	rw_limit_destroy(g_limit);
+	rw_policy_free(&g_pol);
+	shutdown(g_up_fd, SHUT_RDWR);
+	close(g_up_fd);
+	pthread_join(g_ut, NULL);
+	close(g_stop);
+	return 0;
+}
+
+/* ---- client ---- */
+
+struct cli {
+	int fd;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	bool ok; /* handshake completed on the client side */
+	char rbuf[16384];
+	size_t rlen;
+};
+
+static void cli_close(struct cli *c)
+{
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->ctx)
+		SSL_CTX_free(c->ctx);
+	if (c->fd >= 0)
+		close(c->fd);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+/* cert: base name in tests/data/certs ("client") or NULL; alpn in wire
+ * form or NULL. */
+static void cli_open(struct cli *c, int lis, const char *sni, const char *cert,
+		     const unsigned char *alpn, unsigned alpn_len)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = 3 };
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(g_port[lis]),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	c->ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_load_verify_file(c->ctx, CERTS "ca.pem");
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+	if (cert) {
+		char p[256];
+		snprintf(p, sizeof(p), CERTS "%s.pem", cert);
+		assert_int_equal(SSL_CTX_use_certificate_file(c->ctx, p, SSL_FILETYPE_PEM), 1);
+		snprintf(p, sizeof(p), CERTS "%s.key", cert);
+		assert_int_equal(SSL_CTX_use_PrivateKey_file(c->ctx, p, SSL_FILETYPE_PEM), 1);
+	}
+	c->ssl = SSL_new(c->ctx);
+	SSL_set_fd(c->ssl, c->fd);
+	if (sni)
+		SSL_set_tlsext_host_name(c->ssl, sni);
+	if (alpn)
+		SSL_set_alpn_protos(c->ssl, alpn, alpn_len);
+	c->ok = SSL_connect(c->ssl) == 1;
+	ERR_clear_error();
+}
+
+static void cli_send(struct cli *c, const char *s, size_t n)
+{
+	assert_int_equal(SSL_write(c->ssl, s, (int)n), (int)n);
+}
+
+/* Read one response (head + Content-Length body; HEAD: no body) into out,
+ * keeping bytes of any following response in the client for the next
+ * call. Returns the status, or -1 on EOF/error before a full response. */
+static int cli_resp(struct cli *c, char *out, size_t cap, bool head_req)
+{
+	for (;;) {
+		char *end = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4);
+		if (end) {
+			size_t hl = (size_t)(end - c->rbuf) + 4;
+			char h[8192];
+			snprintf(h, sizeof(h), "%.*s", (int)(hl < sizeof(h) - 1 ? hl : sizeof(h) - 1),
+				 c->rbuf);
+			uint64_t cl = head_req ? 0 : content_length(h);
+			if (c->rlen >= hl + cl) {
+				size_t n = hl + cl;
+				size_t k = n < cap - 1 ? n : cap - 1;
+				memcpy(out, c->rbuf, k);
+				out[k] = '\0';
+				memmove(c->rbuf, c->rbuf + n, c->rlen - n);
+				c->rlen -= n;
+				return (int)strtol(out + 9, NULL, 10);
+			}
+		}
+		if (c->rlen == sizeof(c->rbuf))
+			return -1;
+		int n = SSL_read(c->ssl, c->rbuf + c->rlen, (int)(sizeof(c->rbuf) - c->rlen));
+		if (n <= 0) {
+			ERR_clear_error();
+			return -1;
+		}
+		c->rlen += (size_t)n;
+	}
+}
+
+static const char *get_v2 = "GET /v2/ HTTP/1.1\r\nHost: registry.example.test\r\n\r\n";
+
+/* ---- tests ---- */
+
+static void test_required_with_cert_pulls(void **state)
+{
+	struct cli c;
+	cli_open(&c, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(c.ok);
+	const char *rq = "GET /v2/team-a/app/manifests/v1 HTTP/1.1\r\nHost: registry.example.test\r\n\r\n";
+	cli_send(&c, rq, strlen(rq));
+	char buf[8192];
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+	assert_non_null(strstr(buf, "\r\n\r\nok"));
+	cli_close(&c);
+}
+
+static void test_required_without_cert_refused(void **state)
+{
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_REQUIRED, "registry.example.test", NULL, NULL, 0);
+	/* TLS 1.3: the client may finish before the server's alert arrives;
+	 * either way no request gets an answer */
+	if (c.ok) {
+		SSL_write(c.ssl, get_v2, (int)strlen(get_v2));
+		char buf[1024];
+		assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), -1);
+	}
+	cli_close(&c);
+	assert_true(ev_wait(m, "refuse", "client_cert_missing", NULL));
+}
+
+static void test_revoked_refused(void **state)
+{
+	for (int lis = LIS_REQUIRED; lis <= LIS_OPTIONAL; lis++) {
+		int m = ev_mark();
+		struct cli c;
+		cli_open(&c, lis, "registry.example.test", "revoked", NULL, 0);
+		if (c.ok) {
+			SSL_write(c.ssl, get_v2, (int)strlen(get_v2));
+			char buf[1024];
+			assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), -1);
+		}
+		cli_close(&c);
+		assert_true(ev_wait(m, "refuse", "client_cert_revoked", NULL));
+	}
+}
+
+static void test_expired_refused(void **state)
+{
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_OPTIONAL, "registry.example.test", "expired", NULL, 0);
+	if (c.ok) {
+		SSL_write(c.ssl, get_v2, (int)strlen(get_v2));
+		char buf[1024];
+		assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), -1);
+	}
+	cli_close(&c);
+	assert_true(ev_wait(m, "refuse", "client_cert_expired", NULL));
+}
+
+static void test_optional_and_none_without_cert(void **state)
+{
+	for (int lis = LIS_OPTIONAL; lis <= LIS_NONE; lis++) {
+		int m = ev_mark();
+		struct cli c;
+		cli_open(&c, lis, "registry.example.test", NULL, NULL, 0);
+		assert_true(c.ok);
+		cli_send(&c, get_v2, strlen(get_v2));
+		char buf[4096];
+		assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+		/* a pull by a network identity works; a push is denied */
+		const char *push = "POST /v2/team-a/app/blobs/uploads/ HTTP/1.1\r\n"
+				   "Host: registry.example.test\r\nContent-Length: 0\r\n\r\n";
+		cli_send(&c, push, strlen(push));
+		assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 403);
+		assert_non_null(strstr(buf, "\"code\":\"DENIED\""));
+		struct ev_rec e;
+		assert_true(ev_wait(m, "refuse", "denied", &e));
+		assert_string_equal(e.identity, "net:lo");
+		assert_string_equal(e.repository, "team-a/app");
+		cli_close(&c);
+	}
+}
+
+static void test_h2_only_alpn_refused(void **state)
+{
+	static const unsigned char h2[] = { 2, 'h', '2' };
+	static const unsigned char both[] = { 2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_NONE, "registry.example.test", NULL, h2, sizeof(h2));
+	assert_false(c.ok);
+	cli_close(&c);
+	assert_true(ev_wait(m, "refuse", "alpn", NULL));
+	cli_open(&c, LIS_NONE, "registry.example.test", NULL, both, sizeof(both));
+	assert_true(c.ok);
+	const unsigned char *sel;
+	unsigned sl;
+	SSL_get0_alpn_selected(c.ssl, &sel, &sl);
+	assert_int_equal(sl, 8);
+	assert_memory_equal(sel, "http/1.1", 8);
+	cli_close(&c);
+}
+
+static void test_wrong_sni_refused(void **state)
+{
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_NONE, "evil.example.test", NULL, NULL, 0);
+	assert_false(c.ok);
+	cli_close(&c);
+	assert_true(ev_wait(m, "refuse", "sni", NULL));
+	m = ev_mark();
+	cli_open(&c, LIS_NONE, NULL, NULL, NULL, 0);
+	assert_false(c.ok);
+	cli_close(&c);
+	assert_true(ev_wait(m, "refuse", "no_sni", NULL));
+}
+
+static void test_host_mismatch_421(void **state)
+{
+	struct cli c;
+	cli_open(&c, LIS_NONE, "registry.example.test", NULL, NULL, 0);
+	assert_true(c.ok);
+	const char *rq = "GET /v2/ HTTP/1.1\r\nHost: other.example.test\r\n\r\n";
+	cli_send(&c, rq, strlen(rq));
+	char buf[4096];
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 421);
+	/* the connection stays usable (no body was announced) */
+	const char *ok = "GET /v2/ HTTP/1.1\r\nHost: Registry.Example.Test:443\r\n\r\n";
+	cli_send(&c, ok, strlen(ok));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+	cli_close(&c);
+}
+
+static void test_pull_only_identity_denied_push(void **state)
+{
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_REQUIRED, "registry.example.test", "cnonly", NULL, 0);
+	assert_true(c.ok);
+	/* announced body never read: answered at once, then closed */
+	const char *rq = "PUT /v2/team-a/app/manifests/v1 HTTP/1.1\r\nHost: registry.example.test\r\n"
+			 "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+			 "Content-Length: 100000\r\n\r\n";
+	int before = g_nheads;
+	cli_send(&c, rq, strlen(rq));
+	char buf[4096];
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 403);
+	assert_non_null(strstr(buf, "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"reader may not push to team-a/app\""));
+	assert_non_null(strstr(buf, "Connection: close"));
+	char more[64];
+	assert_true(SSL_read(c.ssl, more, sizeof(more)) <= 0);
+	ERR_clear_error();
+	cli_close(&c);
+	struct ev_rec e;
+	assert_true(ev_wait(m, "refuse", "denied", &e));
+	assert_string_equal(e.identity, "reader");
+	assert_int_equal(g_nheads, before); /* the registry never saw it */
+}
+
+static void test_push_outside_glob_denied_inside_allowed(void **state)
+{
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(c.ok);
+	char buf[4096];
+	const char *bad = "POST /v2/team-b/app/blobs/uploads/ HTTP/1.1\r\nHost: registry.example.test\r\n"
+			  "Content-Length: 0\r\n\r\n";
+	cli_send(&c, bad, strlen(bad));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 403);
+	assert_non_null(strstr(buf, "ci-bot may not push to team-b/app"));
+	const char *man = "{\"schemaVersion\":2}";
+	char rq[512];
+	snprintf(rq, sizeof(rq),
+		 "PUT /v2/team-a/app/manifests/v1 HTTP/1.1\r\nHost: registry.example.test\r\n"
+		 "Content-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: %zu\r\n\r\n%s",
+		 strlen(man), man);
+	cli_send(&c, rq, strlen(rq));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 201);
+	struct ev_rec e;
+	assert_true(ev_wait(m, "push", NULL, &e));
+	assert_string_equal(e.identity, "ci-bot");
+	assert_string_equal(e.repository, "team-a/app");
+	assert_string_equal(e.reference, "v1");
+	assert_string_equal(e.digest, digest_hex);
+	assert_true(e.bytes_up > strlen(man));
+	cli_close(&c);
+}
+
+static void test_pipelined_and_xff_replaced(void **state)
+{
+	struct cli c;
+	cli_open(&c, LIS_NONE, "registry.example.test", NULL, NULL, 0);
+	assert_true(c.ok);
+	const char *rq =
+		"GET /v2/team-a/app/tags/list HTTP/1.1\r\nHost: registry.example.test\r\n"
+		"X-Forwarded-For: 6.6.6.6\r\nUser-Agent: t/1\r\nx-real-ip: 6.6.6.6\r\n"
+		"Forwarded: for=6.6.6.6\r\n\r\n"
+		"HEAD /v2/team-a/app/manifests/v1 HTTP/1.1\r\nHost: registry.example.test\r\n\r\n"
+		"GET /v2/ HTTP/1.1\r\nHost: registry.example.test\r\nX-Forwarded-For: 7.7.7.7\r\n\r\n";
+	pthread_mutex_lock(&g_mu);
+	int h0 = g_nheads;
+	pthread_mutex_unlock(&g_mu);
+	cli_send(&c, rq, strlen(rq));
+	char buf[4096];
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), true), 200);
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+	cli_close(&c);
+	pthread_mutex_lock(&g_mu);
+	assert_int_equal(g_nheads, h0 + 3);
+	assert_string_equal(g_heads[h0],
+			    "GET /v2/team-a/app/tags/list HTTP/1.1\r\nHost: registry.example.test\r\n"
+			    "User-Agent: t/1\r\nX-Forwarded-For: 127.0.0.1\r\n"
+			    "X-Forwarded-Proto: https\r\n\r\n");
+	assert_non_null(strstr(g_heads[h0 + 1], "HEAD /v2/team-a/app/manifests/v1 HTTP/1.1\r\n"));
+	assert_null(strstr(g_heads[h0 + 2], "7.7.7.7"));
+	assert_non_null(strstr(g_heads[h0 + 2], "X-Forwarded-For: 127.0.0.1\r\n"));
+	pthread_mutex_unlock(&g_mu);
+}
+
+static void test_rate_limit_429(void **state)
+{
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_REQUIRED, "registry.example.test", "utf8", NULL, 0);
+	assert_true(c.ok);
+	const char *rq = "POST /v2/rate/app/blobs/uploads/ HTTP/1.1\r\nHost: registry.example.test\r\n"
+			 "Content-Length: 0\r\n\r\n";
+	char buf[4096];
+	/* burst = ops_per_minute = 4 */
+	for (int i = 0; i < 4; i++) {
+		cli_send(&c, rq, strlen(rq));
+		assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 202);
+	}
+	cli_send(&c, rq, strlen(rq));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 429);
+	assert_non_null(strstr(buf, "\"code\":\"TOOMANYREQUESTS\""));
+	const char *ra = strstr(buf, "Retry-After: ");
+	assert_non_null(ra);
+	long s = strtol(ra + 13, NULL, 10);
+	assert_true(s >= 1 && s <= 15); /* one token per 15 s */
+	/* pulls are not limited */
+	cli_send(&c, get_v2, strlen(get_v2));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+	cli_close(&c);
+	struct ev_rec e;
+	assert_true(ev_wait(m, "refuse", "rate_limited", &e));
+	assert_string_equal(e.identity, "rate-bot");
+}
+
+static void test_large_body_streams(void **state)
+{
+	struct cli c;
+	cli_open(&c, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(c.ok);
+	const size_t total = 8u << 20; /* 8 MiB: 128 times the per-direction buffer */
+	char head[512];
+	snprintf(head, sizeof(head),
+		 "PATCH /v2/team-a/app/blobs/uploads/u1 HTTP/1.1\r\nHost: registry.example.test\r\n"
+		 "Content-Length: %zu\r\n\r\n", total);
+	pthread_mutex_lock(&g_mu);
+	uint64_t b0 = g_body_total;
+	pthread_mutex_unlock(&g_mu);
+	cli_send(&c, head, strlen(head));
+	static char chunk[65536];
+	memset(chunk, 'z', sizeof(chunk));
+	for (size_t sent = 0; sent < total; sent += sizeof(chunk))
+		cli_send(&c, chunk, sizeof(chunk));
+	char buf[4096];
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 202);
+	pthread_mutex_lock(&g_mu);
+	assert_int_equal(g_body_total - b0, total);
+	pthread_mutex_unlock(&g_mu);
+	cli_close(&c);
+}
+
+static void test_malformed_400_and_header_timeout(void **state)
+{
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_NONE, "registry.example.test", NULL, NULL, 0);
+	assert_true(c.ok);
+	const char *rq = "GET /v2/ HTTP/1.1\r\nHost: registry.example.test\r\nContent-Length: 1\r\n"
+			 "Transfer-Encoding: chunked\r\n\r\n";
+	cli_send(&c, rq, strlen(rq));
+	char buf[4096];
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 400);
+	assert_non_null(strstr(buf, "Connection: close"));
+	cli_close(&c);
+	assert_true(ev_wait(m, "refuse", "http_cl_and_te", NULL) ||
+		    ev_wait(m, "refuse", NULL, NULL));
+	m = ev_mark();
+	cli_open(&c, LIS_NONE, "registry.example.test", NULL, NULL, 0);
+	assert_true(c.ok);
+	cli_send(&c, "GET /v2/ HTTP/1.1\r\n", 19);
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), -1);
+	cli_close(&c);
+	assert_true(ev_wait(m, "term", "header_timeout", NULL));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_required_with_cert_pulls),
+		cmocka_unit_test(test_required_without_cert_refused),
+		cmocka_unit_test(test_revoked_refused),
+		cmocka_unit_test(test_expired_refused),
+		cmocka_unit_test(test_optional_and_none_without_cert),
+		cmocka_unit_test(test_h2_only_alpn_refused),
+		cmocka_unit_test(test_wrong_sni_refused),
+		cmocka_unit_test(test_host_mismatch_421),
+		cmocka_unit_test(test_pull_only_identity_denied_push),
+		cmocka_unit_test(test_push_outside_glob_denied_inside_allowed),
+		cmocka_unit_test(test_pipelined_and_xff_replaced),
+		cmocka_unit_test(test_rate_limit_429),
+		cmocka_unit_test(test_large_body_streams),
+		cmocka_unit_test(test_malformed_400_and_header_timeout),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
