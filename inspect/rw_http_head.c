@@ -54,6 +54,20 @@ static int next(struct hp *h, uint8_t *c)
 	return HP_GOT;
 }
 
+/* Eight bytes at a time for field values, where most of a head's bytes
+ * are: true when none of the eight is below 0x20 or 0x7f, i.e. all are
+ * field characters except that HT (allowed) also says false and goes to
+ * the byte loop. Classic SWAR "has byte less than n" / "has zero byte"
+ * tests (bytes >= 0x80 never flag). */
+static inline bool field_word_plain(uint64_t w)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+	uint64_t lt20 = (w - ones * 0x20) & ~w & high;
+	uint64_t d = w ^ (ones * 0x7f);
+	uint64_t eq7f = (d - ones) & ~d & high;
+	return (lt20 | eq7f) == 0;
+}
+
 /* Skip the bytes of class cls from the cursor on, stopping at the current
  * length limit. Returns HP_GOT with the cursor on the first other byte
  * (not consumed), or what next() would have answered at the stop: the
@@ -62,6 +76,20 @@ static int scan(struct hp *h, uint8_t cls)
 {
 	const uint8_t *b = h->c.buf;
 	size_t i = h->c.off, stop = h->c.len < h->limit_end ? h->c.len : h->limit_end;
+	if (stop < i) /* cannot happen (next() never passes the limit); keeps stop - i sane */
+		stop = i;
+	if (cls == RW_HTTP_C_FIELD) {
+		uint64_t w;
+		while (stop - i >= 8) {
+			memcpy(&w, b + i, 8);
+			if (!field_word_plain(w))
+				break;
+			i += 8;
+		}
+	}
+	while (stop - i >= 4 && (rw_http_ctype[b[i]] & rw_http_ctype[b[i + 1]] &
+				 rw_http_ctype[b[i + 2]] & rw_http_ctype[b[i + 3]] & cls))
+		i += 4;
 	while (i < stop && (rw_http_ctype[b[i]] & cls))
 		i++;
 	h->c.off = i;

@@ -39,38 +39,41 @@ enum {
 	Q_STATE = 1u << 7, /* distribution's opaque upload _state */
 };
 
+#define KEY(s) s, sizeof(s) - 1
 static const struct {
 	const char *key;
+	size_t len;
 	unsigned bit;
 } qkeys[] = {
-	{ "digest", Q_DIGEST }, { "mount", Q_MOUNT }, { "from", Q_FROM },
-	{ "n", Q_N },           { "last", Q_LAST },   { "tag", Q_TAG },
-	{ "artifactType", Q_ARTIFACT_TYPE },          { "_state", Q_STATE },
+	{ KEY("digest"), Q_DIGEST }, { KEY("mount"), Q_MOUNT }, { KEY("from"), Q_FROM },
+	{ KEY("n"), Q_N },           { KEY("last"), Q_LAST },   { KEY("tag"), Q_TAG },
+	{ KEY("artifactType"), Q_ARTIFACT_TYPE },               { KEY("_state"), Q_STATE },
 };
 
 /* Reference §2, exactly: method x endpoint -> op, allowed query keys. */
 static const struct {
 	const char *method;
+	size_t mlen;
 	enum oci_ep ep;
 	enum rw_oci_op op;
 	unsigned allowed;
 } routes[] = {
-	{ "GET", EP_BASE, RW_OCI_OP_BASE, 0 },
-	{ "GET", EP_CATALOG, RW_OCI_OP_CATALOG, Q_N | Q_LAST },
-	{ "GET", EP_TAGS, RW_OCI_OP_TAGS_LIST, Q_N | Q_LAST },
-	{ "GET", EP_MANIFEST, RW_OCI_OP_MANIFEST_GET, 0 },
-	{ "HEAD", EP_MANIFEST, RW_OCI_OP_MANIFEST_HEAD, 0 },
-	{ "PUT", EP_MANIFEST, RW_OCI_OP_MANIFEST_PUT, Q_TAG },
-	{ "DELETE", EP_MANIFEST, RW_OCI_OP_MANIFEST_DELETE, 0 },
-	{ "GET", EP_BLOB, RW_OCI_OP_BLOB_GET, 0 },
-	{ "HEAD", EP_BLOB, RW_OCI_OP_BLOB_HEAD, 0 },
-	{ "DELETE", EP_BLOB, RW_OCI_OP_BLOB_DELETE, 0 },
-	{ "POST", EP_UPLOADS, RW_OCI_OP_UPLOAD_START, Q_DIGEST | Q_MOUNT | Q_FROM },
-	{ "PATCH", EP_UPLOAD, RW_OCI_OP_UPLOAD_CHUNK, Q_STATE },
-	{ "PUT", EP_UPLOAD, RW_OCI_OP_UPLOAD_COMPLETE, Q_DIGEST | Q_STATE },
-	{ "GET", EP_UPLOAD, RW_OCI_OP_UPLOAD_STATUS, Q_STATE },
-	{ "DELETE", EP_UPLOAD, RW_OCI_OP_UPLOAD_CANCEL, Q_STATE },
-	{ "GET", EP_REFERRERS, RW_OCI_OP_REFERRERS, Q_ARTIFACT_TYPE },
+	{ KEY("GET"), EP_BASE, RW_OCI_OP_BASE, 0 },
+	{ KEY("GET"), EP_CATALOG, RW_OCI_OP_CATALOG, Q_N | Q_LAST },
+	{ KEY("GET"), EP_TAGS, RW_OCI_OP_TAGS_LIST, Q_N | Q_LAST },
+	{ KEY("GET"), EP_MANIFEST, RW_OCI_OP_MANIFEST_GET, 0 },
+	{ KEY("HEAD"), EP_MANIFEST, RW_OCI_OP_MANIFEST_HEAD, 0 },
+	{ KEY("PUT"), EP_MANIFEST, RW_OCI_OP_MANIFEST_PUT, Q_TAG },
+	{ KEY("DELETE"), EP_MANIFEST, RW_OCI_OP_MANIFEST_DELETE, 0 },
+	{ KEY("GET"), EP_BLOB, RW_OCI_OP_BLOB_GET, 0 },
+	{ KEY("HEAD"), EP_BLOB, RW_OCI_OP_BLOB_HEAD, 0 },
+	{ KEY("DELETE"), EP_BLOB, RW_OCI_OP_BLOB_DELETE, 0 },
+	{ KEY("POST"), EP_UPLOADS, RW_OCI_OP_UPLOAD_START, Q_DIGEST | Q_MOUNT | Q_FROM },
+	{ KEY("PATCH"), EP_UPLOAD, RW_OCI_OP_UPLOAD_CHUNK, Q_STATE },
+	{ KEY("PUT"), EP_UPLOAD, RW_OCI_OP_UPLOAD_COMPLETE, Q_DIGEST | Q_STATE },
+	{ KEY("GET"), EP_UPLOAD, RW_OCI_OP_UPLOAD_STATUS, Q_STATE },
+	{ KEY("DELETE"), EP_UPLOAD, RW_OCI_OP_UPLOAD_CANCEL, Q_STATE },
+	{ KEY("GET"), EP_REFERRERS, RW_OCI_OP_REFERRERS, Q_ARTIFACT_TYPE },
 };
 
 static const char *const op_names[RW_OCI_OP_MAX_] = {
@@ -174,10 +177,18 @@ static bool seg_is(const char *path, struct seg s, const char *lit)
 /* Path bytes a canonical registry path can hold: name, tag, digest and
  * upload-id characters. Rules out '%', '\\', ';', '#', '?', spaces,
  * controls and non-ASCII in one place. */
+#define PC(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || \
+	       ((c) >= '0' && (c) <= '9') || (c) == '/' || (c) == '.' || (c) == '_' || \
+	       (c) == '-' || (c) == ':' || (c) == '=' || (c) == '+')
+#define PC4(c) PC(c), PC((c) + 1), PC((c) + 2), PC((c) + 3)
+#define PC16(c) PC4(c), PC4((c) + 4), PC4((c) + 8), PC4((c) + 12)
+#define PC64(c) PC16(c), PC16((c) + 16), PC16((c) + 32), PC16((c) + 48)
+/* a table: this runs over every byte of every request path */
+static const bool path_chars[256] = { PC64(0), PC64(64), PC64(128), PC64(192) };
+
 static bool path_char(uint8_t c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '/' || c == '.' || c == '_' || c == '-' || c == ':' || c == '=' || c == '+';
+	return path_chars[c];
 }
 
 static bool copy_out(char *dst, size_t cap, const char *src, size_t len)
@@ -255,6 +266,17 @@ static bool query_decode(struct rw_cursor *v, char *dst, size_t cap, size_t *out
 {
 	size_t n = 0;
 	uint8_t c;
+	/* nothing to decode (the usual case): one copy, no per-byte calls */
+	const uint8_t *raw = rw_cur_ptr(v);
+	size_t rlen = rw_cur_left(v);
+	if (!memchr(raw, '%', rlen) && !memchr(raw, '+', rlen)) {
+		if (rlen + 1 > cap)
+			return false;
+		rw_cur_copy(v, dst, rlen);
+		dst[rlen] = '\0';
+		*outlen = rlen;
+		return true;
+	}
 	while (rw_cur_u8(v, &c) == 0) {
 		if (n + 1 >= cap)
 			return false;
@@ -315,7 +337,7 @@ static const char *parse_query(const char *q, size_t qlen, enum oci_ep ep, unsig
 		size_t klen = (size_t)(eq - param.buf);
 		unsigned bit = 0;
 		for (size_t i = 0; i < sizeof(qkeys) / sizeof(qkeys[0]); i++)
-			if (strlen(qkeys[i].key) == klen && memcmp(param.buf, qkeys[i].key, klen) == 0)
+			if (qkeys[i].len == klen && memcmp(param.buf, qkeys[i].key, klen) == 0)
 				bit = qkeys[i].bit;
 		if (!bit || !(allowed & bit))
 			return "query parameter not allowed here";
@@ -465,7 +487,7 @@ int rw_oci_classify(const char *method, size_t mlen, const char *target, size_t 
 
 	size_t r;
 	for (r = 0; r < sizeof(routes) / sizeof(routes[0]); r++)
-		if (routes[r].ep == ep && strlen(routes[r].method) == mlen &&
+		if (routes[r].ep == ep && routes[r].mlen == mlen &&
 		    memcmp(routes[r].method, method, mlen) == 0)
 			break;
 	if (r == sizeof(routes) / sizeof(routes[0]))
