@@ -286,6 +286,27 @@ static void rw_term_buf_compact(struct rw_term_buf *b)
 
 /* ---- refusals ---- */
 
+/* "http_" + the refusal text as a log token ("Content-Length with
+ * Transfer-Encoding" -> "http_content_length_with_transfer_encoding"). */
+static void rw_term_http_reason(enum rw_http_refuse r, char *out, size_t cap)
+{
+	const char *t = rw_http_refuse_str(r);
+	size_t n = (size_t)snprintf(out, cap, "http_");
+	for (; t && *t && n + 1 < cap; t++) {
+		char ch = *t;
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
+			ch = '_';
+		if (ch == '_' && out[n - 1] == '_')
+			continue;
+		out[n++] = ch;
+	}
+	while (n > 5 && out[n - 1] == '_')
+		n--;
+	out[n] = '\0';
+}
+
 static const char *rw_term_code_for(int status)
 {
 	switch (status) {
@@ -355,7 +376,7 @@ static int rw_term_head(struct rw_term_conn *c)
 	c->body_bytes = c->resp_bytes = 0;
 	if (r == RW_INSPECT_REFUSE) {
 		char reason[64], msg[96];
-		snprintf(reason, sizeof(reason), "http_%s", rw_http_refuse_str(io->req.refuse));
+		rw_term_http_reason(io->req.refuse, reason, sizeof(reason));
 		snprintf(msg, sizeof(msg), "malformed request: %s", rw_http_refuse_str(io->req.refuse));
 		int status = io->req.status >= 400 && io->req.status <= 599 ? io->req.status : 400;
 		rw_term_refuse_req(c, status, reason, msg, 0, true);
@@ -586,8 +607,7 @@ static int rw_term_up_write(struct rw_term_conn *c)
 				c->body_done = true;
 			else if (r == RW_INSPECT_REFUSE) {
 				char reason[64];
-				snprintf(reason, sizeof(reason), "http_%s",
-					 rw_http_refuse_str(c->body.refuse));
+				rw_term_http_reason(c->body.refuse, reason, sizeof(reason));
 				rw_term_emit(c, "refuse", reason, true);
 				rw_term_close(c, NULL, NULL, true);
 				return -1;
@@ -701,7 +721,8 @@ static int rw_term_resp(struct rw_term_conn *c)
 		c->resp_head_done = true;
 		c->resp_status = io->resp.status;
 		size_t dl = io->resp.digest.len < sizeof(c->resp_digest) ? io->resp.digest.len : 0;
-		memcpy(c->resp_digest, io->resp.digest.ptr, dl);
+		if (dl)
+			memcpy(c->resp_digest, io->resp.digest.ptr, dl);
 		c->resp_digest[dl] = '\0';
 		rw_httpresp_body_init(&c->resp_body, &io->resp);
 		c->up_reuse = io->resp.keep_alive && io->resp.body != RW_HTTPRESP_BODY_CLOSE;
