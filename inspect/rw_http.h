@@ -147,6 +147,23 @@ struct rw_http_req {
 enum rw_inspect_result rw_http_parse_head(const uint8_t *buf, size_t len,
 					  struct rw_http_req *req);
 
+/* The same verdicts for a head that arrives in pieces, without re-reading
+ * it all on every read (see rw_http_head_feed.c). Call with the whole
+ * buffer so far (same start, growing len) after each read; init once per
+ * request. Answers exactly what rw_http_parse_head(buf, len) answers,
+ * except that it may say MORE where the full parser would already refuse:
+ * such a refusal comes, with the same code and offset, at the latest when
+ * an LF arrives, the buffer doubles, or it crosses RW_HTTP_MAX_LINE. *req
+ * is meaningful only on OK or REFUSE, as with rw_http_parse_head. */
+struct rw_http_head_feed {
+	size_t seen;      /* bytes looked at so far */
+	size_t parsed;    /* len at the last full parse */
+	unsigned parses;  /* full parses so far (for tests and statistics) */
+};
+void rw_http_head_feed_init(struct rw_http_head_feed *s);
+enum rw_inspect_result rw_http_head_feed(struct rw_http_head_feed *s, const uint8_t *buf,
+					 size_t len, struct rw_http_req *req);
+
 /* Find a field by case-insensitive name; NULL if absent. */
 const struct rw_http_field *rw_http_field_get(const struct rw_http_req *req,
 					      const char *name);
