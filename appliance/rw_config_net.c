@@ -96,10 +96,57 @@ static int rw_cfg_net_cidr(struct rw_cfg_ctx *ctx, const config_setting_t *e,
 	return r;
 }
 
-static int rw_cfg_cidr_overlap(const struct rw_cidr *a, const struct rw_cidr *b)
+struct rw_cfg_cidr_at {
+	struct rw_cidr c;
+	int idx; /* element index in the config list */
+};
+
+static int rw_cfg_cidr_at_cmp(const void *x, const void *y)
 {
-	return a->family == b->family &&
-	       (rw_cidr_contains(a, a->family, b->addr) || rw_cidr_contains(b, b->family, a->addr));
+	const struct rw_cfg_cidr_at *a = x, *b = y;
+	if (a->c.family != b->c.family)
+		return a->c.family < b->c.family ? -1 : 1;
+	int r = memcmp(a->c.addr, b->c.addr, sizeof(a->c.addr));
+	if (r)
+		return r;
+	if (a->c.prefix != b->c.prefix)
+		return a->c.prefix < b->c.prefix ? -1 : 1; /* wider first */
+	return a->idx - b->idx;
+}
+
+/* Warn about every prefix that another one in the list already covers,
+ * naming both, before the merge hides one of them. Sorted by start address
+ * with wider prefixes first, a prefix overlaps an earlier one iff the last
+ * uncovered prefix contains its start (prefixes never partly overlap), so
+ * this is O(n log n): networks of 100,000 prefixes are ordinary. */
+static void rw_cfg_net_overlaps(struct rw_cfg_ctx *ctx, const config_setting_t *list,
+				const char *name, const struct rw_cidr *v, const int *from,
+				size_t k)
+{
+	if (k < 2)
+		return;
+	struct rw_cfg_cidr_at *at = rw_cfg_calloc(ctx, k, sizeof(*at));
+	if (!at)
+		return;
+	for (size_t i = 0; i < k; i++)
+		at[i] = (struct rw_cfg_cidr_at){ .c = v[i], .idx = from[i] };
+	qsort(at, k, sizeof(*at), rw_cfg_cidr_at_cmp);
+	const struct rw_cfg_cidr_at *cover = &at[0];
+	for (size_t i = 1; i < k; i++) {
+		if (!rw_cidr_contains(&cover->c, at[i].c.family, at[i].c.addr)) {
+			cover = &at[i];
+			continue;
+		}
+		/* report on the later of the two lines, naming the earlier */
+		const struct rw_cfg_cidr_at *late = at[i].idx > cover->idx ? &at[i] : cover;
+		const struct rw_cfg_cidr_at *early = late == cover ? &at[i] : cover;
+		char te[64], tl[64];
+		rw_cidr_format(&early->c, te, sizeof(te));
+		rw_cidr_format(&late->c, tl, sizeof(tl));
+		rw_cfg_warn(ctx, rw_cfg_elem(list, late->idx), "\"%s\" overlaps \"%s\" (%s[%d]); merged",
+			    tl, te, name, early->idx);
+	}
+	free(at);
 }
 
 static void rw_cfg_network(struct rw_cfg_ctx *ctx, const config_setting_t *s,
@@ -135,19 +182,7 @@ static void rw_cfg_network(struct rw_cfg_ctx *ctx, const config_setting_t *s,
 		if (rw_cfg_net_cidr(ctx, e, &net->cidrs[k]) == 0)
 			from[k++] = i;
 	}
-	/* name both sides before the merge hides one of them */
-	for (size_t b = 1; b < k; b++) {
-		for (size_t a = 0; a < b; a++) {
-			if (!rw_cfg_cidr_overlap(&net->cidrs[a], &net->cidrs[b]))
-				continue;
-			char ta[64], tb[64];
-			rw_cidr_format(&net->cidrs[a], ta, sizeof(ta));
-			rw_cidr_format(&net->cidrs[b], tb, sizeof(tb));
-			rw_cfg_warn(ctx, rw_cfg_elem(list, from[b]),
-				    "\"%s\" overlaps \"%s\" (%s[%d]); merged", tb, ta, name, from[a]);
-			break;
-		}
-	}
+	rw_cfg_net_overlaps(ctx, list, name, net->cidrs, from, k);
 	free(from);
 	rw_cidr_merge(net->cidrs, &k);
 	net->n_cidrs = k;
