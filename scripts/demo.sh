@@ -26,8 +26,9 @@ say "outside  $LAB_OUTSIDE4 $LAB_OUTSIDE6 (unknown network 203.0.113.128/25)"
 say "gateway  $LAB_GW4 / $LAB_GWOUT4 / 198.51.100.1 - runs regwalld"
 say "registry $LAB_REG4 (behind the gateway)"
 say "namespaces: $(ip netns list | grep -- "-$LAB_SUFFIX" | awk '{print $1}' | tr '\n' ' ')"
-say "the listener port $LAB_PORT on the gateway is a plain echo server for now (no TLS proxy yet)"
-lab_echo_server gw "$LAB_PORT"
+say "the registry is a TLS echo server for now (test certificate, registry.example.test);"
+say "regwalld's passthrough listeners on port $LAB_PORT read the SNI and splice to it"
+lab_echo_server registry "$LAB_REG_PORT"
 
 section "2. Config and regwalld"
 conf="$LAB_DIR/regwall.conf"
@@ -44,7 +45,7 @@ else
 	say "regwalld owns nflog:$LAB_GROUP; reading its own capture $cap"
 fi
 
-section "3. An allowed connection from office"
+section "3. An allowed connection from office (TCP, TLS with SNI, echo through regwalld)"
 say "office -> $LAB_GW4:$LAB_PORT: $(lab_probe office "$LAB_GW4")"
 say "office -> [$LAB_GW6]:$LAB_PORT: $(lab_probe office "$LAB_GW6")"
 

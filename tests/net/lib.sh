@@ -92,6 +92,11 @@ lab_init() {
 	trap lab_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
+	# The TLS echo servers use the repository's test server certificate
+	# (CN/SAN registry.example.test); probes send that name as SNI.
+	LAB_CERTS=${LAB_CERTS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../data/certs" 2>/dev/null && pwd)}
+	[ -r "$LAB_CERTS/server.pem" ] || lab_fail "no test certificate in tests/data/certs"
+	export LAB_CERTS LAB_SNI=registry.example.test
 	lab_write_tool
 }
 
@@ -242,19 +247,37 @@ lab_write_tool() {
 	cat >"$LAB_DIR/labtool.py" <<'PYEOF'
 # Small lab tool: probes, echo server, SYN flood, long connection, NFLOG pcap
 # reader, rule counters from `nft -j`. Output is plain text for the shell.
-import errno, json, os, re, select, socket, struct, sys, threading, time
+import errno, json, os, re, select, socket, ssl, struct, sys, threading, time
+
+# Every probe speaks TLS with this SNI: regwalld's passthrough listeners
+# read the ClientHello and splice to the registry, and the lab's echo
+# servers are TLS too, so one probe works with or without the daemon.
+SNI = os.environ.get("LAB_SNI", "registry.example.test")
+CERTS = os.environ.get("LAB_CERTS", "")
+
+def client_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE   # the lab checks reachability, not PKI
+    return ctx
 
 def fam(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 def probe(addr, port, timeout, src=None):
-    """ok = connected and the echo came back; refused; timeout; error:..."""
+    """ok = connected, TLS handshake done and the echo came back; refused;
+    timeout (no answer to the SYN); tls-failed / noecho after connecting;
+    error:..."""
     s = socket.socket(fam(addr), socket.SOCK_STREAM)
     s.settimeout(float(timeout))
     try:
         if src:
             s.bind((src, 0))
         s.connect((addr, int(port)))
+        try:
+            s = client_ctx().wrap_socket(s, server_hostname=SNI)
+        except (ssl.SSLError, OSError, socket.timeout):
+            return "tls-failed"
         msg = b"regwall-lab %d\n" % os.getpid()
         s.sendall(msg)
         got = b""
@@ -266,6 +289,8 @@ def probe(addr, port, timeout, src=None):
         return "ok" if got == msg else "noecho"
     except ConnectionRefusedError:
         return "refused"
+    except ConnectionResetError:
+        return "reset"
     except socket.timeout:
         return "timeout"
     except OSError as e:
@@ -274,7 +299,10 @@ def probe(addr, port, timeout, src=None):
         s.close()
 
 def echo_server(port, logfile):
-    """Dual-stack echo server; logs each accepted peer address."""
+    """Dual-stack TLS echo server (the test certificate for SNI); logs each
+    accepted peer address at TCP accept time."""
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(CERTS + "/server.pem", CERTS + "/server.key")
     ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -284,12 +312,14 @@ def echo_server(port, logfile):
     log.write("listening\n")
     def serve(c):
         try:
+            c.settimeout(30)
+            c = sctx.wrap_socket(c, server_side=True)
             while True:
                 d = c.recv(65536)
                 if not d:
                     break
                 c.sendall(d)
-        except OSError:
+        except (OSError, ssl.SSLError):
             pass
         finally:
             c.close()
@@ -361,6 +391,7 @@ def longconn(addr, port, seconds, markfile):
     checked. Touches markfile once connected. Exit 0 only if every line
     came back in order."""
     s = socket.create_connection((addr, int(port)), timeout=5)
+    s = client_ctx().wrap_socket(s, server_hostname=SNI)
     s.settimeout(5)
     open(markfile, "w").write("connected\n")
     f = s.makefile("rb")
@@ -487,11 +518,15 @@ lab_expect_probe() {
 	lab_log "connect $1 -> $2:${3:-$LAB_PORT}${5:+ src $5}: $got (as expected)"
 }
 
-# lab_echo_server NS PORT: dual-stack echo server; accepted peers go to
-# $LAB_DIR/echo-<NS>-<PORT>.log. Waits until it listens.
+# lab_echo_server NS PORT: dual-stack TLS echo server; accepted peers go to
+# $LAB_DIR/echo-<NS>-<PORT>.log; PID in LAB_ECHO_PID. Waits until it listens.
+# Without a daemon it stands in for the listener on gw; with regwalld
+# running (which owns the listener port) it is the registry behind it.
 lab_echo_server() {
 	local log="$LAB_DIR/echo-$1-$2.log"
 	lab_bg "$1" python3 "$LAB_DIR/labtool.py" echo-server "$2" "$log"
+	# shellcheck disable=SC2034 # used by the tests
+	LAB_ECHO_PID=$LAB_LAST_PID
 	lab_wait_for 5 grep -q listening "$log" || lab_fail "echo server on $1:$2 did not start"
 }
 
@@ -623,6 +658,12 @@ $netblock};
 listeners = (
     {
         name = "https";
+        listen = "0.0.0.0:$LAB_PORT";
+        mode = "passthrough";
+        allow_from = [ $allowlist ];
+    },
+    {
+        name = "https6";
         listen = "[::]:$LAB_PORT";
         mode = "passthrough";
         allow_from = [ $allowlist ];
@@ -654,12 +695,14 @@ lab_apply() {
 
 LAB_DAEMON_PID=""
 # lab_daemon CONF [NS]: regwalld in the foreground (backgrounded here),
-# waits for "regwalld: ready". Its stderr goes to $LAB_DIR/regwalld.log.
+# waits for "regwalld: ready". Its stderr goes to $LAB_DIR/regwalld.log,
+# its stdout (worker events, JSON lines) to $LAB_DIR/events.jsonl.
+# It serves the listeners itself (passthrough to the registry namespace).
 lab_daemon() {
 	local conf=$1 ns=${2:-gw} _
 	local log="$LAB_DIR/regwalld.log"
 	: >"$log"
-	lab_bg "$ns" "$BUILD/regwalld" -c "$conf" -f -s "$LAB_DIR/ctl.sock" 2>>"$log"
+	lab_bg "$ns" "$BUILD/regwalld" -c "$conf" -f -s "$LAB_DIR/ctl.sock" 2>>"$log" >>"$LAB_DIR/events.jsonl"
 	LAB_DAEMON_PID=$LAB_LAST_PID
 	for _ in $(seq 1 100); do
 		grep -q "regwalld: ready" "$log" && return 0

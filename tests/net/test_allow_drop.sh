@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # An allowlisted client reaches the listener port; a client from an unknown
 # network is dropped (its connect times out: no RST) and the drop is logged
-# to NFLOG with the prefix "regwall https not_allowed". IPv4 and IPv6.
+# to NFLOG with the prefix "regwall https not_allowed" (the IPv6 listener
+# is "https6"). IPv4 and IPv6.
 # Uses `regwalld --apply` (no daemon) so that tcpdump can own the nflog group.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -33,7 +34,7 @@ lab_capture_stop "$LAB_CAP_PID"
 [ "$(lab_echo_accepts gw "$LAB_PORT" "$LAB_OUTSIDE4")" -eq "$before4" ] ||
 	lab_fail "the server accepted a connection from outside"
 lab_expect_nflog "$cap" "regwall https not_allowed" "$LAB_OUTSIDE4"
-lab_expect_nflog "$cap" "regwall https not_allowed" "$LAB_OUTSIDE6"
+lab_expect_nflog "$cap" "regwall https6 not_allowed" "$LAB_OUTSIDE6"
 # Nothing from the allowed client may be logged as a drop.
 if lab_nflog_records "$cap" | awk -F'\t' -v a="$LAB_OFFICE4" -v b="$LAB_OFFICE6" \
 	'$2 == a || $2 == b { bad = 1 } END { exit !bad }'; then

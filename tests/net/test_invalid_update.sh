@@ -67,7 +67,7 @@ fi
 kill -0 "$LAB_DAEMON_PID" 2>/dev/null || lab_fail "daemon died on regwallctl reload"
 norm | cmp -s - "$LAB_DIR/table.before" || lab_fail "table changed after a bad regwallctl reload"
 lab_ctl status >/dev/null || lab_fail "status fails after a bad reload"
-lab_echo_server gw "$LAB_PORT"
+lab_echo_server registry "$LAB_REG_PORT"
 lab_expect_probe ok office "$LAB_GW4"
 lab_expect_probe timeout outside "$LAB_GWOUT4" "$LAB_PORT" 1
 echo "ok: invalid updates refused, bad reload harmless"

@@ -33,7 +33,7 @@ lab_log "fast IPv6 source: $v6"
 lab_capture_stop "$LAB_CAP_PID"
 lab_expect_counter_gt gw "rate_limited" 0
 lab_expect_nflog "$cap" "regwall https rate_limited" "$LAB_OFFICE4"
-lab_expect_nflog "$cap" "regwall https rate_limited" "$LAB_OFFICE6"
+lab_expect_nflog "$cap" "regwall https6 rate_limited" "$LAB_OFFICE6"
 if lab_nflog_records "$cap" | awk -F'\t' -v s="$LAB_OFFICE4B" '$2 == s { bad = 1 } END { exit !bad }'; then
 	lab_fail "the slow source was logged as dropped"
 fi

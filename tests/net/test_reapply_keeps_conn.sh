@@ -9,7 +9,8 @@ lab_require_root
 lab_require_build
 lab_init
 lab_topology
-lab_echo_server gw "$LAB_PORT"
+# regwalld serves the listener (passthrough) and splices to the registry.
+lab_echo_server registry "$LAB_REG_PORT"
 
 conf="$LAB_DIR/regwall.conf"
 lab_conf "$conf"

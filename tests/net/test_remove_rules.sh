@@ -24,16 +24,26 @@ lab_nft gw list table inet other | cmp -s - "$LAB_DIR/other.before" || lab_fail 
 lab_expect_probe ok outside "$LAB_GWOUT4"
 lab_exec gw "$BUILD/regwalld" --remove-rules || lab_fail "--remove-rules on an absent table failed"
 
-# Crash: SIGKILL the daemon; the table stays.
+# Crash: SIGKILL the daemon; the table stays. From here regwalld owns the
+# listener port and splices to the registry.
+lab_stop "$LAB_ECHO_PID"
+lab_echo_server registry "$LAB_REG_PORT"
 lab_daemon "$conf"
+lab_expect_probe ok office "$LAB_GW4"
 lab_expect_probe timeout outside "$LAB_GWOUT4" "$LAB_PORT" 1
 kill -KILL "$LAB_DAEMON_PID"
 wait "$LAB_DAEMON_PID" 2>/dev/null
 lab_nft gw list table inet regwall >/dev/null || lab_fail "table vanished with the crashed daemon"
+# timeout, not refused and not ok: the rules still drop, whatever is left
+# of the daemon's workers.
 lab_expect_probe timeout outside "$LAB_GWOUT4" "$LAB_PORT" 1
-lab_expect_probe ok office "$LAB_GW4"
+lab_expect_probe timeout outside "$LAB_GWOUT6" "$LAB_PORT" 1
 
-# Orderly stop (SIGTERM): the table stays too.
+# Orderly stop (SIGTERM): the table stays too. Workers orphaned by the
+# SIGKILL above (if any) are ended first so the listener port is free.
+for pid in $(ip netns pids "$(lab_nsname gw)"); do
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = regwalld ] && kill -KILL "$pid"
+done
 rm -f "$LAB_DIR/ctl.sock"
 lab_daemon "$conf"
 lab_stop "$LAB_DAEMON_PID" TERM
