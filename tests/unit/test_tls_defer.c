@@ -64,7 +64,7 @@ void *realloc(void *p, size_t n)
 struct blob {
 	uint8_t b[8192];
 	size_t n;
-	char name[128];
+	char name[256];
 };
 
 static struct blob g_hellos[32];
