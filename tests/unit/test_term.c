@@ -236,7 +236,7 @@ static void *worker_main(void *arg)
 	" { name = \"reader\"; cert_subject = \"CN=cn-only-client\"; roles = [ \"pull:*\" ]; },\n" \
 	" { name = \"rate-bot\"; cert_subject = \"CN=J\xc3\xbcrgen M\xc3\xbcller \xf0\x9f\x9a\x80,O=B\xc3\xbc" \
 	"cher GmbH\"; roles = [ \"pull:*\", \"push:*\" ]; } );\n" \
-	"policy = { push_requires_vpn = false; push_rate = { ops_per_minute = 4; bytes_per_second = 1000000000; }; };\n"
+	"policy = { push_requires_vpn = false; push_rate = { ops_per_minute = 4; bytes_per_second = 4000000; }; };\n"
 
 static int setup(void **state)
 {
@@ -652,7 +652,11 @@ static void test_large_body_streams(void **state)
 	struct cli c;
 	cli_open(&c, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
 	assert_true(c.ok);
-	const size_t total = 8u << 20; /* 8 MiB: 128 times the per-direction buffer */
+	/* 12 MiB: 192 times the per-direction buffer; ci-bot's byte bucket
+	 * holds 4 MB (one second) and refills at 4 MB/s, so the upload is
+	 * paced to take at least (12.58 - 4) / 4 = 2.1 s */
+	const size_t total = 12u << 20;
+	uint64_t t0 = rw_loop_clock_ms();
 	char head[512];
 	snprintf(head, sizeof(head),
 		 "PATCH /v2/team-a/app/blobs/uploads/u1 HTTP/1.1\r\nHost: registry.example.test\r\n"
@@ -670,6 +674,9 @@ static void test_large_body_streams(void **state)
 	pthread_mutex_lock(&g_mu);
 	assert_int_equal(g_body_total - b0, total);
 	pthread_mutex_unlock(&g_mu);
+	uint64_t took = rw_loop_clock_ms() - t0;
+	assert_true(took >= 1900);
+	assert_true(took < 15000);
 	cli_close(&c);
 }
 
