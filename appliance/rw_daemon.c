@@ -34,15 +34,45 @@ static struct rw_network *rw_daemon_net(struct rw_policy *p, const char *name)
 	return NULL;
 }
 
-/* The prefix in net that overlaps c, or NULL. Prefixes overlap iff one
- * contains the other's network address. */
+/* A network's prefixes are kept sorted (v4 before v6, then by address)
+ * and disjoint, so lookups are binary searches: a live change to a
+ * network of 100,000 prefixes must not cost a scan or a sort. */
+static int rw_daemon_key_cmp(const struct rw_cidr *a, const struct rw_cidr *b)
+{
+	if (a->family != b->family)
+		return a->family == AF_INET ? -1 : 1;
+	return memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/* First index whose start address is >= c's. */
+static size_t rw_daemon_lower(const struct rw_network *net, const struct rw_cidr *c)
+{
+	size_t lo = 0, hi = net->n_cidrs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (rw_daemon_key_cmp(&net->cidrs[mid], c) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The prefix in net that overlaps c, or NULL. With disjoint sorted
+ * prefixes only two can: the last one starting at or before c (it may
+ * contain c) and the first one starting at or after c (c may contain it). */
 static const struct rw_cidr *rw_daemon_overlap(const struct rw_network *net,
 					       const struct rw_cidr *c)
 {
-	for (size_t i = 0; i < net->n_cidrs; i++) {
-		const struct rw_cidr *e = &net->cidrs[i];
-		if (rw_cidr_contains(e, c->family, c->addr) ||
-		    rw_cidr_contains(c, e->family, e->addr))
+	size_t pos = rw_daemon_lower(net, c);
+	if (pos < net->n_cidrs) {
+		const struct rw_cidr *e = &net->cidrs[pos];
+		if (rw_cidr_contains(c, e->family, e->addr) || rw_cidr_contains(e, c->family, c->addr))
+			return e;
+	}
+	if (pos > 0) {
+		const struct rw_cidr *e = &net->cidrs[pos - 1];
+		if (rw_cidr_contains(e, c->family, c->addr))
 			return e;
 	}
 	return NULL;
@@ -50,25 +80,24 @@ static const struct rw_cidr *rw_daemon_overlap(const struct rw_network *net,
 
 static long rw_daemon_find_exact(const struct rw_network *net, const struct rw_cidr *c)
 {
-	for (size_t i = 0; i < net->n_cidrs; i++) {
-		const struct rw_cidr *e = &net->cidrs[i];
-		if (e->family == c->family && e->prefix == c->prefix &&
-		    memcmp(e->addr, c->addr, sizeof(e->addr)) == 0)
-			return (long)i;
-	}
+	size_t pos = rw_daemon_lower(net, c);
+	if (pos < net->n_cidrs && rw_daemon_key_cmp(&net->cidrs[pos], c) == 0 &&
+	    net->cidrs[pos].prefix == c->prefix)
+		return (long)pos;
 	return -1;
 }
 
+/* Insert a prefix that overlaps nothing (callers checked) in order. */
 static int rw_daemon_net_insert(struct rw_network *net, const struct rw_cidr *c)
 {
 	struct rw_cidr *v = realloc(net->cidrs, (net->n_cidrs + 1) * sizeof(*v));
 	if (!v)
 		return RW_ENOMEM;
 	net->cidrs = v;
-	net->cidrs[net->n_cidrs++] = *c;
-	/* keep the documented order (sorted, v4 first); nothing is absorbed
-	 * because callers refused overlaps */
-	rw_cidr_merge(net->cidrs, &net->n_cidrs);
+	size_t pos = rw_daemon_lower(net, c);
+	memmove(&v[pos + 1], &v[pos], (net->n_cidrs - pos) * sizeof(*v));
+	v[pos] = *c;
+	net->n_cidrs++;
 	return 0;
 }
 
