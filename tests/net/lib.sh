@@ -518,6 +518,19 @@ lab_expect_probe() {
 	lab_log "connect $1 -> $2:${3:-$LAB_PORT}${5:+ src $5}: $got (as expected)"
 }
 
+# lab_expect_dropped NS ADDR [PORT [TIMEOUT [SRC]]]: no answer. A ban drops
+# every packet of the source in prerouting, IPv6 neighbour discovery
+# included, so a banned IPv6 client may not even resolve the gateway:
+# EHOSTUNREACH counts as dropped here too (never refused, never ok).
+lab_expect_dropped() {
+	local got
+	got=$(lab_probe "$@")
+	case $got in
+	timeout | error:EHOSTUNREACH) lab_log "connect $1 -> $2:${3:-$LAB_PORT}${5:+ src $5}: $got (dropped, as expected)" ;;
+	*) lab_fail "connect from $1 to $2 port ${3:-$LAB_PORT}${5:+ (src $5)}: want no answer, got $got" ;;
+	esac
+}
+
 # lab_echo_server NS PORT: dual-stack TLS echo server; accepted peers go to
 # $LAB_DIR/echo-<NS>-<PORT>.log; PID in LAB_ECHO_PID. Waits until it listens.
 # Without a daemon it stands in for the listener on gw; with regwalld

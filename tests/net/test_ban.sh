@@ -45,11 +45,24 @@ while [ $(($(date +%s%N) - t0)) -lt 3600000000 ]; do sleep 0.2; done
 lab_expect_probe ok office "$LAB_GW4"
 lab_ctl ban list | grep -qF "$LAB_OFFICE4" && lab_fail "expired ban still listed"
 
-# ban del lifts a long ban at once; IPv6 too.
+# A ban outlives table replacement: --apply of a changed config and a
+# SIGHUP reload (no unbanned window, no lost ban).
 lab_ctl ban add "$LAB_OFFICE6" 10m >/dev/null || lab_fail "ban add v6 failed"
-lab_expect_probe timeout office "$LAB_GW6" "$LAB_PORT" 1
+lab_expect_dropped office "$LAB_GW6" "$LAB_PORT" 1
+lab_conf "$LAB_DIR/b.conf" nets="office=203.0.113.0/25,2001:db8:1::/64;lab=192.0.2.0/24"
+lab_apply "$LAB_DIR/b.conf"
+lab_exec gw nft list set inet regwall ban_v6 | grep -qF "$LAB_OFFICE6" ||
+	lab_fail "the ban of $LAB_OFFICE6 was lost by --apply"
+cp "$LAB_DIR/b.conf" "$LAB_DIR/a.conf"
+reloaded() { lab_ctl status | grep -qE '^reloads: [1-9]'; }
+kill -HUP "$LAB_DAEMON_PID"
+lab_wait_for 5 reloaded || lab_fail "SIGHUP did not reload (status: $(lab_ctl status | tr '\n' ' '))"
+lab_exec gw nft list set inet regwall ban_v6 | grep -qF "$LAB_OFFICE6" ||
+	lab_fail "the ban of $LAB_OFFICE6 was lost by a SIGHUP reload"
+lab_expect_dropped office "$LAB_GW6" "$LAB_PORT" 1
+# ban del lifts a long ban at once.
 lab_ctl ban del "$LAB_OFFICE6" >/dev/null || lab_fail "ban del v6 failed"
-lab_expect_probe ok office "$LAB_GW6"
+lab_expect_probe ok office "$LAB_GW6" "$LAB_PORT" 5 # neighbour discovery may need a retry
 
 if [ "$cap" = "$LAB_DIR/ban.pcap" ]; then
 	lab_capture_stop "$LAB_CAP_PID"
