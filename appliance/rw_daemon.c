@@ -23,6 +23,7 @@ void rw_daemon_fini(struct rw_daemon *d)
 	if (d->nft)
 		rw_nft_close(d->nft);
 	free(d->live);
+	free(d->in_live);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -241,6 +242,7 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	d->pol = np;
 	d->have_pol = 1;
 	d->applies++;
+	d->n_in_live = 0; /* the apply folded every live prefix into net_ sets */
 	return 0;
 }
 
@@ -272,6 +274,36 @@ static json_t *rw_daemon_diag_err(const char *what, const struct rw_diag *diag, 
 	for (unsigned i = 0; i < diag->n; i++)
 		json_array_append_new(msgs, json_string(diag->msg[i].text));
 	return json_pack("{s:b, s:s+, s:o}", "ok", 0, "error", what, rw_strerror(r), "details", msgs);
+}
+
+static long rw_daemon_in_live(const struct rw_daemon *d, const char *network,
+			      const struct rw_cidr *c)
+{
+	for (size_t i = 0; i < d->n_in_live; i++) {
+		const struct rw_live_elem *e = &d->in_live[i];
+		if (e->cidr.family == c->family && e->cidr.prefix == c->prefix &&
+		    memcmp(e->cidr.addr, c->addr, sizeof(c->addr)) == 0 &&
+		    strcmp(e->network, network) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+static int rw_daemon_in_live_add(struct rw_daemon *d, const char *network,
+				 const struct rw_cidr *c)
+{
+	if (d->n_in_live == d->cap_in_live) {
+		size_t cap = d->cap_in_live ? d->cap_in_live * 2 : 16;
+		struct rw_live_elem *v = realloc(d->in_live, cap * sizeof(*v));
+		if (!v)
+			return RW_ENOMEM;
+		d->in_live = v;
+		d->cap_in_live = cap;
+	}
+	struct rw_live_elem *e = &d->in_live[d->n_in_live++];
+	snprintf(e->network, sizeof(e->network), "%s", network);
+	e->cidr = *c;
+	return 0;
 }
 
 static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req *req)
@@ -307,18 +339,43 @@ static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req
 					     a, req->network, req->network);
 		}
 	}
+	/* Additions go to the small live_ set (fast kernel commit); a
+	 * deletion goes to whichever set holds the prefix. */
+	struct rw_cidr *del_live = NULL, *del_main = NULL;
+	size_t n_dl = 0, n_dm = 0;
+	if (!add) {
+		del_live = malloc(req->n_cidrs * sizeof(*del_live));
+		del_main = malloc(req->n_cidrs * sizeof(*del_main));
+		if (!del_live || !del_main) {
+			free(del_live);
+			free(del_main);
+			return rw_daemon_err("out of memory");
+		}
+		for (size_t i = 0; i < req->n_cidrs; i++) {
+			if (rw_daemon_in_live(d, req->network, &req->cidrs[i]) >= 0)
+				del_live[n_dl++] = req->cidrs[i];
+			else
+				del_main[n_dm++] = req->cidrs[i];
+		}
+	}
 	struct rw_diag diag;
 	rw_diag_init(&diag);
-	int r = rw_nft_net_update(d->nft, req->network, add ? req->cidrs : NULL,
-				  add ? req->n_cidrs : 0, add ? NULL : req->cidrs,
-				  add ? 0 : req->n_cidrs, &diag);
+	int r = rw_nft_net_live_update(d->nft, req->network, add ? req->cidrs : NULL,
+				       add ? req->n_cidrs : 0, del_live, n_dl, del_main, n_dm,
+				       &diag);
+	free(del_live);
+	free(del_main);
 	if (r)
 		return rw_daemon_diag_err("kernel refused the change: ", &diag, r);
 	for (size_t i = 0; i < req->n_cidrs; i++) {
+		long li = rw_daemon_in_live(d, req->network, &req->cidrs[i]);
 		if (add) {
-			if (rw_daemon_net_insert(net, &req->cidrs[i]))
+			if (rw_daemon_net_insert(net, &req->cidrs[i]) ||
+			    rw_daemon_in_live_add(d, req->network, &req->cidrs[i]))
 				return rw_daemon_err("out of memory after applying; run reload");
 		} else {
+			if (li >= 0)
+				d->in_live[li] = d->in_live[--d->n_in_live];
 			long idx = rw_daemon_find_exact(net, &req->cidrs[i]);
 			if (idx >= 0)
 				rw_daemon_net_remove(net, (size_t)idx);
@@ -339,14 +396,14 @@ static void rw_daemon_list_cb(const struct rw_cidr *c, uint64_t expires_ms, void
 	json_array_append_new(arg, o);
 }
 
-static json_t *rw_daemon_list(struct rw_daemon *d, const char *s4, const char *s6)
+static json_t *rw_daemon_list(struct rw_daemon *d, const char *const *sets, size_t n_sets)
 {
 	struct rw_diag diag;
 	rw_diag_init(&diag);
 	json_t *arr = json_array();
-	int r = rw_nft_set_list(d->nft, s4, rw_daemon_list_cb, arr, &diag);
-	if (!r)
-		r = rw_nft_set_list(d->nft, s6, rw_daemon_list_cb, arr, &diag);
+	int r = 0;
+	for (size_t i = 0; i < n_sets && !r; i++)
+		r = rw_nft_set_list(d->nft, sets[i], rw_daemon_list_cb, arr, &diag);
 	if (r) {
 		json_decref(arr);
 		return rw_daemon_diag_err("cannot list: ", &diag, r);
@@ -366,7 +423,6 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 {
 	struct rw_diag diag;
 	rw_diag_init(&diag);
-	char s4[RW_NAME_MAX + 8], s6[RW_NAME_MAX + 8];
 	int r;
 	d->requests++;
 	switch (req->cmd) {
@@ -395,9 +451,16 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 	case RW_CTL_NET_LIST:
 		if (!rw_daemon_net(&d->pol, req->network))
 			return rw_daemon_err("no network named \"%s\"", req->network);
-		snprintf(s4, sizeof(s4), "net_%s_v4", req->network);
-		snprintf(s6, sizeof(s6), "net_%s_v6", req->network);
-		return rw_daemon_list(d, s4, s6);
+	{
+		char n4[RW_NAME_MAX + 8], n6[RW_NAME_MAX + 8], l4[RW_NAME_MAX + 8],
+			l6[RW_NAME_MAX + 8];
+		snprintf(n4, sizeof(n4), "net_%s_v4", req->network);
+		snprintf(n6, sizeof(n6), "net_%s_v6", req->network);
+		snprintf(l4, sizeof(l4), "live_%s_v4", req->network);
+		snprintf(l6, sizeof(l6), "live_%s_v6", req->network);
+		const char *const sets[] = { n4, n6, l4, l6 };
+		return rw_daemon_list(d, sets, 4);
+	}
 	case RW_CTL_BAN_ADD:
 		r = rw_nft_ban_add(d->nft, &req->cidrs[0], req->timeout_ms, &diag);
 		return r ? rw_daemon_diag_err("ban failed: ", &diag, r) : json_pack("{s:b}", "ok", 1);
@@ -407,7 +470,10 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 			return rw_daemon_err("that address is not banned");
 		return r ? rw_daemon_diag_err("unban failed: ", &diag, r) : json_pack("{s:b}", "ok", 1);
 	case RW_CTL_BAN_LIST:
-		return rw_daemon_list(d, "ban_v4", "ban_v6");
+	{
+		const char *const sets[] = { "ban_v4", "ban_v6" };
+		return rw_daemon_list(d, sets, 2);
+	}
 	case RW_CTL_COUNTERS: {
 		json_t *arr = json_array();
 		r = rw_nft_counters(d->nft, rw_daemon_counter_cb, arr, &diag);

@@ -24,6 +24,14 @@ struct rw_live_change {
 	struct rw_cidr cidr;
 };
 
+/* A prefix currently held in a network's small live_ set in the kernel
+ * (added by regwallctl since the last full apply, which folds them into
+ * the main set and empties this list). */
+struct rw_live_elem {
+	char network[RW_NAME_MAX];
+	struct rw_cidr cidr;
+};
+
 struct rw_daemon {
 	const char *config_path;
 	struct rw_policy pol;
@@ -31,6 +39,8 @@ struct rw_daemon {
 	struct rw_nft *nft;
 	struct rw_live_change *live;
 	size_t n_live, cap_live;
+	struct rw_live_elem *in_live;
+	size_t n_in_live, cap_in_live;
 	struct rw_workers *workers; /* NULL: firewall only, no data path */
 	time_t started;
 	uint64_t applies, reloads, reload_failures, requests;

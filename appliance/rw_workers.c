@@ -69,6 +69,7 @@ static void rw_workers_child(struct rw_workers *ws, int stop_r)
 	struct rw_fwd_opts o;
 	rw_fwd_opts_default(&o);
 	o.stop_fd = stop_r;
+	o.limit = ws->limit;
 	struct rw_fwd_events ev;
 	rw_event_json_sink(&ev, stdout);
 	int r = rw_fwd_worker_run(ws->pol, &o, &ev);

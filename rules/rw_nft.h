@@ -10,6 +10,8 @@
  *
  * Set names (stable: regwallctl and tests refer to them):
  *   net_<network>_v4 / net_<network>_v6   allowlisted networks (interval)
+ *   live_<network>_v4 / live_<network>_v6 prefixes added live since the
+ *                                         last apply (interval, small)
  *   vpn_v4 / vpn_v6                       VPN peer tunnel addresses (interval)
  *   ban_v4 / ban_v6                       bans (timeout, fixed size)
  *   meter_<listener>_v4 / _v6             per-source new-connection meters
@@ -67,6 +69,16 @@ int rw_nft_table_exists(struct rw_nft *n, struct rw_diag *diag);
 int rw_nft_net_update(struct rw_nft *n, const char *network, const struct rw_cidr *add,
 		      size_t n_add, const struct rw_cidr *del, size_t n_del,
 		      struct rw_diag *diag);
+
+/* Live changes by regwallctl: additions go to the network's small live_
+ * sets, deletions to whichever set holds the prefix; one batch. Why two
+ * sets: the kernel's interval-set commit costs O(set size) (kernel 6.18:
+ * ~12 ms for a 100,000-prefix set), while a commit on a small set costs
+ * ~0.1 ms; the next apply folds the live prefixes into the main set. The
+ * input chain looks up both, so a prefix matches wherever it is. */
+int rw_nft_net_live_update(struct rw_nft *n, const char *network, const struct rw_cidr *add_live,
+			   size_t n_add_live, const struct rw_cidr *del_live, size_t n_del_live,
+			   const struct rw_cidr *del_main, size_t n_del_main, struct rw_diag *diag);
 
 /* Ban one address (prefix must be a host: /32 or /128) for timeout_ms
  * (0 = the set's default). */

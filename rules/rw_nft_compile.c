@@ -267,6 +267,12 @@ static int rw_nft_compile_sets(const struct rw_policy *p, struct rw_nft_compiled
 				 rw_nft_fam_sfx(rw_nft_fams[f]));
 			rc = rw_nft_add_set(c, name, rw_nft_fams[f], NFT_SET_INTERVAL, 0, 0,
 					    nw->cidrs, nw->n_cidrs, diag);
+			/* empty until regwallctl adds to it (see rw_nft_net_live_update) */
+			snprintf(name, sizeof(name), "live_%s_%s", nw->name,
+				 rw_nft_fam_sfx(rw_nft_fams[f]));
+			if (!rc)
+				rc = rw_nft_add_set(c, name, rw_nft_fams[f], NFT_SET_INTERVAL, 0,
+						    0, NULL, 0, diag);
 		}
 	}
 	if (!rc && p->vpn.enabled) {
@@ -441,11 +447,12 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 		}
 		const struct rw_network *nw = &p->networks[l->allow_nets[i]];
 		snprintf(cm, sizeof(cm), "%s allow %s", l->name, nw->name);
-		for (int f = 0; f < 2 && !rc; f++) {
-			int fam = rw_nft_fams[f];
+		for (int f = 0; f < 4 && !rc; f++) {
+			int fam = rw_nft_fams[f % 2];
 			if (!rw_nft_listener_has_fam(l, fam))
 				continue;
-			const struct rw_nft_cset *s = rw_nft_setf(c, "net_", nw->name, fam);
+			const struct rw_nft_cset *s =
+				rw_nft_setf(c, f < 2 ? "net_" : "live_", nw->name, fam);
 			if (!s || !(r = rw_nft_rule_new("input")))
 				return RW_ENOMEM;
 			E(rw_nft_e_listener(r, l));

@@ -63,46 +63,83 @@ static int rw_nft_valid_cidrs(const struct rw_cidr *v, size_t n, struct rw_diag 
 	return 0;
 }
 
-int rw_nft_net_update(struct rw_nft *n, const char *network, const struct rw_cidr *add,
-		      size_t n_add, const struct rw_cidr *del, size_t n_del,
-		      struct rw_diag *diag)
+static int rw_nft_net_name_ok(const char *network, struct rw_diag *diag)
 {
-	static const int fams[2] = { AF_INET, AF_INET6 };
 	if (!network || strnlen(network, RW_NAME_MAX) == 0 ||
 	    strnlen(network, RW_NAME_MAX) == RW_NAME_MAX) {
 		rw_diag_err(diag, NULL, 0, "network name missing or too long");
 		return RW_EINVAL;
 	}
-	int rc = rw_nft_valid_cidrs(add, n_add, diag);
-	if (!rc)
-		rc = rw_nft_valid_cidrs(del, n_del, diag);
+	return 0;
+}
+
+/* Append NEWSETELEM/DELSETELEM messages for v[0..n) to <prefix><network>_v4
+ * and _v6 (each family to its own set). */
+static int rw_nft_net_elems(struct rw_nft_batch *b, uint16_t type, const char *prefix,
+			    const char *network, const struct rw_cidr *v, size_t n)
+{
+	static const int fams[2] = { AF_INET, AF_INET6 };
+	int rc = 0;
+	for (int f = 0; f < 2 && !rc && n; f++) {
+		char set[64];
+		struct rw_cidr *pick;
+		size_t k;
+		snprintf(set, sizeof(set), "%s%s_%s", prefix, network, f ? "v6" : "v4");
+		rc = rw_nft_pick(v, n, fams[f], &pick, &k);
+		if (!rc && k)
+			rc = rw_nft_batch_elems(b, type, set, 0, pick, k, 0);
+		free(pick);
+	}
+	return rc;
+}
+
+static int rw_nft_net_send(struct rw_nft *n, const char *network,
+			   const struct rw_cidr *const lists[3], const size_t counts[3],
+			   const char *const prefixes[3], struct rw_diag *diag)
+{
+	int rc = rw_nft_net_name_ok(network, diag);
+	for (int i = 0; i < 3 && !rc; i++)
+		rc = rw_nft_valid_cidrs(lists[i], counts[i], diag);
 	if (rc)
 		return rc;
-	if (n_add == 0 && n_del == 0)
+	if (counts[0] + counts[1] + counts[2] == 0)
 		return 0;
 	struct rw_nft_batch *b = rw_nft_batch_new(n);
 	if (!b)
 		return RW_ENOMEM;
-	/* deletes first: replacing a prefix by a wider one is then one batch */
-	for (int pass = 0; pass < 2 && !rc; pass++) {
-		for (int f = 0; f < 2 && !rc; f++) {
-			char set[64];
-			struct rw_cidr *v;
-			size_t k;
-			snprintf(set, sizeof(set), "net_%s_%s", network, f ? "v6" : "v4");
-			rc = pass ? rw_nft_pick(add, n_add, fams[f], &v, &k)
-				  : rw_nft_pick(del, n_del, fams[f], &v, &k);
-			if (!rc && k)
-				rc = rw_nft_batch_elems(b, pass ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
-							set, 0, v, k, 0);
-			free(v);
-		}
-	}
+	/* deletes first: replacing a prefix by a wider one is then one batch;
+	 * lists[0] is the one list of additions */
+	for (int i = 1; i < 3 && !rc; i++)
+		rc = rw_nft_net_elems(b, NFT_MSG_DELSETELEM, prefixes[i], network, lists[i],
+				      counts[i]);
+	if (!rc)
+		rc = rw_nft_net_elems(b, NFT_MSG_NEWSETELEM, prefixes[0], network, lists[0],
+				      counts[0]);
 	int err = 0;
 	if (!rc)
 		rc = rw_nft_batch_send(b, diag, &err);
 	rw_nft_batch_free(b);
 	return rw_nft_map_errno(rc, err);
+}
+
+int rw_nft_net_update(struct rw_nft *n, const char *network, const struct rw_cidr *add,
+		      size_t n_add, const struct rw_cidr *del, size_t n_del,
+		      struct rw_diag *diag)
+{
+	const struct rw_cidr *lists[3] = { add, del, NULL };
+	const size_t counts[3] = { n_add, n_del, 0 };
+	const char *const prefixes[3] = { "net_", "net_", "net_" };
+	return rw_nft_net_send(n, network, lists, counts, prefixes, diag);
+}
+
+int rw_nft_net_live_update(struct rw_nft *n, const char *network, const struct rw_cidr *add_live,
+			   size_t n_add_live, const struct rw_cidr *del_live, size_t n_del_live,
+			   const struct rw_cidr *del_main, size_t n_del_main, struct rw_diag *diag)
+{
+	const struct rw_cidr *lists[3] = { add_live, del_live, del_main };
+	const size_t counts[3] = { n_add_live, n_del_live, n_del_main };
+	const char *const prefixes[3] = { "live_", "live_", "net_" };
+	return rw_nft_net_send(n, network, lists, counts, prefixes, diag);
 }
 
 int rw_nft_ban_msg(struct rw_nft_batch *b, uint16_t type, const struct rw_cidr *addr,
