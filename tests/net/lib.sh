@@ -395,14 +395,19 @@ def longconn(addr, port, seconds, markfile):
     s.settimeout(5)
     open(markfile, "w").write("connected\n")
     f = s.makefile("rb")
-    end = time.time() + float(seconds)
+    start = time.time()
+    end = start + float(seconds)
     i = 0
     while time.time() < end:
         line = b"line %d\n" % i
-        s.sendall(line)
-        got = f.readline()
+        try:
+            s.sendall(line)
+            got = f.readline()
+        except (OSError, ssl.SSLError) as e:
+            print("connection broken at line %d, %.1f s in: %s" % (i, time.time() - start, e))
+            sys.exit(1)
         if got != line:
-            print("lost at line %d: got %r" % (i, got))
+            print("lost at line %d, %.1f s in: got %r" % (i, time.time() - start, got))
             sys.exit(1)
         i += 1
         time.sleep(0.1)

@@ -26,10 +26,11 @@ sleep 1.5
 lab_conf "$LAB_DIR/b.conf" nets="office=203.0.113.0/25,2001:db8:1::/64;lab=192.0.2.0/24"
 lab_apply "$LAB_DIR/b.conf"
 lab_nft gw list set inet regwall net_lab_v4 >/dev/null || lab_fail "--apply did not add net_lab_v4"
-lab_log "re-applied with network lab"
+lab_log "re-applied with network lab (--apply)"
 sleep 1.5
 
 lab_conf "$conf" nets="office=203.0.113.0/25,2001:db8:1::/64;extra=198.51.100.0/24,2001:db8:3::/64"
+lab_log "SIGHUP to regwalld"
 kill -HUP "$LAB_DAEMON_PID"
 lab_wait_for 5 lab_nft gw list set inet regwall net_extra_v6 || {
 	cat "$LAB_DIR/regwalld.log" >&2
