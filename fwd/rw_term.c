@@ -255,7 +255,7 @@ static int rw_term_handshake(struct rw_term_conn *c)
 		return -1;
 	}
 	X509 *peer = mode == RW_CCERT_NONE ? NULL : SSL_get0_peer_certificate(c->ssl);
-	rw_term_who_resolve(c->w->p, peer, c->src_family, c->src_addr, &c->who);
+	rw_term_identify(c->w->p, peer, c->src_family, c->src_addr, &c->who);
 	c->io = malloc(sizeof(*c->io));
 	if (!c->io) {
 		rw_term_close(c, "refuse", "overload", true);
@@ -310,6 +310,8 @@ static void rw_term_http_reason(enum rw_http_refuse r, char *out, size_t cap)
 static const char *rw_term_code_for(int status)
 {
 	switch (status) {
+	case 401:
+		return "UNAUTHORIZED";
 	case 403:
 	case 421:
 		return "DENIED";
@@ -325,8 +327,9 @@ static const char *rw_term_code_for(int status)
 /* Answer the current request ourselves. A request that announced a body
  * we will not read leaves the connection unframeable: close after the
  * reply. The head (already parsed) is consumed here. */
-static void rw_term_refuse_req(struct rw_term_conn *c, int status, const char *reason,
-			       const char *msg, uint64_t retry_after_s, bool must_close)
+static void rw_term_refuse_req(struct rw_term_conn *c, int status, const char *code,
+			       const char *reason, const char *msg, uint64_t retry_after_s,
+			       bool must_close)
 {
 	struct rw_term_io_state *io = c->io;
 	bool body = io->req.framing == RW_HTTP_BODY_CHUNKED ||
@@ -334,7 +337,7 @@ static void rw_term_refuse_req(struct rw_term_conn *c, int status, const char *r
 	c->close_after = must_close || body || !io->req.keep_alive;
 	struct rw_oci_reply r = {
 		.status = status,
-		.code = rw_term_code_for(status),
+		.code = code ? code : rw_term_code_for(status),
 		.message = msg,
 		.close = c->close_after,
 		.head_request = !must_close && io->req.method == RW_HTTP_HEAD,
@@ -372,6 +375,7 @@ static int rw_term_head(struct rw_term_conn *c)
 	if (r == RW_INSPECT_MORE)
 		return 0;
 	memset(&io->oci, 0, sizeof(io->oci));
+	c->meters_upload = false;
 	c->resp_digest[0] = '\0';
 	c->body_bytes = c->resp_bytes = 0;
 	if (r == RW_INSPECT_REFUSE) {
@@ -379,29 +383,32 @@ static int rw_term_head(struct rw_term_conn *c)
 		rw_term_http_reason(io->req.refuse, reason, sizeof(reason));
 		snprintf(msg, sizeof(msg), "malformed request: %s", rw_http_refuse_str(io->req.refuse));
 		int status = io->req.status >= 400 && io->req.status <= 599 ? io->req.status : 400;
-		rw_term_refuse_req(c, status, reason, msg, 0, true);
+		rw_term_refuse_req(c, status, NULL, reason, msg, 0, true);
 		return 1;
 	}
 	rw_oci_classify_http(&io->req, &io->oci);
 	char msg[400];
 	if (!rw_term_host_matches(io->req.host, c->sni)) {
 		snprintf(msg, sizeof(msg), "Host does not match the TLS server name %s", c->sni);
-		rw_term_refuse_req(c, 421, "misdirected", msg, 0, false);
+		rw_term_refuse_req(c, 421, NULL, "misdirected", msg, 0, false);
 		return 1;
 	}
-	const char *why = rw_term_policy(c->w->p, &c->who, &io->oci, msg, sizeof(msg));
-	if (why) {
-		rw_term_refuse_req(c, 403, why, msg, 0, false);
+	/* The one policy decision (shared with every other caller of
+	 * rw_decide): status, code and message go to the client as decided. */
+	struct rw_decision d;
+	if (rw_decide(c->w->p, &c->who, &io->oci, &d) != RW_VERDICT_ALLOW) {
+		rw_term_refuse_req(c, d.status, d.code, d.reason, d.message, 0, false);
 		return 1;
 	}
-	if (io->oci.cls == RW_OCI_CLASS_PUSH && c->w->o.limit) {
+	c->meters_upload = d.meters_upload;
+	if (d.counts_push_op && c->w->o.limit) {
 		uint64_t retry = 0;
 		int rc = rw_limit_op(c->w->o.limit, c->who.name, rw_loop_clock_ms(), &c->w->p->opts,
 				     &retry);
 		if (rc) {
 			snprintf(msg, sizeof(msg), "push rate limit for %s reached, retry later",
 				 c->who.name);
-			rw_term_refuse_req(c, 429, "rate_limited", msg,
+			rw_term_refuse_req(c, 429, NULL, "rate_limited", msg,
 					   rw_oci_reply_retry_s(rc == RW_ETOOBIG ? retry : 1000),
 					   false);
 			return 1;
@@ -411,7 +418,7 @@ static int rw_term_head(struct rw_term_conn *c)
 	inet_ntop(c->src_family, c->src_addr, ip, sizeof(ip));
 	if (rw_term_rewrite_head(b->data + b->off, &io->req, ip, io->hout, sizeof(io->hout),
 				 &io->hout_len)) {
-		rw_term_refuse_req(c, 431, "http_fields_too_long", "request head too large", 0,
+		rw_term_refuse_req(c, 431, NULL, "http_fields_too_long", "request head too large", 0,
 				   true);
 		return 1;
 	}
@@ -491,7 +498,7 @@ static int rw_term_client_read(struct rw_term_conn *c)
 		return 0;
 	/* Upload pacing: read no faster than the identity's byte bucket
 	 * refills. Tokens taken are credit for later reads, never lost. */
-	if (in_body && io->oci.cls == RW_OCI_CLASS_PUSH && c->w->o.limit &&
+	if (in_body && c->meters_upload && c->w->o.limit &&
 	    c->w->p->opts.push_bytes_per_second) {
 		if (c->pace_credit == 0) {
 			uint64_t wait = 0;

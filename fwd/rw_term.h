@@ -28,8 +28,10 @@
  *     "client_cert_missing", "client_cert_revoked", "client_cert_expired",
  *     "client_cert_untrusted", "client_cert_invalid", "tls_handshake",
  *     "overload", "source_limit"
- *   request: "denied" (policy), "misdirected" (Host != SNI),
- *     "rate_limited", "unknown_operation", "http_<refuse>" (framing),
+ *   request: rw_decide's reason for a policy refusal ("no_identity",
+ *     "no_role", "push_requires_vpn", "mount_source_denied",
+ *     "catalog_needs_pull_all", "unknown_operation"), "misdirected"
+ *     (Host != SNI), "rate_limited", "http_<refuse>" (framing),
  *     "upstream_failed" (connect/TLS/response error; answered 502)
  *   end of connection ("term"): "done", "idle_timeout", "header_timeout",
  *     "client_error", "upstream_error"
@@ -44,6 +46,7 @@
 #include <openssl/ssl.h>
 
 #include "fwd/rw_conn.h"
+#include "fwd/rw_decide.h"
 #include "fwd/rw_loop.h"
 #include "fwd/rw_tlsctx.h"
 #include "fwd/rw_upstream.h"
@@ -99,15 +102,6 @@ struct rw_term_io_state {
 	struct rw_httpresp resp;
 };
 
-/* The identity a connection acts as. */
-struct rw_term_who {
-	char name[64];                /* "ci-bot", "peer:alice", "net:office", "anonymous" */
-	const struct rw_role *roles;  /* NULL: no explicit roles */
-	size_t n_roles;
-	bool via_vpn;                 /* source is a VPN peer's tunnel address */
-	bool network_pull;            /* a named network: may pull, nothing else */
-};
-
 struct rw_term_conn {
 	struct rw_fwd_worker *w;
 	struct rw_fwd_listener *lis;
@@ -124,7 +118,8 @@ struct rw_term_conn {
 	uint8_t src_addr[16];
 	uint16_t src_port;
 	char sni[256];
-	struct rw_term_who who;
+	struct rw_who who;   /* resolved once, after the handshake */
+	bool meters_upload;  /* current request: pace its body (rw_decision) */
 	uint64_t t_start, last_io, head_start;
 	struct rw_timer timer;
 	struct rw_timer pace_timer;
@@ -160,17 +155,17 @@ int rw_term_listener_new(const struct rw_listener *cfg, char *const *names, size
 			 struct rw_term_listener **out, char *err, size_t errlen);
 void rw_term_listener_free(struct rw_term_listener *tl);
 
-/* Identity of a connection (order: certificate identity, VPN peer owning
- * the source address, named network of the source, "anonymous"). cert may
- * be NULL. Exposed for tests. */
-void rw_term_who_resolve(const struct rw_policy *p, X509 *cert, uint8_t family,
-			 const uint8_t addr[16], struct rw_term_who *out);
-
-/* Policy for one classified request: NULL = allowed, else the reason
- * token ("denied", "unknown_operation") and a message for the client in
- * msg. Exposed for tests. */
-const char *rw_term_policy(const struct rw_policy *p, const struct rw_term_who *who,
-			   const struct rw_oci_req *oci, char *msg, size_t msglen);
+/* Who a terminate connection is, for rw_decide: the client certificate
+ * (NULL when none; matched with rw_cert_find_identity), the VPN peer whose
+ * tunnel address the source is, the named network of the source. Any
+ * source inside a peer's addresses counts as arriving on the VPN: an
+ * accepted socket does not tell its ingress interface cheaply, and the
+ * kernel's input chain accepts peer sources only on the WireGuard
+ * interface (rule "allow vpn" matches iifname); the same address arriving
+ * on another link is dropped unless an admin put it in an allowlisted
+ * network (docs/design/fwd-terminate.md, "Identity"). */
+void rw_term_identify(const struct rw_policy *p, X509 *cert, uint8_t family,
+		      const uint8_t addr[16], struct rw_who *out);
 
 /* Rewrite a parsed request head for the upstream: every X-Forwarded-For,
  * Forwarded, X-Real-IP, X-Forwarded-Proto and X-Forwarded-Host field the

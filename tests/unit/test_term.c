@@ -208,6 +208,11 @@ static pthread_t g_wt, g_ut;
 static int g_stop;
 static uint16_t g_port[3];
 static struct rw_limit *g_limit;
+static struct rw_cidr g_carol_addr = { AF_INET, 32, { 127, 0, 0, 3 } };
+static struct rw_role g_carol_roles[] = { { RW_ROLE_PULL, "team-a/*" },
+					  { RW_ROLE_DELETE, "team-a/*" } };
+static struct rw_peer g_carol = { .name = "carol", .addresses = &g_carol_addr, .n_addresses = 1,
+				  .roles = g_carol_roles, .n_roles = 2 };
 
 static void *worker_main(void *arg)
 {
@@ -217,7 +222,7 @@ static void *worker_main(void *arg)
 
 #define CONF_FMT \
 	"registry = { upstream = \"127.0.0.1:%u\"; server_names = [ \"registry.example.test\" ]; };\n" \
-	"networks = { lo = [ \"127.0.0.0/8\" ]; };\n" \
+	"networks = { lo = [ \"127.0.0.1/32\" ]; };\n" \
 	"listeners = (\n" \
 	" { name = \"req\"; listen = \"127.0.0.1:1\"; mode = \"terminate\";\n" \
 	"   cert = \"" CERTS "server.pem\"; key = \"" CERTS "server.key\";\n" \
@@ -260,6 +265,12 @@ static int setup(void **state)
 	}
 	for (size_t i = 0; i < g_pol.n_listeners; i++)
 		g_pol.listeners[i].listen.port = 0;
+	/* A VPN peer on loopback (the loader wants a WireGuard key file and
+	 * interface; the worker only reads the peer table): 127.0.0.3 is
+	 * carol's tunnel address, rw_term treats it as arriving on the VPN. */
+	g_pol.vpn.enabled = true;
+	g_pol.vpn.peers = &g_carol;
+	g_pol.vpn.n_peers = 1;
 	if (rw_limit_create(&g_limit, 64))
 		return -1;
 	struct rw_fwd_opts o;
@@ -289,6 +300,7 @@ static int teardown(void **state)
 	pthread_join(g_wt, NULL);
 	rw_fwd_worker_free(g_w);
 	rw_limit_destroy(g_limit);
+	memset(&g_pol.vpn, 0, sizeof(g_pol.vpn)); /* static, not the loader's */
 	rw_policy_free(&g_pol);
 	shutdown(g_up_fd, SHUT_RDWR);
 	close(g_up_fd);
@@ -321,14 +333,19 @@ static void cli_close(struct cli *c)
 }
 
 /* cert: base name in tests/data/certs ("client") or NULL; alpn in wire
- * form or NULL. */
-static void cli_open(struct cli *c, int lis, const char *sni, const char *cert,
-		     const unsigned char *alpn, unsigned alpn_len)
+ * form or NULL; src: the loopback source address (NULL: 127.0.0.1). */
+static void cli_open_src(struct cli *c, int lis, const char *sni, const char *cert,
+			 const unsigned char *alpn, unsigned alpn_len, const char *src)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct timeval tv = { .tv_sec = 3 };
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (src) {
+		struct sockaddr_in b = { .sin_family = AF_INET };
+		assert_int_equal(inet_pton(AF_INET, src, &b.sin_addr), 1);
+		assert_int_equal(bind(c->fd, (struct sockaddr *)&b, sizeof(b)), 0);
+	}
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(g_port[lis]),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -350,6 +367,12 @@ static void cli_open(struct cli *c, int lis, const char *sni, const char *cert,
 		SSL_set_alpn_protos(c->ssl, alpn, alpn_len);
 	c->ok = SSL_connect(c->ssl) == 1;
 	ERR_clear_error();
+}
+
+static void cli_open(struct cli *c, int lis, const char *sni, const char *cert,
+		     const unsigned char *alpn, unsigned alpn_len)
+{
+	cli_open_src(c, lis, sni, cert, alpn, alpn_len, NULL);
 }
 
 static void cli_send(struct cli *c, const char *s, size_t n)
@@ -471,7 +494,7 @@ static void test_optional_and_none_without_cert(void **state)
 		assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 403);
 		assert_non_null(strstr(buf, "\"code\":\"DENIED\""));
 		struct ev_rec e;
-		assert_true(ev_wait(m, "refuse", "denied", &e));
+		assert_true(ev_wait(m, "refuse", "no_role", &e));
 		assert_string_equal(e.identity, "net:lo");
 		assert_string_equal(e.repository, "team-a/app");
 		cli_close(&c);
@@ -543,14 +566,15 @@ static void test_pull_only_identity_denied_push(void **state)
 	cli_send(&c, rq, strlen(rq));
 	char buf[4096];
 	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 403);
-	assert_non_null(strstr(buf, "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"reader may not push to team-a/app\""));
+	assert_non_null(strstr(buf, "{\"errors\":[{\"code\":\"DENIED\",\"message\":"
+				    "\"regwall: reader may not push to team-a/app\""));
 	assert_non_null(strstr(buf, "Connection: close"));
 	char more[64];
 	assert_true(SSL_read(c.ssl, more, sizeof(more)) <= 0);
 	ERR_clear_error();
 	cli_close(&c);
 	struct ev_rec e;
-	assert_true(ev_wait(m, "refuse", "denied", &e));
+	assert_true(ev_wait(m, "refuse", "no_role", &e));
 	assert_string_equal(e.identity, "reader");
 	assert_int_equal(g_nheads, before); /* the registry never saw it */
 }
@@ -703,6 +727,86 @@ static void test_malformed_400_and_header_timeout(void **state)
 	assert_true(ev_wait(m, "term", "header_timeout", NULL));
 }
 
+/* Nobody (no certificate, no VPN peer, no named network): 401
+ * UNAUTHORIZED as rw_decide says, for /v2/ too, and the connection stays
+ * usable for the next request. */
+static void test_anonymous_401(void **state)
+{
+	int m = ev_mark();
+	struct cli c;
+	cli_open_src(&c, LIS_NONE, "registry.example.test", NULL, NULL, 0, "127.0.0.2");
+	assert_true(c.ok);
+	pthread_mutex_lock(&g_mu);
+	int before = g_nheads;
+	pthread_mutex_unlock(&g_mu);
+	char buf[4096];
+	for (int i = 0; i < 2; i++) {
+		cli_send(&c, get_v2, strlen(get_v2));
+		assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 401);
+		assert_non_null(strstr(buf, "HTTP/1.1 401 Unauthorized\r\n"));
+		assert_non_null(strstr(buf, "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":"
+					    "\"regwall: unknown client: use a client certificate, "
+					    "the VPN, or an allowed network\"}]}"));
+		assert_null(strstr(buf, "Connection: close"));
+	}
+	cli_close(&c);
+	struct ev_rec e;
+	assert_true(ev_wait(m, "refuse", "no_identity", &e));
+	assert_string_equal(e.identity, "anonymous");
+	pthread_mutex_lock(&g_mu);
+	assert_int_equal(g_nheads, before); /* the registry never saw them */
+	pthread_mutex_unlock(&g_mu);
+}
+
+// ci-bot's certificate (pull:*, push:team-a/*) arriving from carol's
+// tunnel address acts with both role sets: carol's delete:team-a/* lets
+// the DELETE through; the same certificate from 127.0.0.1 is refused.
+static void test_cert_and_vpn_peer_union(void **state)
+{
+	const char *del = "DELETE /v2/team-a/app/manifests/" "sha256:4f1a2b3c4d5e6f708192a3b4c5d6e7f8"
+			  "091a2b3c4d5e6f708192a3b4c5d6e7f8 HTTP/1.1\r\nHost: registry.example.test\r\n\r\n";
+	char buf[4096];
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(c.ok);
+	cli_send(&c, del, strlen(del));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 403);
+	assert_non_null(strstr(buf, "regwall: ci-bot may not delete in team-a/app"));
+	cli_close(&c);
+	struct ev_rec e;
+	assert_true(ev_wait(m, "refuse", "no_role", &e));
+	assert_string_equal(e.identity, "ci-bot");
+
+	pthread_mutex_lock(&g_mu);
+	int before = g_nheads;
+	pthread_mutex_unlock(&g_mu);
+	cli_open_src(&c, LIS_REQUIRED, "registry.example.test", "client", NULL, 0, "127.0.0.3");
+	assert_true(c.ok);
+	cli_send(&c, del, strlen(del));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+	/* the peer alone (no certificate) may delete too, but not push */
+	cli_close(&c);
+	cli_open_src(&c, LIS_OPTIONAL, "registry.example.test", NULL, NULL, 0, "127.0.0.3");
+	assert_true(c.ok);
+	cli_send(&c, del, strlen(del));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+	m = ev_mark();
+	const char *push = "POST /v2/team-a/app/blobs/uploads/ HTTP/1.1\r\n"
+			   "Host: registry.example.test\r\nContent-Length: 0\r\n\r\n";
+	cli_send(&c, push, strlen(push));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 403);
+	assert_non_null(strstr(buf, "regwall: peer:carol may not push to team-a/app"));
+	cli_close(&c);
+	assert_true(ev_wait(m, "refuse", "no_role", &e));
+	assert_string_equal(e.identity, "peer:carol");
+	pthread_mutex_lock(&g_mu);
+	assert_int_equal(g_nheads, before + 2);
+	assert_non_null(strstr(g_heads[before], "DELETE /v2/team-a/app/manifests/sha256:"));
+	assert_non_null(strstr(g_heads[before], "X-Forwarded-For: 127.0.0.3\r\n"));
+	pthread_mutex_unlock(&g_mu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -720,6 +824,8 @@ int main(void)
 		cmocka_unit_test(test_rate_limit_429),
 		cmocka_unit_test(test_large_body_streams),
 		cmocka_unit_test(test_malformed_400_and_header_timeout),
+		cmocka_unit_test(test_anonymous_401),
+		cmocka_unit_test(test_cert_and_vpn_peer_union),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,7 +1,8 @@
-/* Terminate mode's pure parts: identity order, the policy verdict per
- * operation class, the forwarding-header rewrite, Host vs SNI. Real
- * certificates from tests/data/certs/, request heads from the real
- * parser. */
+/* Terminate mode's pure parts: who a connection is (rw_term_identify in
+ * front of rw_who_resolve), the verdicts terminate mode gets from
+ * rw_decide per operation class (status, code, message, limiter flags),
+ * the forwarding-header rewrite, Host vs SNI. Real certificates from
+ * tests/data/certs/, requests classified by the real classifier. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 
 #include <openssl/pem.h>
 
+#include "fwd/rw_decide.h"
 #include "fwd/rw_term.h"
 #include "inspect/rw_err.h"
 
@@ -71,90 +73,211 @@ static const uint8_t office_ip[16] = { 203, 0, 113, 10 };
 static const uint8_t alice_ip[16] = { 192, 0, 2, 2 };
 static const uint8_t outside_ip[16] = { 203, 0, 113, 140 };
 
+/* Terminate mode's identity: the certificate's config identity, the VPN
+ * peer of the source, the network of the source, all kept (rw_decide
+ * takes the union); the name follows identity > peer > network. */
 static void test_identity_order(void **state)
 {
-	struct rw_term_who w;
+	struct rw_who w;
 	X509 *bot = load_cert("client"), *other = load_cert("cnonly");
-	/* certificate identity first, even from a VPN address */
-	rw_term_who_resolve(&pol, bot, AF_INET, alice_ip, &w);
+	/* certificate identity named first, even from a VPN address, and
+	 * the peer is kept too */
+	rw_term_identify(&pol, bot, AF_INET, alice_ip, &w);
 	assert_string_equal(w.name, "ci-bot");
+	assert_ptr_equal(w.identity, &idents[0]);
+	assert_ptr_equal(w.peer, &peers[0]);
 	assert_true(w.via_vpn);
-	rw_term_who_resolve(&pol, bot, AF_INET, office_ip, &w);
+	rw_term_identify(&pol, bot, AF_INET, office_ip, &w);
 	assert_string_equal(w.name, "ci-bot");
+	assert_null(w.peer);
+	assert_ptr_equal(w.network, &nets[0]);
 	assert_false(w.via_vpn);
-	/* a verified certificate no identity names: falls through */
-	rw_term_who_resolve(&pol, other, AF_INET, alice_ip, &w);
+	/* a verified certificate no identity names: the address decides */
+	rw_term_identify(&pol, other, AF_INET, alice_ip, &w);
 	assert_string_equal(w.name, "peer:alice");
-	assert_int_equal(w.n_roles, 3);
-	rw_term_who_resolve(&pol, NULL, AF_INET, office_ip, &w);
+	assert_null(w.identity);
+	assert_ptr_equal(w.peer, &peers[0]);
+	rw_term_identify(&pol, NULL, AF_INET, office_ip, &w);
 	assert_string_equal(w.name, "net:office");
-	assert_true(w.network_pull);
-	rw_term_who_resolve(&pol, NULL, AF_INET, outside_ip, &w);
+	assert_ptr_equal(w.network, &nets[0]);
+	assert_null(w.identity);
+	assert_null(w.peer);
+	rw_term_identify(&pol, NULL, AF_INET, outside_ip, &w);
 	assert_string_equal(w.name, "anonymous");
-	assert_int_equal(w.n_roles, 0);
+	assert_null(w.identity);
+	assert_null(w.peer);
+	assert_null(w.network);
+	/* VPN disabled: a peer's address is nobody's tunnel */
+	pol.vpn.enabled = false;
+	rw_term_identify(&pol, NULL, AF_INET, alice_ip, &w);
+	assert_string_equal(w.name, "anonymous");
+	assert_false(w.via_vpn);
+	pol.vpn.enabled = true;
 	X509_free(bot);
 	X509_free(other);
 }
 
-static const char *verdict(const struct rw_term_who *w, const char *method, const char *target,
-			   char *msg)
+static enum rw_verdict decide(const struct rw_who *w, const char *method, const char *target,
+			      struct rw_decision *d)
 {
 	struct rw_oci_req o;
 	assert_int_equal(rw_oci_classify(method, strlen(method), target, strlen(target), &o), 0);
-	return rw_term_policy(&pol, w, &o, msg, 200);
+	return rw_decide(&pol, w, &o, d);
+}
+
+/* Allowed, with no refusal fields set. */
+static void allow(const struct rw_who *w, const char *method, const char *target)
+{
+	struct rw_decision d;
+	assert_int_equal(decide(w, method, target, &d), RW_VERDICT_ALLOW);
+	assert_int_equal(d.status, 200);
+	assert_null(d.code);
+	assert_string_equal(d.message, "");
+}
+
+/* Refused with this status, code, reason and (when given) message. */
+static void refuse(const struct rw_who *w, const char *method, const char *target, int status,
+		   const char *code, const char *reason, const char *msg)
+{
+	struct rw_decision d;
+	assert_int_equal(decide(w, method, target, &d), RW_VERDICT_DENY);
+	assert_int_equal(d.status, status);
+	assert_string_equal(d.code, code);
+	assert_string_equal(d.reason, reason);
+	if (msg)
+		assert_string_equal(d.message, msg);
+	assert_false(d.counts_push_op);
+	assert_false(d.meters_upload);
+}
+
+struct clients {
+	struct rw_who bot, bot_vpn, alice, net, anon;
+};
+
+static void clients(struct clients *c)
+{
+	X509 *x = load_cert("client");
+	rw_term_identify(&pol, x, AF_INET, office_ip, &c->bot);
+	rw_term_identify(&pol, x, AF_INET, alice_ip, &c->bot_vpn);
+	X509_free(x);
+	rw_term_identify(&pol, NULL, AF_INET, alice_ip, &c->alice);
+	rw_term_identify(&pol, NULL, AF_INET, office_ip, &c->net);
+	rw_term_identify(&pol, NULL, AF_INET, outside_ip, &c->anon);
 }
 
 static void test_policy(void **state)
 {
-	struct rw_term_who bot, alice, net, anon;
-	char msg[200];
-	X509 *x = load_cert("client");
-	rw_term_who_resolve(&pol, x, AF_INET, office_ip, &bot);
-	X509_free(x);
-	rw_term_who_resolve(&pol, NULL, AF_INET, alice_ip, &alice);
-	rw_term_who_resolve(&pol, NULL, AF_INET, office_ip, &net);
-	rw_term_who_resolve(&pol, NULL, AF_INET, outside_ip, &anon);
+	struct clients c;
+	clients(&c);
 
-	assert_null(verdict(&anon, "GET", "/v2/", msg));
-	assert_null(verdict(&net, "GET", "/v2/lib/x/manifests/v1", msg));
-	assert_string_equal(verdict(&anon, "GET", "/v2/lib/x/manifests/v1", msg), "denied");
-	assert_string_equal(msg, "anonymous may not pull lib/x");
+	allow(&c.net, "GET", "/v2/lib/x/manifests/v1");
+	allow(&c.net, "GET", "/v2/");
+	/* nobody at all: 401 UNAUTHORIZED (the old terminate path said 403
+	 * and let anonymous clients read /v2/) */
+	refuse(&c.anon, "GET", "/v2/lib/x/manifests/v1", 401, "UNAUTHORIZED", "no_identity",
+	       "regwall: unknown client: use a client certificate, the VPN, or an allowed network");
+	refuse(&c.anon, "GET", "/v2/", 401, "UNAUTHORIZED", "no_identity", NULL);
+	refuse(&c.anon, "POST", "/v2/team-a/app/blobs/uploads/", 401, "UNAUTHORIZED", "no_identity",
+	       NULL);
 	/* push requires the VPN: ci-bot has the role but comes from the office */
-	assert_string_equal(verdict(&bot, "POST", "/v2/team-a/app/blobs/uploads/", msg), "denied");
-	assert_string_equal(msg, "push to team-a/app requires the VPN");
-	assert_null(verdict(&alice, "PUT", "/v2/any/thing/manifests/v1", msg));
+	refuse(&c.bot, "POST", "/v2/team-a/app/blobs/uploads/", 403, "DENIED", "push_requires_vpn",
+	       "regwall: push to team-a/app is allowed only through the VPN");
+	allow(&c.alice, "PUT", "/v2/any/thing/manifests/v1");
 	pol.opts.push_requires_vpn = false;
-	assert_null(verdict(&bot, "POST", "/v2/team-a/app/blobs/uploads/", msg));
-	assert_null(verdict(&bot, "PUT", "/v2/team-a/deep/er/manifests/v1", msg));
-	assert_string_equal(verdict(&bot, "PUT", "/v2/team-b/app/manifests/v1", msg), "denied");
-	assert_string_equal(msg, "ci-bot may not push to team-b/app");
-	assert_string_equal(verdict(&net, "PATCH", "/v2/team-a/app/blobs/uploads/abc", msg), "denied");
-	/* delete is its own class */
-	assert_string_equal(verdict(&bot, "DELETE", "/v2/team-a/app/manifests/v1", msg), "denied");
-	assert_null(verdict(&alice, "DELETE", "/v2/scratch/x/manifests/v1", msg));
-	/* catalog and unknown operations */
-	assert_string_equal(verdict(&alice, "GET", "/v2/_catalog", msg), "denied");
-	assert_string_equal(verdict(&alice, "GET", "/v2/a/../b/manifests/v1", msg),
-			    "unknown_operation");
+	allow(&c.bot, "POST", "/v2/team-a/app/blobs/uploads/");
+	allow(&c.bot, "PUT", "/v2/team-a/app/manifests/v1");
+	// "team-a/*" stays within one path segment (rw_glob; the old
+	// fnmatch path let it reach team-a/deep/er)
+	refuse(&c.bot, "PUT", "/v2/team-a/deep/er/manifests/v1", 403, "DENIED", "no_role",
+	       "regwall: ci-bot may not push to team-a/deep/er");
+	refuse(&c.bot, "PUT", "/v2/team-b/app/manifests/v1", 403, "DENIED", "no_role",
+	       "regwall: ci-bot may not push to team-b/app");
+	refuse(&c.net, "PATCH", "/v2/team-a/app/blobs/uploads/abc", 403, "DENIED", "no_role",
+	       "regwall: net:office may not push to team-a/app");
+	/* delete is its own role */
+	refuse(&c.bot, "DELETE", "/v2/team-a/app/manifests/v1", 403, "DENIED", "no_role",
+	       "regwall: ci-bot may not delete in team-a/app");
+	allow(&c.alice, "DELETE", "/v2/scratch/x/manifests/v1");
+	/* catalog: a pull role on everything (alice: pull:*) or a network */
+	allow(&c.alice, "GET", "/v2/_catalog");
+	allow(&c.net, "GET", "/v2/_catalog");
+	/* unknown operations: 403 with the classifier's reason */
+	refuse(&c.alice, "GET", "/v2/a/../b/manifests/v1", 403, "DENIED", "unknown_operation", NULL);
 	pol.opts.push_requires_vpn = true;
+}
+
+/* A certificate identity that also arrives through the tunnel acts with
+ * the union of both role sets and satisfies push_requires_vpn; the old
+ * terminate path used the certificate's roles alone. */
+static void test_union_of_cert_and_peer(void **state)
+{
+	struct clients c;
+	clients(&c);
+	assert_string_equal(c.bot_vpn.name, "ci-bot");
+	allow(&c.bot_vpn, "POST", "/v2/team-a/app/blobs/uploads/");
+	// alice's roles: push:*, delete:scratch/*
+	allow(&c.bot_vpn, "PUT", "/v2/team-b/app/manifests/v1");
+	allow(&c.bot_vpn, "DELETE", "/v2/scratch/x/manifests/v1");
+	refuse(&c.bot_vpn, "DELETE", "/v2/team-a/app/manifests/v1", 403, "DENIED", "no_role",
+	       "regwall: ci-bot may not delete in team-a/app");
+	/* the same certificate from the office: the certificate's roles only */
+	refuse(&c.bot, "DELETE", "/v2/scratch/x/manifests/v1", 403, "DENIED", "no_role", NULL);
+}
+
+/* What the limiter is told per operation: every allowed state change
+ * spends an op token except the upload-status read; only requests that
+ * carry blob or manifest bytes are paced. */
+static void test_limit_flags(void **state)
+{
+	struct clients c;
+	clients(&c);
+	struct rw_decision d;
+	static const struct {
+		const char *m, *t;
+		bool op, bytes;
+	} rows[] = {
+		{ "POST", "/v2/team-a/app/blobs/uploads/", true, true },
+		{ "PATCH", "/v2/team-a/app/blobs/uploads/abc", true, true },
+		{ "PUT", "/v2/team-a/app/blobs/uploads/abc?digest=sha256:"
+			 "4f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8", true, true },
+		{ "PUT", "/v2/team-a/app/manifests/v1", true, true },
+		{ "GET", "/v2/team-a/app/blobs/uploads/abc", false, false },
+		{ "DELETE", "/v2/team-a/app/blobs/uploads/abc", true, false },
+		{ "GET", "/v2/team-a/app/manifests/v1", false, false },
+		{ "GET", "/v2/", false, false },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		assert_int_equal(decide(&c.bot_vpn, rows[i].m, rows[i].t, &d), RW_VERDICT_ALLOW);
+		assert_int_equal(d.counts_push_op, rows[i].op);
+		assert_int_equal(d.meters_upload, rows[i].bytes);
+	}
 }
 
 static void test_mount_needs_pull_on_from(void **state)
 {
-	struct rw_term_who w = { .name = "m", .roles = NULL, .via_vpn = true };
-	static struct rw_role push_only[] = { { RW_ROLE_PUSH, "dst/*" } };
-	w.roles = push_only;
-	w.n_roles = 1;
-	char msg[200];
-	const char *d = "sha256:4f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
+	static struct rw_role push_only[] = { { RW_ROLE_PULL, "dst/*" }, { RW_ROLE_PUSH, "dst/*" } };
+	static struct rw_role both[] = { { RW_ROLE_PULL, "dst/*" }, { RW_ROLE_PUSH, "dst/*" },
+					 { RW_ROLE_PULL, "src/*" } };
+	struct rw_identity m = { .roles = push_only, .n_roles = 2 };
+	snprintf(m.name, sizeof(m.name), "m");
+	struct rw_who w;
+	rw_who_resolve(&pol, AF_INET, alice_ip, true, &m, &w);
+	/* alice's peer roles would allow everything: test the identity alone */
+	w.peer = NULL;
+	w.via_vpn = true;
+	const char *dg = "sha256:4f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
 	char t[300];
-	snprintf(t, sizeof(t), "/v2/dst/app/blobs/uploads/?mount=%s&from=src/app", d);
-	assert_string_equal(verdict(&w, "POST", t, msg), "denied");
-	assert_string_equal(msg, "m may not mount from src/app");
-	static struct rw_role both[] = { { RW_ROLE_PUSH, "dst/*" }, { RW_ROLE_PULL, "src/*" } };
-	w.roles = both;
-	w.n_roles = 2;
-	assert_null(verdict(&w, "POST", t, msg));
+	snprintf(t, sizeof(t), "/v2/dst/app/blobs/uploads/?mount=%s&from=src/app", dg);
+	refuse(&w, "POST", t, 403, "DENIED", "mount_source_denied",
+	       "regwall: m may not pull from src/app (mount source)");
+	m.roles = both;
+	m.n_roles = 3;
+	allow(&w, "POST", t);
+	/* pushing needs pulling the target too */
+	static struct rw_role no_pull[] = { { RW_ROLE_PUSH, "dst/*" }, { RW_ROLE_PULL, "src/*" } };
+	m.roles = no_pull;
+	m.n_roles = 2;
+	refuse(&w, "POST", t, 403, "DENIED", "no_role", "regwall: m may not pull from dst/app");
 }
 
 static void rewrite(const char *in, const char *ip, char *out, size_t cap)
@@ -211,6 +334,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity_order),
 		cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_union_of_cert_and_peer),
+		cmocka_unit_test(test_limit_flags),
 		cmocka_unit_test(test_mount_needs_pull_on_from),
 		cmocka_unit_test(test_rewrite_head),
 		cmocka_unit_test(test_host_matches),
