@@ -272,6 +272,8 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 		for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++)
 			if (cl[i].fd >= 0 && rw_ctl_ms_since(&cl[i].last) > RW_CTL_IDLE_MS)
 				rw_ctl_client_close(&cl[i]);
+		if (d->workers)
+			rw_workers_tick(d->workers);
 	}
 	for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++)
 		if (cl[i].fd >= 0)

@@ -14,7 +14,9 @@
 #include "fwd/rw_event.h"
 
 #define RW_WORKERS_LIMIT_SLOTS 4096
-#define RW_WORKERS_STOP_MS 3000
+#define RW_WORKERS_STOP_MS 3000     /* on daemon exit */
+#define RW_WORKERS_DRAIN_MS 30000   /* after a reload; = rw_fwd_opts.drain_timeout_ms */
+#define RW_WORKERS_DRAIN_GRACE_MS 5000
 #define RW_WORKERS_RESTARTS_PER_MIN 5
 
 /* Exit codes a worker uses so the parent can tell "nothing to serve" and
@@ -69,6 +71,7 @@ static void rw_workers_child(struct rw_workers *ws, int stop_r)
 	struct rw_fwd_opts o;
 	rw_fwd_opts_default(&o);
 	o.stop_fd = stop_r;
+	o.drain_timeout_ms = RW_WORKERS_DRAIN_MS;
 	o.limit = ws->limit;
 	struct rw_fwd_events ev;
 	rw_event_json_sink(&ev, stdout);
@@ -110,9 +113,50 @@ static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *d
 	return 0;
 }
 
+/* Tell the current generation to stop accepting and drain; reaped later. */
+static void rw_workers_retire(struct rw_workers *ws)
+{
+	long long kill_at = rw_workers_now_ms() + RW_WORKERS_DRAIN_MS + RW_WORKERS_DRAIN_GRACE_MS;
+	for (unsigned i = 0; i < RW_WORKERS_MAX; i++) {
+		struct rw_worker_slot *s = &ws->slot[i];
+		if (!s->pid)
+			continue;
+		(void)!write(s->stop_w, "x", 1);
+		size_t k;
+		for (k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++)
+			if (!ws->draining[k].pid)
+				break;
+		if (k == sizeof(ws->draining) / sizeof(ws->draining[0])) {
+			/* too many generations still draining: this one goes now */
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+		} else {
+			ws->draining[k] = (struct rw_worker_draining){ s->pid, kill_at };
+		}
+		close(s->stop_w);
+		s->pid = 0;
+		s->stop_w = -1;
+	}
+}
+
+void rw_workers_tick(struct rw_workers *ws)
+{
+	long long now = rw_workers_now_ms();
+	for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++) {
+		struct rw_worker_draining *dr = &ws->draining[k];
+		if (dr->pid && now >= dr->kill_at_ms) {
+			fprintf(stderr, "regwalld: draining worker %d past its time; killed\n",
+				(int)dr->pid);
+			kill(dr->pid, SIGKILL);
+			waitpid(dr->pid, NULL, 0);
+			dr->pid = 0;
+		}
+	}
+}
+
 int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw_diag *diag)
 {
-	rw_workers_stop(ws);
+	rw_workers_retire(ws);
 	ws->pol = p;
 	ws->generation++;
 	for (unsigned i = 0; i < ws->n; i++) {
@@ -134,6 +178,12 @@ static void rw_workers_clear(struct rw_worker_slot *s)
 
 void rw_workers_stop(struct rw_workers *ws)
 {
+	for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++)
+		if (ws->draining[k].pid) {
+			kill(ws->draining[k].pid, SIGKILL);
+			waitpid(ws->draining[k].pid, NULL, 0);
+			ws->draining[k].pid = 0;
+		}
 	for (unsigned i = 0; i < RW_WORKERS_MAX; i++)
 		if (ws->slot[i].pid)
 			(void)!write(ws->slot[i].stop_w, "x", 1);
@@ -170,6 +220,9 @@ void rw_workers_reap(struct rw_workers *ws)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++)
+			if (ws->draining[k].pid == pid)
+				ws->draining[k].pid = 0; /* an old generation finished */
 		for (unsigned i = 0; i < RW_WORKERS_MAX; i++) {
 			struct rw_worker_slot *s = &ws->slot[i];
 			if (s->pid != pid)

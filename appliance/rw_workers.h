@@ -27,9 +27,16 @@ struct rw_worker_slot {
 	long long last_start_ms;
 };
 
+/* A worker of an older generation finishing its connections. */
+struct rw_worker_draining {
+	pid_t pid;
+	long long kill_at_ms; /* SIGKILL if still alive then */
+};
+
 struct rw_workers {
 	unsigned n;      /* wanted workers; 0 = no data path */
 	struct rw_worker_slot slot[RW_WORKERS_MAX];
+	struct rw_worker_draining draining[4 * RW_WORKERS_MAX];
 	struct rw_limit *limit; /* shared push buckets, created once */
 	const struct rw_policy *pol;
 	int close_fds[8]; /* parent-only fds each child closes */
@@ -41,8 +48,11 @@ struct rw_workers {
 int rw_workers_init(struct rw_workers *ws, unsigned n, struct rw_diag *diag);
 void rw_workers_fini(struct rw_workers *ws); /* stops the workers */
 
-/* (Re)start all workers for policy p (the old generation is stopped
- * first). p must stay valid until the next call. */
+/* (Re)start all workers for policy p. The old generation stops
+ * accepting at once and drains its open connections in the background
+ * (up to the drain timeout, then SIGKILL); the new one takes over the
+ * ports through SO_REUSEPORT, so a reload drops no connection. p must
+ * stay valid until the next call. */
 int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw_diag *diag);
 void rw_workers_stop(struct rw_workers *ws);
 
@@ -51,7 +61,10 @@ void rw_workers_stop(struct rw_workers *ws);
  * logged). */
 void rw_workers_reap(struct rw_workers *ws);
 
-/* Live worker count. */
+/* Call about once a second: kills draining workers past their time. */
+void rw_workers_tick(struct rw_workers *ws);
+
+/* Live worker count (current generation). */
 unsigned rw_workers_alive(const struct rw_workers *ws);
 
 #endif

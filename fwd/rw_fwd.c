@@ -34,6 +34,7 @@ void rw_fwd_opts_default(struct rw_fwd_opts *o)
 		.max_idle_pipes = 256,
 		.backlog = 1024,
 		.stop_fd = -1,
+		.drain_timeout_ms = 30000,
 		.send_alert = 1,
 		.handshake_timeout_ms = 10000,
 		.header_timeout_ms = 30000,
@@ -137,9 +138,30 @@ static void rw_fwd_on_accept(struct rw_loop *l, int fd, unsigned events, void *a
 	}
 }
 
+static void rw_fwd_on_drain(struct rw_loop *l, void *arg)
+{
+	struct rw_fwd_worker *w = arg;
+	if (w->conns.n == 0 || rw_loop_now_ms(l) >= w->drain_deadline_ms)
+		rw_loop_stop(l);
+	else
+		rw_loop_timer_arm(l, &w->drain_timer, 100);
+}
+
 static void rw_fwd_on_stop(struct rw_loop *l, int fd, unsigned events, void *arg)
 {
-	rw_loop_stop(l);
+	struct rw_fwd_worker *w = arg;
+	rw_loop_fd_del(l, fd);
+	w->o.stop_fd = -1;
+	/* no new connections here: the next generation owns the ports */
+	for (size_t i = 0; i < w->n_lis; i++)
+		if (w->lis[i].fd >= 0) {
+			rw_loop_fd_del(l, w->lis[i].fd);
+			close(w->lis[i].fd);
+			w->lis[i].fd = -1;
+		}
+	rw_loop_timer_cancel(l, &w->resume_timer);
+	w->drain_deadline_ms = rw_loop_now_ms(l) + w->o.drain_timeout_ms;
+	rw_fwd_on_drain(l, w);
 }
 
 static size_t rw_fwd_setsize(void)
@@ -197,6 +219,7 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 	if (ev)
 		w->ev = *ev;
 	rw_timer_init(&w->resume_timer, rw_fwd_on_resume, w);
+	rw_timer_init(&w->drain_timer, rw_fwd_on_drain, w);
 	int rc = rw_loop_init(&w->loop, rw_fwd_setsize());
 	if (rc) {
 		free(w);

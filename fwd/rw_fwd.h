@@ -9,7 +9,11 @@
  *
  * The worker ignores SIGPIPE (splice into a dead socket raises it). It
  * installs no other signal handlers: the parent stops a worker by making
- * stop_fd readable (write to a pipe, an eventfd, or a signalfd). */
+ * stop_fd readable (write to a pipe, an eventfd, or a signalfd). The
+ * worker then closes its listeners at once (a new generation, started by
+ * a reload, takes over the ports through SO_REUSEPORT) and returns when its
+ * last connection has ended or drain_timeout_ms has passed: a reload does
+ * not cut a push in flight. */
 #ifndef RW_FWD_H
 #define RW_FWD_H
 
@@ -28,7 +32,9 @@ struct rw_fwd_opts {
 	uint32_t max_per_source;     /* per source address (v6: /64); 0 = none; default 256 */
 	uint32_t max_idle_pipes;     /* pipes kept for reuse; default 256 */
 	int backlog;                 /* listen(2) backlog; default 1024 */
-	int stop_fd;                 /* readable -> the worker returns; -1 = none */
+	int stop_fd;                 /* readable -> the worker stops accepting and drains */
+	uint32_t drain_timeout_ms;   /* after stop: open connections may finish this long;
+				      * 0 = return at once; default 30000 */
 	int send_alert;              /* 1: a refused name gets a TLS unrecognized_name alert; default 1 */
 	/* ---- terminate mode (fwd/rw_term.h) ---- */
 	uint32_t handshake_timeout_ms; /* accept -> TLS handshake done; default 10000 */

@@ -40,6 +40,8 @@ struct rw_fwd_worker {
 	struct rw_timer resume_timer;
 	/* terminate mode (rw_term.c) */
 	struct rw_term_conn *term_conns; /* live terminate connections */
+	struct rw_timer drain_timer;     /* while draining after a stop */
+	uint64_t drain_deadline_ms;
 	struct ssl_ctx_st *up_ctx;       /* upstream TLS client context; NULL = plain */
 };
 

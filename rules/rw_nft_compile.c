@@ -359,17 +359,23 @@ static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compile
  * (0.0.0.0 or ::) covers both families: the daemon's sockets are dual
  * stack or paired, and a port left open on the other family would be a
  * hole, not a feature. */
+/* A listener serves exactly the family of its listen address (fwd/ opens
+ * IPv6 sockets IPV6_V6ONLY, so "0.0.0.0:443" takes no IPv6 connection), and
+ * every rule of it matches that family: two listeners on one port, one per
+ * family, each decide only their own traffic. */
 static int rw_nft_e_listener(struct nftnl_rule *r, const struct rw_listener *l)
 {
 	int rc = rw_nft_e_l4port(r, IPPROTO_TCP, l->listen.port);
 	if (!rc && !rw_nft_addr_is_zero(&l->listen))
 		rc = rw_nft_e_daddr_eq(r, l->listen.family, l->listen.addr);
+	else if (!rc)
+		rc = rw_nft_e_nfproto(r, l->listen.family);
 	return rc;
 }
 
 static int rw_nft_listener_has_fam(const struct rw_listener *l, int family)
 {
-	return rw_nft_addr_is_zero(&l->listen) || l->listen.family == family;
+	return l->listen.family == family;
 }
 
 static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_compiled *c,

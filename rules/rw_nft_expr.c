@@ -184,7 +184,7 @@ int rw_nft_e_l4port(struct nftnl_rule *r, uint8_t proto, uint16_t port)
 /* In an inet table the network header may be either family: every ip/ip6
  * field load is guarded by meta nfproto, or a v6 packet would be read at
  * v4 offsets. */
-static int rw_nft_e_nfproto(struct nftnl_rule *r, int family)
+int rw_nft_e_nfproto(struct nftnl_rule *r, int family)
 {
 	uint8_t nfp = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
 	int rc = rw_nft_e_meta(r, NFT_META_NFPROTO);

@@ -87,6 +87,7 @@ int rw_nft_e_dynset(struct nftnl_rule *r, const struct rw_nft_cset *s, uint32_t 
 /* Shorthands built from the above: l4proto+port, nfproto+address. */
 int rw_nft_e_l4port(struct nftnl_rule *r, uint8_t proto, uint16_t port);
 int rw_nft_e_saddr(struct nftnl_rule *r, int family);
+int rw_nft_e_nfproto(struct nftnl_rule *r, int family); /* meta nfproto == family */
 int rw_nft_e_daddr_eq(struct nftnl_rule *r, int family, const uint8_t addr[16]);
 int rw_nft_e_iifname(struct nftnl_rule *r, const char *ifname);
 /* Rule comment as nft stores it (nftnl_udata, NFTNL_UDATA_RULE_COMMENT). */

@@ -152,7 +152,9 @@ static void tp_case(struct tpol *t, const char *name)
 	} else if (strcmp(name, "dual_stack") == 0) {
 		tp_net(t, "office", "203.0.113.0/25", "2001:db8:1::/48", NULL);
 		tp_net(t, "ci", "203.0.113.200/32", NULL, NULL);
-		tp_listener(t, "https", "::", 443, "office", "ci", false);
+		/* one listener per family, as fwd/ serves them */
+		tp_listener(t, "https", "0.0.0.0", 443, "office", "ci", false);
+		tp_listener(t, "https6", "::", 443, "office", "ci", false);
 	} else if (strcmp(name, "vpn") == 0) {
 		tp_net(t, "office", "203.0.113.0/25", NULL, NULL);
 		tp_vpn(t);
@@ -161,6 +163,7 @@ static void tp_case(struct tpol *t, const char *name)
 	} else if (strcmp(name, "rate_ban") == 0) {
 		tp_net(t, "office", "203.0.113.0/25", "2001:db8:1::/48", NULL);
 		tp_listener(t, "https", "0.0.0.0", 443, "office", NULL, false);
+		tp_listener(t, "https6", "::", 443, "office", NULL, false);
 		t->p.opts.conn_per_source = (struct rw_rate){ .count = 20, .per_ms = 1000 };
 		t->p.opts.ban_after = 100;
 		t->p.opts.ban_for_ms = 600000;
@@ -328,11 +331,15 @@ static void test_rule_invariants(void **state)
 static void test_rule_order(void **state)
 {
 	struct rw_nft_compiled *c = tp_compile("rate_ban");
-	/* main set v4, v6, then the live set v4, v6 (rw_nft_net_live_update) */
-	const char *want[] = { "- established",        "https banned",       "https banned",
-			       "https rate_limited",   "https rate_limited", "https allow office",
-			       "https allow office",   "https allow office", "https allow office",
-			       "https not_allowed log", "https not_allowed" };
+	/* per listener (one family each): the main set, then the live set
+	 * (rw_nft_net_live_update) */
+	const char *want[] = { "- established",          "https banned",
+			       "https rate_limited",     "https allow office",
+			       "https allow office",     "https not_allowed log",
+			       "https not_allowed",      "https6 banned",
+			       "https6 rate_limited",    "https6 allow office",
+			       "https6 allow office",    "https6 not_allowed log",
+			       "https6 not_allowed" };
 	size_t k = 0;
 	for (size_t i = 0; i < c->n_rules; i++) {
 		if (strcmp(c->rules[i].chain, "input") != 0)
@@ -756,7 +763,7 @@ static void test_kernel_refused_batch(void **state)
 	assert_int_equal(rw_nft_apply(n, c, &d), RW_EKERNEL);
 	int named = 0;
 	for (unsigned i = 0; i < d.n; i++)
-		named |= strstr(d.msg[i].text, "rule input #5 (https allow ci)") != NULL;
+		named |= strstr(d.msg[i].text, "rule input #3 (https allow ci)") != NULL;
 	if (!named)
 		rw_diag_print(&d, stderr);
 	assert_true(named);
