@@ -172,8 +172,11 @@ static void rw_cfg_defaults(struct rw_cfg_ctx *ctx, struct rw_policy *p)
 	p->control_socket = rw_cfg_strdup(ctx, RW_CFG_DEFAULT_SOCKET);
 }
 
-static int rw_cfg_load_text(const char *text, const char *name, const char *base_dir,
-			    struct rw_policy *out, struct rw_diag *diag)
+/* owned_text: the caller's heap copy of text, freed here as soon as
+ * libconfig has parsed it (a 100,000-prefix file is megabytes; the peak
+ * memory of a load matters on small gateway VMs); NULL if not owned. */
+static int rw_cfg_load_text(const char *text, char *owned_text, const char *name,
+			    const char *base_dir, struct rw_policy *out, struct rw_diag *diag)
 {
 	struct rw_policy pol;
 	struct rw_cfg_ctx ctx = { .file = name, .base_dir = base_dir, .diag = diag, .pol = &pol };
@@ -183,11 +186,26 @@ static int rw_cfg_load_text(const char *text, const char *name, const char *base
 
 	memset(&pol, 0, sizeof(pol));
 	rw_cfg_prescan(text, name, diag, &no_parse);
-	if (no_parse)
+	if (no_parse) {
+		free(owned_text);
 		return RW_ECONFIG;
+	}
 
 	config_init(&cfg);
-	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
+	/* libconfig's config_read_string() copies the whole text into its
+	 * scanner buffer; reading it through a memory FILE lets the scanner
+	 * take it in small chunks instead (one copy fewer at the peak) */
+	int parsed = CONFIG_FALSE;
+	FILE *mf = fmemopen((void *)text, strlen(text), "r");
+	if (mf) {
+		parsed = config_read(&cfg, mf);
+		fclose(mf);
+	} else {
+		parsed = config_read_string(&cfg, text);
+	}
+	free(owned_text);
+	text = NULL;
+	if (parsed != CONFIG_TRUE) {
 		rw_diag_err(diag, config_error_file(&cfg) ? config_error_file(&cfg) : name,
 			    config_error_line(&cfg), "%s", config_error_text(&cfg));
 		config_destroy(&cfg);
@@ -223,7 +241,7 @@ int rw_config_load_string(const char *text, const char *name, struct rw_policy *
 	memset(out, 0, sizeof(*out));
 	if (!text || !name || !diag)
 		return RW_EINVAL;
-	return rw_cfg_load_text(text, name, NULL, out, diag);
+	return rw_cfg_load_text(text, NULL, name, NULL, out, diag);
 }
 
 /* Whole file into memory, once: the same bytes are scanned and parsed, and
@@ -298,8 +316,7 @@ int rw_config_load_file(const char *path, struct rw_policy *out, struct rw_diag 
 		free(text);
 		return RW_ENOMEM;
 	}
-	r = rw_cfg_load_text(text, path, dir, out, diag);
+	r = rw_cfg_load_text(text, text, path, dir, out, diag);
 	free(dir);
-	free(text);
 	return r;
 }

@@ -96,57 +96,56 @@ static int rw_cfg_net_cidr(struct rw_cfg_ctx *ctx, const config_setting_t *e,
 	return r;
 }
 
-struct rw_cfg_cidr_at {
-	struct rw_cidr c;
-	int idx; /* element index in the config list */
-};
-
-static int rw_cfg_cidr_at_cmp(const void *x, const void *y)
+static int rw_cfg_cidr_idx_cmp(const void *x, const void *y, void *arg)
 {
-	const struct rw_cfg_cidr_at *a = x, *b = y;
-	if (a->c.family != b->c.family)
-		return a->c.family < b->c.family ? -1 : 1;
-	int r = memcmp(a->c.addr, b->c.addr, sizeof(a->c.addr));
+	const struct rw_cidr *v = arg;
+	uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
+	const struct rw_cidr *a = &v[i], *b = &v[j];
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	int r = memcmp(a->addr, b->addr, sizeof(a->addr));
 	if (r)
 		return r;
-	if (a->c.prefix != b->c.prefix)
-		return a->c.prefix < b->c.prefix ? -1 : 1; /* wider first */
-	return a->idx - b->idx;
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1; /* wider first */
+	return i < j ? -1 : (i > j);
 }
 
 /* Warn about every prefix that another one in the list already covers,
  * naming both, before the merge hides one of them. Sorted by start address
  * with wider prefixes first, a prefix overlaps an earlier one iff the last
  * uncovered prefix contains its start (prefixes never partly overlap), so
- * this is O(n log n): networks of 100,000 prefixes are ordinary. */
+ * this is O(n log n): networks of 100,000 prefixes are ordinary. Sorting 4-
+ * byte indices instead of the prefixes keeps the peak memory small. */
 static void rw_cfg_net_overlaps(struct rw_cfg_ctx *ctx, const config_setting_t *list,
 				const char *name, const struct rw_cidr *v, const int *from,
 				size_t k)
 {
-	if (k < 2)
+	if (k < 2 || k > UINT32_MAX)
 		return;
-	struct rw_cfg_cidr_at *at = rw_cfg_calloc(ctx, k, sizeof(*at));
-	if (!at)
+	uint32_t *ord = rw_cfg_calloc(ctx, k, sizeof(*ord));
+	if (!ord)
 		return;
 	for (size_t i = 0; i < k; i++)
-		at[i] = (struct rw_cfg_cidr_at){ .c = v[i], .idx = from[i] };
-	qsort(at, k, sizeof(*at), rw_cfg_cidr_at_cmp);
-	const struct rw_cfg_cidr_at *cover = &at[0];
+		ord[i] = (uint32_t)i;
+	qsort_r(ord, k, sizeof(*ord), rw_cfg_cidr_idx_cmp, (void *)v);
+	uint32_t cover = ord[0];
 	for (size_t i = 1; i < k; i++) {
-		if (!rw_cidr_contains(&cover->c, at[i].c.family, at[i].c.addr)) {
-			cover = &at[i];
+		uint32_t cur = ord[i];
+		if (!rw_cidr_contains(&v[cover], v[cur].family, v[cur].addr)) {
+			cover = cur;
 			continue;
 		}
 		/* report on the later of the two lines, naming the earlier */
-		const struct rw_cfg_cidr_at *late = at[i].idx > cover->idx ? &at[i] : cover;
-		const struct rw_cfg_cidr_at *early = late == cover ? &at[i] : cover;
+		uint32_t late = from[cur] > from[cover] ? cur : cover;
+		uint32_t early = late == cover ? cur : cover;
 		char te[64], tl[64];
-		rw_cidr_format(&early->c, te, sizeof(te));
-		rw_cidr_format(&late->c, tl, sizeof(tl));
-		rw_cfg_warn(ctx, rw_cfg_elem(list, late->idx), "\"%s\" overlaps \"%s\" (%s[%d]); merged",
-			    tl, te, name, early->idx);
+		rw_cidr_format(&v[early], te, sizeof(te));
+		rw_cidr_format(&v[late], tl, sizeof(tl));
+		rw_cfg_warn(ctx, rw_cfg_elem(list, from[late]), "\"%s\" overlaps \"%s\" (%s[%d]); merged",
+			    tl, te, name, from[early]);
 	}
-	free(at);
+	free(ord);
 }
 
 static void rw_cfg_network(struct rw_cfg_ctx *ctx, const config_setting_t *s,
