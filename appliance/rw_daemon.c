@@ -383,6 +383,16 @@ static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req
 		if (rw_daemon_record(d, add, req->network, &req->cidrs[i]))
 			return rw_daemon_err("out of memory recording the change");
 	}
+	/* The workers resolve a client's network from their copy of the
+	 * policy: give them the changed one (a new generation; the old one
+	 * drains), or a live-added network would pass the kernel and then be
+	 * an unknown client in the proxy. */
+	if (d->workers) {
+		rw_diag_init(&diag);
+		if (rw_workers_start(d->workers, &d->pol, &diag))
+			return rw_daemon_diag_err("changed in the kernel, but the proxy workers could "
+						  "not be restarted: ", &diag, RW_EIO);
+	}
 	return json_pack("{s:b, s:I}", "ok", 1, add ? "added" : "deleted", (json_int_t)req->n_cidrs);
 }
 

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The regwall lab demo (`make demo`, as root, BUILD set): the lab topology
-# in throwaway network namespaces, regwalld in the gateway namespace, and
-# the firewall side of regwall shown step by step. Everything is removed at
-# the end and on Ctrl-C. It grows with the TLS proxy and real registry pushes.
+# The regwall lab demo (`make demo`, as root, BUILD set): the lab in
+# throwaway network namespaces, the real Debian docker-registry behind the
+# gateway, regwalld in the gateway namespace (firewall + mutual-TLS proxy),
+# and real skopeo / curl clients. Pushes and pulls, refused pushes, dropped
+# packets with their NFLOG records, live allowlist changes, bans, the
+# decision events, the counters and the table, shown step by step.
+# Everything is removed at the end, on failure and on Ctrl-C.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../tests/net/lib.sh"
+. "$here/../tests/e2e/lib-e2e.sh"
 
 section() { printf '\n\033[1m=== %s\033[0m\n' "$*"; }
 say() { printf '  %s\n' "$*"; }
@@ -17,73 +21,159 @@ show() {
 
 lab_require_root
 lab_require_build
+for t in skopeo docker-registry curl unshare python3; do
+	command -v "$t" >/dev/null 2>&1 || lab_fail "$t is not installed (scripts/install-deps.sh)"
+done
 lab_init
 
-section "1. The lab: four network namespaces, none linked to the host"
+section "1. The lab: network namespaces of this run, none linked to the host"
 lab_topology
-say "office   $LAB_OFFICE4 $LAB_OFFICE6  (allowlisted network 203.0.113.0/25)"
-say "outside  $LAB_OUTSIDE4 $LAB_OUTSIDE6 (unknown network 203.0.113.128/25)"
-say "gateway  $LAB_GW4 / $LAB_GWOUT4 / 198.51.100.1 - runs regwalld"
-say "registry $LAB_REG4 (behind the gateway)"
+# the proxy is the only path from the clients to the registry
+lab_exec gw sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0 >/dev/null
+say "office   $LAB_OFFICE4  (allowlisted network 203.0.113.0/25)"
+say "outside  $LAB_OUTSIDE4 (unknown network 203.0.113.128/25)"
+say "gateway  $LAB_GW4 / $LAB_GWOUT4 - runs regwalld"
+say "registry $LAB_REG4:$LAB_REG_PORT - Debian's docker-registry, plain HTTP, behind the gateway"
 say "namespaces: $(ip netns list | grep -- "-$LAB_SUFFIX" | awk '{print $1}' | tr '\n' ' ')"
-say "the registry is a TLS echo server for now (test certificate, registry.example.test);"
-say "regwalld's passthrough listeners on port $LAB_PORT read the SNI and splice to it"
-lab_echo_server registry "$LAB_REG_PORT"
 
-section "2. Config and regwalld"
+mkdir -p "$LAB_DIR/storage"
+cat >"$LAB_DIR/registry.yml" <<EOF
+version: 0.1
+log: { level: warn }
+storage:
+  filesystem: { rootdirectory: $LAB_DIR/storage }
+  delete: { enabled: true }
+http:
+  addr: $LAB_REG4:$LAB_REG_PORT
+EOF
+lab_bg registry docker-registry serve "$LAB_DIR/registry.yml" >"$LAB_DIR/registry.log" 2>&1
+lab_wait_for 15 lab_exec registry curl -sf "http://$LAB_REG4:$LAB_REG_PORT/v2/" -o /dev/null ||
+	lab_fail "docker-registry did not come up: $(cat "$LAB_DIR/registry.log")"
+say "office -> registry directly: $(lab_exec office curl -s --max-time 2 -o /dev/null \
+	-w '%{http_code}' "http://$LAB_REG4:$LAB_REG_PORT/v2/" || true) (000 = no path: only regwall gets there)"
+
+section "2. The configuration, checked before anything is applied"
 conf="$LAB_DIR/regwall.conf"
-lab_conf "$conf" ban_after=20 ban_for=1m
+cat >"$conf" <<EOF
+registry = { upstream = "$LAB_REG4:$LAB_REG_PORT"; upstream_tls = false;
+             server_names = [ "$E2E_NAME" ]; };
+networks = { office = [ "203.0.113.0/25", "2001:db8:1::/64" ]; };
+listeners = (
+  { name = "registry"; listen = "0.0.0.0:$LAB_PORT"; mode = "terminate";
+    cert = "$E2E_CERTS/server.pem"; key = "$E2E_CERTS/server.key";
+    client_ca = "$E2E_CERTS/ca.pem"; crl = "$E2E_CERTS/crl.pem";
+    client_cert = "optional"; allow_from = [ "office" ]; } );
+identities = (
+  { name = "ci-bot"; cert_subject = "CN=ci-bot,O=Example Org,C=DE";
+    roles = [ "pull:*", "push:team-a/*" ]; },
+  { name = "reader"; cert_subject = "CN=cn-only-client"; roles = [ "pull:*" ]; } );
+# no VPN in this demo yet: pushes are allowed by client certificate alone
+policy = { push_requires_vpn = false;
+           push_rate = { ops_per_minute = 120; bytes_per_second = 100000000; };
+           conn_rate = { per_source = "50/second"; ban_after = 300; ban_for = "1m"; }; };
+log = { nflog_group = $LAB_GROUP; blocked = "$LAB_DIR/blocked.jsonl";
+        blocked_pcap = "$LAB_DIR/blocked.pcap"; audit = "$LAB_DIR/audit.jsonl"; };
+control = { socket = "$LAB_DIR/ctl.sock"; };
+EOF
 sed 's/^/    /' "$conf"
 show lab_exec gw "$BUILD/regwalld" -c "$conf" --check-config || lab_fail "config invalid"
+bad="$LAB_DIR/bad.conf"
+sed 's#"203.0.113.0/25"#"203.0.113.7/25"#' "$conf" >"$bad"
+say "a typo is refused with its line, and nothing is applied:"
+show lab_exec gw "$BUILD/regwalld" -c "$bad" --check-config || true
+
+section "3. regwalld: the table applied in one transaction, two proxy workers"
 cap="$LAB_DIR/demo.pcap"
-lab_daemon "$conf"
-say "regwalld is running in the gateway namespace (pid $LAB_DAEMON_PID)"
-if lab_capture_start gw "$LAB_GROUP" "$cap"; then
-	say "capturing dropped packets: tcpdump -i nflog:$LAB_GROUP"
-else
-	cap="$LAB_DIR/blocked.pcap"
-	say "regwalld owns nflog:$LAB_GROUP; reading its own capture $cap"
-fi
+lab_capture_start gw "$LAB_GROUP" "$cap" || cap=""
+e2e_daemon "$conf" 2
+say "regwalld runs in the gateway namespace; decision events go to $E2E_EVENTS"
+show lab_ctl status
 
-section "3. An allowed connection from office (TCP, TLS with SNI, echo through regwalld)"
-say "office -> $LAB_GW4:$LAB_PORT: $(lab_probe office "$LAB_GW4")"
-say "office -> [$LAB_GW6]:$LAB_PORT: $(lab_probe office "$LAB_GW6")"
+# skopeo reads client.cert/client.key/ca.crt from a directory
+certdir() {
+	local d="$LAB_DIR/cd-$1"
+	mkdir -p "$d"
+	cp "$E2E_CERTS/$1.pem" "$d/client.cert"
+	cp "$E2E_CERTS/$1.key" "$d/client.key"
+	cp "$E2E_CERTS/ca.pem" "$d/ca.crt"
+	printf '%s' "$d"
+}
+CD_BOT=$(certdir client)
+CD_READER=$(certdir cnonly)
+CD_ANON="$LAB_DIR/cd-anon"
+mkdir -p "$CD_ANON" && cp "$E2E_CERTS/ca.pem" "$CD_ANON/ca.crt"
+printf '127.0.0.1 localhost\n%s %s\n%s %s\n' "$LAB_GW4" "$E2E_NAME" >"$LAB_DIR/hosts.office"
+printf '127.0.0.1 localhost\n%s %s\n' "$LAB_GWOUT4" "$E2E_NAME" >"$LAB_DIR/hosts.outside"
+REG="$E2E_NAME:$LAB_PORT"
+# run CMD in a client namespace with a private /etc/hosts (own mount
+# namespace; the host's /etc/hosts is never touched)
+client() {
+	local ns=$1
+	shift
+	lab_exec "$ns" unshare --mount sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
+		"$LAB_DIR/hosts.$ns" "$@"
+}
+python3 "$here/mkimage.py" "$LAB_DIR/img" 2000000 7 v1 >/dev/null || lab_fail "mkimage failed"
 
-section "4. A dropped connection from outside (times out: no RST, nothing to learn)"
+section "4. A push with a certificate whose identity may push (ci-bot: push:team-a/*)"
+show client office timeout 120 skopeo --insecure-policy copy --retry-times 0 \
+	--digestfile "$LAB_DIR/pushed.digest" --dest-cert-dir "$CD_BOT" \
+	"oci:$LAB_DIR/img:v1" "docker://$REG/team-a/app:v1" || lab_fail "the allowed push failed"
+say "pushed manifest digest: $(cat "$LAB_DIR/pushed.digest")"
+show client office timeout 60 skopeo inspect --cert-dir "$CD_READER" \
+	--format '{{.Name}}@{{.Digest}}' "docker://$REG/team-a/app:v1"
+show client office timeout 120 skopeo --insecure-policy copy --src-cert-dir "$CD_READER" \
+	"docker://$REG/team-a/app:v1" "oci:$LAB_DIR/pulled:v1" || lab_fail "the pull failed"
+
+section "5. Refused pushes, answered the way registry clients understand"
+say "a pull-only identity (reader) tries to push:"
+show client office timeout 60 skopeo --insecure-policy copy --retry-times 0 \
+	--dest-cert-dir "$CD_READER" "oci:$LAB_DIR/img:v1" "docker://$REG/team-a/app:evil" || true
+say "ci-bot tries to push outside its glob (team-b):"
+show client office timeout 60 skopeo --insecure-policy copy --retry-times 0 \
+	--dest-cert-dir "$CD_BOT" "oci:$LAB_DIR/img:v1" "docker://$REG/team-b/app:v1" || true
+say "no certificate at all: an office client may pull, not push:"
+show client office curl -s --cacert "$E2E_CERTS/ca.pem" -X POST \
+	"https://$REG/v2/team-a/app/blobs/uploads/" || true
+echo
+
+section "6. A connection from an unknown network is dropped in the kernel"
 say "outside -> $LAB_GWOUT4:$LAB_PORT: $(lab_probe outside "$LAB_GWOUT4" "$LAB_PORT" 2)"
-if [ "$cap" = "$LAB_DIR/demo.pcap" ]; then
+if [ -n "$cap" ]; then
 	lab_capture_stop "$LAB_CAP_PID"
-else
-	sleep 1.5
+	say "NFLOG records (prefix, source, destination, port):"
+	lab_nflog_records "$cap" | sed 's/^/    /'
 fi
-say "NFLOG records (prefix, source, destination, port):"
-lab_nflog_records "$cap" | sed 's/^/    /'
-[ "$cap" = "$LAB_DIR/demo.pcap" ] && { tcpdump -nn -r "$cap" 2>/dev/null | head -4 | sed 's/^/    /'; }
 
-section "5. Live allowlist change: regwallctl network add office 203.0.113.140/32"
+section "7. Live allowlist change: regwallctl network add office 203.0.113.140/32"
 show lab_ctl network add office 203.0.113.140/32
 show lab_ctl network list office
-say "outside -> $LAB_GWOUT4:$LAB_PORT: $(lab_probe outside "$LAB_GWOUT4" "$LAB_PORT" 2)"
+say "outside (203.0.113.140, no certificate) may now pull:"
+show client outside timeout 60 skopeo inspect --cert-dir "$CD_ANON" \
+	--format '{{.Name}}@{{.Digest}}' "docker://$REG/team-a/app:v1" || true
 show lab_ctl network del office 203.0.113.140/32
 say "outside -> $LAB_GWOUT4:$LAB_PORT: $(lab_probe outside "$LAB_GWOUT4" "$LAB_PORT" 1)"
 
-section "6. A ban: regwallctl ban add $LAB_OFFICE4 30s"
+section "8. A ban: regwallctl ban add $LAB_OFFICE4 30s"
 show lab_ctl ban add "$LAB_OFFICE4" 30s
 show lab_ctl ban list
 say "office -> $LAB_GW4:$LAB_PORT: $(lab_probe office "$LAB_GW4" "$LAB_PORT" 1)"
 show lab_ctl ban del "$LAB_OFFICE4"
-say "office -> $LAB_GW4:$LAB_PORT: $(lab_probe office "$LAB_GW4")"
 
-section "7. Counters"
+section "9. Decision events (one JSON line each)"
+sed 's/^/    /' "$E2E_EVENTS"
+
+section "10. Counters and the table"
 show lab_ctl counters
+lab_nft gw list table inet regwall | sed 's/^/    /' | head -60
+say "(first 60 lines)"
+
+section "11. A reload changes nothing for connections in flight, and fails closed"
+kill -HUP "$LAB_DAEMON_PID" 2>/dev/null || true
+sleep 1
 show lab_ctl status
-
-section "8. The table: nft list table inet regwall"
-lab_nft gw list table inet regwall | sed 's/^/    /'
-
-section "9. Fail closed: regwalld stops, the table stays"
 lab_stop "$LAB_DAEMON_PID" TERM
-say "regwalld stopped; table still there: $(lab_nft gw list tables | tr '\n' ' ')"
+say "regwalld stopped; the table stays: $(lab_nft gw list tables | tr '\n' ' ')"
 say "outside -> $LAB_GWOUT4:$LAB_PORT: $(lab_probe outside "$LAB_GWOUT4" "$LAB_PORT" 1)"
 
 section "Done: removing the lab namespaces"
