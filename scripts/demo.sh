@@ -86,6 +86,7 @@ section "3. regwalld: the table applied in one transaction, two proxy workers"
 cap="$LAB_DIR/demo.pcap"
 lab_capture_start gw "$LAB_GROUP" "$cap" || cap=""
 e2e_daemon "$conf" 2
+daemon=$LAB_LAST_PID
 say "regwalld runs in the gateway namespace; decision events go to $E2E_EVENTS"
 show lab_ctl status
 
@@ -169,10 +170,11 @@ lab_nft gw list table inet regwall | sed 's/^/    /' | head -60
 say "(first 60 lines)"
 
 section "11. A reload changes nothing for connections in flight, and fails closed"
-kill -HUP "$LAB_DAEMON_PID" 2>/dev/null || true
+kill -HUP "$daemon" 2>/dev/null || true
 sleep 1
 show lab_ctl status
-lab_stop "$LAB_DAEMON_PID" TERM
+lab_stop "$daemon" TERM
+say "regwalld running: $(kill -0 "$daemon" 2>/dev/null && echo yes || echo no)"
 say "regwalld stopped; the table stays: $(lab_nft gw list tables | tr '\n' ' ')"
 say "outside -> $LAB_GWOUT4:$LAB_PORT: $(lab_probe outside "$LAB_GWOUT4" "$LAB_PORT" 1)"
 
