@@ -104,11 +104,12 @@ render() { # TEMPLATE OUT: @W@ @CERTS@ @PROXY4@ @BACK4@ and ports substituted
 
 # ---- process accounting ------------------------------------------------------
 TCK=$(getconf CLK_TCK)
-RW_PID="" HA_PID=""
+RW_PID="" HA_PID="" NG_PID=""
 procs_of() { # regwall|haproxy -> the PIDs of that proxy (regwalld: parent + workers)
 	case $1 in
 	regwall) [ -n "$RW_PID" ] && echo "$RW_PID" $(pgrep -P "$RW_PID") ;;
 	haproxy) [ -n "$HA_PID" ] && echo "$HA_PID" $(pgrep -P "$HA_PID") ;;
+	nginx) echo "$NG_PID" $(pgrep -P "$NG_PID") ;;
 	esac
 }
 cpu_ticks() { # PIDS... -> utime+stime summed (clock ticks)
@@ -135,6 +136,7 @@ proxy_ticks() { [ "$1" = direct ] && echo 0 || cpu_ticks $(procs_of "$1"); }
 start_nginx() {
 	render "$TPL/nginx.conf.in" "$W/nginx.conf"
 	lab_bg bench nginx -p "$W" -e "$W/nginx.err" -c "$W/nginx.conf"
+	NG_PID=$LAB_LAST_PID
 	lab_wait_for 10 lab_exec bench curl -sf -o /dev/null "http://$BACK4:$P_HTTP/v2/" ||
 		lab_fail "nginx did not come up: $(cat "$W/nginx.err")"
 }
@@ -185,47 +187,48 @@ target() { # CAND MODE -> "addr port"
 }
 
 run_tput() { # CAND REP
-	local addr port c0 c1 out
+	local addr port c0 c1 b0 b1 out
 	read -r addr port <<<"$(target "$1" pass)"
-	c0=$(proxy_ticks "$1")
+	c0=$(proxy_ticks "$1") b0=$(proxy_ticks nginx)
 	out=$(lab_exec bench timeout 120 curl -sS --max-time 110 --cacert "$CERTS/ca.pem" \
 		--interface 203.0.113.10 --resolve "$NAME:$port:$addr" \
 		-o /dev/null -w '%{size_download} %{time_total}' "https://$NAME:$port/big") || {
 		log "  tput $1 rep $2: curl failed ($out)"
 		return
 	}
-	c1=$(proxy_ticks "$1")
+	c1=$(proxy_ticks "$1") b1=$(proxy_ticks nginx)
 	local bytes secs
 	read -r bytes secs <<<"$out"
-	awk -v b="$bytes" -v s="$secs" -v c=$((c1 - c0)) -v cand="$1" -v t="$TCK" -v rep="$2" '
+	awk -v b="$bytes" -v s="$secs" -v c=$((c1 - c0)) -v bc=$((b1 - b0)) -v cand="$1" -v t="$TCK" -v rep="$2" '
 	BEGIN {
 		mibs = b / 1048576 / s; gib = b / 1073741824
-		printf "tput %s %.1f %.3f %.3f\n", cand, mibs, c * 1000 / t, gib >> "'"$RES"'"
-		printf "  tput     rep %d %-8s %8.1f MiB/s  %6.2f s  proxy cpu %7.0f ms/GiB\n", rep, cand, mibs, s, (gib > 0 ? c * 1000 / t / gib : 0) > "/dev/stderr"
+		printf "tput %s %.1f %.3f %.6f %.3f\n", cand, mibs, c * 1000 / t, gib, bc * 1000 / t >> "'"$RES"'"
+		printf "  tput     rep %d %-8s %8.1f MiB/s  %6.2f s  cpu ms/GiB: proxy %5.0f  nginx %5.0f\n", rep, cand, mibs, s, (gib > 0 ? c * 1000 / t / gib : 0), (gib > 0 ? bc * 1000 / t / gib : 0) > "/dev/stderr"
 	}'
 }
 
 run_gen() { # SECTION CAND MODE REP ARGS...: bench_mtls load run
-	local sec=$1 cand=$2 mode=$3 rep=$4 addr port c0 c1 out
+	local sec=$1 cand=$2 mode=$3 rep=$4 addr port c0 c1 b0 b1 out
 	shift 4
 	read -r addr port <<<"$(target "$cand" "$mode")"
-	c0=$(proxy_ticks "$cand")
+	c0=$(proxy_ticks "$cand") b0=$(proxy_ticks nginx)
 	out=$(lab_exec bench timeout $((CPS_SECS + 30)) "$GEN" -a "$addr" -p "$port" -s "$NAME" \
 		-A "$CERTS/ca.pem" -b "$SRCS" -C "$CONC" -t "$CPS_SECS" "$@" 2>&1)
-	c1=$(proxy_ticks "$cand")
+	c1=$(proxy_ticks "$cand") b1=$(proxy_ticks nginx)
 	local line
 	line=$(grep '^bench_mtls: conns=' <<<"$out")
 	[ -n "$line" ] || {
 		log "  $sec $cand rep $rep: load generator failed: $out"
 		return
 	}
-	awk -v l="$line" -v c=$((c1 - c0)) -v cand="$cand" -v t="$TCK" -v sec="$sec" -v rep="$rep" '
+	awk -v l="$line" -v c=$((c1 - c0)) -v bc=$((b1 - b0)) -v cand="$cand" -v t="$TCK" -v sec="$sec" -v rep="$rep" '
 	BEGIN {
 		n = split(l, kv, " ")
 		for (i = 2; i <= n; i++) { split(kv[i], p, "="); v[p[1]] = p[2] }
 		rate = v["req_per_s"]; ok = v["ok"]
-		printf "%s %s %.1f %.3f %d\n", sec, cand, rate, c * 1000 / t, ok >> "'"$RES"'"
-		printf "  %-8s rep %d %-8s %8.0f conn/s  ok %d  err %d/%d/%d  p50 %.2f ms  p99 %.2f ms  proxy cpu %6.1f us/conn\n", sec, rep, cand, rate, ok, v["err_connect"], v["err_tls"], v["err_http"], v["p50_ms"], v["p99_ms"], (ok > 0 ? c * 1e6 / t / ok : 0) > "/dev/stderr"
+		printf "%s %s %.1f %.3f %d %.3f %.3f\n", sec, cand, rate, c * 1000 / t, ok, bc * 1000 / t, v["cpu_ms"] >> "'"$RES"'"
+		if (ok < 1) ok = 1
+		printf "  %-6s rep %d %-8s %6.0f conn/s  ok %6d  err %d/%d/%d  p50 %6.2f ms  p99 %6.2f ms  cpu us/conn: proxy %6.1f  nginx %6.1f  client %6.1f\n", sec, rep, cand, rate, v["ok"], v["err_connect"], v["err_tls"], v["err_http"], v["p50_ms"], v["p99_ms"], c * 1e6 / t / ok, bc * 1e6 / t / ok, v["cpu_ms"] * 1000 / ok > "/dev/stderr"
 	}'
 }
 
@@ -260,8 +263,9 @@ median() { # SECTION CAND COLUMN(3=value 4=cpu_ms 5=units) -> median of the per-
 		print (n % 2 ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2)
 	}' "$RES"
 }
-cpu_per() { # SECTION CAND SCALE -> median over runs of cpu_ms*SCALE/units
-	awk -v s="$1" -v c="$2" -v k="$3" '$1 == s && $2 == c && $5 > 0 { v[n++] = $4 * k / $5 }
+cpu_per() { # SECTION CAND SCALE [COL] -> median over runs of cpu_ms(COL: 4 proxy,
+	# 6 nginx, 7 client)*SCALE/units
+	awk -v s="$1" -v c="$2" -v k="$3" -v col="${4:-4}" '$1 == s && $2 == c && $5 > 0 { v[n++] = $col * k / $5 }
 	END {
 		if (!n) { print "nan"; exit }
 		for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
@@ -338,10 +342,14 @@ cat <<EOF
 proxy bench: medians of $REPS interleaved runs; regwall -w 1, HAProxy nbthread 1; $(nproc) CPUs
   passthrough 1 GiB TLS download   direct $t_d MiB/s   regwall $t_r MiB/s   haproxy $t_h MiB/s
     proxy CPU per GiB              regwall $tc_r ms   haproxy $tc_h ms
+    nginx CPU per GiB              direct $(cpu_per tput direct 1 6) ms   regwall $(cpu_per tput regwall 1 6) ms   haproxy $(cpu_per tput haproxy 1 6) ms
   passthrough short TLS conns/s    direct $c_d   regwall $c_r   haproxy $c_h
     proxy CPU per connection       regwall $cc_r us   haproxy $cc_h us
+    client CPU per connection      direct $(cpu_per cps direct 1000 7) us   regwall $(cpu_per cps regwall 1000 7) us   haproxy $(cpu_per cps haproxy 1000 7) us
   terminate mTLS hs+GET/s          regwall $m_r   haproxy $m_h
     proxy CPU per handshake+GET    regwall $mc_r us   haproxy $mc_h us
+    client CPU per handshake+GET   regwall $(cpu_per mtls regwall 1000 7) us   haproxy $(cpu_per mtls haproxy 1000 7) us
+    nginx CPU per GET              regwall $(cpu_per mtls regwall 1000 6) us   haproxy $(cpu_per mtls haproxy 1000 6) us
   idle mTLS session (RSS/conn)     regwall $i_r B   haproxy $i_h B
   idle passthrough conn (RSS/conn) regwall $pi_r B   haproxy $pi_h B   (information)
   CPU-fair ratios (haproxy CPU per unit / regwall CPU per unit, higher = regwall cheaper):
