@@ -15,8 +15,10 @@ conf="$LAB_DIR/regwall.conf"
 lab_conf "$conf"
 lab_daemon "$conf"
 
-set_v4() { lab_nft gw list set inet regwall net_office_v4; }
-set_v6() { lab_nft gw list set inet regwall net_office_v6; }
+# live additions land in the small live_ sets (rules/rw_nft.h), so the
+# state of a network is both of its sets per family
+set_v4() { lab_nft gw list set inet regwall net_office_v4 && lab_nft gw list set inet regwall live_office_v4; }
+set_v6() { lab_nft gw list set inet regwall net_office_v6 && lab_nft gw list set inet regwall live_office_v6; }
 set_v4 >"$LAB_DIR/v4.before" || lab_fail "no set net_office_v4"
 set_v6 >"$LAB_DIR/v6.before" || lab_fail "no set net_office_v6"
 
@@ -43,7 +45,7 @@ refuse "delete absent" network del office 192.0.2.0/28
 
 # A valid change shows in the set and in `network list`, and undoes cleanly.
 lab_ctl network add office 192.0.2.0/28 >/dev/null || lab_fail "valid network add refused"
-set_v4 | grep -qF 192.0.2.0/28 || lab_fail "192.0.2.0/28 not in net_office_v4"
+set_v4 | grep -qF 192.0.2.0/28 || lab_fail "192.0.2.0/28 not in net_office_v4 or live_office_v4"
 lab_ctl network list office | grep -qF 192.0.2.0/28 || lab_fail "network list misses 192.0.2.0/28"
 lab_ctl network del office 192.0.2.0/28 >/dev/null || lab_fail "valid network del refused"
 set_v4 | cmp -s - "$LAB_DIR/v4.before" || lab_fail "net_office_v4 not restored after add+del"
