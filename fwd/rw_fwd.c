@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +61,29 @@ void rw_fwd_emit_refuse(struct rw_fwd_worker *w, const struct rw_fwd_listener *l
 	if (ss)
 		rw_listen_peer(ss, &ev.src_family, ev.src_addr, &ev.src_port);
 	rw_event_emit(&w->ev, &ev);
+}
+
+void rw_fwd_linger0(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, int cfd,
+		  const struct sockaddr_storage *ss, void *conn, struct rw_src_key *key,
+		  uint8_t *family, uint8_t addr[16], uint16_t *port)
+{
+	rw_listen_peer(ss, family, addr, port);
+	rw_src_key_make(key, *family, addr);
+	long slot = conn ? rw_conn_admit(&w->conns, key, conn) : RW_ENOMEM;
+	if (slot < 0) {
+		/* RST: an overloaded worker should not keep TIME_WAIT state for
+		 * connections it never served. */
+		rw_fwd_linger0(cfd);
+		close(cfd);
+		rw_fwd_emit_refuse(w, lis, ss, slot == RW_ERANGE ? "source_limit" : "overload");
+	}
+	return slot;
 }
 
 static void rw_fwd_spare_open(struct rw_fwd_worker *w)

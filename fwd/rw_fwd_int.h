@@ -52,4 +52,16 @@ uint64_t rw_fwd_wall_ms(void);
 void rw_fwd_emit_refuse(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis,
 			const struct sockaddr_storage *ss, const char *reason);
 
+/* Make close(fd) send RST instead of FIN (SO_LINGER 0): for connections
+ * refused or reset, so no TIME_WAIT state is kept for them. */
+void rw_fwd_linger0(int fd);
+
+/* Admission shared by both modes: the peer's address into family/addr/port
+ * and key, then a slot in the worker's table (total and per-source limits)
+ * holding conn. Returns the slot; or, when refused, closes cfd with RST,
+ * emits the refusal ("source_limit" / "overload") and returns < 0. */
+long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, int cfd,
+		  const struct sockaddr_storage *ss, void *conn, struct rw_src_key *key,
+		  uint8_t *family, uint8_t addr[16], uint16_t *port);
+
 #endif

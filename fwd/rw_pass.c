@@ -61,12 +61,6 @@ static int rw_pass_interest(struct rw_pass_conn *c, int fd, bool *reg, unsigned 
 	return rc;
 }
 
-static void rw_pass_linger0(int fd)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
 static void rw_pass_emit(struct rw_pass_conn *c, const char *kind, const char *reason)
 {
 	struct rw_fwd_worker *w = c->w;
@@ -100,11 +94,11 @@ static void rw_pass_close(struct rw_pass_conn *c, const char *kind, const char *
 	if (c->ufd >= 0) {
 		rw_pass_interest(c, c->ufd, &c->ureg, &c->umask, 0, NULL);
 		if (rst)
-			rw_pass_linger0(c->ufd);
+			rw_fwd_linger0(c->ufd);
 		close(c->ufd);
 	}
 	if (rst)
-		rw_pass_linger0(c->cfd);
+		rw_fwd_linger0(c->cfd);
 	close(c->cfd);
 	rw_loop_timer_cancel(&w->loop, &c->timer);
 	free(c->hello);
@@ -130,22 +124,13 @@ void rw_pass_accept(struct rw_fwd_worker *w, struct rw_fwd_listener *lis, int cf
 		    const struct sockaddr_storage *ss)
 {
 	struct rw_pass_conn *c = calloc(1, sizeof(*c));
-	if (!c) {
-		rw_pass_linger0(cfd);
-		close(cfd);
-		rw_fwd_emit_refuse(w, lis, ss, "overload");
-		return;
-	}
-	rw_listen_peer(ss, &c->src_family, c->src_addr, &c->src_port);
-	rw_src_key_make(&c->key, c->src_family, c->src_addr);
-	long slot = rw_conn_admit(&w->conns, &c->key, c);
+	struct rw_src_key key;
+	uint8_t fam, addr[16];
+	uint16_t port;
+	long slot = rw_fwd_admit(w, lis, cfd, ss, c, c ? &c->key : &key, c ? &c->src_family : &fam,
+				 c ? c->src_addr : addr, c ? &c->src_port : &port);
 	if (slot < 0) {
 		free(c);
-		/* RST: an overloaded worker should not keep TIME_WAIT state for
-		 * connections it never served. */
-		rw_pass_linger0(cfd);
-		close(cfd);
-		rw_fwd_emit_refuse(w, lis, ss, slot == RW_ERANGE ? "source_limit" : "overload");
 		return;
 	}
 	c->w = w;

@@ -85,12 +85,6 @@ static int rw_term_interest(struct rw_term_conn *c, int fd, bool *reg, unsigned 
 	return rc;
 }
 
-static void rw_term_linger0(int fd)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
 /* ---- events ---- */
 
 static void rw_term_emit(struct rw_term_conn *c, const char *kind, const char *reason,
@@ -136,7 +130,7 @@ static void rw_term_close_up(struct rw_term_conn *c, bool rst)
 {
 	rw_term_unregister_up(c);
 	if (rst && c->up.fd >= 0)
-		rw_term_linger0(c->up.fd);
+		rw_fwd_linger0(c->up.fd);
 	rw_upstream_close(&c->up);
 }
 
@@ -156,7 +150,7 @@ static void rw_term_close(struct rw_term_conn *c, const char *kind, const char *
 		ERR_clear_error();
 	}
 	if (rst)
-		rw_term_linger0(c->cfd);
+		rw_fwd_linger0(c->cfd);
 	close(c->cfd);
 	rw_loop_timer_cancel(&w->loop, &c->timer);
 	rw_loop_timer_cancel(&w->loop, &c->pace_timer);
@@ -183,20 +177,13 @@ void rw_term_accept(struct rw_fwd_worker *w, struct rw_fwd_listener *lis,
 		    struct rw_term_listener *tl, int cfd, const struct sockaddr_storage *ss)
 {
 	struct rw_term_conn *c = calloc(1, sizeof(*c));
-	if (!c) {
-		rw_term_linger0(cfd);
-		close(cfd);
-		rw_fwd_emit_refuse(w, lis, ss, "overload");
-		return;
-	}
-	rw_listen_peer(ss, &c->src_family, c->src_addr, &c->src_port);
-	rw_src_key_make(&c->key, c->src_family, c->src_addr);
-	long slot = rw_conn_admit(&w->conns, &c->key, c);
+	struct rw_src_key key;
+	uint8_t fam, addr[16];
+	uint16_t port;
+	long slot = rw_fwd_admit(w, lis, cfd, ss, c, c ? &c->key : &key, c ? &c->src_family : &fam,
+				 c ? c->src_addr : addr, c ? &c->src_port : &port);
 	if (slot < 0) {
 		free(c);
-		rw_term_linger0(cfd);
-		close(cfd);
-		rw_fwd_emit_refuse(w, lis, ss, slot == RW_ERANGE ? "source_limit" : "overload");
 		return;
 	}
 	c->w = w;
