@@ -11,6 +11,7 @@ PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 BINDIR ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 BUILD ?= build
 FUZZ_SECONDS ?= 30
@@ -151,6 +152,9 @@ install: all
 	install -m 0755 $(BUILD)/regwalld $(DESTDIR)$(SBINDIR)/regwalld
 	install -m 0755 $(BUILD)/regwallctl $(DESTDIR)$(BINDIR)/regwallctl
 	install -m 0644 docs/regwall.conf.sample $(DESTDIR)$(SYSCONFDIR)/regwall/regwall.conf.sample
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's#/usr/sbin/regwalld#$(SBINDIR)/regwalld#g' appliance/regwalld.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/regwalld.service
 
 clean:
 	rm -rf build build-asan
