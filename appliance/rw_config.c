@@ -15,6 +15,7 @@
 #include "appliance/rw_config_int.h"
 
 #define RW_CFG_DEFAULT_SOCKET "/run/regwall/ctl.sock"
+#define RW_CFG_DEFAULT_STATE "/var/lib/regwall/live.json"
 
 /* ---- messages ---- */
 
@@ -170,6 +171,7 @@ static void rw_cfg_defaults(struct rw_cfg_ctx *ctx, struct rw_policy *p)
 	p->opts.ban_for_ms = 10 * 60 * 1000;
 	p->log.nflog_group = 7;
 	p->control_socket = rw_cfg_strdup(ctx, RW_CFG_DEFAULT_SOCKET);
+	p->state_file = rw_cfg_strdup(ctx, RW_CFG_DEFAULT_STATE);
 }
 
 /* owned_text: the caller's heap copy of text, freed here as soon as

@@ -101,13 +101,19 @@ static void rw_cfg_control(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 	const config_setting_t *g = rw_cfg_member(root, "control");
 	struct sockaddr_un sun;
 	char *path;
-	if (!g || !rw_cfg_get_str(g, "socket"))
+	if (!g)
 		return;
 	/* sun_path holds the name and its NUL */
-	if (rw_cfg_abs_path(ctx, rw_cfg_member(g, "socket"), sizeof(sun.sun_path) - 1, &path))
-		return;
-	free(ctx->pol->control_socket);
-	ctx->pol->control_socket = path;
+	if (rw_cfg_get_str(g, "socket") &&
+	    !rw_cfg_abs_path(ctx, rw_cfg_member(g, "socket"), sizeof(sun.sun_path) - 1, &path)) {
+		free(ctx->pol->control_socket);
+		ctx->pol->control_socket = path;
+	}
+	if (rw_cfg_get_str(g, "state") &&
+	    !rw_cfg_abs_path(ctx, rw_cfg_member(g, "state"), PATH_MAX - 1, &path)) {
+		free(ctx->pol->state_file);
+		ctx->pol->state_file = path;
+	}
 }
 
 static void rw_cfg_metrics(struct rw_cfg_ctx *ctx, const config_setting_t *root)

@@ -207,6 +207,22 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	int r = rw_config_load_file(d->config_path, &np, diag);
 	if (r)
 		return r;
+	if (!d->state_loaded) {
+		struct rw_live_change *v;
+		size_t n;
+		r = rw_state_load(np.state_file, &v, &n, diag);
+		if (r) {
+			rw_policy_free(&np);
+			return r;
+		}
+		free(d->live);
+		d->live = v;
+		d->n_live = d->cap_live = n;
+		d->state_loaded = 1;
+		if (n)
+			rw_diag_warn(diag, np.state_file, 0, "%zu live change%s from regwallctl re-applied",
+				     n, n == 1 ? "" : "s");
+	}
 	r = rw_daemon_replay(d, &np, diag);
 	struct rw_nft_compiled *comp = NULL;
 	if (!r)
@@ -383,6 +399,10 @@ static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req
 		if (rw_daemon_record(d, add, req->network, &req->cidrs[i]))
 			return rw_daemon_err("out of memory recording the change");
 	}
+	rw_diag_init(&diag);
+	if (rw_state_save(d->pol.state_file, d->live, d->n_live, &diag))
+		return rw_daemon_diag_err("applied, but NOT saved (a restart would undo it): ",
+					  &diag, RW_EIO);
 	/* The workers resolve a client's network from their copy of the
 	 * policy: give them the changed one (a new generation; the old one
 	 * drains), or a live-added network would pass the kernel and then be

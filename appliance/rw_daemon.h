@@ -10,19 +10,16 @@
 #include <time.h>
 
 #include "appliance/rw_ctl.h"
+#include "appliance/rw_state.h"
 #include "appliance/rw_workers.h"
 #include "inspect/rw_err.h"
 #include "rules/rw_nft.h"
 #include "rules/rw_policy.h"
 
-/* A live change made through the control socket. Kept so that a reload
- * (which re-reads the config file) re-applies it instead of silently
- * undoing what an admin did. */
-struct rw_live_change {
-	int add; /* 1 add, 0 delete */
-	char network[RW_NAME_MAX];
-	struct rw_cidr cidr;
-};
+/* Live changes (struct rw_live_change, appliance/rw_state.h) are kept so
+ * that a reload (which re-reads the config file) re-applies them instead of
+ * silently undoing what an admin did, and saved to policy.state_file so a
+ * restart does not either. */
 
 /* A prefix currently held in a network's small live_ set in the kernel
  * (added by regwallctl since the last full apply, which folds them into
@@ -39,6 +36,7 @@ struct rw_daemon {
 	struct rw_nft *nft;
 	struct rw_live_change *live;
 	size_t n_live, cap_live;
+	int state_loaded; /* the state file was read (first load only) */
 	struct rw_live_elem *in_live;
 	size_t n_in_live, cap_in_live;
 	struct rw_workers *workers; /* NULL: firewall only, no data path */

@@ -155,6 +155,8 @@ struct rw_policy {
 	struct rw_policy_opts opts;
 	struct rw_log_cfg log;
 	char *control_socket; /* default /run/regwall/ctl.sock */
+	char *state_file;     /* live changes kept across restarts; default
+			       * /var/lib/regwall/live.json */
 	struct rw_endpoint metrics; /* family 0 if unset */
 };
 

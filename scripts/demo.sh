@@ -73,7 +73,7 @@ policy = { push_requires_vpn = false;
            conn_rate = { per_source = "50/second"; ban_after = 300; ban_for = "1m"; }; };
 log = { nflog_group = $LAB_GROUP; blocked = "$LAB_DIR/blocked.jsonl";
         blocked_pcap = "$LAB_DIR/blocked.pcap"; audit = "$LAB_DIR/audit.jsonl"; };
-control = { socket = "$LAB_DIR/ctl.sock"; };
+control = { socket = "$LAB_DIR/ctl.sock"; state = "$LAB_DIR/live.json"; };
 EOF
 sed 's/^/    /' "$conf"
 show lab_exec gw "$BUILD/regwalld" -c "$conf" --check-config || lab_fail "config invalid"

@@ -58,7 +58,7 @@ with open(d + "/big.conf", "w") as f:
             ' allow_from = [ "big" ]; } );\n')
     f.write('log = { blocked = "%s/blocked.jsonl"; blocked_pcap = "%s/blocked.pcap";'
             ' audit = "%s/audit.jsonl"; };\n' % (d, d, d))
-    f.write('control = { socket = "%s/ctl.sock"; };\n' % d)
+    f.write('control = { socket = "%s/ctl.sock"; state = "%s/live.json"; };\n' % (d, d))
 with open(d + "/bench.nft", "w") as f:
     f.write("table inet bench {\n")
     f.write("  set s4 { type ipv4_addr; flags interval; elements = {\n")

@@ -35,7 +35,7 @@ log = {
     blocked_pcap = "$LAB_DIR/blocked.pcap";
     audit = "$LAB_DIR/audit.jsonl";
 };
-control = { socket = "$LAB_DIR/ctl.sock"; };
+control = { socket = "$LAB_DIR/ctl.sock"; state = "$LAB_DIR/live.json"; };
 EOF2
 }
 

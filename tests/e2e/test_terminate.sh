@@ -74,7 +74,7 @@ policy = { push_requires_vpn = false;
            conn_rate = { per_source = "1000/second"; }; };
 log = { nflog_group = $LAB_GROUP; blocked = "$LAB_DIR/blocked.jsonl";
         blocked_pcap = "$LAB_DIR/blocked.pcap"; audit = "$LAB_DIR/audit.jsonl"; };
-control = { socket = "$LAB_DIR/ctl.sock"; };
+control = { socket = "$LAB_DIR/ctl.sock"; state = "$LAB_DIR/live.json"; };
 EOF
 e2e_daemon "$conf" 2
 

@@ -700,6 +700,7 @@ log = {
 };
 control = {
     socket = "$sock";
+    state = "$LAB_DIR/live.json";
 };
 EOF
 }
