@@ -39,41 +39,43 @@ enum {
 	Q_STATE = 1u << 7, /* distribution's opaque upload _state */
 };
 
-#define KEY(s) s, sizeof(s) - 1
-static const struct {
-	const char *key;
-	size_t len;
-	unsigned bit;
-} qkeys[] = {
-	{ KEY("digest"), Q_DIGEST }, { KEY("mount"), Q_MOUNT }, { KEY("from"), Q_FROM },
-	{ KEY("n"), Q_N },           { KEY("last"), Q_LAST },   { KEY("tag"), Q_TAG },
-	{ KEY("artifactType"), Q_ARTIFACT_TYPE },               { KEY("_state"), Q_STATE },
+/* Methods the table knows; everything else has no route. */
+enum oci_method {
+	M_GET = 0,
+	M_HEAD,
+	M_POST,
+	M_PUT,
+	M_PATCH,
+	M_DELETE,
+	M_MAX_,
+	M_OTHER = M_MAX_,
 };
 
-/* Reference §2, exactly: method x endpoint -> op, allowed query keys. */
+#define EP_MAX_ (EP_REFERRERS + 1)
+
+/* Reference §2, exactly: endpoint x method -> op and the query keys it
+ * allows; op UNKNOWN (0) = no such route. Indexed, because the method and
+ * endpoint are already known as small numbers when we get here. */
 static const struct {
-	const char *method;
-	size_t mlen;
-	enum oci_ep ep;
-	enum rw_oci_op op;
-	unsigned allowed;
-} routes[] = {
-	{ KEY("GET"), EP_BASE, RW_OCI_OP_BASE, 0 },
-	{ KEY("GET"), EP_CATALOG, RW_OCI_OP_CATALOG, Q_N | Q_LAST },
-	{ KEY("GET"), EP_TAGS, RW_OCI_OP_TAGS_LIST, Q_N | Q_LAST },
-	{ KEY("GET"), EP_MANIFEST, RW_OCI_OP_MANIFEST_GET, 0 },
-	{ KEY("HEAD"), EP_MANIFEST, RW_OCI_OP_MANIFEST_HEAD, 0 },
-	{ KEY("PUT"), EP_MANIFEST, RW_OCI_OP_MANIFEST_PUT, Q_TAG },
-	{ KEY("DELETE"), EP_MANIFEST, RW_OCI_OP_MANIFEST_DELETE, 0 },
-	{ KEY("GET"), EP_BLOB, RW_OCI_OP_BLOB_GET, 0 },
-	{ KEY("HEAD"), EP_BLOB, RW_OCI_OP_BLOB_HEAD, 0 },
-	{ KEY("DELETE"), EP_BLOB, RW_OCI_OP_BLOB_DELETE, 0 },
-	{ KEY("POST"), EP_UPLOADS, RW_OCI_OP_UPLOAD_START, Q_DIGEST | Q_MOUNT | Q_FROM },
-	{ KEY("PATCH"), EP_UPLOAD, RW_OCI_OP_UPLOAD_CHUNK, Q_STATE },
-	{ KEY("PUT"), EP_UPLOAD, RW_OCI_OP_UPLOAD_COMPLETE, Q_DIGEST | Q_STATE },
-	{ KEY("GET"), EP_UPLOAD, RW_OCI_OP_UPLOAD_STATUS, Q_STATE },
-	{ KEY("DELETE"), EP_UPLOAD, RW_OCI_OP_UPLOAD_CANCEL, Q_STATE },
-	{ KEY("GET"), EP_REFERRERS, RW_OCI_OP_REFERRERS, Q_ARTIFACT_TYPE },
+	uint8_t op;
+	uint8_t allowed;
+} routes[EP_MAX_][M_MAX_] = {
+	[EP_BASE][M_GET] = { RW_OCI_OP_BASE, 0 },
+	[EP_CATALOG][M_GET] = { RW_OCI_OP_CATALOG, Q_N | Q_LAST },
+	[EP_TAGS][M_GET] = { RW_OCI_OP_TAGS_LIST, Q_N | Q_LAST },
+	[EP_MANIFEST][M_GET] = { RW_OCI_OP_MANIFEST_GET, 0 },
+	[EP_MANIFEST][M_HEAD] = { RW_OCI_OP_MANIFEST_HEAD, 0 },
+	[EP_MANIFEST][M_PUT] = { RW_OCI_OP_MANIFEST_PUT, Q_TAG },
+	[EP_MANIFEST][M_DELETE] = { RW_OCI_OP_MANIFEST_DELETE, 0 },
+	[EP_BLOB][M_GET] = { RW_OCI_OP_BLOB_GET, 0 },
+	[EP_BLOB][M_HEAD] = { RW_OCI_OP_BLOB_HEAD, 0 },
+	[EP_BLOB][M_DELETE] = { RW_OCI_OP_BLOB_DELETE, 0 },
+	[EP_UPLOADS][M_POST] = { RW_OCI_OP_UPLOAD_START, Q_DIGEST | Q_MOUNT | Q_FROM },
+	[EP_UPLOAD][M_PATCH] = { RW_OCI_OP_UPLOAD_CHUNK, Q_STATE },
+	[EP_UPLOAD][M_PUT] = { RW_OCI_OP_UPLOAD_COMPLETE, Q_DIGEST | Q_STATE },
+	[EP_UPLOAD][M_GET] = { RW_OCI_OP_UPLOAD_STATUS, Q_STATE },
+	[EP_UPLOAD][M_DELETE] = { RW_OCI_OP_UPLOAD_CANCEL, Q_STATE },
+	[EP_REFERRERS][M_GET] = { RW_OCI_OP_REFERRERS, Q_ARTIFACT_TYPE },
 };
 
 static const char *const op_names[RW_OCI_OP_MAX_] = {
@@ -153,25 +155,31 @@ enum rw_oci_class rw_oci_op_class(enum rw_oci_op op)
 	return RW_OCI_CLASS_UNKNOWN;
 }
 
-struct seg {
-	size_t off, len; /* within the path */
-};
-
-#define OCI_MAX_SEGS 160 /* a 255-byte name has at most 128 components */
+/* Every string empty, every scalar zero: the state of an UNKNOWN result.
+ * Only the first byte of each buffer is written (see rw_oci.h). */
+static void reset(struct rw_oci_req *out, const char *why)
+{
+	out->op = RW_OCI_OP_UNKNOWN;
+	out->cls = RW_OCI_CLASS_UNKNOWN;
+	out->repo[0] = '\0';
+	out->reference[0] = '\0';
+	out->reference_is_digest = false;
+	out->digest[0] = '\0';
+	out->from[0] = '\0';
+	out->upload_id[0] = '\0';
+	out->n_tags = 0;
+	out->has_n = false;
+	out->n = 0;
+	out->last[0] = '\0';
+	out->artifact_type[0] = '\0';
+	out->why = why;
+}
 
 static int unknown(struct rw_oci_req *out, const char *why)
 {
 	/* Never leave half a classification behind. */
-	memset(out, 0, sizeof(*out));
-	out->op = RW_OCI_OP_UNKNOWN;
-	out->cls = RW_OCI_CLASS_UNKNOWN;
-	out->why = why;
+	reset(out, why);
 	return 0;
-}
-
-static bool seg_is(const char *path, struct seg s, const char *lit)
-{
-	return s.len == strlen(lit) && memcmp(path + s.off, lit, s.len) == 0;
 }
 
 /* Path bytes a canonical registry path can hold: name, tag, digest and
@@ -183,21 +191,137 @@ static bool seg_is(const char *path, struct seg s, const char *lit)
 #define PC4(c) PC(c), PC((c) + 1), PC((c) + 2), PC((c) + 3)
 #define PC16(c) PC4(c), PC4((c) + 4), PC4((c) + 8), PC4((c) + 12)
 #define PC64(c) PC16(c), PC16((c) + 16), PC16((c) + 32), PC16((c) + 48)
-/* a table: this runs over every byte of every request path */
 static const bool path_chars[256] = { PC64(0), PC64(64), PC64(128), PC64(192) };
 
-static bool path_char(uint8_t c)
+#define OCI_MAX_SEGS 160 /* a 255-byte name has at most 128 components */
+
+static bool span_is(const char *p, size_t len, const char *lit, size_t litlen)
 {
-	return path_chars[c];
+	return len == litlen && memcmp(p, lit, len) == 0;
 }
 
-static bool copy_out(char *dst, size_t cap, const char *src, size_t len)
+#define SPAN_IS(p, len, lit) span_is((p), (len), (lit), sizeof(lit) - 1)
+
+/*
+ * Why a path that failed somewhere is not canonical. The fast path below
+ * never looks at the path as a whole: it anchors the endpoint at the end
+ * and lets the name grammar and the reference checks reject everything
+ * else (each only accepts path characters, non-empty components, no dot
+ * segments). That rejects the same paths, but for the log this re-derives
+ * the reason in the order the checks are documented: characters, /v2/,
+ * component count, empty components, dot segments, then the stage that
+ * failed. Only refused requests pay for it.
+ */
+static const char *path_why(const char *target, size_t plen, const char *stage_why)
 {
-	if (len >= cap)
-		return false;
-	memcpy(dst, src, len);
-	dst[len] = '\0';
-	return true;
+	for (size_t i = 0; i < plen; i++)
+		if (!path_chars[(uint8_t)target[i]])
+			return "character not allowed in path";
+	if (plen < 4 || memcmp(target, "/v2/", 4) != 0)
+		return "not under /v2/";
+	const char *p = target + 4;
+	size_t n = plen - 4, start = 0, segs = 0;
+	if (n == 0 || SPAN_IS(p, n, "_catalog"))
+		return stage_why;
+	for (size_t i = 0; i <= n; i++)
+		if (i == n || p[i] == '/')
+			segs++;
+	if (segs > OCI_MAX_SEGS)
+		return "too many path components";
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && p[i] != '/')
+			continue;
+		if (i == start && i != n)
+			return "empty path component";
+		if (SPAN_IS(p + start, i - start, ".") || SPAN_IS(p + start, i - start, ".."))
+			return "dot segment";
+		start = i + 1;
+	}
+	return stage_why;
+}
+
+/* The parts of a path after "/v2/" as offsets into it. */
+struct oci_path {
+	enum oci_ep ep;
+	size_t name_len;           /* name = p[0, name_len) */
+	size_t last_off, last_len; /* the component after the endpoint word */
+};
+
+/*
+ *   <name> / blobs / uploads / <id>      the three last '/' (s3 s2 s1)
+ *            <PP>    <P>       <L>       are all the endpoint needs
+ *
+ * Recognise the endpoint anchored at the end and split off the name. The
+ * suffixes are distinguished by a literal at a fixed distance from the end,
+ * so at most one can match. Returns NULL or the reason; validates nothing
+ * but the literals (the caller checks the name and the last component).
+ */
+static const char *match_path(const char *p, size_t n, struct oci_path *o)
+{
+	o->name_len = 0;
+	o->last_off = o->last_len = 0;
+	if (n == 0) {
+		o->ep = EP_BASE;
+		return NULL;
+	}
+	if (SPAN_IS(p, n, "_catalog")) {
+		o->ep = EP_CATALOG;
+		return NULL;
+	}
+	const char *s1 = memrchr(p, '/', n);
+	if (!s1)
+		return "no registry endpoint";
+	size_t l1 = (size_t)(s1 - p);
+	const char *s2 = memrchr(p, '/', l1);
+	if (!s2)
+		return l1 + 1 == n ? "trailing slash" : "no registry endpoint";
+	size_t l2 = (size_t)(s2 - p);
+	const char *s3 = memrchr(p, '/', l2);
+	size_t pp_off = s3 ? (size_t)(s3 - p) + 1 : 0;
+	const char *lp = s1 + 1, *pw = s2 + 1, *ppw = p + pp_off;
+	size_t llen = n - l1 - 1, plen = l1 - l2 - 1, pplen = l2 - pp_off;
+	bool uploads = s3 && SPAN_IS(pw, plen, "uploads") && SPAN_IS(ppw, pplen, "blobs");
+
+	o->last_off = l1 + 1;
+	o->last_len = llen;
+	o->name_len = l2;
+	if (uploads && llen == 0) {
+		o->ep = EP_UPLOADS;
+		o->name_len = pp_off - 1;
+	} else if (llen == 0) {
+		return "trailing slash";
+	} else if (uploads) {
+		o->ep = EP_UPLOAD;
+		o->name_len = pp_off - 1;
+	} else if (SPAN_IS(pw, plen, "blobs")) {
+		o->ep = EP_BLOB;
+	} else if (SPAN_IS(pw, plen, "manifests")) {
+		o->ep = EP_MANIFEST;
+	} else if (SPAN_IS(pw, plen, "tags") && SPAN_IS(lp, llen, "list")) {
+		o->ep = EP_TAGS;
+	} else if (SPAN_IS(pw, plen, "referrers")) {
+		o->ep = EP_REFERRERS;
+	} else {
+		return "no registry endpoint";
+	}
+	return NULL;
+}
+
+static enum oci_method method_of(const char *m, size_t len)
+{
+	/* case-sensitive (RFC 9110 §9.1), as the head parser has it */
+	switch (len) {
+	case 3:
+		return SPAN_IS(m, len, "GET") ? M_GET : SPAN_IS(m, len, "PUT") ? M_PUT : M_OTHER;
+	case 4:
+		return SPAN_IS(m, len, "HEAD") ? M_HEAD : SPAN_IS(m, len, "POST") ? M_POST : M_OTHER;
+	case 5:
+		return SPAN_IS(m, len, "PATCH") ? M_PATCH : M_OTHER;
+	case 6:
+		return SPAN_IS(m, len, "DELETE") ? M_DELETE : M_OTHER;
+	default:
+		return M_OTHER;
+	}
 }
 
 /* Opaque ids as registries issue them (UUIDs, base64url). */
@@ -205,46 +329,22 @@ static bool valid_upload_id(const char *s, size_t len)
 {
 	if (len == 0 || len > RW_OCI_UPLOAD_ID_MAX)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.' || c == '='))
-			return false;
-	}
-	return true;
+	if (SPAN_IS(s, len, ".") || SPAN_IS(s, len, "..")) /* dot segments, not ids */
+		return false;
+	return rw_oci_all_class(s, len, RW_OCI_C_UPID);
 }
 
 /* type "/" subtype, RFC 6838 restricted-name characters, no parameters. */
 static bool valid_media_type(const char *s, size_t len)
 {
-	size_t slash = 0, n_slash = 0;
 	if (len == 0 || len > RW_OCI_MEDIA_TYPE_MAX)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == '/') {
-			slash = i;
-			n_slash++;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      (c != 0 && strchr("!#$&^_.+-", c))))
-			return false;
-	}
-	return n_slash == 1 && slash > 0 && slash < len - 1;
-}
-
-static bool valid_state(const char *s, size_t len)
-{
-	if (len == 0 || len > RW_OCI_STATE_MAX)
+	const char *slash = memchr(s, '/', len);
+	if (!slash || slash == s)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '='))
-			return false;
-	}
-	return true;
+	size_t tl = (size_t)(slash - s);
+	return tl + 1 < len && rw_oci_all_class(s, tl, RW_OCI_C_MEDIA) &&
+	       rw_oci_all_class(slash + 1, len - tl - 1, RW_OCI_C_MEDIA);
 }
 
 static int hexval(uint8_t c)
@@ -258,41 +358,97 @@ static int hexval(uint8_t c)
 	return -1;
 }
 
-/* application/x-www-form-urlencoded value decoding, as Go's
- * url.ParseQuery does it on the registry side ('+' is a space), so we
- * validate what the registry will see. Values are short; the cap bounds
- * the stack buffer. */
-static bool query_decode(struct rw_cursor *v, char *dst, size_t cap, size_t *outlen)
+/* Query values are form-decoded as Go's url.ParseQuery does it on the
+ * registry side ('+' is a space, %XX a byte), so we validate what the
+ * registry will see. A value that decodes to more than RW_OCI_STATE_MAX
+ * bytes, or has a bad escape, is malformed; one that is well-formed but
+ * longer than the field it goes to is simply invalid (every validator has
+ * a length limit below its field's size). */
+enum q_dec {
+	QD_OK = 0,
+	QD_MALFORMED,
+	QD_INVALID,
+};
+
+/* One %XX at v[i] (i on the '%'): the byte, or -1. */
+static int pct_byte(const uint8_t *v, size_t len, size_t i)
 {
-	size_t n = 0;
-	uint8_t c;
-	/* nothing to decode (the usual case): one copy, no per-byte calls */
-	const uint8_t *raw = rw_cur_ptr(v);
-	size_t rlen = rw_cur_left(v);
-	if (!memchr(raw, '%', rlen) && !memchr(raw, '+', rlen)) {
-		if (rlen + 1 > cap)
-			return false;
-		rw_cur_copy(v, dst, rlen);
-		dst[rlen] = '\0';
-		*outlen = rlen;
-		return true;
+	if (len - i < 3)
+		return -1;
+	int h = hexval(v[i + 1]), l = hexval(v[i + 2]);
+	if (h < 0 || l < 0)
+		return -1;
+	return h * 16 + l;
+}
+
+/* Decode v[0..len) into dst (cap bytes incl. the NUL). */
+static enum q_dec q_decode(const uint8_t *v, size_t len, char *dst, size_t cap, size_t *outlen)
+{
+	/* nothing to decode (the usual case): one check and one copy */
+	if (!memchr(v, '%', len) && !memchr(v, '+', len)) {
+		if (len > RW_OCI_STATE_MAX)
+			return QD_MALFORMED;
+		if (len >= cap)
+			return QD_INVALID;
+		memcpy(dst, v, len);
+		dst[len] = '\0';
+		*outlen = len;
+		return QD_OK;
 	}
-	while (rw_cur_u8(v, &c) == 0) {
-		if (n + 1 >= cap)
-			return false;
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		int c = v[i];
 		if (c == '%') {
-			uint8_t h, l;
-			if (rw_cur_u8(v, &h) || rw_cur_u8(v, &l) || hexval(h) < 0 || hexval(l) < 0)
-				return false;
-			c = (uint8_t)(hexval(h) * 16 + hexval(l));
+			if ((c = pct_byte(v, len, i)) < 0)
+				return QD_MALFORMED;
+			i += 2;
 		} else if (c == '+') {
 			c = ' ';
 		}
-		dst[n++] = (char)c;
+		if (n + 1 < cap)
+			dst[n] = (char)c;
+		n++;
 	}
+	if (n > RW_OCI_STATE_MAX)
+		return QD_MALFORMED;
+	if (n >= cap)
+		return QD_INVALID;
 	dst[n] = '\0';
 	*outlen = n;
-	return true;
+	return QD_OK;
+}
+
+/* _state is opaque to policy: validate its decoded bytes where they lie,
+ * [A-Za-z0-9_=-]{1,4096}, without copying them anywhere. */
+static enum q_dec q_state(const uint8_t *v, size_t len)
+{
+	const uint8_t *t = rw_oci_ctype;
+	size_t i = 0, n = 0;
+	bool bad = false;
+	while (i < len) {
+		/* runs of plain base64url, four bytes per test */
+		while (len - i >= 4 && (t[v[i]] & t[v[i + 1]] & t[v[i + 2]] & t[v[i + 3]] &
+					RW_OCI_C_B64)) {
+			i += 4;
+			n += 4;
+		}
+		if (i == len)
+			break;
+		int c = v[i];
+		if (c == '%') {
+			if ((c = pct_byte(v, len, i)) < 0)
+				return QD_MALFORMED;
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		bad |= !(t[c] & RW_OCI_C_B64);
+		i++;
+		n++;
+	}
+	if (n > RW_OCI_STATE_MAX)
+		return QD_MALFORMED;
+	return n == 0 || bad ? QD_INVALID : QD_OK;
 }
 
 static bool parse_n(const char *s, size_t len, uint32_t *n)
@@ -311,22 +467,88 @@ static bool parse_n(const char *s, size_t len, uint32_t *n)
 	return true;
 }
 
-/* key=value *( "&" key=value ); keys literal, each at most once except
- * tag. Returns NULL or the reason it is not acceptable. */
+static unsigned query_key(const uint8_t *k, size_t len)
+{
+	const char *s = (const char *)k;
+	switch (len) {
+	case 1: return s[0] == 'n' ? Q_N : 0;
+	case 3: return SPAN_IS(s, len, "tag") ? Q_TAG : 0;
+	case 4: return SPAN_IS(s, len, "last") ? Q_LAST : SPAN_IS(s, len, "from") ? Q_FROM : 0;
+	case 5: return SPAN_IS(s, len, "mount") ? Q_MOUNT : 0;
+	case 6: return SPAN_IS(s, len, "digest") ? Q_DIGEST : SPAN_IS(s, len, "_state") ? Q_STATE : 0;
+	case 12: return SPAN_IS(s, len, "artifactType") ? Q_ARTIFACT_TYPE : 0;
+	default: return 0;
+	}
+}
+
+/* One value, decoded into the field it belongs to and validated there. */
+static enum q_dec query_value(unsigned bit, enum oci_ep ep, const uint8_t *v, size_t vlen,
+			      struct rw_oci_req *out)
+{
+	size_t n = 0;
+	enum q_dec d;
+	switch (bit) {
+	case Q_DIGEST:
+	case Q_MOUNT:
+		if ((d = q_decode(v, vlen, out->digest, sizeof(out->digest), &n)) != QD_OK)
+			return d;
+		return rw_oci_valid_digest(out->digest, n) ? QD_OK : QD_INVALID;
+	case Q_FROM:
+		if ((d = q_decode(v, vlen, out->from, sizeof(out->from), &n)) != QD_OK)
+			return d;
+		return rw_oci_valid_name(out->from, n) ? QD_OK : QD_INVALID;
+	case Q_N: {
+		char num[12];
+		if ((d = q_decode(v, vlen, num, sizeof(num), &n)) != QD_OK)
+			return d;
+		out->has_n = parse_n(num, n, &out->n);
+		return out->has_n ? QD_OK : QD_INVALID;
+	}
+	case Q_LAST:
+		if ((d = q_decode(v, vlen, out->last, sizeof(out->last), &n)) != QD_OK)
+			return d;
+		return (ep == EP_CATALOG ? rw_oci_valid_name(out->last, n)
+					 : rw_oci_valid_tag(out->last, n)) ? QD_OK : QD_INVALID;
+	case Q_TAG: {
+		char spare[RW_OCI_TAG_MAX + 1]; /* a tag past the limit is decoded, then refused */
+		bool room = out->n_tags < RW_OCI_MAX_TAGS;
+		char *dst = room ? out->tags[out->n_tags] : spare;
+		if ((d = q_decode(v, vlen, dst, sizeof(spare), &n)) != QD_OK)
+			return d;
+		if (!room || !rw_oci_valid_tag(dst, n))
+			return QD_INVALID;
+		out->n_tags++;
+		return QD_OK;
+	}
+	case Q_ARTIFACT_TYPE:
+		if ((d = q_decode(v, vlen, out->artifact_type, sizeof(out->artifact_type), &n)) !=
+		    QD_OK)
+			return d;
+		return valid_media_type(out->artifact_type, n) ? QD_OK : QD_INVALID;
+	case Q_STATE:
+		return q_state(v, vlen);
+	default:
+		return QD_INVALID;
+	}
+}
+
+/*
+ *   ? key=value *( & key=value )     keys literal, each at most once
+ *     _state=xR1G...%3D%3D&digest=sha256%3A2e8b...   except tag
+ *
+ * Returns NULL or the reason it is not acceptable.
+ */
 static const char *parse_query(const char *q, size_t qlen, enum oci_ep ep, unsigned allowed,
 			       unsigned *seen, struct rw_oci_req *out)
 {
 	struct rw_cursor c;
-	char val[RW_OCI_STATE_MAX + 1];
 	*seen = 0;
 	if (qlen == 0)
 		return "empty query";
 	rw_cur_init(&c, q, qlen);
 	for (;;) {
-		const uint8_t *p = rw_cur_ptr(&c);
-		size_t left = rw_cur_left(&c), plen = 0;
-		while (plen < left && p[plen] != '&')
-			plen++;
+		const uint8_t *amp = memchr(rw_cur_ptr(&c), '&', rw_cur_left(&c));
+		size_t plen = amp ? (size_t)(amp - rw_cur_ptr(&c)) : rw_cur_left(&c);
 		struct rw_cursor param;
 		if (rw_cur_sub(&c, plen, &param))
 			return "query parse error"; /* cannot happen: plen <= left */
@@ -335,55 +557,21 @@ static const char *parse_query(const char *q, size_t qlen, enum oci_ep ep, unsig
 		if (!eq)
 			return "query parameter without '='";
 		size_t klen = (size_t)(eq - param.buf);
-		unsigned bit = 0;
-		for (size_t i = 0; i < sizeof(qkeys) / sizeof(qkeys[0]); i++)
-			if (qkeys[i].len == klen && memcmp(param.buf, qkeys[i].key, klen) == 0)
-				bit = qkeys[i].bit;
+		unsigned bit = query_key(param.buf, klen);
 		if (!bit || !(allowed & bit))
 			return "query parameter not allowed here";
 		if ((*seen & bit) && bit != Q_TAG)
 			return "query parameter repeated";
 		*seen |= bit;
 		rw_cur_skip(&param, klen + 1);
-		size_t vlen;
-		if (!query_decode(&param, val, sizeof(val), &vlen))
+		switch (query_value(bit, ep, rw_cur_ptr(&param), rw_cur_left(&param), out)) {
+		case QD_OK:
+			break;
+		case QD_MALFORMED:
 			return "query value malformed or too long";
-		bool ok = false;
-		switch (bit) {
-		case Q_DIGEST:
-		case Q_MOUNT:
-			ok = rw_oci_valid_digest(val, vlen) &&
-			     copy_out(out->digest, sizeof(out->digest), val, vlen);
-			break;
-		case Q_FROM:
-			ok = rw_oci_valid_name(val, vlen) &&
-			     copy_out(out->from, sizeof(out->from), val, vlen);
-			break;
-		case Q_N:
-			ok = parse_n(val, vlen, &out->n);
-			out->has_n = ok;
-			break;
-		case Q_LAST:
-			ok = (ep == EP_CATALOG ? rw_oci_valid_name(val, vlen)
-					       : rw_oci_valid_tag(val, vlen)) &&
-			     copy_out(out->last, sizeof(out->last), val, vlen);
-			break;
-		case Q_TAG:
-			ok = out->n_tags < RW_OCI_MAX_TAGS && rw_oci_valid_tag(val, vlen) &&
-			     copy_out(out->tags[out->n_tags], sizeof(out->tags[0]), val, vlen);
-			if (ok)
-				out->n_tags++;
-			break;
-		case Q_ARTIFACT_TYPE:
-			ok = valid_media_type(val, vlen) &&
-			     copy_out(out->artifact_type, sizeof(out->artifact_type), val, vlen);
-			break;
-		case Q_STATE:
-			ok = valid_state(val, vlen);
-			break;
-		}
-		if (!ok)
+		case QD_INVALID:
 			return "query value invalid";
+		}
 		if (!more)
 			break;
 		if (rw_cur_left(&c) == 0)
@@ -392,127 +580,53 @@ static const char *parse_query(const char *q, size_t qlen, enum oci_ep ep, unsig
 	return NULL;
 }
 
-/* Split the part after "/v2/" into components and recognise the endpoint
- * anchored at the end. Returns NULL, or why the path is not canonical. */
-static const char *match_path(const char *path, size_t plen, enum oci_ep *ep, size_t *name_len,
-			      struct seg *last)
+/* Copy a validated span (its length is below cap: the validators said so). */
+static void copy_out(char *dst, const char *src, size_t len)
 {
-	struct seg segs[OCI_MAX_SEGS];
-	size_t n = 0, start = 0;
-
-	if (plen == 0) {
-		*ep = EP_BASE;
-		return NULL;
-	}
-	if (plen == 8 && memcmp(path, "_catalog", 8) == 0) {
-		*ep = EP_CATALOG;
-		return NULL;
-	}
-	for (size_t i = 0; i <= plen; i++) {
-		if (i < plen && path[i] != '/')
-			continue;
-		if (n == OCI_MAX_SEGS)
-			return "too many path components";
-		segs[n].off = start;
-		segs[n].len = i - start;
-		n++;
-		start = i + 1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct seg s = segs[i];
-		if (s.len == 0 && i != n - 1)
-			return "empty path component";
-		if (seg_is(path, s, ".") || seg_is(path, s, ".."))
-			return "dot segment";
-	}
-	/* Suffixes, each distinguished by a literal at a fixed distance from
-	 * the end, so at most one can match. */
-	size_t name_segs;
-	if (n >= 4 && segs[n - 1].len == 0 && seg_is(path, segs[n - 2], "uploads") &&
-	    seg_is(path, segs[n - 3], "blobs")) {
-		*ep = EP_UPLOADS;
-		name_segs = n - 3;
-	} else if (segs[n - 1].len == 0) {
-		return "trailing slash";
-	} else if (n >= 4 && seg_is(path, segs[n - 2], "uploads") &&
-		   seg_is(path, segs[n - 3], "blobs")) {
-		*ep = EP_UPLOAD;
-		name_segs = n - 3;
-	} else if (n >= 3 && seg_is(path, segs[n - 2], "blobs")) {
-		*ep = EP_BLOB;
-		name_segs = n - 2;
-	} else if (n >= 3 && seg_is(path, segs[n - 2], "manifests")) {
-		*ep = EP_MANIFEST;
-		name_segs = n - 2;
-	} else if (n >= 3 && seg_is(path, segs[n - 2], "tags") && seg_is(path, segs[n - 1], "list")) {
-		*ep = EP_TAGS;
-		name_segs = n - 2;
-	} else if (n >= 3 && seg_is(path, segs[n - 2], "referrers")) {
-		*ep = EP_REFERRERS;
-		name_segs = n - 2;
-	} else {
-		return "no registry endpoint";
-	}
-	*name_len = segs[name_segs - 1].off + segs[name_segs - 1].len;
-	*last = segs[n - 1];
-	if (!rw_oci_valid_name(path, *name_len))
-		return "repository name invalid";
-	return NULL;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
 }
 
-int rw_oci_classify(const char *method, size_t mlen, const char *target, size_t tlen,
-		    struct rw_oci_req *out)
+static int classify(enum oci_method m, const char *target, size_t tlen, struct rw_oci_req *out)
 {
-	if (!out)
-		return RW_EINVAL;
-	unknown(out, NULL);
-	if (!method || !target)
-		return RW_EINVAL;
-
+	reset(out, NULL);
 	const char *qmark = memchr(target, '?', tlen);
 	size_t plen = qmark ? (size_t)(qmark - target) : tlen;
-	for (size_t i = 0; i < plen; i++)
-		if (!path_char((uint8_t)target[i]))
-			return unknown(out, "character not allowed in path");
 	if (plen < 4 || memcmp(target, "/v2/", 4) != 0)
-		return unknown(out, "not under /v2/");
+		return unknown(out, path_why(target, plen, "not under /v2/"));
 
 	const char *path = target + 4;
-	enum oci_ep ep;
-	size_t name_len = 0;
-	struct seg last = { 0, 0 };
-	const char *why = match_path(path, plen - 4, &ep, &name_len, &last);
+	struct oci_path pp;
+	const char *why = match_path(path, plen - 4, &pp);
 	if (why)
-		return unknown(out, why);
+		return unknown(out, path_why(target, plen, why));
+	if (pp.ep != EP_BASE && pp.ep != EP_CATALOG && !rw_oci_valid_name(path, pp.name_len))
+		return unknown(out, path_why(target, plen, "repository name invalid"));
 
-	size_t r;
-	for (r = 0; r < sizeof(routes) / sizeof(routes[0]); r++)
-		if (routes[r].ep == ep && routes[r].mlen == mlen &&
-		    memcmp(routes[r].method, method, mlen) == 0)
-			break;
-	if (r == sizeof(routes) / sizeof(routes[0]))
-		return unknown(out, "method not allowed on this endpoint");
+	if (m == M_OTHER || routes[pp.ep][m].op == RW_OCI_OP_UNKNOWN)
+		return unknown(out, path_why(target, plen, "method not allowed on this endpoint"));
 
-	const char *lp = path + last.off;
-	switch (ep) {
+	const char *lp = path + pp.last_off;
+	size_t ll = pp.last_len;
+	switch (pp.ep) {
 	case EP_MANIFEST:
-		out->reference_is_digest = memchr(lp, ':', last.len) != NULL;
-		if (out->reference_is_digest ? !rw_oci_valid_digest(lp, last.len)
-					     : !rw_oci_valid_tag(lp, last.len))
-			return unknown(out, "manifest reference invalid");
-		copy_out(out->reference, sizeof(out->reference), lp, last.len);
+		out->reference_is_digest = memchr(lp, ':', ll) != NULL;
+		if (out->reference_is_digest ? !rw_oci_valid_digest(lp, ll)
+					     : !rw_oci_valid_tag(lp, ll))
+			return unknown(out, path_why(target, plen, "manifest reference invalid"));
+		copy_out(out->reference, lp, ll);
 		break;
 	case EP_BLOB:
 	case EP_REFERRERS:
-		if (!rw_oci_valid_digest(lp, last.len))
-			return unknown(out, "digest invalid");
+		if (!rw_oci_valid_digest(lp, ll))
+			return unknown(out, path_why(target, plen, "digest invalid"));
 		out->reference_is_digest = true;
-		copy_out(out->reference, sizeof(out->reference), lp, last.len);
+		copy_out(out->reference, lp, ll);
 		break;
 	case EP_UPLOAD:
-		if (!valid_upload_id(lp, last.len))
-			return unknown(out, "upload id invalid");
-		copy_out(out->upload_id, sizeof(out->upload_id), lp, last.len);
+		if (!valid_upload_id(lp, ll))
+			return unknown(out, path_why(target, plen, "upload id invalid"));
+		copy_out(out->upload_id, lp, ll);
 		break;
 	case EP_BASE:
 	case EP_CATALOG:
@@ -520,16 +634,18 @@ int rw_oci_classify(const char *method, size_t mlen, const char *target, size_t 
 	case EP_UPLOADS:
 		break;
 	}
-	copy_out(out->repo, sizeof(out->repo), path, name_len);
+	/* From here on every path byte has passed a grammar. */
+	copy_out(out->repo, path, pp.name_len);
 
-	enum rw_oci_op op = routes[r].op;
+	enum rw_oci_op op = (enum rw_oci_op)routes[pp.ep][m].op;
 	unsigned seen = 0;
 	if (qmark) {
-		why = parse_query(qmark + 1, tlen - plen - 1, ep, routes[r].allowed, &seen, out);
+		why = parse_query(qmark + 1, tlen - plen - 1, pp.ep, routes[pp.ep][m].allowed, &seen,
+				  out);
 		if (why)
 			return unknown(out, why);
 	}
-	if (ep == EP_UPLOADS) {
+	if (pp.ep == EP_UPLOADS) {
 		/* distribution mounts only with both mount and from; with mount
 		 * alone a registry may search every repository (OCI 1.1), which
 		 * no "from" policy check can cover: refuse as unknown. */
@@ -543,6 +659,18 @@ int rw_oci_classify(const char *method, size_t mlen, const char *target, size_t 
 	out->op = op;
 	out->cls = rw_oci_op_class(op);
 	return 0;
+}
+
+int rw_oci_classify(const char *method, size_t mlen, const char *target, size_t tlen,
+		    struct rw_oci_req *out)
+{
+	if (!out)
+		return RW_EINVAL;
+	if (!method || !target) {
+		reset(out, NULL);
+		return RW_EINVAL;
+	}
+	return classify(method_of(method, mlen), target, tlen, out);
 }
 
 int rw_oci_classify_http(const struct rw_http_req *req, struct rw_oci_req *out)

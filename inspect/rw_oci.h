@@ -64,7 +64,7 @@ struct rw_oci_req {
 	char digest[RW_OCI_DIGEST_MAX + 1];   /* ?digest= (uploads) or ?mount= */
 	char from[RW_OCI_NAME_MAX + 1];       /* ?from= of a mount */
 	char upload_id[RW_OCI_UPLOAD_ID_MAX + 1];
-	char tags[RW_OCI_MAX_TAGS][RW_OCI_TAG_MAX + 1]; /* ?tag= on manifest PUT */
+	char tags[RW_OCI_MAX_TAGS][RW_OCI_TAG_MAX + 1]; /* ?tag= on manifest PUT; [0, n_tags) */
 	unsigned n_tags;
 	bool has_n;
 	uint32_t n;                           /* ?n= of tags/list and catalog */
@@ -78,6 +78,12 @@ struct rw_oci_req {
  * the origin-form request target (path and query), neither NUL-terminated.
  * Always fills *out; returns 0, or RW_EINVAL for NULL arguments. An
  * unclassifiable request is op = UNKNOWN, cls = UNKNOWN, why set.
+ *
+ * "Fills" means every scalar field and every string (each NUL-terminated,
+ * "" when absent); tags[] only below n_tags. Bytes after a string's NUL
+ * are not cleared (the struct is 3.9 KB and clearing it cost more than the
+ * rest of the classification), so compare results field by field, never
+ * with memcmp over the struct.
  */
 int rw_oci_classify(const char *method, size_t mlen, const char *target, size_t tlen,
 		    struct rw_oci_req *out);
@@ -93,5 +99,19 @@ enum rw_oci_class rw_oci_op_class(enum rw_oci_op op);
 bool rw_oci_valid_name(const char *s, size_t len);   /* also len <= 255 */
 bool rw_oci_valid_tag(const char *s, size_t len);
 bool rw_oci_valid_digest(const char *s, size_t len); /* also len <= 255 */
+
+/* Byte classes as one lookup table (rw_oci_grammar.c), for the scanners
+ * here and in rw_oci.c: a load and a test per byte. */
+#define RW_OCI_C_LALNUM 0x01u /* [a-z0-9] */
+#define RW_OCI_C_HEXL 0x02u   /* [0-9a-f] */
+#define RW_OCI_C_TAG 0x04u    /* [A-Za-z0-9._-] */
+#define RW_OCI_C_B64 0x08u    /* [A-Za-z0-9=_-]: digest encoded part, _state */
+#define RW_OCI_C_UPID 0x10u   /* [A-Za-z0-9._=-]: upload ids */
+#define RW_OCI_C_MEDIA 0x20u  /* RFC 6838 restricted-name characters */
+#define RW_OCI_C_ALGSEP 0x40u /* [+._-] between digest algorithm components */
+#define RW_OCI_C_TAG0 0x80u   /* [A-Za-z0-9_]: first byte of a tag */
+extern const uint8_t rw_oci_ctype[256];
+/* Every byte of s[0..len) has a bit of cls (true for len 0). */
+bool rw_oci_all_class(const char *s, size_t len, uint8_t cls);
 
 #endif

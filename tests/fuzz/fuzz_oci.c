@@ -2,7 +2,11 @@
  * (split at the first space; seeds are request lines of real captures).
  *
  * Invariants (abort on violation):
- *  - deterministic: two calls give byte-identical results;
+ *  - deterministic and independent of what *out held before: a call into
+ *    a zeroed struct and one into a struct full of junk give the same
+ *    result, field by field (the classifier writes each string's NUL but
+ *    does not clear the bytes after it, so memcmp over the struct would
+ *    compare junk); every string is NUL-terminated inside its buffer;
  *  - op and class agree (cls == rw_oci_op_class(op)); UNKNOWN leaves every
  *    field empty and gives a reason;
  *  - a classified repository matches the spec's name regex (checked with
@@ -51,6 +55,29 @@ static bool contains(const char *hay, size_t len, const char *needle)
 	return memmem(hay, len, needle, strlen(needle)) != NULL;
 }
 
+/* Each string field is terminated inside its buffer. */
+#define TERMINATED(f) (memchr((f), '\0', sizeof(f)) != NULL)
+
+static void check_same(const struct rw_oci_req *a, const struct rw_oci_req *b)
+{
+	CHECK(TERMINATED(a->repo) && TERMINATED(a->reference) && TERMINATED(a->digest));
+	CHECK(TERMINATED(a->from) && TERMINATED(a->upload_id) && TERMINATED(a->last));
+	CHECK(TERMINATED(a->artifact_type));
+	CHECK(a->n_tags <= RW_OCI_MAX_TAGS);
+	for (unsigned i = 0; i < a->n_tags; i++)
+		CHECK(TERMINATED(a->tags[i]));
+	CHECK(a->op == b->op && a->cls == b->cls && a->why == b->why);
+	CHECK(strcmp(a->repo, b->repo) == 0 && strcmp(a->reference, b->reference) == 0);
+	CHECK(a->reference_is_digest == b->reference_is_digest);
+	CHECK(strcmp(a->digest, b->digest) == 0 && strcmp(a->from, b->from) == 0);
+	CHECK(strcmp(a->upload_id, b->upload_id) == 0);
+	CHECK(a->n_tags == b->n_tags);
+	for (unsigned i = 0; i < a->n_tags; i++)
+		CHECK(strcmp(a->tags[i], b->tags[i]) == 0);
+	CHECK(a->has_n == b->has_n && a->n == b->n);
+	CHECK(strcmp(a->last, b->last) == 0 && strcmp(a->artifact_type, b->artifact_type) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -63,15 +90,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *target = (const char *)data + (sp ? mlen + 1 : 0);
 	size_t tlen = size - (sp ? mlen + 1 : 0);
 
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0xa5, sizeof(b)); /* junk, incl. no NUL anywhere */
 	CHECK(rw_oci_classify(method, mlen, target, tlen, &a) == 0);
 	CHECK(rw_oci_classify(method, mlen, target, tlen, &b) == 0);
-	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	check_same(&a, &b);
+	check_same(&b, &a);
 	CHECK(a.cls == rw_oci_op_class(a.op));
-	CHECK(memchr(a.repo, '\0', sizeof(a.repo)) != NULL);
 
 	if (a.op == RW_OCI_OP_UNKNOWN) {
 		CHECK(a.cls == RW_OCI_CLASS_UNKNOWN && a.why != NULL);
 		CHECK(a.repo[0] == '\0' && a.reference[0] == '\0' && a.digest[0] == '\0');
+		CHECK(a.from[0] == '\0' && a.upload_id[0] == '\0' && a.last[0] == '\0');
+		CHECK(a.artifact_type[0] == '\0' && a.n_tags == 0 && !a.has_n && a.n == 0);
+		CHECK(!a.reference_is_digest);
 		return 0;
 	}
 	CHECK(a.why == NULL);

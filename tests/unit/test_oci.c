@@ -362,6 +362,294 @@ static void test_grammar_matches_regex(void **state)
 	assert_false(rw_oci_valid_digest("b\0:abc", 6));
 }
 
+/* The classifier writes each string's NUL and the scalars but does not
+ * clear whole buffers: a result must not depend on what the struct held
+ * before, and an UNKNOWN after a full classification leaves nothing. */
+static void expect_same(const struct rw_oci_req *a, const struct rw_oci_req *b, const char *what)
+{
+	if (a->op != b->op || a->cls != b->cls || a->why != b->why ||
+	    strcmp(a->repo, b->repo) || strcmp(a->reference, b->reference) ||
+	    a->reference_is_digest != b->reference_is_digest || strcmp(a->digest, b->digest) ||
+	    strcmp(a->from, b->from) || strcmp(a->upload_id, b->upload_id) ||
+	    a->n_tags != b->n_tags || a->has_n != b->has_n || a->n != b->n ||
+	    strcmp(a->last, b->last) || strcmp(a->artifact_type, b->artifact_type))
+		fail_msg("%s: result depends on the struct's previous contents", what);
+	for (unsigned i = 0; i < a->n_tags; i++)
+		assert_string_equal(a->tags[i], b->tags[i]);
+}
+
+static void classify_into(struct rw_oci_req *o, int fill, const char *m, const char *t)
+{
+	memset(o, fill, sizeof(*o));
+	assert_int_equal(rw_oci_classify(m, strlen(m), t, strlen(t), o), 0);
+}
+
+static void test_struct_reuse(void **state)
+{
+	(void)state;
+	static struct rw_oci_req clean, junk;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		classify_into(&clean, 0, rows[i].method, rows[i].target);
+		classify_into(&junk, 0xa5, rows[i].method, rows[i].target);
+		expect_same(&clean, &junk, rows[i].target);
+		assert_int_equal(junk.op, rows[i].op);
+	}
+	for (size_t i = 0; i < sizeof(unknowns) / sizeof(unknowns[0]); i++) {
+		classify_into(&clean, 0, unknowns[i].method, unknowns[i].target);
+		classify_into(&junk, 0xa5, unknowns[i].method, unknowns[i].target);
+		expect_same(&clean, &junk, unknowns[i].target);
+	}
+	/* every field set, then an unknown into the same struct: all empty */
+	static const char *const full[][2] = {
+		{ "POST", "/v2/team/app/blobs/uploads/?mount=" D256 "&from=team/base" },
+		{ "PUT", "/v2/team/app/manifests/" D256 "?tag=v1&tag=latest" },
+		{ "GET", "/v2/team/app/tags/list?n=5&last=v0" },
+		{ "GET", "/v2/team/app/referrers/" D256 "?artifactType=application/x" },
+		{ "PUT", "/v2/team/app/blobs/uploads/u-1?_state=abc&digest=" D256 },
+	};
+	/* each fails only in its last query parameter, after the others were
+	 * written into the struct */
+	static const char *const late_fail[][2] = {
+		{ "POST", "/v2/team/app/blobs/uploads/?mount=" D256 "&from=Team" },
+		{ "PUT", "/v2/team/app/manifests/" D256 "?tag=v1&tag=-x" },
+		{ "GET", "/v2/team/app/tags/list?n=5&last=-v0" },
+		{ "GET", "/v2/team/app/referrers/" D256 "?artifactType=x" },
+		{ "PUT", "/v2/team/app/blobs/uploads/u-1?digest=" D256 "&_state=a%2Fb" },
+	};
+	for (size_t i = 0; i < sizeof(full) / sizeof(full[0]); i++) {
+		memset(&out, 0, sizeof(out));
+		classify(full[i][0], full[i][1]);
+		assert_int_not_equal(out.op, RW_OCI_OP_UNKNOWN);
+		classify(late_fail[i][0], late_fail[i][1]);
+		assert_int_equal(out.op, RW_OCI_OP_UNKNOWN);
+		assert_non_null(out.why);
+		assert_string_equal(out.repo, "");
+		assert_string_equal(out.reference, "");
+		assert_false(out.reference_is_digest);
+		assert_string_equal(out.digest, "");
+		assert_string_equal(out.from, "");
+		assert_string_equal(out.upload_id, "");
+		assert_int_equal(out.n_tags, 0);
+		assert_false(out.has_n);
+		assert_int_equal(out.n, 0);
+		assert_string_equal(out.last, "");
+		assert_string_equal(out.artifact_type, "");
+	}
+}
+
+/* _state is checked where it lies, by the same rule as before: its
+ * form-decoded bytes are [A-Za-z0-9_=-]{1,4096}. */
+static void test_state_values(void **state)
+{
+	(void)state;
+	static char target[3 * RW_OCI_STATE_MAX + 200];
+	static const struct {
+		const char *state;
+		bool ok;
+	} cases[] = {
+		{ "abc", true },
+		{ "xR1GnCEnmwiSCAC4OJrS5gTDofMzNg-R65KBKOEepwZ7Ik5hbWUiOiJ0ZWFtL2FwcCJ9%3D%3D", true },
+		{ "%41%62_-", true },  /* "Ab_-" */
+		{ "%3d", true },       /* lower-case hex is an escape too */
+		{ "%3D", true },
+		{ "=", true },
+		{ "", false },
+		{ "a+b", false },      /* '+' is a space */
+		{ "a%2Bb", false },    /* '+' itself is not base64url */
+		{ "a%2Fb", false },
+		{ "a%00", false },
+		{ "a%", false },
+		{ "a%3", false },
+		{ "a%zz", false },
+		{ "a.b", false },
+		{ "a~b", false },
+		{ "abcd:", false },    /* a bad byte after a run of four good ones */
+		{ "abcdefgh%3D!", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(target, sizeof(target), "/v2/team/app/blobs/uploads/u?_state=%s",
+			 cases[i].state);
+		classify("PATCH", target);
+		if ((out.op == RW_OCI_OP_UPLOAD_CHUNK) != cases[i].ok)
+			fail_msg("_state=%s: got %s (%s)", cases[i].state, rw_oci_op_str(out.op),
+				 out.why ? out.why : "-");
+	}
+	/* the length limit counts decoded bytes: %3D is one */
+	const char *pre = "/v2/team/app/blobs/uploads/u?_state=";
+	size_t p = strlen(pre);
+	memcpy(target, pre, p);
+	memset(target + p, 'A', RW_OCI_STATE_MAX);
+	target[p + RW_OCI_STATE_MAX] = '\0';
+	classify("PATCH", target);
+	assert_int_equal(out.op, RW_OCI_OP_UPLOAD_CHUNK);
+	strcat(target, "A");
+	classify("PATCH", target);
+	assert_int_equal(out.op, RW_OCI_OP_UNKNOWN);
+	for (size_t i = 0; i < RW_OCI_STATE_MAX; i++)
+		memcpy(target + p + 3 * i, "%3D", 3);
+	target[p + 3 * RW_OCI_STATE_MAX] = '\0';
+	classify("PATCH", target);
+	assert_int_equal(out.op, RW_OCI_OP_UPLOAD_CHUNK);
+	strcat(target, "%3D");
+	classify("PATCH", target);
+	assert_int_equal(out.op, RW_OCI_OP_UNKNOWN);
+}
+
+/* Query values are decoded straight into their field: a value longer than
+ * the field is refused, one that just fits is kept whole. */
+static void test_query_value_lengths(void **state)
+{
+	(void)state;
+	char target[1200], name[300], tag[200];
+	/* from = a 255-byte name ("a/" * 127 + "a"), encoded with %2F */
+	size_t n = 0;
+	while (n + 2 < 255) {
+		name[n++] = 'a';
+		name[n++] = '/';
+	}
+	name[n++] = 'a';
+	name[n] = '\0';
+	int k = snprintf(target, sizeof(target), "/v2/t/blobs/uploads/?mount=%s&from=", D256);
+	for (size_t i = 0; i < n; i++)
+		k += snprintf(target + k, sizeof(target) - (size_t)k, "%s",
+			      name[i] == '/' ? "%2F" : "a");
+	classify("POST", target);
+	assert_int_equal(out.op, RW_OCI_OP_UPLOAD_MOUNT);
+	assert_string_equal(out.from, name);
+	strcat(target, "b"); /* 256 */
+	classify("POST", target);
+	assert_int_equal(out.op, RW_OCI_OP_UNKNOWN);
+	assert_string_equal(out.from, "");
+	/* ?tag= of 128 bytes fits, 129 does not */
+	memset(tag, 'v', 128);
+	tag[128] = '\0';
+	snprintf(target, sizeof(target), "/v2/t/manifests/v1?tag=%s", tag);
+	classify("PUT", target);
+	assert_int_equal(out.op, RW_OCI_OP_MANIFEST_PUT);
+	assert_int_equal(out.n_tags, 1);
+	assert_string_equal(out.tags[0], tag);
+	snprintf(target, sizeof(target), "/v2/t/manifests/v1?tag=%sv", tag);
+	classify("PUT", target);
+	assert_int_equal(out.op, RW_OCI_OP_UNKNOWN);
+	/* 16 tags fit; the 17th is refused even when valid */
+	k = snprintf(target, sizeof(target), "/v2/t/manifests/v1?tag=t0");
+	for (int i = 1; i < RW_OCI_MAX_TAGS; i++)
+		k += snprintf(target + k, sizeof(target) - (size_t)k, "&tag=t%d", i);
+	classify("PUT", target);
+	assert_int_equal(out.n_tags, RW_OCI_MAX_TAGS);
+	assert_string_equal(out.tags[15], "t15");
+	strcat(target, "&tag=t16");
+	classify("PUT", target);
+	assert_int_equal(out.op, RW_OCI_OP_UNKNOWN);
+	/* n: ten digits at most, and %3x escapes decode to digits */
+	classify("GET", "/v2/t/tags/list?n=%31%30");
+	assert_int_equal(out.op, RW_OCI_OP_TAGS_LIST);
+	assert_int_equal(out.n, 10);
+	classify("GET", "/v2/t/tags/list?n=2147483647");
+	assert_int_equal(out.n, 2147483647);
+	classify("GET", "/v2/t/tags/list?n=00000000001");
+	assert_int_equal(out.op, RW_OCI_OP_UNKNOWN);
+	/* upload ids "." and ".." are dot segments, not ids */
+	classify("PATCH", "/v2/t/blobs/uploads/.");
+	assert_int_equal(out.op, RW_OCI_OP_UNKNOWN);
+	classify("PATCH", "/v2/t/blobs/uploads/..");
+	assert_int_equal(out.op, RW_OCI_OP_UNKNOWN);
+	classify("PATCH", "/v2/t/blobs/uploads/...");
+	assert_int_equal(out.op, RW_OCI_OP_UPLOAD_CHUNK);
+}
+
+/* xorshift: reproducible pseudo-random strings for the grammar checks */
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* Longer strings than the exhaustive check above, against the spec's
+ * regular expressions: names, tags and digests, 200 000 each, biased
+ * towards valid shapes so both answers are common. */
+static void test_grammar_random(void **state)
+{
+	(void)state;
+	regex_t name_re, tag_re, digest_re;
+	assert_int_equal(regcomp(&name_re,
+				 "^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*"
+				 "(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$",
+				 REG_EXTENDED | REG_NOSUB),
+			 0);
+	assert_int_equal(regcomp(&tag_re, "^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$",
+				 REG_EXTENDED | REG_NOSUB),
+			 0);
+	assert_int_equal(regcomp(&digest_re, "^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$",
+				 REG_EXTENDED | REG_NOSUB),
+			 0);
+	static const char name_alpha[] = "ab09ab09._-/A ";
+	static const char tag_alpha[] = "aZ9_.-:/";
+	static const char dig_alpha[] = "0af9AF+._-:=x";
+	char s[300];
+	size_t yes[3] = { 0 }, total = 200000;
+	for (size_t it = 0; it < total; it++) {
+		/* names */
+		size_t len = 1 + next_rand() % 40;
+		for (size_t i = 0; i < len; i++)
+			s[i] = name_alpha[next_rand() % (sizeof(name_alpha) - 1)];
+		s[len] = '\0';
+		bool want = regexec(&name_re, s, 0, NULL, 0) == 0;
+		if (rw_oci_valid_name(s, len) != want)
+			fail_msg("name '%s': scanner %d regex %d", s, !want, want);
+		yes[0] += want;
+		/* tags, up to 140 bytes (the regex has the 128 limit) */
+		len = 1 + next_rand() % 140;
+		for (size_t i = 0; i < len; i++)
+			s[i] = tag_alpha[next_rand() % (next_rand() % 8 ? 4 : sizeof(tag_alpha) - 1)];
+		s[len] = '\0';
+		want = regexec(&tag_re, s, 0, NULL, 0) == 0;
+		if (rw_oci_valid_tag(s, len) != want)
+			fail_msg("tag '%s': scanner %d regex %d", s, !want, want);
+		yes[1] += want;
+		/* digests: a random algorithm, or sha256/sha512 with hex-ish
+		 * encodings of about the right length */
+		size_t k = 0;
+		unsigned shape = next_rand() % 3;
+		if (shape == 0) {
+			memcpy(s, "sha256:", 7);
+			k = 7;
+			len = 7 + 62 + next_rand() % 5;
+		} else if (shape == 1) {
+			memcpy(s, "sha512:", 7);
+			k = 7;
+			len = 7 + 126 + next_rand() % 5;
+		} else {
+			len = 1 + next_rand() % 30;
+		}
+		for (; k < len; k++)
+			s[k] = next_rand() % 16 ? "0123456789abcdef"[next_rand() % 16]
+					     : dig_alpha[next_rand() % (sizeof(dig_alpha) - 1)];
+		s[len] = '\0';
+		want = regexec(&digest_re, s, 0, NULL, 0) == 0;
+		/* the regex is the general grammar; the registered algorithms
+		 * add their exact lengths and lower-case hex */
+		const char *colon = strchr(s, ':');
+		if (want && colon && colon - s == 6 && strncmp(s, "sha256", 6) == 0)
+			want = strlen(colon + 1) == 64 && strspn(colon + 1, "0123456789abcdef") == 64;
+		if (want && colon && colon - s == 6 && strncmp(s, "sha512", 6) == 0)
+			want = strlen(colon + 1) == 128 && strspn(colon + 1, "0123456789abcdef") == 128;
+		if (rw_oci_valid_digest(s, len) != want)
+			fail_msg("digest '%s': scanner %d regex %d", s, !want, want);
+		yes[2] += want;
+	}
+	regfree(&name_re);
+	regfree(&tag_re);
+	regfree(&digest_re);
+	for (int i = 0; i < 3; i++)
+		if (yes[i] < total / 100 || yes[i] > total - total / 100)
+			fail_msg("grammar %d: %zu of %zu valid, sample not mixed", i, yes[i], total);
+}
+
 static void test_strings(void **state)
 {
 	(void)state;
@@ -386,6 +674,10 @@ int main(void)
 		cmocka_unit_test(test_name_length),
 		cmocka_unit_test(test_grammar_matches_regex),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_struct_reuse),
+		cmocka_unit_test(test_state_values),
+		cmocka_unit_test(test_query_value_lengths),
+		cmocka_unit_test(test_grammar_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
