@@ -97,8 +97,13 @@ const char *rw_http_method_str(enum rw_http_method m)
 		     (c) == '=' || (c) == ':' || (c) == '@' || (c) == '/' || (c) == '?')
 #define C_HEX(c) (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'f') || \
 		  ((c) >= 'A' && (c) <= 'F'))
+/* reg-name or IP-literal and port, narrower than RFC 3986 (see host_valid
+ * in rw_http_head.c) */
+#define C_HOST(c) (C_ALNUM(c) || (c) == '.' || (c) == '-' || (c) == '_' || (c) == ':' || \
+		   (c) == '[' || (c) == ']')
 #define C(c) (uint8_t)((C_TCHAR(c) ? RW_HTTP_C_TCHAR : 0u) | (C_FIELD(c) ? RW_HTTP_C_FIELD : 0u) | \
-		       (C_TARGET(c) ? RW_HTTP_C_TARGET : 0u) | (C_HEX(c) ? RW_HTTP_C_HEX : 0u))
+		       (C_TARGET(c) ? RW_HTTP_C_TARGET : 0u) | (C_HEX(c) ? RW_HTTP_C_HEX : 0u) | \
+		       (C_HOST(c) ? RW_HTTP_C_HOST : 0u))
 #define C4(c) C(c), C((c) + 1), C((c) + 2), C((c) + 3)
 #define C16(c) C4(c), C4((c) + 4), C4((c) + 8), C4((c) + 12)
 #define C64(c) C16(c), C16((c) + 16), C16((c) + 32), C16((c) + 48)

@@ -232,6 +232,7 @@ enum rw_inspect_result rw_http_body_feed(struct rw_http_body *b, const uint8_t *
 #define RW_HTTP_C_FIELD 0x02u  /* field-vchar / SP / HTAB, see below */
 #define RW_HTTP_C_TARGET 0x04u /* origin-form byte other than '%' (pchar / "/" / "?") */
 #define RW_HTTP_C_HEX 0x08u    /* HEXDIG */
+#define RW_HTTP_C_HOST 0x10u   /* [A-Za-z0-9._:[]-]: what a Host value may hold */
 extern const uint8_t rw_http_ctype[256];
 
 /* Character classes (RFC 9110 §5.6.2), shared by head and body. */

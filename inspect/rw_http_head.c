@@ -54,18 +54,67 @@ static int next(struct hp *h, uint8_t *c)
 	return HP_GOT;
 }
 
-/* Eight bytes at a time for field values, where most of a head's bytes
- * are: true when none of the eight is below 0x20 or 0x7f, i.e. all are
- * field characters except that HT (allowed) also says false and goes to
- * the byte loop. Classic SWAR "has byte less than n" / "has zero byte"
- * tests (bytes >= 0x80 never flag). */
-static inline bool field_word_plain(uint64_t w)
+/* First index in [i, stop) whose byte is not of class cls, or stop. Eight
+ * lookups ANDed per test on the long runs (targets carry 200-byte _state
+ * values), then one at a time. */
+static inline size_t run_of(const uint8_t *b, size_t i, size_t stop, uint8_t cls)
+{
+	const uint8_t *t = rw_http_ctype;
+	while (stop - i >= 8 && (t[b[i]] & t[b[i + 1]] & t[b[i + 2]] & t[b[i + 3]] & t[b[i + 4]] &
+				 t[b[i + 5]] & t[b[i + 6]] & t[b[i + 7]] & cls))
+		i += 8;
+	while (stop - i >= 4 && (t[b[i]] & t[b[i + 1]] & t[b[i + 2]] & t[b[i + 3]] & cls))
+		i += 4;
+	while (i < stop && (t[b[i]] & cls))
+		i++;
+	return i;
+}
+
+/* The same for field values: first index in [i, stop) whose byte is not a
+ * field character, or stop. Eight bytes per test (field_word_plain); in a
+ * word that fails, the lowest flagged byte is exactly the first byte below
+ * 0x20 or equal to 0x7f (borrows only run upwards from a true hit), so on
+ * little-endian machines we land on it directly. HT is the one such byte
+ * that belongs to a value: step over it and go on. */
+static inline size_t field_run(const uint8_t *b, size_t i, size_t stop)
 {
 	const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
-	uint64_t lt20 = (w - ones * 0x20) & ~w & high;
-	uint64_t d = w ^ (ones * 0x7f);
-	uint64_t eq7f = (d - ones) & ~d & high;
-	return (lt20 | eq7f) == 0;
+	for (;;) {
+		while (stop - i >= 8) {
+			uint64_t w;
+			memcpy(&w, b + i, 8);
+			uint64_t d = w ^ (ones * 0x7f);
+			uint64_t m = ((w - ones * 0x20) & ~w & high) | ((d - ones) & ~d & high);
+			if (m == 0) {
+				i += 8;
+				continue;
+			}
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			i += (size_t)__builtin_ctzll(m) >> 3;
+#else
+			while (rw_http_ctype[b[i]] & RW_HTTP_C_FIELD && b[i] != '\t')
+				i++;
+#endif
+			break;
+		}
+		while (i < stop && (rw_http_ctype[b[i]] & RW_HTTP_C_FIELD) && b[i] != '\t')
+			i++;
+		if (i < stop && b[i] == '\t') {
+			i++;
+			continue;
+		}
+		return i;
+	}
+}
+
+/* What next() would answer at index i where a run stopped at its bound:
+ * the limit refusal if i reached the limit, else MORE. */
+static int at_stop(struct hp *h, size_t i)
+{
+	h->c.off = i;
+	if (i >= h->limit_end)
+		return refuse(h, h->limit_reason, i);
+	return HP_MORE;
 }
 
 /* Skip the bytes of class cls from the cursor on, stopping at the current
@@ -78,20 +127,7 @@ static int scan(struct hp *h, uint8_t cls)
 	size_t i = h->c.off, stop = h->c.len < h->limit_end ? h->c.len : h->limit_end;
 	if (stop < i) /* cannot happen (next() never passes the limit); keeps stop - i sane */
 		stop = i;
-	if (cls == RW_HTTP_C_FIELD) {
-		uint64_t w;
-		while (stop - i >= 8) {
-			memcpy(&w, b + i, 8);
-			if (!field_word_plain(w))
-				break;
-			i += 8;
-		}
-	}
-	while (stop - i >= 4 && (rw_http_ctype[b[i]] & rw_http_ctype[b[i + 1]] &
-				 rw_http_ctype[b[i + 2]] & rw_http_ctype[b[i + 3]] & cls))
-		i += 4;
-	while (i < stop && (rw_http_ctype[b[i]] & cls))
-		i++;
+	i = cls == RW_HTTP_C_FIELD ? field_run(b, i, stop) : run_of(b, i, stop, cls);
 	h->c.off = i;
 	if (i >= h->limit_end)
 		return refuse(h, h->limit_reason, i);
@@ -117,24 +153,10 @@ static bool is_hex(uint8_t c)
 	return rw_http_ctype[c] & RW_HTTP_C_HEX;
 }
 
-/* pchar / "/" / "?" minus pct-encoded (RFC 3986). Excludes '#', '\\',
- * brackets, quotes, controls and non-ASCII. */
-static bool is_target_char(uint8_t c)
+static int method_is(struct hp *h, enum rw_http_method m)
 {
-	return rw_http_ctype[c] & RW_HTTP_C_TARGET;
-}
-
-static const struct {
-	const char *tok;
-	enum rw_http_method m;
-} methods[] = {
-	{ "GET", RW_HTTP_GET },     { "HEAD", RW_HTTP_HEAD },   { "POST", RW_HTTP_POST },
-	{ "PUT", RW_HTTP_PUT },     { "PATCH", RW_HTTP_PATCH }, { "DELETE", RW_HTTP_DELETE },
-};
-
-static bool span_is(struct rw_http_span s, const char *lit)
-{
-	return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
+	h->req->method = m;
+	return HP_GOT;
 }
 
 static int parse_method(struct hp *h)
@@ -162,24 +184,48 @@ static int parse_method(struct hp *h)
 		return refuse(h, RW_HTTP_REFUSE_LINE_SYNTAX, start);
 	h->req->method_tok = m;
 	/* Method names are case-sensitive (RFC 9110 §9.1). */
-	if (span_is(m, "PRI"))
-		return refuse(h, RW_HTTP_REFUSE_H2_PREFACE, start);
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		if (span_is(m, methods[i].tok)) {
-			h->req->method = methods[i].m;
-			return HP_GOT;
-		}
+	const char *t = (const char *)m.ptr;
+	switch (m.len) {
+	case 3:
+		if (memcmp(t, "GET", 3) == 0)
+			return method_is(h, RW_HTTP_GET);
+		if (memcmp(t, "PUT", 3) == 0)
+			return method_is(h, RW_HTTP_PUT);
+		if (memcmp(t, "PRI", 3) == 0)
+			return refuse(h, RW_HTTP_REFUSE_H2_PREFACE, start);
+		break;
+	case 4:
+		if (memcmp(t, "HEAD", 4) == 0)
+			return method_is(h, RW_HTTP_HEAD);
+		if (memcmp(t, "POST", 4) == 0)
+			return method_is(h, RW_HTTP_POST);
+		break;
+	case 5:
+		if (memcmp(t, "PATCH", 5) == 0)
+			return method_is(h, RW_HTTP_PATCH);
+		break;
+	case 6:
+		if (memcmp(t, "DELETE", 6) == 0)
+			return method_is(h, RW_HTTP_DELETE);
+		break;
+	default:
+		break;
 	}
 	return refuse(h, RW_HTTP_REFUSE_METHOD_UNSUPPORTED, start);
 }
 
+/* Bounds kept in locals: the cursor is written back only where the
+ * target ends or a verdict is reached. Offsets and verdicts are those of
+ * next() byte by byte. */
 static int parse_target(struct hp *h)
 {
-	size_t start = h->c.off;
+	const uint8_t *b = h->c.buf;
+	size_t start = h->c.off, lim = h->limit_end, len = h->c.len;
+	size_t stop = len < lim ? len : lim, i = start;
 	uint8_t c;
-	int r;
-	if ((r = next(h, &c)) != HP_GOT)
-		return r;
+	if (i >= stop)
+		return at_stop(h, i);
+	c = b[i++];
 	if (c != '/') {
 		/* "*", "http://host/..." and "host:port" all land here. */
 		if (c == ' ' || c == '\r' || c == '\n')
@@ -187,29 +233,30 @@ static int parse_target(struct hp *h)
 		return refuse(h, RW_HTTP_REFUSE_TARGET_FORM, start);
 	}
 	for (;;) {
-		if ((r = scan(h, RW_HTTP_C_TARGET)) != HP_GOT || (r = next(h, &c)) != HP_GOT)
-			return r;
+		i = run_of(b, i, stop, RW_HTTP_C_TARGET);
+		if (i >= stop)
+			return at_stop(h, i);
+		c = b[i++];
 		if (c == ' ')
 			break;
 		if (c == '\r' || c == '\n')
-			return refuse(h, RW_HTTP_REFUSE_HTTP09, h->c.off - 1);
+			return refuse(h, RW_HTTP_REFUSE_HTTP09, i - 1);
 		if (c == '%') {
-			uint8_t d;
-			for (int i = 0; i < 2; i++) {
-				if ((r = next(h, &d)) != HP_GOT)
-					return r;
-				if (!is_hex(d))
-					return refuse(h, RW_HTTP_REFUSE_TARGET_CHAR, h->c.off - 1);
+			for (int k = 0; k < 2; k++) {
+				if (i >= stop)
+					return at_stop(h, i);
+				if (!is_hex(b[i++]))
+					return refuse(h, RW_HTTP_REFUSE_TARGET_CHAR, i - 1);
 			}
 			continue;
 		}
-		if (!is_target_char(c))
-			return refuse(h, c < 0x20 || c == 0x7f ? RW_HTTP_REFUSE_CTL_CHAR
-							   : RW_HTTP_REFUSE_TARGET_CHAR,
-				      h->c.off - 1);
+		return refuse(h, c < 0x20 || c == 0x7f ? RW_HTTP_REFUSE_CTL_CHAR
+						   : RW_HTTP_REFUSE_TARGET_CHAR,
+			      i - 1);
 	}
-	h->req->target.ptr = h->c.buf + start;
-	h->req->target.len = h->c.off - 1 - start;
+	h->c.off = i;
+	h->req->target.ptr = b + start;
+	h->req->target.len = i - 1 - start;
 	return HP_GOT;
 }
 
@@ -219,6 +266,17 @@ static int parse_version(struct hp *h)
 	static const char shape[] = "HTTP/d.d";
 	uint8_t c, major = 0, minor = 0;
 	int r;
+	/* what every client sends, all ten bytes present and inside the limit:
+	 * the byte-by-byte walk below would accept it with these values */
+	size_t off = h->c.off;
+	if (h->c.len - off >= 10 && h->limit_end - off >= 10 &&
+	    memcmp(h->c.buf + off, "HTTP/1.", 7) == 0 &&
+	    (h->c.buf[off + 7] == '1' || h->c.buf[off + 7] == '0') &&
+	    memcmp(h->c.buf + off + 8, "\r\n", 2) == 0) {
+		h->req->version_minor = (unsigned)(h->c.buf[off + 7] - '0');
+		h->c.off = off + 10;
+		return HP_GOT;
+	}
 	for (size_t i = 0; i < sizeof(shape) - 1; i++) {
 		if ((r = next(h, &c)) != HP_GOT)
 			return r;
@@ -251,6 +309,33 @@ static int parse_version(struct hp *h)
 	return HP_GOT;
 }
 
+/* Case-insensitive compare of a token with a literal of known length made
+ * of lower-case letters and '-': inline, so the common field that is none
+ * of ours costs a switch on its length and nothing else. OR 0x20 folds
+ * case; on a token it is exact, as the only other byte it maps onto a
+ * letter or '-' would be a control character (0x0d -> '-'), never a
+ * tchar. Eight bytes per compare. */
+static inline bool name_is(struct rw_http_span s, const char *lit, size_t n)
+{
+	const uint64_t fold = UINT64_C(0x2020202020202020);
+	size_t i = 0;
+	if (s.len != n)
+		return false;
+	for (; n - i >= 8; i += 8) {
+		uint64_t a, l;
+		memcpy(&a, s.ptr + i, 8);
+		memcpy(&l, lit + i, 8);
+		if ((a | fold) != l)
+			return false;
+	}
+	for (; i < n; i++)
+		if ((s.ptr[i] | 0x20) != (uint8_t)lit[i])
+			return false;
+	return true;
+}
+
+#define NAME_IS(s, lit) name_is((s), (lit), sizeof(lit) - 1)
+
 /* Comma-separated list of tokens with optional whitespace around commas
  * (RFC 9110 §5.6.1). Empty elements are refused here although recipients
  * may skip them: nobody legitimate sends them. Returns 1 and the element,
@@ -271,7 +356,7 @@ static int list_next(struct rw_cursor *lc, struct rw_http_span *elem)
 	}
 	elem->ptr = rw_cur_ptr(lc);
 	elem->len = 0;
-	while (rw_cur_peek_u8(lc, 0, &c) == 0 && rw_http_is_tchar(c)) {
+	while (rw_cur_peek_u8(lc, 0, &c) == 0 && (rw_http_ctype[c] & RW_HTTP_C_TCHAR)) {
 		rw_cur_skip(lc, 1);
 		elem->len++;
 	}
@@ -360,9 +445,9 @@ static int field_connection(struct hp *h, struct rw_http_span v, size_t at)
 	if (v.len == 0)
 		return refuse(h, RW_HTTP_REFUSE_CONNECTION_INVALID, at);
 	while ((r = list_next(&lc, &e)) == 1) {
-		if (rw_http_span_eq(e, "close"))
+		if (NAME_IS(e, "close"))
 			h->conn_close = true;
-		else if (rw_http_span_eq(e, "keep-alive"))
+		else if (NAME_IS(e, "keep-alive"))
 			h->conn_keep = true;
 	}
 	if (r < 0)
@@ -375,37 +460,9 @@ static int field_connection(struct hp *h, struct rw_http_span v, size_t at)
  * with the TLS name and the listener's names downstream. */
 static bool host_valid(struct rw_http_span v)
 {
-	if (v.len == 0)
-		return false;
-	for (size_t i = 0; i < v.len; i++) {
-		uint8_t c = v.ptr[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
-			  c == ':' || c == '[' || c == ']';
-		if (!ok)
-			return false;
-	}
-	return true;
+	return v.len > 0 && run_of(v.ptr, 0, v.len, RW_HTTP_C_HOST) == v.len;
 }
 
-/* Case-insensitive compare with a lower-case literal of known length:
- * inline, so the common field that is none of ours costs a switch on its
- * length and nothing else. */
-static inline bool name_is(struct rw_http_span s, const char *lit, size_t n)
-{
-	if (s.len != n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = s.ptr[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (uint8_t)(c + 32);
-		if (c != (uint8_t)lit[i])
-			return false;
-	}
-	return true;
-}
-
-#define NAME_IS(s, lit) name_is((s), (lit), sizeof(lit) - 1)
 
 static int field_semantics(struct hp *h, struct rw_http_span name, struct rw_http_span v,
 			   size_t at)
@@ -464,50 +521,52 @@ static int field_semantics(struct hp *h, struct rw_http_span name, struct rw_htt
 }
 
 /* field-line = field-name ":" OWS field-value OWS CRLF. The first byte was
- * already checked not to be CR, LF, SP or HT. */
+ * already checked not to be CR, LF, SP or HT, and to lie before the limit
+ * and the end. Bounds in locals, as in parse_target; the field block's
+ * limit holds for the whole line. */
 static int parse_field(struct hp *h)
 {
-	size_t start = h->c.off;
-	uint8_t c;
-	int r;
-	for (;;) {
-		if ((r = scan(h, RW_HTTP_C_TCHAR)) != HP_GOT || (r = next(h, &c)) != HP_GOT)
-			return r;
-		if (c == ':')
-			break;
-		size_t at = h->c.off - 1;
+	const uint8_t *b = h->c.buf;
+	size_t start = h->c.off, lim = h->limit_end, len = h->c.len;
+	size_t stop = len < lim ? len : lim;
+	size_t i = run_of(b, start, stop, RW_HTTP_C_TCHAR);
+	if (i >= stop)
+		return at_stop(h, i);
+	uint8_t c = b[i];
+	if (c != ':') {
 		if (c == ' ' || c == '\t')
-			return refuse(h, RW_HTTP_REFUSE_SPACE_BEFORE_COLON, at);
+			return refuse(h, RW_HTTP_REFUSE_SPACE_BEFORE_COLON, i);
 		if (c == '\r' || c == '\n')
-			return refuse(h, RW_HTTP_REFUSE_NO_COLON, at);
+			return refuse(h, RW_HTTP_REFUSE_NO_COLON, i);
 		if (c < 0x20 || c == 0x7f)
-			return refuse(h, RW_HTTP_REFUSE_CTL_CHAR, at);
-		return refuse(h, RW_HTTP_REFUSE_NAME_CHAR, at);
+			return refuse(h, RW_HTTP_REFUSE_CTL_CHAR, i);
+		return refuse(h, RW_HTTP_REFUSE_NAME_CHAR, i);
 	}
-	struct rw_http_span name = { h->c.buf + start, h->c.off - 1 - start };
+	struct rw_http_span name = { b + start, i - start };
 	if (name.len == 0)
 		return refuse(h, RW_HTTP_REFUSE_EMPTY_NAME, start);
-	size_t vstart = h->c.off;
-	for (;;) {
-		if ((r = scan(h, RW_HTTP_C_FIELD)) != HP_GOT || (r = next(h, &c)) != HP_GOT)
-			return r;
-		if (c == '\r') {
-			if ((r = want_lf(h)) != HP_GOT)
-				return r;
-			break;
-		}
-		if (c == '\n')
-			return refuse(h, RW_HTTP_REFUSE_BARE_LF, h->c.off - 1);
-		if (!rw_http_is_field_char(c))
-			return refuse(h, RW_HTTP_REFUSE_CTL_CHAR, h->c.off - 1);
-	}
-	struct rw_http_span v = { h->c.buf + vstart, h->c.off - 2 - vstart };
-	while (v.len > 0 && (v.ptr[0] == ' ' || v.ptr[0] == '\t')) {
-		v.ptr++;
-		v.len--;
-	}
-	while (v.len > 0 && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
-		v.len--;
+	size_t vstart = ++i;
+	i = field_run(b, i, stop);
+	if (i >= stop)
+		return at_stop(h, i);
+	size_t vend = i;
+	c = b[i++];
+	if (c == '\n')
+		return refuse(h, RW_HTTP_REFUSE_BARE_LF, vend);
+	if (c != '\r')
+		return refuse(h, RW_HTTP_REFUSE_CTL_CHAR, vend);
+	if (i >= stop)
+		return at_stop(h, i);
+	if (b[i++] != '\n')
+		return refuse(h, RW_HTTP_REFUSE_BARE_CR, vend);
+	h->c.off = i;
+	/* OWS on both sides is not part of the value */
+	while (vstart < vend && (b[vstart] == ' ' || b[vstart] == '\t'))
+		vstart++;
+	while (vend > vstart && (b[vend - 1] == ' ' || b[vend - 1] == '\t'))
+		vend--;
+	struct rw_http_span v = { b + vstart, vend - vstart };
+	int r;
 	if ((r = field_semantics(h, name, v, start)) != HP_GOT)
 		return r;
 	struct rw_http_field *f = &h->req->fields[h->req->n_fields++];
