@@ -381,20 +381,23 @@ static int pct_byte(const uint8_t *v, size_t len, size_t i)
 	return h * 16 + l;
 }
 
-/* Decode v[0..len) into dst (cap bytes incl. the NUL). */
-static enum q_dec q_decode(const uint8_t *v, size_t len, char *dst, size_t cap, size_t *outlen)
+/* The count n of decoded bytes against the limits, and the NUL. */
+static enum q_dec q_decoded(char *dst, size_t cap, size_t n, size_t *outlen)
 {
-	/* nothing to decode (the usual case): one check and one copy */
-	if (!memchr(v, '%', len) && !memchr(v, '+', len)) {
-		if (len > RW_OCI_STATE_MAX)
-			return QD_MALFORMED;
-		if (len >= cap)
-			return QD_INVALID;
-		memcpy(dst, v, len);
-		dst[len] = '\0';
-		*outlen = len;
-		return QD_OK;
-	}
+	if (n > RW_OCI_STATE_MAX)
+		return QD_MALFORMED;
+	if (n >= cap)
+		return QD_INVALID;
+	dst[n] = '\0';
+	*outlen = n;
+	return QD_OK;
+}
+
+/* Byte by byte, for values with a '+' (which no value we keep may hold,
+ * but a bad escape after it must still say "malformed"). */
+static enum q_dec q_decode_slow(const uint8_t *v, size_t len, char *dst, size_t cap,
+				size_t *outlen)
+{
 	size_t n = 0;
 	for (size_t i = 0; i < len; i++) {
 		int c = v[i];
@@ -409,13 +412,36 @@ static enum q_dec q_decode(const uint8_t *v, size_t len, char *dst, size_t cap, 
 			dst[n] = (char)c;
 		n++;
 	}
-	if (n > RW_OCI_STATE_MAX)
-		return QD_MALFORMED;
-	if (n >= cap)
-		return QD_INVALID;
-	dst[n] = '\0';
-	*outlen = n;
-	return QD_OK;
+	return q_decoded(dst, cap, n, outlen);
+}
+
+/* Decode v[0..len) into dst (cap bytes incl. the NUL). */
+static enum q_dec q_decode(const uint8_t *v, size_t len, char *dst, size_t cap, size_t *outlen)
+{
+	if (memchr(v, '+', len))
+		return q_decode_slow(v, len, dst, cap, outlen);
+	/* Runs between escapes are copied whole (skopeo sends every digest
+	 * as sha256%3A...); once the value is past the field's size only the
+	 * count goes on, for the verdict. */
+	size_t n = 0, i = 0;
+	for (;;) {
+		const uint8_t *pct = memchr(v + i, '%', len - i);
+		size_t run = pct ? (size_t)(pct - (v + i)) : len - i;
+		if (n + run < cap)
+			memcpy(dst + n, v + i, run);
+		n += run;
+		i += run;
+		if (!pct)
+			break;
+		int c = pct_byte(v, len, i);
+		if (c < 0)
+			return QD_MALFORMED;
+		if (n + 1 < cap)
+			dst[n] = (char)c;
+		n++;
+		i += 3;
+	}
+	return q_decoded(dst, cap, n, outlen);
 }
 
 /* _state is opaque to policy: validate its decoded bytes where they lie,
@@ -426,12 +452,10 @@ static enum q_dec q_state(const uint8_t *v, size_t len)
 	size_t i = 0, n = 0;
 	bool bad = false;
 	while (i < len) {
-		/* runs of plain base64url, four bytes per test */
-		while (len - i >= 4 && (t[v[i]] & t[v[i + 1]] & t[v[i + 2]] & t[v[i + 3]] &
-					RW_OCI_C_B64)) {
-			i += 4;
-			n += 4;
-		}
+		/* runs of plain base64url */
+		size_t run = rw_oci_run(v + i, len - i, RW_OCI_C_B64);
+		i += run;
+		n += run;
 		if (i == len)
 			break;
 		int c = v[i];

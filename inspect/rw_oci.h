@@ -113,5 +113,7 @@ bool rw_oci_valid_digest(const char *s, size_t len); /* also len <= 255 */
 extern const uint8_t rw_oci_ctype[256];
 /* Every byte of s[0..len) has a bit of cls (true for len 0). */
 bool rw_oci_all_class(const char *s, size_t len, uint8_t cls);
+/* The length of the run of bytes with a bit of cls at the start of b. */
+size_t rw_oci_run(const uint8_t *b, size_t len, uint8_t cls);
 
 #endif
