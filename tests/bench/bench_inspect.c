@@ -23,6 +23,15 @@
  * allocs = 0. Last line:
  *   RESULT hello_ns=<median> oci_ns=<median> allocs=<n>
  *
+ * On this shared 2-core machine the ns figures move with the neighbours'
+ * load; instructions do not. Per request, for comparing changes:
+ *   BENCH_RUNS=1 BENCH_ITERS=200 valgrind --tool=callgrind \
+ *     --callgrind-out-file=cg.out build/bench/bench_inspect
+ *   callgrind_annotate --inclusive=yes cg.out | grep pass_oci
+ * and divide by 203 passes (warm-up, counted, 200 timed) x the request
+ * count printed on the "corpus:" line (64). 7,203 before the work on
+ * issue "inspect/" part 7, 2,603 after.
+ *
  * Allocation counting: glibc's malloc hooks are gone, so this binary
  * defines malloc and friends itself and forwards to glibc's __libc_*
  * entry points; the counter only runs while 'counting' is set. */
