@@ -33,12 +33,13 @@
 
 /* ---- per-connection I/O state ---- */
 
-/* The ~180 KiB of buffers and parse results a connection needs after its
- * handshake come straight from mmap: the pages are zero (every offset
- * starts at 0 without a write) and become resident only when a request
- * actually uses them, so an idle keep-alive session costs no buffer memory;
- * munmap gives them back to the system at close instead of leaving a
- * burst's worth of heap behind. */
+/* The ~180 KiB of buffers and parse results a connection needs for a
+ * request come straight from mmap when the request's first byte arrives,
+ * and go back with munmap when the exchange is over and nothing is
+ * pipelined: an idle keep-alive session holds no buffer memory, and a
+ * burst of connections leaves no heap behind. The pages start zero (every
+ * offset is 0 without a write) and only those a request touches become
+ * resident. */
 static struct rw_term_io_state *rw_term_io_alloc(void)
 {
 	void *p = mmap(NULL, sizeof(struct rw_term_io_state), PROT_READ | PROT_WRITE,
@@ -266,11 +267,7 @@ static int rw_term_handshake(struct rw_term_conn *c)
 	}
 	X509 *peer = mode == RW_CCERT_NONE ? NULL : SSL_get0_peer_certificate(c->ssl);
 	rw_term_identify(c->w->p, peer, c->src_family, c->src_addr, &c->who);
-	c->io = rw_term_io_alloc();
-	if (!c->io) {
-		rw_term_close(c, "refuse", "overload", true);
-		return -1;
-	}
+	/* c->io comes with the first request byte (rw_term_client_read) */
 	c->state = RW_TERM_HEAD;
 	c->last_io = rw_loop_now_ms(&c->w->loop);
 	c->head_start = 0;
@@ -282,7 +279,10 @@ static int rw_term_handshake(struct rw_term_conn *c)
 static void rw_term_buf_compact(struct rw_term_buf *b)
 {
 	if (b->off == b->len) {
-		b->off = b->len = 0;
+		/* no store when already empty: an idle session's buffer page
+		 * stays an untouched zero page (see rw_term_io_alloc) */
+		if (b->off)
+			b->off = b->len = 0;
 	} else if (b->off > 0 && b->len == sizeof(b->data)) {
 		memmove(b->data, b->data + b->off, b->len - b->off);
 		b->len -= b->off;
@@ -372,6 +372,8 @@ static void rw_term_start_exchange(struct rw_term_conn *c);
 static int rw_term_head(struct rw_term_conn *c)
 {
 	struct rw_term_io_state *io = c->io;
+	if (!io)
+		return 0;
 	struct rw_term_buf *b = &io->cin;
 	if (b->off == b->len)
 		return 0;
@@ -497,6 +499,23 @@ static int rw_term_client_read(struct rw_term_conn *c)
 		return 0;
 	if (c->paced)
 		return 0;
+	if (!io) {
+		/* An idle keep-alive session holds no buffers: they are mapped
+		 * when the next request's first byte is there to read. */
+		if (SSL_pending(c->ssl) == 0) {
+			char peek;
+			ssize_t r = recv(c->cfd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+				c->cwant |= RW_LOOP_READ;
+				return 0;
+			}
+		}
+		io = c->io = rw_term_io_alloc();
+		if (!io) {
+			rw_term_close(c, "term", "overload", true);
+			return -1;
+		}
+	}
 	struct rw_term_buf *b = &io->cin;
 	rw_term_buf_compact(b);
 	size_t room = sizeof(b->data) - b->len;
@@ -788,6 +807,10 @@ static int rw_term_finish(struct rw_term_conn *c)
 		}
 		c->state = RW_TERM_HEAD;
 		c->head_start = 0;
+		if (io->cin.off == io->cin.len) {
+			rw_term_io_free(io);
+			c->io = NULL;
+		}
 		return 1;
 	}
 	if (c->state != RW_TERM_FORWARD || !c->resp_done || c->resp_fwd > 0)
@@ -809,6 +832,11 @@ static int rw_term_finish(struct rw_term_conn *c)
 	io->uin.off = io->uin.len = 0;
 	c->state = RW_TERM_HEAD;
 	c->head_start = 0;
+	if (io->cin.off == io->cin.len) {
+		/* nothing pipelined: give the buffers back while the session idles */
+		rw_term_io_free(io);
+		c->io = NULL;
+	}
 	return 1;
 }
 
