@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "inspect/rw_cursor.h"
+
 static const struct {
 	const char *str;
 	int status;
@@ -142,4 +144,33 @@ const struct rw_http_field *rw_http_field_get(const struct rw_http_req *req, con
 		if (rw_http_span_eq(req->fields[i].name, name))
 			return &req->fields[i];
 	return NULL;
+}
+
+/* Comma-separated list of tokens with optional whitespace around commas
+ * (RFC 9110 §5.6.1). Empty elements are refused here although recipients
+ * may skip them: nobody legitimate sends them. Returns 1 and the element,
+ * 0 at the end, -1 on bad syntax. */
+int rw_http_list_next(struct rw_cursor *lc, struct rw_http_span *elem)
+{
+	uint8_t c;
+	if (rw_cur_left(lc) == 0)
+		return 0;
+	if (lc->off > 0) {
+		/* not the first element: expect OWS "," OWS */
+		while (rw_cur_peek_u8(lc, 0, &c) == 0 && (c == ' ' || c == '\t'))
+			rw_cur_skip(lc, 1);
+		if (rw_cur_u8(lc, &c) || c != ',')
+			return -1;
+		while (rw_cur_peek_u8(lc, 0, &c) == 0 && (c == ' ' || c == '\t'))
+			rw_cur_skip(lc, 1);
+	}
+	elem->ptr = rw_cur_ptr(lc);
+	elem->len = 0;
+	while (rw_cur_peek_u8(lc, 0, &c) == 0 && (rw_http_ctype[c] & RW_HTTP_C_TCHAR)) {
+		rw_cur_skip(lc, 1);
+		elem->len++;
+	}
+	if (elem->len == 0)
+		return -1;
+	return 1;
 }

@@ -242,4 +242,10 @@ bool rw_http_is_field_char(uint8_t c);
 /* Case-insensitive compare of a span to a NUL-terminated ASCII string. */
 bool rw_http_span_eq(struct rw_http_span s, const char *lit);
 
+/* Next element of a comma-separated token list (RFC 9110 §5.6.1), shared
+ * by request and response framing (Transfer-Encoding, Connection): 1 and
+ * the element, 0 at the end, -1 on bad syntax (empty elements included). */
+struct rw_cursor;
+int rw_http_list_next(struct rw_cursor *lc, struct rw_http_span *elem);
+
 #endif

@@ -444,35 +444,6 @@ static inline bool name_is(struct rw_http_span s, const char *lit, size_t n)
 
 #define NAME_IS(s, lit) name_is((s), (lit), sizeof(lit) - 1)
 
-/* Comma-separated list of tokens with optional whitespace around commas
- * (RFC 9110 §5.6.1). Empty elements are refused here although recipients
- * may skip them: nobody legitimate sends them. Returns 1 and the element,
- * 0 at the end, -1 on bad syntax. */
-static int list_next(struct rw_cursor *lc, struct rw_http_span *elem)
-{
-	uint8_t c;
-	if (rw_cur_left(lc) == 0)
-		return 0;
-	if (lc->off > 0) {
-		/* not the first element: expect OWS "," OWS */
-		while (rw_cur_peek_u8(lc, 0, &c) == 0 && (c == ' ' || c == '\t'))
-			rw_cur_skip(lc, 1);
-		if (rw_cur_u8(lc, &c) || c != ',')
-			return -1;
-		while (rw_cur_peek_u8(lc, 0, &c) == 0 && (c == ' ' || c == '\t'))
-			rw_cur_skip(lc, 1);
-	}
-	elem->ptr = rw_cur_ptr(lc);
-	elem->len = 0;
-	while (rw_cur_peek_u8(lc, 0, &c) == 0 && (rw_http_ctype[c] & RW_HTTP_C_TCHAR)) {
-		rw_cur_skip(lc, 1);
-		elem->len++;
-	}
-	if (elem->len == 0)
-		return -1;
-	return 1;
-}
-
 static int field_content_length(struct hp *h, struct rw_http_span v, size_t at)
 {
 	if (h->seen_cl)
@@ -529,7 +500,7 @@ static int field_transfer_encoding(struct hp *h, struct rw_http_span v, size_t a
 	bool last_chunked = false;
 	int r;
 	rw_cur_init(&lc, v.ptr, v.len);
-	while ((r = list_next(&lc, &e)) == 1) {
+	while ((r = rw_http_list_next(&lc, &e)) == 1) {
 		if (!is_known_coding(e))
 			return refuse(h, RW_HTTP_REFUSE_TE_UNKNOWN, at);
 		last_chunked = rw_http_span_eq(e, "chunked");
@@ -552,7 +523,7 @@ static int field_connection(struct hp *h, struct rw_http_span v, size_t at)
 	rw_cur_init(&lc, v.ptr, v.len);
 	if (v.len == 0)
 		return refuse(h, RW_HTTP_REFUSE_CONNECTION_INVALID, at);
-	while ((r = list_next(&lc, &e)) == 1) {
+	while ((r = rw_http_list_next(&lc, &e)) == 1) {
 		if (NAME_IS(e, "close"))
 			h->conn_close = true;
 		else if (NAME_IS(e, "keep-alive"))

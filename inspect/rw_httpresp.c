@@ -122,30 +122,6 @@ static int parse_status_line(struct rp *p)
 	return want_lf(p);
 }
 
-/* Comma-separated tokens with OWS around commas (RFC 9110 §5.6.1).
- * 1 = element, 0 = end, -1 = bad syntax (empty elements included). */
-static int list_next(struct rw_cursor *lc, struct rw_http_span *elem)
-{
-	uint8_t c;
-	if (rw_cur_left(lc) == 0)
-		return 0;
-	if (lc->off > 0) {
-		while (rw_cur_peek_u8(lc, 0, &c) == 0 && (c == ' ' || c == '\t'))
-			rw_cur_skip(lc, 1);
-		if (rw_cur_u8(lc, &c) || c != ',')
-			return -1;
-		while (rw_cur_peek_u8(lc, 0, &c) == 0 && (c == ' ' || c == '\t'))
-			rw_cur_skip(lc, 1);
-	}
-	elem->ptr = rw_cur_ptr(lc);
-	elem->len = 0;
-	while (rw_cur_peek_u8(lc, 0, &c) == 0 && rw_http_is_tchar(c)) {
-		rw_cur_skip(lc, 1);
-		elem->len++;
-	}
-	return elem->len ? 1 : -1;
-}
-
 /* 1*DIGIT into *n; false if empty, not digits, or above max. */
 static bool parse_uint(struct rw_http_span v, uint64_t max, uint64_t *n)
 {
@@ -197,7 +173,7 @@ static int field_semantics(struct rp *p, struct rw_http_span name, struct rw_htt
 		rw_cur_init(&lc, v.ptr, v.len);
 		if (v.len == 0)
 			return refuse(p, RW_HTTPRESP_REFUSE_CONNECTION_INVALID, at);
-		while ((lr = list_next(&lc, &e)) == 1)
+		while ((lr = rw_http_list_next(&lc, &e)) == 1)
 			if (rw_http_span_eq(e, "close"))
 				p->conn_close = true;
 		if (lr < 0)
