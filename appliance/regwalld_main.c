@@ -54,7 +54,9 @@ static int load(const char *path, struct rw_policy *p)
 	return r;
 }
 
-static int act_check(const char *path)
+/* Validate the file, the TLS material and the lowering to nftables
+ * without touching anything; with dump, print the compiled table. */
+static int act_check(const char *path, int dump)
 {
 	struct rw_policy p;
 	if (load(path, &p))
@@ -62,35 +64,21 @@ static int act_check(const char *path)
 	struct rw_diag diag;
 	rw_diag_init(&diag);
 	struct rw_nft_compiled *c = NULL;
-	int r = rw_nft_compile(&p, &c, &diag);
-	rw_diag_print(&diag, stderr);
-	rw_nft_compiled_free(c);
-	rw_policy_free(&p);
-	if (r) {
-		fprintf(stderr, "regwalld: %s: cannot compile rules: %s\n", path, rw_strerror(r));
-		return 1;
-	}
-	printf("%s: configuration OK\n", path);
-	return 0;
-}
-
-static int act_dump(const char *path)
-{
-	struct rw_policy p;
-	if (load(path, &p))
-		return 1;
-	struct rw_diag diag;
-	rw_diag_init(&diag);
-	struct rw_nft_compiled *c = NULL;
-	int r = rw_nft_compile(&p, &c, &diag);
+	int r = rw_daemon_check_tls(&p, &diag);
 	if (!r)
+		r = rw_nft_compile(&p, &c, &diag);
+	if (!r && dump)
 		r = rw_nft_dump_text(c, stdout);
 	rw_diag_print(&diag, stderr);
 	rw_nft_compiled_free(c);
 	rw_policy_free(&p);
-	if (r)
-		fprintf(stderr, "regwalld: %s\n", rw_strerror(r));
-	return r ? 1 : 0;
+	if (r) {
+		fprintf(stderr, "regwalld: %s: %s\n", path, rw_strerror(r));
+		return 1;
+	}
+	if (!dump)
+		printf("%s: configuration OK\n", path);
+	return 0;
 }
 
 static int act_apply(const char *path)
@@ -235,8 +223,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	switch (act) {
-	case RW_ACT_CHECK: return act_check(config);
-	case RW_ACT_DUMP: return act_dump(config);
+	case RW_ACT_CHECK: return act_check(config, 0);
+	case RW_ACT_DUMP: return act_check(config, 1);
 	case RW_ACT_APPLY: return act_apply(config);
 	case RW_ACT_REMOVE: return act_remove();
 	case RW_ACT_RUN: return act_run(config, sock, nworkers);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "appliance/rw_config.h"
+#include "fwd/rw_tlsctx.h"
 #include "rules/rw_cidr.h"
 
 void rw_daemon_init(struct rw_daemon *d, const char *config_path)
@@ -201,12 +202,47 @@ static void rw_daemon_ban_cb(const struct rw_cidr *c, uint64_t expires_ms, void 
 	s->v[s->n++].timeout_ms = expires_ms;
 }
 
+int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
+{
+	int bad = 0;
+	char err[256];
+	for (size_t i = 0; i < p->n_listeners; i++) {
+		const struct rw_listener *l = &p->listeners[i];
+		if (l->mode != RW_MODE_TERMINATE)
+			continue;
+		struct rw_tlsctx_sni sni = {
+			.names = l->n_server_names ? l->server_names : p->registry.server_names,
+			.n_names = l->n_server_names ? l->n_server_names : p->registry.n_server_names,
+		};
+		SSL_CTX *ctx = NULL;
+		if (rw_tlsctx_server_new(l, &sni, &ctx, err, sizeof(err))) {
+			rw_diag_err(diag, p->source_file, l->line, "listener %s: %s", l->name, err);
+			bad = 1;
+		}
+		SSL_CTX_free(ctx);
+	}
+	if (p->registry.upstream_tls) {
+		SSL_CTX *ctx = NULL;
+		if (rw_tlsctx_client_new(p->registry.upstream_ca, &ctx, err, sizeof(err))) {
+			rw_diag_err(diag, p->source_file, 0, "registry.upstream_ca: %s", err);
+			bad = 1;
+		}
+		SSL_CTX_free(ctx);
+	}
+	return bad ? RW_ECONFIG : 0;
+}
+
 int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 {
 	struct rw_policy np;
 	int r = rw_config_load_file(d->config_path, &np, diag);
 	if (r)
 		return r;
+	r = rw_daemon_check_tls(&np, diag);
+	if (r) {
+		rw_policy_free(&np);
+		return r;
+	}
 	if (!d->state_loaded) {
 		struct rw_live_change *v;
 		size_t n;

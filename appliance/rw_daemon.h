@@ -53,6 +53,12 @@ void rw_daemon_fini(struct rw_daemon *d);
  * says why. Used for the first start and for every reload. */
 int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag);
 
+/* Load every TLS context the workers will build from p (terminate
+ * listeners' certificate, key, client CA and CRL; the upstream CA), so a
+ * bad file is refused before anything is applied instead of taking the
+ * data path down. Each problem goes into diag as FILE:LINE. */
+int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag);
+
 /* Reload (SIGHUP or "reload"): load_apply, then a new generation of
  * workers on the new policy. Counts successes and failures. */
 int rw_daemon_reload(struct rw_daemon *d, struct rw_diag *diag);
