@@ -283,6 +283,13 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	}
 	if (!r)
 		r = rw_nft_apply_with_bans(d->nft, comp, bans.v, bans.n, diag);
+	if (r == RW_EUNKNOWN) {
+		/* Acks were lost (ENOBUFS): the kernel may or may not have
+		 * committed. The batch replaces the whole table, so sending it
+		 * again makes the outcome known either way instead of guessing. */
+		rw_diag_warn(diag, NULL, 0, "netlink acknowledgements lost; applying once more");
+		r = rw_nft_apply_with_bans(d->nft, comp, bans.v, bans.n, diag);
+	}
 	rw_nft_compiled_free(comp);
 	free(bans.v);
 	if (r) {
