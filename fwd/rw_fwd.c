@@ -205,6 +205,7 @@ void rw_fwd_worker_free(struct rw_fwd_worker *w)
 		/* terminate conns first: they share the slot table, and
 		 * rw_pass_close_all treats every remaining slot as its own */
 		rw_term_close_all(w);
+		rw_term_io_pool_free(w);
 		rw_pass_close_all(w);
 	}
 	for (size_t i = 0; i < w->n_lis; i++)

@@ -26,6 +26,8 @@ struct rw_fwd_listener {
 	struct rw_term_listener *term; /* terminate mode: SSL_CTX + names; else NULL */
 };
 
+#define RW_FWD_IO_POOL 16
+
 struct rw_fwd_worker {
 	struct rw_loop loop;
 	const struct rw_policy *p;
@@ -43,6 +45,9 @@ struct rw_fwd_worker {
 	struct rw_timer drain_timer;     /* while draining after a stop */
 	uint64_t drain_deadline_ms;
 	struct ssl_ctx_st *up_ctx;       /* upstream TLS client context; NULL = plain */
+	/* terminate-mode request buffers kept for reuse (rw_term.c) */
+	void *io_pool[RW_FWD_IO_POOL];
+	unsigned n_io_pool;
 };
 
 /* Wall clock in ms, for events. */

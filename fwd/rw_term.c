@@ -34,23 +34,43 @@
 /* ---- per-connection I/O state ---- */
 
 /* The ~180 KiB of buffers and parse results a connection needs for a
- * request come straight from mmap when the request's first byte arrives,
- * and go back with munmap when the exchange is over and nothing is
- * pipelined: an idle keep-alive session holds no buffer memory, and a
- * burst of connections leaves no heap behind. The pages start zero (every
- * offset is 0 without a write) and only those a request touches become
- * resident. */
-static struct rw_term_io_state *rw_term_io_alloc(void)
+ * request come from mmap when the request's first byte arrives, and go
+ * back when the exchange is over and nothing is pipelined: an idle
+ * keep-alive session holds no buffer memory, and a burst of connections
+ * leaves no heap behind. Fresh pages start zero (every offset is 0 without
+ * a write) and only those a request touches become resident. A few
+ * released regions are kept per worker so that busy request traffic does
+ * not pay mmap, munmap and fresh-page faults each time; their counters are
+ * reset on reuse, the rest of a region is never read before written. */
+static struct rw_term_io_state *rw_term_io_alloc(struct rw_fwd_worker *w)
 {
+	if (w->n_io_pool > 0) {
+		struct rw_term_io_state *io = w->io_pool[--w->n_io_pool];
+		io->cin.off = io->cin.len = 0;
+		io->uin.off = io->uin.len = 0;
+		io->hout_len = io->hout_off = 0;
+		io->reply_len = io->reply_off = 0;
+		return io;
+	}
 	void *p = mmap(NULL, sizeof(struct rw_term_io_state), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static void rw_term_io_free(struct rw_term_io_state *io)
+static void rw_term_io_free(struct rw_fwd_worker *w, struct rw_term_io_state *io)
 {
-	if (io)
+	if (!io)
+		return;
+	if (w && w->n_io_pool < RW_FWD_IO_POOL)
+		w->io_pool[w->n_io_pool++] = io;
+	else
 		munmap(io, sizeof(*io));
+}
+
+void rw_term_io_pool_free(struct rw_fwd_worker *w)
+{
+	while (w->n_io_pool > 0)
+		munmap(w->io_pool[--w->n_io_pool], sizeof(struct rw_term_io_state));
 }
 
 static void rw_term_on_client(struct rw_loop *l, int fd, unsigned events, void *arg);
@@ -177,7 +197,7 @@ static void rw_term_close(struct rw_term_conn *c, const char *kind, const char *
 	close(c->cfd);
 	rw_loop_timer_cancel(&w->loop, &c->timer);
 	rw_loop_timer_cancel(&w->loop, &c->pace_timer);
-	rw_term_io_free(c->io);
+	rw_term_io_free(c->w, c->io);
 	c->io = NULL;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -510,7 +530,7 @@ static int rw_term_client_read(struct rw_term_conn *c)
 				return 0;
 			}
 		}
-		io = c->io = rw_term_io_alloc();
+		io = c->io = rw_term_io_alloc(c->w);
 		if (!io) {
 			rw_term_close(c, "term", "overload", true);
 			return -1;
@@ -808,7 +828,7 @@ static int rw_term_finish(struct rw_term_conn *c)
 		c->state = RW_TERM_HEAD;
 		c->head_start = 0;
 		if (io->cin.off == io->cin.len) {
-			rw_term_io_free(io);
+			rw_term_io_free(c->w, io);
 			c->io = NULL;
 		}
 		return 1;
@@ -834,7 +854,7 @@ static int rw_term_finish(struct rw_term_conn *c)
 	c->head_start = 0;
 	if (io->cin.off == io->cin.len) {
 		/* nothing pipelined: give the buffers back while the session idles */
-		rw_term_io_free(io);
+		rw_term_io_free(c->w, io);
 		c->io = NULL;
 	}
 	return 1;

@@ -149,6 +149,8 @@ void rw_term_accept(struct rw_fwd_worker *w, struct rw_fwd_listener *lis,
 		    struct rw_term_listener *tl, int cfd, const struct sockaddr_storage *ss);
 /* Close every terminate connection without events (worker shutdown). */
 void rw_term_close_all(struct rw_fwd_worker *w);
+/* Unmap the worker's pooled request buffers (at worker exit). */
+void rw_term_io_pool_free(struct rw_fwd_worker *w);
 
 /* Build / free the per-listener TLS state at worker start. */
 int rw_term_listener_new(const struct rw_listener *cfg, char *const *names, size_t n_names,
