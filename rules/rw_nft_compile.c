@@ -327,6 +327,29 @@ static int rw_nft_compile_sets(const struct rw_policy *p, struct rw_nft_compiled
 static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compiled *c)
 {
 	int rc = 0;
+	/* IPv6 neighbour solicitations and advertisements (ICMPv6 135, 136)
+	 * pass before the ban rules: they carry nothing for a service, and
+	 * dropping them leaves a failed neighbour entry behind, so a source
+	 * whose ban expired would still get EHOSTUNREACH for a while. (IPv4's
+	 * ARP never enters an inet table, so the two families now behave the
+	 * same.) The accept ends only this chain's evaluation. */
+	{
+		static const uint8_t icmp6 = IPPROTO_ICMPV6, nd_lo = 135, nd_hi = 136;
+		struct nftnl_rule *r = rw_nft_rule_new("early");
+		if (!r)
+			return RW_ENOMEM;
+		E(rw_nft_e_nfproto(r, AF_INET6));
+		E(rw_nft_e_meta(r, NFT_META_L4PROTO));
+		E(rw_nft_e_cmp(r, NFT_CMP_EQ, &icmp6, 1));
+		E(rw_nft_e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1));
+		E(rw_nft_e_cmp(r, NFT_CMP_GTE, &nd_lo, 1));
+		E(rw_nft_e_cmp(r, NFT_CMP_LTE, &nd_hi, 1));
+		E(rw_nft_e_counter(r));
+		E(rw_nft_e_verdict(r, NF_ACCEPT));
+		rc = rw_nft_rule_push(c, r, rc, "early", "- neighbour discovery");
+		if (rc)
+			return rc;
+	}
 	for (int f = 0; f < 2 && !rc; f++) {
 		const struct rw_nft_cset *ban = rw_nft_setf(c, "ban", "", rw_nft_fams[f]);
 		struct nftnl_rule *r = ban ? rw_nft_rule_new("early") : NULL;
@@ -354,12 +377,9 @@ static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compile
 	return rc;
 }
 
-/* The match every rule of a listener starts with: its port, and its
- * address when it listens on one address only. A wildcard listener
- * (0.0.0.0 or ::) covers both families: the daemon's sockets are dual
- * stack or paired, and a port left open on the other family would be a
- * hole, not a feature. */
-/* A listener serves exactly the family of its listen address (fwd/ opens
+/* The match every rule of a listener starts with: its port, its family,
+ * and its address when it listens on one address only. A listener serves
+ * exactly the family of its listen address (fwd/ opens
  * IPv6 sockets IPV6_V6ONLY, so "0.0.0.0:443" takes no IPv6 connection), and
  * every rule of it matches that family: two listeners on one port, one per
  * family, each decide only their own traffic. */

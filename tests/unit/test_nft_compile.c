@@ -883,7 +883,8 @@ static void test_kernel_counters(void **state)
 	assert_int_equal(rw_nft_counters(n, tp_ctr_cb, &t, &d), 0);
 	assert_true(t.not_allowed >= 1);
 	/* one entry per distinct comment: twins are summed */
-	assert_int_equal(t.seen, 6); /* banned log, banned, established, allow, log, drop */
+	/* neighbour discovery, banned log, banned, established, allow, log, drop */
+	assert_int_equal(t.seen, 7);
 	rw_nft_close(n);
 }
 
