@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "appliance/rw_config_int.h"
+#include "rules/rw_cidr.h"
 
 #define RW_CFG_DEFAULT_SOCKET "/run/regwall/ctl.sock"
 #define RW_CFG_DEFAULT_STATE "/var/lib/regwall/live.json"
@@ -177,6 +178,41 @@ static void rw_cfg_defaults(struct rw_cfg_ctx *ctx, struct rw_policy *p)
 /* owned_text: the caller's heap copy of text, freed here as soon as
  * libconfig has parsed it (a 100,000-prefix file is megabytes; the peak
  * memory of a load matters on small gateway VMs); NULL if not owned. */
+/* A VPN peer's tunnel address must not also be in a named network: the
+ * data path treats a source inside a peer's addresses as arriving through
+ * the tunnel (the input chain accepts those only on the VPN interface), so
+ * the same address allowlisted by a network could reach a listener on any
+ * link and pass as the peer, push_requires_vpn included. */
+static void rw_cfg_check_vpn_overlap(struct rw_cfg_ctx *ctx)
+{
+	const struct rw_policy *p = ctx->pol;
+	if (!p->vpn.enabled)
+		return;
+	for (size_t i = 0; i < p->n_networks; i++) {
+		const struct rw_network *n = &p->networks[i];
+		for (size_t j = 0; j < n->n_cidrs; j++) {
+			const struct rw_cidr *a = &n->cidrs[j];
+			for (size_t k = 0; k < p->vpn.n_peers; k++) {
+				const struct rw_peer *peer = &p->vpn.peers[k];
+				for (size_t m = 0; m < peer->n_addresses; m++) {
+					const struct rw_cidr *b = &peer->addresses[m];
+					if (!rw_cidr_contains(a, b->family, b->addr) &&
+					    !rw_cidr_contains(b, a->family, a->addr))
+						continue;
+					char ta[64], tb[64];
+					rw_cidr_format(a, ta, sizeof(ta));
+					rw_cidr_format(b, tb, sizeof(tb));
+					rw_cfg_err_line(ctx, n->line,
+							"networks.%s: %s overlaps VPN peer %s's address %s "
+							"(a peer's tunnel address must be reachable only "
+							"through the VPN)",
+							n->name, ta, peer->name, tb);
+				}
+			}
+		}
+	}
+}
+
 static int rw_cfg_load_text(const char *text, char *owned_text, const char *name,
 			    const char *base_dir, struct rw_policy *out, struct rw_diag *diag)
 {
@@ -227,6 +263,7 @@ static int rw_cfg_load_text(const char *text, char *owned_text, const char *name
 	rw_cfg_build_identities(&ctx, root);
 	rw_cfg_build_listeners(&ctx, root);
 	rw_cfg_build_opts(&ctx, root);
+	rw_cfg_check_vpn_overlap(&ctx);
 	config_destroy(&cfg);
 
 	if (ctx.oom || diag->n_err != errs_before) {
