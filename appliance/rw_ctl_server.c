@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "appliance/rw_ctl.h"
+#include "appliance/rw_path.h"
 
 #define RW_CTL_MAX_CLIENTS 32
 #define RW_CTL_IDLE_MS 30000 /* a client that sends nothing is closed */
@@ -27,27 +28,6 @@ struct rw_ctl_client {
 	struct timespec last;
 };
 
-static int rw_ctl_mkparent(const char *path)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0750) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int rw_ctl_listen(const char *path, int *fd_out, struct rw_diag *diag)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -56,7 +36,7 @@ int rw_ctl_listen(const char *path, int *fd_out, struct rw_diag *diag)
 		return RW_EINVAL;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	int r = rw_ctl_mkparent(path);
+	int r = rw_path_mkparents(path, 0750);
 	if (r) {
 		rw_diag_err(diag, NULL, 0, "cannot create the directory of %s: %s", path, strerror(-r));
 		return RW_EIO;

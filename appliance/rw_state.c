@@ -9,29 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "appliance/rw_path.h"
 #include "rules/rw_cidr.h"
-
-static int rw_state_mkdirs(const char *path)
-{
-	char dir[4096];
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0750) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 int rw_state_save(const char *path, const struct rw_live_change *v, size_t n,
 		  struct rw_diag *diag)
@@ -52,7 +31,7 @@ int rw_state_save(const char *path, const struct rw_live_change *v, size_t n,
 		return RW_ENOMEM;
 
 	char tmp[4096 + 16];
-	int r = rw_state_mkdirs(path);
+	int r = rw_path_mkparents(path, 0750);
 	if (r) {
 		rw_diag_err(diag, path, 0, "cannot create its directory: %s", strerror(-r));
 		free(text);

@@ -281,3 +281,21 @@ void rw_loop_stop(struct rw_loop *l)
 {
 	l->stop = true;
 }
+
+int rw_loop_fd_want(struct rw_loop *l, int fd, bool *reg, unsigned *cur, unsigned mask,
+		    rw_loop_fd_fn *fn, void *arg)
+{
+	int rc = 0;
+	if (mask == 0) {
+		if (*reg)
+			rw_loop_fd_del(l, fd);
+		*reg = false;
+	} else if (!*reg) {
+		rc = rw_loop_fd_add(l, fd, mask, fn, arg);
+		*reg = rc == 0;
+	} else if (*cur != mask) {
+		rc = rw_loop_fd_mod(l, fd, mask);
+	}
+	*cur = mask;
+	return rc;
+}

@@ -93,4 +93,11 @@ int rw_loop_run_once(struct rw_loop *l, int max_wait_ms);
 int rw_loop_run(struct rw_loop *l);
 void rw_loop_stop(struct rw_loop *l);
 
+/* Keep fd's registration at exactly `mask`: add, modify or remove it
+ * (mask 0 removes it, so a level-triggered HUP/ERR on a socket with nothing
+ * to wait for cannot spin the loop). *reg and *cur hold the current state;
+ * arg is passed to fn. Returns 0 or the add/mod error. */
+int rw_loop_fd_want(struct rw_loop *l, int fd, bool *reg, unsigned *cur, unsigned mask,
+		    rw_loop_fd_fn *fn, void *arg);
+
 #endif

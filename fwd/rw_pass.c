@@ -45,20 +45,7 @@ const char *rw_pass_check_hello(const struct rw_tls_hello *h, char *const *names
 static int rw_pass_interest(struct rw_pass_conn *c, int fd, bool *reg, unsigned *cur,
 			    unsigned mask, rw_loop_fd_fn *fn)
 {
-	struct rw_loop *l = &c->w->loop;
-	int rc = 0;
-	if (mask == 0) {
-		if (*reg)
-			rw_loop_fd_del(l, fd);
-		*reg = false;
-	} else if (!*reg) {
-		rc = rw_loop_fd_add(l, fd, mask, fn, c);
-		*reg = rc == 0;
-	} else if (*cur != mask) {
-		rc = rw_loop_fd_mod(l, fd, mask);
-	}
-	*cur = mask;
-	return rc;
+	return rw_loop_fd_want(&c->w->loop, fd, reg, cur, mask, fn, c);
 }
 
 static void rw_pass_emit(struct rw_pass_conn *c, const char *kind, const char *reason)

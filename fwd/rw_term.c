@@ -112,20 +112,7 @@ void rw_term_listener_free(struct rw_term_listener *tl)
 static int rw_term_interest(struct rw_term_conn *c, int fd, bool *reg, unsigned *cur,
 			    unsigned mask, rw_loop_fd_fn *fn)
 {
-	struct rw_loop *l = &c->w->loop;
-	int rc = 0;
-	if (mask == 0) {
-		if (*reg)
-			rw_loop_fd_del(l, fd);
-		*reg = false;
-	} else if (!*reg) {
-		rc = rw_loop_fd_add(l, fd, mask, fn, c);
-		*reg = rc == 0;
-	} else if (*cur != mask) {
-		rc = rw_loop_fd_mod(l, fd, mask);
-	}
-	*cur = mask;
-	return rc;
+	return rw_loop_fd_want(&c->w->loop, fd, reg, cur, mask, fn, c);
 }
 
 /* ---- events ---- */
