@@ -36,19 +36,7 @@ say "gateway  $LAB_GW4 / $LAB_GWOUT4 - runs regwalld"
 say "registry $LAB_REG4:$LAB_REG_PORT - Debian's docker-registry, plain HTTP, behind the gateway"
 say "namespaces: $(ip netns list | grep -- "-$LAB_SUFFIX" | awk '{print $1}' | tr '\n' ' ')"
 
-mkdir -p "$LAB_DIR/storage"
-cat >"$LAB_DIR/registry.yml" <<EOF
-version: 0.1
-log: { level: warn }
-storage:
-  filesystem: { rootdirectory: $LAB_DIR/storage }
-  delete: { enabled: true }
-http:
-  addr: $LAB_REG4:$LAB_REG_PORT
-EOF
-lab_bg registry docker-registry serve "$LAB_DIR/registry.yml" >"$LAB_DIR/registry.log" 2>&1
-lab_wait_for 15 lab_exec registry curl -sf "http://$LAB_REG4:$LAB_REG_PORT/v2/" -o /dev/null ||
-	lab_fail "docker-registry did not come up: $(cat "$LAB_DIR/registry.log")"
+e2e_registry plain
 say "office -> registry directly: $(lab_exec office curl -s --max-time 2 -o /dev/null \
 	-w '%{http_code}' "http://$LAB_REG4:$LAB_REG_PORT/v2/" || true) (000 = no path: only regwall gets there)"
 

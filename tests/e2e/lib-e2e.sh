@@ -152,3 +152,32 @@ except OSError:
     print("%.1f" % (time.monotonic() - t0))
 PY
 }
+
+# e2e_registry plain|tls: Debian's docker-registry in the registry
+# namespace on $LAB_REG4:$LAB_REG_PORT, storage in $LAB_DIR/storage,
+# serving plain HTTP or TLS with the test server certificate; returns when
+# it answers /v2/ (the PID is recorded by lab_bg and ended at exit).
+e2e_registry() {
+	local mode=$1 tls="" url="http://$LAB_REG4:$LAB_REG_PORT/v2/" curl_tls=()
+	if [ "$mode" = tls ]; then
+		tls="  tls:
+    certificate: $E2E_CERTS/server.pem
+    key: $E2E_CERTS/server.key"
+		url="https://$E2E_NAME:$LAB_REG_PORT/v2/"
+		curl_tls=(--cacert "$E2E_CERTS/ca.pem" --resolve "$E2E_NAME:$LAB_REG_PORT:$LAB_REG4")
+	fi
+	mkdir -p "$LAB_DIR/storage"
+	cat >"$LAB_DIR/registry.yml" <<EOF2
+version: 0.1
+log: { level: warn }
+storage:
+  filesystem: { rootdirectory: $LAB_DIR/storage }
+  delete: { enabled: true }
+http:
+  addr: $LAB_REG4:$LAB_REG_PORT
+$tls
+EOF2
+	lab_bg registry docker-registry serve "$LAB_DIR/registry.yml" >"$LAB_DIR/registry.log" 2>&1
+	lab_wait_for 15 lab_exec registry curl -sf "${curl_tls[@]}" "$url" -o /dev/null ||
+		lab_fail "docker-registry ($mode) did not come up: $(cat "$LAB_DIR/registry.log")"
+}

@@ -88,22 +88,7 @@ grep -q "BEGIN CERTIFICATE" <<<"$out" && lab_fail "outside client reached the re
 # s_server answers one connection at a time; docker-registry takes its place
 # on the same address, so regwalld's upstream stays as configured.
 lab_stop "$S_SERVER_PID"
-mkdir -p "$LAB_DIR/storage"
-cat >"$LAB_DIR/registry.yml" <<EOF
-version: 0.1
-log: { level: warn }
-storage:
-  filesystem: { rootdirectory: $LAB_DIR/storage }
-http:
-  addr: $LAB_REG4:$LAB_REG_PORT
-  tls:
-    certificate: $E2E_CERTS/server.pem
-    key: $E2E_CERTS/server.key
-EOF
-lab_bg registry docker-registry serve "$LAB_DIR/registry.yml" >"$LAB_DIR/registry.log" 2>&1
-lab_wait_for 15 lab_exec registry curl -sf --cacert "$E2E_CERTS/ca.pem" \
-	--resolve "$E2E_NAME:$LAB_REG_PORT:$LAB_REG4" "https://$E2E_NAME:$LAB_REG_PORT/v2/" -o /dev/null ||
-	lab_fail "docker-registry (TLS) did not come up: $(cat "$LAB_DIR/registry.log")"
+e2e_registry tls
 
 # clients in office see registry.example.test at the gateway (a private
 # /etc/hosts in a private mount namespace; the host's file is not touched)

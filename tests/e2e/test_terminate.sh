@@ -38,19 +38,7 @@ lab_topology
 lab_exec gw sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0 >/dev/null
 
 # ---- registry ----
-mkdir -p "$LAB_DIR/storage"
-cat >"$LAB_DIR/registry.yml" <<EOF
-version: 0.1
-log: { level: warn }
-storage:
-  filesystem: { rootdirectory: $LAB_DIR/storage }
-  delete: { enabled: true }
-http:
-  addr: $LAB_REG4:$LAB_REG_PORT
-EOF
-lab_bg registry docker-registry serve "$LAB_DIR/registry.yml" >"$LAB_DIR/registry.log" 2>&1
-lab_wait_for 15 lab_exec registry curl -sf "http://$LAB_REG4:$LAB_REG_PORT/v2/" -o /dev/null ||
-	lab_fail "docker-registry did not come up: $(cat "$LAB_DIR/registry.log")"
+e2e_registry plain
 lab_exec office curl -s --max-time 3 "http://$LAB_REG4:$LAB_REG_PORT/v2/" -o /dev/null &&
 	lab_fail "the registry is reachable without the proxy"
 

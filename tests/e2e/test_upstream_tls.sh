@@ -24,22 +24,7 @@ lab_init
 lab_topology
 lab_exec gw sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0 >/dev/null
 
-mkdir -p "$LAB_DIR/storage"
-cat >"$LAB_DIR/registry.yml" <<EOF2
-version: 0.1
-log: { level: warn }
-storage:
-  filesystem: { rootdirectory: $LAB_DIR/storage }
-http:
-  addr: $LAB_REG4:$LAB_REG_PORT
-  tls:
-    certificate: $E2E_CERTS/server.pem
-    key: $E2E_CERTS/server.key
-EOF2
-lab_bg registry docker-registry serve "$LAB_DIR/registry.yml" >"$LAB_DIR/registry.log" 2>&1
-lab_wait_for 15 lab_exec registry curl -sf --cacert "$E2E_CERTS/ca.pem" \
-	--resolve "$E2E_NAME:$LAB_REG_PORT:$LAB_REG4" "https://$E2E_NAME:$LAB_REG_PORT/v2/" -o /dev/null ||
-	lab_fail "docker-registry (TLS) did not come up: $(cat "$LAB_DIR/registry.log")"
+e2e_registry tls
 
 # a CA that never signed the registry's certificate
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
