@@ -331,7 +331,17 @@ static void test_pipe_pool(void **state)
 	assert_int_equal(write(f.ca, "ping", 4), 4);
 	uint8_t buf[8];
 	assert_int_equal(read(f.cb, buf, sizeof(buf)), 4);
-	usleep(50000); /* the relay is now waiting in poll() */
+	/* the relay gives its pipes back once the data is through and it
+	 * waits in poll() again; wait (bounded) for that rather than guess
+	 * a sleep long enough for a loaded sanitizer run */
+	for (int i = 0; i < 500; i++) {
+		if (__atomic_load_n(&f.r.pool.n_open, __ATOMIC_ACQUIRE) ==
+			    __atomic_load_n(&f.r.pool.n_idle, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&f.r.up.pipe.rd, __ATOMIC_ACQUIRE) < 0 &&
+		    __atomic_load_n(&f.r.down.pipe.rd, __ATOMIC_ACQUIRE) < 0)
+			break;
+		usleep(10000);
+	}
 	assert_int_equal(f.r.pool.n_open, f.r.pool.n_idle);
 	assert_true(f.r.up.pipe.rd < 0 && f.r.down.pipe.rd < 0);
 	shutdown(f.ca, SHUT_WR);
