@@ -215,7 +215,7 @@ int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 			.n_names = l->n_server_names ? l->n_server_names : p->registry.n_server_names,
 		};
 		SSL_CTX *ctx = NULL;
-		if (rw_tlsctx_server_new(l, &sni, &ctx, err, sizeof(err))) {
+		if (rw_tlsctx_server_new(l, &sni, NULL, &ctx, err, sizeof(err))) {
 			rw_diag_err(diag, p->source_file, l->line, "listener %s: %s", l->name, err);
 			bad = 1;
 		}

@@ -1,12 +1,14 @@
 #include "appliance/rw_workers.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +75,7 @@ static void rw_workers_child(struct rw_workers *ws, int stop_r)
 	o.stop_fd = stop_r;
 	o.drain_timeout_ms = RW_WORKERS_DRAIN_MS;
 	o.limit = ws->limit;
+	o.ticket_secret = ws->tickets ? ws->ticket_secret : NULL;
 	struct rw_fwd_events ev;
 	rw_event_json_sink(&ev, stdout);
 	int r = rw_fwd_worker_run(ws->pol, &o, &ev);
@@ -156,8 +159,13 @@ void rw_workers_tick(struct rw_workers *ws)
 
 int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw_diag *diag)
 {
+	/* A new secret first: if the kernel cannot give one, the workers
+	 * run without resumption rather than with a guessable key. */
+	bool tickets = getrandom(ws->ticket_secret, sizeof(ws->ticket_secret), 0) ==
+		       (ssize_t)sizeof(ws->ticket_secret);
 	rw_workers_retire(ws);
 	ws->pol = p;
+	ws->tickets = tickets;
 	ws->generation++;
 	for (unsigned i = 0; i < ws->n; i++) {
 		ws->slot[i].restarts = 0;

@@ -10,11 +10,14 @@
 #ifndef RW_WORKERS_H
 #define RW_WORKERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "fwd/rw_fwd.h"
 #include "fwd/rw_limit.h"
+#include "fwd/rw_tlsctx.h"
 #include "inspect/rw_err.h"
 #include "rules/rw_policy.h"
 
@@ -42,6 +45,10 @@ struct rw_workers {
 	int close_fds[8]; /* parent-only fds each child closes */
 	size_t n_close;
 	unsigned generation;
+	/* drawn at each rw_workers_start: the TLS ticket keys of this
+	 * generation derive from it, so a reload ends every session */
+	uint8_t ticket_secret[RW_TLSCTX_SECRET_LEN];
+	bool tickets; /* the secret was drawn */
 };
 
 /* n = 0 disables the data path. Creates the shared limiter. */

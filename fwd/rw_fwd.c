@@ -271,7 +271,8 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 		if (cfg->mode == RW_MODE_TERMINATE) {
 			/* TLS state before the socket: a listener whose
 			 * certificate does not load is never opened */
-			rc = rw_term_listener_new(cfg, lis->names, lis->n_names, &lis->term, NULL, 0);
+			rc = rw_term_listener_new(cfg, lis->names, lis->n_names, w->o.ticket_secret,
+						  &lis->term, NULL, 0);
 			if (!rc && p->registry.upstream_tls && !w->up_ctx)
 				rc = rw_tlsctx_client_new(p->registry.upstream_ca, &w->up_ctx, NULL, 0);
 			if (rc)

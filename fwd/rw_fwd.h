@@ -40,6 +40,8 @@ struct rw_fwd_opts {
 	uint32_t handshake_timeout_ms; /* accept -> TLS handshake done; default 10000 */
 	uint32_t header_timeout_ms;    /* first byte of a request head -> whole head; default 30000 */
 	struct rw_limit *limit;        /* shared push buckets; NULL = no push limits */
+	const uint8_t *ticket_secret;  /* RW_TLSCTX_SECRET_LEN bytes shared by the workers of
+					* one generation: TLS session tickets; NULL = none */
 };
 
 void rw_fwd_opts_default(struct rw_fwd_opts *o);

@@ -82,15 +82,24 @@ static void rw_term_pump(struct rw_term_conn *c);
 /* ---- listener TLS state ---- */
 
 int rw_term_listener_new(const struct rw_listener *cfg, char *const *names, size_t n_names,
-			 struct rw_term_listener **out, char *err, size_t errlen)
+			 const uint8_t *ticket_secret, struct rw_term_listener **out, char *err,
+			 size_t errlen)
 {
 	*out = NULL;
+	uint8_t keys[RW_TLSCTX_TICKET_KEYS_LEN];
+	if (ticket_secret) {
+		int rc = rw_tlsctx_ticket_keys(ticket_secret, cfg->name, keys);
+		if (rc)
+			return rc;
+	}
 	struct rw_term_listener *tl = calloc(1, sizeof(*tl));
 	if (!tl)
 		return RW_ENOMEM;
 	tl->sni.names = names;
 	tl->sni.n_names = n_names;
-	int rc = rw_tlsctx_server_new(cfg, &tl->sni, &tl->ctx, err, errlen);
+	int rc = rw_tlsctx_server_new(cfg, &tl->sni, ticket_secret ? keys : NULL, &tl->ctx, err,
+				      errlen);
+	OPENSSL_cleanse(keys, sizeof(keys));
 	if (rc) {
 		free(tl);
 		return rc;
@@ -265,7 +274,9 @@ static int rw_term_handshake(struct rw_term_conn *c)
 		rw_term_close(c, "refuse", why ? why : "tls_handshake", false);
 		return -1;
 	}
-	const char *name = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+	/* the name sent in this ClientHello (a resumed session's own name
+	 * equals it: rw_tlsctx refuses a ticket for another name) */
+	const char *name = rw_tlsctx_sni(c->ssl);
 	snprintf(c->sni, sizeof(c->sni), "%s", name ? name : "");
 	const char *bad = rw_tlsctx_peer_ok(c->ssl, mode);
 	if (bad) {

@@ -153,8 +153,11 @@ void rw_term_close_all(struct rw_fwd_worker *w);
 void rw_term_io_pool_free(struct rw_fwd_worker *w);
 
 /* Build / free the per-listener TLS state at worker start. */
+/* ticket_secret (RW_TLSCTX_SECRET_LEN bytes, shared by the workers of one
+ * generation) enables session resumption by ticket; NULL disables it. */
 int rw_term_listener_new(const struct rw_listener *cfg, char *const *names, size_t n_names,
-			 struct rw_term_listener **out, char *err, size_t errlen);
+			 const uint8_t *ticket_secret, struct rw_term_listener **out, char *err,
+			 size_t errlen);
 void rw_term_listener_free(struct rw_term_listener *tl);
 
 /* Who a terminate connection is, for rw_decide: the client certificate

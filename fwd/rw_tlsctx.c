@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -18,6 +19,18 @@
 static const unsigned char rw_tlsctx_alpn_http11[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
 
 static int rw_tlsctx_ex_reason = -1;
+static int rw_tlsctx_ex_sni = -1; /* the name the client sent, validated */
+
+static void rw_tlsctx_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+			      void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	OPENSSL_free(ptr);
+}
 
 static int rw_tlsctx_ex_index(void)
 {
@@ -25,7 +38,16 @@ static int rw_tlsctx_ex_index(void)
 	 * so the lazy init needs no lock. */
 	if (rw_tlsctx_ex_reason < 0)
 		rw_tlsctx_ex_reason = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (rw_tlsctx_ex_sni < 0)
+		rw_tlsctx_ex_sni = SSL_get_ex_new_index(0, NULL, NULL, NULL, rw_tlsctx_ex_free);
 	return rw_tlsctx_ex_reason;
+}
+
+const char *rw_tlsctx_sni(const SSL *ssl)
+{
+	if (rw_tlsctx_ex_sni < 0)
+		return NULL;
+	return SSL_get_ex_data(ssl, rw_tlsctx_ex_sni);
 }
 
 static void rw_tlsctx_set_reason(SSL *ssl, const char *why)
@@ -102,7 +124,96 @@ static int rw_tlsctx_on_hello(SSL *ssl, int *al, void *arg)
 		*al = SSL_AD_UNRECOGNIZED_NAME;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
+	/* Kept for the ticket callback and the data path: the name this
+	 * client sent now, not the one a resumed session remembers. The
+	 * callback can run more than once (HelloRetryRequest). */
+	char *dup = OPENSSL_strdup(host);
+	if (!dup) {
+		*al = SSL_AD_INTERNAL_ERROR;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	OPENSSL_free(SSL_get_ex_data(ssl, rw_tlsctx_ex_sni));
+	SSL_set_ex_data(ssl, rw_tlsctx_ex_sni, dup);
 	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* The name was checked in the client-hello callback already; answering
+ * OK here (rather than having no callback) is what makes OpenSSL record
+ * it in the session, which the ticket check below relies on, and
+ * acknowledge it to the client. */
+static int rw_tlsctx_on_servername(SSL *ssl, int *al, void *arg)
+{
+	(void)arg;
+	const char *sent = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	const char *checked = rw_tlsctx_sni(ssl);
+	if (!sent || !checked || strcmp(sent, checked) != 0) {
+		*al = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/*
+ * Resumption is bound to the server name and the listener:
+ *   - a ticket is used only when the session it carries was made for the
+ *     very name this ClientHello sends (OpenSSL itself would resume a
+ *     session across names);
+ *   - ticket keys are derived per listener from a secret the workers of
+ *     one generation share, so a ticket is good on any worker of that
+ *     generation, never on another listener, and never after a reload or
+ *     live change (a new CRL or identity list takes effect for every
+ *     connection, resumed or not);
+ *   - the session carries the verified client certificate and its verify
+ *     result, so the identity of a resumed connection is the one that was
+ *     verified; the session id context (listener name) keeps OpenSSL from
+ *     resuming a session of another context.
+ */
+static SSL_TICKET_RETURN rw_tlsctx_on_ticket(SSL *ssl, SSL_SESSION *ss, const unsigned char *kn,
+					     size_t knlen, SSL_TICKET_STATUS st, void *arg)
+{
+	(void)kn;
+	(void)knlen;
+	(void)arg;
+	switch (st) {
+	case SSL_TICKET_SUCCESS:
+	case SSL_TICKET_SUCCESS_RENEW: {
+		const char *now = rw_tlsctx_sni(ssl);
+		const char *was = SSL_SESSION_get0_hostname(ss);
+		if (!now || !was || strcmp(now, was) != 0)
+			return SSL_TICKET_RETURN_IGNORE_RENEW;
+		return st == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_USE_RENEW;
+	}
+	case SSL_TICKET_EMPTY:       /* TLS 1.2: the client asks for one */
+	case SSL_TICKET_NO_DECRYPT:  /* another generation's: a fresh one */
+		return SSL_TICKET_RETURN_IGNORE_RENEW;
+	default:
+		return SSL_TICKET_RETURN_IGNORE;
+	}
+}
+
+int rw_tlsctx_ticket_keys(const uint8_t secret[RW_TLSCTX_SECRET_LEN], const char *listener,
+			  uint8_t out[RW_TLSCTX_TICKET_KEYS_LEN])
+{
+	/* key name (16) | HMAC key (32) | AES key (32), each an HMAC-SHA256
+	 * of a label and the listener name under the generation secret */
+	static const char *const labels[3] = { "regwall ticket name", "regwall ticket hmac",
+					       "regwall ticket aes" };
+	static const size_t lens[3] = { 16, 32, 32 };
+	size_t off = 0;
+	for (int i = 0; i < 3; i++) {
+		unsigned char msg[256], mac[EVP_MAX_MD_SIZE];
+		unsigned maclen = 0;
+		int n = snprintf((char *)msg, sizeof(msg), "%s|%s", labels[i], listener);
+		if (n < 0 || (size_t)n >= sizeof(msg))
+			return RW_ERANGE;
+		if (!HMAC(EVP_sha256(), secret, RW_TLSCTX_SECRET_LEN, msg, (size_t)n, mac, &maclen) ||
+		    maclen < lens[i])
+			return RW_EIO;
+		memcpy(out + off, mac, lens[i]);
+		off += lens[i];
+		OPENSSL_cleanse(mac, sizeof(mac));
+	}
+	return 0;
 }
 
 static int rw_tlsctx_on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
@@ -163,7 +274,7 @@ static void rw_tlsctx_common(SSL_CTX *ctx)
 }
 
 int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_sni *sni,
-			 SSL_CTX **out, char *err, size_t errlen)
+			 const uint8_t *ticket_keys, SSL_CTX **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	if (err && errlen)
@@ -184,15 +295,28 @@ int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_s
 		return RW_ENOMEM;
 	int rc = RW_EIO;
 	rw_tlsctx_common(ctx);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* No server-side cache: the only resumption is by stateless ticket
+	 * (TLS 1.2 and 1.3), so workers share nothing but the keys. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_max_early_data(ctx, 0);
 	SSL_CTX_set_recv_max_early_data(ctx, 0);
-	/* Never used for resumption (cache off), but OpenSSL refuses
-	 * verify-peer contexts without one in some paths. */
+	/* OpenSSL resumes only sessions made under the same context id. */
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)cfg->name,
 				       (unsigned)strnlen(cfg->name, SSL_MAX_SID_CTX_LENGTH));
+	if (ticket_keys) {
+		SSL_CTX_set_num_tickets(ctx, 1);
+		SSL_CTX_set_timeout(ctx, RW_TLSCTX_TICKET_LIFETIME_S);
+		if (SSL_CTX_set_tlsext_ticket_keys(ctx, (void *)ticket_keys,
+						   RW_TLSCTX_TICKET_KEYS_LEN) != 1 ||
+		    SSL_CTX_set_session_ticket_cb(ctx, NULL, rw_tlsctx_on_ticket, NULL) != 1) {
+			rw_tlsctx_errmsg(err, errlen, "ticket keys", cfg->name);
+			goto fail;
+		}
+	} else {
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1) {
 		rw_tlsctx_errmsg(err, errlen, "cert", cfg->cert);
 		goto fail;
@@ -203,6 +327,7 @@ int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_s
 		goto fail;
 	}
 	SSL_CTX_set_client_hello_cb(ctx, rw_tlsctx_on_hello, (void *)sni);
+	SSL_CTX_set_tlsext_servername_callback(ctx, rw_tlsctx_on_servername);
 	SSL_CTX_set_alpn_select_cb(ctx, rw_tlsctx_on_alpn, NULL);
 	if (cfg->client_cert != RW_CCERT_NONE) {
 		X509_STORE *st = SSL_CTX_get_cert_store(ctx);

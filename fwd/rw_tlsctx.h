@@ -12,10 +12,13 @@
  *     names (rw_names); a missing or foreign name is refused with the
  *     unrecognized_name alert before any certificate is sent.
  *   - No renegotiation, no 0-RTT (max early data 0).
- *   - No resumption at all: no session cache, no tickets (TLS 1.2 and 1.3,
- *     num_tickets 0). Resumption would skip the client-certificate check
- *     and carry an identity across SNI; a full handshake per connection is
- *     cheap next to a registry push, so this is the simplest safe binding.
+ *   - Resumption only by stateless ticket (TLS 1.2 and 1.3, one ticket per
+ *     handshake, 10 minutes), bound to the server name (a ticket for
+ *     another name gets a full handshake), to the listener (session id
+ *     context and per-listener keys) and to one worker generation (keys
+ *     derived from a secret the parent draws at each start, reload or
+ *     live change, so a new CRL or identity list ends every session).
+ *     Without keys (ticket_keys NULL) no ticket is issued at all.
  *   - Client certificates: none / optional / required, verified against
  *     client_ca, with the CRL (X509_V_FLAG_CRL_CHECK) when crl is set. With
  *     "optional" a presented certificate that fails verification still
@@ -30,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -41,12 +45,27 @@ struct rw_tlsctx_sni {
 	size_t n_names;
 };
 
+#define RW_TLSCTX_SECRET_LEN 32        /* per worker generation */
+#define RW_TLSCTX_TICKET_KEYS_LEN 80   /* OpenSSL's name | HMAC key | AES key */
+#define RW_TLSCTX_TICKET_LIFETIME_S 600
+
+/* The ticket keys of one listener, derived from the generation secret.
+ * Returns 0, RW_ERANGE (listener name too long), RW_EIO. */
+int rw_tlsctx_ticket_keys(const uint8_t secret[RW_TLSCTX_SECRET_LEN], const char *listener,
+			  uint8_t out[RW_TLSCTX_TICKET_KEYS_LEN]);
+
 /* Build the server context for a terminate listener (cert, key, client_ca,
- * crl, client_cert from cfg). Returns 0, RW_EINVAL (cfg lacks cert/key, or
+ * crl, client_cert from cfg). ticket_keys (RW_TLSCTX_TICKET_KEYS_LEN bytes,
+ * copied) enables resumption; NULL disables it. Returns 0, RW_EINVAL (cfg lacks cert/key, or
  * client_cert wants a client_ca that is not set), RW_EIO (a file does not
  * load; detail in err/errlen when given), RW_ENOMEM. */
 int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_sni *sni,
-			 SSL_CTX **out, char *err, size_t errlen);
+			 const uint8_t *ticket_keys, SSL_CTX **out, char *err, size_t errlen);
+
+/* The server name this client sent in its ClientHello (checked against
+ * the listener's names), or NULL before the hello callback ran. On a
+ * resumed session this is still the name sent now. */
+const char *rw_tlsctx_sni(const SSL *ssl);
 
 /* Client context for the upstream: TLS 1.2+, peer verification against
  * ca_path (a PEM bundle) or, when NULL, the system's default store. */

@@ -11,7 +11,8 @@
 # event with the same digest); pull-only identity: push refused with the
 # denial in skopeo's message, pull works; push outside the identity's glob
 # refused; 1 GiB layer pushed (time-bounded) and its digest checked in the
-# registry's storage; push burst over the ops limit -> 429 + Retry-After,
+# registry's storage; TLS session resumption (identity kept, new keys after
+# a reload); push burst over the ops limit -> 429 + Retry-After,
 # then skopeo succeeds after the wait.
 #
 # Needs root; skips (77) without it outside CI and fails under CI=true.
@@ -65,6 +66,7 @@ log = { nflog_group = $LAB_GROUP; blocked = "$LAB_DIR/blocked.jsonl";
 control = { socket = "$LAB_DIR/ctl.sock"; state = "$LAB_DIR/live.json"; };
 EOF
 e2e_daemon "$conf" 2
+daemon=$LAB_LAST_PID
 
 # ---- clients: certificate dirs as skopeo reads them, a private hosts file ----
 certdir() { # NAME -> dir with client.cert/client.key/ca.crt
@@ -196,7 +198,44 @@ PY
 lab_log "big layer ($BIG bytes) pushed in $((t1 - t0)) s, digest $layer"
 rm -rf "$LAB_DIR/big"
 
-# 5. push burst over the ops limit (30/min, burst 30): 429 + Retry-After,
+# 5. TLS session resumption with openssl s_client: a ticket resumes on
+# any worker of this generation, the resumed connection keeps the verified
+# client certificate's identity (a push-class request is allowed for
+# ci-bot), and a reload (new ticket keys) forces a full handshake.
+sclient() { # SESSION-ARGS... -> s_client's output; one upload start sent
+	printf 'POST /v2/team-a/resume/blobs/uploads/ HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' \
+		"$E2E_NAME" |
+		office timeout 10 openssl s_client -connect "$REG" -servername "$E2E_NAME" \
+			-CAfile "$E2E_CERTS/ca.pem" -verify_return_error -ign_eof \
+			-cert "$E2E_CERTS/client.pem" -key "$E2E_CERTS/client.key" "$@" 2>&1
+}
+out=$(sclient -sess_out "$LAB_DIR/sess.pem")
+grep -q '^New, TLSv1.3' <<<"$out" || lab_fail "first handshake: $(grep -E '^(New|Reused)' <<<"$out")"
+grep -q '^HTTP/1.1 202 ' <<<"$out" || lab_fail "upload start as ci-bot: $(grep '^HTTP' <<<"$out")"
+[ -s "$LAB_DIR/sess.pem" ] || lab_fail "no session ticket was issued"
+reused=0
+for _ in 1 2 3 4; do # several connections: SO_REUSEPORT spreads them over both workers
+	out=$(sclient -sess_in "$LAB_DIR/sess.pem")
+	grep -q '^HTTP/1.1 202 ' <<<"$out" || lab_fail "resumed upload start: $(grep '^HTTP' <<<"$out")"
+	grep -q '^Reused, TLSv1.3' <<<"$out" && reused=$((reused + 1))
+done
+[ "$reused" = 4 ] || lab_fail "only $reused of 4 connections resumed the ticket"
+# without a certificate the same request is refused: the 202 above came
+# from the identity the ticket carried
+out=$(printf 'POST /v2/team-a/resume/blobs/uploads/ HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$E2E_NAME" |
+	office timeout 10 openssl s_client -connect "$REG" -servername "$E2E_NAME" \
+		-CAfile "$E2E_CERTS/ca.pem" -ign_eof 2>&1)
+grep -qE '^HTTP/1.1 (401|403) ' <<<"$out" || lab_fail "anonymous upload start: $(grep '^HTTP' <<<"$out")"
+kill -HUP "$daemon"
+reloaded() { lab_ctl status | grep -qE '^reloads: [1-9]'; }
+lab_wait_for 10 reloaded || lab_fail "SIGHUP did not reload"
+sleep 1 # the new generation's workers take over the port
+out=$(sclient -sess_in "$LAB_DIR/sess.pem")
+grep -q '^New, TLSv1.3' <<<"$out" || lab_fail "a ticket of the old generation resumed after reload"
+grep -q '^HTTP/1.1 202 ' <<<"$out" || lab_fail "upload start after reload: $(grep '^HTTP' <<<"$out")"
+lab_log "resumption: 4/4 resumed with ci-bot's identity; after reload a full handshake"
+
+# 6. push burst over the ops limit (30/min, burst 30): 429 + Retry-After,
 # then skopeo succeeds after the wait
 start="https://$REG/v2/team-a/burst/blobs/uploads/"
 codes=""
