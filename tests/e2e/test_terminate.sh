@@ -203,6 +203,7 @@ rm -rf "$LAB_DIR/big"
 # client certificate's identity (a push-class request is allowed for
 # ci-bot), and a reload (new ticket keys) forces a full handshake.
 sclient() { # SESSION-ARGS... -> s_client's output; one upload start sent
+	# (the answer may share a line with the session dump: grep unanchored)
 	printf 'POST /v2/team-a/resume/blobs/uploads/ HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' \
 		"$E2E_NAME" |
 		office timeout 10 openssl s_client -connect "$REG" -servername "$E2E_NAME" \
@@ -211,12 +212,12 @@ sclient() { # SESSION-ARGS... -> s_client's output; one upload start sent
 }
 out=$(sclient -sess_out "$LAB_DIR/sess.pem")
 grep -q '^New, TLSv1.3' <<<"$out" || lab_fail "first handshake: $(grep -E '^(New|Reused)' <<<"$out")"
-grep -q '^HTTP/1.1 202 ' <<<"$out" || lab_fail "upload start as ci-bot: $(grep '^HTTP' <<<"$out")"
+grep -q 'HTTP/1.1 202 ' <<<"$out" || lab_fail "upload start as ci-bot: $(grep '^HTTP' <<<"$out")"
 [ -s "$LAB_DIR/sess.pem" ] || lab_fail "no session ticket was issued"
 reused=0
 for _ in 1 2 3 4; do # several connections: SO_REUSEPORT spreads them over both workers
 	out=$(sclient -sess_in "$LAB_DIR/sess.pem")
-	grep -q '^HTTP/1.1 202 ' <<<"$out" || lab_fail "resumed upload start: $(grep '^HTTP' <<<"$out")"
+	grep -q 'HTTP/1.1 202 ' <<<"$out" || lab_fail "resumed upload start: $(grep '^HTTP' <<<"$out")"
 	grep -q '^Reused, TLSv1.3' <<<"$out" && reused=$((reused + 1))
 done
 [ "$reused" = 4 ] || lab_fail "only $reused of 4 connections resumed the ticket"
@@ -225,14 +226,14 @@ done
 out=$(printf 'POST /v2/team-a/resume/blobs/uploads/ HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$E2E_NAME" |
 	office timeout 10 openssl s_client -connect "$REG" -servername "$E2E_NAME" \
 		-CAfile "$E2E_CERTS/ca.pem" -ign_eof 2>&1)
-grep -qE '^HTTP/1.1 (401|403) ' <<<"$out" || lab_fail "anonymous upload start: $(grep '^HTTP' <<<"$out")"
+grep -qE 'HTTP/1.1 (401|403) ' <<<"$out" || lab_fail "anonymous upload start: $(grep '^HTTP' <<<"$out")"
 kill -HUP "$daemon"
 reloaded() { lab_ctl status | grep -qE '^reloads: [1-9]'; }
 lab_wait_for 10 reloaded || lab_fail "SIGHUP did not reload"
 sleep 1 # the new generation's workers take over the port
 out=$(sclient -sess_in "$LAB_DIR/sess.pem")
 grep -q '^New, TLSv1.3' <<<"$out" || lab_fail "a ticket of the old generation resumed after reload"
-grep -q '^HTTP/1.1 202 ' <<<"$out" || lab_fail "upload start after reload: $(grep '^HTTP' <<<"$out")"
+grep -q 'HTTP/1.1 202 ' <<<"$out" || lab_fail "upload start after reload: $(grep '^HTTP' <<<"$out")"
 lab_log "resumption: 4/4 resumed with ci-bot's identity; after reload a full handshake"
 
 # 6. push burst over the ops limit (30/min, burst 30): 429 + Retry-After,
