@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -101,6 +103,25 @@ static int rw_cert_san_add(char (*list)[RW_CERT_SAN_LEN], size_t *n, const ASN1_
 	return rc;
 }
 
+/* iPAddress is a bare OCTET STRING: 4 octets for IPv4, 16 for IPv6 in a
+ * SAN (8 and 32 are address+mask, legal only in name constraints). Any
+ * other length is a malformed certificate, refused like an undecodable
+ * extension rather than skipped, so a selector can never be dodged by it. */
+static int rw_cert_ip_add(struct rw_cert_id *out, const ASN1_OCTET_STRING *s)
+{
+	if (!s)
+		return RW_EPROTO;
+	int len = ASN1_STRING_length(s);
+	if (len != 4 && len != 16)
+		return RW_EPROTO;
+	if (out->n_ip >= RW_CERT_SAN_MAX)
+		return RW_ETOOBIG;
+	memcpy(out->ip[out->n_ip], ASN1_STRING_get0_data(s), (size_t)len);
+	out->ip_len[out->n_ip] = (uint8_t)len;
+	out->n_ip++;
+	return 0;
+}
+
 static int rw_cert_sans(const X509 *cert, struct rw_cert_id *out)
 {
 	int crit = 0;
@@ -127,6 +148,9 @@ static int rw_cert_sans(const X509 *cert, struct rw_cert_id *out)
 			break;
 		case GEN_EMAIL:
 			rc = rw_cert_san_add(out->email, &out->n_email, gn->d.rfc822Name);
+			break;
+		case GEN_IPADD:
+			rc = rw_cert_ip_add(out, gn->d.iPAddress);
 			break;
 		default:
 			break; /* not used by selectors */
@@ -254,6 +278,24 @@ static bool rw_cert_has_prefix(const char *s, const char *prefix, const char **r
 	return true;
 }
 
+/* Exact octet comparison: the selector's family decides the length, so an
+ * IPv4 selector never matches an IPv6 SAN (mapped or not) and vice versa. */
+static bool rw_cert_ip_match(const struct rw_cert_id *id, const char *want)
+{
+	uint8_t a[16];
+	size_t alen;
+	if (inet_pton(AF_INET, want, a) == 1)
+		alen = 4;
+	else if (inet_pton(AF_INET6, want, a) == 1)
+		alen = 16;
+	else
+		return false;
+	for (size_t i = 0; i < id->n_ip; i++)
+		if (id->ip_len[i] == alen && memcmp(id->ip[i], a, alen) == 0)
+			return true;
+	return false;
+}
+
 static bool rw_cert_san_match(const struct rw_cert_id *id, const char *sel)
 {
 	const char *v;
@@ -264,6 +306,8 @@ static bool rw_cert_san_match(const struct rw_cert_id *id, const char *sel)
 	if (rw_cert_has_prefix(sel, "email:", &v))
 		return rw_cert_in_list((const char (*)[RW_CERT_SAN_LEN])id->email, id->n_email, v,
 				       true);
+	if (rw_cert_has_prefix(sel, "ip:", &v))
+		return rw_cert_ip_match(id, v);
 	return false;
 }
 

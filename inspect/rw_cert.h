@@ -41,6 +41,10 @@ struct rw_cert_id {
 	size_t n_uri;
 	char email[RW_CERT_SAN_MAX][RW_CERT_SAN_LEN];
 	size_t n_email;
+	/* iPAddress SANs as the octets on the wire: 4 (IPv4) or 16 (IPv6) */
+	uint8_t ip[RW_CERT_SAN_MAX][16];
+	uint8_t ip_len[RW_CERT_SAN_MAX];
+	size_t n_ip;
 	uint8_t sha256[32]; /* of the DER encoding; equals openssl -fingerprint */
 	time_t not_before;
 	time_t not_after;
@@ -51,10 +55,11 @@ struct rw_cert_id {
  *   RW_ETOOBIG  subject, CN or a SAN does not fit, or more than
  *               RW_CERT_SAN_MAX SANs of one kind (refused, never truncated)
  *   RW_EPROTO   embedded NUL in CN or a SAN, unreadable name or time, more
- *               than one CN, a SAN extension that does not decode
+ *               than one CN, a SAN extension that does not decode, an
+ *               iPAddress SAN that is not 4 or 16 octets
  *   RW_ENOMEM   OpenSSL allocation failed
- * On error *out is zeroed. SAN kinds other than DNS/URI/email (IP,
- * otherName, directoryName, ...) are ignored. */
+ * On error *out is zeroed. SAN kinds other than DNS/URI/email/IP
+ * (otherName, directoryName, ...) are ignored. */
 int rw_cert_identity(const X509 *cert, struct rw_cert_id *out);
 
 /* True when every selector present in sel matches id, and sel has at least
@@ -65,7 +70,11 @@ int rw_cert_identity(const X509 *cert, struct rw_cert_id *out);
  *                 or '+' separator in the selector are ignored
  *   cert_san      "DNS:name" (case-insensitive, literal: a certificate
  *                 "*.x" matches only the selector "DNS:*.x"), "URI:uri"
- *                 (exact), "email:addr" (case-insensitive); the kind
+ *                 (exact), "email:addr" (case-insensitive), "IP:addr"
+ *                 (an IPv4 or IPv6 address as inet_pton reads it,
+ *                 compared octet for octet: "IP:::ffff:192.0.2.1" does
+ *                 not match the 4-octet SAN 192.0.2.1, and a selector
+ *                 that is not an address never matches); the kind
  *                 prefix itself is case-insensitive; any other kind never
  *                 matches
  *   cert_sha256   the 32 fingerprint bytes */

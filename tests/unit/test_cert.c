@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -103,7 +105,8 @@ static void check_against_cli(const char *name, struct rw_cert_id *id)
 
 static void test_all_generated_match_cli(void **state)
 {
-	static const char *names[] = { "ca", "client", "cnonly", "utf8", "expired", "revoked" };
+	static const char *names[] = { "ca", "client", "cnonly", "utf8", "expired", "revoked",
+				       "ipsan" };
 	struct rw_cert_id id;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		check_against_cli(names[i], &id);
@@ -122,7 +125,42 @@ static void test_client_fields(void **state)
 	assert_string_equal(id.uri[0], "spiffe://example.test/ci/bot");
 	assert_int_equal(id.n_email, 1);
 	assert_string_equal(id.email[0], "CI-Bot@Example.Test");
+	assert_int_equal(id.n_ip, 1);
+	assert_int_equal(id.ip_len[0], 4);
+	assert_memory_equal(id.ip[0], "\xcb\x00\x71\x07", 4); /* 203.0.113.7 */
 	assert_true(id.not_after > id.not_before);
+}
+
+/* ipsan.pem: the iPAddress SANs as the openssl CLI printed them (ip= lines
+ * of ipsan.expect, read back with inet_pton), in certificate order. */
+static void test_ip_sans_match_cli(void **state)
+{
+	struct rw_cert_id id;
+	check_against_cli("ipsan", &id);
+	FILE *f = fopen(CERT_DIR "ipsan.expect", "r");
+	assert_non_null(f);
+	char line[256];
+	size_t n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "ip=", 3) != 0)
+			continue;
+		uint8_t a[16];
+		size_t alen = 4;
+		if (inet_pton(AF_INET, line + 3, a) != 1) {
+			assert_int_equal(inet_pton(AF_INET6, line + 3, a), 1);
+			alen = 16;
+		}
+		assert_true(n < id.n_ip);
+		assert_int_equal(id.ip_len[n], alen);
+		assert_memory_equal(id.ip[n], a, alen);
+		n++;
+	}
+	fclose(f);
+	assert_int_equal(n, 3);
+	assert_int_equal(id.n_ip, n);
+	assert_int_equal(id.n_dns, 1);
+	assert_string_equal(id.dns[0], "ip-client.example.test");
 }
 
 static void test_cn_only(void **state)
@@ -131,7 +169,7 @@ static void test_cn_only(void **state)
 	check_against_cli("cnonly", &id);
 	assert_true(id.has_cn);
 	assert_string_equal(id.cn, "cn-only-client");
-	assert_int_equal(id.n_dns + id.n_uri + id.n_email, 0);
+	assert_int_equal(id.n_dns + id.n_uri + id.n_email + id.n_ip, 0);
 }
 
 static void test_utf8_cn(void **state)
@@ -244,6 +282,7 @@ static void test_crafted_ok_baseline(void **state)
 	assert_int_equal(id.n_dns, 1);
 	assert_int_equal(id.n_uri, 1);
 	assert_int_equal(id.n_email, 1);
+	assert_int_equal(id.n_ip, 1);
 	assert_int_equal((long long)(id.not_after - id.not_before), 3600);
 	X509_free(x);
 	X509_NAME_free(n);
@@ -301,6 +340,80 @@ static void test_long_san_refused(void **state)
 	add_san(x, san);
 	sign(x, k);
 	assert_int_equal(identity_of(x, &id), RW_ETOOBIG);
+	X509_free(x);
+	X509_NAME_free(n);
+	EVP_PKEY_free(k);
+}
+
+/* GeneralNames { iPAddress (tag [7]) of n octets }, as raw DER. */
+static void add_raw_ip_san(X509 *x, size_t n)
+{
+	char v[128] = "DER:";
+	size_t at = strlen(v);
+	at += (size_t)snprintf(v + at, sizeof(v) - at, "30%02zx87%02zx", n + 2, n);
+	for (size_t i = 0; i < n; i++)
+		at += (size_t)snprintf(v + at, sizeof(v) - at, "%02zx", i + 1);
+	add_san(x, v);
+}
+
+static void test_ip_san_lengths(void **state)
+{
+	static const struct {
+		size_t len;
+		int want;
+	} cases[] = {
+		{ 4, 0 }, { 16, 0 },
+		/* address+mask forms (name constraints only) and junk lengths */
+		{ 0, RW_EPROTO }, { 3, RW_EPROTO }, { 5, RW_EPROTO }, { 8, RW_EPROTO },
+		{ 15, RW_EPROTO }, { 32, RW_EPROTO },
+	};
+	EVP_PKEY *k = test_key();
+	X509_NAME *n = name_cn("ip-len");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		X509 *x = craft(k, n);
+		add_raw_ip_san(x, cases[i].len);
+		sign(x, k);
+		struct rw_cert_id id;
+		int rc = identity_of(x, &id);
+		if (rc != cases[i].want)
+			fail_msg("IP SAN of %zu octets: got %d, want %d", cases[i].len, rc,
+				 cases[i].want);
+		if (rc == 0) {
+			assert_int_equal(id.n_ip, 1);
+			assert_int_equal(id.ip_len[0], cases[i].len);
+			assert_memory_equal(id.ip[0], "\x01\x02\x03\x04", 4);
+		} else {
+			assert_int_equal(id.n_ip, 0);
+		}
+		X509_free(x);
+	}
+	X509_NAME_free(n);
+	EVP_PKEY_free(k);
+}
+
+static void test_too_many_ip_sans(void **state)
+{
+	EVP_PKEY *k = test_key();
+	X509_NAME *n = name_cn("many-ip");
+	char san[4096] = "";
+	for (int i = 0; i < RW_CERT_SAN_MAX; i++) {
+		char one[64];
+		snprintf(one, sizeof(one), "%sIP:192.0.2.%d", i ? "," : "", i + 1);
+		strcat(san, one);
+	}
+	X509 *x = craft(k, n);
+	add_san(x, san);
+	sign(x, k);
+	struct rw_cert_id id;
+	assert_int_equal(identity_of(x, &id), 0);
+	assert_int_equal(id.n_ip, RW_CERT_SAN_MAX);
+	X509_free(x);
+	strcat(san, ",IP:2001:db8::1");
+	x = craft(k, n);
+	add_san(x, san);
+	sign(x, k);
+	assert_int_equal(identity_of(x, &id), RW_ETOOBIG);
+	assert_int_equal(id.n_ip, 0);
 	X509_free(x);
 	X509_NAME_free(n);
 	EVP_PKEY_free(k);
@@ -455,7 +568,16 @@ static void test_match_san_kinds(void **state)
 		{ "email:ci-bot@example.test", true },
 		{ "email:CI-Bot@Example.Test", true },
 		{ "email:ci-bot@example.tes", false },
-		{ "IP:203.0.113.7", false },
+		{ "IP:203.0.113.7", true },
+		{ "ip:203.0.113.7", true },
+		{ "IP:203.0.113.8", false },
+		{ "IP:203.0.113.70", false },
+		{ "IP:::ffff:203.0.113.7", false }, /* 16 octets vs the 4 in the SAN */
+		{ "IP:203.0.113.7/32", false },
+		{ "IP:203.0.113.007", false },
+		{ "IP: 203.0.113.7", false },
+		{ "IP:", false },
+		{ "DNS:203.0.113.7", false },
 		{ "ci-bot.example.test", false },
 		{ "DNS:", false },
 		{ "", false },
@@ -465,6 +587,46 @@ static void test_match_san_kinds(void **state)
 		if (rw_cert_match(&client_id, &s) != cases[i].want)
 			fail_msg("SAN selector '%s': expected %d", cases[i].san, cases[i].want);
 	}
+}
+
+static void test_match_ip_sans(void **state)
+{
+	static const struct {
+		const char *san;
+		bool want;
+	} cases[] = {
+		{ "IP:192.0.2.10", true },
+		{ "IP:198.51.100.255", true },
+		{ "IP:2001:db8::7", true },
+		{ "IP:2001:DB8:0:0:0:0:0:7", true },
+		{ "IP:2001:0db8:0000::0007", true },
+		{ "iP:2001:db8::7", true },
+		{ "IP:2001:db8::8", false },
+		{ "IP:2001:db8::", false },
+		{ "IP:192.0.2.1", false },
+		{ "IP:192.0.2.100", false },
+		{ "IP:::ffff:192.0.2.10", false },
+		{ "IP:::192.0.2.10", false },
+		{ "IP:192.0.2.10 ", false },
+		{ "IP:192.0.2", false },
+		{ "IP:203.0.113.7", false }, /* the other certificate's address */
+		{ "DNS:ip-client.example.test", true },
+	};
+	struct rw_cert_id id;
+	X509 *x = load_pem("ipsan");
+	assert_int_equal(rw_cert_identity(x, &id), 0);
+	X509_free(x);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rw_identity s = sel(NULL, cases[i].san);
+		if (rw_cert_match(&id, &s) != cases[i].want)
+			fail_msg("SAN selector '%s': expected %d", cases[i].san, cases[i].want);
+	}
+	/* an identity picked by its IP SAN, with the subject as well */
+	struct rw_identity ids[2];
+	ids[0] = sel(NULL, "IP:192.0.2.11");
+	ids[1] = sel("CN=ip-san-client", "IP:2001:db8::7");
+	assert_ptr_equal(rw_cert_find_identity(&id, ids, 2), &ids[1]);
+	assert_null(rw_cert_find_identity(&client_id, ids, 2));
 }
 
 static void test_match_sha256(void **state)
@@ -529,7 +691,7 @@ static void test_find_identity_first_wins(void **state)
 static void test_other_certs_do_not_match_client_selectors(void **state)
 {
 	struct rw_identity s = sel(NULL, "DNS:ci-bot.example.test");
-	static const char *names[] = { "ca", "cnonly", "utf8", "expired", "revoked" };
+	static const char *names[] = { "ca", "cnonly", "utf8", "expired", "revoked", "ipsan" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		struct rw_cert_id id;
 		X509 *x = load_pem(names[i]);
@@ -554,6 +716,9 @@ int main(void)
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_crafted_ok_baseline),
 		cmocka_unit_test(test_too_many_sans),
+		cmocka_unit_test(test_ip_sans_match_cli),
+		cmocka_unit_test(test_ip_san_lengths),
+		cmocka_unit_test(test_too_many_ip_sans),
 		cmocka_unit_test(test_long_san_refused),
 		cmocka_unit_test(test_long_subject_refused),
 		cmocka_unit_test(test_nul_in_cn_refused),
@@ -563,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_dn_equal_rules),
 		cmocka_unit_test_setup(test_match_subject, setup_client),
 		cmocka_unit_test_setup(test_match_san_kinds, setup_client),
+		cmocka_unit_test_setup(test_match_ip_sans, setup_client),
 		cmocka_unit_test_setup(test_match_sha256, setup_client),
 		cmocka_unit_test_setup(test_match_all_selectors_must_hold, setup_client),
 		cmocka_unit_test_setup(test_find_identity_first_wins, setup_client),
