@@ -110,7 +110,7 @@ deps:
 		bash scripts/install-deps.sh; \
 		for c in $(sort $(DEPS_CMDS)); do \
 			command -v "$$c" >/dev/null 2>&1 || \
-				echo "deps: warning: $$c still not on PATH ($$PATH)" >&2; \
+				echo "deps: warning: $$c still not on PATH" >&2; \
 		done; \
 	fi
 
