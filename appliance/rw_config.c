@@ -170,6 +170,16 @@ static void rw_cfg_defaults(struct rw_cfg_ctx *ctx, struct rw_policy *p)
 	p->opts.push_requires_vpn = true;
 	p->opts.ban_set_size = 65536;
 	p->opts.ban_for_ms = 10 * 60 * 1000;
+	p->limits = (struct rw_limits){
+		.hello_timeout_ms = RW_LIMITS_DEF_HELLO_MS,
+		.handshake_timeout_ms = RW_LIMITS_DEF_HANDSHAKE_MS,
+		.header_timeout_ms = RW_LIMITS_DEF_HEADER_MS,
+		.idle_timeout_ms = RW_LIMITS_DEF_IDLE_MS,
+		.connect_timeout_ms = RW_LIMITS_DEF_CONNECT_MS,
+		.max_connections = RW_LIMITS_DEF_MAX_CONNS,
+		.max_per_source = RW_LIMITS_DEF_MAX_PER_SOURCE,
+		.drain_timeout_ms = RW_LIMITS_DEF_DRAIN_MS,
+	};
 	p->log.nflog_group = 7;
 	p->control_socket = rw_cfg_strdup(ctx, RW_CFG_DEFAULT_SOCKET);
 	p->state_file = rw_cfg_strdup(ctx, RW_CFG_DEFAULT_STATE);

@@ -96,6 +96,7 @@ extern const struct rw_cfg_section rw_cfg_sec_peer;
 extern const struct rw_cfg_section rw_cfg_sec_policy;
 extern const struct rw_cfg_section rw_cfg_sec_push_rate;
 extern const struct rw_cfg_section rw_cfg_sec_conn_rate;
+extern const struct rw_cfg_section rw_cfg_sec_limits;
 extern const struct rw_cfg_section rw_cfg_sec_log;
 extern const struct rw_cfg_section rw_cfg_sec_control;
 extern const struct rw_cfg_section rw_cfg_sec_metrics;

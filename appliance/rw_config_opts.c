@@ -1,8 +1,9 @@
-/* Section builders: policy (push and connection rates, bans), log, control,
- * metrics. Defaults are set by the loader before these run. */
+/* Section builders: policy (push and connection rates, bans), limits
+ * (data-path timeouts and connection caps), log, control, metrics. Defaults are set by the loader before these run. */
 #include "appliance/rw_config_int.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -12,10 +13,41 @@
 #define RW_CFG_BAN_FOR_MIN_MS 1000u
 #define RW_CFG_BAN_FOR_MAX_MS (30ull * 24 * 3600 * 1000)
 
+/* A duration member of g between lo and hi ms (range_text says so in the
+ * message): true and *ms when present and valid; reported otherwise. */
+static bool rw_cfg_duration(struct rw_cfg_ctx *ctx, const config_setting_t *g, const char *name,
+			    uint64_t lo, uint64_t hi, const char *range_text, uint64_t *ms)
+{
+	const config_setting_t *s = rw_cfg_member(g, name);
+	if (!s)
+		return false;
+	uint64_t v = 0;
+	int r;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		r = rw_duration_parse_ms(config_setting_get_string(s), &v);
+	} else if (config_setting_type(s) == CONFIG_TYPE_INT ||
+		   config_setting_type(s) == CONFIG_TYPE_INT64) {
+		long long sec = config_setting_get_int64(s);
+		r = sec < 0 || (unsigned long long)sec > hi / 1000 + 1 ? RW_ERANGE : 0;
+		v = r ? 0 : (uint64_t)sec * 1000;
+	} else {
+		return false; /* reported by the table walk */
+	}
+	if (r == RW_EINVAL) {
+		rw_cfg_err(ctx, s, "expected a duration such as \"500ms\", \"30s\", \"10m\", \"1h\", \"2d\"");
+		return false;
+	}
+	if (r || v < lo || v > hi) {
+		rw_cfg_err(ctx, s, "must be between %s", range_text);
+		return false;
+	}
+	*ms = v;
+	return true;
+}
+
 static void rw_cfg_conn_rate(struct rw_cfg_ctx *ctx, const config_setting_t *g)
 {
 	struct rw_policy_opts *o = &ctx->pol->opts;
-	const config_setting_t *s;
 	const char *v;
 	int64_t n;
 
@@ -35,26 +67,9 @@ static void rw_cfg_conn_rate(struct rw_cfg_ctx *ctx, const config_setting_t *g)
 	if (rw_cfg_get_int(g, &rw_cfg_sec_conn_rate, "ban_set_size", &n))
 		o->ban_set_size = (uint32_t)n;
 
-	s = rw_cfg_member(g, "ban_for");
-	if (!s)
-		return;
-	uint64_t ms = 0;
-	int r;
-	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		r = rw_duration_parse_ms(config_setting_get_string(s), &ms);
-	} else if (config_setting_type(s) == CONFIG_TYPE_INT ||
-		   config_setting_type(s) == CONFIG_TYPE_INT64) {
-		long long sec = config_setting_get_int64(s);
-		r = sec < 0 || sec > (long long)(RW_CFG_BAN_FOR_MAX_MS / 1000) ? RW_ERANGE : 0;
-		ms = r ? 0 : (uint64_t)sec * 1000;
-	} else {
-		return; /* reported by the table walk */
-	}
-	if (r == RW_EINVAL)
-		rw_cfg_err(ctx, s, "expected a duration such as \"500ms\", \"30s\", \"10m\", \"1h\", \"2d\"");
-	else if (r || ms < RW_CFG_BAN_FOR_MIN_MS || ms > RW_CFG_BAN_FOR_MAX_MS)
-		rw_cfg_err(ctx, s, "must be between 1s and 30d");
-	else
+	uint64_t ms;
+	if (rw_cfg_duration(ctx, g, "ban_for", RW_CFG_BAN_FOR_MIN_MS, RW_CFG_BAN_FOR_MAX_MS,
+			    "1s and 30d", &ms))
 		o->ban_for_ms = ms;
 }
 
@@ -72,10 +87,63 @@ static void rw_cfg_policy(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 			o->push_ops_per_minute = (uint64_t)n;
 		if (rw_cfg_get_int(sub, &rw_cfg_sec_push_rate, "bytes_per_second", &n))
 			o->push_bytes_per_second = (uint64_t)n;
+		if (rw_cfg_get_int(sub, &rw_cfg_sec_push_rate, "burst_ops", &n))
+			o->push_burst_ops = (uint64_t)n;
+		if (rw_cfg_get_int(sub, &rw_cfg_sec_push_rate, "burst_bytes", &n))
+			o->push_burst_bytes = (uint64_t)n;
+		/* a burst without its rate would silently limit nothing */
+		if (o->push_burst_ops && !o->push_ops_per_minute)
+			rw_cfg_err(ctx, rw_cfg_member(sub, "burst_ops"),
+				   "needs ops_per_minute (the rate the bucket refills at)");
+		if (o->push_burst_bytes && !o->push_bytes_per_second)
+			rw_cfg_err(ctx, rw_cfg_member(sub, "burst_bytes"),
+				   "needs bytes_per_second (the rate the bucket refills at)");
 	}
 	sub = rw_cfg_member(g, "conn_rate");
 	if (sub && config_setting_type(sub) == CONFIG_TYPE_GROUP)
 		rw_cfg_conn_rate(ctx, sub);
+}
+
+/* Timeouts: from 100 ms (below that a loaded machine or a slow link
+ * fails honest clients) to a day (past that a dead connection holds its
+ * fds for good). The drain may be 0 (old workers cut their connections
+ * at once) and at most a day. */
+#define RW_CFG_TIMEOUT_MIN_MS 100u
+#define RW_CFG_TIMEOUT_MAX_MS (24u * 3600 * 1000)
+#define RW_CFG_DRAIN_MAX_MS (24u * 3600 * 1000)
+
+static void rw_cfg_limits(struct rw_cfg_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t *g = rw_cfg_member(root, "limits");
+	struct rw_limits *l = &ctx->pol->limits;
+	static const struct {
+		const char *name;
+		size_t off;
+	} timeouts[] = {
+		{ "hello_timeout", offsetof(struct rw_limits, hello_timeout_ms) },
+		{ "handshake_timeout", offsetof(struct rw_limits, handshake_timeout_ms) },
+		{ "header_timeout", offsetof(struct rw_limits, header_timeout_ms) },
+		{ "idle_timeout", offsetof(struct rw_limits, idle_timeout_ms) },
+		{ "connect_timeout", offsetof(struct rw_limits, connect_timeout_ms) },
+	};
+	uint64_t ms;
+	int64_t n;
+	if (!g || config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return;
+	for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++)
+		if (rw_cfg_duration(ctx, g, timeouts[i].name, RW_CFG_TIMEOUT_MIN_MS,
+				    RW_CFG_TIMEOUT_MAX_MS, "100ms and 1d", &ms))
+			*(uint32_t *)((char *)l + timeouts[i].off) = (uint32_t)ms;
+	if (rw_cfg_duration(ctx, g, "drain_timeout", 0, RW_CFG_DRAIN_MAX_MS, "0s and 24h", &ms))
+		l->drain_timeout_ms = (uint32_t)ms;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_limits, "max_connections", &n))
+		l->max_connections = (uint32_t)n;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_limits, "max_per_source", &n))
+		l->max_per_source = (uint32_t)n;
+	if (l->max_per_source > l->max_connections)
+		rw_cfg_err(ctx, rw_cfg_member(g, "max_per_source"),
+			   "%u is above max_connections (%u): it would never apply",
+			   l->max_per_source, l->max_connections);
 }
 
 static void rw_cfg_log(struct rw_cfg_ctx *ctx, const config_setting_t *root)
@@ -141,6 +209,7 @@ static void rw_cfg_metrics(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 void rw_cfg_build_opts(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 {
 	rw_cfg_policy(ctx, root);
+	rw_cfg_limits(ctx, root);
 	rw_cfg_log(ctx, root);
 	rw_cfg_control(ctx, root);
 	rw_cfg_metrics(ctx, root);

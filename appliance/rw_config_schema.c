@@ -75,6 +75,9 @@ const struct rw_cfg_section rw_cfg_sec_vpn = RW_SEC("vpn", rw_cfg_keys_vpn);
 static const struct rw_cfg_key rw_cfg_keys_push_rate[] = {
 	RW_INT("ops_per_minute", 1, 1000000000),
 	RW_INT("bytes_per_second", 1, INT64_C(1000000000000)),
+	RW_INT("burst_ops", 1, 1000000000),
+	/* below a few KiB an upload would crawl in tiny reads */
+	RW_INT("burst_bytes", 1024, INT64_C(1000000000000)),
 };
 const struct rw_cfg_section rw_cfg_sec_push_rate =
 	RW_SEC("policy.push_rate", rw_cfg_keys_push_rate);
@@ -95,6 +98,22 @@ static const struct rw_cfg_key rw_cfg_keys_policy[] = {
 	{ "conn_rate", RW_CK_GROUP, false, 0, 0, &rw_cfg_sec_conn_rate },
 };
 const struct rw_cfg_section rw_cfg_sec_policy = RW_SEC("policy", rw_cfg_keys_policy);
+
+#define RW_DUR(n) { n, RW_CK_DURATION, false, 0, 0, NULL }
+/* Durations are range-checked by the builder (rw_config_opts.c), which
+ * knows their units; the table checks only their kind. */
+static const struct rw_cfg_key rw_cfg_keys_limits[] = {
+	RW_DUR("hello_timeout"),
+	RW_DUR("handshake_timeout"),
+	RW_DUR("header_timeout"),
+	RW_DUR("idle_timeout"),
+	RW_DUR("connect_timeout"),
+	/* each connection costs two fds and up to two pipes */
+	RW_INT("max_connections", 1, 1048576),
+	RW_INT("max_per_source", 0, 1048576),
+	RW_DUR("drain_timeout"),
+};
+const struct rw_cfg_section rw_cfg_sec_limits = RW_SEC("limits", rw_cfg_keys_limits);
 
 static const struct rw_cfg_key rw_cfg_keys_log[] = {
 	RW_INT("nflog_group", 0, 65535),
@@ -117,6 +136,7 @@ static const struct rw_cfg_key rw_cfg_keys_root[] = {
 	{ "identities", RW_CK_LIST, false, 0, 0, &rw_cfg_sec_identity },
 	{ "vpn", RW_CK_GROUP, false, 0, 0, &rw_cfg_sec_vpn },
 	{ "policy", RW_CK_GROUP, false, 0, 0, &rw_cfg_sec_policy },
+	{ "limits", RW_CK_GROUP, false, 0, 0, &rw_cfg_sec_limits },
 	{ "log", RW_CK_GROUP, false, 0, 0, &rw_cfg_sec_log },
 	{ "control", RW_CK_GROUP, false, 0, 0, &rw_cfg_sec_control },
 	{ "metrics", RW_CK_GROUP, false, 0, 0, &rw_cfg_sec_metrics },

@@ -17,7 +17,8 @@
 
 #define RW_WORKERS_LIMIT_SLOTS 4096
 #define RW_WORKERS_STOP_MS 3000     /* on daemon exit */
-#define RW_WORKERS_DRAIN_MS 30000   /* after a reload; = rw_fwd_opts.drain_timeout_ms */
+/* A draining worker returns by itself at its policy's drain_timeout; the
+ * parent kills it only this much later (it may be busy closing). */
 #define RW_WORKERS_DRAIN_GRACE_MS 5000
 #define RW_WORKERS_RESTARTS_PER_MIN 5
 
@@ -64,16 +65,31 @@ static void rw_workers_child(struct rw_workers *ws, int stop_r)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(RW_WORKER_EXIT_OK); /* the parent is already gone */
-	for (size_t i = 0; i < ws->n_close; i++)
-		close(ws->close_fds[i]);
-	for (unsigned i = 0; i < RW_WORKERS_MAX; i++)
-		if (ws->slot[i].stop_w >= 0 && ws->slot[i].pid)
-			close(ws->slot[i].stop_w);
+	/* Nothing of the parent's but stdio and the stop pipe: not the
+	 * nftables netlink socket, the signalfd, the control socket or a
+	 * control client, the other workers' pipes, nor whatever the parent
+	 * opens later without telling this list. The stop pipe moves to fd 3
+	 * so one close_range covers the rest. */
+	int stop_fd = stop_r;
+	if (stop_r != 3) {
+		stop_fd = dup2(stop_r, 3) == 3 ? 3 : -1;
+		if (stop_fd < 0)
+			_exit(RW_WORKER_EXIT_FATAL);
+	}
+	/* a dup2 copy has no FD_CLOEXEC; the worker execs nothing, but keep
+	 * the flag as the parent set it */
+	(void)fcntl(stop_fd, F_SETFD, FD_CLOEXEC);
+	if (close_range(4, ~0U, 0) != 0) {
+		/* kernels before 5.9: close one by one */
+		long max = sysconf(_SC_OPEN_MAX);
+		for (long fd = 4; fd < (max > 0 ? max : 65536); fd++)
+			close((int)fd);
+	}
 
 	struct rw_fwd_opts o;
 	rw_fwd_opts_default(&o);
-	o.stop_fd = stop_r;
-	o.drain_timeout_ms = RW_WORKERS_DRAIN_MS;
+	rw_fwd_opts_from_policy(&o, ws->pol);
+	o.stop_fd = stop_fd;
 	o.limit = ws->limit;
 	o.ticket_secret = ws->tickets ? ws->ticket_secret : NULL;
 	struct rw_fwd_events ev;
@@ -119,23 +135,32 @@ static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *d
 /* Tell the current generation to stop accepting and drain; reaped later. */
 static void rw_workers_retire(struct rw_workers *ws)
 {
-	long long kill_at = rw_workers_now_ms() + RW_WORKERS_DRAIN_MS + RW_WORKERS_DRAIN_GRACE_MS;
+	/* the drain time of the policy these workers were started with (the
+	 * daemon has already replaced that policy by now) */
+	long long kill_at = rw_workers_now_ms() + (long long)ws->drain_ms + RW_WORKERS_DRAIN_GRACE_MS;
 	for (unsigned i = 0; i < RW_WORKERS_MAX; i++) {
 		struct rw_worker_slot *s = &ws->slot[i];
 		if (!s->pid)
 			continue;
 		(void)!write(s->stop_w, "x", 1);
-		size_t k;
-		for (k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++)
+		size_t k, oldest = 0;
+		for (k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++) {
 			if (!ws->draining[k].pid)
 				break;
-		if (k == sizeof(ws->draining) / sizeof(ws->draining[0])) {
-			/* too many generations still draining: this one goes now */
-			kill(s->pid, SIGKILL);
-			waitpid(s->pid, NULL, 0);
-		} else {
-			ws->draining[k] = (struct rw_worker_draining){ s->pid, kill_at };
+			if (ws->draining[k].kill_at_ms < ws->draining[oldest].kill_at_ms)
+				oldest = k;
 		}
+		if (k == sizeof(ws->draining) / sizeof(ws->draining[0])) {
+			/* Too many generations still draining (many live changes
+			 * within one drain time): the oldest one goes now; its
+			 * connections are the likeliest to be stale. */
+			k = oldest;
+			fprintf(stderr, "regwalld: too many draining workers; worker %d killed\n",
+				(int)ws->draining[k].pid);
+			kill(ws->draining[k].pid, SIGKILL);
+			waitpid(ws->draining[k].pid, NULL, 0);
+		}
+		ws->draining[k] = (struct rw_worker_draining){ s->pid, kill_at };
 		close(s->stop_w);
 		s->pid = 0;
 		s->stop_w = -1;
@@ -165,6 +190,7 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
 		       (ssize_t)sizeof(ws->ticket_secret);
 	rw_workers_retire(ws);
 	ws->pol = p;
+	ws->drain_ms = p->limits.drain_timeout_ms;
 	ws->tickets = tickets;
 	ws->generation++;
 	for (unsigned i = 0; i < ws->n; i++) {

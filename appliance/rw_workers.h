@@ -2,9 +2,10 @@
  * them after the table is applied, restarts a crashed one, and replaces
  * them all with a new generation after a reload.
  *
- * A worker inherits nothing privileged it needs: the child closes the
- * control socket, the signalfd and the netlink socket before it runs
- * fwd/, and dies with its parent (PR_SET_PDEATHSIG) so no orphan keeps
+ * A worker inherits nothing privileged: before it runs fwd/ the child
+ * closes every fd but stdio and its stop pipe (close_range: the control
+ * socket and its clients, the signalfd, the nftables netlink socket,
+ * the other workers' pipes), and dies with its parent (PR_SET_PDEATHSIG) so no orphan keeps
  * serving an old policy. Dropping uid and capabilities comes with the
  * privilege-separation work; the code paths are already apart. */
 #ifndef RW_WORKERS_H
@@ -42,8 +43,11 @@ struct rw_workers {
 	struct rw_worker_draining draining[4 * RW_WORKERS_MAX];
 	struct rw_limit *limit; /* shared push buckets, created once */
 	const struct rw_policy *pol;
-	int close_fds[8]; /* parent-only fds each child closes */
+	/* parent-only fds each child closes; kept for callers, though the
+	 * child now closes every fd above its stop pipe anyway */
+	int close_fds[8];
 	size_t n_close;
+	uint32_t drain_ms; /* drain_timeout of the current generation's policy */
 	unsigned generation;
 	/* drawn at each rw_workers_start: the TLS ticket keys of this
 	 * generation derive from it, so a reload ends every session */
@@ -57,7 +61,8 @@ void rw_workers_fini(struct rw_workers *ws); /* stops the workers */
 
 /* (Re)start all workers for policy p. The old generation stops
  * accepting at once and drains its open connections in the background
- * (up to the drain timeout, then SIGKILL); the new one takes over the
+ * (up to the limits.drain_timeout of the policy it was started with, then
+ * SIGKILL after a short grace); the new one takes over the
  * ports through SO_REUSEPORT, so a reload drops no connection. p must
  * stay valid until the next call. */
 int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw_diag *diag);

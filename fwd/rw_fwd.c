@@ -27,19 +27,32 @@
 void rw_fwd_opts_default(struct rw_fwd_opts *o)
 {
 	*o = (struct rw_fwd_opts){
-		.hello_timeout_ms = 5000,
-		.connect_timeout_ms = 5000,
-		.idle_timeout_ms = 300000,
-		.max_conns = 4096,
-		.max_per_source = 256,
+		.hello_timeout_ms = RW_LIMITS_DEF_HELLO_MS,
+		.connect_timeout_ms = RW_LIMITS_DEF_CONNECT_MS,
+		.idle_timeout_ms = RW_LIMITS_DEF_IDLE_MS,
+		.max_conns = RW_LIMITS_DEF_MAX_CONNS,
+		.max_per_source = RW_LIMITS_DEF_MAX_PER_SOURCE,
 		.max_idle_pipes = 256,
 		.backlog = 1024,
 		.stop_fd = -1,
-		.drain_timeout_ms = 30000,
+		.drain_timeout_ms = RW_LIMITS_DEF_DRAIN_MS,
 		.send_alert = 1,
-		.handshake_timeout_ms = 10000,
-		.header_timeout_ms = 30000,
+		.handshake_timeout_ms = RW_LIMITS_DEF_HANDSHAKE_MS,
+		.header_timeout_ms = RW_LIMITS_DEF_HEADER_MS,
 	};
+}
+
+void rw_fwd_opts_from_policy(struct rw_fwd_opts *o, const struct rw_policy *p)
+{
+	const struct rw_limits *l = &p->limits;
+	o->hello_timeout_ms = l->hello_timeout_ms;
+	o->handshake_timeout_ms = l->handshake_timeout_ms;
+	o->header_timeout_ms = l->header_timeout_ms;
+	o->idle_timeout_ms = l->idle_timeout_ms;
+	o->connect_timeout_ms = l->connect_timeout_ms;
+	o->max_conns = l->max_connections;
+	o->max_per_source = l->max_per_source;
+	o->drain_timeout_ms = l->drain_timeout_ms;
 }
 
 uint64_t rw_fwd_wall_ms(void)
@@ -184,6 +197,12 @@ static void rw_fwd_on_stop(struct rw_loop *l, int fd, unsigned events, void *arg
 			w->lis[i].fd = -1;
 		}
 	rw_loop_timer_cancel(l, &w->resume_timer);
+	/* Keep-alive would hold a draining worker for the whole drain time:
+	 * idle terminate sessions end now, busy ones after their response.
+	 * Passthrough streams are opaque; they end with their client or the
+	 * idle timeout. */
+	w->draining = true;
+	rw_term_drain(w);
 	w->drain_deadline_ms = rw_loop_now_ms(l) + w->o.drain_timeout_ms;
 	rw_fwd_on_drain(l, w);
 }

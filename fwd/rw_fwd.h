@@ -13,7 +13,9 @@
  * worker then closes its listeners at once (a new generation, started by
  * a reload, takes over the ports through SO_REUSEPORT) and returns when its
  * last connection has ended or drain_timeout_ms has passed: a reload does
- * not cut a push in flight. */
+ * not cut a push in flight. While draining, a terminate connection is
+ * closed once its current response is out (idle ones at once), so
+ * keep-alive does not hold the old worker for the whole drain time. */
 #ifndef RW_FWD_H
 #define RW_FWD_H
 
@@ -34,7 +36,8 @@ struct rw_fwd_opts {
 	int backlog;                 /* listen(2) backlog; default 1024 */
 	int stop_fd;                 /* readable -> the worker stops accepting and drains */
 	uint32_t drain_timeout_ms;   /* after stop: open connections may finish this long;
-				      * 0 = return at once; default 30000 */
+				      * 0 = return at once; default 3600000 (an hour: a
+				      * push in flight is not cut by a reload) */
 	int send_alert;              /* 1: a refused name gets a TLS unrecognized_name alert; default 1 */
 	/* ---- terminate mode (fwd/rw_term.h) ---- */
 	uint32_t handshake_timeout_ms; /* accept -> TLS handshake done; default 10000 */
@@ -44,7 +47,11 @@ struct rw_fwd_opts {
 					* one generation: TLS session tickets; NULL = none */
 };
 
+/* Defaults: the RW_LIMITS_DEF_* values of rules/rw_policy.h. */
 void rw_fwd_opts_default(struct rw_fwd_opts *o);
+/* The policy's limits section into o (timeouts, connection caps, drain);
+ * the other members are left as they are. */
+void rw_fwd_opts_from_policy(struct rw_fwd_opts *o, const struct rw_policy *p);
 
 /* Run one worker until stop. p must stay valid and unchanged while it
  * runs. ev may be NULL (no events). Returns 0 after a stop, RW_ENOENT if

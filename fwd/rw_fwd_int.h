@@ -44,6 +44,7 @@ struct rw_fwd_worker {
 	struct rw_term_conn *term_conns; /* live terminate connections */
 	struct rw_timer drain_timer;     /* while draining after a stop */
 	uint64_t drain_deadline_ms;
+	bool draining;                   /* stopped: no keep-alive past the current response */
 	struct ssl_ctx_st *up_ctx;       /* upstream TLS client context; NULL = plain */
 	/* terminate-mode request buffers kept for reuse (rw_term.c) */
 	void *io_pool[RW_FWD_IO_POOL];
@@ -68,5 +69,9 @@ void rw_fwd_linger0(int fd);
 long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, int cfd,
 		  const struct sockaddr_storage *ss, void *conn, struct rw_src_key *key,
 		  uint8_t *family, uint8_t addr[16], uint16_t *port);
+
+/* Draining began (rw_fwd.c): close the terminate sessions that sit idle
+ * between requests; the others close after their response (rw_term.c). */
+void rw_term_drain(struct rw_fwd_worker *w);
 
 #endif

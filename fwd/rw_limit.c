@@ -67,7 +67,11 @@ static struct rw_limit_rate ops_rate(const struct rw_policy_opts *o)
 	if (n > RW_LIMIT_OPS_CAP)
 		n = RW_LIMIT_OPS_CAP;
 	r.per_ms = n;
-	r.cap = n * RW_LIMIT_OP_UNITS; /* burst: one minute's worth */
+	/* burst: burst_ops, else one minute's worth */
+	uint64_t burst = o->push_burst_ops ? o->push_burst_ops : n;
+	if (burst > RW_LIMIT_OPS_CAP)
+		burst = RW_LIMIT_OPS_CAP;
+	r.cap = burst * RW_LIMIT_OP_UNITS;
 	return r;
 }
 
@@ -80,7 +84,11 @@ static struct rw_limit_rate bytes_rate(const struct rw_policy_opts *o)
 	if (n > RW_LIMIT_BPS_CAP)
 		n = RW_LIMIT_BPS_CAP;
 	r.per_ms = n;
-	r.cap = n * RW_LIMIT_BYTE_UNITS; /* burst: one second's worth */
+	/* burst: burst_bytes, else one second's worth */
+	uint64_t burst = o->push_burst_bytes ? o->push_burst_bytes : n;
+	if (burst > RW_LIMIT_BPS_CAP)
+		burst = RW_LIMIT_BPS_CAP;
+	r.cap = burst * RW_LIMIT_BYTE_UNITS;
 	return r;
 }
 

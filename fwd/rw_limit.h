@@ -7,7 +7,8 @@
  * spreading its pushes over several connections (and so several workers
  * under SO_REUSEPORT) still draws from one budget.
  *
- * Burst sizes (the bucket capacity; a new or idle identity starts full):
+ * Burst sizes (the bucket capacity; a new or idle identity starts full),
+ * policy.push_rate.burst_ops / burst_bytes when set, else:
  *   ops:   one minute's worth, push_ops_per_minute operations, at least 1.
  *          A push of one image is ~3 ops per blob + 1 per manifest and
  *          arrives at once; a smaller burst would throttle ordinary pushes

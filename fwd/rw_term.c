@@ -211,6 +211,26 @@ void rw_term_close_all(struct rw_fwd_worker *w)
 		rw_term_close(w->term_conns, NULL, NULL, true);
 }
 
+void rw_term_drain(struct rw_fwd_worker *w)
+{
+	struct rw_term_conn *c = w->term_conns, *next;
+	for (; c; c = next) {
+		next = c->next;
+		/* Idle between requests, nothing pipelined. A session that has
+		 * not sent its first request yet is kept: that request is on
+		 * its way, and is answered with Connection: close. */
+		if (c->state != RW_TERM_HEAD || c->requests == 0 || c->head_start ||
+		    (c->io && c->io->cin.off != c->io->cin.len) || SSL_pending(c->ssl) > 0)
+			continue;
+		/* bytes already in the socket may be the next request: serve
+		 * it (with Connection: close) rather than reset it */
+		char peek;
+		ssize_t r = recv(c->cfd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+			rw_term_close(c, "term", "drain", false);
+	}
+}
+
 /* ---- accept ---- */
 
 void rw_term_accept(struct rw_fwd_worker *w, struct rw_fwd_listener *lis,
@@ -358,7 +378,7 @@ static void rw_term_refuse_req(struct rw_term_conn *c, int status, const char *c
 	struct rw_term_io_state *io = c->io;
 	bool body = io->req.framing == RW_HTTP_BODY_CHUNKED ||
 		    (io->req.framing == RW_HTTP_BODY_LENGTH && io->req.content_length > 0);
-	c->close_after = must_close || body || !io->req.keep_alive;
+	c->close_after = must_close || body || !io->req.keep_alive || c->w->draining;
 	struct rw_oci_reply r = {
 		.status = status,
 		.code = code ? code : rw_term_code_for(status),
@@ -485,7 +505,7 @@ static void rw_term_start_exchange(struct rw_term_conn *c)
 	c->up_reuse = false;
 	c->resp_fwd = 0;
 	c->resp_status = 0;
-	c->close_after = !io->req.keep_alive;
+	c->close_after = !io->req.keep_alive || w->draining;
 	io->uin.off = io->uin.len = 0;
 	if (c->up.state == RW_UP_READY) {
 		/* A kept-alive registry connection may have been closed while
@@ -743,6 +763,26 @@ static int rw_term_up_read(struct rw_term_conn *c)
 	return -1;
 }
 
+/* A draining worker closes the session after this response: say so in
+ * the head (still in uin, not yet relayed, starting at 'at'), so the
+ * client does not send its next request into a closing connection. No
+ * room in the buffer: the close after the response has to do. */
+static void rw_term_resp_close(struct rw_term_conn *c, size_t at)
+{
+	static const char hdr[] = "Connection: close\r\n";
+	const size_t n = sizeof(hdr) - 1;
+	struct rw_term_buf *b = &c->io->uin;
+	size_t end = at + c->io->resp.head_len; /* just past the blank line */
+	c->close_after = true;
+	if (end < at + 4 || end > b->len || b->len + n > sizeof(b->data) ||
+	    memcmp(b->data + end - 4, "\r\n\r\n", 4) != 0)
+		return;
+	memmove(b->data + end - 2 + n, b->data + end - 2, b->len - (end - 2));
+	memcpy(b->data + end - 2, hdr, n);
+	b->len += n;
+	c->resp_fwd += n;
+}
+
 /* Frame what the registry sent: heads (interim ones too), then the body. */
 static int rw_term_resp(struct rw_term_conn *c)
 {
@@ -778,6 +818,8 @@ static int rw_term_resp(struct rw_term_conn *c)
 		c->up_reuse = io->resp.keep_alive && io->resp.body != RW_HTTPRESP_BODY_CLOSE;
 		if (io->resp.body == RW_HTTPRESP_BODY_CLOSE)
 			c->close_after = true;
+		if (c->w->draining && io->resp.keep_alive)
+			rw_term_resp_close(c, at);
 	}
 	size_t at = b->off + c->resp_fwd;
 	if (at < b->len || io->resp.body == RW_HTTPRESP_BODY_NONE ||
@@ -819,7 +861,7 @@ static int rw_term_finish(struct rw_term_conn *c)
 	if (c->state == RW_TERM_REPLY) {
 		if (io->reply_off < io->reply_len)
 			return 0;
-		if (c->close_after) {
+		if (c->close_after || c->w->draining) {
 			rw_term_close(c, "term", "done", false);
 			return -1;
 		}
@@ -843,7 +885,7 @@ static int rw_term_finish(struct rw_term_conn *c)
 	}
 	if (!c->up_reuse || io->uin.off != io->uin.len)
 		rw_term_close_up(c, false);
-	if (c->close_after) {
+	if (c->close_after || c->w->draining) {
 		rw_term_close(c, "term", "done", false);
 		return -1;
 	}

@@ -121,10 +121,41 @@ struct rw_policy_opts {
 	bool push_requires_vpn;       /* default true */
 	uint64_t push_ops_per_minute; /* 0 = unlimited */
 	uint64_t push_bytes_per_second; /* 0 = unlimited */
+	uint64_t push_burst_ops;   /* bucket size in operations; 0 = push_ops_per_minute */
+	uint64_t push_burst_bytes; /* bucket size in bytes; 0 = push_bytes_per_second */
 	struct rw_rate conn_per_source; /* new connections per source; count 0 = none */
 	uint64_t ban_after;  /* new connections per minute per source that ban it; 0 = never */
 	uint64_t ban_for_ms; /* ban timeout */
 	uint32_t ban_set_size; /* max elements per ban / meter set; default 65536 */
+};
+
+/* Data-path limits (the config's limits section), per worker process.
+ * The defaults are the RW_LIMITS_DEF_* values: the loader sets them, and
+ * fwd/rw_fwd_opts_default uses the same ones for callers without a
+ * policy. */
+#define RW_LIMITS_DEF_HELLO_MS 5000u        /* accept -> whole ClientHello (passthrough) */
+#define RW_LIMITS_DEF_HANDSHAKE_MS 10000u   /* accept -> TLS handshake done (terminate) */
+#define RW_LIMITS_DEF_HEADER_MS 30000u      /* first byte of a request head -> whole head */
+#define RW_LIMITS_DEF_IDLE_MS 300000u       /* no byte either way */
+#define RW_LIMITS_DEF_CONNECT_MS 5000u      /* upstream connect() */
+#define RW_LIMITS_DEF_MAX_CONNS 4096u       /* live connections per worker */
+#define RW_LIMITS_DEF_MAX_PER_SOURCE 256u   /* per source address (v6: /64); 0 = none */
+/* After a reload or a live change the old workers serve their open
+ * connections this long: long enough for any real push (an upload of
+ * gigabytes over a slow link), while the idle timeout still ends dead
+ * connections and a draining worker closes keep-alive sessions after
+ * their current response. */
+#define RW_LIMITS_DEF_DRAIN_MS 3600000u
+
+struct rw_limits {
+	uint32_t hello_timeout_ms;
+	uint32_t handshake_timeout_ms;
+	uint32_t header_timeout_ms;
+	uint32_t idle_timeout_ms;
+	uint32_t connect_timeout_ms;
+	uint32_t max_connections;
+	uint32_t max_per_source;
+	uint32_t drain_timeout_ms;
 };
 
 struct rw_registry {
@@ -153,6 +184,7 @@ struct rw_policy {
 	size_t n_identities;
 	struct rw_vpn vpn;
 	struct rw_policy_opts opts;
+	struct rw_limits limits;
 	struct rw_log_cfg log;
 	char *control_socket; /* default /run/regwall/ctl.sock */
 	char *state_file;     /* live changes kept across restarts; default

@@ -15,6 +15,7 @@
 
 #include "appliance/rw_config.h"
 #include "appliance/rw_config_int.h"
+#include "fwd/rw_fwd.h"
 #include "rules/rw_cidr.h"
 
 /* ---- helpers ---- */
@@ -323,12 +324,34 @@ static void test_full_values(void **state)
 	assert_false(p.opts.push_requires_vpn);
 	assert_int_equal(p.opts.push_ops_per_minute, 60);
 	assert_int_equal(p.opts.push_bytes_per_second, 5000000000ull);
+	assert_int_equal(p.opts.push_burst_ops, 120);
+	assert_int_equal(p.opts.push_burst_bytes, 20000000000ull);
 	assert_int_equal(p.opts.conn_per_source.count, 100);
 	assert_int_equal(p.opts.conn_per_source.per_ms, 60000);
 	assert_int_equal(p.opts.conn_per_source.burst, 7);
 	assert_int_equal(p.opts.ban_after, 100);
 	assert_int_equal(p.opts.ban_for_ms, 2ull * 3600 * 1000);
 	assert_int_equal(p.opts.ban_set_size, 1024);
+	assert_int_equal(p.limits.hello_timeout_ms, 2000);
+	assert_int_equal(p.limits.handshake_timeout_ms, 1500);
+	assert_int_equal(p.limits.header_timeout_ms, 20000);
+	assert_int_equal(p.limits.idle_timeout_ms, 600000);
+	assert_int_equal(p.limits.connect_timeout_ms, 3000);
+	assert_int_equal(p.limits.max_connections, 10000);
+	assert_int_equal(p.limits.max_per_source, 0);
+	assert_int_equal(p.limits.drain_timeout_ms, 2u * 3600 * 1000);
+	/* and into the worker's options */
+	struct rw_fwd_opts fo;
+	rw_fwd_opts_default(&fo);
+	rw_fwd_opts_from_policy(&fo, &p);
+	assert_int_equal(fo.hello_timeout_ms, 2000);
+	assert_int_equal(fo.handshake_timeout_ms, 1500);
+	assert_int_equal(fo.header_timeout_ms, 20000);
+	assert_int_equal(fo.idle_timeout_ms, 600000);
+	assert_int_equal(fo.connect_timeout_ms, 3000);
+	assert_int_equal(fo.max_conns, 10000);
+	assert_int_equal(fo.max_per_source, 0);
+	assert_int_equal(fo.drain_timeout_ms, 2u * 3600 * 1000);
 	assert_int_equal(p.log.nflog_group, 9);
 	assert_string_equal(p.log.blocked, "/var/log/regwall/blocked.jsonl");
 	assert_string_equal(p.log.blocked_pcap, "/var/log/regwall/blocked.pcap");
@@ -351,6 +374,24 @@ static void test_defaults(void **state)
 	assert_int_equal(p.opts.ban_after, 0);
 	assert_int_equal(p.opts.ban_for_ms, 600000);
 	assert_int_equal(p.opts.ban_set_size, 65536);
+	assert_int_equal(p.opts.push_burst_ops, 0);
+	assert_int_equal(p.opts.push_burst_bytes, 0);
+	/* limits: the worker's built-in defaults, field for field */
+	struct rw_fwd_opts def, fo;
+	rw_fwd_opts_default(&def);
+	fo = def;
+	rw_fwd_opts_from_policy(&fo, &p);
+	assert_int_equal(fo.hello_timeout_ms, def.hello_timeout_ms);
+	assert_int_equal(fo.handshake_timeout_ms, def.handshake_timeout_ms);
+	assert_int_equal(fo.header_timeout_ms, def.header_timeout_ms);
+	assert_int_equal(fo.idle_timeout_ms, def.idle_timeout_ms);
+	assert_int_equal(fo.connect_timeout_ms, def.connect_timeout_ms);
+	assert_int_equal(fo.max_conns, def.max_conns);
+	assert_int_equal(fo.max_per_source, def.max_per_source);
+	assert_int_equal(fo.drain_timeout_ms, def.drain_timeout_ms);
+	assert_int_equal(p.limits.drain_timeout_ms, 3600000);
+	assert_int_equal(p.limits.idle_timeout_ms, 300000);
+	assert_int_equal(p.limits.max_per_source, 256);
 	assert_int_equal(p.log.nflog_group, 7);
 	assert_null(p.log.blocked);
 	assert_null(p.log.audit);

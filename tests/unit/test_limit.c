@@ -124,6 +124,43 @@ static void test_bytes_pacing(void **state)
 	rw_limit_destroy(l);
 }
 
+/* policy.push_rate.burst_ops / burst_bytes set the bucket sizes; the
+ * refill rates stay those of ops_per_minute / bytes_per_second. */
+static void test_configured_bursts(void **state)
+{
+	(void)state;
+	struct rw_limit *l;
+	assert_int_equal(rw_limit_create(&l, 16), 0);
+	struct rw_policy_opts o = opts(60, 1000);
+	o.push_burst_ops = 5;
+	o.push_burst_bytes = 3000;
+	uint64_t retry, wait;
+	/* a smaller ops burst than the minute's 60 */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(rw_limit_op(l, "b", 0, &o, &retry), 0);
+	assert_int_equal(rw_limit_op(l, "b", 0, &o, &retry), RW_ETOOBIG);
+	assert_int_equal(retry, 1000); /* still one per second */
+	/* an hour idle refills to 5, not to 60 */
+	int ok = 0;
+	while (rw_limit_op(l, "b", 3600000, &o, &retry) == 0)
+		ok++;
+	assert_int_equal(ok, 5);
+	/* a larger bytes burst than the second's 1000 */
+	assert_int_equal(rw_limit_bytes(l, "b", 0, 5000, &o, &wait), 3000);
+	assert_int_equal(wait, 375); /* wake for 1/8 of the burst: 375 bytes at 1/ms */
+	assert_int_equal(rw_limit_bytes(l, "b", 500, 5000, &o, &wait), 500);
+	assert_int_equal(rw_limit_bytes(l, "b", 100000, 100000, &o, &wait), 3000);
+	/* a larger ops burst than the minute's */
+	struct rw_policy_opts big = opts(1, 0);
+	big.push_burst_ops = 100;
+	ok = 0;
+	while (rw_limit_op(l, "c", 0, &big, &retry) == 0)
+		ok++;
+	assert_int_equal(ok, 100);
+	assert_int_equal(retry, 60000);
+	rw_limit_destroy(l);
+}
+
 static void test_clock_backwards(void **state)
 {
 	(void)state;
@@ -300,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_ops_fractional_rate),
 		cmocka_unit_test(test_unlimited_and_args),
 		cmocka_unit_test(test_bytes_pacing),
+		cmocka_unit_test(test_configured_bursts),
 		cmocka_unit_test(test_clock_backwards),
 		cmocka_unit_test(test_overflow_and_reclaim),
 		cmocka_unit_test(test_many_names),
