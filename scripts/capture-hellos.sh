@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the real part of the ClientHello corpus (tests/data/hello/):
+# Regenerates the real part of the ClientHello corpus (tests/data/hello/; the
+# crafted part, one file per refusal code, is tests/data/hello-crafted/ from
+# scripts/craft-hellos.py):
 # real clients (openssl s_client, curl, python ssl, gnutls-cli, skopeo, headless
 # Chromium) connect to a one-shot TCP listener that keeps the raw bytes up to
 # the end of the record that completes the ClientHello, then closes.

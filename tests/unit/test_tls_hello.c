@@ -1,6 +1,8 @@
 /* ClientHello parser: real captured hellos against independently derived
  * expectations (tshark + a separate JA4 implementation, see
- * scripts/capture-hellos.sh), crafted hellos for every refusal code, and
+ * scripts/capture-hellos.sh), crafted hellos for every refusal code (as
+ * files with their expectations from scripts/craft-hellos.py under
+ * tests/data/hello-crafted/, and built in code below), and
  * the differential property: any segmentation of the stream and any
  * re-framing of the handshake message into records gives the same answer. */
 #include <stdarg.h>
@@ -165,8 +167,8 @@ static size_t read_file(const char *path, uint8_t *buf, size_t cap)
 	return n;
 }
 
-/* "key value" lines; '#' starts a comment. */
-static void expect_get(const char *text, const char *key, char *val, size_t cap)
+/* "key value" lines; '#' starts a comment. False when the key is absent. */
+static bool expect_find(const char *text, const char *key, char *val, size_t cap)
 {
 	size_t kl = strlen(key);
 
@@ -177,10 +179,16 @@ static void expect_get(const char *text, const char *key, char *val, size_t cap)
 			assert_true(n < cap);
 			memcpy(val, v, n);
 			val[n] = '\0';
-			return;
+			return true;
 		}
 	}
-	fail_msg("expect file has no '%s'", key);
+	return false;
+}
+
+static void expect_get(const char *text, const char *key, char *val, size_t cap)
+{
+	if (!expect_find(text, key, val, cap))
+		fail_msg("expect file has no '%s'", key);
 }
 
 static void check_expect(const struct rw_tls_hello *h, const char *text, const char *name)
@@ -266,6 +274,125 @@ static void test_captured_corpus(void **state)
 	/* the corpus is part of the test: a missing capture is a failure */
 	assert_true(n_files >= 12);
 	assert_true(n_big >= 1); /* the post-quantum hello that spans segments */
+}
+
+/* ---- the crafted corpus (scripts/craft-hellos.py) ---- */
+
+static const char *crafted_dir(void)
+{
+	const char *d = getenv("RW_TLS_HELLO_CRAFTED_DIR");
+	return d ? d : "tests/data/hello-crafted";
+}
+
+static void expect_num(const char *text, const char *key, size_t got, const char *name)
+{
+	char want[64];
+	expect_get(text, key, want, sizeof(want));
+	if (strtoull(want, NULL, 10) != got)
+		fail_msg("%s: %s %zu, expected %s", name, key, got, want);
+}
+
+/* The fields beyond what the captures record. */
+static void check_crafted_ok(const struct rw_tls_hello *h, const char *text, const char *name)
+{
+	char want[64];
+	check_expect(h, text, name);
+	expect_num(text, "alpn_total", h->n_alpn_total, name);
+	expect_num(text, "esni", h->esni, name);
+	expect_num(text, "hello_len", h->hello_len, name);
+	expect_get(text, "check_sni", want, sizeof(want));
+	assert_string_equal(rw_tls_hello_check_sni(h) == RW_TLS_REFUSE_NONE
+				    ? "none"
+				    : rw_tls_refuse_str(rw_tls_hello_check_sni(h)),
+			    want);
+}
+
+static void crafted_one(const char *name, const uint8_t *bin, size_t n, const char *text,
+			bool seen[RW_TLS_REFUSE_MAX_])
+{
+	static uint8_t msg[65536];
+	static struct rw_tls_hello h;
+	char result[32], want[64];
+	size_t mlen;
+
+	expect_get(text, "result", result, sizeof(result));
+	differential_segments(NULL, bin, n, name);
+
+	if (strcmp(result, "more") == 0) {
+		if (g_ref.result != RW_INSPECT_MORE)
+			fail_msg("%s: decided (%d/%s) on an incomplete hello", name, g_ref.result,
+				 rw_tls_refuse_str(g_ref.refuse));
+		return;
+	}
+	if (strcmp(result, "ok") == 0) {
+		if (g_ref.result != RW_INSPECT_OK)
+			fail_msg("%s: refused (%s)", name, rw_tls_refuse_str(g_ref.refuse));
+		expect_num(text, "consumed", g_ref.consumed, name);
+		check_crafted_ok(&g_ref.hello, text, name);
+		seen[rw_tls_hello_check_sni(&g_ref.hello)] = true;
+		/* the hello's own records only: bytes after them are not its */
+		mlen = deframe(bin, g_ref.consumed, msg, sizeof(msg));
+		differential_reframe(msg, mlen, name);
+		assert_int_equal(g_ref.result, RW_INSPECT_OK);
+		check_crafted_ok(&g_ref.hello, text, name);
+		assert_int_equal(rw_tls_hello_parse(msg, mlen, &h), RW_TLS_REFUSE_NONE);
+		assert_string_equal(h.ja4, g_ref.hello.ja4);
+		return;
+	}
+	if (strcmp(result, "refuse") != 0)
+		fail_msg("%s: result '%s': expected ok, refuse or more", name, result);
+	expect_get(text, "refuse", want, sizeof(want));
+	if (g_ref.result != RW_INSPECT_REFUSE || strcmp(rw_tls_refuse_str(g_ref.refuse), want))
+		fail_msg("%s: got %d/%s, want refuse/%s", name, g_ref.result,
+			 rw_tls_refuse_str(g_ref.refuse), want);
+	assert_string_equal(g_ref.hello.ja4, "");
+	enum rw_tls_refuse code = g_ref.refuse;
+	seen[code] = true;
+	expect_get(text, "reframe", want, sizeof(want));
+	if (strcmp(want, "1") == 0) {
+		/* about the message, not the records: any framing, and the
+		 * one-shot parser, refuse it the same way */
+		mlen = deframe(bin, n, msg, sizeof(msg));
+		differential_reframe(msg, mlen, name);
+		assert_int_equal(g_ref.result, RW_INSPECT_REFUSE);
+		assert_int_equal(g_ref.refuse, code);
+		assert_int_equal(rw_tls_hello_parse(msg, mlen, &h), code);
+	}
+}
+
+static void test_crafted_corpus(void **state)
+{
+	static uint8_t bin[65536];
+	static char text[4096], path[1024];
+	bool seen[RW_TLS_REFUSE_MAX_] = { false };
+	const char *dir = crafted_dir();
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned n_files = 0;
+
+	(void)state;
+	if (!d)
+		fail_msg("no crafted corpus %s (scripts/craft-hellos.py writes it)", dir);
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name), n;
+		if (l < 5 || strcmp(e->d_name + l - 4, ".bin"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		n = read_file(path, bin, sizeof(bin));
+		snprintf(path, sizeof(path), "%s/%.*s.expect", dir, (int)(l - 4), e->d_name);
+		size_t tl = read_file(path, (uint8_t *)text, sizeof(text) - 1);
+		text[tl] = '\0';
+		crafted_one(e->d_name, bin, n, text, seen);
+		n_files++;
+	}
+	closedir(d);
+	/* every refusal code has its file (no_sni through check_sni on an OK
+	 * hello), and valid hellos are among them */
+	for (int i = 0; i < RW_TLS_REFUSE_MAX_; i++)
+		if (!seen[i])
+			fail_msg("no crafted file gives %s", i ? rw_tls_refuse_str((enum rw_tls_refuse)i)
+							       : "an OK hello with an SNI");
+	assert_true(n_files >= 40);
 }
 
 /* ---- crafted hellos ---- */
@@ -698,6 +825,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_captured_corpus),
+		cmocka_unit_test(test_crafted_corpus),
 		cmocka_unit_test(test_ja4_spec_example_end_to_end),
 		cmocka_unit_test(test_no_sni_is_callers_choice),
 		cmocka_unit_test(test_ech_esni_grease_alpn),
