@@ -139,29 +139,61 @@ static int rw_daemon_record(struct rw_daemon *d, int add, const char *network,
 	return 0;
 }
 
-/* Replay live changes onto a freshly loaded policy. A change that no
- * longer fits (network gone, prefix now overlaps the file's) is dropped
- * from the list with a warning: the file wins. */
-static int rw_daemon_replay(struct rw_daemon *d, struct rw_policy *p, struct rw_diag *diag)
+/* Replay live changes onto a freshly loaded policy, into a new list that
+ * the caller keeps only if the whole load succeeds (a refused reload must
+ * leave the old policy's list as it was). A change that no longer fits
+ * (network gone, prefix now in the file) is dropped with a warning: the
+ * file wins. An addition that overlaps a VPN peer's address fails the
+ * load, as the same prefix in the file would. */
+static int rw_daemon_replay(struct rw_daemon *d, struct rw_policy *p, struct rw_live_change **out,
+			    size_t *n_out, struct rw_diag *diag)
 {
-	size_t keep = 0;
+	/* the file the changes were saved to: the running policy's at reload */
+	const char *file = d->have_pol ? d->pol.state_file : p->state_file;
+	struct rw_live_change *kept = d->n_live ? malloc(d->n_live * sizeof(*kept)) : NULL;
+	size_t n_kept = 0;
+	if (d->n_live && !kept)
+		return RW_ENOMEM;
 	for (size_t i = 0; i < d->n_live; i++) {
-		struct rw_live_change *l = &d->live[i];
+		const struct rw_live_change *l = &d->live[i];
 		struct rw_network *net = rw_daemon_net(p, l->network);
-		char buf[64];
+		const struct rw_cidr *paddr;
+		const struct rw_peer *peer;
+		char buf[64], pbuf[64];
 		rw_cidr_format(&l->cidr, buf, sizeof(buf));
 		int ok = 0;
 		if (!net) {
 			rw_diag_warn(diag, NULL, 0, "live change %s %s %s dropped: network no longer defined",
 				     l->add ? "add" : "del", l->network, buf);
+		} else if (l->add && (peer = rw_state_peer_overlap(p, &l->cidr, &paddr))) {
+			rw_cidr_format(paddr, pbuf, sizeof(pbuf));
+			if (d->have_pol)
+				rw_diag_err(diag, file, 0,
+					    "change #%zu (network add %s %s) overlaps VPN peer %s's "
+					    "address %s (a peer's tunnel address must be reachable only "
+					    "through the VPN); undo it with 'regwallctl network del %s %s' "
+					    "or remove the peer from %s, then reload",
+					    i + 1, l->network, buf, peer->name, pbuf, l->network, buf,
+					    p->source_file);
+			else
+				rw_diag_err(diag, file, 0,
+					    "change #%zu (network add %s %s) overlaps VPN peer %s's "
+					    "address %s (a peer's tunnel address must be reachable only "
+					    "through the VPN); remove that change from this file or the "
+					    "peer from %s, then start again",
+					    i + 1, l->network, buf, peer->name, pbuf, p->source_file);
+			free(kept);
+			return RW_ECONFIG;
 		} else if (l->add) {
 			if (rw_daemon_overlap(net, &l->cidr))
 				rw_diag_warn(diag, NULL, 0,
 					     "live add %s %s dropped: the config now covers it", l->network, buf);
 			else if (rw_daemon_net_insert(net, &l->cidr) == 0)
 				ok = 1;
-			else
+			else {
+				free(kept);
 				return RW_ENOMEM;
+			}
 		} else {
 			long idx = rw_daemon_find_exact(net, &l->cidr);
 			if (idx < 0)
@@ -173,9 +205,10 @@ static int rw_daemon_replay(struct rw_daemon *d, struct rw_policy *p, struct rw_
 			}
 		}
 		if (ok)
-			d->live[keep++] = *l;
+			kept[n_kept++] = *l;
 	}
-	d->n_live = keep;
+	*out = kept;
+	*n_out = n_kept;
 	return 0;
 }
 
@@ -259,7 +292,9 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 			rw_diag_warn(diag, np.state_file, 0, "%zu live change%s from regwallctl re-applied",
 				     n, n == 1 ? "" : "s");
 	}
-	r = rw_daemon_replay(d, &np, diag);
+	struct rw_live_change *kept = NULL;
+	size_t n_kept = 0;
+	r = rw_daemon_replay(d, &np, &kept, &n_kept, diag);
 	struct rw_nft_compiled *comp = NULL;
 	if (!r)
 		r = rw_nft_compile(&np, &comp, diag);
@@ -293,9 +328,13 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	rw_nft_compiled_free(comp);
 	free(bans.v);
 	if (r) {
+		free(kept);
 		rw_policy_free(&np);
 		return r;
 	}
+	free(d->live);
+	d->live = kept;
+	d->n_live = d->cap_live = n_kept;
 	if (d->have_pol)
 		rw_policy_free(&d->pol);
 	d->pol = np;
@@ -365,6 +404,105 @@ static int rw_daemon_in_live_add(struct rw_daemon *d, const char *network,
 	return 0;
 }
 
+/* The four sets of a network: net_ then live_, v4 then v6. */
+static void rw_daemon_net_sets(const char *network, char sets[4][RW_NAME_MAX + 8])
+{
+	snprintf(sets[0], sizeof(sets[0]), "net_%s_v4", network);
+	snprintf(sets[1], sizeof(sets[1]), "net_%s_v6", network);
+	snprintf(sets[2], sizeof(sets[2]), "live_%s_v4", network);
+	snprintf(sets[3], sizeof(sets[3]), "live_%s_v6", network);
+}
+
+#define RW_DAEMON_UNKNOWN "outcome unknown (netlink acknowledgements lost), kernel re-read: "
+#define RW_DAEMON_UNREAD                                                                      \
+	"outcome unknown (netlink acknowledgements lost) and the kernel could not be re-read: "
+
+struct rw_cidr_list {
+	struct rw_cidr *v;
+	size_t n, cap;
+	int oom;
+};
+
+static void rw_daemon_cidr_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
+{
+	struct rw_cidr_list *l = arg;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct rw_cidr *v = realloc(l->v, cap * sizeof(*v));
+		if (!v) {
+			l->oom = 1;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *c;
+}
+
+/* RW_EUNKNOWN from an incremental batch: it may or may not have been
+ * committed (one batch: normally all or nothing, but another writer may
+ * have raced it). Judge each requested prefix from what the sets hold now
+ * instead of guessing; every set is always present in our table, so a
+ * missing one is an error like any other failed read. */
+static int rw_daemon_reread(struct rw_daemon *d, const char *const *sets, size_t n_sets, int add,
+			    const struct rw_cidr *req, size_t n_req, unsigned char *took,
+			    enum rw_state_outcome *outcome, struct rw_diag *diag)
+{
+	struct rw_cidr_list l = { 0 };
+	int r = 0;
+	for (size_t i = 0; i < n_sets && !r; i++)
+		r = rw_nft_set_list(d->nft, sets[i], rw_daemon_cidr_cb, &l, diag);
+	if (!r && l.oom)
+		r = RW_ENOMEM;
+	if (!r)
+		*outcome = rw_state_outcome(add, req, n_req, l.v, l.n, took);
+	free(l.v);
+	return r;
+}
+
+/* Some prefixes of one request took effect and some did not: regwalld's
+ * copy and the state file already follow the kernel; say which is which. */
+static json_t *rw_daemon_partial(int add, const struct rw_ctl_req *req, const unsigned char *took)
+{
+	json_t *det = json_array();
+	size_t n = 0;
+	char buf[64], line[96];
+	for (size_t i = 0; i < req->n_cidrs; i++) {
+		rw_cidr_format(&req->cidrs[i], buf, sizeof(buf));
+		snprintf(line, sizeof(line), "%s: %s", took[i] ? "applied" : "not applied", buf);
+		json_array_append_new(det, json_string(line));
+		n += took[i];
+	}
+	char msg[256];
+	snprintf(msg, sizeof(msg),
+		 RW_DAEMON_UNKNOWN "partially applied (%zu of %zu %s); regwalld's copy and the "
+				   "state file now match the kernel",
+		 n, req->n_cidrs, add ? "added" : "deleted");
+	return json_pack("{s:b, s:s, s:o}", "ok", 0, "error", msg, "details", det);
+}
+
+/* A network change whose acknowledgements were lost: NULL with took[] and
+ * *outcome set when at least part of it took effect, else the reply. */
+static json_t *rw_daemon_net_reread(struct rw_daemon *d, const struct rw_ctl_req *req,
+				    unsigned char *took, enum rw_state_outcome *outcome)
+{
+	char sets[4][RW_NAME_MAX + 8];
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	rw_daemon_net_sets(req->network, sets);
+	const char *const names[] = { sets[0], sets[1], sets[2], sets[3] };
+	int r = rw_daemon_reread(d, names, 4, req->cmd == RW_CTL_NET_ADD, req->cidrs,
+				 req->n_cidrs, took, outcome, &diag);
+	if (r)
+		return rw_daemon_diag_err(RW_DAEMON_UNREAD
+					  "nothing recorded; 'regwallctl reload' makes the kernel "
+					  "hold regwalld's copy (without this change): ",
+					  &diag, r);
+	if (*outcome == RW_STATE_NONE)
+		return rw_daemon_err(RW_DAEMON_UNKNOWN "not applied; nothing changed");
+	return NULL;
+}
+
 static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req *req)
 {
 	struct rw_network *net = rw_daemon_net(&d->pol, req->network);
@@ -378,6 +516,16 @@ static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req
 		const struct rw_cidr *c = &req->cidrs[i];
 		rw_cidr_format(c, a, sizeof(a));
 		if (add) {
+			const struct rw_cidr *paddr;
+			const struct rw_peer *peer = rw_state_peer_overlap(&d->pol, c, &paddr);
+			if (peer) {
+				rw_cidr_format(paddr, b, sizeof(b));
+				return rw_daemon_err("%s overlaps VPN peer %s's address %s: a peer's "
+						     "tunnel address must be reachable only through "
+						     "the VPN, so it cannot be in network %s; "
+						     "nothing changed",
+						     a, peer->name, b, req->network);
+			}
 			const struct rw_cidr *o = rw_daemon_overlap(net, c);
 			if (o) {
 				rw_cidr_format(o, b, sizeof(b));
@@ -424,9 +572,19 @@ static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req
 				       &diag);
 	free(del_live);
 	free(del_main);
-	if (r)
+	unsigned char took[RW_CTL_MAX_CIDRS];
+	enum rw_state_outcome outcome = RW_STATE_ALL;
+	memset(took, 1, sizeof(took));
+	if (r == RW_EUNKNOWN) {
+		json_t *err = rw_daemon_net_reread(d, req, took, &outcome);
+		if (err)
+			return err;
+	} else if (r) {
 		return rw_daemon_diag_err("kernel refused the change: ", &diag, r);
+	}
 	for (size_t i = 0; i < req->n_cidrs; i++) {
+		if (!took[i])
+			continue;
 		long li = rw_daemon_in_live(d, req->network, &req->cidrs[i]);
 		if (add) {
 			if (rw_daemon_net_insert(net, &req->cidrs[i]) ||
@@ -456,7 +614,14 @@ static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req
 			return rw_daemon_diag_err("changed in the kernel, but the proxy workers could "
 						  "not be restarted: ", &diag, RW_EIO);
 	}
-	return json_pack("{s:b, s:I}", "ok", 1, add ? "added" : "deleted", (json_int_t)req->n_cidrs);
+	if (outcome == RW_STATE_SOME)
+		return rw_daemon_partial(add, req, took);
+	json_t *rep = json_pack("{s:b, s:I}", "ok", 1, add ? "added" : "deleted",
+				(json_int_t)req->n_cidrs);
+	if (r == RW_EUNKNOWN)
+		json_object_set_new(rep, "warnings",
+				    json_pack("[s]", RW_DAEMON_UNKNOWN "applied"));
+	return rep;
 }
 
 static void rw_daemon_list_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
@@ -492,6 +657,27 @@ static void rw_daemon_counter_cb(const char *chain, const char *comment, uint64_
 					     "bytes", (json_int_t)bytes));
 }
 
+/* A ban or unban whose acknowledgements were lost: is the address banned
+ * now? (A re-ban of an address that was banned already reads the same
+ * either way; the answer says what the kernel holds, not more.) */
+static json_t *rw_daemon_ban_reread(struct rw_daemon *d, int add, const struct rw_cidr *addr)
+{
+	static const char *const sets[] = { "ban_v4", "ban_v6" };
+	struct rw_diag diag;
+	unsigned char took;
+	enum rw_state_outcome outcome;
+	rw_diag_init(&diag);
+	int r = rw_daemon_reread(d, sets, 2, add, addr, 1, &took, &outcome, &diag);
+	if (r)
+		return rw_daemon_diag_err(RW_DAEMON_UNREAD "see 'regwallctl ban list': ", &diag, r);
+	if (outcome == RW_STATE_NONE)
+		return rw_daemon_err(RW_DAEMON_UNKNOWN "not applied (the address is %s)",
+				     add ? "not banned" : "still banned");
+	return json_pack("{s:b, s:[s]}", "ok", 1, "warnings",
+			 add ? RW_DAEMON_UNKNOWN "applied (the address is banned)"
+			     : RW_DAEMON_UNKNOWN "applied (the address is not banned)");
+}
+
 json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 {
 	struct rw_diag diag;
@@ -525,22 +711,22 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 		if (!rw_daemon_net(&d->pol, req->network))
 			return rw_daemon_err("no network named \"%s\"", req->network);
 	{
-		char n4[RW_NAME_MAX + 8], n6[RW_NAME_MAX + 8], l4[RW_NAME_MAX + 8],
-			l6[RW_NAME_MAX + 8];
-		snprintf(n4, sizeof(n4), "net_%s_v4", req->network);
-		snprintf(n6, sizeof(n6), "net_%s_v6", req->network);
-		snprintf(l4, sizeof(l4), "live_%s_v4", req->network);
-		snprintf(l6, sizeof(l6), "live_%s_v6", req->network);
-		const char *const sets[] = { n4, n6, l4, l6 };
-		return rw_daemon_list(d, sets, 4);
+		char sets[4][RW_NAME_MAX + 8];
+		rw_daemon_net_sets(req->network, sets);
+		const char *const names[] = { sets[0], sets[1], sets[2], sets[3] };
+		return rw_daemon_list(d, names, 4);
 	}
 	case RW_CTL_BAN_ADD:
 		r = rw_nft_ban_add(d->nft, &req->cidrs[0], req->timeout_ms, &diag);
+		if (r == RW_EUNKNOWN)
+			return rw_daemon_ban_reread(d, 1, &req->cidrs[0]);
 		return r ? rw_daemon_diag_err("ban failed: ", &diag, r) : json_pack("{s:b}", "ok", 1);
 	case RW_CTL_BAN_DEL:
 		r = rw_nft_ban_del(d->nft, &req->cidrs[0], &diag);
 		if (r == RW_ENOENT)
 			return rw_daemon_err("that address is not banned");
+		if (r == RW_EUNKNOWN)
+			return rw_daemon_ban_reread(d, 0, &req->cidrs[0]);
 		return r ? rw_daemon_diag_err("unban failed: ", &diag, r) : json_pack("{s:b}", "ok", 1);
 	case RW_CTL_BAN_LIST:
 	{

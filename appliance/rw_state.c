@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,4 +120,82 @@ int rw_state_load(const char *path, struct rw_live_change **v, size_t *n, struct
 out:
 	json_decref(root);
 	return r;
+}
+
+static int rw_state_overlaps(const struct rw_cidr *a, const struct rw_cidr *b)
+{
+	return rw_cidr_contains(a, b->family, b->addr) || rw_cidr_contains(b, a->family, a->addr);
+}
+
+const struct rw_peer *rw_state_peer_overlap(const struct rw_policy *p, const struct rw_cidr *c,
+					    const struct rw_cidr **addr)
+{
+	for (size_t i = 0; p->vpn.enabled && i < p->vpn.n_peers; i++)
+		for (size_t j = 0; j < p->vpn.peers[i].n_addresses; j++)
+			if (rw_state_overlaps(c, &p->vpn.peers[i].addresses[j])) {
+				*addr = &p->vpn.peers[i].addresses[j];
+				return &p->vpn.peers[i];
+			}
+	return NULL;
+}
+
+/* v4 before v6, then by start address: the order of a network's prefixes
+ * in regwalld, so a listing of 100,000 elements is searched, not scanned
+ * once per requested prefix. */
+static int rw_state_key_cmp(const void *x, const void *y)
+{
+	const struct rw_cidr *a = x, *b = y;
+	if (a->family != b->family)
+		return a->family == AF_INET ? -1 : 1;
+	return memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/* First index whose start is >= c's. */
+static size_t rw_state_lower(const struct rw_cidr *v, size_t n, const struct rw_cidr *c)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (rw_state_key_cmp(&v[mid], c) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Kernel elements are disjoint: only the element starting last at or
+ * before c can contain c's start, and only elements starting inside c can
+ * lie inside it (the first of them suffices to see an overlap). */
+static int rw_state_took(int add, const struct rw_cidr *c, const struct rw_cidr *v, size_t n)
+{
+	size_t pos = rw_state_lower(v, n, c);
+	const struct rw_cidr *at = pos < n ? &v[pos] : NULL;
+	const struct rw_cidr *before = pos > 0 ? &v[pos - 1] : NULL;
+	if (add) {
+		if (at && rw_state_key_cmp(at, c) == 0 && at->prefix <= c->prefix)
+			return 1;
+		/* prefixes nest or are disjoint: one that starts before c and
+		 * holds c's start holds all of c */
+		return before && rw_cidr_contains(before, c->family, c->addr);
+	}
+	int overlap = (at && rw_cidr_contains(c, at->family, at->addr)) ||
+		      (before && rw_cidr_contains(before, c->family, c->addr));
+	return !overlap;
+}
+
+enum rw_state_outcome rw_state_outcome(int add, const struct rw_cidr *req, size_t n_req,
+				       struct rw_cidr *listed, size_t n_listed,
+				       unsigned char *took)
+{
+	size_t n_took = 0;
+	if (n_listed > 1)
+		qsort(listed, n_listed, sizeof(*listed), rw_state_key_cmp);
+	for (size_t i = 0; i < n_req; i++) {
+		took[i] = (unsigned char)rw_state_took(add, &req[i], listed, n_listed);
+		n_took += took[i];
+	}
+	if (n_took == 0)
+		return RW_STATE_NONE;
+	return n_took == n_req ? RW_STATE_ALL : RW_STATE_SOME;
 }

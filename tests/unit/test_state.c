@@ -1,4 +1,6 @@
-/* Live-change state file: round trip, missing file, malformed files. */
+/* Live changes: the state file (round trip, missing file, malformed
+ * files), the VPN-peer overlap rule and the judgement of a change whose
+ * acknowledgements were lost. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -110,12 +112,134 @@ static void test_malformed_refused(void **state)
 	}
 }
 
+
+static struct rw_cidr C(const char *text)
+{
+	struct rw_cidr c;
+	if (rw_cidr_parse(text, &c, 0) != 0)
+		fail_msg("bad test prefix %s", text);
+	return c;
+}
+
+static void test_peer_overlap(void **state)
+{
+	struct rw_cidr alice[] = { C("192.0.2.2/32"), C("2001:db8:77::2/128") };
+	struct rw_cidr bob[] = { C("198.51.100.64/26") };
+	struct rw_peer peers[2] = { { .name = "alice", .addresses = alice, .n_addresses = 2 },
+				    { .name = "bob", .addresses = bob, .n_addresses = 1 } };
+	struct rw_policy p;
+	memset(&p, 0, sizeof(p));
+	p.vpn.enabled = true;
+	p.vpn.peers = peers;
+	p.vpn.n_peers = 2;
+	const struct rw_cidr *addr = NULL;
+	struct rw_cidr c;
+
+	c = C("192.0.2.0/24"); /* contains alice's address */
+	const struct rw_peer *hit = rw_state_peer_overlap(&p, &c, &addr);
+	assert_ptr_equal(hit, &peers[0]);
+	assert_ptr_equal(addr, &alice[0]);
+	c = C("198.51.100.70/32"); /* inside bob's */
+	hit = rw_state_peer_overlap(&p, &c, &addr);
+	assert_ptr_equal(hit, &peers[1]);
+	assert_ptr_equal(addr, &bob[0]);
+	c = C("2001:db8:77::/48");
+	hit = rw_state_peer_overlap(&p, &c, &addr);
+	assert_ptr_equal(addr, &alice[1]);
+	assert_ptr_equal(hit, &peers[0]);
+	/* neighbours and the other family do not overlap */
+	c = C("192.0.2.3/32");
+	assert_null(rw_state_peer_overlap(&p, &c, &addr));
+	c = C("198.51.100.0/26");
+	assert_null(rw_state_peer_overlap(&p, &c, &addr));
+	c = C("2001:db8:78::/48");
+	assert_null(rw_state_peer_overlap(&p, &c, &addr));
+	/* no vpn section: no peers to protect */
+	p.vpn.enabled = false;
+	c = C("192.0.2.0/24");
+	assert_null(rw_state_peer_overlap(&p, &c, &addr));
+}
+
+/* outcome of req[] against listed[] (copied: it is sorted in place) */
+static enum rw_state_outcome judge(int add, const char *const *req, size_t n_req,
+				   const char *const *listed, size_t n_listed, unsigned char *took)
+{
+	struct rw_cidr r[8], l[16];
+	assert_true(n_req <= 8 && n_listed <= 16);
+	for (size_t i = 0; i < n_req; i++)
+		r[i] = C(req[i]);
+	for (size_t i = 0; i < n_listed; i++)
+		l[i] = C(listed[i]);
+	memset(took, 0xee, n_req);
+	return rw_state_outcome(add, r, n_req, l, n_listed, took);
+}
+
+static void test_outcome_add(void **state)
+{
+	unsigned char took[8];
+	const char *const req[] = { "192.0.2.0/28", "2001:db8:9::/48", "198.51.100.7/32" };
+	/* listings in no particular order, other elements around */
+	const char *const all[] = { "203.0.113.0/25", "2001:db8:9::/48", "198.51.100.7/32",
+				    "192.0.2.0/28", "2001:db8:1::/64" };
+	assert_int_equal(judge(1, req, 3, all, 5, took), RW_STATE_ALL);
+	assert_memory_equal(took, "\1\1\1", 3);
+
+	const char *const none[] = { "203.0.113.0/25", "2001:db8:1::/64" };
+	assert_int_equal(judge(1, req, 3, none, 2, took), RW_STATE_NONE);
+	assert_memory_equal(took, "\0\0\0", 3);
+	assert_int_equal(judge(1, req, 3, NULL, 0, took), RW_STATE_NONE);
+
+	const char *const some[] = { "2001:db8:9::/48", "203.0.113.0/25" };
+	assert_int_equal(judge(1, req, 3, some, 2, took), RW_STATE_SOME);
+	assert_memory_equal(took, "\0\1\0", 3);
+
+	/* the listing rebuilds ranges as the fewest prefixes: a wider element
+	 * that contains the request means it is there */
+	const char *const wider[] = { "192.0.2.0/24", "198.51.100.0/24", "2001:db8::/32" };
+	assert_int_equal(judge(1, req, 3, wider, 3, took), RW_STATE_ALL);
+
+	/* a part of the request is not the request: neither a narrower element
+	 * nor a neighbour counts, nor the same address in the other family */
+	const char *const part[] = { "192.0.2.0/29", "198.51.100.6/32", "198.51.100.8/32",
+				     "2001:db8:9::/49" };
+	assert_int_equal(judge(1, req, 3, part, 4, took), RW_STATE_NONE);
+	const char *const req0[] = { "0.0.0.0/0" };
+	const char *const v6zero[] = { "::/0" };
+	assert_int_equal(judge(1, req0, 1, v6zero, 1, took), RW_STATE_NONE);
+	assert_int_equal(judge(1, v6zero, 1, v6zero, 1, took), RW_STATE_ALL);
+}
+
+static void test_outcome_del(void **state)
+{
+	unsigned char took[8];
+	const char *const req[] = { "203.0.113.0/25", "2001:db8:1::/64" };
+	const char *const gone[] = { "203.0.113.128/25", "192.0.2.0/24", "2001:db8:2::/64" };
+	assert_int_equal(judge(0, req, 2, gone, 3, took), RW_STATE_ALL);
+	assert_memory_equal(took, "\1\1", 2);
+	assert_int_equal(judge(0, req, 2, NULL, 0, took), RW_STATE_ALL);
+
+	const char *const still[] = { "2001:db8:1::/64", "203.0.113.0/25" };
+	assert_int_equal(judge(0, req, 2, still, 2, took), RW_STATE_NONE);
+	assert_memory_equal(took, "\0\0", 2);
+
+	const char *const half[] = { "2001:db8:1::/64", "203.0.113.128/25" };
+	assert_int_equal(judge(0, req, 2, half, 2, took), RW_STATE_SOME);
+	assert_memory_equal(took, "\1\0", 2);
+
+	/* anything left inside or around the prefix means it was not deleted */
+	const char *const inside[] = { "203.0.113.64/26", "2001:db8::/32" };
+	assert_int_equal(judge(0, req, 2, inside, 2, took), RW_STATE_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_missing_is_empty),
 		cmocka_unit_test(test_malformed_refused),
+		cmocka_unit_test(test_peer_overlap),
+		cmocka_unit_test(test_outcome_add),
+		cmocka_unit_test(test_outcome_del),
 	};
 	return cmocka_run_group_tests_name("state", tests, setup, teardown);
 }
