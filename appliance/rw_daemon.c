@@ -167,13 +167,15 @@ static int rw_daemon_replay(struct rw_daemon *d, struct rw_policy *p, struct rw_
 				     l->add ? "add" : "del", l->network, buf);
 		} else if (l->add && (peer = rw_state_peer_overlap(p, &l->cidr, &paddr))) {
 			rw_cidr_format(paddr, pbuf, sizeof(pbuf));
+			/* at reload the list may have lost entries the file still
+			 * has (dropped by an earlier reload): no number then */
 			if (d->have_pol)
 				rw_diag_err(diag, file, 0,
-					    "change #%zu (network add %s %s) overlaps VPN peer %s's "
+					    "live change 'network add %s %s' overlaps VPN peer %s's "
 					    "address %s (a peer's tunnel address must be reachable only "
 					    "through the VPN); undo it with 'regwallctl network del %s %s' "
 					    "or remove the peer from %s, then reload",
-					    i + 1, l->network, buf, peer->name, pbuf, l->network, buf,
+					    l->network, buf, peer->name, pbuf, l->network, buf,
 					    p->source_file);
 			else
 				rw_diag_err(diag, file, 0,

@@ -114,7 +114,7 @@ write_conf "$alice, $bob, $carol"
 if out=$(lab_ctl reload 2>&1); then
 	lab_fail "reload accepted carol's 192.0.2.3/32 over the live addition: $out"
 fi
-for want in "old policy kept" "change #1" carol 192.0.2.3/32 "regwallctl network del office 192.0.2.3/32"; do
+for want in "old policy kept" "network add office 192.0.2.3/32" carol 192.0.2.3/32 "regwallctl network del office 192.0.2.3/32"; do
 	grep -qF -- "$want" <<<"$out" || lab_fail "the reload error does not say '$want': $out"
 done
 lab_log "reload refused: $out"
