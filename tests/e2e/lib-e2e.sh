@@ -5,10 +5,91 @@
 # ranges, no link to the host namespace) and is removed at exit.
 
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# the committed test certificates (the unit tests' fixtures); the e2e tests
+# make their own with e2e_certs, which points E2E_CERTS at them
 E2E_CERTS="$E2E_ROOT/tests/data/certs"
 # shellcheck disable=SC2034 # used by the test scripts
 E2E_HELLOS="$E2E_ROOT/tests/data/hello"
 E2E_NAME=registry.example.test
+
+# e2e_certs: a fresh PKI for this run in $LAB_DIR/certs, made with openssl
+# req/ca (EC P-256: fast), and E2E_CERTS pointed at it. Same file names as
+# tests/data/certs, so configs and clients read either:
+#   ca.pem/.key        the CA (O=Regwall Test, CN=Regwall Test CA)
+#   server.pem/.key    CN=registry.example.test, SAN that and
+#                      push.registry.example.test, serverAuth
+#   client.pem/.key    C=DE, O=Example Org, CN=ci-bot, clientAuth
+#   cnonly.pem/.key    CN=cn-only-client, clientAuth, no SAN
+#   revoked.pem/.key   CN=revoked-client, clientAuth, revoked in crl.pem
+#   crl.pem            the CA's CRL (keyCompromise for revoked.pem)
+# Valid from now for two days: nothing here depends on committed dates.
+e2e_certs() {
+	local d="$LAB_DIR/certs" n subj ext
+	mkdir -p "$d/new" || lab_fail "mkdir $d"
+	: >"$d/index.txt"
+	echo 1000 >"$d/serial"
+	echo 01 >"$d/crlnumber"
+	cat >"$d/ca.cnf" <<EOF2
+[ ca ]
+default_ca = lab_ca
+[ lab_ca ]
+dir = $d
+database = \$dir/index.txt
+new_certs_dir = \$dir/new
+certificate = \$dir/ca.pem
+private_key = \$dir/ca.key
+serial = \$dir/serial
+crlnumber = \$dir/crlnumber
+default_md = sha256
+default_days = 2
+default_crl_days = 2
+unique_subject = no
+policy = lab_policy
+[ lab_policy ]
+countryName = optional
+organizationName = optional
+commonName = supplied
+[ server ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:$E2E_NAME, DNS:push.$E2E_NAME
+[ client ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = DNS:ci-bot.example.test
+[ client_nosan ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+EOF2
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/O=Regwall Test/CN=Regwall Test CA" \
+		-addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" \
+		-keyout "$d/ca.key" -out "$d/ca.pem" >"$d/openssl.log" 2>&1 ||
+		lab_fail "openssl: the CA: $(cat "$d/openssl.log")"
+	# NAME SUBJECT EXTENSIONS; -preserveDN keeps the subject in the order
+	# given (the identities match "CN=ci-bot,O=Example Org,C=DE")
+	for n in "server|/CN=$E2E_NAME|server" "client|/C=DE/O=Example Org/CN=ci-bot|client" \
+		"cnonly|/CN=cn-only-client|client_nosan" "revoked|/CN=revoked-client|client_nosan"; do
+		IFS='|' read -r n subj ext <<<"$n"
+		if ! openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-subj "$subj" -keyout "$d/$n.key" -out "$d/$n.csr" >>"$d/openssl.log" 2>&1 ||
+			! openssl ca -batch -notext -preserveDN -config "$d/ca.cnf" -extensions "$ext" \
+				-in "$d/$n.csr" -out "$d/$n.pem" >>"$d/openssl.log" 2>&1; then
+			lab_fail "openssl: $n: $(cat "$d/openssl.log")"
+		fi
+	done
+	if ! openssl ca -batch -config "$d/ca.cnf" -revoke "$d/revoked.pem" \
+		-crl_reason keyCompromise >>"$d/openssl.log" 2>&1 ||
+		! openssl ca -batch -config "$d/ca.cnf" -gencrl -out "$d/crl.pem" \
+			>>"$d/openssl.log" 2>&1; then
+		lab_fail "openssl: the CRL: $(cat "$d/openssl.log")"
+	fi
+	E2E_CERTS=$d
+}
 
 # e2e_conf FILE: a passthrough config with a v4 and a v6 listener (v6
 # sockets are V6ONLY, so "[::]" alone would not take IPv4 clients).
@@ -53,6 +134,7 @@ import socket; socket.create_connection(('$LAB_REG4', $LAB_REG_PORT), 1).close()
 # e2e_daemon CONF WORKERS: regwalld with its data path; worker events
 # (JSON lines on stdout) go to $LAB_DIR/events.jsonl.
 E2E_EVENTS=""
+E2E_DAEMON_PID=""
 e2e_daemon() {
 	local conf=$1 n=${2:-2} log="$LAB_DIR/regwalld.log" _
 	E2E_EVENTS="$LAB_DIR/events.jsonl"
@@ -60,6 +142,7 @@ e2e_daemon() {
 	: >"$E2E_EVENTS"
 	lab_bg gw "$BUILD/regwalld" -c "$conf" -f -s "$LAB_DIR/ctl.sock" --workers "$n" \
 		>>"$E2E_EVENTS" 2>>"$log"
+	E2E_DAEMON_PID=$LAB_LAST_PID
 	for _ in $(seq 1 100); do
 		grep -q "regwalld: ready" "$log" && return 0
 		kill -0 "$LAB_LAST_PID" 2>/dev/null || {
@@ -80,6 +163,74 @@ e2e_expect_event() {
 			cat "$E2E_EVENTS" >&2
 			lab_fail "no $kind/$reason event"
 		}
+}
+
+# e2e_count_events KIND REASON: how many event lines have both values.
+e2e_count_events() {
+	grep -c "\"kind\":\"$1\",\"reason\":\"$2\"" "$E2E_EVENTS"
+}
+
+# e2e_expect_more_events KIND REASON BEFORE [SECONDS]: more than BEFORE such
+# lines (an event of this very case, not one an earlier case left).
+e2e_more_events() { [ "$(e2e_count_events "$1" "$2")" -gt "$3" ]; }
+e2e_expect_more_events() {
+	local kind=$1 reason=$2 before=$3 secs=${4:-5}
+	lab_wait_for "$secs" e2e_more_events "$kind" "$reason" "$before" || {
+		cat "$E2E_EVENTS" >&2
+		lab_fail "no new $kind/$reason event (still $before)"
+	}
+}
+
+# e2e_rss_start: sample VmRSS of regwalld's workers (the daemon's children,
+# whichever exist at each sample) every 0.2 s in the background until
+# e2e_rss_stop. The sampler is this shell's own child, recorded for cleanup.
+E2E_RSS_PID=""
+e2e_rss_start() {
+	local out="$LAB_DIR/rss.samples" daemon=$E2E_DAEMON_PID
+	: >"$out"
+	(
+		while :; do
+			line="" # "pid:kB pid:kB ..." of this sample
+			# shellcheck disable=SC2013 # the file is one line of PIDs
+			for c in $(cat /proc/"$daemon"/task/*/children 2>/dev/null); do
+				while read -r k v _; do
+					[ "$k" = VmRSS: ] && line="$line $c:$v" && break
+				done 2>/dev/null <"/proc/$c/status"
+			done
+			echo "${line# }" >>"$out"
+			sleep 0.2
+		done
+	) &
+	E2E_RSS_PID=$!
+	LAB_PIDS+=("$E2E_RSS_PID")
+}
+
+# e2e_rss_stop MAX_MIB WHAT: stop the sampler; fail unless workers were
+# seen in the samples and every worker's VmRSS, and its VmHWM (the kernel's
+# own peak, which catches a spike between two samples), stayed under
+# MAX_MIB. Logs the peak.
+e2e_rss_stop() {
+	local max_kb=$(($1 * 1024)) what=$2 peak=0 ppid="" n=0 line w pid kb c k v hwm=0
+	kill "$E2E_RSS_PID" 2>/dev/null
+	wait "$E2E_RSS_PID" 2>/dev/null
+	while read -r line; do
+		[ -n "$line" ] || continue
+		n=$((n + 1))
+		for w in $line; do
+			pid=${w%%:*} kb=${w#*:}
+			[ "$kb" -gt "$peak" ] && peak=$kb ppid=$pid
+		done
+	done <"$LAB_DIR/rss.samples"
+	[ "$n" -ge 1 ] || lab_fail "$what: no worker of regwalld ($E2E_DAEMON_PID) in any sample"
+	# shellcheck disable=SC2013 # the file is one line of PIDs
+	for c in $(cat /proc/"$E2E_DAEMON_PID"/task/*/children 2>/dev/null); do
+		while read -r k v _; do
+			[ "$k" = VmHWM: ] && [ "$v" -gt "$hwm" ] && hwm=$v
+		done 2>/dev/null <"/proc/$c/status"
+	done
+	lab_log "$what: worker VmRSS peak $((peak / 1024)) MiB (pid $ppid, $n samples of $(wc -l <"$LAB_DIR/rss.samples")), VmHWM $((hwm / 1024)) MiB, bound $1 MiB"
+	[ "$peak" -lt "$max_kb" ] || lab_fail "$what: a worker's VmRSS reached $peak kB (bound $1 MiB)"
+	[ "$hwm" -lt "$max_kb" ] || lab_fail "$what: a worker's VmHWM reached $hwm kB (bound $1 MiB)"
 }
 
 # e2e_s_client NS HOST SNI-ARGS...: prints s_client's output; GET / sent.
