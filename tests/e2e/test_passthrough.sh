@@ -4,14 +4,23 @@
 # regwalld, the registry behind it; documentation addresses only, nothing
 # linked to the host namespace; all removed at exit).
 #
+# Cases: s_client (v4, v6) and curl with the allowed name get the
+# registry's certificate verified; curl and s_client with a refused name,
+# and a hello without one, are refused (alert, logged); a hello in 1-byte
+# segments and one re-framed into 10-byte records pass; a client that sends
+# 5 bytes and stops is closed at the hello timeout; nftables drops a client
+# outside the allowlist.
 # Then, with the real docker-registry serving TLS itself in place of
 # s_server: a 1 GiB blob pushed by skopeo arrives with the right digest
-# (bounded by E2E_BIG_TIMEOUT, default 600 s), and 2,000 concurrent idle TLS
-# connections are held through regwalld past the hello timeout.
+# (bounded by E2E_BIG_TIMEOUT, default 600 s) while every worker's VmRSS
+# stays bounded, and 2,000 concurrent idle TLS connections are held through
+# regwalld past the hello timeout.
+# Certificates: a fresh CA and server certificate made by e2e_certs.
 #
 # Needs root; skips (77) without it outside CI and fails under CI=true.
 # E2E_BIG_BYTES (default 1073741824) sets the big layer's size,
-# E2E_IDLE_CONNS (default 2000) the number of idle connections.
+# E2E_IDLE_CONNS (default 2000) the number of idle connections,
+# E2E_RSS_MAX_MIB (default 64) the bound on a worker's resident memory.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../net/lib.sh
@@ -20,6 +29,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib-e2e.sh"
 
 BIG=${E2E_BIG_BYTES:-1073741824}
+RSS_MAX_MIB=${E2E_RSS_MAX_MIB:-64}
 NIDLE=${E2E_IDLE_CONNS:-2000}
 
 lab_require_root
@@ -38,6 +48,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 	lab_skip "this regwalld has no --workers data path"
 lab_init
 lab_topology
+e2e_certs
 e2e_tls_registry
 S_SERVER_PID=$LAB_LAST_PID
 conf="$LAB_DIR/regwall.conf"
@@ -57,11 +68,21 @@ if command -v curl >/dev/null 2>&1; then
 		grep -q s_server || lab_fail "curl through regwall"
 fi
 
-# 2. refused: unknown name (with the unrecognized_name alert), no name
+# 2. refused: unknown name (with the unrecognized_name alert), no name;
+# curl as well as s_client: curl must fail, and the refusal is logged
+nsni=$(e2e_count_events refuse sni)
+out=$(lab_exec office timeout 10 curl -sS --max-time 8 --cacert "$E2E_CERTS/ca.pem" \
+	--resolve "other.example.test:$LAB_PORT:$LAB_GW4" "https://other.example.test:$LAB_PORT/" 2>&1) &&
+	lab_fail "curl with a refused name got an answer: $out"
+grep -q s_server <<<"$out" && lab_fail "curl with a refused name reached the registry: $out"
+grep -q "unrecognized name" <<<"$out" || lab_fail "curl: no unrecognized_name alert: $out"
+e2e_expect_more_events refuse sni "$nsni"
+lab_log "curl with a refused name: $(tail -1 <<<"$out")"
+nsni=$(e2e_count_events refuse sni)
 out=$(e2e_s_client office "$LAB_GW4" -servername other.example.test)
 grep -q "BEGIN CERTIFICATE" <<<"$out" && lab_fail "a refused name reached the registry"
 grep -q "unrecognized name" <<<"$out" || lab_fail "no unrecognized_name alert: $out"
-e2e_expect_event refuse sni
+e2e_expect_more_events refuse sni "$nsni"
 out=$(e2e_s_client office "$LAB_GW4" -noservername)
 grep -q "BEGIN CERTIFICATE" <<<"$out" && lab_fail "a hello without SNI got through"
 e2e_expect_event refuse no_sni
@@ -112,10 +133,13 @@ import json,sys
 d=sys.argv[1]; m=json.load(open(d+"/index.json"))["manifests"][0]["digest"].split(":")[1]
 print(json.load(open(d+"/blobs/sha256/"+m))["layers"][0]["digest"])' "$LAB_DIR/big")
 t0=$(date +%s)
+e2e_rss_start
 out=$(office timeout "${E2E_BIG_TIMEOUT:-600}" skopeo --insecure-policy copy --retry-times 0 \
 	--dest-cert-dir "$CAD" "oci:$LAB_DIR/big:big" "docker://$REG/big/app:v1" 2>&1) ||
 	lab_fail "big push through passthrough: $out"
 t1=$(date +%s)
+# spliced through the kernel: no worker grows with the blob
+e2e_rss_stop "$RSS_MAX_MIB" "passthrough, big layer"
 rm -rf "$LAB_DIR/big"
 rlayer=$(office timeout 60 skopeo inspect --raw --cert-dir "$CAD" "docker://$REG/big/app:v1" |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])') ||

@@ -22,6 +22,7 @@ for t in skopeo docker-registry curl openssl unshare; do
 done
 lab_init
 lab_topology
+e2e_certs
 lab_exec gw sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0 >/dev/null
 
 e2e_registry tls
