@@ -206,6 +206,7 @@ static struct rw_policy g_pol;
 static struct rw_fwd_worker *g_w;
 static pthread_t g_wt, g_ut;
 static int g_stop;
+static bool g_joined; /* the worker thread already returned (drain test) */
 static uint16_t g_port[3];
 static struct rw_limit *g_limit;
 static struct rw_cidr g_carol_addr = { AF_INET, 32, { 127, 0, 0, 3 } };
@@ -295,9 +296,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	uint64_t one = 1;
-	if (write(g_stop, &one, sizeof(one)) != sizeof(one))
-		return -1;
-	pthread_join(g_wt, NULL);
+	if (!g_joined) {
+		if (write(g_stop, &one, sizeof(one)) != sizeof(one))
+			return -1;
+		pthread_join(g_wt, NULL);
+	}
 	rw_fwd_worker_free(g_w);
 	rw_limit_destroy(g_limit);
 	memset(&g_pol.vpn, 0, sizeof(g_pol.vpn)); /* static, not the loader's */
@@ -807,6 +810,91 @@ static void test_cert_and_vpn_peer_union(void **state)
 	pthread_mutex_unlock(&g_mu);
 }
 
+/* Wait (bounded) for the worker thread to return. */
+static bool worker_returned(int ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if (pthread_timedjoin_np(g_wt, NULL, &ts) != 0)
+		return false;
+	g_joined = true;
+	return true;
+}
+
+/* A stop (what a reload or a live change does to the old generation)
+ * while one client is in the middle of an upload and another sits idle
+ * on a kept-alive session: the idle one is closed at once, the upload
+ * runs to its end and gets its response, marked Connection: close, and
+ * the worker returns when that connection is done, long before its
+ * drain time (an hour). Runs last: it stops the group's worker. */
+static void test_drain_keeps_upload_closes_idle(void **state)
+{
+	char buf[4096];
+	struct cli idle, up;
+	cli_open(&idle, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(idle.ok);
+	cli_send(&idle, get_v2, strlen(get_v2));
+	assert_int_equal(cli_resp(&idle, buf, sizeof(buf), false), 200);
+	assert_null(strcasestr(buf, "Connection: close"));
+
+	cli_open(&up, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(up.ok);
+	const size_t total = 256u * 1024;
+	char head[512];
+	snprintf(head, sizeof(head),
+		 "PATCH /v2/team-a/app/blobs/uploads/u1 HTTP/1.1\r\nHost: registry.example.test\r\n"
+		 "Content-Length: %zu\r\n\r\n", total);
+	pthread_mutex_lock(&g_mu);
+	uint64_t b0 = g_body_total;
+	pthread_mutex_unlock(&g_mu);
+	cli_send(&up, head, strlen(head));
+	static char chunk[16384];
+	memset(chunk, 'd', sizeof(chunk));
+	size_t sent = 0;
+	for (; sent < total / 2; sent += sizeof(chunk))
+		cli_send(&up, chunk, sizeof(chunk));
+	/* the first half has reached the registry: the exchange is under way */
+	bool half = false;
+	for (int i = 0; i < 1000 && !half; i++) {
+		pthread_mutex_lock(&g_mu);
+		half = g_body_total - b0 >= total / 2;
+		pthread_mutex_unlock(&g_mu);
+		if (!half)
+			usleep(10000);
+	}
+	assert_true(half);
+
+	int m = ev_mark();
+	uint64_t one = 1;
+	assert_int_equal(write(g_stop, &one, sizeof(one)), (ssize_t)sizeof(one));
+	/* the idle session ends (close_notify, then EOF), with its event */
+	assert_true(ev_wait(m, "term", "drain", NULL));
+	assert_int_equal(SSL_read(idle.ssl, buf, sizeof(buf)), 0);
+	ERR_clear_error();
+	cli_close(&idle);
+	/* the worker is still there for the upload */
+	assert_false(worker_returned(300));
+
+	for (; sent < total; sent += sizeof(chunk))
+		cli_send(&up, chunk, sizeof(chunk));
+	assert_int_equal(cli_resp(&up, buf, sizeof(buf), false), 202);
+	assert_non_null(strstr(buf, "\r\nConnection: close\r\n\r\n"));
+	pthread_mutex_lock(&g_mu);
+	assert_int_equal(g_body_total - b0, total);
+	pthread_mutex_unlock(&g_mu);
+	/* then the connection closes, and with it the worker's last one */
+	assert_true(SSL_read(up.ssl, buf, sizeof(buf)) <= 0);
+	ERR_clear_error();
+	cli_close(&up);
+	assert_true(worker_returned(10000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -826,6 +914,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_400_and_header_timeout),
 		cmocka_unit_test(test_anonymous_401),
 		cmocka_unit_test(test_cert_and_vpn_peer_union),
+		cmocka_unit_test(test_drain_keeps_upload_closes_idle),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Workers hold nothing privileged of the parent's: no netlink socket (the
+# nftables handle), no signalfd, no unix socket (the control socket, or a
+# control client whose request started them). Checked on the first
+# generation and on one started by `regwallctl network add`, i.e. while
+# the parent has that client's connection open. The same checks run on
+# the parent, which must hold each of these, so a check that could not
+# see them fails the test instead of passing it.
+set -u
+. "$(dirname "$0")/lib.sh"
+lab_require_root
+lab_require_build
+lab_init
+lab_topology
+lab_echo_server registry "$LAB_REG_PORT"
+lab_conf "$LAB_DIR/a.conf"
+
+log="$LAB_DIR/regwalld.log"
+: >"$log"
+lab_bg gw "$BUILD/regwalld" -c "$LAB_DIR/a.conf" -f -s "$LAB_DIR/ctl.sock" --workers 2 \
+	2>>"$log" >>"$LAB_DIR/events.jsonl"
+daemon=$LAB_LAST_PID
+lab_wait_for 10 grep -q "regwalld: ready" "$log" || {
+	cat "$log" >&2
+	lab_fail "regwalld not ready after 10 s"
+}
+
+# Inodes of every netlink / unix socket in gw's namespace (the daemon's
+# /proc view is gw's; the workers share that namespace).
+netlink_inodes() { awk 'NR > 1 { print $10 }' "/proc/$daemon/net/netlink"; }
+unix_inodes() { awk 'NR > 1 { print $7 }' "/proc/$daemon/net/unix"; }
+
+# fd_kinds PID: one line per fd, "FD KIND TARGET", KIND one of netlink,
+# unix, signalfd, other.
+fd_kinds() {
+	local pid=$1 fd target ino nl ux
+	nl=" $(netlink_inodes | tr '\n' ' ') "
+	ux=" $(unix_inodes | tr '\n' ' ') "
+	for fd in /proc/"$pid"/fd/*; do
+		target=$(readlink "$fd" 2>/dev/null) || continue
+		case $target in
+		'anon_inode:[signalfd]') echo "${fd##*/} signalfd $target" ;;
+		socket:\[*\])
+			ino=${target#socket:[}
+			ino=${ino%]}
+			if [[ $nl == *" $ino "* ]]; then
+				echo "${fd##*/} netlink $target"
+			elif [[ $ux == *" $ino "* ]]; then
+				echo "${fd##*/} unix $target"
+			else
+				echo "${fd##*/} other $target"
+			fi
+			;;
+		*) echo "${fd##*/} other $target" ;;
+		esac
+	done
+}
+
+# The current workers: the daemon's children (two of them, once spawned).
+workers() { pgrep -P "$daemon"; }
+two_workers() { [ "$(workers | wc -l)" -eq 2 ]; }
+
+# A worker closes the parent's fds before it opens its listeners: wait
+# until both listen (their fds include TCP sockets) before looking.
+listening() {
+	local w
+	for w in $(workers); do
+		fd_kinds "$w" | grep -q ' other socket:' || return 1
+	done
+	two_workers
+}
+
+check_workers() {
+	local what=$1 w kinds
+	lab_wait_for 20 listening || lab_fail "$what: two listening workers not seen (children: $(workers | tr '\n' ' '))"
+	for w in $(workers); do
+		kinds=$(fd_kinds "$w")
+		printf '%s\n' "$kinds" | sed "s/^/  $what worker $w fd /" >&2
+		printf '%s\n' "$kinds" | grep -qE ' (netlink|signalfd|unix) ' &&
+			lab_fail "$what: worker $w holds a parent fd: $(printf '%s\n' "$kinds" | grep -E ' (netlink|signalfd|unix) ' | tr '\n' ';')"
+		# stdio and the stop pipe, then only what the worker opened itself
+		readlink "/proc/$w/fd/3" | grep -q '^pipe:' ||
+			lab_fail "$what: worker $w fd 3 is not its stop pipe"
+	done
+}
+
+# The parent holds each kind the check looks for (else the check is blind).
+pk=$(fd_kinds "$daemon")
+printf '%s\n' "$pk" | sed 's/^/  parent fd /' >&2
+for k in netlink signalfd unix; do
+	printf '%s\n' "$pk" | grep -q " $k " || lab_fail "the check does not see the parent's $k fd"
+done
+
+check_workers "first generation"
+first=$(workers | sort | tr '\n' ' ')
+
+# A live change starts a new generation from inside a control request.
+lab_ctl network add office 192.0.2.0/24 >/dev/null || lab_fail "network add failed"
+renewed() { [ "$(workers | sort | tr '\n' ' ')" != "$first" ] && listening; }
+lab_wait_for 20 renewed || lab_fail "no new worker generation after network add (children: $(workers | tr '\n' ' '))"
+# the old generation had no connections: it is gone, not draining for an hour
+gone() { local p; for p in $first; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
+lab_wait_for 20 gone || lab_fail "idle workers of the old generation still alive: $first"
+check_workers "after network add"
+
+# And the data path still works through the new workers.
+lab_expect_probe ok office "$LAB_GW4"
+lab_stop "$daemon"
+lab_log "PASS: workers hold no netlink, signalfd or unix socket of the parent"
