@@ -146,8 +146,7 @@ static int act_run(const char *path, const char *sock, long nworkers)
 	rw_diag_init(&diag);
 	r = rw_workers_init(&ws, (unsigned)nworkers, &diag);
 	if (!r && nworkers > 0) {
-		/* workers must not inherit the control socket or netlink */
-		ws.close_fds[ws.n_close++] = lfd;
+		/* the worker child closes every parent fd (rw_workers.c) */
 		d.workers = &ws;
 		r = rw_workers_start(&ws, &d.pol, &diag);
 	}

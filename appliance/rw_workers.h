@@ -43,10 +43,6 @@ struct rw_workers {
 	struct rw_worker_draining draining[4 * RW_WORKERS_MAX];
 	struct rw_limit *limit; /* shared push buckets, created once */
 	const struct rw_policy *pol;
-	/* parent-only fds each child closes; kept for callers, though the
-	 * child now closes every fd above its stop pipe anyway */
-	int close_fds[8];
-	size_t n_close;
 	uint32_t drain_ms; /* drain_timeout of the current generation's policy */
 	unsigned generation;
 	/* drawn at each rw_workers_start: the TLS ticket keys of this
