@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building, testing, fuzzing, the demo and
 # the benchmarks need. Idempotent: packages already present are not fetched.
+# The Makefile's 'deps' target runs this when a library or one of the
+# commands its target needs (*_CMDS there: nft, tcpdump, clang, skopeo,
+# docker-registry, haproxy, ...) is missing; keep the two lists in step.
 set -euo pipefail
 
 PKGS=(
