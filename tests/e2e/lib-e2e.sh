@@ -165,6 +165,34 @@ e2e_expect_event() {
 		}
 }
 
+# e2e_reload: SIGHUP to the daemon; returns once it counted the reload and
+# the port belongs to the new generation: every listener on $LAB_PORT is
+# a new worker's (the old ones close theirs when told to drain; before
+# that a connection could still land in an old worker's queue).
+e2e_workers() { cat /proc/"$E2E_DAEMON_PID"/task/*/children 2>/dev/null; }
+e2e_reloads() { lab_ctl status | sed -n 's/^reloads: \([0-9]*\).*/\1/p'; }
+e2e_new_gen_listens() { # " OLD PIDS "
+	local l pids p
+	l=$(lab_exec gw ss -Hltnp "( sport = :$LAB_PORT )") || return 1
+	pids=$(grep -o 'pid=[0-9]*' <<<"$l" | cut -d= -f2)
+	[ -n "$pids" ] || return 1
+	for p in $pids; do
+		[[ $1 == *" $p "* ]] && return 1
+	done
+	return 0
+}
+e2e_reloaded() { [ "$(e2e_reloads)" -gt "$1" ]; }
+e2e_reload() {
+	local old n
+	old=" $(e2e_workers | tr '\n' ' ') "
+	n=$(e2e_reloads)
+	[ -n "$n" ] || lab_fail "regwallctl status has no reloads line: $(lab_ctl status 2>&1)"
+	kill -HUP "$E2E_DAEMON_PID"
+	lab_wait_for 10 e2e_reloaded "$n" || lab_fail "SIGHUP did not reload: $(lab_ctl status 2>&1)"
+	lab_wait_for 20 e2e_new_gen_listens "$old" ||
+		lab_fail "old workers ($old) still listen: $(lab_exec gw ss -Hltnp "( sport = :$LAB_PORT )")"
+}
+
 # e2e_count_events KIND REASON: how many event lines have both values.
 e2e_count_events() {
 	grep -c "\"kind\":\"$1\",\"reason\":\"$2\"" "$E2E_EVENTS"
@@ -186,13 +214,12 @@ e2e_expect_more_events() {
 # e2e_rss_stop. The sampler is this shell's own child, recorded for cleanup.
 E2E_RSS_PID=""
 e2e_rss_start() {
-	local out="$LAB_DIR/rss.samples" daemon=$E2E_DAEMON_PID
+	local out="$LAB_DIR/rss.samples"
 	: >"$out"
 	(
 		while :; do
 			line="" # "pid:kB pid:kB ..." of this sample
-			# shellcheck disable=SC2013 # the file is one line of PIDs
-			for c in $(cat /proc/"$daemon"/task/*/children 2>/dev/null); do
+			for c in $(e2e_workers); do
 				while read -r k v _; do
 					[ "$k" = VmRSS: ] && line="$line $c:$v" && break
 				done 2>/dev/null <"/proc/$c/status"
@@ -222,8 +249,7 @@ e2e_rss_stop() {
 		done
 	done <"$LAB_DIR/rss.samples"
 	[ "$n" -ge 1 ] || lab_fail "$what: no worker of regwalld ($E2E_DAEMON_PID) in any sample"
-	# shellcheck disable=SC2013 # the file is one line of PIDs
-	for c in $(cat /proc/"$E2E_DAEMON_PID"/task/*/children 2>/dev/null); do
+	for c in $(e2e_workers); do
 		while read -r k v _; do
 			[ "$k" = VmHWM: ] && [ "$v" -gt "$hwm" ] && hwm=$v
 		done 2>/dev/null <"/proc/$c/status"

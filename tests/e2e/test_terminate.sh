@@ -72,7 +72,6 @@ log = { nflog_group = $LAB_GROUP; blocked = "$LAB_DIR/blocked.jsonl";
 control = { socket = "$LAB_DIR/ctl.sock"; state = "$LAB_DIR/live.json"; };
 EOF
 e2e_daemon "$conf" 2
-daemon=$LAB_LAST_PID
 
 # ---- clients: certificate dirs as skopeo reads them, a private hosts file ----
 certdir() { # NAME -> dir with client.cert/client.key/ca.crt
@@ -246,25 +245,7 @@ out=$(printf 'POST /v2/team-a/resume/blobs/uploads/ HTTP/1.1\r\nHost: %s\r\nCont
 	office timeout 10 openssl s_client -connect "$REG" -servername "$E2E_NAME" \
 		-CAfile "$E2E_CERTS/ca.pem" -ign_eof 2>&1)
 grep -qE 'HTTP/1.1 (401|403) ' <<<"$out" || lab_fail "anonymous upload start: $(grep '^HTTP' <<<"$out")"
-old_workers=" $(cat /proc/"$daemon"/task/*/children) "
-kill -HUP "$daemon"
-reloaded() { lab_ctl status | grep -qE '^reloads: [1-9]'; }
-lab_wait_for 10 reloaded || lab_fail "SIGHUP did not reload"
-# the port belongs to the new generation once every listener on it is a
-# new worker's (the old ones close theirs when told to drain); a
-# connection before that could still land in an old worker's queue
-new_gen_listens() {
-	local l pids p
-	l=$(lab_exec gw ss -Hltnp "( sport = :$LAB_PORT )") || return 1
-	pids=$(grep -o 'pid=[0-9]*' <<<"$l" | cut -d= -f2)
-	[ -n "$pids" ] || return 1
-	for p in $pids; do
-		[[ $old_workers == *" $p "* ]] && return 1
-	done
-	return 0
-}
-lab_wait_for 20 new_gen_listens ||
-	lab_fail "old workers ($old_workers) still listen: $(lab_exec gw ss -Hltnp "( sport = :$LAB_PORT )")"
+e2e_reload
 out=$(sclient -sess_in "$LAB_DIR/sess.pem")
 grep -q '^New, TLSv1.3' <<<"$out" || lab_fail "a ticket of the old generation resumed after reload"
 grep -q 'HTTP/1.1 202 ' <<<"$out" || lab_fail "upload start after reload: $(grep '^HTTP' <<<"$out")"

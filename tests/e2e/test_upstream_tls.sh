@@ -52,7 +52,6 @@ EOF2
 }
 write_conf "$E2E_CERTS/ca.pem"
 e2e_daemon "$conf" 1
-daemon=$LAB_LAST_PID
 
 cd_bot="$LAB_DIR/cd-bot"
 mkdir -p "$cd_bot"
@@ -83,8 +82,7 @@ lab_log "push + inspect through regwall with a verified TLS upstream: $got"
 
 # 2. an upstream_ca that did not sign the registry's certificate: refused
 write_conf "$LAB_DIR/other-ca.pem"
-kill -HUP "$daemon"
-sleep 1.5
+e2e_reload
 st=$(base_status)
 [ "$st" = 502 ] || lab_fail "unverified upstream: want 502, got $st"
 e2e_expect_event refuse upstream_failed
@@ -92,7 +90,6 @@ lab_log "unverifiable upstream certificate: $st (nothing relayed)"
 
 # 3. back to the right CA by reload
 write_conf "$E2E_CERTS/ca.pem"
-kill -HUP "$daemon"
-sleep 1.5
+e2e_reload
 [ "$(base_status)" = 200 ] || lab_fail "after reload to the right CA: not 200"
 echo "ok: TLS upstream verified against upstream_ca; an unverifiable registry is refused"
