@@ -289,9 +289,9 @@ grep -qiE '(toomanyrequests|429).*push rate limit for ci-bot reached' <<<"$out" 
 	lab_fail "skopeo's failure does not show the 429: $out"
 e2e_expect_more_events refuse rate_limited "$n429"
 why=$(grep -oiE '(toomanyrequests|429).*' <<<"$out" | head -1 | tr -d '"')
-# skopeo 1.9 gives up on the 429 (it retries only bodiless requests, and
-# not for long): wait as told, plus the refill for one image (7 ops, 2 s
-# each at 30/min), then push again
+# skopeo 1.9 gives up on the 429 (seen: "uploading layer chunked:
+# toomanyrequests", the layer's PATCH): wait as told, plus the refill for
+# one image (7 ops, 2 s each at 30/min), then push again
 sleep $((ra + 14))
 out=$(skopeo_push "$CD_BOT" "$LAB_DIR/img2:v1" team-a/burst:v1 2>&1) ||
 	lab_fail "push after the wait: $out"
