@@ -2,6 +2,7 @@
  * the WireGuard endpoint and its peers, and the roles both carry. */
 #include "appliance/rw_config_int.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -61,9 +62,15 @@ static void rw_cfg_identity(struct rw_cfg_ctx *ctx, const config_setting_t *g, s
 		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
 			ok = ok || (strncmp(v, kinds[k], strlen(kinds[k])) == 0 &&
 				    v[strlen(kinds[k])] != '\0');
+		unsigned char ip[16];
 		if (!ok)
 			rw_cfg_err(ctx, rw_cfg_member(g, "cert_san"),
 				   "\"%s\": expected DNS:, URI:, email: or IP: and a value", v);
+		else if (strncmp(v, "IP:", 3) == 0 && inet_pton(AF_INET, v + 3, ip) != 1 &&
+			 inet_pton(AF_INET6, v + 3, ip) != 1)
+			/* such an identity would silently never match */
+			rw_cfg_err(ctx, rw_cfg_member(g, "cert_san"),
+				   "\"%s\": not an IPv4 or IPv6 address", v);
 		id->cert_san = rw_cfg_strdup(ctx, v);
 	}
 	if ((v = rw_cfg_get_str(g, "cert_sha256"))) {

@@ -28,6 +28,7 @@ lab_init
 
 section "1. The lab: network namespaces of this run, none linked to the host"
 lab_topology
+e2e_certs # a CA, the server and client certificates, made for this run
 # the proxy is the only path from the clients to the registry
 lab_exec gw sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0 >/dev/null
 say "office   $LAB_OFFICE4  (allowlisted network 203.0.113.0/25)"

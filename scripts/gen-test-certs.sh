@@ -5,7 +5,8 @@
 # so unit tests compare rw_cert_identity() against an independent derivation.
 #
 #   ca        test CA (also signs the CRL)
-#   client    CN + O + SANs: 2 DNS, 1 URI, 1 email (and an IP SAN, ignored)
+#   client    CN + O + SANs: 2 DNS, 1 URI, 1 email, 1 IP
+#   ipsan     CN + IP SANs 192.0.2.10, 2001:db8::7, 198.51.100.255 + 1 DNS
 #   cnonly    only a CN, no SAN extension
 #   utf8      CN and O with non-ASCII UTF-8
 #   expired   valid 2020-01-01 .. 2021-01-01
@@ -72,6 +73,11 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = clientAuth
 subjectAltName = DNS:ci-bot.example.test, DNS:Build.Example.Test, URI:spiffe://example.test/ci/bot, email:CI-Bot@Example.Test, IP:203.0.113.7
+[ ext_ipsan ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = IP:192.0.2.10, IP:2001:db8::7, IP:198.51.100.255, DNS:ip-client.example.test
 [ ext_nulsan ]
 basicConstraints = critical, CA:FALSE
 extendedKeyUsage = clientAuth
@@ -107,6 +113,7 @@ leaf utf8 "/O=Bücher GmbH/CN=Jürgen Müller 🚀" ext_client
 leaf expired "/CN=expired-client" ext_client 20200101000000Z 20210101000000Z
 leaf nulsan "/CN=nul-san-client" ext_nulsan
 leaf revoked "/CN=revoked-client" ext_client
+leaf ipsan "/CN=ip-san-client" ext_ipsan
 
 openssl ca -config "$work/ca.cnf" -cert "$out/ca.pem" -keyfile "$work/ca.key" \
 	-revoke "$out/revoked.pem" -crl_reason keyCompromise 2>/dev/null
@@ -115,7 +122,7 @@ openssl ca -gencrl -config "$work/ca.cnf" -cert "$out/ca.pem" -keyfile "$work/ca
 	-out "$out/crl.pem" 2>/dev/null
 
 epoch() { date -u -d "$(echo "$1" | sed 's/^[^=]*=//')" +%s; }
-for n in ca client cnonly utf8 expired nulsan revoked; do
+for n in ca client cnonly utf8 expired nulsan revoked ipsan; do
 	openssl x509 -in "$out/$n.pem" -outform DER -out "$out/$n.der"
 	cp "$out/$n.der" "$corpus/$n.der"
 	fp=$(openssl x509 -in "$out/$n.pem" -noout -fingerprint -sha256 | sed 's/^.*=//')
@@ -124,5 +131,7 @@ for n in ca client cnonly utf8 expired nulsan revoked; do
 	nb=$(epoch "$(openssl x509 -in "$out/$n.pem" -noout -startdate)")
 	na=$(epoch "$(openssl x509 -in "$out/$n.pem" -noout -enddate)")
 	printf 'sha256=%s\nsubject=%s\nnot_before=%s\nnot_after=%s\n' "$fp" "$subj" "$nb" "$na" > "$out/$n.expect"
+	[ "$n" = ipsan ] && openssl x509 -in "$out/$n.pem" -noout -ext subjectAltName | tail -1 |
+		tr ',' '\n' | sed -n 's/^ *IP Address:/ip=/p' >>"$out/$n.expect"
 done
 echo "certificates written to $out"

@@ -77,7 +77,7 @@ static void ev_sink(void *ctx, const struct rw_fwd_event *e)
  * 'from'; copy it to *out. */
 static bool ev_wait(int from, const char *kind, const char *reason, struct ev_rec *out)
 {
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0; i < 1000; i++) { /* 10 s: only a loaded machine waits that long */
 		pthread_mutex_lock(&g_mu);
 		for (int k = from; k < g_nev; k++)
 			if (!strcmp(g_ev[k].kind, kind) && (!reason || !strcmp(g_ev[k].reason, reason))) {
