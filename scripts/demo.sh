@@ -100,8 +100,7 @@ REG="$E2E_NAME:$LAB_PORT"
 client() {
 	local ns=$1
 	shift
-	lab_exec "$ns" unshare --mount sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
-		"$LAB_DIR/hosts.$ns" "$@"
+	e2e_client "$ns" "$LAB_DIR/hosts.$ns" "$@"
 }
 python3 "$here/mkimage.py" "$LAB_DIR/img" 2000000 7 v1 >/dev/null || lab_fail "mkimage failed"
 

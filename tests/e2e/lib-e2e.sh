@@ -330,6 +330,23 @@ except OSError:
 PY
 }
 
+# e2e_client NS HOSTS CMD...: run CMD in namespace NS in a private mount
+# namespace where HOSTS is /etc/hosts and skopeo's blob-info cache (root's
+# /var/lib/containers/cache) is a tmpfs: neither the host's /etc/hosts nor
+# its /var/lib is written by a test client.
+e2e_client() {
+	local ns=$1 hosts=$2
+	shift 2
+	lab_exec "$ns" unshare --mount sh -c '
+		mount --bind "$0" /etc/hosts || exit 125
+		if [ -d /var/lib/containers ]; then
+			mount -t tmpfs -o mode=0700,size=64m tmpfs /var/lib/containers || exit 125
+		else # no mount point to cover: cover /var/lib (skopeo needs nothing there)
+			mount -t tmpfs -o mode=0755,size=64m tmpfs /var/lib || exit 125
+		fi
+		exec "$@"' "$hosts" "$@"
+}
+
 # e2e_registry plain|tls: Debian's docker-registry in the registry
 # namespace on $LAB_REG4:$LAB_REG_PORT, storage in $LAB_DIR/storage,
 # serving plain HTTP or TLS with the test server certificate; returns when

@@ -115,8 +115,7 @@ e2e_registry tls
 # /etc/hosts in a private mount namespace; the host's file is not touched)
 printf '127.0.0.1 localhost\n%s %s\n' "$LAB_GW4" "$E2E_NAME" >"$LAB_DIR/hosts"
 office() {
-	lab_exec office unshare --mount sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
-		"$LAB_DIR/hosts" "$@"
+	e2e_client office "$LAB_DIR/hosts" "$@"
 }
 # skopeo trusts the registry's own certificate through the CA alone (no
 # client certificate: passthrough never looks inside TLS)

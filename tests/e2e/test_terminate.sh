@@ -90,8 +90,7 @@ REG="$E2E_NAME:$LAB_PORT"
 # run CMD... in office with $LAB_DIR/hosts as /etc/hosts (a private mount
 # namespace: the host's /etc/hosts is never touched)
 office() {
-	lab_exec office unshare --mount sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
-		"$LAB_DIR/hosts" "$@"
+	e2e_client office "$LAB_DIR/hosts" "$@"
 }
 skopeo_push() { # CERTDIR SRC-LAYOUT:TAG REPO:TAG; the pushed digest -> $LAB_DIR/pushed.digest
 	rm -f "$LAB_DIR/pushed.digest"

@@ -60,8 +60,7 @@ cp "$E2E_CERTS/client.key" "$cd_bot/client.key"
 cp "$E2E_CERTS/ca.pem" "$cd_bot/ca.crt"
 printf '127.0.0.1 localhost\n%s %s\n' "$LAB_GW4" "$E2E_NAME" >"$LAB_DIR/hosts"
 office() {
-	lab_exec office unshare --mount sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
-		"$LAB_DIR/hosts" "$@"
+	e2e_client office "$LAB_DIR/hosts" "$@"
 }
 REG="$E2E_NAME:$LAB_PORT"
 base_status() {
