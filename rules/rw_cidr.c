@@ -66,11 +66,66 @@ int rw_cidr_parse(const char *text, struct rw_cidr *out, int allow_host_bits)
 	if (prefix > max)
 		return RW_ERANGE;
 	out->prefix = (uint8_t)prefix;
+	if (out->family == AF_INET6 && prefix >= 96 && rw_cidr_addr_is_mapped(out->addr))
+		return RW_EINVAL;
 	if (rw_cidr_host_bits_set(out)) {
 		if (!allow_host_bits)
 			return RW_EINVAL;
 	}
 	return 0;
+}
+
+int rw_cidr_addr_is_mapped(const uint8_t addr[16])
+{
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	return memcmp(addr, pfx, sizeof(pfx)) == 0;
+}
+
+int rw_cidr_mapped_msg(const char *text, char *msg, size_t len)
+{
+	char host[64], v4[INET_ADDRSTRLEN];
+	const char *tail = "", *end;
+	uint8_t a[16];
+	int endpoint = text[0] == '[';
+	if (endpoint) {
+		text++;
+		end = strchr(text, ']');
+		if (!end)
+			return 0;
+		tail = end + 1; /* ":port", kept as written */
+	} else {
+		end = strchr(text, '/');
+		if (!end)
+			end = text + strlen(text);
+	}
+	size_t hlen = (size_t)(end - text);
+	if (hlen >= sizeof(host))
+		return 0;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET6, host, a) != 1 || !rw_cidr_addr_is_mapped(a) ||
+	    !inet_ntop(AF_INET, a + 12, v4, sizeof(v4)))
+		return 0;
+	if (endpoint) {
+		snprintf(msg, len,
+			 "an IPv4-mapped IPv6 address is an IPv4 address in disguise (the kernel "
+			 "sees IPv4, and the checks would take it for IPv6); write %s%s",
+			 v4, tail);
+		return 1;
+	}
+	char pfx[8] = "";
+	if (*end == '/') {
+		/* only the prefix lengths rw_cidr_parse would otherwise take */
+		long n = strtol(end + 1, NULL, 10);
+		if (n < 96 || n > 128)
+			return 0;
+		if (n < 128)
+			snprintf(pfx, sizeof(pfx), "/%ld", n - 96);
+	}
+	snprintf(msg, len,
+		 "an IPv4-mapped IPv6 address never matches (the kernel sees IPv4); write %s%s", v4,
+		 pfx);
+	return 1;
 }
 
 void rw_cidr_format(const struct rw_cidr *c, char *buf, size_t len)

@@ -8,8 +8,20 @@
 #include "rules/rw_policy.h"
 
 /* Parse "203.0.113.0/24", "2001:db8::/32", or a bare address (= /32, /128).
- * Host bits set -> RW_EINVAL unless allow_host_bits. Returns 0 or RW_E*. */
+ * Host bits set -> RW_EINVAL unless allow_host_bits. A prefix inside
+ * ::ffff:0:0/96 (IPv4-mapped) -> RW_EINVAL: the kernel sees those clients
+ * as IPv4, so such a rule, ban or listener address would silently match
+ * nothing (see rw_cidr_mapped_msg). Returns 0 or RW_E*. */
 int rw_cidr_parse(const char *text, struct rw_cidr *out, int allow_host_bits);
+
+/* Is the IPv6 address (16 bytes) inside ::ffff:0:0/96? */
+int rw_cidr_addr_is_mapped(const uint8_t addr[16]);
+
+/* If text (an address, a prefix, or "[address]:port") is IPv4-mapped,
+ * write what is wrong and what to write instead, e.g. "an IPv4-mapped IPv6
+ * address never matches (the kernel sees IPv4); write 203.0.113.11", and
+ * return 1; else return 0. The caller puts the text in front. */
+int rw_cidr_mapped_msg(const char *text, char *msg, size_t len);
 
 /* Format into buf (at least 64 bytes): "203.0.113.0/24". */
 void rw_cidr_format(const struct rw_cidr *c, char *buf, size_t len);

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -52,8 +53,46 @@ static void test_parse_ok(void **state)
 	assert_int_equal(rw_cidr_parse("0.0.0.0/0", &c, 0), 0);
 	assert_int_equal(c.prefix, 0);
 	assert_int_equal(rw_cidr_parse("::/0", &c, 0), 0);
-	assert_int_equal(rw_cidr_parse("::ffff:192.0.2.1/128", &c, 0), 0);
+	/* next to the mapped range, not in it */
+	assert_int_equal(rw_cidr_parse("::fffe:c000:201/128", &c, 0), 0);
 	assert_int_equal(c.family, AF_INET6);
+	assert_int_equal(rw_cidr_parse("::/64", &c, 0), 0);
+}
+
+/* ::ffff:0:0/96 never matches: the kernel sees those clients as IPv4. */
+static void test_parse_mapped(void **state)
+{
+	(void)state;
+	struct rw_cidr c;
+	static const char *const refused[] = {
+		"::ffff:203.0.113.11", "::ffff:192.0.2.1/128", "::ffff:192.0.2.0/120",
+		"::ffff:0:0/96",       "::FFFF:c000:0201",     "0:0:0:0:0:ffff:c000:201",
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		if (rw_cidr_parse(refused[i], &c, 0) != RW_EINVAL ||
+		    rw_cidr_parse(refused[i], &c, 1) != RW_EINVAL)
+			fail_msg("%s accepted", refused[i]);
+	}
+	/* wider than the mapped range: real IPv6 too, so kept */
+	assert_int_equal(rw_cidr_parse("::ffff:0:0/95", &c, 1), 0);
+
+	char msg[256];
+	assert_int_equal(rw_cidr_mapped_msg("::ffff:203.0.113.11", msg, sizeof(msg)), 1);
+	assert_string_equal(msg, "an IPv4-mapped IPv6 address never matches (the kernel sees "
+				 "IPv4); write 203.0.113.11");
+	assert_int_equal(rw_cidr_mapped_msg("::ffff:192.0.2.0/120", msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "write 192.0.2.0/24"));
+	assert_int_equal(rw_cidr_mapped_msg("::ffff:0:0/96", msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "write 0.0.0.0/0"));
+	assert_int_equal(rw_cidr_mapped_msg("::ffff:192.0.2.1/128", msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "write 192.0.2.1"));
+	assert_int_equal(rw_cidr_mapped_msg("[::ffff:0.0.0.0]:8444", msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "write 0.0.0.0:8444"));
+	static const char *const other[] = { "203.0.113.11", "2001:db8::1", "::ffff:0:0/95",
+					     "[2001:db8::1]:443", "nonsense", "::fffe:c000:201" };
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		if (rw_cidr_mapped_msg(other[i], msg, sizeof(msg)))
+			fail_msg("%s called mapped: %s", other[i], msg);
 }
 
 static void test_parse_host_bits(void **state)
@@ -213,7 +252,7 @@ static void test_format_small_buffer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_ok),     cmocka_unit_test(test_parse_host_bits),
+		cmocka_unit_test(test_parse_ok), cmocka_unit_test(test_parse_mapped),    cmocka_unit_test(test_parse_host_bits),
 		cmocka_unit_test(test_parse_bad),    cmocka_unit_test(test_contains),
 		cmocka_unit_test(test_merge),        cmocka_unit_test(test_range),
 		cmocka_unit_test(test_format_small_buffer),
