@@ -31,6 +31,12 @@
  * the loop (level-triggered epoll calls back if more is pending). */
 #define RW_TERM_PUMP_ROUNDS 32
 
+/* Once draining begins, how long a session that has not sent a byte of
+ * its first request (or is still in the handshake) is kept: clients send
+ * the request right after the handshake, so this only has to cover the
+ * round trip and a busy client. */
+#define RW_TERM_DRAIN_GRACE_MS 1000
+
 /* ---- per-connection I/O state ---- */
 
 /* The ~180 KiB of buffers and parse results a connection needs for a
@@ -126,6 +132,21 @@ static int rw_term_interest(struct rw_term_conn *c, int fd, bool *reg, unsigned 
 
 /* ---- events ---- */
 
+/* The method as sent, when it is one we know; NULL otherwise. A head
+ * refused at its request line ("PRI * HTTP/2.0", "OPTIONS", bad bytes)
+ * leaves req->method at its zero value, RW_HTTP_GET: logging that would
+ * put a method the client never sent in the event. Called right after
+ * the parse: method_tok points into the client buffer, which later reads
+ * reuse. */
+static const char *rw_term_method(const struct rw_http_req *req)
+{
+	const char *m = rw_http_method_str(req->method);
+	size_t n = strlen(m);
+	if (req->method_tok.len != n || memcmp(req->method_tok.ptr, m, n) != 0)
+		return NULL;
+	return m;
+}
+
 static void rw_term_emit(struct rw_term_conn *c, const char *kind, const char *reason,
 			 bool with_request)
 {
@@ -145,7 +166,7 @@ static void rw_term_emit(struct rw_term_conn *c, const char *kind, const char *r
 	memcpy(ev.src_addr, c->src_addr, sizeof(ev.src_addr));
 	if (with_request && c->io) {
 		const struct rw_oci_req *o = &c->io->oci;
-		ev.method = rw_http_method_str(c->io->req.method);
+		ev.method = c->method;
 		ev.operation = rw_oci_op_str(o->op);
 		ev.repository = o->repo[0] ? o->repo : NULL;
 		ev.reference = o->reference[0] ? o->reference : NULL;
@@ -211,15 +232,36 @@ void rw_term_close_all(struct rw_fwd_worker *w)
 		rw_term_close(w->term_conns, NULL, NULL, true);
 }
 
+/* A session that has not sent a byte of its first request: nothing of it
+ * has been decided under the old policy yet. */
+static bool rw_term_unstarted(const struct rw_term_conn *c)
+{
+	return c->state == RW_TERM_HANDSHAKE ||
+	       (c->state == RW_TERM_HEAD && c->requests == 0 && !c->head_start &&
+		(!c->io || c->io->cin.off == c->io->cin.len));
+}
+
+static int rw_term_arm(struct rw_term_conn *c);
+
 void rw_term_drain(struct rw_fwd_worker *w)
 {
+	uint64_t grace_end = rw_loop_now_ms(&w->loop) + RW_TERM_DRAIN_GRACE_MS;
 	struct rw_term_conn *c = w->term_conns, *next;
 	for (; c; c = next) {
 		next = c->next;
-		/* Idle between requests, nothing pipelined. A session that has
-		 * not sent its first request yet is kept: that request is on
-		 * its way, and is answered with Connection: close. */
-		if (c->state != RW_TERM_HEAD || c->requests == 0 || c->head_start ||
+		/* Handshaking, or connected and silent: a real client sends its
+		 * request right after the handshake, so one that has not within
+		 * the grace is closed (rw_term_deadline). Kept for the old
+		 * worker's drain time instead, its request would be decided
+		 * under the old policy long after the change took effect. */
+		if (rw_term_unstarted(c)) {
+			c->drain_by = grace_end;
+			if (rw_term_arm(c))
+				rw_term_close(c, "term", "client_error", true);
+			continue;
+		}
+		/* Idle between requests, nothing pipelined. */
+		if (c->state != RW_TERM_HEAD || c->head_start ||
 		    (c->io && c->io->cin.off != c->io->cin.len) || SSL_pending(c->ssl) > 0)
 			continue;
 		/* bytes already in the socket may be the next request: serve
@@ -421,6 +463,7 @@ static int rw_term_head(struct rw_term_conn *c)
 	if (r == RW_INSPECT_MORE)
 		return 0;
 	memset(&io->oci, 0, sizeof(io->oci));
+	c->method = rw_term_method(&io->req);
 	c->meters_upload = false;
 	c->resp_digest[0] = '\0';
 	c->body_bytes = c->resp_bytes = 0;
@@ -434,6 +477,12 @@ static int rw_term_head(struct rw_term_conn *c)
 	}
 	rw_oci_classify_http(&io->req, &io->oci);
 	char msg[400];
+	if (!rw_term_host_port_ok(io->req.host)) {
+		/* the parser's own refusal token and status for a bad Host */
+		rw_term_refuse_req(c, 400, NULL, "http_host_invalid",
+				   "malformed request: Host port invalid", 0, false);
+		return 1;
+	}
 	if (!rw_term_host_matches(io->req.host, c->sni)) {
 		snprintf(msg, sizeof(msg), "Host does not match the TLS server name %s", c->sni);
 		rw_term_refuse_req(c, 421, NULL, "misdirected", msg, 0, false);
@@ -902,20 +951,25 @@ static int rw_term_finish(struct rw_term_conn *c)
 
 /* ---- timers ---- */
 
+static const char rw_term_why_drain[] = "drain";
+
 static uint64_t rw_term_deadline(const struct rw_term_conn *c, const char **why)
 {
 	const struct rw_fwd_opts *o = &c->w->o;
+	uint64_t dl;
 	switch (c->state) {
 	case RW_TERM_HANDSHAKE:
 		*why = "handshake_timeout";
-		return c->t_start + o->handshake_timeout_ms;
+		dl = c->t_start + o->handshake_timeout_ms;
+		break;
 	case RW_TERM_HEAD:
 		if (c->head_start) {
 			*why = "header_timeout";
 			return c->head_start + o->header_timeout_ms;
 		}
 		*why = "idle_timeout";
-		return c->last_io + o->idle_timeout_ms;
+		dl = c->last_io + o->idle_timeout_ms;
+		break;
 	case RW_TERM_CONNECT:
 		*why = "upstream_error";
 		return c->last_io + o->connect_timeout_ms;
@@ -923,6 +977,21 @@ static uint64_t rw_term_deadline(const struct rw_term_conn *c, const char **why)
 		*why = "idle_timeout";
 		return c->last_io + o->idle_timeout_ms;
 	}
+	/* draining: the grace of a session that has sent nothing yet */
+	if (c->drain_by && rw_term_unstarted(c) && c->drain_by < dl) {
+		*why = rw_term_why_drain;
+		dl = c->drain_by;
+	}
+	return dl;
+}
+
+/* (Re)arm the connection's timer for its current deadline. */
+static int rw_term_arm(struct rw_term_conn *c)
+{
+	const char *why;
+	uint64_t dl = rw_term_deadline(c, &why);
+	uint64_t now = rw_loop_now_ms(&c->w->loop);
+	return rw_loop_timer_arm(&c->w->loop, &c->timer, dl > now ? dl - now : 0);
 }
 
 static void rw_term_on_timer(struct rw_loop *l, void *arg)
@@ -932,6 +1001,23 @@ static void rw_term_on_timer(struct rw_loop *l, void *arg)
 	uint64_t dl = rw_term_deadline(c, &why);
 	uint64_t now = rw_loop_now_ms(l);
 	if (now >= dl) {
+		if (why == rw_term_why_drain) {
+			/* Last look: the first bytes of a request may sit in the
+			 * socket with their event not handled yet. Bytes read
+			 * start the request, which is then served (with
+			 * Connection: close); else the grace is over. */
+			if (c->state == RW_TERM_HEAD) {
+				int r = rw_term_client_read(c);
+				if (r < 0)
+					return;
+				if (r > 0) {
+					rw_term_pump(c);
+					return;
+				}
+			}
+			rw_term_close(c, "term", "drain", false);
+			return;
+		}
 		if (c->state == RW_TERM_CONNECT) {
 			rw_term_bad_gateway(c, "registry connect timeout");
 			rw_term_pump(c);
@@ -954,7 +1040,6 @@ static void rw_term_on_pace(struct rw_loop *l, void *arg)
 
 static void rw_term_pump(struct rw_term_conn *c)
 {
-	struct rw_fwd_worker *w = c->w;
 	c->cwant = 0;
 	c->uwant = c->state == RW_TERM_CONNECT ? c->uwant : 0;
 	bool budget_out = true;
@@ -1009,10 +1094,7 @@ static void rw_term_pump(struct rw_term_conn *c)
 		rw_term_close(c, "term", "client_error", true);
 		return;
 	}
-	const char *why;
-	uint64_t dl = rw_term_deadline(c, &why);
-	uint64_t now = rw_loop_now_ms(&w->loop);
-	if (rw_loop_timer_arm(&w->loop, &c->timer, dl > now ? dl - now : 0))
+	if (rw_term_arm(c))
 		rw_term_close(c, "term", "client_error", true);
 }
 

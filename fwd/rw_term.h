@@ -34,7 +34,9 @@
  *     (Host != SNI), "rate_limited", "http_<refuse>" (framing),
  *     "upstream_failed" (connect/TLS/response error; answered 502)
  *   end of connection ("term"): "done", "idle_timeout", "header_timeout",
- *     "client_error", "upstream_error"
+ *     "client_error", "upstream_error", "drain" (the worker began draining:
+ *     an idle session at once; one still in the handshake or silent since
+ *     it, after a 1 s grace)
  */
 #ifndef RW_TERM_H
 #define RW_TERM_H
@@ -119,8 +121,10 @@ struct rw_term_conn {
 	uint16_t src_port;
 	char sni[256];
 	struct rw_who who;   /* resolved once, after the handshake */
+	const char *method;  /* current request's method for events; NULL: none we know */
 	bool meters_upload;  /* current request: pace its body (rw_decision) */
 	uint64_t t_start, last_io, head_start;
+	uint64_t drain_by;   /* draining: close by then unless the first request began; 0 = no */
 	struct rw_timer timer;
 	struct rw_timer pace_timer;
 	bool paced;          /* waiting for pace_timer */
@@ -182,5 +186,12 @@ int rw_term_rewrite_head(const uint8_t *head, const struct rw_http_req *req,
 
 /* Host (without port) equals the SNI, case-insensitively. */
 bool rw_term_host_matches(struct rw_http_span host, const char *sni);
+
+/* Host's port, if any, is 1 to 5 digits worth 1..65535 ("name:", ":0",
+ * ":99999", ":+443", a second colon: false). It is not compared with the
+ * listener's port: clients send the port they dialled, which a NAT or
+ * port mapping in front of the appliance may change; the name is what is
+ * checked (against the SNI). */
+bool rw_term_host_port_ok(struct rw_http_span host);
 
 #endif

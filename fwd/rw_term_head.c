@@ -4,6 +4,7 @@
  * and Host vs SNI. No I/O. */
 #include "fwd/rw_term.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,4 +112,45 @@ bool rw_term_host_matches(struct rw_http_span host, const char *sni)
 	memcpy(tmp, sni, sl);
 	tmp[sl] = '\0';
 	return rw_http_span_eq(h, tmp);
+}
+
+/* Where the ":port" of a Host value starts (its colon), or host.len when
+ * there is none. An IP literal is in brackets; a reg-name has no colon, so
+ * a second one makes the value invalid (SIZE_MAX). */
+static size_t rw_term_host_colon(struct rw_http_span host)
+{
+	size_t from = 0;
+	if (host.len > 0 && host.ptr[0] == '[') {
+		const uint8_t *rb = memchr(host.ptr, ']', host.len);
+		if (!rb)
+			return SIZE_MAX;
+		from = (size_t)(rb - host.ptr) + 1;
+		if (from == host.len)
+			return host.len;
+		return host.ptr[from] == ':' ? from : SIZE_MAX;
+	}
+	const uint8_t *c = memchr(host.ptr, ':', host.len);
+	if (!c)
+		return host.len;
+	size_t at = (size_t)(c - host.ptr);
+	return memchr(host.ptr + at + 1, ':', host.len - at - 1) ? SIZE_MAX : at;
+}
+
+bool rw_term_host_port_ok(struct rw_http_span host)
+{
+	size_t at = rw_term_host_colon(host);
+	if (at == SIZE_MAX || at == 0)
+		return false;
+	if (at == host.len)
+		return true;
+	size_t n = host.len - at - 1;
+	if (n == 0 || n > 5)
+		return false;
+	unsigned long port = 0;
+	for (size_t i = at + 1; i < host.len; i++) {
+		if (host.ptr[i] < '0' || host.ptr[i] > '9')
+			return false;
+		port = port * 10 + (unsigned long)(host.ptr[i] - '0');
+	}
+	return port >= 1 && port <= 65535;
 }

@@ -14,6 +14,7 @@
 #include "inspect/rw_cursor.h"
 #include "inspect/rw_err.h"
 #include "inspect/rw_tls_hello.h"
+#include "inspect/rw_tls_name.h"
 
 /* ALPN wire form: length-prefixed protocol names. */
 static const unsigned char rw_tlsctx_alpn_http11[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
@@ -83,28 +84,21 @@ static void rw_tlsctx_errmsg(char *err, size_t errlen, const char *what, const c
  *   +--------+--------+------+--------+--------+------------+
  *                       0 = host_name
  *
- * Only the first entry is looked at (RFC 6066 allows one host_name); the
- * name is copied with its length, never assumed NUL-terminated, and a name
- * with a NUL or over RW_TLS_SNI_MAX is refused.
+ * The same rules as passthrough (inspect/rw_tls_hello.c): exactly one
+ * entry, of type host_name, and a name rw_tls_name_check accepts (DNS
+ * labels, no trailing dot, no IP literal; lower-cased). Both modes must
+ * agree on what a name is: "registry.example.test." refused on one port
+ * and served on the other would make the name list mean two things.
  */
 static bool rw_tlsctx_sni_from_ext(const unsigned char *p, size_t n, char *out, size_t cap)
 {
-	struct rw_cursor cur, list;
+	struct rw_cursor cur, list, name;
 	uint8_t type;
-	const uint8_t *name;
-	uint16_t len;
 	rw_cur_init(&cur, p, n);
 	if (rw_cur_sub16(&cur, &list) || rw_cur_left(&cur) != 0 || rw_cur_u8(&list, &type) ||
-	    type != 0 || rw_cur_u16(&list, &len) || len == 0 || len >= cap ||
-	    rw_cur_bytes(&list, len, &name))
+	    type != 0 || rw_cur_sub16(&list, &name) || rw_cur_left(&list) != 0)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (name[i] <= 0x20 || name[i] > 0x7e)
-			return false;
-		out[i] = (char)name[i];
-	}
-	out[len] = '\0';
-	return true;
+	return rw_tls_name_check(&name, out, cap) == 0;
 }
 
 static int rw_tlsctx_on_hello(SSL *ssl, int *al, void *arg)

@@ -8,8 +8,10 @@
  *   - ALPN: "http/1.1" only. A client that offers ALPN without http/1.1
  *     (h2 only) gets the fatal no_application_protocol alert: we never
  *     tunnel a protocol we do not parse. No ALPN at all is HTTP/1.1.
- *   - SNI is checked in the client-hello callback against the listener's
- *     names (rw_names); a missing or foreign name is refused with the
+ *   - SNI is checked in the client-hello callback: first the name rules
+ *     passthrough applies (inspect/rw_tls_name: one host_name entry, DNS
+ *     labels, no trailing dot, no IP literal), then the listener's names
+ *     (rw_names); a missing, malformed or foreign name is refused with the
  *     unrecognized_name alert before any certificate is sent.
  *   - No renegotiation, no 0-RTT (max early data 0).
  *   - Resumption only by stateless ticket (TLS 1.2 and 1.3, one ticket per
@@ -62,8 +64,8 @@ int rw_tlsctx_ticket_keys(const uint8_t secret[RW_TLSCTX_SECRET_LEN], const char
 int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_sni *sni,
 			 const uint8_t *ticket_keys, SSL_CTX **out, char *err, size_t errlen);
 
-/* The server name this client sent in its ClientHello (checked against
- * the listener's names), or NULL before the hello callback ran. On a
+/* The server name this client sent in its ClientHello (checked, and
+ * lower-cased, by the hello callback), or NULL before that callback ran. On a
  * resumed session this is still the name sent now. */
 const char *rw_tlsctx_sni(const SSL *ssl);
 

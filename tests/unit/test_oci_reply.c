@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -161,6 +162,48 @@ static void test_refusals(void **state)
 	assert_string_equal(rw_oci_reply_reason(499), "Error");
 }
 
+/* Every status regwall answers with carries its RFC 9110 / 6585 reason
+ * phrase, on the wire too: the framing refusals (every rw_http refusal's
+ * status), the policy's 401 and 403, Host != SNI (421), the rate limit
+ * (429), a head too large to rewrite (431) and upstream failures (502). */
+static void test_reason_phrases(void **state)
+{
+	(void)state;
+	static const struct {
+		int status;
+		const char *phrase;
+	} want[] = {
+		{ 400, "Bad Request" },
+		{ 401, "Unauthorized" },
+		{ 403, "Forbidden" },
+		{ 413, "Content Too Large" },
+		{ 414, "URI Too Long" },
+		{ 417, "Expectation Failed" },
+		{ 421, "Misdirected Request" },
+		{ 429, "Too Many Requests" },
+		{ 431, "Request Header Fields Too Large" },
+		{ 501, "Not Implemented" },
+		{ 502, "Bad Gateway" },
+		{ 505, "HTTP Version Not Supported" },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_string_equal(rw_oci_reply_reason(want[i].status), want[i].phrase);
+		struct rw_oci_reply r = { .status = want[i].status, .code = "DENIED", .message = "m" };
+		size_t len = 0;
+		char line[128];
+		assert_int_equal(rw_oci_reply_build(&r, buf, sizeof(buf), &len), 0);
+		snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", want[i].status, want[i].phrase);
+		assert_memory_equal(buf, line, strlen(line));
+	}
+	/* a framing refusal status nobody listed above would say "Error" */
+	for (int r = RW_HTTP_REFUSE_NONE + 1; r < RW_HTTP_REFUSE_MAX_; r++) {
+		int st = rw_http_refuse_status((enum rw_http_refuse)r);
+		if (strcmp(rw_oci_reply_reason(st), "Error") == 0)
+			fail_msg("no reason phrase for %d (%s)", st,
+				 rw_http_refuse_str((enum rw_http_refuse)r));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_429_retry_after),
 		cmocka_unit_test(test_401_head_close),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_reason_phrases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
