@@ -122,11 +122,27 @@ static int act_run(const char *path, const char *sock, long nworkers)
 	struct rw_diag diag;
 	struct rw_workers ws;
 	rw_daemon_init(&d, path);
+	if (nworkers < 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		nworkers = cpus > 0 ? cpus : 1;
+	}
 	rw_diag_init(&diag);
-	int r = rw_daemon_load_apply(&d, &diag);
+	int r = rw_workers_init(&ws, (unsigned)nworkers, &diag);
+	rw_diag_print(&diag, stderr);
+	if (r) {
+		rw_daemon_fini(&d);
+		return 1;
+	}
+	/* Known to the daemon before the first apply, so the listening
+	 * sockets can be bound before the table changes (rw_workers_prepare). */
+	if (nworkers > 0)
+		d.workers = &ws;
+	rw_diag_init(&diag);
+	r = rw_daemon_load_apply(&d, &diag);
 	rw_diag_print(&diag, stderr);
 	if (r) {
 		fprintf(stderr, "regwalld: cannot start (%s); nothing changed\n", rw_strerror(r));
+		rw_workers_fini(&ws);
 		rw_daemon_fini(&d);
 		return 1;
 	}
@@ -136,22 +152,18 @@ static int act_run(const char *path, const char *sock, long nworkers)
 	r = rw_ctl_listen(path_sock, &lfd, &diag);
 	rw_diag_print(&diag, stderr);
 	if (r) {
+		rw_workers_fini(&ws);
 		rw_daemon_fini(&d);
 		return 1;
 	}
-	if (nworkers < 0) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		nworkers = cpus > 0 ? cpus : 1;
-	}
 	rw_diag_init(&diag);
-	r = rw_workers_init(&ws, (unsigned)nworkers, &diag);
-	if (!r && nworkers > 0) {
-		/* the worker child closes every parent fd (rw_workers.c) */
-		d.workers = &ws;
+	/* binds the listeners (unless the apply already did) and forks the
+	 * workers; each child closes every parent fd but its own sockets */
+	if (nworkers > 0)
 		r = rw_workers_start(&ws, &d.pol, &diag);
-	}
 	rw_diag_print(&diag, stderr);
 	if (r) {
+		fprintf(stderr, "regwalld: cannot start the data path (%s)\n", rw_strerror(r));
 		rw_workers_fini(&ws);
 		close(lfd);
 		unlink(path_sock);

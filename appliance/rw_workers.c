@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fwd/rw_event.h"
+#include "fwd/rw_listen.h"
 
 #define RW_WORKERS_LIMIT_SLOTS 4096
 #define RW_WORKERS_STOP_MS 3000     /* on daemon exit */
@@ -53,7 +54,179 @@ int rw_workers_init(struct rw_workers *ws, unsigned n, struct rw_diag *diag)
 	return r;
 }
 
-static void rw_workers_child(struct rw_workers *ws, int stop_r)
+/* ---- the listening sockets (owned by the parent) ---- */
+
+static bool rw_workers_ep_eq(const struct rw_endpoint *a, const struct rw_endpoint *b)
+{
+	size_t alen = a->family == AF_INET ? 4 : 16;
+	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, alen);
+}
+
+static bool rw_workers_lset_has(const struct rw_worker_lset *s, int fd)
+{
+	for (size_t j = 0; j < s->n; j++)
+		for (unsigned i = 0; i < RW_WORKERS_MAX; i++)
+			if (s->v[j].fd[i] == fd)
+				return true;
+	return false;
+}
+
+/* Free set s, closing the sockets that keep (may be NULL) does not share:
+ * a socket carried from one set to the other is the same fd in both. */
+static void rw_workers_lset_free(struct rw_worker_lset *s, const struct rw_worker_lset *keep)
+{
+	for (size_t j = 0; j < s->n; j++)
+		for (unsigned i = 0; i < RW_WORKERS_MAX; i++) {
+			int fd = s->v[j].fd[i];
+			if (fd >= 0 && !(keep && rw_workers_lset_has(keep, fd)))
+				close(fd);
+		}
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+/* Does set s hold the listeners of p, in p's order? */
+static bool rw_workers_lset_for(const struct rw_worker_lset *s, const struct rw_policy *p)
+{
+	if (s->n != p->n_listeners)
+		return false;
+	for (size_t j = 0; j < s->n; j++)
+		if (!rw_workers_ep_eq(&s->v[j].ep, &p->listeners[j].listen))
+			return false;
+	return true;
+}
+
+/* Slot i's sockets go: its worker is gone for good, and a socket nobody
+ * accepts on would hold the connections the kernel hashes to it. */
+static void rw_workers_lset_drop_slot(struct rw_worker_lset *s, unsigned i)
+{
+	for (size_t j = 0; j < s->n; j++)
+		if (s->v[j].fd[i] >= 0) {
+			close(s->v[j].fd[i]);
+			s->v[j].fd[i] = -1;
+		}
+}
+
+/* Open the sockets slots 0..n-1 of listener j still lack. */
+static int rw_workers_open_one(const struct rw_policy *p, size_t j, struct rw_worker_lsock *ls,
+			       unsigned n, int backlog, struct rw_diag *diag)
+{
+	const struct rw_listener *l = &p->listeners[j];
+	struct rw_endpoint ep = l->listen;
+	/* port 0 (tests): every slot on the port the first socket got */
+	for (unsigned i = 0; i < n && !ep.port; i++)
+		if (ls->fd[i] >= 0)
+			ep.port = rw_listen_port(ls->fd[i]);
+	for (unsigned i = 0; i < n; i++) {
+		if (ls->fd[i] >= 0)
+			continue;
+		const char *step = "socket";
+		int r = rw_listen_open(&ep, backlog, &ls->fd[i], &step);
+		if (r) {
+			int e = errno;
+			char where[64];
+			if (rw_listen_format(&ep, where, sizeof(where)))
+				snprintf(where, sizeof(where), "(address family %u)", (unsigned)ep.family);
+			rw_diag_err(diag, p->source_file, l->line, "listener %s %s: cannot %s: %s",
+				    l->name, where, step, r == RW_EINVAL ? "bad address" : strerror(e));
+			return r;
+		}
+		if (ep.port == 0)
+			ep.port = rw_listen_port(ls->fd[i]);
+	}
+	return 0;
+}
+
+int rw_workers_prepare(struct rw_workers *ws, const struct rw_policy *p, struct rw_diag *diag)
+{
+	rw_workers_prepare_cancel(ws);
+	if (ws->n == 0)
+		return 0;
+	struct rw_worker_lset nx = { calloc(p->n_listeners ? p->n_listeners : 1, sizeof(*nx.v)),
+				     p->n_listeners };
+	bool *taken = calloc(ws->cur.n ? ws->cur.n : 1, sizeof(*taken));
+	if (!nx.v || !taken) {
+		free(nx.v);
+		free(taken);
+		rw_diag_err(diag, NULL, 0, "out of memory for the listening sockets");
+		return RW_ENOMEM;
+	}
+	struct rw_fwd_opts o;
+	rw_fwd_opts_default(&o);
+	for (size_t j = 0; j < nx.n; j++)
+		for (unsigned i = 0; i < RW_WORKERS_MAX; i++)
+			nx.v[j].fd[i] = -1;
+	int r = 0;
+	for (size_t j = 0; j < nx.n; j++) {
+		struct rw_worker_lsock *ls = &nx.v[j];
+		ls->ep = p->listeners[j].listen;
+		/* the same address and port as a current listener: its sockets,
+		 * queued connections and all */
+		for (size_t k = 0; k < ws->cur.n; k++)
+			if (!taken[k] && rw_workers_ep_eq(&ws->cur.v[k].ep, &ls->ep)) {
+				taken[k] = true;
+				memcpy(ls->fd, ws->cur.v[k].fd, sizeof(ls->fd));
+				break;
+			}
+		r = rw_workers_open_one(p, j, ls, ws->n, o.backlog, diag);
+		if (r)
+			break;
+	}
+	free(taken);
+	if (r) {
+		rw_workers_lset_free(&nx, &ws->cur);
+		return r;
+	}
+	ws->next = nx;
+	ws->have_next = true;
+	return 0;
+}
+
+void rw_workers_prepare_cancel(struct rw_workers *ws)
+{
+	if (!ws->have_next)
+		return;
+	rw_workers_lset_free(&ws->next, &ws->cur);
+	ws->have_next = false;
+}
+
+/* Move the fds the worker keeps to 3, 4, ...: first above every target
+ * (F_DUPFD never returns an fd in use, and base is past the targets, so a
+ * dup2 below cannot hit a copy still needed), then down. Returns false on
+ * failure. */
+static bool rw_workers_child_fds(int *fd, size_t n)
+{
+	int *tmp = malloc(n * sizeof(*tmp)); /* the copies above go with close_range */
+	if (!tmp)
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		tmp[k] = fd[k] < 0 ? -1 : fcntl(fd[k], F_DUPFD_CLOEXEC, (int)(3 + n));
+		if (fd[k] >= 0 && tmp[k] < 0) {
+			free(tmp);
+			return false;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (tmp[k] < 0) {
+			fd[k] = -1;
+			continue;
+		}
+		int t = (int)(3 + k);
+		if (dup2(tmp[k], t) != t) {
+			free(tmp);
+			return false;
+		}
+		/* a dup2 copy has no FD_CLOEXEC; the worker execs nothing, but
+		 * keep the flag as the parent set it */
+		(void)fcntl(t, F_SETFD, FD_CLOEXEC);
+		fd[k] = t;
+	}
+	free(tmp);
+	return true;
+}
+
+static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 {
 	/* The parent blocked these for its signalfd; a worker must die on
 	 * SIGTERM like any process. */
@@ -65,33 +238,36 @@ static void rw_workers_child(struct rw_workers *ws, int stop_r)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(RW_WORKER_EXIT_OK); /* the parent is already gone */
-	/* Nothing of the parent's but stdio and the stop pipe: not the
-	 * nftables netlink socket, the signalfd, the control socket or a
-	 * control client, the other workers' pipes, nor whatever the parent
-	 * opens later without telling this list. The stop pipe moves to fd 3
-	 * so one close_range covers the rest. */
-	int stop_fd = stop_r;
-	if (stop_r != 3) {
-		stop_fd = dup2(stop_r, 3) == 3 ? 3 : -1;
-		if (stop_fd < 0)
-			_exit(RW_WORKER_EXIT_FATAL);
-	}
-	/* a dup2 copy has no FD_CLOEXEC; the worker execs nothing, but keep
-	 * the flag as the parent set it */
-	(void)fcntl(stop_fd, F_SETFD, FD_CLOEXEC);
-	if (close_range(4, ~0U, 0) != 0) {
+	/* Nothing of the parent's but stdio, the stop pipe (fd 3) and this
+	 * slot's listening sockets (fd 4...): not the nftables netlink
+	 * socket, the signalfd, the control socket or a control client, the
+	 * other workers' pipes and sockets, nor whatever the parent opens
+	 * later without telling this list. One close_range covers the rest. */
+	size_t n_lis = ws->cur.n;
+	int *fd = malloc((1 + n_lis) * sizeof(*fd));
+	if (!fd)
+		_exit(RW_WORKER_EXIT_FATAL);
+	fd[0] = stop_r;
+	for (size_t j = 0; j < n_lis; j++)
+		fd[1 + j] = ws->cur.v[j].fd[slot];
+	if (!rw_workers_child_fds(fd, 1 + n_lis))
+		_exit(RW_WORKER_EXIT_FATAL);
+	unsigned first_free = (unsigned)(4 + n_lis);
+	if (close_range(first_free, ~0U, 0) != 0) {
 		/* kernels before 5.9: close one by one */
 		long max = sysconf(_SC_OPEN_MAX);
-		for (long fd = 4; fd < (max > 0 ? max : 65536); fd++)
-			close((int)fd);
+		for (long f = first_free; f < (max > 0 ? max : 65536); f++)
+			close((int)f);
 	}
 
 	struct rw_fwd_opts o;
 	rw_fwd_opts_default(&o);
 	rw_fwd_opts_from_policy(&o, ws->pol);
-	o.stop_fd = stop_fd;
+	o.stop_fd = fd[0];
 	o.limit = ws->limit;
 	o.ticket_secret = ws->tickets ? ws->ticket_secret : NULL;
+	/* a policy with no listener passes none: the worker reports it */
+	o.listen_fds = n_lis == ws->pol->n_listeners && n_lis ? fd + 1 : NULL;
 	struct rw_fwd_events ev;
 	rw_event_json_sink(&ev, stdout);
 	int r = rw_fwd_worker_run(ws->pol, &o, &ev);
@@ -123,7 +299,7 @@ static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *d
 	}
 	if (pid == 0) {
 		close(p[1]);
-		rw_workers_child(ws, p[0]);
+		rw_workers_child(ws, i, p[0]);
 	}
 	close(p[0]);
 	ws->slot[i].pid = pid;
@@ -132,14 +308,13 @@ static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *d
 	return 0;
 }
 
-/* Tell the current generation to stop accepting and drain; reaped later. */
-static void rw_workers_retire(struct rw_workers *ws)
+/* Tell an old generation (its slots in old) to stop accepting and drain;
+ * reaped later. drain_ms: of the policy it was started with. */
+static void rw_workers_retire(struct rw_workers *ws, struct rw_worker_slot *old, uint32_t drain_ms)
 {
-	/* the drain time of the policy these workers were started with (the
-	 * daemon has already replaced that policy by now) */
-	long long kill_at = rw_workers_now_ms() + (long long)ws->drain_ms + RW_WORKERS_DRAIN_GRACE_MS;
+	long long kill_at = rw_workers_now_ms() + (long long)drain_ms + RW_WORKERS_DRAIN_GRACE_MS;
 	for (unsigned i = 0; i < RW_WORKERS_MAX; i++) {
-		struct rw_worker_slot *s = &ws->slot[i];
+		struct rw_worker_slot *s = &old[i];
 		if (!s->pid)
 			continue;
 		(void)!write(s->stop_w, "x", 1);
@@ -184,22 +359,51 @@ void rw_workers_tick(struct rw_workers *ws)
 
 int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw_diag *diag)
 {
-	/* A new secret first: if the kernel cannot give one, the workers
-	 * run without resumption rather than with a guessable key. */
+	/* Every socket first: a listener that cannot be bound fails here,
+	 * with the old generation still serving. */
+	if (!ws->have_next || !rw_workers_lset_for(&ws->next, p)) {
+		int r = rw_workers_prepare(ws, p, diag);
+		if (r)
+			return r;
+	}
+	/* A new secret: if the kernel cannot give one, the workers run
+	 * without resumption rather than with a guessable key. */
 	bool tickets = getrandom(ws->ticket_secret, sizeof(ws->ticket_secret), 0) ==
 		       (ssize_t)sizeof(ws->ticket_secret);
-	rw_workers_retire(ws);
+	struct rw_worker_slot old[RW_WORKERS_MAX];
+	memcpy(old, ws->slot, sizeof(old));
+	uint32_t old_drain_ms = ws->drain_ms;
+	struct rw_worker_lset old_set = ws->cur;
+	ws->cur = ws->next;
+	ws->next = (struct rw_worker_lset){ 0 };
+	ws->have_next = false;
 	ws->pol = p;
 	ws->drain_ms = p->limits.drain_timeout_ms;
 	ws->tickets = tickets;
 	ws->generation++;
-	for (unsigned i = 0; i < ws->n; i++) {
-		ws->slot[i].restarts = 0;
-		int r = rw_workers_spawn(ws, i, diag);
-		if (r)
-			return r;
+	/* The new generation first: it accepts on the sockets at once, and
+	 * until it does, connections wait in their queues; then the old one
+	 * stops accepting. At no point is nobody listening. */
+	int r = 0;
+	bool failed[RW_WORKERS_MAX] = { false };
+	for (unsigned i = 0; i < RW_WORKERS_MAX; i++) {
+		ws->slot[i] = (struct rw_worker_slot){ .stop_w = -1 };
+		if (i >= ws->n)
+			continue;
+		int e = rw_workers_spawn(ws, i, diag);
+		if (e) {
+			failed[i] = true;
+			r = r ? r : e;
+		}
 	}
-	return 0;
+	rw_workers_retire(ws, old, old_drain_ms);
+	/* listeners gone from the policy: the old workers drop their copies
+	 * as they stop, this closes the last one */
+	rw_workers_lset_free(&old_set, &ws->cur);
+	for (unsigned i = 0; i < ws->n; i++)
+		if (failed[i])
+			rw_workers_lset_drop_slot(&ws->cur, i);
+	return r;
 }
 
 static void rw_workers_clear(struct rw_worker_slot *s)
@@ -266,11 +470,13 @@ void rw_workers_reap(struct rw_workers *ws)
 			if (code == RW_WORKER_EXIT_NOTHING) {
 				fprintf(stderr, "regwalld: no passthrough/terminate listener to serve; "
 						"data path idle\n");
+				rw_workers_lset_drop_slot(&ws->cur, i);
 				break;
 			}
 			if (code == RW_WORKER_EXIT_FATAL) {
 				fprintf(stderr, "regwalld: worker %d could not start; not restarted "
 						"(fix the listeners and reload)\n", (int)pid);
+				rw_workers_lset_drop_slot(&ws->cur, i);
 				break;
 			}
 			if (WIFSIGNALED(status))
@@ -283,12 +489,15 @@ void rw_workers_reap(struct rw_workers *ws)
 				s->restarts = 0;
 			if (i >= ws->n || ++s->restarts > RW_WORKERS_RESTARTS_PER_MIN) {
 				fprintf(stderr, "regwalld: worker slot %u restarted too often; left empty\n", i);
+				rw_workers_lset_drop_slot(&ws->cur, i);
 				break;
 			}
 			struct rw_diag diag;
 			rw_diag_init(&diag);
-			if (rw_workers_spawn(ws, i, &diag))
+			if (rw_workers_spawn(ws, i, &diag)) {
 				rw_diag_print(&diag, stderr);
+				rw_workers_lset_drop_slot(&ws->cur, i);
+			}
 			break;
 		}
 	}
@@ -305,6 +514,8 @@ unsigned rw_workers_alive(const struct rw_workers *ws)
 void rw_workers_fini(struct rw_workers *ws)
 {
 	rw_workers_stop(ws);
+	rw_workers_prepare_cancel(ws);
+	rw_workers_lset_free(&ws->cur, NULL);
 	rw_limit_destroy(ws->limit);
 	ws->limit = NULL;
 }

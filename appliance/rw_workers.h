@@ -2,11 +2,21 @@
  * them after the table is applied, restarts a crashed one, and replaces
  * them all with a new generation after a reload.
  *
+ * The parent owns the listening sockets (as nginx and relayd do; later
+ * the privileged parent binds and unprivileged workers only accept): one
+ * SO_REUSEPORT socket per listener and worker slot, so the kernel still
+ * spreads connections over the workers. They outlive the generations: a
+ * reload reuses the sockets of every listener whose address and port
+ * stay, so a new generation accepts from the sockets the old one used and
+ * no connect is refused, nor a queued connection dropped, in between.
+ *
  * A worker inherits nothing privileged: before it runs fwd/ the child
- * closes every fd but stdio and its stop pipe (close_range: the control
- * socket and its clients, the signalfd, the nftables netlink socket,
- * the other workers' pipes), and dies with its parent (PR_SET_PDEATHSIG) so no orphan keeps
- * serving an old policy. Dropping uid and capabilities comes with the
+ * keeps only stdio, its stop pipe (fd 3) and its slot's listening sockets
+ * (fd 4, 5, ... in policy listener order) and closes every other fd
+ * (close_range: the control socket and its clients, the signalfd, the
+ * nftables netlink socket, the other workers' pipes and sockets), and
+ * dies with its parent (PR_SET_PDEATHSIG) so no orphan keeps serving an
+ * old policy. Dropping uid and capabilities comes with the
  * privilege-separation work; the code paths are already apart. */
 #ifndef RW_WORKERS_H
 #define RW_WORKERS_H
@@ -37,6 +47,17 @@ struct rw_worker_draining {
 	long long kill_at_ms; /* SIGKILL if still alive then */
 };
 
+/* The sockets of one policy listener, one per worker slot. */
+struct rw_worker_lsock {
+	struct rw_endpoint ep;   /* as configured: the key for reuse */
+	int fd[RW_WORKERS_MAX];  /* -1 = closed (slot left empty) */
+};
+
+struct rw_worker_lset {
+	struct rw_worker_lsock *v; /* indexed like the policy's listeners */
+	size_t n;
+};
+
 struct rw_workers {
 	unsigned n;      /* wanted workers; 0 = no data path */
 	struct rw_worker_slot slot[RW_WORKERS_MAX];
@@ -49,24 +70,45 @@ struct rw_workers {
 	 * generation derive from it, so a reload ends every session */
 	uint8_t ticket_secret[RW_TLSCTX_SECRET_LEN];
 	bool tickets; /* the secret was drawn */
+	struct rw_worker_lset cur;  /* the sockets of the current generation */
+	struct rw_worker_lset next; /* from rw_workers_prepare, for the next start */
+	bool have_next;
 };
 
 /* n = 0 disables the data path. Creates the shared limiter. */
 int rw_workers_init(struct rw_workers *ws, unsigned n, struct rw_diag *diag);
-void rw_workers_fini(struct rw_workers *ws); /* stops the workers */
+void rw_workers_fini(struct rw_workers *ws); /* stops the workers, closes the sockets */
 
-/* (Re)start all workers for policy p. The old generation stops
- * accepting at once and drains its open connections in the background
- * (up to the limits.drain_timeout of the policy it was started with, then
- * SIGKILL after a short grace); the new one takes over the
- * ports through SO_REUSEPORT, so a reload drops no connection. p must
- * stay valid until the next call. */
+/* Open, or find among the current ones, every listening socket policy p
+ * needs, without touching the running generation. Fails (RW_EIO, and a
+ * diag naming listener, address and error, e.g. "listener pass4
+ * 203.0.113.99:8444: cannot bind: Cannot assign requested address") if
+ * one cannot be had; nothing changes then. The result waits for the next
+ * rw_workers_start; a new call replaces it. Call it before the policy's
+ * table is applied, so a listener that cannot be bound refuses the
+ * reload before anything changed. 0 with n = 0 workers. p need not stay
+ * valid after the call (only the listeners' addresses are kept). */
+int rw_workers_prepare(struct rw_workers *ws, const struct rw_policy *p, struct rw_diag *diag);
+/* Give up a prepared set (the apply that was to follow failed): sockets
+ * it opened are closed, so no new socket waits with nobody accepting. */
+void rw_workers_prepare_cancel(struct rw_workers *ws);
+
+/* (Re)start all workers for policy p: the prepared sockets if they are
+ * for p's listeners, else it prepares them itself (and fails, the old
+ * generation still running, if that fails). Then it forks the new
+ * generation, which accepts at once on the sockets, and only then tells
+ * the old one to stop accepting; the old one drains its open connections
+ * in the background (up to the limits.drain_timeout of the policy it was
+ * started with, then SIGKILL after a short grace). Sockets of listeners
+ * no longer in p are closed. p must stay valid until the next call. */
 int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw_diag *diag);
+/* Stops the workers (SIGKILL after 3 s); the sockets stay open. */
 void rw_workers_stop(struct rw_workers *ws);
 
-/* After SIGCHLD: reap, and restart workers that died unexpectedly (at
- * most 5 times per minute each; then the slot stays empty and it is
- * logged). */
+/* After SIGCHLD: reap, and restart workers that died unexpectedly on
+ * their slot's sockets (at most 5 times per minute each; then the slot
+ * stays empty, its sockets are closed so the kernel spreads connections
+ * over the other slots, and it is logged). */
 void rw_workers_reap(struct rw_workers *ws);
 
 /* Call about once a second: kills draining workers past their time. */

@@ -189,7 +189,10 @@ static void rw_fwd_on_stop(struct rw_loop *l, int fd, unsigned events, void *arg
 	struct rw_fwd_worker *w = arg;
 	rw_loop_fd_del(l, fd);
 	w->o.stop_fd = -1;
-	/* no new connections here: the next generation owns the ports */
+	/* No new connections here. Out of the loop first: the parent still
+	 * holds the socket, so epoll would keep reporting it after close.
+	 * Closing only drops this process's copy; connections queued on the
+	 * socket stay for the next generation, which accepts from it. */
 	for (size_t i = 0; i < w->n_lis; i++)
 		if (w->lis[i].fd >= 0) {
 			rw_loop_fd_del(l, w->lis[i].fd);
@@ -205,6 +208,15 @@ static void rw_fwd_on_stop(struct rw_loop *l, int fd, unsigned events, void *arg
 	rw_term_drain(w);
 	w->drain_deadline_ms = rw_loop_now_ms(l) + w->o.drain_timeout_ms;
 	rw_fwd_on_drain(l, w);
+}
+
+/* rw_fwd_worker_new failed before the listeners took the given sockets
+ * over: they are closed all the same, as its contract says. */
+static void rw_fwd_close_given(const int *given, size_t n)
+{
+	for (size_t i = 0; given && i < n; i++)
+		if (given[i] >= 0)
+			close(given[i]);
 }
 
 static size_t rw_fwd_setsize(void)
@@ -251,29 +263,37 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 		      const struct rw_fwd_events *ev, struct rw_fwd_worker **out)
 {
 	*out = NULL;
+	const int *given = o ? o->listen_fds : NULL;
 	struct rw_fwd_worker *w = calloc(1, sizeof(*w));
-	if (!w)
+	if (!w) {
+		rw_fwd_close_given(given, p->n_listeners);
 		return RW_ENOMEM;
+	}
 	w->spare_fd = -1;
 	w->p = p;
 	if (o)
 		w->o = *o;
 	else
 		rw_fwd_opts_default(&w->o);
+	w->o.listen_fds = NULL; /* taken over below; the caller's array may go */
 	if (ev)
 		w->ev = *ev;
 	rw_timer_init(&w->resume_timer, rw_fwd_on_resume, w);
 	rw_timer_init(&w->drain_timer, rw_fwd_on_drain, w);
 	int rc = rw_loop_init(&w->loop, rw_fwd_setsize());
 	if (rc) {
+		rw_fwd_close_given(given, p->n_listeners);
 		free(w);
 		return rc;
 	}
 	w->lis = calloc(p->n_listeners ? p->n_listeners : 1, sizeof(*w->lis));
 	if (w->lis) {
+		/* from here on rw_fwd_worker_free closes the given sockets */
 		w->n_lis = p->n_listeners;
 		for (size_t i = 0; i < w->n_lis; i++)
-			w->lis[i].fd = -1;
+			w->lis[i].fd = given ? given[i] : -1;
+	} else {
+		rw_fwd_close_given(given, p->n_listeners);
 	}
 	rc = w->lis ? rw_conn_table_init(&w->conns, w->o.max_conns, w->o.max_per_source)
 		    : RW_ENOMEM;
@@ -284,7 +304,7 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 	for (size_t i = 0; !rc && i < w->n_lis; i++) {
 		struct rw_fwd_listener *lis = &w->lis[i];
 		const struct rw_listener *cfg = &p->listeners[i];
-		*lis = (struct rw_fwd_listener){ .w = w, .cfg = cfg, .fd = -1 };
+		*lis = (struct rw_fwd_listener){ .w = w, .cfg = cfg, .fd = lis->fd };
 		lis->names = cfg->n_server_names ? cfg->server_names : p->registry.server_names;
 		lis->n_names = cfg->n_server_names ? cfg->n_server_names : p->registry.n_server_names;
 		if (cfg->mode == RW_MODE_TERMINATE) {
@@ -297,7 +317,8 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 			if (rc)
 				break;
 		}
-		rc = rw_listen_open(&cfg->listen, w->o.backlog, &lis->fd);
+		if (lis->fd < 0)
+			rc = rw_listen_open(&cfg->listen, w->o.backlog, &lis->fd, NULL);
 		if (!rc)
 			rc = rw_loop_fd_add(&w->loop, lis->fd, RW_LOOP_READ, rw_fwd_on_accept, lis);
 		lis->port = lis->fd >= 0 ? rw_listen_port(lis->fd) : 0;

@@ -1,17 +1,21 @@
 /* The forwarding worker: the public entry the daemon calls.
  *
  * The privileged parent applies the nftables table and serves the control
- * socket, then forks N workers; each calls rw_fwd_worker_run(), which
- * opens its own SO_REUSEPORT socket on every listener, and runs one epoll
- * loop until stop_fd becomes readable (or a fatal error). Passthrough
+ * socket, opens the listening sockets (one SO_REUSEPORT socket per
+ * listener and worker slot, kept across reloads), then forks N workers;
+ * each calls rw_fwd_worker_run() with its slot's sockets in
+ * o->listen_fds, and runs one epoll loop until stop_fd becomes readable
+ * (or a fatal error). Passthrough
  * listeners are served by rw_pass, terminate listeners by rw_term (one
  * SSL_CTX per listener, built in rw_fwd_worker_new).
  *
  * The worker ignores SIGPIPE (splice into a dead socket raises it). It
  * installs no other signal handlers: the parent stops a worker by making
  * stop_fd readable (write to a pipe, an eventfd, or a signalfd). The
- * worker then closes its listeners at once (a new generation, started by
- * a reload, takes over the ports through SO_REUSEPORT) and returns when its
+ * worker then stops accepting at once: it takes each listener out of its
+ * loop and closes its copy; the parent's copy keeps the socket, and the
+ * connections queued on it, for the new generation a reload started. It
+ * returns when its
  * last connection has ended or drain_timeout_ms has passed: a reload does
  * not cut a push in flight. While draining, a terminate connection is
  * closed once its current response is out (idle ones at once), so
@@ -45,6 +49,12 @@ struct rw_fwd_opts {
 	struct rw_limit *limit;        /* shared push buckets; NULL = no push limits */
 	const uint8_t *ticket_secret;  /* RW_TLSCTX_SECRET_LEN bytes shared by the workers of
 					* one generation: TLS session tickets; NULL = none */
+	/* Indexed by policy listener: a socket already bound and listening
+	 * (from rw_listen_open) that the worker accepts on, or -1 to open one
+	 * itself; NULL = open all itself. rw_fwd_worker_new takes every fd
+	 * >= 0 in it over, also when it fails: the worker closes it at stop
+	 * or free (its own copy; the parent keeps the socket). */
+	const int *listen_fds;
 };
 
 /* Defaults: the RW_LIMITS_DEF_* values of rules/rw_policy.h. */

@@ -1,7 +1,9 @@
 #include "fwd/rw_listen.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -49,22 +51,37 @@ void rw_listen_peer(const struct sockaddr_storage *ss, uint8_t *family, uint8_t 
 	}
 }
 
-int rw_listen_open(const struct rw_endpoint *ep, int backlog, int *fd)
+int rw_listen_open(const struct rw_endpoint *ep, int backlog, int *fd, const char **step)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
+	const char *dummy;
+	if (!step)
+		step = &dummy;
 	*fd = -1;
+	*step = "address";
 	if (rw_listen_sockaddr(ep, &ss, &len))
 		return RW_EINVAL;
+	*step = "socket";
 	int s = socket(ep->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (s < 0)
 		return RW_EIO;
+	*step = "setsockopt";
 	int one = 1;
-	if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
-	    (ep->family == AF_INET6 &&
-	     setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
-	    bind(s, (struct sockaddr *)&ss, len) || listen(s, backlog > 0 ? backlog : 511)) {
+	int r = setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (!r)
+		r = setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (!r && ep->family == AF_INET6)
+		r = setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (!r) {
+		*step = "bind";
+		r = bind(s, (struct sockaddr *)&ss, len);
+	}
+	if (!r) {
+		*step = "listen";
+		r = listen(s, backlog > 0 ? backlog : 511);
+	}
+	if (r) {
 		int e = errno;
 		close(s);
 		errno = e;
@@ -72,6 +89,17 @@ int rw_listen_open(const struct rw_endpoint *ep, int backlog, int *fd)
 	}
 	*fd = s;
 	return 0;
+}
+
+int rw_listen_format(const struct rw_endpoint *ep, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+	if ((ep->family != AF_INET && ep->family != AF_INET6) ||
+	    !inet_ntop(ep->family, ep->addr, a, sizeof(a)))
+		return RW_EINVAL;
+	int n = snprintf(buf, len, ep->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
+			 (unsigned)ep->port);
+	return n < 0 || (size_t)n >= len ? RW_ETOOBIG : 0;
 }
 
 uint16_t rw_listen_port(int fd)
