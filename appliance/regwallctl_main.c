@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,11 +104,11 @@ static int talk(const char *path, const char *line, char **reply)
 		return -1;
 	}
 	size_t n = strlen(line);
-	if (send(fd, line, n, MSG_NOSIGNAL) != (ssize_t)n || send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
-		fprintf(stderr, "regwallctl: send: %s\n", strerror(errno));
-		close(fd);
-		return -1;
-	}
+	/* regwalld may answer before it has read everything (a line over its
+	 * limit) and then stop reading: a failed send still reads the answer. */
+	int send_errno = 0;
+	if (send(fd, line, n, MSG_NOSIGNAL) != (ssize_t)n || send(fd, "\n", 1, MSG_NOSIGNAL) != 1)
+		send_errno = errno;
 	size_t cap = 65536, len = 0;
 	char *buf = malloc(cap);
 	for (;;) {
@@ -136,6 +137,11 @@ static int talk(const char *path, const char *line, char **reply)
 	}
 	close(fd);
 	buf[len] = '\0';
+	if (len == 0 && send_errno) {
+		fprintf(stderr, "regwallctl: send: %s\n", strerror(send_errno));
+		free(buf);
+		return -1;
+	}
 	if (len == 0) {
 		fprintf(stderr, "regwallctl: regwalld closed the connection without an answer\n");
 		free(buf);
@@ -159,10 +165,34 @@ static void print_elements(json_t *arr)
 	}
 }
 
+/* 600000 -> "10m": the largest unit that says it exactly. */
+static void format_ms(uint64_t ms, char *buf, size_t len)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = { { "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 } };
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ms && ms % units[i].ms == 0) {
+			snprintf(buf, len, "%llu%s", (unsigned long long)(ms / units[i].ms),
+				 units[i].unit);
+			return;
+		}
+	}
+	snprintf(buf, len, "%llums", (unsigned long long)ms);
+}
+
 static void print_reply(json_t *rep)
 {
 	json_t *v;
-	if ((v = json_object_get(rep, "elements"))) {
+	if ((v = json_object_get(rep, "banned")) && json_is_string(v)) {
+		char t[32];
+		format_ms((uint64_t)json_integer_value(json_object_get(rep, "timeout_ms")), t,
+			  sizeof(t));
+		printf("banned: %s for %s\n", json_string_value(v), t);
+	} else if ((v = json_object_get(rep, "unbanned")) && json_is_string(v)) {
+		printf("unbanned: %s\n", json_string_value(v));
+	} else if ((v = json_object_get(rep, "elements"))) {
 		print_elements(v);
 	} else if ((v = json_object_get(rep, "counters"))) {
 		size_t i;

@@ -9,9 +9,8 @@
 #include <sys/un.h>
 
 /* Bans are nftables set timeouts; a month is past any sensible ban and far
- * inside what the kernel takes. */
-#define RW_CFG_BAN_FOR_MIN_MS 1000u
-#define RW_CFG_BAN_FOR_MAX_MS (30ull * 24 * 3600 * 1000)
+ * inside what the kernel takes. regwallctl ban add keeps the same limit. */
+#include "appliance/rw_ctl_proto.h"
 
 /* A duration member of g between lo and hi ms (range_text says so in the
  * message): true and *ms when present and valid; reported otherwise. */
@@ -68,8 +67,8 @@ static void rw_cfg_conn_rate(struct rw_cfg_ctx *ctx, const config_setting_t *g)
 		o->ban_set_size = (uint32_t)n;
 
 	uint64_t ms;
-	if (rw_cfg_duration(ctx, g, "ban_for", RW_CFG_BAN_FOR_MIN_MS, RW_CFG_BAN_FOR_MAX_MS,
-			    "1s and 30d", &ms))
+	if (rw_cfg_duration(ctx, g, "ban_for", RW_BAN_FOR_MIN_MS, RW_BAN_FOR_MAX_MS,
+			    RW_BAN_FOR_RANGE, &ms))
 		o->ban_for_ms = ms;
 }
 

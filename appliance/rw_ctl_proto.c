@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "appliance/rw_ctl.h"
+#include "appliance/rw_ctl_proto.h"
 #include "appliance/rw_units.h"
 #include "inspect/rw_err.h"
 #include "rules/rw_cidr.h"
@@ -90,6 +91,9 @@ static int rw_ctl_parse_cidrs(json_t *arr, struct rw_ctl_req *req, char *err, si
 		if (r) {
 			/* Tell host bits apart: the admin most likely mistyped a prefix. */
 			struct rw_cidr loose;
+			char why[160];
+			if (rw_cidr_mapped_msg(s, why, sizeof(why)))
+				return rw_ctl_fail(err, errlen, "%.64s: %s", s, why);
 			if (rw_cidr_parse(s, &loose, 1) == 0)
 				return rw_ctl_fail(err, errlen, "\"%s\": host bits set in prefix", s);
 			return rw_ctl_fail(err, errlen, "\"%s\": not an IPv4/IPv6 address or prefix", s);
@@ -147,6 +151,11 @@ int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, c
 				goto out;
 		} else if (strcmp(key, "address") == 0 && (allowed & RW_CTL_M_ADDRESS)) {
 			const char *s = json_string_value(val);
+			char why[160];
+			if (s && rw_cidr_mapped_msg(s, why, sizeof(why))) {
+				rw_ctl_fail(err, errlen, "%.64s: %s", s, why);
+				goto out;
+			}
 			if (!s || rw_cidr_parse(s, &req->cidrs[0], 0) ||
 			    req->cidrs[0].prefix != (req->cidrs[0].family == AF_INET ? 32 : 128)) {
 				rw_ctl_fail(err, errlen, "%s", "\"address\" must be one IPv4 or IPv6 address");
@@ -155,9 +164,15 @@ int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, c
 			req->n_cidrs = 1;
 		} else if (strcmp(key, "timeout") == 0 && (allowed & RW_CTL_M_TIMEOUT)) {
 			const char *s = json_string_value(val);
-			if (!s || rw_duration_parse_ms(s, &req->timeout_ms) || req->timeout_ms == 0) {
+			if (!s || rw_duration_parse_ms(s, &req->timeout_ms) == RW_EINVAL) {
 				rw_ctl_fail(err, errlen, "%s",
 					    "\"timeout\" must be a duration like 30s, 10m, 1h");
+				goto out;
+			}
+			/* the limit of the config's ban_for, with its words */
+			if (req->timeout_ms < RW_BAN_FOR_MIN_MS || req->timeout_ms > RW_BAN_FOR_MAX_MS) {
+				rw_ctl_fail(err, errlen, "\"timeout\" %.32s: must be between %s", s,
+					    RW_BAN_FOR_RANGE);
 				goto out;
 			}
 		} else {
@@ -178,4 +193,60 @@ int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, c
 out:
 	json_decref(root);
 	return r;
+}
+
+/* Ranges no ban may touch, with why. */
+static const struct {
+	const char *cidr, *why;
+} rw_ctl_unbannable[] = {
+	{ "0.0.0.0/32", "the unspecified address is never a client's source" },
+	{ "::/128", "the unspecified address is never a client's source" },
+	{ "127.0.0.0/8", "loopback addresses are this host itself" },
+	{ "::1/128", "the loopback address is this host itself" },
+	{ "224.0.0.0/4", "multicast addresses are never a client's source" },
+	{ "ff00::/8", "multicast addresses are never a client's source" },
+	{ "255.255.255.255/32", "the broadcast address is never a client's source" },
+};
+
+static int rw_ctl_overlap(const struct rw_cidr *a, const struct rw_cidr *b)
+{
+	return a->family == b->family &&
+	       (rw_cidr_contains(a, b->family, b->addr) || rw_cidr_contains(b, a->family, a->addr));
+}
+
+int rw_ctl_ban_check(const struct rw_cidr *ban, const struct rw_endpoint *upstream,
+		     const struct rw_ctl_host_addr *own, size_t n_own, char *err, size_t errlen)
+{
+	char b[64], o[64];
+	rw_cidr_format(ban, b, sizeof(b));
+	if (upstream && upstream->family) {
+		struct rw_cidr up = { .family = upstream->family,
+				      .prefix = upstream->family == AF_INET ? 32 : 128 };
+		memcpy(up.addr, upstream->addr, sizeof(up.addr));
+		if (rw_ctl_overlap(ban, &up)) {
+			rw_cidr_format(&up, o, sizeof(o));
+			return rw_ctl_fail(err, errlen,
+					   "refusing to ban %s: it covers the registry upstream %s "
+					   "(registry.upstream); every request would time out with 502",
+					   b, o);
+		}
+	}
+	for (size_t i = 0; i < sizeof(rw_ctl_unbannable) / sizeof(rw_ctl_unbannable[0]); i++) {
+		struct rw_cidr r;
+		if (rw_cidr_parse(rw_ctl_unbannable[i].cidr, &r, 0))
+			continue; /* cannot happen: the table is ours */
+		if (rw_ctl_overlap(ban, &r))
+			return rw_ctl_fail(err, errlen, "refusing to ban %s: it covers %s (%s)", b,
+					   rw_ctl_unbannable[i].cidr, rw_ctl_unbannable[i].why);
+	}
+	for (size_t i = 0; i < n_own; i++) {
+		if (!rw_ctl_overlap(ban, &own[i].addr))
+			continue;
+		rw_cidr_format(&own[i].addr, o, sizeof(o));
+		return rw_ctl_fail(err, errlen,
+				   "refusing to ban %s: it covers %s, an address of this host (%.16s); "
+				   "the appliance would cut itself off",
+				   b, o, own[i].ifname);
+	}
+	return 0;
 }

@@ -20,12 +20,18 @@
 #define RW_CTL_MAX_CLIENTS 32
 #define RW_CTL_IDLE_MS 30000 /* a client that sends nothing is closed */
 #define RW_CTL_WRITE_MS 2000 /* a client that does not read is closed */
+#define RW_CTL_DISCARD_MS 10000 /* the rest of an overlong line is read this long */
 
 struct rw_ctl_client {
 	int fd;
 	char *buf; /* RW_CTL_LINE_MAX bytes */
 	size_t len;
 	struct timespec last;
+	/* An overlong line was answered: its rest is read and dropped until
+	 * its '\n' (then the client is closed), so that a client still
+	 * writing it gets to read the answer instead of a reset. */
+	int discarding;
+	struct timespec discard_since;
 };
 
 int rw_ctl_listen(const char *path, int *fd_out, struct rw_diag *diag)
@@ -107,6 +113,40 @@ static void rw_ctl_client_close(struct rw_ctl_client *c)
 	c->fd = -1;
 	c->buf = NULL;
 	c->len = 0;
+	c->discarding = 0;
+}
+
+static int rw_ctl_send_reply(int fd, json_t *reply)
+{
+	char *out = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+	int r = -1;
+	if (out) {
+		r = rw_ctl_write_all(fd, out, strlen(out));
+		if (!r)
+			r = rw_ctl_write_all(fd, "\n", 1);
+		free(out);
+	}
+	return r;
+}
+
+/* A line longer than the limit is not parsed; say so once, stop writing
+ * to the client (it sees the answer, then end of file) and drop what it
+ * still sends of that line. */
+static int rw_ctl_client_overlong(struct rw_ctl_client *c)
+{
+	char msg[64];
+	snprintf(msg, sizeof(msg), "request line longer than %d bytes", RW_CTL_LINE_MAX);
+	json_t *reply = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	int r = rw_ctl_send_reply(c->fd, reply);
+	json_decref(reply);
+	if (r)
+		return -1;
+	fprintf(stderr, "regwalld: control: %s\n", msg);
+	shutdown(c->fd, SHUT_WR);
+	c->discarding = 1;
+	c->len = 0;
+	clock_gettime(CLOCK_MONOTONIC, &c->discard_since);
+	return 0;
 }
 
 static void rw_ctl_log_result(const struct rw_ctl_req *req, json_t *reply)
@@ -128,7 +168,7 @@ static int rw_ctl_client_lines(struct rw_daemon *d, struct rw_ctl_client *c,
 	for (;;) {
 		char *nl = memchr(c->buf, '\n', c->len);
 		if (!nl)
-			return c->len >= RW_CTL_LINE_MAX ? -1 : 0;
+			return c->len >= RW_CTL_LINE_MAX ? rw_ctl_client_overlong(c) : 0;
 		size_t line = (size_t)(nl - c->buf);
 		char err[512];
 		json_t *reply;
@@ -138,15 +178,8 @@ static int rw_ctl_client_lines(struct rw_daemon *d, struct rw_ctl_client *c,
 		} else {
 			reply = json_pack("{s:b, s:s}", "ok", 0, "error", err);
 		}
-		char *out = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+		int r = rw_ctl_send_reply(c->fd, reply);
 		json_decref(reply);
-		int r = -1;
-		if (out) {
-			r = rw_ctl_write_all(c->fd, out, strlen(out));
-			if (!r)
-				r = rw_ctl_write_all(c->fd, "\n", 1);
-			free(out);
-		}
 		if (r)
 			return -1;
 		memmove(c->buf, nl + 1, c->len - line - 1);
@@ -244,13 +277,20 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 			}
 			if (r < 0)
 				continue;
-			c->len += (size_t)r;
 			clock_gettime(CLOCK_MONOTONIC, &c->last);
+			if (c->discarding) {
+				if (memchr(c->buf, '\n', (size_t)r))
+					rw_ctl_client_close(c);
+				continue;
+			}
+			c->len += (size_t)r;
 			if (rw_ctl_client_lines(d, c, req))
 				rw_ctl_client_close(c);
 		}
 		for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++)
-			if (cl[i].fd >= 0 && rw_ctl_ms_since(&cl[i].last) > RW_CTL_IDLE_MS)
+			if (cl[i].fd >= 0 && (rw_ctl_ms_since(&cl[i].last) > RW_CTL_IDLE_MS ||
+					      (cl[i].discarding &&
+					       rw_ctl_ms_since(&cl[i].discard_since) > RW_CTL_DISCARD_MS)))
 				rw_ctl_client_close(&cl[i]);
 		if (d->workers)
 			rw_workers_tick(d->workers);

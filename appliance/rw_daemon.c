@@ -1,5 +1,7 @@
 #include "appliance/rw_daemon.h"
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "appliance/rw_config.h"
+#include "appliance/rw_ctl_proto.h"
 #include "fwd/rw_tlsctx.h"
 #include "rules/rw_cidr.h"
 
@@ -680,6 +683,74 @@ static json_t *rw_daemon_ban_reread(struct rw_daemon *d, int add, const struct r
 			     : RW_DAEMON_UNKNOWN "applied (the address is not banned)");
 }
 
+/* This host's addresses (in the daemon's network namespace), read at
+ * each ban: interfaces and their addresses change while regwalld runs.
+ * NULL with *n = 0 when they cannot be read; the caller refuses then. */
+static struct rw_ctl_host_addr *rw_daemon_host_addrs(size_t *n)
+{
+	struct ifaddrs *ifa, *i;
+	*n = 0;
+	if (getifaddrs(&ifa))
+		return NULL;
+	size_t cap = 0;
+	for (i = ifa; i; i = i->ifa_next)
+		cap++;
+	struct rw_ctl_host_addr *v = calloc(cap ? cap : 1, sizeof(*v));
+	for (i = ifa; v && i; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		struct rw_ctl_host_addr *h = &v[*n];
+		if (i->ifa_addr->sa_family == AF_INET) {
+			h->addr.family = AF_INET;
+			h->addr.prefix = 32;
+			memcpy(h->addr.addr, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, 4);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			h->addr.family = AF_INET6;
+			h->addr.prefix = 128;
+			memcpy(h->addr.addr, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr,
+			       16);
+		} else {
+			continue;
+		}
+		snprintf(h->ifname, sizeof(h->ifname), "%s", i->ifa_name ? i->ifa_name : "?");
+		(*n)++;
+	}
+	freeifaddrs(ifa);
+	return v;
+}
+
+/* A ban that would cut the appliance off, or can never match, is refused
+ * before the kernel sees it: NULL when the ban may go ahead. */
+static json_t *rw_daemon_ban_refusal(const struct rw_daemon *d, const struct rw_cidr *ban)
+{
+	size_t n;
+	struct rw_ctl_host_addr *own = rw_daemon_host_addrs(&n);
+	if (!own)
+		return rw_daemon_err("cannot read this host's addresses to check the ban against "
+				     "them; nothing banned");
+	char err[512];
+	int r = rw_ctl_ban_check(ban, &d->pol.registry.upstream, own, n, err, sizeof(err));
+	free(own);
+	return r ? rw_daemon_err("%s; nothing banned", err) : NULL;
+}
+
+/* {"ok":true,"banned":"203.0.113.9/32","timeout_ms":600000} */
+static json_t *rw_daemon_ban_done(const struct rw_daemon *d, const struct rw_ctl_req *req)
+{
+	char buf[64];
+	rw_cidr_format(&req->cidrs[0], buf, sizeof(buf));
+	json_t *rep = json_pack("{s:b}", "ok", 1);
+	if (req->cmd == RW_CTL_BAN_ADD) {
+		/* 0 asked for the set's default, which the config's ban_for set */
+		uint64_t ms = req->timeout_ms ? req->timeout_ms : d->pol.opts.ban_for_ms;
+		json_object_set_new(rep, "banned", json_string(buf));
+		json_object_set_new(rep, "timeout_ms", json_integer((json_int_t)ms));
+	} else {
+		json_object_set_new(rep, "unbanned", json_string(buf));
+	}
+	return rep;
+}
+
 json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 {
 	struct rw_diag diag;
@@ -718,18 +789,22 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 		const char *const names[] = { sets[0], sets[1], sets[2], sets[3] };
 		return rw_daemon_list(d, names, 4);
 	}
-	case RW_CTL_BAN_ADD:
+	case RW_CTL_BAN_ADD: {
+		json_t *no = rw_daemon_ban_refusal(d, &req->cidrs[0]);
+		if (no)
+			return no;
 		r = rw_nft_ban_add(d->nft, &req->cidrs[0], req->timeout_ms, &diag);
 		if (r == RW_EUNKNOWN)
 			return rw_daemon_ban_reread(d, 1, &req->cidrs[0]);
-		return r ? rw_daemon_diag_err("ban failed: ", &diag, r) : json_pack("{s:b}", "ok", 1);
+		return r ? rw_daemon_diag_err("ban failed: ", &diag, r) : rw_daemon_ban_done(d, req);
+	}
 	case RW_CTL_BAN_DEL:
 		r = rw_nft_ban_del(d->nft, &req->cidrs[0], &diag);
 		if (r == RW_ENOENT)
 			return rw_daemon_err("that address is not banned");
 		if (r == RW_EUNKNOWN)
 			return rw_daemon_ban_reread(d, 0, &req->cidrs[0]);
-		return r ? rw_daemon_diag_err("unban failed: ", &diag, r) : json_pack("{s:b}", "ok", 1);
+		return r ? rw_daemon_diag_err("unban failed: ", &diag, r) : rw_daemon_ban_done(d, req);
 	case RW_CTL_BAN_LIST:
 	{
 		const char *const sets[] = { "ban_v4", "ban_v6" };

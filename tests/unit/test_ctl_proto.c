@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "appliance/rw_ctl.h"
+#include "appliance/rw_ctl_proto.h"
 #include "rules/rw_cidr.h"
 
 static struct rw_ctl_req req;
@@ -57,7 +58,26 @@ static void test_refusals(void **state)
 		{ "{\"cmd\":\"network add\",\"network\":\"office\",\"cidrs\":[7]}", "must hold strings" },
 		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.0/24\"}", "one IPv4 or IPv6 address" },
 		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"timeout\":\"soon\"}", "duration" },
-		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"timeout\":\"0s\"}", "duration" },
+		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"timeout\":\"0s\"}",
+		  "must be between 1s and 30d" },
+		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"timeout\":\"999ms\"}",
+		  "must be between 1s and 30d" },
+		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"timeout\":\"31d\"}",
+		  "\"timeout\" 31d: must be between 1s and 30d" },
+		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"timeout\":\"100000d\"}",
+		  "must be between 1s and 30d" },
+		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\","
+		  "\"timeout\":\"99999999999999999999999d\"}",
+		  "must be between 1s and 30d" },
+		{ "{\"cmd\":\"ban add\",\"address\":\"::ffff:203.0.113.11\",\"timeout\":\"10m\"}",
+		  "::ffff:203.0.113.11: an IPv4-mapped IPv6 address never matches (the kernel sees "
+		  "IPv4); write 203.0.113.11" },
+		{ "{\"cmd\":\"ban del\",\"address\":\"::ffff:203.0.113.11\"}", "write 203.0.113.11" },
+		{ "{\"cmd\":\"network add\",\"network\":\"office\",\"cidrs\":[\"::ffff:192.0.2.0/120\"]}",
+		  "::ffff:192.0.2.0/120: an IPv4-mapped IPv6 address never matches (the kernel sees "
+		  "IPv4); write 192.0.2.0/24" },
+		{ "{\"cmd\":\"network del\",\"network\":\"office\",\"cidrs\":[\"::ffff:192.0.2.7\"]}",
+		  "write 192.0.2.7" },
 		{ "{\"cmd\":\"network list\",\"network\":\"a\",\"network\":\"b\"}", "bad JSON" },
 		{ "{\"cmd\":\"ban list\",\"network\":\"office\"}", "unexpected member" },
 	};
@@ -95,6 +115,71 @@ static void test_ban_timeout(void **state)
 	assert_int_equal(req.cmd, RW_CTL_BAN_ADD);
 	assert_int_equal(req.timeout_ms, 90000);
 	assert_int_equal(req.cidrs[0].prefix, 128);
+	/* the edges of the config's ban_for range are in it */
+	assert_int_equal(parse("{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"timeout\":\"30d\"}",
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(req.timeout_ms, RW_BAN_FOR_MAX_MS);
+	assert_int_equal(parse("{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"timeout\":\"1s\"}",
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(req.timeout_ms, RW_BAN_FOR_MIN_MS);
+}
+
+static struct rw_cidr cidr(const char *s)
+{
+	struct rw_cidr c;
+	assert_int_equal(rw_cidr_parse(s, &c, 0), 0);
+	return c;
+}
+
+/* A ban that covers the upstream, this host, or an address that is never
+ * a client is refused; any other is allowed. */
+static void test_ban_check(void **state)
+{
+	struct rw_endpoint up = { .family = AF_INET, .addr = { 198, 51, 100, 10 }, .port = 5000 };
+	struct rw_ctl_host_addr own[2] = { { .addr = cidr("192.0.2.1"), .ifname = "eth0" },
+					   { .addr = cidr("2001:db8::1"), .ifname = "eth1" } };
+	static const struct {
+		const char *ban, *msg;
+	} refused[] = {
+		{ "198.51.100.10", "covers the registry upstream 198.51.100.10/32" },
+		{ "198.51.100.0/24", "covers the registry upstream" },
+		{ "192.0.2.1", "covers 192.0.2.1/32, an address of this host (eth0)" },
+		{ "2001:db8::1", "an address of this host (eth1)" },
+		{ "2001:db8::/32", "an address of this host (eth1)" },
+		{ "0.0.0.0", "unspecified" },
+		{ "::", "unspecified" },
+		{ "127.0.0.1", "loopback" },
+		{ "127.3.2.1", "loopback" },
+		{ "::1", "loopback" },
+		{ "224.0.0.251", "multicast" },
+		{ "239.255.255.250", "multicast" },
+		{ "ff02::1", "multicast" },
+		{ "255.255.255.255", "broadcast" },
+		{ "0.0.0.0/0", "covers" },
+		{ "::/0", "covers" },
+	};
+	char err[512];
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct rw_cidr b = cidr(refused[i].ban);
+		err[0] = '\0';
+		int r = rw_ctl_ban_check(&b, &up, own, 2, err, sizeof(err));
+		if (r == 0 || !strstr(err, refused[i].msg) || !strstr(err, "refusing to ban"))
+			fail_msg("%s: r=%d err='%s', want '%s'", refused[i].ban, r, err,
+				 refused[i].msg);
+	}
+	static const char *const allowed[] = { "203.0.113.9", "198.51.100.11", "192.0.2.2",
+					       "2001:db8::2", "2001:db9::/32", "223.255.255.255",
+					       "240.0.0.1" };
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		struct rw_cidr b = cidr(allowed[i]);
+		if (rw_ctl_ban_check(&b, &up, own, 2, err, sizeof(err)))
+			fail_msg("%s refused: %s", allowed[i], err);
+	}
+	/* no upstream configured, no addresses known: only the fixed ranges */
+	struct rw_cidr b = cidr("198.51.100.10");
+	assert_int_equal(rw_ctl_ban_check(&b, NULL, NULL, 0, err, sizeof(err)), 0);
 }
 
 int main(void)
@@ -104,6 +189,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_too_many_cidrs),
 		cmocka_unit_test(test_ban_timeout),
+		cmocka_unit_test(test_ban_check),
 	};
 	return cmocka_run_group_tests_name("ctl_proto", tests, NULL, NULL);
 }
