@@ -5,8 +5,10 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
+#include "inspect/rw_cert.h"
 #include "rules/rw_cidr.h"
 
 #define RW_CFG_NAME_HINT "expected [a-z][a-z0-9_-], at most 31 characters"
@@ -56,6 +58,12 @@ static void rw_cfg_identity(struct rw_cfg_ctx *ctx, const config_setting_t *g, s
 					   p->identities[j].line);
 	}
 	id->cert_subject = rw_cfg_strdup(ctx, rw_cfg_get_str(g, "cert_subject"));
+	/* a bare name ("ci-bot") is compared as a whole DN and never matches */
+	if ((v = rw_cfg_get_str(g, "cert_subject")) && (v[0] == '=' || !strchr(v, '=')))
+		rw_cfg_err(ctx, rw_cfg_member(g, "cert_subject"),
+			   "\"%s\": not a distinguished name; write RFC 2253 text such as "
+			   "\"CN=%s\"",
+			   v, v[0] == '=' ? "ci-bot" : v);
 	if ((v = rw_cfg_get_str(g, "cert_san"))) {
 		static const char *const kinds[] = { "DNS:", "URI:", "email:", "IP:" };
 		bool ok = false;
@@ -89,6 +97,53 @@ static void rw_cfg_identity(struct rw_cfg_ctx *ctx, const config_setting_t *g, s
 	rw_cfg_build_roles(ctx, g, &id->roles, &id->n_roles);
 }
 
+/* Same SAN selector, compared as fwd/ matches them: URIs by their bytes,
+ * DNS names, e-mail addresses and the kind prefix without case. */
+static bool rw_cfg_san_same(const char *a, const char *b)
+{
+	if (strncasecmp(a, "URI:", 4) == 0)
+		return strncasecmp(b, "URI:", 4) == 0 && strcmp(a + 4, b + 4) == 0;
+	return strcasecmp(a, b) == 0;
+}
+
+/* Would every certificate that b's selectors accept also match a's? True
+ * when each selector a has, b has with the same value. */
+static bool rw_cfg_ident_covers(const struct rw_identity *a, const struct rw_identity *b)
+{
+	if (!a->cert_subject && !a->cert_san && !a->has_sha256)
+		return false; /* reported already */
+	if (a->cert_subject &&
+	    (!b->cert_subject || !rw_cert_dn_equal(a->cert_subject, b->cert_subject)))
+		return false;
+	if (a->cert_san && (!b->cert_san || !rw_cfg_san_same(a->cert_san, b->cert_san)))
+		return false;
+	if (a->has_sha256 && (!b->has_sha256 || memcmp(a->cert_sha256, b->cert_sha256,
+						       sizeof(a->cert_sha256)) != 0))
+		return false;
+	return true;
+}
+
+/* The first identity that matches a certificate wins (fwd/), so a later
+ * one whose selectors an earlier one's already match is never used. */
+static void rw_cfg_ident_shadowed(struct rw_cfg_ctx *ctx, const config_setting_t *ls)
+{
+	const struct rw_policy *p = ctx->pol;
+	for (size_t j = 1; j < p->n_identities; j++) {
+		for (size_t i = 0; i < j; i++) {
+			if (!rw_cfg_ident_covers(&p->identities[i], &p->identities[j]))
+				continue;
+			rw_cfg_err(ctx, config_setting_get_elem(ls, (unsigned)j),
+				   "identity '%s' (line %d) is never used: identity '%s' (line %d) "
+				   "matches every certificate it would and comes first (the first "
+				   "match wins); put it before '%s' or merge their roles",
+				   p->identities[j].name, p->identities[j].line,
+				   p->identities[i].name, p->identities[i].line,
+				   p->identities[i].name);
+			break;
+		}
+	}
+}
+
 void rw_cfg_build_identities(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 {
 	const config_setting_t *ls = rw_cfg_member(root, "identities");
@@ -107,6 +162,7 @@ void rw_cfg_build_identities(struct rw_cfg_ctx *ctx, const config_setting_t *roo
 		if (config_setting_type(g) == CONFIG_TYPE_GROUP)
 			rw_cfg_identity(ctx, g, (size_t)i);
 	}
+	rw_cfg_ident_shadowed(ctx, ls);
 }
 
 /* Does the tunnel address a (of peer pi) collide with any address already
@@ -153,7 +209,11 @@ static void rw_cfg_peer_addresses(struct rw_cfg_ctx *ctx, const config_setting_t
 		const config_setting_t *e = rw_cfg_elem(list, i);
 		const char *v = rw_cfg_elem_str(list, i);
 		struct rw_cidr *c = &peer->addresses[peer->n_addresses];
-		char net[64];
+		char net[64], why[192];
+		if (rw_cidr_mapped_msg(v, why, sizeof(why))) {
+			rw_cfg_err(ctx, e, "\"%s\": %s", v, why);
+			continue;
+		}
 		if (rw_cidr_parse(v, c, 0)) {
 			rw_cfg_err(ctx, e, "\"%s\": not a CIDR without host bits", v);
 			continue;
@@ -208,8 +268,11 @@ static void rw_cfg_peer(struct rw_cfg_ctx *ctx, const config_setting_t *g, size_
 	}
 	rw_cfg_peer_addresses(ctx, g, i);
 	if ((v = rw_cfg_get_str(g, "endpoint"))) {
+		char why[192];
 		int r = rw_cfg_parse_endpoint(v, &peer->endpoint);
-		if (r)
+		if (r && rw_cidr_mapped_msg(v, why, sizeof(why)))
+			rw_cfg_err(ctx, rw_cfg_member(g, "endpoint"), "\"%s\": %s", v, why);
+		else if (r)
 			rw_cfg_err(ctx, rw_cfg_member(g, "endpoint"),
 				   "\"%s\": expected address:port or [v6-address]:port", v);
 	}
@@ -235,7 +298,11 @@ void rw_cfg_build_vpn(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 	vpn->listen_port = 51820;
 	if (rw_cfg_get_int(g, &rw_cfg_sec_vpn, "listen_port", &port))
 		vpn->listen_port = (uint16_t)port;
-	if ((v = rw_cfg_get_str(g, "address")) && rw_cidr_parse(v, &vpn->address, 1)) {
+	char why[192];
+	if ((v = rw_cfg_get_str(g, "address")) && rw_cidr_mapped_msg(v, why, sizeof(why))) {
+		rw_cfg_err(ctx, rw_cfg_member(g, "address"), "\"%s\": %s", v, why);
+		memset(&vpn->address, 0, sizeof(vpn->address));
+	} else if (v && rw_cidr_parse(v, &vpn->address, 1)) {
 		rw_cfg_err(ctx, rw_cfg_member(g, "address"),
 			   "\"%s\": expected the interface address with its prefix, e.g. 192.0.2.1/24", v);
 		memset(&vpn->address, 0, sizeof(vpn->address));

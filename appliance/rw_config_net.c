@@ -14,8 +14,11 @@ static int rw_cfg_endpoint(struct rw_cfg_ctx *ctx, const config_setting_t *s,
 			   struct rw_endpoint *out)
 {
 	const char *v = config_setting_get_string(s);
+	char why[192];
 	int r = rw_cfg_parse_endpoint(v, out);
-	if (r == RW_ERANGE)
+	if (r && rw_cidr_mapped_msg(v, why, sizeof(why)))
+		rw_cfg_err(ctx, s, "\"%s\": %s", v, why);
+	else if (r == RW_ERANGE)
 		rw_cfg_err(ctx, s, "\"%s\": port must be 1..65535", v);
 	else if (r)
 		rw_cfg_err(ctx, s,
@@ -57,8 +60,16 @@ void rw_cfg_build_registry(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 	struct rw_registry *r = &ctx->pol->registry;
 	if (!g || config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return;
-	if (rw_cfg_get_str(g, "upstream"))
-		rw_cfg_endpoint(ctx, rw_cfg_member(g, "upstream"), &r->upstream);
+	if (rw_cfg_get_str(g, "upstream") &&
+	    rw_cfg_endpoint(ctx, (s = rw_cfg_member(g, "upstream")), &r->upstream) == 0) {
+		static const uint8_t any[16];
+		/* connecting to 0.0.0.0 or :: reaches this host, never a registry */
+		if (memcmp(r->upstream.addr, any, r->upstream.family == AF_INET ? 4 : 16) == 0)
+			rw_cfg_err(ctx, s,
+				   "\"%s\": the unspecified address is not a registry; give the "
+				   "registry's own address",
+				   config_setting_get_string(s));
+	}
 	rw_cfg_get_bool(g, "upstream_tls", &r->upstream_tls);
 	if (rw_cfg_get_str(g, "upstream_ca")) {
 		s = rw_cfg_member(g, "upstream_ca");
@@ -75,10 +86,13 @@ static int rw_cfg_net_cidr(struct rw_cfg_ctx *ctx, const config_setting_t *e,
 			   struct rw_cidr *out)
 {
 	const char *v = config_setting_get_string(e);
+	char why[192];
 	int r = rw_cidr_parse(v, out, 0);
 	if (r == 0)
 		return 0;
-	if (rw_cidr_parse(v, out, 1) == 0) {
+	if (rw_cidr_mapped_msg(v, why, sizeof(why))) {
+		rw_cfg_err(ctx, e, "\"%s\": %s", v, why);
+	} else if (rw_cidr_parse(v, out, 1) == 0) {
 		/* the interval set would hold the network, not the address the
 		 * admin typed: make them say which they mean */
 		uint8_t start[16], end[16];

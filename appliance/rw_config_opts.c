@@ -11,6 +11,7 @@
 /* Bans are nftables set timeouts; a month is past any sensible ban and far
  * inside what the kernel takes. regwallctl ban add keeps the same limit. */
 #include "appliance/rw_ctl_proto.h"
+#include "rules/rw_cidr.h"
 
 /* A duration member of g between lo and hi ms (range_text says so in the
  * message): true and *ms when present and valid; reported otherwise. */
@@ -191,7 +192,13 @@ static void rw_cfg_metrics(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 	if (!g || !(v = rw_cfg_get_str(g, "listen")))
 		return;
 	s = rw_cfg_member(g, "listen");
+	char why[192];
 	int r = rw_cfg_parse_endpoint(v, &p->metrics);
+	if (r && rw_cidr_mapped_msg(v, why, sizeof(why))) {
+		rw_cfg_err(ctx, s, "\"%s\": %s", v, why);
+		memset(&p->metrics, 0, sizeof(p->metrics));
+		return;
+	}
 	if (r) {
 		rw_cfg_err(ctx, s, "\"%s\": expected address:port or [v6-address]:port", v);
 		memset(&p->metrics, 0, sizeof(p->metrics));

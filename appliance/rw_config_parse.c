@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "inspect/rw_cursor.h"
+#include "rules/rw_cidr.h"
 
 static void rw_cfg_cur_str(struct rw_cursor *c, const char *s)
 {
@@ -158,6 +159,10 @@ int rw_cfg_parse_endpoint(const char *s, struct rw_endpoint *out)
 
 	memset(out, 0, sizeof(*out));
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, out->addr) != 1)
+		return RW_EINVAL;
+	/* an IPv4 address in disguise would slip past the checks that compare
+	 * families (a duplicate port); rw_cidr_mapped_msg says what to write */
+	if (v6 && rw_cidr_addr_is_mapped(out->addr))
 		return RW_EINVAL;
 	out->family = v6 ? AF_INET6 : AF_INET;
 

@@ -2,6 +2,9 @@
 
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +243,37 @@ static void rw_daemon_ban_cb(const struct rw_cidr *c, uint64_t expires_ms, void 
 	s->v[s->n++].timeout_ms = expires_ms;
 }
 
+/* Every certificate in a listener's client_ca must be a CA: OpenSSL takes
+ * a leaf there without complaint, and then no client certificate ever
+ * verifies (an admin who pasted the client's own certificate sees only
+ * failed handshakes). Returns nonzero when it reported. */
+static int rw_daemon_check_client_ca(const struct rw_policy *p, const struct rw_listener *l,
+				     struct rw_diag *diag)
+{
+	BIO *bio = BIO_new_file(l->client_ca, "r");
+	if (!bio)
+		return 0; /* unreadable: rw_tlsctx_server_new says so */
+	int bad = 0;
+	X509 *x;
+	while (!bad && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		if (X509_check_ca(x) == 0) {
+			char subject[256] = "?";
+			X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+			rw_diag_err(diag, p->source_file, l->line,
+				    "listener %s: client_ca %s: \"%s\" is not a CA certificate "
+				    "(basicConstraints CA:FALSE), so no client certificate can "
+				    "verify against it; name the CA that issues the client "
+				    "certificates",
+				    l->name, l->client_ca, subject);
+			bad = 1;
+		}
+		X509_free(x);
+	}
+	ERR_clear_error(); /* the end of the file reads as an error */
+	BIO_free(bio);
+	return bad;
+}
+
 int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 {
 	int bad = 0;
@@ -255,6 +289,8 @@ int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 		SSL_CTX *ctx = NULL;
 		if (rw_tlsctx_server_new(l, &sni, NULL, &ctx, err, sizeof(err))) {
 			rw_diag_err(diag, p->source_file, l->line, "listener %s: %s", l->name, err);
+			bad = 1;
+		} else if (l->client_ca && rw_daemon_check_client_ca(p, l, diag)) {
 			bad = 1;
 		}
 		SSL_CTX_free(ctx);

@@ -15,6 +15,7 @@
 
 #include "appliance/rw_config.h"
 #include "appliance/rw_config_int.h"
+#include "appliance/rw_daemon.h"
 #include "fwd/rw_fwd.h"
 #include "rules/rw_cidr.h"
 
@@ -574,12 +575,98 @@ static void test_endpoint(void **state)
 		"[2001:db8::1]443", "[2001:db8::1]", "[203.0.113.1]:443", "203.0.113.1:44a",
 		"203.0.113.1:+443", "203.0.113.1: 443", "[2001:db8::1:443", "[]:443",
 		"203.0.113.1:0443", "203.0.113.256:443",
+		/* IPv4-mapped: IPv4 in disguise, past the duplicate-port check */
+		"[::ffff:0.0.0.0]:8444", "[::ffff:198.51.100.10]:5000",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (rw_cfg_parse_endpoint(bad[i], &e) != RW_EINVAL)
 			print_message("endpoint \"%s\" accepted\n", bad[i]);
 		assert_int_equal(rw_cfg_parse_endpoint(bad[i], &e), RW_EINVAL);
 	}
+}
+
+/* Checks that a config passing them silently could never work. */
+static void test_cannot_work(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text, *msg;
+	} cases[] = {
+		{ "registry = { upstream = \"[::]:5000\"; server_names = [ \"r.example.test\" ]; };\n",
+		  "c.conf:1: registry.upstream: \"[::]:5000\": the unspecified address is not a "
+		  "registry" },
+		{ "metrics = { listen = \"[::ffff:127.0.0.1]:9100\"; };\n",
+		  "c.conf:1: metrics.listen: \"[::ffff:127.0.0.1]:9100\": an IPv4-mapped IPv6 "
+		  "address is an IPv4 address in disguise" },
+		{ "identities = ( { name = \"a\"; cert_subject = \"CN=ci,O=Example\"; roles = [ \"pull:*\" ]; },\n"
+		  "  { name = \"b\"; cert_subject = \"cn=ci, o=Example\"; roles = [ \"push:*\" ]; } );\n",
+		  "c.conf:2: identities[1]: identity 'b' (line 2) is never used: identity 'a' (line 1)" },
+		{ "identities = ( { name = \"a\"; cert_subject = \"=ci\"; roles = [ \"pull:*\" ]; } );\n",
+		  "\"=ci\": not a distinguished name" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rw_policy p;
+		struct rw_diag d;
+		rw_diag_init(&d);
+		int r = rw_config_load_string(cases[i].text, "c.conf", &p, &d);
+		if (r == 0)
+			rw_policy_free(&p);
+		if (r != RW_ECONFIG || !diag_has(&d, cases[i].msg, 0)) {
+			diag_dump(&d);
+			fail_msg("case %zu: r=%d, want '%s'", i, r, cases[i].msg);
+		}
+	}
+	/* different selectors, or the narrower one first: both usable */
+	static const char *const fine =
+		"identities = ( { name = \"a\"; cert_san = \"URI:spiffe://x/CI\"; roles = [ \"pull:*\" ]; },\n"
+		"  { name = \"b\"; cert_san = \"URI:spiffe://x/ci\"; roles = [ \"pull:*\" ]; },\n"
+		"  { name = \"c\"; cert_subject = \"CN=ci\"; cert_san = \"DNS:ci.example.test\"; roles = [ \"push:*\" ]; },\n"
+		"  { name = \"d\"; cert_subject = \"CN=ci\"; roles = [ \"pull:*\" ]; } );\n";
+	struct rw_policy p;
+	struct rw_diag d;
+	rw_diag_init(&d);
+	int r = rw_config_load_string(fine, "c.conf", &p, &d);
+	if (r == 0)
+		rw_policy_free(&p);
+	if (diag_has(&d, "never used", 0) || diag_has(&d, "identities", 0)) {
+		diag_dump(&d);
+		fail_msg("usable identities refused");
+	}
+}
+
+/* A client_ca that holds a leaf certificate: OpenSSL loads it, and no
+ * client certificate ever verifies. */
+static void test_client_ca_not_ca(void **state)
+{
+	(void)state;
+	static const char *const fmt =
+		"registry = { upstream = \"127.0.0.1:5000\"; server_names = [ \"registry.example.test\" ]; };\n"
+		"networks = { office = [ \"203.0.113.0/25\" ]; };\n"
+		"listeners = ( { name = \"tls\"; listen = \"0.0.0.0:443\"; mode = \"terminate\";\n"
+		"  cert = \"tests/data/certs/server.pem\"; key = \"tests/data/certs/server.key\";\n"
+		"  client_ca = \"tests/data/certs/%s\";\n"
+		"  client_cert = \"required\"; allow_from = [ \"office\" ]; } );\n";
+	char text[1024];
+	struct rw_policy p;
+	struct rw_diag d;
+
+	snprintf(text, sizeof(text), fmt, "client.pem");
+	rw_diag_init(&d);
+	assert_int_equal(rw_config_load_string(text, "t.conf", &p, &d), 0);
+	assert_int_equal(rw_daemon_check_tls(&p, &d), RW_ECONFIG);
+	rw_policy_free(&p);
+	if (!diag_has(&d, "t.conf:3: listener tls: client_ca tests/data/certs/client.pem: ", 0) ||
+	    !diag_has(&d, "is not a CA certificate (basicConstraints CA:FALSE)", 0)) {
+		diag_dump(&d);
+		fail_msg("leaf certificate as client_ca not reported");
+	}
+
+	snprintf(text, sizeof(text), fmt, "ca.pem");
+	rw_diag_init(&d);
+	assert_int_equal(rw_config_load_string(text, "t.conf", &p, &d), 0);
+	assert_int_equal(rw_daemon_check_tls(&p, &d), 0);
+	rw_policy_free(&p);
+	assert_int_equal(d.n_err, 0);
 }
 
 static void test_names(void **state)
@@ -840,6 +927,8 @@ int main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_endpoint),
+		cmocka_unit_test(test_cannot_work),
+		cmocka_unit_test(test_client_ca_not_ca),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_server_names),
 		cmocka_unit_test(test_roles),
