@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "fwd/rw_fwd.h"
+#include "fwd/rw_listen.h"
 #include "fwd/rw_loop.h"
 #include "inspect/rw_err.h"
 
@@ -483,6 +484,64 @@ static void test_bytes_exact_whole(void **state)
 	sink_stop(s);
 }
 
+/* The daemon's parent owns the listening socket and gives each worker
+ * generation a copy (o.listen_fds). A stopped worker closes only its
+ * copy: a connection that arrives while no worker accepts is queued, not
+ * refused, and the next worker serves it. */
+static void test_handover_keeps_queue(void **state)
+{
+	load_hello("openssl-tls13-sni-alpn.bin");
+	struct sink *s = sink_start();
+	struct rw_endpoint ep = { .family = AF_INET, .addr = { 127, 0, 0, 1 } };
+	int lfd;
+	assert_int_equal(rw_listen_open(&ep, 64, &lfd, NULL), 0);
+	uint16_t port = rw_listen_port(lfd);
+	assert_true(port != 0);
+	struct rw_fwd_opts o;
+	rw_fwd_opts_default(&o);
+	int given = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
+	assert_true(given >= 0);
+	o.listen_fds = &given;
+	struct wfix f;
+	wfix_start(&f, s->port, &o);
+	assert_int_equal(f.port, port); /* the given socket, not a new one */
+	size_t len;
+	uint8_t *stream = stream_with_trailer(hello, hello_len, 20000, &len);
+	send_through(&f, s, stream, len, len, 0);
+	wfix_stop(&f);
+
+	/* nobody accepts now; the socket is still there */
+	int before = sink_wait(s, 0, 0);
+	int c = connect_port(port);
+	assert_true(c >= 0);
+	assert_int_equal(send(c, stream, len, MSG_NOSIGNAL), (ssize_t)len);
+	shutdown(c, SHUT_WR);
+
+	/* the next generation takes the queued connection */
+	given = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
+	assert_true(given >= 0);
+	wfix_start(&f, s->port, &o);
+	assert_int_equal(f.port, port);
+	assert_true(wait_closed(c, 5000) >= 0);
+	close(c);
+	assert_int_equal(sink_wait(s, before + 1, 5000), before + 1);
+	uint8_t md[32];
+	sha256(stream, len, md);
+	pthread_mutex_lock(&s->mu);
+	size_t got_len = s->done[before].len;
+	uint8_t got_md[32];
+	memcpy(got_md, s->done[before].md, 32);
+	pthread_mutex_unlock(&s->mu);
+	assert_int_equal(got_len, len);
+	assert_memory_equal(got_md, md, 32);
+	wfix_stop(&f);
+	close(lfd);
+	/* with the last copy gone, connects are refused again */
+	assert_int_equal(connect_port(port), -1);
+	free(stream);
+	sink_stop(s);
+}
+
 static void test_one_byte_segments(void **state)
 {
 	load_hello("openssl-tls13-sni-alpn.bin");
@@ -911,6 +970,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest sink_tests[] = {
 		cmocka_unit_test(test_bytes_exact_whole),
+		cmocka_unit_test(test_handover_keeps_queue),
 		cmocka_unit_test(test_one_byte_segments),
 		cmocka_unit_test(test_reframed_10_byte_records),
 		cmocka_unit_test(test_refusals),
