@@ -12,7 +12,11 @@
  *   {"cmd":"ban del","address":"203.0.113.9"}
  *   {"cmd":"ban list"}
  *   {"cmd":"counters"}
- * Answers: {"ok":true, ...command data...} or {"ok":false,"error":"..."}.
+ * Answers: {"ok":true, ...command data...} or {"ok":false,"error":"..."};
+ * ban add answers {"ok":true,"banned":"203.0.113.9/32","timeout_ms":600000},
+ * ban del {"ok":true,"unbanned":"203.0.113.9/32"}. A line of
+ * RW_CTL_LINE_MAX bytes or more is answered with
+ * {"ok":false,"error":"request line longer than 65536 bytes"}, then closed.
  * The request bytes are untrusted (any local user allowed by the socket's
  * mode may write them): rw_ctl_parse_request validates everything into a
  * fixed struct before the daemon acts. */
