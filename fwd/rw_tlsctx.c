@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/hmac.h>
@@ -140,7 +141,8 @@ static int rw_tlsctx_on_servername(SSL *ssl, int *al, void *arg)
 	(void)arg;
 	const char *sent = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	const char *checked = rw_tlsctx_sni(ssl);
-	if (!sent || !checked || strcmp(sent, checked) != 0) {
+	/* checked is the lower-cased copy; names are ASCII by then */
+	if (!sent || !checked || strcasecmp(sent, checked) != 0) {
 		*al = SSL_AD_UNRECOGNIZED_NAME;
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	}
@@ -173,7 +175,8 @@ static SSL_TICKET_RETURN rw_tlsctx_on_ticket(SSL *ssl, SSL_SESSION *ss, const un
 	case SSL_TICKET_SUCCESS_RENEW: {
 		const char *now = rw_tlsctx_sni(ssl);
 		const char *was = SSL_SESSION_get0_hostname(ss);
-		if (!now || !was || strcmp(now, was) != 0)
+		/* OpenSSL keeps the name as sent; ours is lower-cased */
+		if (!now || !was || strcasecmp(now, was) != 0)
 			return SSL_TICKET_RETURN_IGNORE_RENEW;
 		return st == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_USE_RENEW;
 	}

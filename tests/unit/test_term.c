@@ -44,7 +44,7 @@
 #define MAX_EV 256
 struct ev_rec {
 	char kind[16], reason[48], identity[64], repository[128], reference[128], digest[96];
-	char listener[32];
+	char listener[32], method[16];
 	uint64_t bytes_up;
 };
 static struct ev_rec g_ev[MAX_EV];
@@ -68,6 +68,7 @@ static void ev_sink(void *ctx, const struct rw_fwd_event *e)
 		cp(r->reference, sizeof(r->reference), e->reference);
 		cp(r->digest, sizeof(r->digest), e->digest);
 		cp(r->listener, sizeof(r->listener), e->listener);
+		cp(r->method, sizeof(r->method), e->method);
 		r->bytes_up = e->bytes_up;
 	}
 	pthread_mutex_unlock(&g_mu);
@@ -90,6 +91,17 @@ static bool ev_wait(int from, const char *kind, const char *reason, struct ev_re
 		usleep(10000);
 	}
 	return false;
+}
+
+/* Events with this kind and reason after index 'from'. */
+static int ev_count(int from, const char *kind, const char *reason)
+{
+	int n = 0;
+	pthread_mutex_lock(&g_mu);
+	for (int k = from; k < g_nev; k++)
+		n += !strcmp(g_ev[k].kind, kind) && !strcmp(g_ev[k].reason, reason);
+	pthread_mutex_unlock(&g_mu);
+	return n;
 }
 
 static int ev_mark(void)
@@ -532,6 +544,24 @@ static void test_wrong_sni_refused(void **state)
 	assert_false(c.ok);
 	cli_close(&c);
 	assert_true(ev_wait(m, "refuse", "sni", NULL));
+	/* the name rules of passthrough (inspect/rw_tls_name): a trailing-dot
+	 * alias and an IP literal are no server names, on any port */
+	static const char *const bad[] = { "registry.example.test.", "127.0.0.1",
+					   "registry..example.test" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m = ev_mark();
+		cli_open(&c, LIS_NONE, bad[i], NULL, NULL, 0);
+		assert_false(c.ok);
+		cli_close(&c);
+		assert_true(ev_wait(m, "refuse", "sni", NULL));
+	}
+	/* case does not matter: the name is compared lower-cased */
+	cli_open(&c, LIS_NONE, "Registry.EXAMPLE.test", NULL, NULL, 0);
+	assert_true(c.ok);
+	cli_send(&c, get_v2, strlen(get_v2));
+	char buf[4096];
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+	cli_close(&c);
 	m = ev_mark();
 	cli_open(&c, LIS_NONE, NULL, NULL, NULL, 0);
 	assert_false(c.ok);
@@ -549,10 +579,78 @@ static void test_host_mismatch_421(void **state)
 	char buf[4096];
 	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 421);
 	/* the connection stays usable (no body was announced) */
+	assert_non_null(strstr(buf, "HTTP/1.1 421 Misdirected Request\r\n"));
 	const char *ok = "GET /v2/ HTTP/1.1\r\nHost: Registry.Example.Test:443\r\n\r\n";
 	cli_send(&c, ok, strlen(ok));
 	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
 	cli_close(&c);
+}
+
+/* A Host port must be 1..65535: 400 otherwise, before the name is
+ * compared (the connection stays usable: no body was announced). Any
+ * valid port passes, as clients send the port they dialled (skopeo and
+ * curl send it when it is not 443). */
+static void test_host_port_invalid_400(void **state)
+{
+	static const char *const bad[] = { "registry.example.test:99999", "registry.example.test:0",
+					   "registry.example.test:", "registry.example.test:84a3" };
+	struct cli c;
+	char rq[256], buf[4096];
+	cli_open(&c, LIS_NONE, "registry.example.test", NULL, NULL, 0);
+	assert_true(c.ok);
+	pthread_mutex_lock(&g_mu);
+	int before = g_nheads;
+	pthread_mutex_unlock(&g_mu);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int m = ev_mark();
+		snprintf(rq, sizeof(rq), "GET /v2/ HTTP/1.1\r\nHost: %s\r\n\r\n", bad[i]);
+		cli_send(&c, rq, strlen(rq));
+		assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 400);
+		assert_non_null(strstr(buf, "HTTP/1.1 400 Bad Request\r\n"));
+		struct ev_rec e;
+		assert_true(ev_wait(m, "refuse", "http_host_invalid", &e));
+		assert_string_equal(e.method, "GET");
+	}
+	pthread_mutex_lock(&g_mu);
+	assert_int_equal(g_nheads, before); /* the registry saw none of them */
+	pthread_mutex_unlock(&g_mu);
+	static const char *const good[] = { "registry.example.test:8443", "registry.example.test:1",
+					    "registry.example.test:65535" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(rq, sizeof(rq), "GET /v2/ HTTP/1.1\r\nHost: %s\r\n\r\n", good[i]);
+		cli_send(&c, rq, strlen(rq));
+		assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+	}
+	cli_close(&c);
+}
+
+/* "PRI * HTTP/2.0" (an HTTP/2 client that skipped ALPN) is answered 505;
+ * its event names no method, since it never sent one we know. */
+static void test_h2_preface_no_method(void **state)
+{
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_NONE, "registry.example.test", NULL, NULL, 0);
+	assert_true(c.ok);
+	const char *pri = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	cli_send(&c, pri, strlen(pri));
+	char buf[4096];
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 505);
+	assert_non_null(strstr(buf, "HTTP/1.1 505 HTTP Version Not Supported\r\n"));
+	cli_close(&c);
+	struct ev_rec e;
+	assert_true(ev_wait(m, "refuse", "http_http_2_connection_preface", &e));
+	assert_string_equal(e.method, "");
+	/* an unsupported method is not logged as GET either */
+	m = ev_mark();
+	cli_open(&c, LIS_NONE, "registry.example.test", NULL, NULL, 0);
+	assert_true(c.ok);
+	const char *opt = "OPTIONS /v2/ HTTP/1.1\r\nHost: registry.example.test\r\n\r\n";
+	cli_send(&c, opt, strlen(opt));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 501);
+	cli_close(&c);
+	assert_true(ev_wait(m, "refuse", "http_method_not_supported", &e));
+	assert_string_equal(e.method, "");
 }
 
 static void test_pull_only_identity_denied_push(void **state)
@@ -832,11 +930,29 @@ static bool worker_returned(int ms)
  * on a kept-alive session: the idle one is closed at once, the upload
  * runs to its end and gets its response, marked Connection: close, and
  * the worker returns when that connection is done, long before its
- * drain time (an hour). Runs last: it stops the group's worker. */
+ * drain time (an hour). Sessions that have not sent a byte of their
+ * first request (handshake done, or not even a ClientHello) get a grace
+ * of 1 s from the drain start and are then closed: kept, a request sent
+ * any time later would be decided under the old policy. One that sends
+ * its request within the grace is served, with Connection: close. Runs
+ * last: it stops the group's worker. */
 static void test_drain_keeps_upload_closes_idle(void **state)
 {
 	char buf[4096];
-	struct cli idle, up;
+	struct cli idle, up, fresh, late;
+	/* TCP only, no ClientHello; opened first, so the worker has accepted
+	 * it by the time the later handshakes on this listener complete */
+	int raw = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval long_tv = { .tv_sec = 15 }; /* far beyond the grace */
+	setsockopt(raw, SOL_SOCKET, SO_RCVTIMEO, &long_tv, sizeof(long_tv));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(g_port[LIS_REQUIRED]),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(connect(raw, (struct sockaddr *)&a, sizeof(a)), 0);
+	cli_open(&fresh, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(fresh.ok);
+	setsockopt(fresh.fd, SOL_SOCKET, SO_RCVTIMEO, &long_tv, sizeof(long_tv));
+	cli_open(&late, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(late.ok);
 	cli_open(&idle, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
 	assert_true(idle.ok);
 	cli_send(&idle, get_v2, strlen(get_v2));
@@ -872,12 +988,37 @@ static void test_drain_keeps_upload_closes_idle(void **state)
 
 	int m = ev_mark();
 	uint64_t one = 1;
+	uint64_t t_stop = rw_loop_clock_ms();
 	assert_int_equal(write(g_stop, &one, sizeof(one)), (ssize_t)sizeof(one));
+	/* a request right after the handshake, as real clients send it */
+	cli_send(&late, get_v2, strlen(get_v2));
 	/* the idle session ends (close_notify, then EOF), with its event */
 	assert_true(ev_wait(m, "term", "drain", NULL));
 	assert_int_equal(SSL_read(idle.ssl, buf, sizeof(buf)), 0);
 	ERR_clear_error();
 	cli_close(&idle);
+	/* the late one is served, and told this is the last response */
+	assert_int_equal(cli_resp(&late, buf, sizeof(buf), false), 200);
+	assert_non_null(strstr(buf, "\r\nConnection: close\r\n"));
+	assert_true(SSL_read(late.ssl, buf, sizeof(buf)) <= 0);
+	ERR_clear_error();
+	cli_close(&late);
+	/* the silent ones are closed once the grace is over, not before */
+	assert_int_equal(SSL_read(fresh.ssl, buf, sizeof(buf)), 0);
+	ERR_clear_error();
+	assert_true(rw_loop_clock_ms() - t_stop >= 900);
+	/* a request now finds the session closed: nothing answers it */
+	SSL_write(fresh.ssl, get_v2, (int)strlen(get_v2));
+	ERR_clear_error();
+	assert_int_equal(cli_resp(&fresh, buf, sizeof(buf), false), -1);
+	cli_close(&fresh);
+	assert_int_equal(recv(raw, buf, sizeof(buf), 0), 0);
+	close(raw);
+	/* idle, fresh and raw, each with its event; no handshake timeout */
+	for (int i = 0; i < 1000 && ev_count(m, "term", "drain") < 3; i++)
+		usleep(10000);
+	assert_int_equal(ev_count(m, "term", "drain"), 3);
+	assert_int_equal(ev_count(m, "refuse", "handshake_timeout"), 0);
 	/* the worker is still there for the upload */
 	assert_false(worker_returned(300));
 
@@ -906,6 +1047,8 @@ int main(void)
 		cmocka_unit_test(test_h2_only_alpn_refused),
 		cmocka_unit_test(test_wrong_sni_refused),
 		cmocka_unit_test(test_host_mismatch_421),
+		cmocka_unit_test(test_host_port_invalid_400),
+		cmocka_unit_test(test_h2_preface_no_method),
 		cmocka_unit_test(test_pull_only_identity_denied_push),
 		cmocka_unit_test(test_push_outside_glob_denied_inside_allowed),
 		cmocka_unit_test(test_pipelined_and_xff_replaced),

@@ -329,6 +329,36 @@ static void test_host_matches(void **state)
 #undef H
 }
 
+/* The port a Host may carry: absent, or 1..65535 in at most 5 digits;
+ * any port in range, not only the listener's (clients send the one they
+ * dialled, which a port mapping in front may have changed). */
+static void test_host_port(void **state)
+{
+	struct rw_http_span s;
+#define H(str) (s.ptr = (const uint8_t *)(str), s.len = strlen(str), s)
+	assert_true(rw_term_host_port_ok(H("registry.example.test")));
+	assert_true(rw_term_host_port_ok(H("registry.example.test:443")));
+	assert_true(rw_term_host_port_ok(H("registry.example.test:8443")));
+	assert_true(rw_term_host_port_ok(H("registry.example.test:1")));
+	assert_true(rw_term_host_port_ok(H("registry.example.test:65535")));
+	assert_true(rw_term_host_port_ok(H("[2001:db8::1]")));
+	assert_true(rw_term_host_port_ok(H("[2001:db8::1]:8443")));
+	assert_false(rw_term_host_port_ok(H("registry.example.test:99999")));
+	assert_false(rw_term_host_port_ok(H("registry.example.test:65536")));
+	assert_false(rw_term_host_port_ok(H("registry.example.test:0")));
+	assert_false(rw_term_host_port_ok(H("registry.example.test:00000")));
+	assert_false(rw_term_host_port_ok(H("registry.example.test:000443")));
+	assert_false(rw_term_host_port_ok(H("registry.example.test:")));
+	assert_false(rw_term_host_port_ok(H("registry.example.test:44a")));
+	assert_false(rw_term_host_port_ok(H("registry.example.test:+443")));
+	assert_false(rw_term_host_port_ok(H("registry.example.test:443:443")));
+	assert_false(rw_term_host_port_ok(H(":443")));
+	assert_false(rw_term_host_port_ok(H("[2001:db8::1]443")));
+	assert_false(rw_term_host_port_ok(H("[2001:db8::1")));
+	assert_false(rw_term_host_port_ok(H("[2001:db8::1]:")));
+#undef H
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_mount_needs_pull_on_from),
 		cmocka_unit_test(test_rewrite_head),
 		cmocka_unit_test(test_host_matches),
+		cmocka_unit_test(test_host_port),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
