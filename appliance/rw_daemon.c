@@ -339,6 +339,11 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	struct rw_nft_compiled *comp = NULL;
 	if (!r)
 		r = rw_nft_compile(&np, &comp, diag);
+	/* Bind every listening socket the new policy needs before anything
+	 * changes: a listener that cannot be bound refuses the load with the
+	 * table and the running workers untouched. */
+	if (!r && d->workers)
+		r = rw_workers_prepare(d->workers, &np, diag);
 	if (!r && !d->nft)
 		r = rw_nft_open(&d->nft, diag);
 	/* Bans live only in the kernel set, which the table replace recreates:
@@ -369,6 +374,8 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	rw_nft_compiled_free(comp);
 	free(bans.v);
 	if (r) {
+		if (d->workers)
+			rw_workers_prepare_cancel(d->workers);
 		free(kept);
 		rw_policy_free(&np);
 		return r;

@@ -201,7 +201,8 @@ static void rw_fwd_on_stop(struct rw_loop *l, int fd, unsigned events, void *arg
 		}
 	rw_loop_timer_cancel(l, &w->resume_timer);
 	/* Keep-alive would hold a draining worker for the whole drain time:
-	 * idle terminate sessions end now, busy ones after their response.
+	 * idle terminate sessions end now, silent new ones after a 1 s grace,
+	 * busy ones after their response.
 	 * Passthrough streams are opaque; they end with their client or the
 	 * idle timeout. */
 	w->draining = true;

@@ -18,8 +18,10 @@
  * returns when its
  * last connection has ended or drain_timeout_ms has passed: a reload does
  * not cut a push in flight. While draining, a terminate connection is
- * closed once its current response is out (idle ones at once), so
- * keep-alive does not hold the old worker for the whole drain time. */
+ * closed once its current response is out (idle ones at once; one still
+ * in the handshake or silent since it after a 1 s grace), so keep-alive
+ * does not hold the old worker for the whole drain time and no request is
+ * decided under the old policy later. */
 #ifndef RW_FWD_H
 #define RW_FWD_H
 

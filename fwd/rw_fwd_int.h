@@ -71,7 +71,9 @@ long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, in
 		  uint8_t *family, uint8_t addr[16], uint16_t *port);
 
 /* Draining began (rw_fwd.c): close the terminate sessions that sit idle
- * between requests; the others close after their response (rw_term.c). */
+ * between requests; sessions that have not sent a byte of their first
+ * request (or are still in the handshake) get a 1 s grace, then close; the
+ * others close after their response (rw_term.c). */
 void rw_term_drain(struct rw_fwd_worker *w);
 
 #endif
