@@ -81,6 +81,7 @@ static void rw_cfg_policy(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 	if (!g || config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return;
 	rw_cfg_get_bool(g, "push_requires_vpn", &o->push_requires_vpn);
+	rw_cfg_get_bool(g, "pull_needs_role", &o->pull_needs_role);
 	sub = rw_cfg_member(g, "push_rate");
 	if (sub && config_setting_type(sub) == CONFIG_TYPE_GROUP) {
 		if (rw_cfg_get_int(sub, &rw_cfg_sec_push_rate, "ops_per_minute", &n))

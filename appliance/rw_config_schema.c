@@ -94,6 +94,7 @@ const struct rw_cfg_section rw_cfg_sec_conn_rate =
 
 static const struct rw_cfg_key rw_cfg_keys_policy[] = {
 	RW_BOOL("push_requires_vpn"),
+	RW_BOOL("pull_needs_role"),
 	{ "push_rate", RW_CK_GROUP, false, 0, 0, &rw_cfg_sec_push_rate },
 	{ "conn_rate", RW_CK_GROUP, false, 0, 0, &rw_cfg_sec_conn_rate },
 };

@@ -73,10 +73,14 @@ static bool has_role(const struct rw_who *w, enum rw_op_class op, const char *re
 }
 
 /* Developers and CI pull from allowlisted networks: being in a named
- * network is itself the right to pull every repository (and nothing more). */
-static bool can_pull(const struct rw_who *w, const char *repo, bool need_all)
+ * network is itself the right to pull every repository (and nothing more),
+ * unless policy.pull_needs_role asks for a pull role even there (then an
+ * identity's pull globs bind wherever it comes from). */
+static bool can_pull(const struct rw_policy *p, const struct rw_who *w, const char *repo,
+		     bool need_all)
 {
-	return w->network != NULL || has_role(w, RW_ROLE_PULL, repo, need_all);
+	return (w->network != NULL && !p->opts.pull_needs_role) ||
+	       has_role(w, RW_ROLE_PULL, repo, need_all);
 }
 
 enum rw_decide_need {
@@ -180,11 +184,11 @@ enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
 	case NEED_IDENTIFIED:
 		break;
 	case NEED_PULL:
-		if (!can_pull(who, repo, false))
+		if (!can_pull(p, who, repo, false))
 			return deny_role(out, who, RW_ROLE_PULL, repo);
 		break;
 	case NEED_PULL_ALL:
-		if (!can_pull(who, repo, true)) {
+		if (!can_pull(p, who, repo, true)) {
 			snprintf(out->message, sizeof(out->message),
 				 "regwall: %s may not list all repositories", who->name);
 			return deny(out, 403, "DENIED", "catalog_needs_pull_all");
@@ -195,11 +199,11 @@ enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
 	case NEED_DELETE: {
 		enum rw_op_class op = need == NEED_DELETE ? RW_ROLE_DELETE : RW_ROLE_PUSH;
 		/* distribution's rule: writing needs reading too */
-		if (op == RW_ROLE_PUSH && !can_pull(who, repo, false))
+		if (op == RW_ROLE_PUSH && !can_pull(p, who, repo, false))
 			return deny_role(out, who, RW_ROLE_PULL, repo);
 		if (!has_role(who, op, repo, false))
 			return deny_role(out, who, op, repo);
-		if (need == NEED_MOUNT && req->from[0] && !can_pull(who, req->from, false)) {
+		if (need == NEED_MOUNT && req->from[0] && !can_pull(p, who, req->from, false)) {
 			snprintf(out->message, sizeof(out->message),
 				 "regwall: %s may not pull from %s (mount source)", who->name, req->from);
 			return deny(out, 403, "DENIED", "mount_source_denied");

@@ -119,6 +119,7 @@ struct rw_rate {
 
 struct rw_policy_opts {
 	bool push_requires_vpn;       /* default true */
+	bool pull_needs_role;         /* default false: a named network grants pull */
 	uint64_t push_ops_per_minute; /* 0 = unlimited */
 	uint64_t push_bytes_per_second; /* 0 = unlimited */
 	uint64_t push_burst_ops;   /* bucket size in operations; 0 = push_ops_per_minute */

@@ -323,6 +323,7 @@ static void test_full_values(void **state)
 
 	/* policy, log, control, metrics */
 	assert_false(p.opts.push_requires_vpn);
+	assert_true(p.opts.pull_needs_role);
 	assert_int_equal(p.opts.push_ops_per_minute, 60);
 	assert_int_equal(p.opts.push_bytes_per_second, 5000000000ull);
 	assert_int_equal(p.opts.push_burst_ops, 120);
@@ -369,6 +370,7 @@ static void test_defaults(void **state)
 	struct rw_diag d;
 	assert_int_equal(load_ok("tests/configs/good/02-minimal.conf", &p, &d), 0);
 	assert_true(p.opts.push_requires_vpn);
+	assert_false(p.opts.pull_needs_role);
 	assert_int_equal(p.opts.push_ops_per_minute, 0);
 	assert_int_equal(p.opts.push_bytes_per_second, 0);
 	assert_int_equal(p.opts.conn_per_source.count, 0);

@@ -438,11 +438,45 @@ static void test_real_requests(void **state)
 	assert_true(t.deletes >= 1);
 }
 
+/* policy.pull_needs_role: a named network no longer grants pull; the
+ * identity's own pull globs bind even from the office. */
+static void test_pull_needs_role(void **state)
+{
+	(void)state;
+	struct rw_who w;
+	pol.opts.pull_needs_role = true;
+	pol.opts.push_requires_vpn = false;
+	/* network only: identified (base), nothing to pull */
+	who("203.0.113.7", false, NULL, &w);
+	allow(&w, "GET", "/v2/");
+	refuse(&w, "GET", "/v2/team-b/app/tags/list", 403, "no_role");
+	assert_string_equal(D.message, "regwall: net:office may not pull from team-b/app");
+	refuse(&w, "GET", "/v2/_catalog", 403, "catalog_needs_pull_all");
+	/* admin (pull, push, delete on team-a) in the office: team-a yes, team-b no,
+	 * and no mount out of team-b */
+	who("203.0.113.7", false, &ids[2], &w);
+	allow(&w, "GET", "/v2/team-a/app/manifests/v1");
+	refuse(&w, "GET", "/v2/team-b/app/manifests/v1", 403, "no_role");
+	allow(&w, "POST", "/v2/team-a/app/blobs/uploads/?mount=" DIG "&from=team-a/base");
+	refuse(&w, "POST", "/v2/team-a/app/blobs/uploads/?mount=" DIG "&from=team-b/secret", 403,
+	       "mount_source_denied");
+	/* ci-bot (pull:*) still pulls everything and lists the catalog */
+	who("203.0.113.7", false, &ids[0], &w);
+	allow(&w, "GET", "/v2/team-b/app/manifests/v1");
+	allow(&w, "GET", "/v2/_catalog");
+	/* the default: the same office client may pull team-b */
+	pol.opts.pull_needs_role = false;
+	who("203.0.113.7", false, &ids[2], &w);
+	allow(&w, "GET", "/v2/team-b/app/manifests/v1");
+	pol.opts.push_requires_vpn = true;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_network_client),
+		cmocka_unit_test(test_pull_needs_role),
 		cmocka_unit_test(test_anonymous_and_unknown),
 		cmocka_unit_test(test_vpn_peer),
 		cmocka_unit_test(test_cert_identity),
