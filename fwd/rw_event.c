@@ -50,6 +50,7 @@ int rw_event_json_write(FILE *out, const struct rw_fwd_event *ev)
 	rc |= rw_event_set_str(o, "sni", ev->sni);
 	rc |= rw_event_set_str(o, "ja4", ev->ja4);
 	rc |= rw_event_set_str(o, "identity", ev->identity);
+	rc |= rw_event_set_str(o, "cert_subject", ev->cert_subject);
 	rc |= rw_event_set_str(o, "method", ev->method);
 	rc |= rw_event_set_str(o, "repository", ev->repository);
 	rc |= rw_event_set_str(o, "operation", ev->operation);

@@ -39,6 +39,7 @@ struct rw_fwd_event {
 	const char *sni;      /* NULL when the hello was not (fully) seen */
 	const char *ja4;
 	const char *identity; /* terminate mode; NULL in passthrough */
+	const char *cert_subject; /* a verified client certificate no identity names */
 	const char *method, *repository, *operation, *digest; /* terminate mode */
 	const char *reference; /* terminate mode: tag or digest of a pushed manifest */
 	uint64_t bytes_up;    /* client -> registry, hello included */

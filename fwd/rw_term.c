@@ -159,6 +159,7 @@ static void rw_term_emit(struct rw_term_conn *c, const char *kind, const char *r
 		.src_port = c->src_port,
 		.sni = c->sni[0] ? c->sni : NULL,
 		.identity = c->who.name[0] ? c->who.name : NULL,
+		.cert_subject = c->cert_dn,
 		.bytes_up = c->bytes_up,
 		.bytes_down = c->bytes_down,
 		.duration_ms = rw_loop_clock_ms() - c->t_start,
@@ -223,6 +224,7 @@ static void rw_term_close(struct rw_term_conn *c, const char *kind, const char *
 	if (c->next)
 		c->next->prev = c->prev;
 	rw_conn_release(&w->conns, c->slot, &c->key);
+	free(c->cert_dn);
 	free(c);
 }
 
@@ -346,7 +348,8 @@ static int rw_term_handshake(struct rw_term_conn *c)
 		return -1;
 	}
 	X509 *peer = mode == RW_CCERT_NONE ? NULL : SSL_get0_peer_certificate(c->ssl);
-	rw_term_identify(c->w->p, peer, c->src_family, c->src_addr, &c->who);
+	free(c->cert_dn); /* a handshake happens once; defensive */
+	rw_term_identify(c->w->p, peer, c->src_family, c->src_addr, &c->who, &c->cert_dn);
 	/* c->io comes with the first request byte (rw_term_client_read) */
 	c->state = RW_TERM_HEAD;
 	c->last_io = rw_loop_now_ms(&c->w->loop);

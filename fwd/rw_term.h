@@ -106,6 +106,7 @@ struct rw_term_io_state {
 
 struct rw_term_conn {
 	struct rw_fwd_worker *w;
+	char *cert_dn; /* verified certificate no identity names (events); usually NULL */
 	struct rw_fwd_listener *lis;
 	struct rw_term_conn *next, *prev; /* worker's list of terminate conns */
 	size_t slot;
@@ -173,8 +174,11 @@ void rw_term_listener_free(struct rw_term_listener *tl);
  * interface (rule "allow vpn" matches iifname); the same address arriving
  * on another link is dropped unless an admin put it in an allowlisted
  * network (docs/design/fwd-terminate.md, "Identity"). */
+/* unmatched_dn (may be NULL): for a verified certificate that no identity
+ * names, a malloc'd copy of its subject (RFC 2253) so refusals can say who
+ * knocked; NULL otherwise (or when out of memory). */
 void rw_term_identify(const struct rw_policy *p, X509 *cert, uint8_t family,
-		      const uint8_t addr[16], struct rw_who *out);
+		      const uint8_t addr[16], struct rw_who *out, char **unmatched_dn);
 
 /* Rewrite a parsed request head for the upstream: every X-Forwarded-For,
  * Forwarded, X-Real-IP, X-Forwarded-Proto and X-Forwarded-Host field the

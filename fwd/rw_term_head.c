@@ -12,14 +12,19 @@
 #include "inspect/rw_err.h"
 
 void rw_term_identify(const struct rw_policy *p, X509 *cert, uint8_t family,
-		      const uint8_t addr[16], struct rw_who *out)
+		      const uint8_t addr[16], struct rw_who *out, char **unmatched_dn)
 {
 	const struct rw_identity *ident = NULL;
 	struct rw_cert_id id;
+	if (unmatched_dn)
+		*unmatched_dn = NULL;
 	/* A certificate that verified but maps to no identity adds nothing:
 	 * it proves nothing the policy names, so the address decides. */
-	if (cert && rw_cert_identity(cert, &id) == 0)
+	if (cert && rw_cert_identity(cert, &id) == 0) {
 		ident = rw_cert_find_identity(&id, p->identities, p->n_identities);
+		if (!ident && unmatched_dn)
+			*unmatched_dn = strdup(id.subject);
+	}
 	/* on_vpn = true: see rw_term.h, a peer source reaches this socket only
 	 * through the tunnel. */
 	rw_who_resolve(p, family, addr, true, ident, out);

@@ -44,7 +44,7 @@
 #define MAX_EV 256
 struct ev_rec {
 	char kind[16], reason[48], identity[64], repository[128], reference[128], digest[96];
-	char listener[32], method[16];
+	char listener[32], method[16], cert_subject[128];
 	uint64_t bytes_up;
 };
 static struct ev_rec g_ev[MAX_EV];
@@ -69,6 +69,7 @@ static void ev_sink(void *ctx, const struct rw_fwd_event *e)
 		cp(r->digest, sizeof(r->digest), e->digest);
 		cp(r->listener, sizeof(r->listener), e->listener);
 		cp(r->method, sizeof(r->method), e->method);
+		cp(r->cert_subject, sizeof(r->cert_subject), e->cert_subject);
 		r->bytes_up = e->bytes_up;
 	}
 	pthread_mutex_unlock(&g_mu);
@@ -443,6 +444,39 @@ static void test_required_with_cert_pulls(void **state)
 	char buf[8192];
 	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
 	assert_non_null(strstr(buf, "\r\n\r\nok"));
+	cli_close(&c);
+}
+
+/* A certificate the CA signed but no identity names proves nothing the
+ * policy knows: the address decides (net:lo may pull, not push), and the
+ * refusal says whose certificate it was, for the security team. */
+static void test_unmatched_cert_subject_in_event(void **state)
+{
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_REQUIRED, "registry.example.test", "ipsan", NULL, 0);
+	assert_true(c.ok);
+	const char *rq = "POST /v2/team-a/app/blobs/uploads/ HTTP/1.1\r\n"
+			 "Host: registry.example.test\r\nContent-Length: 0\r\n\r\n";
+	cli_send(&c, rq, strlen(rq));
+	char buf[8192];
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 403);
+	struct ev_rec e;
+	assert_true(ev_wait(m, "refuse", "no_role", &e));
+	assert_string_equal(e.identity, "net:lo");
+	assert_string_equal(e.cert_subject, "CN=ip-san-client");
+	/* a named identity's events carry no subject */
+	cli_close(&c);
+	m = ev_mark();
+	cli_open(&c, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(c.ok);
+	const char *rq2 = "POST /v2/team-b/app/blobs/uploads/ HTTP/1.1\r\n"
+			  "Host: registry.example.test\r\nContent-Length: 0\r\n\r\n";
+	cli_send(&c, rq2, strlen(rq2));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 403);
+	assert_true(ev_wait(m, "refuse", "no_role", &e));
+	assert_string_equal(e.identity, "ci-bot");
+	assert_string_equal(e.cert_subject, "");
 	cli_close(&c);
 }
 
@@ -1040,6 +1074,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_required_with_cert_pulls),
+		cmocka_unit_test(test_unmatched_cert_subject_in_event),
 		cmocka_unit_test(test_required_without_cert_refused),
 		cmocka_unit_test(test_revoked_refused),
 		cmocka_unit_test(test_expired_refused),

@@ -82,34 +82,46 @@ static void test_identity_order(void **state)
 	X509 *bot = load_cert("client"), *other = load_cert("cnonly");
 	/* certificate identity named first, even from a VPN address, and
 	 * the peer is kept too */
-	rw_term_identify(&pol, bot, AF_INET, alice_ip, &w);
+	rw_term_identify(&pol, bot, AF_INET, alice_ip, &w, NULL);
 	assert_string_equal(w.name, "ci-bot");
 	assert_ptr_equal(w.identity, &idents[0]);
 	assert_ptr_equal(w.peer, &peers[0]);
 	assert_true(w.via_vpn);
-	rw_term_identify(&pol, bot, AF_INET, office_ip, &w);
+	rw_term_identify(&pol, bot, AF_INET, office_ip, &w, NULL);
 	assert_string_equal(w.name, "ci-bot");
 	assert_null(w.peer);
 	assert_ptr_equal(w.network, &nets[0]);
 	assert_false(w.via_vpn);
 	/* a verified certificate no identity names: the address decides */
-	rw_term_identify(&pol, other, AF_INET, alice_ip, &w);
+	char *dn = (char *)"unset";
+	rw_term_identify(&pol, other, AF_INET, alice_ip, &w, &dn);
 	assert_string_equal(w.name, "peer:alice");
 	assert_null(w.identity);
 	assert_ptr_equal(w.peer, &peers[0]);
-	rw_term_identify(&pol, NULL, AF_INET, office_ip, &w);
+	/* ... and its subject is kept for the events */
+	assert_non_null(dn);
+	assert_string_equal(dn, "CN=cn-only-client");
+	free(dn);
+	/* a certificate an identity names, or none: no subject kept */
+	dn = (char *)"unset";
+	rw_term_identify(&pol, bot, AF_INET, office_ip, &w, &dn);
+	assert_null(dn);
+	dn = (char *)"unset";
+	rw_term_identify(&pol, NULL, AF_INET, office_ip, &w, &dn);
+	assert_null(dn);
+	rw_term_identify(&pol, NULL, AF_INET, office_ip, &w, NULL);
 	assert_string_equal(w.name, "net:office");
 	assert_ptr_equal(w.network, &nets[0]);
 	assert_null(w.identity);
 	assert_null(w.peer);
-	rw_term_identify(&pol, NULL, AF_INET, outside_ip, &w);
+	rw_term_identify(&pol, NULL, AF_INET, outside_ip, &w, NULL);
 	assert_string_equal(w.name, "anonymous");
 	assert_null(w.identity);
 	assert_null(w.peer);
 	assert_null(w.network);
 	/* VPN disabled: a peer's address is nobody's tunnel */
 	pol.vpn.enabled = false;
-	rw_term_identify(&pol, NULL, AF_INET, alice_ip, &w);
+	rw_term_identify(&pol, NULL, AF_INET, alice_ip, &w, NULL);
 	assert_string_equal(w.name, "anonymous");
 	assert_false(w.via_vpn);
 	pol.vpn.enabled = true;
@@ -157,12 +169,12 @@ struct clients {
 static void clients(struct clients *c)
 {
 	X509 *x = load_cert("client");
-	rw_term_identify(&pol, x, AF_INET, office_ip, &c->bot);
-	rw_term_identify(&pol, x, AF_INET, alice_ip, &c->bot_vpn);
+	rw_term_identify(&pol, x, AF_INET, office_ip, &c->bot, NULL);
+	rw_term_identify(&pol, x, AF_INET, alice_ip, &c->bot_vpn, NULL);
 	X509_free(x);
-	rw_term_identify(&pol, NULL, AF_INET, alice_ip, &c->alice);
-	rw_term_identify(&pol, NULL, AF_INET, office_ip, &c->net);
-	rw_term_identify(&pol, NULL, AF_INET, outside_ip, &c->anon);
+	rw_term_identify(&pol, NULL, AF_INET, alice_ip, &c->alice, NULL);
+	rw_term_identify(&pol, NULL, AF_INET, office_ip, &c->net, NULL);
+	rw_term_identify(&pol, NULL, AF_INET, outside_ip, &c->anon, NULL);
 }
 
 static void test_policy(void **state)
