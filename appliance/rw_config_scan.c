@@ -142,6 +142,15 @@ unsigned rw_cfg_prescan(const char *text, const char *file, struct rw_diag *diag
 	unsigned errs = rw_scan_includes(text, file, diag);
 	*no_parse = errs > 0;
 	int line = 1;
+	/* Editors on other systems save this; libconfig would only say
+	 * "syntax error" at line 1. */
+	if ((unsigned char)text[0] == 0xef && (unsigned char)text[1] == 0xbb &&
+	    (unsigned char)text[2] == 0xbf) {
+		rw_diag_err(diag, file, 1,
+			    "the file starts with a UTF-8 byte order mark; save it without one");
+		*no_parse = true;
+		return errs + 1;
+	}
 	uint8_t ch, nx;
 
 	rw_cur_init(&c, text, strlen(text));

@@ -493,6 +493,17 @@ static void test_parse_error_location(void **state)
 	assert_true(diag_has(&d, "x.conf:2: syntax error", 0));
 	assert_true(policy_is_zero(&p));
 
+	/* a byte order mark is named, not reported as a syntax error */
+	rw_diag_init(&d);
+	assert_int_equal(rw_config_load_string("\xef\xbb\xbfregistry = { upstream = \"198.51.100.10:5000\"; };\n",
+					       "bom.conf", &p, &d),
+			 RW_ECONFIG);
+	assert_true(diag_has(&d, "bom.conf:1: the file starts with a UTF-8 byte order mark", 0));
+	assert_false(diag_has(&d, "syntax error", 0));
+	/* short texts are read safely */
+	rw_diag_init(&d);
+	assert_int_equal(rw_config_load_string("\xef", "short.conf", &p, &d), RW_ECONFIG);
+
 	rw_diag_init(&d);
 	assert_int_equal(rw_config_load_file("tests/configs/does-not-exist.conf", &p, &d), RW_EIO);
 	assert_true(diag_has(&d, "tests/configs/does-not-exist.conf: cannot open", 0));
