@@ -10,6 +10,22 @@
 #include "rules/rw_cidr.h"
 
 /* An endpoint setting; reports and returns nonzero when bad. */
+/* Would a connection to upstream arrive at this listener? The same
+ * address, or a wildcard listener and a loopback upstream, on one port.
+ * (An upstream on another local address of a wildcard listener is not
+ * caught: the config does not know the host's addresses.) */
+static bool rw_cfg_is_self(const struct rw_endpoint *listen, const struct rw_endpoint *up)
+{
+	static const uint8_t any[16], lo6[16] = { [15] = 1 };
+	if (!up->family || listen->family != up->family || listen->port != up->port)
+		return false;
+	size_t n = up->family == AF_INET ? 4 : 16;
+	if (memcmp(listen->addr, up->addr, n) == 0)
+		return true;
+	bool loop = up->family == AF_INET ? up->addr[0] == 127 : memcmp(up->addr, lo6, 16) == 0;
+	return memcmp(listen->addr, any, n) == 0 && loop;
+}
+
 static int rw_cfg_endpoint(struct rw_cfg_ctx *ctx, const config_setting_t *s,
 			   struct rw_endpoint *out)
 {
@@ -332,6 +348,10 @@ static void rw_cfg_listener(struct rw_cfg_ctx *ctx, const config_setting_t *g, s
 					   "port %u already used by listener '%s' (line %d)",
 					   l->listen.port, p->listeners[j].name, p->listeners[j].line);
 		}
+		if (rw_cfg_is_self(&l->listen, &p->registry.upstream))
+			rw_cfg_err(ctx, rw_cfg_member(g, "listen"),
+				   "the registry upstream is this listener itself: every connection "
+				   "would loop through regwall");
 	}
 	mode = rw_cfg_get_str(g, "mode");
 	if (!mode || strcmp(mode, "terminate") == 0)
