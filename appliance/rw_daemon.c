@@ -274,6 +274,35 @@ static int rw_daemon_check_client_ca(const struct rw_policy *p, const struct rw_
 	return bad;
 }
 
+/* Every name a terminate listener serves must be in its certificate:
+ * otherwise clients of that name fail verification and an admin sees
+ * only failed handshakes. A "*.suffix" server name is checked with one
+ * label in front of the suffix. Returns nonzero when it reported. */
+static int rw_daemon_check_names(const struct rw_policy *p, const struct rw_listener *l,
+				 SSL_CTX *ctx, const struct rw_tlsctx_sni *sni, struct rw_diag *diag)
+{
+	X509 *cert = SSL_CTX_get0_certificate(ctx);
+	if (!cert)
+		return 0;
+	int bad = 0;
+	for (size_t i = 0; i < sni->n_names; i++) {
+		const char *n = sni->names[i];
+		char probe[300];
+		if (n[0] == '*' && n[1] == '.')
+			snprintf(probe, sizeof(probe), "x%s", n + 1);
+		else
+			snprintf(probe, sizeof(probe), "%s", n);
+		if (X509_check_host(cert, probe, 0, 0, NULL) != 1) {
+			rw_diag_err(diag, p->source_file, l->line,
+				    "listener %s: the certificate %s does not cover the server name "
+				    "\"%s\" (clients of that name would fail verification)",
+				    l->name, l->cert, n);
+			bad = 1;
+		}
+	}
+	return bad;
+}
+
 int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 {
 	int bad = 0;
@@ -290,8 +319,11 @@ int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 		if (rw_tlsctx_server_new(l, &sni, NULL, &ctx, err, sizeof(err))) {
 			rw_diag_err(diag, p->source_file, l->line, "listener %s: %s", l->name, err);
 			bad = 1;
-		} else if (l->client_ca && rw_daemon_check_client_ca(p, l, diag)) {
-			bad = 1;
+		} else {
+			if (l->client_ca && rw_daemon_check_client_ca(p, l, diag))
+				bad = 1;
+			if (rw_daemon_check_names(p, l, ctx, &sni, diag))
+				bad = 1;
 		}
 		SSL_CTX_free(ctx);
 	}
