@@ -1,6 +1,8 @@
 /* regwalld: the regwall appliance daemon. This file is only the edge: it
  * parses the command line, calls the modules, and prints their errors once. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +201,22 @@ int main(int argc, char **argv)
 	long nworkers = -1;
 	enum rw_action act = RW_ACT_NONE;
 	int c;
+	/* Started with stdio closed, the netlink or control socket would land
+	 * on fd 0-2, which the workers keep: take those slots first. */
+	for (int f = 0; f < 3; f++)
+		if (fcntl(f, F_GETFD) < 0 && errno == EBADF) {
+			int n = open("/dev/null", O_RDWR | O_CLOEXEC);
+			if (n >= 0 && n != f) {
+				dup2(n, f);
+				close(n);
+			} else if (n == f) {
+				fcntl(f, F_SETFD, 0);
+			}
+		}
+	/* A write to a worker that just died (its stop socket) or to a
+	 * control client that went away must be an error, not the end of
+	 * the daemon and, through PR_SET_PDEATHSIG, of every worker. */
+	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	while ((c = getopt_long(argc, argv, "c:nfs:w:h", opts, NULL)) != -1) {
 		enum rw_action a = RW_ACT_NONE;

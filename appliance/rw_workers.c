@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -48,6 +50,9 @@ int rw_workers_init(struct rw_workers *ws, unsigned n, struct rw_diag *diag)
 	ws->n = n;
 	if (n == 0)
 		return 0;
+	/* the parent writes to the workers' stop sockets: one that just died
+	 * must give EPIPE, not kill the daemon (and with it every worker) */
+	signal(SIGPIPE, SIG_IGN);
 	int r = rw_limit_create(&ws->limit, RW_WORKERS_LIMIT_SLOTS);
 	if (r)
 		rw_diag_err(diag, NULL, 0, "cannot create the shared push limiter: %s", rw_strerror(r));
@@ -270,7 +275,17 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	o.listen_fds = n_lis == ws->pol->n_listeners && n_lis ? fd + 1 : NULL;
 	struct rw_fwd_events ev;
 	rw_event_json_sink(&ev, stdout);
-	int r = rw_fwd_worker_run(ws->pol, &o, &ev);
+	/* Built (TLS contexts loaded, listeners taken over): say so on the
+	 * stop socket, so the parent retires this slot's old worker only now
+	 * (rw_workers_start). */
+	signal(SIGPIPE, SIG_IGN);
+	struct rw_fwd_worker *w;
+	int r = rw_fwd_worker_new(ws->pol, &o, &ev, &w);
+	if (!r) {
+		(void)!write(fd[0], "R", 1);
+		r = rw_fwd_worker_loop(w);
+		rw_fwd_worker_free(w);
+	}
 	fflush(stdout);
 	if (r == RW_ENOENT)
 		_exit(RW_WORKER_EXIT_NOTHING);
@@ -283,9 +298,11 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 
 static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *diag)
 {
+	/* The stop channel is a socket pair: the parent writes "stop" (or
+	 * closes) one way, the worker answers "ready" the other way. */
 	int p[2];
-	if (pipe2(p, O_CLOEXEC)) {
-		rw_diag_err(diag, NULL, 0, "pipe: %s", strerror(errno));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p)) {
+		rw_diag_err(diag, NULL, 0, "socketpair: %s", strerror(errno));
 		return RW_EIO;
 	}
 	fflush(stdout);
@@ -306,6 +323,63 @@ static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *d
 	ws->slot[i].stop_w = p[1];
 	ws->slot[i].last_start_ms = rw_workers_now_ms();
 	return 0;
+}
+
+static void rw_workers_clear(struct rw_worker_slot *s)
+{
+	if (s->stop_w >= 0 && s->pid)
+		close(s->stop_w);
+	s->pid = 0;
+	s->stop_w = -1;
+}
+
+/* Wait (bounded) until every new worker of ws->slot has said "ready" on
+ * its stop socket; mark in failed[] those that exited first or stayed
+ * silent. Building a worker takes milliseconds (TLS contexts, listener
+ * takeover); the bound only matters for a hung one. */
+#define RW_WORKERS_READY_MS 10000
+static void rw_workers_wait_ready(struct rw_workers *ws, bool *failed, struct rw_diag *diag)
+{
+	bool done[RW_WORKERS_MAX] = { false };
+	long long deadline = rw_workers_now_ms() + RW_WORKERS_READY_MS;
+	for (;;) {
+		struct pollfd pf[RW_WORKERS_MAX];
+		unsigned idx[RW_WORKERS_MAX], n = 0;
+		for (unsigned i = 0; i < ws->n; i++)
+			if (!failed[i] && !done[i] && ws->slot[i].pid) {
+				pf[n] = (struct pollfd){ .fd = ws->slot[i].stop_w, .events = POLLIN };
+				idx[n++] = i;
+			}
+		long long left = deadline - rw_workers_now_ms();
+		if (n == 0)
+			return;
+		if (left <= 0) {
+			for (unsigned k = 0; k < n; k++) {
+				failed[idx[k]] = true;
+				rw_diag_err(diag, NULL, 0, "worker slot %u: not ready after %d ms",
+					    idx[k], RW_WORKERS_READY_MS);
+			}
+			return;
+		}
+		int pr = poll(pf, n, (int)left);
+		if (pr < 0 && errno != EINTR)
+			return; /* cannot tell: treat as started, as before readiness existed */
+		for (unsigned k = 0; pr > 0 && k < n; k++) {
+			if (!pf[k].revents)
+				continue;
+			char b;
+			ssize_t got = read(pf[k].fd, &b, 1);
+			if (got == 1 && b == 'R') {
+				done[idx[k]] = true;
+			} else if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
+				failed[idx[k]] = true; /* exited before it was built */
+				rw_diag_err(diag, NULL, 0,
+					    "worker slot %u: exited before it was ready (see its message "
+					    "above)",
+					    idx[k]);
+			}
+		}
+	}
 }
 
 /* Tell an old generation (its slots in old) to stop accepting and drain;
@@ -396,6 +470,31 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
 			r = r ? r : e;
 		}
 	}
+	/* Retire an old worker only once its successor is up: a new worker
+	 * that cannot start (a key file unreadable mid-rotation, fork
+	 * failing) must not leave its slot with nobody accepting. That slot
+	 * keeps its old worker, on the previous policy, until it is replaced
+	 * by a later start or restarted after a crash. */
+	rw_workers_wait_ready(ws, failed, diag);
+	for (unsigned i = 0; i < ws->n; i++) {
+		if (!failed[i])
+			continue;
+		r = r ? r : RW_EIO;
+		if (ws->slot[i].pid) { /* started, then died or hung: gone for good */
+			kill(ws->slot[i].pid, SIGKILL);
+			waitpid(ws->slot[i].pid, NULL, 0);
+			rw_workers_clear(&ws->slot[i]);
+		}
+		if (old[i].pid) {
+			rw_diag_err(diag, NULL, 0,
+				    "worker slot %u: the new worker did not start; the previous one "
+				    "keeps serving on the old policy",
+				    i);
+			ws->slot[i] = old[i];
+			old[i] = (struct rw_worker_slot){ .stop_w = -1 };
+			failed[i] = false; /* its sockets stay: the old worker uses them */
+		}
+	}
 	rw_workers_retire(ws, old, old_drain_ms);
 	/* listeners gone from the policy: the old workers drop their copies
 	 * as they stop, this closes the last one */
@@ -404,14 +503,6 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
 		if (failed[i])
 			rw_workers_lset_drop_slot(&ws->cur, i);
 	return r;
-}
-
-static void rw_workers_clear(struct rw_worker_slot *s)
-{
-	if (s->stop_w >= 0 && s->pid)
-		close(s->stop_w);
-	s->pid = 0;
-	s->stop_w = -1;
 }
 
 void rw_workers_stop(struct rw_workers *ws)

@@ -1,0 +1,150 @@
+/* Worker supervision (appliance/rw_workers.c) with real forked workers on
+ * loopback: a dead worker's stop socket does not take the parent down,
+ * and a new generation that cannot start leaves the old one serving. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "appliance/rw_config.h"
+#include "appliance/rw_workers.h"
+
+#define CERTS "tests/data/certs/"
+
+static uint16_t free_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	socklen_t l = sizeof(a);
+	getsockname(s, (struct sockaddr *)&a, &l);
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+static void load(struct rw_policy *p, uint16_t port, const char *key)
+{
+	char text[2048];
+	snprintf(text, sizeof(text),
+		 "registry = { upstream = \"127.0.0.1:9\"; server_names = [ \"registry.example.test\" ]; };\n"
+		 "networks = { lo = [ \"127.0.0.0/8\" ]; };\n"
+		 "listeners = ( { name = \"tls\"; listen = \"127.0.0.1:%u\"; mode = \"terminate\";\n"
+		 "  cert = \"" CERTS "server.pem\"; key = \"%s\"; client_cert = \"none\";\n"
+		 "  allow_from = [ \"lo\" ]; } );\n",
+		 port, key);
+	struct rw_diag d;
+	rw_diag_init(&d);
+	if (rw_config_load_string(text, "w.conf", p, &d)) {
+		rw_diag_print(&d, stderr);
+		fail();
+	}
+}
+
+/* A full TLS handshake with whoever accepts on the port (3 s bound). */
+static bool handshake_ok(uint16_t port)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = 3 };
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	bool ok = false;
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+		SSL *ssl = SSL_new(c);
+		SSL_set_fd(ssl, s);
+		SSL_set_tlsext_host_name(ssl, "registry.example.test");
+		ok = SSL_connect(ssl) == 1;
+		SSL_free(ssl);
+		SSL_CTX_free(c);
+		ERR_clear_error();
+	}
+	close(s);
+	return ok;
+}
+
+static bool alive(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) == 0 && waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+static void test_dead_worker_does_not_kill_parent(void **state)
+{
+	uint16_t port = free_port();
+	struct rw_policy p;
+	load(&p, port, CERTS "server.key");
+	struct rw_workers ws;
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_workers_init(&ws, 2, &d), 0);
+	assert_int_equal(rw_workers_start(&ws, &p, &d), 0);
+	assert_true(handshake_ok(port));
+	/* slot 0 dies; before its SIGCHLD is handled a new generation starts
+	 * and writes "stop" to the dead worker's socket */
+	pid_t dead = ws.slot[0].pid;
+	kill(dead, SIGKILL);
+	waitpid(dead, NULL, 0);
+	rw_diag_init(&d);
+	assert_int_equal(rw_workers_start(&ws, &p, &d), 0); /* still here: no SIGPIPE */
+	assert_true(handshake_ok(port));
+	rw_workers_fini(&ws);
+	rw_policy_free(&p);
+}
+
+static void test_failed_generation_keeps_old(void **state)
+{
+	uint16_t port = free_port();
+	struct rw_policy good, bad;
+	load(&good, port, CERTS "server.key");
+	/* a key the new workers cannot load (as mid-rotation) */
+	load(&bad, port, CERTS "client.key");
+	struct rw_workers ws;
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_workers_init(&ws, 2, &d), 0);
+	assert_int_equal(rw_workers_start(&ws, &good, &d), 0);
+	pid_t a = ws.slot[0].pid, b = ws.slot[1].pid;
+	assert_true(handshake_ok(port));
+
+	rw_diag_init(&d);
+	assert_int_not_equal(rw_workers_start(&ws, &bad, &d), 0);
+	assert_true(d.n_err > 0);
+	/* the old workers are still the ones in the slots, alive, serving */
+	assert_int_equal(ws.slot[0].pid, a);
+	assert_int_equal(ws.slot[1].pid, b);
+	assert_true(alive(a) && alive(b));
+	for (int i = 0; i < 8; i++)
+		assert_true(handshake_ok(port));
+
+	/* and a good policy replaces them as usual */
+	rw_diag_init(&d);
+	assert_int_equal(rw_workers_start(&ws, &good, &d), 0);
+	assert_int_not_equal(ws.slot[0].pid, a);
+	assert_true(handshake_ok(port));
+	rw_workers_fini(&ws);
+	rw_policy_free(&good);
+	rw_policy_free(&bad);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dead_worker_does_not_kill_parent),
+		cmocka_unit_test(test_failed_generation_keeps_old),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
