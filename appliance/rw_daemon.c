@@ -680,20 +680,23 @@ static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req
 		if (rw_daemon_record(d, add, req->network, &req->cidrs[i]))
 			return rw_daemon_err("out of memory recording the change");
 	}
+	/* The workers resolve a client's network from their copy of the
+	 * policy: give them the changed one (a new generation; the old one
+	 * drains), or a live-added network would pass the kernel and then be
+	 * an unknown client in the proxy (and a deleted one would still be
+	 * trusted there). This comes before saving: the kernel has changed
+	 * either way, and the workers must follow it even if the disk fails. */
+	struct rw_diag wdiag;
+	rw_diag_init(&wdiag);
+	int wr = d->workers ? rw_workers_start(d->workers, &d->pol, &wdiag) : 0;
 	rw_diag_init(&diag);
 	if (rw_state_save(d->pol.state_file, d->live, d->n_live, &diag))
 		return rw_daemon_diag_err("applied, but NOT saved (a restart would undo it): ",
 					  &diag, RW_EIO);
-	/* The workers resolve a client's network from their copy of the
-	 * policy: give them the changed one (a new generation; the old one
-	 * drains), or a live-added network would pass the kernel and then be
-	 * an unknown client in the proxy. */
-	if (d->workers) {
-		rw_diag_init(&diag);
-		if (rw_workers_start(d->workers, &d->pol, &diag))
-			return rw_daemon_diag_err("changed in the kernel, but the proxy workers could "
-						  "not be restarted: ", &diag, RW_EIO);
-	}
+	if (wr)
+		return rw_daemon_diag_err("changed in the kernel and saved, but the proxy workers "
+					  "could not all be restarted: ",
+					  &wdiag, RW_EIO);
 	if (outcome == RW_STATE_SOME)
 		return rw_daemon_partial(add, req, took);
 	json_t *rep = json_pack("{s:b, s:I}", "ok", 1, add ? "added" : "deleted",

@@ -97,25 +97,38 @@ int rw_state_load(const char *path, struct rw_live_change **v, size_t *n, struct
 		r = RW_ENOMEM;
 		goto out;
 	}
-	size_t i;
+	size_t i, k = 0;
 	json_t *e;
 	json_array_foreach(arr, i, e) {
 		const char *op = json_string_value(json_object_get(e, "op"));
 		const char *net = json_string_value(json_object_get(e, "network"));
 		const char *cidr = json_string_value(json_object_get(e, "cidr"));
+		char why[160];
+		if (cidr && rw_cidr_mapped_msg(cidr, why, sizeof(why))) {
+			/* saved by a version that accepted IPv4-mapped prefixes:
+			 * it matched nothing then, so dropping it changes nothing
+			 * (converting it to IPv4 would newly admit clients) */
+			rw_diag_warn(diag, path, 0, "change #%zu (%s) dropped: %s", i + 1, cidr, why);
+			continue;
+		}
 		if (!op || !net || !cidr || (strcmp(op, "add") != 0 && strcmp(op, "del") != 0) ||
 		    strlen(net) == 0 || strlen(net) >= RW_NAME_MAX ||
-		    rw_cidr_parse(cidr, &out[i].cidr, 0) != 0) {
+		    rw_cidr_parse(cidr, &out[k].cidr, 0) != 0) {
 			rw_diag_err(diag, path, 0, "change #%zu is malformed; fix or remove the file",
 				    i + 1);
 			free(out);
 			goto out;
 		}
-		out[i].add = strcmp(op, "add") == 0;
-		memcpy(out[i].network, net, strlen(net) + 1);
+		out[k].add = strcmp(op, "add") == 0;
+		memcpy(out[k].network, net, strlen(net) + 1);
+		k++;
+	}
+	if (k == 0) {
+		free(out);
+		out = NULL;
 	}
 	*v = out;
-	*n = count;
+	*n = k;
 	r = 0;
 out:
 	json_decref(root);

@@ -112,6 +112,33 @@ static void test_malformed_refused(void **state)
 	}
 }
 
+/* An older regwallctl saved IPv4-mapped prefixes; they never matched, so
+ * they are dropped with a warning instead of failing the start. */
+static void test_mapped_entries_dropped(void **state)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/mapped.json", dir);
+	write_file(path, "{\"version\":1,\"changes\":["
+			 "{\"op\":\"add\",\"network\":\"office\",\"cidr\":\"192.0.2.0/28\"},"
+			 "{\"op\":\"add\",\"network\":\"office\",\"cidr\":\"::ffff:198.51.100.7\"},"
+			 "{\"op\":\"del\",\"network\":\"office\",\"cidr\":\"2001:db8::/64\"}]}");
+	struct rw_live_change *out;
+	size_t n;
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_state_load(path, &out, &n, &d), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(d.n_err, 0);
+	assert_int_equal(d.n_warn, 1);
+	assert_non_null(strstr(d.msg[0].text, "change #2 (::ffff:198.51.100.7) dropped"));
+	char a[64];
+	rw_cidr_format(&out[0].cidr, a, sizeof(a));
+	assert_string_equal(a, "192.0.2.0/28");
+	assert_false(out[1].add);
+	rw_cidr_format(&out[1].cidr, a, sizeof(a));
+	assert_string_equal(a, "2001:db8::/64");
+	free(out);
+}
 
 static struct rw_cidr C(const char *text)
 {
@@ -237,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_missing_is_empty),
 		cmocka_unit_test(test_malformed_refused),
+		cmocka_unit_test(test_mapped_entries_dropped),
 		cmocka_unit_test(test_peer_overlap),
 		cmocka_unit_test(test_outcome_add),
 		cmocka_unit_test(test_outcome_del),
