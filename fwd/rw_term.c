@@ -245,6 +245,15 @@ static bool rw_term_unstarted(const struct rw_term_conn *c)
 
 static int rw_term_arm(struct rw_term_conn *c);
 
+/* Waiting for the client with no request under way: in the handshake, or
+ * between requests (or before the first) with no byte of a head read. */
+static bool rw_term_waiting(const struct rw_term_conn *c)
+{
+	return c->state == RW_TERM_HANDSHAKE ||
+	       (c->state == RW_TERM_HEAD && !c->head_start &&
+		(!c->io || c->io->cin.off == c->io->cin.len));
+}
+
 void rw_term_drain(struct rw_fwd_worker *w)
 {
 	uint64_t grace_end = rw_loop_now_ms(&w->loop) + RW_TERM_DRAIN_GRACE_MS;
@@ -270,8 +279,16 @@ void rw_term_drain(struct rw_fwd_worker *w)
 		 * it (with Connection: close) rather than reset it */
 		char peek;
 		ssize_t r = recv(c->cfd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (r == 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+		if (r == 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
 			rw_term_close(c, "term", "drain", false);
+			continue;
+		}
+		/* Kept for those bytes: if they turn out not to start a
+		 * request (a TLS record that is not application data), the
+		 * same grace as a silent session ends it. */
+		c->drain_by = grace_end;
+		if (rw_term_arm(c))
+			rw_term_close(c, "term", "client_error", true);
 	}
 }
 
@@ -980,8 +997,8 @@ static uint64_t rw_term_deadline(const struct rw_term_conn *c, const char **why)
 		*why = "idle_timeout";
 		return c->last_io + o->idle_timeout_ms;
 	}
-	/* draining: the grace of a session that has sent nothing yet */
-	if (c->drain_by && rw_term_unstarted(c) && c->drain_by < dl) {
+	/* draining: the grace of a session that has no request under way */
+	if (c->drain_by && rw_term_waiting(c) && c->drain_by < dl) {
 		*why = rw_term_why_drain;
 		dl = c->drain_by;
 	}
