@@ -76,11 +76,18 @@ check_workers() {
 	for w in $(workers); do
 		kinds=$(fd_kinds "$w")
 		printf '%s\n' "$kinds" | sed "s/^/  $what worker $w fd /" >&2
-		printf '%s\n' "$kinds" | grep -qE ' (netlink|signalfd|unix) ' &&
-			lab_fail "$what: worker $w holds a parent fd: $(printf '%s\n' "$kinds" | grep -E ' (netlink|signalfd|unix) ' | tr '\n' ';')"
-		# stdio and the stop pipe, then only what the worker opened itself
-		readlink "/proc/$w/fd/3" | grep -q '^pipe:' ||
-			lab_fail "$what: worker $w fd 3 is not its stop pipe"
+		# fd 3 is the worker's own stop channel (a socket pair made for
+		# it at fork; it answers "ready" on it): the one unix socket allowed
+		printf '%s\n' "$kinds" | grep -vE '^3 unix ' | grep -qE ' (netlink|signalfd|unix) ' &&
+			lab_fail "$what: worker $w holds a parent fd: $(printf '%s\n' "$kinds" | grep -vE '^3 unix ' | grep -E ' (netlink|signalfd|unix) ' | tr '\n' ';')"
+		printf '%s\n' "$kinds" | grep -qE '^3 unix ' ||
+			lab_fail "$what: worker $w fd 3 is not its stop channel"
+		# ... and not the control socket: its inode is not the listening
+		# control socket's (the only unix socket with a path here)
+		local ctl_ino
+		ctl_ino=$(awk -v p="$LAB_DIR/ctl.sock" 'NR > 1 && $8 == p { print $7 }' "/proc/$daemon/net/unix" | head -1)
+		[ -n "$ctl_ino" ] && readlink "/proc/$w/fd/3" | grep -qF "[$ctl_ino]" &&
+			lab_fail "$what: worker $w fd 3 is the control socket"
 	done
 }
 
