@@ -234,24 +234,14 @@ void rw_term_close_all(struct rw_fwd_worker *w)
 		rw_term_close(w->term_conns, NULL, NULL, true);
 }
 
-/* A session that has not sent a byte of its first request: nothing of it
- * has been decided under the old policy yet. */
-static bool rw_term_unstarted(const struct rw_term_conn *c)
-{
-	return c->state == RW_TERM_HANDSHAKE ||
-	       (c->state == RW_TERM_HEAD && c->requests == 0 && !c->head_start &&
-		(!c->io || c->io->cin.off == c->io->cin.len));
-}
 
 static int rw_term_arm(struct rw_term_conn *c);
 
-/* Waiting for the client with no request under way: in the handshake, or
- * between requests (or before the first) with no byte of a head read. */
+/* No request decided yet on this connection's current exchange: in the
+ * handshake, or reading a request head (none of it, or part of it). */
 static bool rw_term_waiting(const struct rw_term_conn *c)
 {
-	return c->state == RW_TERM_HANDSHAKE ||
-	       (c->state == RW_TERM_HEAD && !c->head_start &&
-		(!c->io || c->io->cin.off == c->io->cin.len));
+	return c->state == RW_TERM_HANDSHAKE || c->state == RW_TERM_HEAD;
 }
 
 void rw_term_drain(struct rw_fwd_worker *w)
@@ -260,32 +250,26 @@ void rw_term_drain(struct rw_fwd_worker *w)
 	struct rw_term_conn *c = w->term_conns, *next;
 	for (; c; c = next) {
 		next = c->next;
-		/* Handshaking, or connected and silent: a real client sends its
-		 * request right after the handshake, so one that has not within
-		 * the grace is closed (rw_term_deadline). Kept for the old
-		 * worker's drain time instead, its request would be decided
+		/* A request already decided finishes (Connection: close). */
+		if (!rw_term_waiting(c))
+			continue;
+		/* Idle between requests with nothing pipelined or in the
+		 * socket: close now. */
+		if (c->state == RW_TERM_HEAD && c->requests > 0 && !c->head_start &&
+		    (!c->io || c->io->cin.off == c->io->cin.len) && SSL_pending(c->ssl) == 0) {
+			char peek;
+			ssize_t r = recv(c->cfd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+			if (r == 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
+				rw_term_close(c, "term", "drain", false);
+				continue;
+			}
+		}
+		/* Handshaking, silent, or part of a head sent: a real client
+		 * sends its whole request right after the handshake, so what
+		 * is not complete within the grace is closed (rw_term_deadline,
+		 * rw_term_on_timer). Kept for the old worker's drain time (or
+		 * the header timeout) instead, a request would be decided
 		 * under the old policy long after the change took effect. */
-		if (rw_term_unstarted(c)) {
-			c->drain_by = grace_end;
-			if (rw_term_arm(c))
-				rw_term_close(c, "term", "client_error", true);
-			continue;
-		}
-		/* Idle between requests, nothing pipelined. */
-		if (c->state != RW_TERM_HEAD || c->head_start ||
-		    (c->io && c->io->cin.off != c->io->cin.len) || SSL_pending(c->ssl) > 0)
-			continue;
-		/* bytes already in the socket may be the next request: serve
-		 * it (with Connection: close) rather than reset it */
-		char peek;
-		ssize_t r = recv(c->cfd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (r == 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
-			rw_term_close(c, "term", "drain", false);
-			continue;
-		}
-		/* Kept for those bytes: if they turn out not to start a
-		 * request (a TLS record that is not application data), the
-		 * same grace as a silent session ends it. */
 		c->drain_by = grace_end;
 		if (rw_term_arm(c))
 			rw_term_close(c, "term", "client_error", true);
@@ -985,10 +969,11 @@ static uint64_t rw_term_deadline(const struct rw_term_conn *c, const char **why)
 	case RW_TERM_HEAD:
 		if (c->head_start) {
 			*why = "header_timeout";
-			return c->head_start + o->header_timeout_ms;
+			dl = c->head_start + o->header_timeout_ms;
+		} else {
+			*why = "idle_timeout";
+			dl = c->last_io + o->idle_timeout_ms;
 		}
-		*why = "idle_timeout";
-		dl = c->last_io + o->idle_timeout_ms;
 		break;
 	case RW_TERM_CONNECT:
 		*why = "upstream_error";

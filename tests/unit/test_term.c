@@ -293,7 +293,9 @@ static int setup(void **state)
 	o.stop_fd = g_stop;
 	o.limit = g_limit;
 	o.handshake_timeout_ms = 2000;
-	o.header_timeout_ms = 1000;
+	/* longer than the 1 s drain grace, so the drain test shows the grace
+	 * (not this timeout) ending a half-sent head */
+	o.header_timeout_ms = 2500;
 	struct rw_fwd_events ev = { .emit = ev_sink };
 	int rc = rw_fwd_worker_new(&g_pol, &o, &ev, &g_w);
 	if (rc) {
@@ -973,7 +975,7 @@ static bool worker_returned(int ms)
 static void test_drain_keeps_upload_closes_idle(void **state)
 {
 	char buf[4096];
-	struct cli idle, up, fresh, late;
+	struct cli idle, up, fresh, late, part;
 	/* TCP only, no ClientHello; opened first, so the worker has accepted
 	 * it by the time the later handshakes on this listener complete */
 	int raw = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -987,6 +989,11 @@ static void test_drain_keeps_upload_closes_idle(void **state)
 	setsockopt(fresh.fd, SOL_SOCKET, SO_RCVTIMEO, &long_tv, sizeof(long_tv));
 	cli_open(&late, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
 	assert_true(late.ok);
+	/* part of a request head, the rest only after the change: it must
+	 * not be decided under the old policy (grace, not header timeout) */
+	cli_open(&part, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(part.ok);
+	setsockopt(part.fd, SOL_SOCKET, SO_RCVTIMEO, &long_tv, sizeof(long_tv));
 	cli_open(&idle, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
 	assert_true(idle.ok);
 	cli_send(&idle, get_v2, strlen(get_v2));
@@ -1021,6 +1028,10 @@ static void test_drain_keeps_upload_closes_idle(void **state)
 	assert_true(half);
 
 	int m = ev_mark();
+	/* the head starts just before the change (its header timeout would
+	 * end it 2.5 s later; the grace must end it after 1 s) */
+	cli_send(&part, get_v2, 6);
+	usleep(50000);
 	uint64_t one = 1;
 	uint64_t t_stop = rw_loop_clock_ms();
 	assert_int_equal(write(g_stop, &one, sizeof(one)), (ssize_t)sizeof(one));
@@ -1048,10 +1059,18 @@ static void test_drain_keeps_upload_closes_idle(void **state)
 	cli_close(&fresh);
 	assert_int_equal(recv(raw, buf, sizeof(buf), 0), 0);
 	close(raw);
-	/* idle, fresh and raw, each with its event; no handshake timeout */
-	for (int i = 0; i < 1000 && ev_count(m, "term", "drain") < 3; i++)
+	/* the rest of the partial head, well after the grace (but before its
+	 * 2.5 s header timeout): closed, unanswered */
+	while (rw_loop_clock_ms() - t_stop < 1500)
 		usleep(10000);
-	assert_int_equal(ev_count(m, "term", "drain"), 3);
+	SSL_write(part.ssl, get_v2 + 6, (int)(strlen(get_v2) - 6));
+	ERR_clear_error();
+	assert_int_equal(cli_resp(&part, buf, sizeof(buf), false), -1);
+	cli_close(&part);
+	/* idle, fresh, raw and part, each with its event; no handshake timeout */
+	for (int i = 0; i < 1000 && ev_count(m, "term", "drain") < 4; i++)
+		usleep(10000);
+	assert_int_equal(ev_count(m, "term", "drain"), 4);
 	assert_int_equal(ev_count(m, "refuse", "handshake_timeout"), 0);
 	/* the worker is still there for the upload */
 	assert_false(worker_returned(300));
