@@ -444,6 +444,10 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
 	 * without resumption rather than with a guessable key. */
 	bool tickets = getrandom(ws->ticket_secret, sizeof(ws->ticket_secret), 0) ==
 		       (ssize_t)sizeof(ws->ticket_secret);
+	/* the shared push buckets meter by this policy from now on, also in
+	 * the old generation while it drains */
+	if (ws->limit)
+		(void)rw_limit_set_policy(ws->limit, &p->opts);
 	struct rw_worker_slot old[RW_WORKERS_MAX];
 	memcpy(old, ws->slot, sizeof(old));
 	uint32_t old_drain_ms = ws->drain_ms;

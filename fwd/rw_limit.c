@@ -49,6 +49,11 @@ struct rw_limit {
 	size_t mask; /* slots - 1 */
 	uint64_t overflow_uses;
 	uint64_t lock_recoveries;
+	/* The rates of the newest worker generation (rw_limit_set_policy):
+	 * an old generation still draining must not cap or slow the shared
+	 * buckets with the settings it was started with. */
+	int have_opts;
+	struct rw_policy_opts opts;
 	struct rw_limit_slot overflow;
 	struct rw_limit_slot slot[];
 };
@@ -242,17 +247,33 @@ void rw_limit_unlock(struct rw_limit *l)
 	pthread_mutex_unlock(&l->mu);
 }
 
+int rw_limit_set_policy(struct rw_limit *l, const struct rw_policy_opts *o)
+{
+	if (!l || !o)
+		return RW_EINVAL;
+	if (rw_limit_lock(l) != 0)
+		return RW_EIO;
+	l->opts = *o;
+	l->have_opts = 1;
+	rw_limit_unlock(l);
+	return 0;
+}
+
 int rw_limit_op(struct rw_limit *l, const char *who, uint64_t now_ms,
 		const struct rw_policy_opts *o, uint64_t *retry_after_ms)
 {
 	if (!l || !who || !o || !retry_after_ms)
 		return RW_EINVAL;
 	*retry_after_ms = 0;
-	struct rw_limit_rate r = ops_rate(o);
-	if (!r.per_ms)
-		return 0;
 	if (rw_limit_lock(l) != 0)
 		return RW_EIO;
+	if (l->have_opts)
+		o = &l->opts;
+	struct rw_limit_rate r = ops_rate(o);
+	if (!r.per_ms) {
+		rw_limit_unlock(l);
+		return 0;
+	}
 	struct rw_limit_slot *s = slot_find(l, who, o, now_ms);
 	bucket_refill(&s->ops, &r, now_ms);
 	int ret = 0;
@@ -276,12 +297,18 @@ uint64_t rw_limit_bytes(struct rw_limit *l, const char *who, uint64_t now_ms, si
 	if (!l || !who || !o)
 		return 0;
 	*wait_ms = 0;
-	struct rw_limit_rate r = bytes_rate(o);
-	if (!r.per_ms || want == 0)
-		return want;
+	if (want == 0)
+		return 0;
 	if (rw_limit_lock(l) != 0) {
 		*wait_ms = 1000;
 		return 0;
+	}
+	if (l->have_opts)
+		o = &l->opts;
+	struct rw_limit_rate r = bytes_rate(o);
+	if (!r.per_ms) {
+		rw_limit_unlock(l);
+		return want;
 	}
 	struct rw_limit_slot *s = slot_find(l, who, o, now_ms);
 	bucket_refill(&s->bytes, &r, now_ms);

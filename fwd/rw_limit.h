@@ -47,6 +47,13 @@ void rw_limit_destroy(struct rw_limit *l);
  * there (at least 1); RW_EINVAL for NULL arguments; RW_EIO if the shared
  * lock is unusable (callers refuse the push: fail closed).
  * push_ops_per_minute == 0 means unlimited. */
+/* The rates every caller uses from now on, whatever opts it passes: the
+ * parent sets them before it starts a worker generation, so workers of an
+ * older generation (draining after a reload) meter by the new settings
+ * instead of capping the shared buckets at their own. Until it is called,
+ * each caller's opts apply. 0, RW_EINVAL, RW_EIO. */
+int rw_limit_set_policy(struct rw_limit *l, const struct rw_policy_opts *o);
+
 int rw_limit_op(struct rw_limit *l, const char *who, uint64_t now_ms,
 		const struct rw_policy_opts *o, uint64_t *retry_after_ms);
 

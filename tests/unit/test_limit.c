@@ -126,6 +126,42 @@ static void test_bytes_pacing(void **state)
 
 /* policy.push_rate.burst_ops / burst_bytes set the bucket sizes; the
  * refill rates stay those of ops_per_minute / bytes_per_second. */
+/* After a reload the old generation (still draining) passes its old
+ * settings; the shared buckets must follow the new ones (adversarial
+ * review: a 500 B/s upload in an old worker held a new 200 kB burst down
+ * to 500 bytes). */
+static void test_newest_policy_decides(void **state)
+{
+	(void)state;
+	struct rw_limit *l;
+	assert_int_equal(rw_limit_create(&l, 16), 0);
+	struct rw_policy_opts old = opts(0, 500), cur = opts(0, 20000);
+	cur.push_burst_bytes = 200000;
+	uint64_t wait;
+	/* before any set_policy: each caller's own settings (as the tests
+	 * and a single generation always had it) */
+	assert_int_equal(rw_limit_bytes(l, "ci", 0, 100000, &old, &wait), 500);
+	assert_int_equal(rw_limit_set_policy(l, &cur), 0);
+	/* the old worker keeps metering its slow upload ... */
+	for (uint64_t t = 99990; t <= 100000; t++)
+		(void)rw_limit_bytes(l, "ci", t, 100, &old, &wait);
+	/* ... and a new push right then still gets the new burst at once,
+	 * well over the old cap of 500 */
+	uint64_t got = rw_limit_bytes(l, "ci", 100001, 60000, &cur, &wait);
+	assert_int_equal(got, 60000);
+	/* the old worker's next call is metered by the new rate too */
+	assert_true(rw_limit_bytes(l, "ci", 100001, 100000, &old, &wait) > 500);
+	/* ops the same way: a new ops limit applies to old callers */
+	struct rw_policy_opts ops_old = opts(1, 0), ops_new = opts(600, 0);
+	assert_int_equal(rw_limit_set_policy(l, &ops_new), 0);
+	int ok = 0;
+	uint64_t retry;
+	while (ok < 1000 && rw_limit_op(l, "ops", 0, &ops_old, &retry) == 0)
+		ok++;
+	assert_int_equal(ok, 600);
+	rw_limit_destroy(l);
+}
+
 static void test_configured_bursts(void **state)
 {
 	(void)state;
@@ -338,6 +374,7 @@ int main(void)
 		cmocka_unit_test(test_unlimited_and_args),
 		cmocka_unit_test(test_bytes_pacing),
 		cmocka_unit_test(test_configured_bursts),
+		cmocka_unit_test(test_newest_policy_decides),
 		cmocka_unit_test(test_clock_backwards),
 		cmocka_unit_test(test_overflow_and_reclaim),
 		cmocka_unit_test(test_many_names),
