@@ -141,6 +141,10 @@ static void rw_cfg_limits(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 		l->max_connections = (uint32_t)n;
 	if (rw_cfg_get_int(g, &rw_cfg_sec_limits, "max_per_source", &n))
 		l->max_per_source = (uint32_t)n;
+	else if (l->max_per_source > l->max_connections)
+		/* the default per-source cap is only a default: under a
+		 * smaller max_connections it would never apply */
+		l->max_per_source = l->max_connections;
 	if (l->max_per_source > l->max_connections)
 		rw_cfg_err(ctx, rw_cfg_member(g, "max_per_source"),
 			   "%u is above max_connections (%u): it would never apply",

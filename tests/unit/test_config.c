@@ -493,6 +493,21 @@ static void test_parse_error_location(void **state)
 	assert_true(diag_has(&d, "x.conf:2: syntax error", 0));
 	assert_true(policy_is_zero(&p));
 
+	/* max_connections below the default per-source cap: the default
+	 * follows it (only an explicit max_per_source above it is an error) */
+	rw_diag_init(&d);
+	assert_int_equal(rw_config_load_string(
+				 "registry = { upstream = \"198.51.100.10:5000\"; server_names = [ \"r.example.test\" ]; };\n"
+				 "networks = { office = [ \"203.0.113.0/24\" ]; };\n"
+				 "listeners = ( { name = \"p\"; listen = \"0.0.0.0:443\"; mode = \"passthrough\";\n"
+				 "  allow_from = [ \"office\" ]; } );\n"
+				 "limits = { max_connections = 100; };\n",
+				 "lim.conf", &p, &d),
+			 0);
+	assert_int_equal(p.limits.max_connections, 100);
+	assert_int_equal(p.limits.max_per_source, 100);
+	rw_policy_free(&p);
+
 	/* a byte order mark is named, not reported as a syntax error */
 	rw_diag_init(&d);
 	assert_int_equal(rw_config_load_string("\xef\xbb\xbfregistry = { upstream = \"198.51.100.10:5000\"; };\n",
