@@ -279,6 +279,9 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	 * stop socket, so the parent retires this slot's old worker only now
 	 * (rw_workers_start). */
 	signal(SIGPIPE, SIG_IGN);
+	char why[512] = "";
+	o.err = why;
+	o.errlen = sizeof(why);
 	struct rw_fwd_worker *w;
 	int r = rw_fwd_worker_new(ws->pol, &o, &ev, &w);
 	if (!r) {
@@ -290,7 +293,8 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	if (r == RW_ENOENT)
 		_exit(RW_WORKER_EXIT_NOTHING);
 	if (r) {
-		fprintf(stderr, "regwalld[worker %d]: %s\n", (int)getpid(), rw_strerror(r));
+		fprintf(stderr, "regwalld[worker %d]: %s\n", (int)getpid(),
+			why[0] ? why : rw_strerror(r));
 		_exit(RW_WORKER_EXIT_FATAL);
 	}
 	_exit(RW_WORKER_EXIT_OK);
@@ -587,6 +591,13 @@ void rw_workers_reap(struct rw_workers *ws)
 				rw_workers_lset_drop_slot(&ws->cur, i);
 				break;
 			}
+			/* The restarted worker loads the TLS files as they are now
+			 * (a CRL replaced on disk since the generation started):
+			 * new ticket keys, so it resumes no session verified
+			 * against the old files. */
+			if (ws->tickets)
+				ws->tickets = getrandom(ws->ticket_secret, sizeof(ws->ticket_secret),
+							0) == (ssize_t)sizeof(ws->ticket_secret);
 			struct rw_diag diag;
 			rw_diag_init(&diag);
 			if (rw_workers_spawn(ws, i, &diag)) {

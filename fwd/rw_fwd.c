@@ -311,15 +311,29 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 		if (cfg->mode == RW_MODE_TERMINATE) {
 			/* TLS state before the socket: a listener whose
 			 * certificate does not load is never opened */
+			char why[256] = "";
 			rc = rw_term_listener_new(cfg, lis->names, lis->n_names, w->o.ticket_secret,
-						  &lis->term, NULL, 0);
-			if (!rc && p->registry.upstream_tls && !w->up_ctx)
-				rc = rw_tlsctx_client_new(p->registry.upstream_ca, &w->up_ctx, NULL, 0);
+						  &lis->term, why, sizeof(why));
+			if (rc && w->o.err && w->o.errlen)
+				snprintf(w->o.err, w->o.errlen, "listener %s: %s", cfg->name,
+					 why[0] ? why : rw_strerror(rc));
+			if (!rc && p->registry.upstream_tls && !w->up_ctx) {
+				rc = rw_tlsctx_client_new(p->registry.upstream_ca, &w->up_ctx, why,
+							  sizeof(why));
+				if (rc && w->o.err && w->o.errlen)
+					snprintf(w->o.err, w->o.errlen, "registry.upstream_ca: %s",
+						 why[0] ? why : rw_strerror(rc));
+			}
 			if (rc)
 				break;
 		}
-		if (lis->fd < 0)
-			rc = rw_listen_open(&cfg->listen, w->o.backlog, &lis->fd, NULL);
+		if (lis->fd < 0) {
+			const char *step = NULL;
+			rc = rw_listen_open(&cfg->listen, w->o.backlog, &lis->fd, &step);
+			if (rc && w->o.err && w->o.errlen)
+				snprintf(w->o.err, w->o.errlen, "listener %s: %s: %s", cfg->name,
+					 step ? step : "open", strerror(errno));
+		}
 		if (!rc)
 			rc = rw_loop_fd_add(&w->loop, lis->fd, RW_LOOP_READ, rw_fwd_on_accept, lis);
 		lis->port = lis->fd >= 0 ? rw_listen_port(lis->fd) : 0;

@@ -49,6 +49,9 @@ struct rw_fwd_opts {
 	uint32_t handshake_timeout_ms; /* accept -> TLS handshake done; default 10000 */
 	uint32_t header_timeout_ms;    /* first byte of a request head -> whole head; default 30000 */
 	struct rw_limit *limit;        /* shared push buckets; NULL = no push limits */
+	char *err;                     /* optional: why rw_fwd_worker_new failed, for the
+					* caller to print (a file, a listener) */
+	size_t errlen;
 	const uint8_t *ticket_secret;  /* RW_TLSCTX_SECRET_LEN bytes shared by the workers of
 					* one generation: TLS session tickets; NULL = none */
 	/* Indexed by policy listener: a socket already bound and listening
