@@ -267,8 +267,12 @@ static void rw_cfg_listener_tls(struct rw_cfg_ctx *ctx, const config_setting_t *
 			rw_cfg_err(ctx, rw_cfg_member(g, "client_cert"),
 				   "\"%s\": expected \"none\", \"optional\" or \"required\"", cc);
 	}
-	if (l->mode != RW_MODE_TERMINATE)
+	if (l->mode != RW_MODE_TERMINATE) {
+		if (l->mode == RW_MODE_PASSTHROUGH && rw_cfg_member(g, "tls_tickets"))
+			rw_cfg_err(ctx, rw_cfg_member(g, "tls_tickets"),
+				   "only for terminate mode (passthrough never sees the TLS session)");
 		return;
+	}
 	if (!rw_cfg_member(g, "cert"))
 		rw_cfg_err(ctx, g, "terminate mode requires 'cert'");
 	if (!rw_cfg_member(g, "key"))
@@ -278,6 +282,9 @@ static void rw_cfg_listener_tls(struct rw_cfg_ctx *ctx, const config_setting_t *
 		rw_cfg_err(ctx, rw_cfg_member(g, "client_cert"), "\"%s\" requires client_ca", cc);
 	if (rw_cfg_member(g, "crl") && !has_ca)
 		rw_cfg_err(ctx, rw_cfg_member(g, "crl"), "a crl requires client_ca");
+	bool tickets = true;
+	if (rw_cfg_get_bool(g, "tls_tickets", &tickets))
+		l->no_tickets = !tickets;
 }
 
 static void rw_cfg_allow_from(struct rw_cfg_ctx *ctx, const config_setting_t *g,

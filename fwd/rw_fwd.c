@@ -312,7 +312,8 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 			/* TLS state before the socket: a listener whose
 			 * certificate does not load is never opened */
 			char why[256] = "";
-			rc = rw_term_listener_new(cfg, lis->names, lis->n_names, w->o.ticket_secret,
+			rc = rw_term_listener_new(cfg, lis->names, lis->n_names,
+						  cfg->no_tickets ? NULL : w->o.ticket_secret,
 						  &lis->term, why, sizeof(why));
 			if (rc && w->o.err && w->o.errlen)
 				snprintf(w->o.err, w->o.errlen, "listener %s: %s", cfg->name,

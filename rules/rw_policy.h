@@ -60,6 +60,7 @@ struct rw_listener {
 			      * registry.server_names */
 	size_t n_server_names;
 	bool allow_ech;
+	bool no_tickets; /* tls_tickets = false: no session resumption at all */
 	/* allow_from: indexes into policy->networks, plus the "vpn" pseudo-name */
 	size_t *allow_nets;
 	size_t n_allow_nets;

@@ -35,7 +35,14 @@ static uint16_t free_port(void)
 	return ntohs(a.sin_port);
 }
 
+static void load_x(struct rw_policy *p, uint16_t port, const char *key, const char *extra);
+
 static void load(struct rw_policy *p, uint16_t port, const char *key)
+{
+	load_x(p, port, key, "");
+}
+
+static void load_x(struct rw_policy *p, uint16_t port, const char *key, const char *extra)
 {
 	char text[2048];
 	snprintf(text, sizeof(text),
@@ -43,8 +50,8 @@ static void load(struct rw_policy *p, uint16_t port, const char *key)
 		 "networks = { lo = [ \"127.0.0.0/8\" ]; };\n"
 		 "listeners = ( { name = \"tls\"; listen = \"127.0.0.1:%u\"; mode = \"terminate\";\n"
 		 "  cert = \"" CERTS "server.pem\"; key = \"%s\"; client_cert = \"none\";\n"
-		 "  allow_from = [ \"lo\" ]; } );\n",
-		 port, key);
+		 "  allow_from = [ \"lo\" ]; %s } );\n",
+		 port, key, extra);
 	struct rw_diag d;
 	rw_diag_init(&d);
 	if (rw_config_load_string(text, "w.conf", p, &d)) {
@@ -75,6 +82,58 @@ static bool handshake_ok(uint16_t port)
 	}
 	close(s);
 	return ok;
+}
+
+/* Did the server issue a session ticket? (TLS 1.3: it arrives after the
+ * handshake; a short read lets the client take it in.) */
+static bool got_ticket(uint16_t port)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = 3 };
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(connect(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = SSL_new(c);
+	SSL_set_fd(ssl, s);
+	SSL_set_tlsext_host_name(ssl, "registry.example.test");
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(SSL_connect(ssl), 1);
+	struct timeval shortv = { .tv_usec = 500000 };
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &shortv, sizeof(shortv));
+	char b;
+	(void)SSL_peek(ssl, &b, 1); /* times out after taking in the ticket */
+	ERR_clear_error();
+	SSL_SESSION *sess = SSL_get1_session(ssl);
+	bool has = sess && SSL_SESSION_has_ticket(sess);
+	SSL_SESSION_free(sess);
+	SSL_free(ssl);
+	SSL_CTX_free(c);
+	close(s);
+	return has;
+}
+
+/* tls_tickets = false: the listener issues none (a full handshake for
+ * every connection); by default the workers issue one. */
+static void test_tickets_per_listener(void **state)
+{
+	uint16_t port = free_port();
+	struct rw_policy on, off;
+	load(&on, port, CERTS "server.key");
+	load_x(&off, port, CERTS "server.key", "tls_tickets = false;");
+	assert_true(off.listeners[0].no_tickets);
+	struct rw_workers ws;
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_workers_init(&ws, 1, &d), 0);
+	assert_int_equal(rw_workers_start(&ws, &on, &d), 0);
+	assert_true(got_ticket(port));
+	assert_int_equal(rw_workers_start(&ws, &off, &d), 0);
+	assert_false(got_ticket(port));
+	rw_workers_fini(&ws);
+	rw_policy_free(&on);
+	rw_policy_free(&off);
 }
 
 static bool alive(pid_t pid)
@@ -145,6 +204,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dead_worker_does_not_kill_parent),
 		cmocka_unit_test(test_failed_generation_keeps_old),
+		cmocka_unit_test(test_tickets_per_listener),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
