@@ -435,6 +435,14 @@ void rw_workers_tick(struct rw_workers *ws)
 	}
 }
 
+/* A new ticket secret; false if the kernel cannot give one: the workers
+ * then run without resumption rather than with a guessable key. */
+static bool rw_workers_new_secret(struct rw_workers *ws)
+{
+	return getrandom(ws->ticket_secret, sizeof(ws->ticket_secret), 0) ==
+	       (ssize_t)sizeof(ws->ticket_secret);
+}
+
 int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw_diag *diag)
 {
 	/* Every socket first: a listener that cannot be bound fails here,
@@ -444,10 +452,7 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
 		if (r)
 			return r;
 	}
-	/* A new secret: if the kernel cannot give one, the workers run
-	 * without resumption rather than with a guessable key. */
-	bool tickets = getrandom(ws->ticket_secret, sizeof(ws->ticket_secret), 0) ==
-		       (ssize_t)sizeof(ws->ticket_secret);
+	bool tickets = rw_workers_new_secret(ws);
 	/* the shared push buckets meter by this policy from now on, also in
 	 * the old generation while it drains */
 	if (ws->limit)
@@ -596,8 +601,7 @@ void rw_workers_reap(struct rw_workers *ws)
 			 * new ticket keys, so it resumes no session verified
 			 * against the old files. */
 			if (ws->tickets)
-				ws->tickets = getrandom(ws->ticket_secret, sizeof(ws->ticket_secret),
-							0) == (ssize_t)sizeof(ws->ticket_secret);
+				ws->tickets = rw_workers_new_secret(ws);
 			struct rw_diag diag;
 			rw_diag_init(&diag);
 			if (rw_workers_spawn(ws, i, &diag)) {

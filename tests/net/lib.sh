@@ -717,11 +717,13 @@ LAB_DAEMON_PID=""
 # waits for "regwalld: ready". Its stderr goes to $LAB_DIR/regwalld.log,
 # its stdout (worker events, JSON lines) to $LAB_DIR/events.jsonl.
 # It serves the listeners itself (passthrough to the registry namespace).
-lab_daemon() {
+lab_daemon() { # CONF [NS] [more regwalld arguments, e.g. --workers 2]
 	local conf=$1 ns=${2:-gw} _
+	shift $(($# < 2 ? $# : 2))
 	local log="$LAB_DIR/regwalld.log"
 	: >"$log"
-	lab_bg "$ns" "$BUILD/regwalld" -c "$conf" -f -s "$LAB_DIR/ctl.sock" 2>>"$log" >>"$LAB_DIR/events.jsonl"
+	lab_bg "$ns" "$BUILD/regwalld" -c "$conf" -f -s "$LAB_DIR/ctl.sock" "$@" \
+		2>>"$log" >>"$LAB_DIR/events.jsonl"
 	LAB_DAEMON_PID=$LAB_LAST_PID
 	for _ in $(seq 1 100); do
 		grep -q "regwalld: ready" "$log" && return 0

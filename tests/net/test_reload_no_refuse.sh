@@ -24,14 +24,8 @@ lab_echo_server registry "$LAB_REG_PORT"
 conf="$LAB_DIR/a.conf"
 lab_conf "$conf" rate="100000/second" burst=100000
 log="$LAB_DIR/regwalld.log"
-: >"$log"
-lab_bg gw "$BUILD/regwalld" -c "$conf" -f -s "$LAB_DIR/ctl.sock" --workers 2 \
-	2>>"$log" >>"$LAB_DIR/events.jsonl"
-daemon=$LAB_LAST_PID
-lab_wait_for 10 grep -q "regwalld: ready" "$log" || {
-	cat "$log" >&2
-	lab_fail "regwalld not ready after 10 s"
-}
+lab_daemon "$conf" gw --workers 2
+daemon=$LAB_DAEMON_PID
 lab_expect_probe ok office "$LAB_GW4"
 
 # The client: loops until STOPFILE exists (or HARDCAP seconds), then prints

@@ -15,15 +15,8 @@ lab_topology
 lab_echo_server registry "$LAB_REG_PORT"
 lab_conf "$LAB_DIR/a.conf"
 
-log="$LAB_DIR/regwalld.log"
-: >"$log"
-lab_bg gw "$BUILD/regwalld" -c "$LAB_DIR/a.conf" -f -s "$LAB_DIR/ctl.sock" --workers 2 \
-	2>>"$log" >>"$LAB_DIR/events.jsonl"
-daemon=$LAB_LAST_PID
-lab_wait_for 10 grep -q "regwalld: ready" "$log" || {
-	cat "$log" >&2
-	lab_fail "regwalld not ready after 10 s"
-}
+lab_daemon "$LAB_DIR/a.conf" gw --workers 2
+daemon=$LAB_DAEMON_PID
 
 # Inodes of every netlink / unix socket in gw's namespace (the daemon's
 # /proc view is gw's; the workers share that namespace).
