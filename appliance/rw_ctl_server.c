@@ -210,6 +210,7 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 	struct rw_ctl_client cl[RW_CTL_MAX_CLIENTS];
 	for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++)
 		cl[i] = (struct rw_ctl_client){ .fd = -1 };
+	int rc = 0;
 
 	while (!d->want_exit) {
 		struct pollfd pf[2 + RW_CTL_MAX_CLIENTS];
@@ -223,7 +224,11 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 			map[n] = i;
 			pf[n++] = (struct pollfd){ .fd = cl[i].fd, .events = POLLIN };
 		}
-		int pr = poll(pf, (nfds_t)n, 1000);
+		int timeout = 1000;
+		long long due = d->workers ? rw_workers_next_ms(d->workers) : -1;
+		if (due >= 0 && due < timeout)
+			timeout = (int)due;
+		int pr = poll(pf, (nfds_t)n, timeout);
 		if (pr < 0 && errno != EINTR)
 			break;
 		if (pf[0].revents & POLLIN) {
@@ -292,13 +297,24 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 					      (cl[i].discarding &&
 					       rw_ctl_ms_since(&cl[i].discard_since) > RW_CTL_DISCARD_MS)))
 				rw_ctl_client_close(&cl[i]);
-		if (d->workers)
+		if (d->workers) {
 			rw_workers_tick(d->workers);
+			char why[160];
+			if (rw_workers_failed(d->workers, why, sizeof(why))) {
+				/* exit non-zero so systemd (Restart=on-failure)
+				 * starts a fresh regwalld; the table stays */
+				fprintf(stderr, "regwalld: %s; exiting so the service manager "
+						"restarts regwalld (table inet regwall stays in force)\n",
+					why);
+				rc = RW_EIO;
+				break;
+			}
+		}
 	}
 	for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++)
 		if (cl[i].fd >= 0)
 			rw_ctl_client_close(&cl[i]);
 	free(req);
 	close(sfd);
-	return 0;
+	return rc;
 }

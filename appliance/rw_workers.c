@@ -23,7 +23,9 @@
 /* A draining worker returns by itself at its policy's drain_timeout; the
  * parent kills it only this much later (it may be busy closing). */
 #define RW_WORKERS_DRAIN_GRACE_MS 5000
-#define RW_WORKERS_RESTARTS_PER_MIN 5
+/* A restart that waits this long or more closes the slot's sockets
+ * meanwhile (connections the kernel hashes to them would wait). */
+#define RW_WORKERS_DROP_AFTER_MS 1000
 
 /* Exit codes a worker uses so the parent can tell "nothing to serve" and
  * "cannot open a listener" (restarting would not help) from a crash. */
@@ -420,9 +422,77 @@ static void rw_workers_retire(struct rw_workers *ws, struct rw_worker_slot *old,
 	}
 }
 
+static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *diag);
+static bool rw_workers_new_secret(struct rw_workers *ws);
+static void rw_workers_crashed(struct rw_workers *ws, unsigned i, long long now);
+
+/* Slot i's backoff is over: its sockets back (if they were closed while
+ * it waited), then a worker. A failure counts as another crash. */
+static void rw_workers_restart(struct rw_workers *ws, unsigned i, long long now)
+{
+	struct rw_worker_slot *s = &ws->slot[i];
+	s->restart_at_ms = 0;
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	int r = 0;
+	if (s->sockets_dropped && ws->pol) {
+		struct rw_fwd_opts o;
+		rw_fwd_opts_default(&o);
+		for (size_t j = 0; j < ws->cur.n && !r; j++)
+			r = rw_workers_open_one(ws->pol, j, &ws->cur.v[j], ws->n, o.backlog, &diag);
+		if (!r)
+			s->sockets_dropped = false;
+	}
+	if (!r) {
+		/* The restarted worker loads the TLS files as they are now (a
+		 * CRL replaced on disk since the generation started): new
+		 * ticket keys, so it resumes no session verified against the
+		 * old files. */
+		if (ws->tickets)
+			ws->tickets = rw_workers_new_secret(ws);
+		r = rw_workers_spawn(ws, i, &diag);
+	}
+	rw_diag_print(&diag, stderr);
+	if (r) {
+		s->last_start_ms = now;
+		rw_workers_crashed(ws, i, now);
+	}
+}
+
+long long rw_workers_next_ms(const struct rw_workers *ws)
+{
+	long long now = rw_workers_now_ms(), best = -1;
+	for (unsigned i = 0; i < ws->n && i < RW_WORKERS_MAX; i++) {
+		long long at = ws->slot[i].restart_at_ms;
+		if (!at)
+			continue;
+		long long d = at > now ? at - now : 0;
+		if (best < 0 || d < best)
+			best = d;
+	}
+	return best;
+}
+
+bool rw_workers_failed(const struct rw_workers *ws, char *why, size_t cap)
+{
+	if (ws->n == 0 || rw_workers_alive(ws) > 0)
+		return false;
+	for (unsigned i = 0; i < ws->n; i++)
+		if (!ws->slot[i].restart_at_ms || !ws->slot[i].exhausted)
+			return false;
+	snprintf(why, cap,
+		 "no worker stays up: every one of %u slot%s crashed more than %d times a minute",
+		 ws->n, ws->n == 1 ? "" : "s", RW_BACKOFF_PER_MIN);
+	return true;
+}
+
 void rw_workers_tick(struct rw_workers *ws)
 {
 	long long now = rw_workers_now_ms();
+	for (unsigned i = 0; i < ws->n && i < RW_WORKERS_MAX; i++)
+		if (ws->slot[i].restart_at_ms && now >= ws->slot[i].restart_at_ms &&
+		    !ws->slot[i].pid)
+			rw_workers_restart(ws, i, now);
 	for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++) {
 		struct rw_worker_draining *dr = &ws->draining[k];
 		if (dr->pid && now >= dr->kill_at_ms) {
@@ -474,7 +544,9 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
 	int r = 0;
 	bool failed[RW_WORKERS_MAX] = { false };
 	for (unsigned i = 0; i < RW_WORKERS_MAX; i++) {
-		ws->slot[i] = (struct rw_worker_slot){ .stop_w = -1 };
+		/* the crash budget stays with the slot across generations */
+		ws->slot[i] = (struct rw_worker_slot){ .stop_w = -1, .bo = old[i].bo };
+		old[i].restart_at_ms = 0;
 		if (i >= ws->n)
 			continue;
 		int e = rw_workers_spawn(ws, i, diag);
@@ -588,28 +660,38 @@ void rw_workers_reap(struct rw_workers *ws)
 					WTERMSIG(status));
 			else
 				fprintf(stderr, "regwalld: worker %d exited with %d\n", (int)pid, code);
-			long long now = rw_workers_now_ms();
-			if (now - s->last_start_ms > 60000)
-				s->restarts = 0;
-			if (i >= ws->n || ++s->restarts > RW_WORKERS_RESTARTS_PER_MIN) {
-				fprintf(stderr, "regwalld: worker slot %u restarted too often; left empty\n", i);
-				rw_workers_lset_drop_slot(&ws->cur, i);
-				break;
-			}
-			/* The restarted worker loads the TLS files as they are now
-			 * (a CRL replaced on disk since the generation started):
-			 * new ticket keys, so it resumes no session verified
-			 * against the old files. */
-			if (ws->tickets)
-				ws->tickets = rw_workers_new_secret(ws);
-			struct rw_diag diag;
-			rw_diag_init(&diag);
-			if (rw_workers_spawn(ws, i, &diag)) {
-				rw_diag_print(&diag, stderr);
-				rw_workers_lset_drop_slot(&ws->cur, i);
-			}
+			rw_workers_crashed(ws, i, rw_workers_now_ms());
 			break;
 		}
+	}
+}
+
+/* Slot i's worker died unexpectedly (or could not be restarted): restart
+ * it now or after its backoff (rw_backoff.h); never abandon the slot. */
+static void rw_workers_crashed(struct rw_workers *ws, unsigned i, long long now)
+{
+	struct rw_worker_slot *s = &ws->slot[i];
+	if (i >= ws->n) {
+		rw_workers_lset_drop_slot(&ws->cur, i);
+		return;
+	}
+	bool exhausted = false;
+	long long delay = rw_backoff_crash(&s->bo, s->last_start_ms, now, &exhausted);
+	s->exhausted = exhausted;
+	if (delay == 0) {
+		s->restart_at_ms = 0;
+		rw_workers_restart(ws, i, now);
+		return;
+	}
+	s->restart_at_ms = now + delay;
+	bool drop = delay >= RW_WORKERS_DROP_AFTER_MS && !s->sockets_dropped;
+	fprintf(stderr, "regwalld: worker slot %u: %u crash%s in a row%s; restart in %lld ms%s\n",
+		i, s->bo.streak, s->bo.streak == 1 ? "" : "es",
+		exhausted ? ", restart budget spent" : "", delay,
+		drop ? " (its listening sockets closed meanwhile)" : "");
+	if (drop) {
+		rw_workers_lset_drop_slot(&ws->cur, i);
+		s->sockets_dropped = true;
 	}
 }
 

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "appliance/rw_backoff.h"
 #include "fwd/rw_fwd.h"
 #include "fwd/rw_limit.h"
 #include "fwd/rw_tlsctx.h"
@@ -37,8 +38,13 @@
 struct rw_worker_slot {
 	pid_t pid;       /* 0 = empty */
 	int stop_w;      /* write end of the worker's stop pipe */
-	unsigned restarts;
 	long long last_start_ms;
+	/* crash restarts: kept across generations (a reload does not reset
+	 * a crash loop's budget) */
+	struct rw_backoff bo;
+	long long restart_at_ms; /* > 0: restart due then (backoff) */
+	bool exhausted;          /* the last crash found the budget empty */
+	bool sockets_dropped;    /* closed while waiting; reopened at the restart */
 };
 
 /* A worker of an older generation finishing its connections. */
@@ -106,13 +112,25 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
 void rw_workers_stop(struct rw_workers *ws);
 
 /* After SIGCHLD: reap, and restart workers that died unexpectedly on
- * their slot's sockets (at most 5 times per minute each; then the slot
- * stays empty, its sockets are closed so the kernel spreads connections
- * over the other slots, and it is logged). */
+ * their slot's sockets. The first crash after a stable run restarts at
+ * once; a crash loop backs off (rw_backoff.h: 5 restarts a minute per
+ * slot as a decaying budget, 250 ms doubling to 30 s between restarts);
+ * a slot is never abandoned. While a restart waits 1 s or more its
+ * sockets are closed (the kernel spreads connections over the other
+ * slots) and reopened at the restart. */
 void rw_workers_reap(struct rw_workers *ws);
 
-/* Call about once a second: kills draining workers past their time. */
+/* Call at least once a second (and when rw_workers_next_ms says):
+ * restarts slots whose backoff is over, kills draining workers past
+ * their time. */
 void rw_workers_tick(struct rw_workers *ws);
+/* Milliseconds until the next due restart; -1 if none waits. */
+long long rw_workers_next_ms(const struct rw_workers *ws);
+/* No worker can be kept alive: the data path is wanted (n > 0), no
+ * worker of the current generation runs, and every slot's restart budget
+ * is spent. The daemon then exits non-zero (the table stays in force) so
+ * the service manager restarts it; why[] says what happened. */
+bool rw_workers_failed(const struct rw_workers *ws, char *why, size_t cap);
 
 /* Live worker count (current generation). */
 unsigned rw_workers_alive(const struct rw_workers *ws);

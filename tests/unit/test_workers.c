@@ -199,12 +199,81 @@ static void test_failed_generation_keeps_old(void **state)
 	rw_policy_free(&bad);
 }
 
+/* A worker killed once is back at once; one killed each time it comes
+ * back backs off, is never abandoned while budget is left, and once every
+ * slot's budget is spent the supervisor says so (regwalld then exits for
+ * the service manager). */
+static pid_t wait_restart(struct rw_workers *ws, unsigned i, pid_t old, long long max_ms)
+{
+	for (long long waited = 0; waited <= max_ms; waited += 10) {
+		rw_workers_reap(ws);
+		rw_workers_tick(ws);
+		if (ws->slot[i].pid && ws->slot[i].pid != old)
+			return ws->slot[i].pid;
+		usleep(10000);
+	}
+	return 0;
+}
+
+static void test_crash_restart_backoff(void **state)
+{
+	uint16_t port = free_port();
+	struct rw_policy p;
+	load(&p, port, CERTS "server.key");
+	struct rw_workers ws;
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_workers_init(&ws, 1, &d), 0);
+	assert_int_equal(rw_workers_start(&ws, &p, &d), 0);
+	assert_true(handshake_ok(port));
+	char why[160];
+	pid_t pid;
+	pid = ws.slot[0].pid;
+	kill(pid, SIGKILL);
+	pid_t next = wait_restart(&ws, 0, pid, 200);
+	assert_true(next > 0); /* at once: no backoff after a first crash */
+	assert_false(rw_workers_failed(&ws, why, sizeof(why)));
+	/* a crash loop: killed as soon as it is back */
+	int crashes = 1;
+	while (crashes < 20 && !rw_workers_failed(&ws, why, sizeof(why))) {
+		pid = ws.slot[0].pid;
+		if (!pid) {
+			usleep(10000);
+			rw_workers_reap(&ws);
+			rw_workers_tick(&ws);
+			continue;
+		}
+		kill(pid, SIGKILL);
+		crashes++;
+		/* reaped, and either restarted or waiting for its backoff */
+		for (int k = 0; k < 100 && ws.slot[0].pid == pid; k++) {
+			usleep(5000);
+			rw_workers_reap(&ws);
+		}
+		assert_int_not_equal(ws.slot[0].pid, pid);
+		if (!ws.slot[0].pid)
+			assert_true(rw_workers_next_ms(&ws) >= 0); /* a restart is due, not given up */
+		if (rw_workers_failed(&ws, why, sizeof(why)))
+			break;
+		if (!ws.slot[0].pid)
+			assert_true(wait_restart(&ws, 0, 0, 5000) > 0);
+		/* back on its sockets (reopened if they were closed meanwhile) */
+		assert_true(handshake_ok(port));
+	}
+	assert_true(rw_workers_failed(&ws, why, sizeof(why)));
+	assert_non_null(strstr(why, "no worker stays up"));
+	assert_in_range(crashes, RW_BACKOFF_BURST + 1, RW_BACKOFF_BURST + 3);
+	rw_workers_fini(&ws);
+	rw_policy_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dead_worker_does_not_kill_parent),
 		cmocka_unit_test(test_failed_generation_keeps_old),
 		cmocka_unit_test(test_tickets_per_listener),
+		cmocka_unit_test(test_crash_restart_backoff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
