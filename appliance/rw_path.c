@@ -1,9 +1,11 @@
 #include "appliance/rw_path.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int rw_path_mkparents(const char *path, mode_t mode)
 {
@@ -25,4 +27,24 @@ int rw_path_mkparents(const char *path, mode_t mode)
 	if (mkdir(dir, mode) && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+int rw_path_sync_dir(const char *path)
+{
+	char dir[4096];
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) ? -errno : 0;
+	close(fd);
+	return r;
 }

@@ -9,4 +9,8 @@
  * Returns 0 or -errno. */
 int rw_path_mkparents(const char *path, mode_t mode);
 
+/* fsync the directory holding the file `path`, so a rename into it
+ * survives a power cut. Returns 0 or -errno. */
+int rw_path_sync_dir(const char *path);
+
 #endif

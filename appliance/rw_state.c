@@ -61,6 +61,14 @@ int rw_state_save(const char *path, const struct rw_live_change *v, size_t n,
 		rw_diag_err(diag, path, 0, "cannot save the live changes: %s", strerror(saved));
 		return RW_EIO;
 	}
+	/* The rename is durable only once the directory entry is: without
+	 * this a power cut can bring back the old file after the change was
+	 * acknowledged. */
+	r = rw_path_sync_dir(path);
+	if (r) {
+		rw_diag_err(diag, path, 0, "cannot sync its directory: %s", strerror(-r));
+		return RW_EIO;
+	}
 	return 0;
 }
 
