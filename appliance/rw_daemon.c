@@ -13,6 +13,7 @@
 
 #include "appliance/rw_config.h"
 #include "appliance/rw_ctl_proto.h"
+#include "appliance/rw_rlimit.h"
 #include "fwd/rw_tlsctx.h"
 #include "rules/rw_cidr.h"
 
@@ -345,6 +346,10 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	if (r)
 		return r;
 	r = rw_daemon_check_tls(&np, diag);
+	/* before the workers fork (they inherit it): enough descriptors for
+	 * the policy's max_connections, or a refusal with the numbers */
+	if (!r && d->workers)
+		r = rw_rlimit_fit(&np, diag);
 	if (r) {
 		rw_policy_free(&np);
 		return r;
