@@ -2,7 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,27 +11,55 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_path.h"
+#include "fwd/rw_loop.h"
 
-#define RW_CTL_MAX_CLIENTS 32
-#define RW_CTL_IDLE_MS 30000 /* a client that sends nothing is closed */
-#define RW_CTL_WRITE_MS 2000 /* a client that does not read is closed */
+/* Clients are cheap until they send: a silent one holds its struct and
+ * fd, no buffer. Past the cap, the oldest client with no request under
+ * way makes room (a flood of silent connections cannot lock the admin
+ * out); only when every client is mid-request is a newcomer told "busy". */
+#define RW_CTL_MAX_CLIENTS 512
+#define RW_CTL_FIRST_MS 5000   /* connected, nothing sent yet: closed after */
+#define RW_CTL_IDLE_MS 30000   /* between requests */
+#define RW_CTL_WRITE_MS 2000   /* a reply that makes no progress: closed */
 #define RW_CTL_DISCARD_MS 10000 /* the rest of an overlong line is read this long */
+#define RW_CTL_TICK_MS 1000
+
+struct rw_ctl_srv;
 
 struct rw_ctl_client {
+	struct rw_ctl_srv *srv;
+	struct rw_ctl_client *prev, *next; /* oldest first */
 	int fd;
-	char *buf; /* RW_CTL_LINE_MAX bytes */
+	bool reg;
+	unsigned mask;
+	char *buf; /* RW_CTL_LINE_MAX bytes, from the first byte read */
 	size_t len;
-	struct timespec last;
+	char *out; /* the reply being written (one at a time) */
+	size_t out_len, out_off;
+	bool sent_any;   /* a byte arrived: the first-request timeout is over */
+	bool close_after; /* close once out is written */
 	/* An overlong line was answered: its rest is read and dropped until
 	 * its '\n' (then the client is closed), so that a client still
 	 * writing it gets to read the answer instead of a reset. */
-	int discarding;
-	struct timespec discard_since;
+	bool discarding;
+	uint64_t deadline_base; /* when the current timeout started */
+	struct rw_timer timer;
+};
+
+struct rw_ctl_srv {
+	struct rw_loop loop;
+	struct rw_daemon *d;
+	int lfd, sfd;
+	struct rw_ctl_req *req; /* up to 1024 prefixes: off the stack */
+	struct rw_ctl_client *head, *tail;
+	size_t n_clients;
+	struct rw_timer tick;
+	int rc;
 };
 
 int rw_ctl_listen(const char *path, int *fd_out, struct rw_diag *diag)
@@ -77,56 +105,93 @@ int rw_ctl_listen(const char *path, int *fd_out, struct rw_diag *diag)
 	return 0;
 }
 
-static long rw_ctl_ms_since(const struct timespec *t)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
-}
-
-static int rw_ctl_write_all(int fd, const char *p, size_t n)
-{
-	struct timespec start;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno != EAGAIN && errno != EINTR)
-			return -1;
-		long left = RW_CTL_WRITE_MS - rw_ctl_ms_since(&start);
-		if (left <= 0)
-			return -1;
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		poll(&pfd, 1, (int)left);
-	}
-	return 0;
-}
-
 static void rw_ctl_client_close(struct rw_ctl_client *c)
 {
+	struct rw_ctl_srv *srv = c->srv;
+	rw_loop_fd_want(&srv->loop, c->fd, &c->reg, &c->mask, 0, NULL, c);
+	rw_loop_timer_cancel(&srv->loop, &c->timer);
 	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		srv->tail = c->prev;
+	srv->n_clients--;
 	free(c->buf);
-	c->fd = -1;
-	c->buf = NULL;
-	c->len = 0;
-	c->discarding = 0;
+	free(c->out);
+	free(c);
 }
 
-static int rw_ctl_send_reply(int fd, json_t *reply)
+static void rw_ctl_client_io(struct rw_loop *l, int fd, unsigned events, void *arg);
+
+/* The client's one timeout, from what it is doing: writing a reply,
+ * dropping an overlong line, waiting for a first or a next request. */
+static uint64_t rw_ctl_client_deadline(const struct rw_ctl_client *c)
 {
-	char *out = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
-	int r = -1;
-	if (out) {
-		r = rw_ctl_write_all(fd, out, strlen(out));
-		if (!r)
-			r = rw_ctl_write_all(fd, "\n", 1);
-		free(out);
+	uint64_t ms = c->out ? RW_CTL_WRITE_MS
+		    : c->discarding ? RW_CTL_DISCARD_MS
+		    : c->sent_any ? RW_CTL_IDLE_MS : RW_CTL_FIRST_MS;
+	return c->deadline_base + ms;
+}
+
+/* Interest and timer from the state: read while no reply is pending (one
+ * request at a time, so a client that does not read holds one reply, not
+ * a queue), write while one is. */
+static int rw_ctl_client_arm(struct rw_ctl_client *c)
+{
+	struct rw_loop *l = &c->srv->loop;
+	unsigned want = c->out ? RW_LOOP_WRITE : c->close_after ? 0 : RW_LOOP_READ;
+	if (rw_loop_fd_want(l, c->fd, &c->reg, &c->mask, want, rw_ctl_client_io, c))
+		return -1;
+	uint64_t dl = rw_ctl_client_deadline(c), now = rw_loop_now_ms(l);
+	return rw_loop_timer_arm(l, &c->timer, dl > now ? dl - now : 0);
+}
+
+/* Write what the socket takes now. 1 = all written, 0 = more later,
+ * -1 = the client is gone. */
+static int rw_ctl_client_flush(struct rw_ctl_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			c->out_off += (size_t)w;
+			c->deadline_base = rw_loop_now_ms(&c->srv->loop); /* progress */
+			continue;
+		}
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		return -1;
 	}
-	return r;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	c->deadline_base = rw_loop_now_ms(&c->srv->loop);
+	return 1;
+}
+
+/* Queue one reply line (the JSON and its '\n'). */
+static int rw_ctl_client_reply(struct rw_ctl_client *c, json_t *reply)
+{
+	char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+	if (!text)
+		return -1;
+	size_t n = strlen(text);
+	char *out = realloc(text, n + 2);
+	if (!out) {
+		free(text);
+		return -1;
+	}
+	out[n] = '\n';
+	out[n + 1] = '\0';
+	c->out = out;
+	c->out_len = n + 1;
+	c->out_off = 0;
+	c->deadline_base = rw_loop_now_ms(&c->srv->loop);
+	return 0;
 }
 
 /* A line longer than the limit is not parsed; say so once, stop writing
@@ -137,15 +202,13 @@ static int rw_ctl_client_overlong(struct rw_ctl_client *c)
 	char msg[64];
 	snprintf(msg, sizeof(msg), "request line longer than %d bytes", RW_CTL_LINE_MAX);
 	json_t *reply = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
-	int r = rw_ctl_send_reply(c->fd, reply);
+	int r = rw_ctl_client_reply(c, reply);
 	json_decref(reply);
 	if (r)
 		return -1;
 	fprintf(stderr, "regwalld: control: %s\n", msg);
-	shutdown(c->fd, SHUT_WR);
-	c->discarding = 1;
+	c->discarding = true;
 	c->len = 0;
-	clock_gettime(CLOCK_MONOTONIC, &c->discard_since);
 	return 0;
 }
 
@@ -160,31 +223,206 @@ static void rw_ctl_log_result(const struct rw_ctl_req *req, json_t *reply)
 			req->network[0] ? " " : "", req->network);
 }
 
-/* Answer every complete line in the client's buffer. Returns -1 when the
- * client must be dropped. */
-static int rw_ctl_client_lines(struct rw_daemon *d, struct rw_ctl_client *c,
-			       struct rw_ctl_req *req)
+/* Answer the first complete line in the buffer, if there is one and no
+ * reply is pending. -1 when the client must be dropped. */
+static int rw_ctl_client_line(struct rw_ctl_client *c)
 {
-	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
-		if (!nl)
-			return c->len >= RW_CTL_LINE_MAX ? rw_ctl_client_overlong(c) : 0;
-		size_t line = (size_t)(nl - c->buf);
-		char err[512];
-		json_t *reply;
-		if (rw_ctl_parse_request(c->buf, line, req, err, sizeof(err)) == 0) {
-			reply = rw_daemon_handle(d, req);
-			rw_ctl_log_result(req, reply);
-		} else {
-			reply = json_pack("{s:b, s:s}", "ok", 0, "error", err);
-		}
-		int r = rw_ctl_send_reply(c->fd, reply);
-		json_decref(reply);
-		if (r)
-			return -1;
-		memmove(c->buf, nl + 1, c->len - line - 1);
-		c->len -= line + 1;
+	if (c->out || c->discarding || !c->buf)
+		return 0;
+	char *nl = memchr(c->buf, '\n', c->len);
+	if (!nl)
+		return c->len >= RW_CTL_LINE_MAX ? rw_ctl_client_overlong(c) : 0;
+	size_t line = (size_t)(nl - c->buf);
+	char err[512];
+	json_t *reply;
+	struct rw_ctl_req *req = c->srv->req;
+	if (rw_ctl_parse_request(c->buf, line, req, err, sizeof(err)) == 0) {
+		reply = rw_daemon_handle(c->srv->d, req);
+		rw_ctl_log_result(req, reply);
+	} else {
+		reply = json_pack("{s:b, s:s}", "ok", 0, "error", err);
 	}
+	int r = rw_ctl_client_reply(c, reply);
+	json_decref(reply);
+	if (r)
+		return -1;
+	memmove(c->buf, nl + 1, c->len - line - 1);
+	c->len -= line + 1;
+	return 0;
+}
+
+/* Read what is there (only while no reply is pending). 0 = ok, -1 = gone. */
+static int rw_ctl_client_read(struct rw_ctl_client *c)
+{
+	if (!c->buf) {
+		c->buf = malloc(RW_CTL_LINE_MAX);
+		if (!c->buf)
+			return -1;
+	}
+	size_t room = c->discarding ? RW_CTL_LINE_MAX : RW_CTL_LINE_MAX - c->len;
+	char *at = c->discarding ? c->buf : c->buf + c->len;
+	ssize_t r = recv(c->fd, at, room, MSG_DONTWAIT);
+	if (r == 0)
+		return -1;
+	if (r < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+	c->sent_any = true;
+	c->deadline_base = rw_loop_now_ms(&c->srv->loop);
+	if (c->discarding) {
+		if (memchr(at, '\n', (size_t)r))
+			return -1; /* the overlong line ended: done with this client */
+		return 0;
+	}
+	c->len += (size_t)r;
+	return 0;
+}
+
+static void rw_ctl_client_io(struct rw_loop *l, int fd, unsigned events, void *arg)
+{
+	struct rw_ctl_client *c = arg;
+	if (c->out) {
+		int f = rw_ctl_client_flush(c);
+		if (f < 0)
+			goto drop;
+		if (f > 0 && c->discarding)
+			shutdown(c->fd, SHUT_WR); /* the answer is out: end of file next */
+	} else if (events & (RW_LOOP_READ | RW_LOOP_ERROR)) {
+		if (rw_ctl_client_read(c))
+			goto drop;
+	}
+	/* Answer the next buffered line once the last reply is out; write it
+	 * at once (usually all of it fits the socket). */
+	while (!c->out) {
+		size_t before = c->len;
+		if (rw_ctl_client_line(c))
+			goto drop;
+		if (!c->out)
+			break;
+		int f = rw_ctl_client_flush(c);
+		if (f < 0)
+			goto drop;
+		if (f > 0 && c->discarding)
+			shutdown(c->fd, SHUT_WR);
+		if (c->len == before)
+			break;
+	}
+	if (rw_ctl_client_arm(c) == 0)
+		return;
+drop:
+	rw_ctl_client_close(c);
+}
+
+static void rw_ctl_client_timeout(struct rw_loop *l, void *arg)
+{
+	struct rw_ctl_client *c = arg;
+	uint64_t dl = rw_ctl_client_deadline(c), now = rw_loop_now_ms(l);
+	if (now < dl) {
+		rw_loop_timer_arm(l, &c->timer, dl - now);
+		return;
+	}
+	rw_ctl_client_close(c);
+}
+
+/* Room for one more: the oldest client with no request under way (no
+ * byte buffered, no reply pending) goes. */
+static bool rw_ctl_make_room(struct rw_ctl_srv *srv)
+{
+	for (struct rw_ctl_client *c = srv->head; c; c = c->next)
+		if (!c->out && c->len == 0 && !c->discarding) {
+			rw_ctl_client_close(c);
+			return true;
+		}
+	return false;
+}
+
+static void rw_ctl_on_accept(struct rw_loop *l, int lfd, unsigned events, void *arg)
+{
+	struct rw_ctl_srv *srv = arg;
+	int fd;
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		struct rw_ctl_client *c = NULL;
+		if (srv->n_clients < RW_CTL_MAX_CLIENTS || rw_ctl_make_room(srv))
+			c = calloc(1, sizeof(*c));
+		if (!c || (size_t)fd >= srv->loop.setsize) {
+			static const char busy[] = "{\"ok\":false,\"error\":\"busy\"}\n";
+			(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->srv = srv;
+		c->fd = fd;
+		c->deadline_base = rw_loop_now_ms(l);
+		rw_timer_init(&c->timer, rw_ctl_client_timeout, c);
+		c->prev = srv->tail;
+		if (srv->tail)
+			srv->tail->next = c;
+		else
+			srv->head = c;
+		srv->tail = c;
+		srv->n_clients++;
+		if (rw_ctl_client_arm(c))
+			rw_ctl_client_close(c);
+	}
+}
+
+static void rw_ctl_after_workers(struct rw_ctl_srv *srv);
+
+static void rw_ctl_on_signal(struct rw_loop *l, int sfd, unsigned events, void *arg)
+{
+	struct rw_ctl_srv *srv = arg;
+	struct rw_daemon *d = srv->d;
+	struct signalfd_siginfo si;
+	while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			struct rw_diag diag;
+			rw_diag_init(&diag);
+			int r = rw_daemon_reload(d, &diag);
+			rw_diag_print(&diag, stderr);
+			if (r)
+				fprintf(stderr, "regwalld: reload failed (%s); old policy kept\n",
+					rw_strerror(r));
+			else
+				fprintf(stderr, "regwalld: reloaded %s\n", d->config_path);
+		} else if (si.ssi_signo == SIGCHLD) {
+			if (d->workers)
+				rw_workers_reap(d->workers);
+		} else {
+			d->want_exit = 1;
+		}
+	}
+	rw_ctl_after_workers(srv);
+}
+
+/* After anything that may have changed the workers: the next due restart
+ * sets the tick's time, and a data path that cannot be kept up ends the
+ * daemon (non-zero, for the service manager; the table stays). */
+static void rw_ctl_after_workers(struct rw_ctl_srv *srv)
+{
+	struct rw_daemon *d = srv->d;
+	if (d->workers) {
+		char why[160];
+		if (rw_workers_failed(d->workers, why, sizeof(why))) {
+			fprintf(stderr, "regwalld: %s; exiting so the service manager restarts "
+					"regwalld (table inet regwall stays in force)\n", why);
+			srv->rc = RW_EIO;
+			d->want_exit = 1;
+		}
+		long long due = rw_workers_next_ms(d->workers);
+		if (due >= 0 && due < RW_CTL_TICK_MS)
+			rw_loop_timer_arm(&srv->loop, &srv->tick, (uint64_t)due);
+	}
+	if (d->want_exit)
+		rw_loop_stop(&srv->loop);
+}
+
+static void rw_ctl_on_tick(struct rw_loop *l, void *arg)
+{
+	struct rw_ctl_srv *srv = arg;
+	rw_loop_timer_arm(l, &srv->tick, RW_CTL_TICK_MS);
+	if (srv->d->workers)
+		rw_workers_tick(srv->d->workers);
+	rw_ctl_after_workers(srv);
 }
 
 int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
@@ -196,125 +434,44 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0) {
+	struct rw_ctl_srv srv = { .d = d, .lfd = listen_fd };
+	srv.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (srv.sfd < 0) {
 		fprintf(stderr, "regwalld: signalfd: %s\n", strerror(errno));
 		return RW_EIO;
 	}
-	/* The request struct holds up to 1024 prefixes: keep it off the stack. */
-	struct rw_ctl_req *req = malloc(sizeof(*req));
-	if (!req) {
-		close(sfd);
-		return RW_ENOMEM;
+	struct rlimit rl;
+	size_t setsize = 65536;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < setsize)
+		setsize = (size_t)rl.rlim_cur;
+	srv.req = malloc(sizeof(*srv.req));
+	int r = srv.req ? rw_loop_init(&srv.loop, setsize) : RW_ENOMEM;
+	if (r) {
+		free(srv.req);
+		close(srv.sfd);
+		return r;
 	}
-	struct rw_ctl_client cl[RW_CTL_MAX_CLIENTS];
-	for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++)
-		cl[i] = (struct rw_ctl_client){ .fd = -1 };
-	int rc = 0;
-
-	while (!d->want_exit) {
-		struct pollfd pf[2 + RW_CTL_MAX_CLIENTS];
-		int map[2 + RW_CTL_MAX_CLIENTS];
-		int n = 0;
-		pf[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		pf[n++] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
-		for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++) {
-			if (cl[i].fd < 0)
-				continue;
-			map[n] = i;
-			pf[n++] = (struct pollfd){ .fd = cl[i].fd, .events = POLLIN };
-		}
-		int timeout = 1000;
-		long long due = d->workers ? rw_workers_next_ms(d->workers) : -1;
-		if (due >= 0 && due < timeout)
-			timeout = (int)due;
-		int pr = poll(pf, (nfds_t)n, timeout);
-		if (pr < 0 && errno != EINTR)
-			break;
-		if (pf[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				if (si.ssi_signo == SIGHUP) {
-					struct rw_diag diag;
-					rw_diag_init(&diag);
-					int r = rw_daemon_reload(d, &diag);
-					rw_diag_print(&diag, stderr);
-					if (r) {
-						fprintf(stderr, "regwalld: reload failed (%s); old policy kept\n",
-							rw_strerror(r));
-					} else {
-						fprintf(stderr, "regwalld: reloaded %s\n", d->config_path);
-					}
-				} else if (si.ssi_signo == SIGCHLD) {
-					if (d->workers)
-						rw_workers_reap(d->workers);
-				} else {
-					d->want_exit = 1;
-				}
-			}
-		}
-		if (pf[1].revents & POLLIN) {
-			int fd;
-			while ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
-				int slot = -1;
-				for (int i = 0; i < RW_CTL_MAX_CLIENTS && slot < 0; i++)
-					if (cl[i].fd < 0)
-						slot = i;
-				char *buf = slot >= 0 ? malloc(RW_CTL_LINE_MAX) : NULL;
-				if (!buf) {
-					static const char busy[] = "{\"ok\":false,\"error\":\"busy\"}\n";
-					(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
-					close(fd);
-					continue;
-				}
-				cl[slot] = (struct rw_ctl_client){ .fd = fd, .buf = buf };
-				clock_gettime(CLOCK_MONOTONIC, &cl[slot].last);
-			}
-		}
-		for (int k = 2; k < n; k++) {
-			struct rw_ctl_client *c = &cl[map[k]];
-			if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			ssize_t r = recv(c->fd, c->buf + c->len, RW_CTL_LINE_MAX - c->len, 0);
-			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-				rw_ctl_client_close(c);
-				continue;
-			}
-			if (r < 0)
-				continue;
-			clock_gettime(CLOCK_MONOTONIC, &c->last);
-			if (c->discarding) {
-				if (memchr(c->buf, '\n', (size_t)r))
-					rw_ctl_client_close(c);
-				continue;
-			}
-			c->len += (size_t)r;
-			if (rw_ctl_client_lines(d, c, req))
-				rw_ctl_client_close(c);
-		}
-		for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++)
-			if (cl[i].fd >= 0 && (rw_ctl_ms_since(&cl[i].last) > RW_CTL_IDLE_MS ||
-					      (cl[i].discarding &&
-					       rw_ctl_ms_since(&cl[i].discard_since) > RW_CTL_DISCARD_MS)))
-				rw_ctl_client_close(&cl[i]);
-		if (d->workers) {
-			rw_workers_tick(d->workers);
-			char why[160];
-			if (rw_workers_failed(d->workers, why, sizeof(why))) {
-				/* exit non-zero so systemd (Restart=on-failure)
-				 * starts a fresh regwalld; the table stays */
-				fprintf(stderr, "regwalld: %s; exiting so the service manager "
-						"restarts regwalld (table inet regwall stays in force)\n",
-					why);
-				rc = RW_EIO;
-				break;
-			}
-		}
+	rw_timer_init(&srv.tick, rw_ctl_on_tick, &srv);
+	if ((r = rw_loop_fd_add(&srv.loop, srv.sfd, RW_LOOP_READ, rw_ctl_on_signal, &srv)) ||
+	    (r = rw_loop_fd_add(&srv.loop, listen_fd, RW_LOOP_READ, rw_ctl_on_accept, &srv)) ||
+	    (r = rw_loop_timer_arm(&srv.loop, &srv.tick, RW_CTL_TICK_MS))) {
+		fprintf(stderr, "regwalld: control loop: %s\n", rw_strerror(r));
+		srv.rc = r;
+	} else {
+		/* signals that came before the loop (a SIGHUP during start) */
+		rw_ctl_on_signal(&srv.loop, srv.sfd, RW_LOOP_READ, &srv);
+		if (!d->want_exit)
+			r = rw_loop_run(&srv.loop);
+		if (r && !srv.rc)
+			srv.rc = r;
 	}
-	for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++)
-		if (cl[i].fd >= 0)
-			rw_ctl_client_close(&cl[i]);
-	free(req);
-	close(sfd);
-	return rc;
+	while (srv.head)
+		rw_ctl_client_close(srv.head);
+	rw_loop_fd_del(&srv.loop, listen_fd);
+	rw_loop_fd_del(&srv.loop, srv.sfd);
+	rw_loop_fini(&srv.loop);
+	free(srv.req);
+	close(srv.sfd);
+	return srv.rc;
 }
