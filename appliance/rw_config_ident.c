@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "inspect/rw_cert.h"
+#include "inspect/rw_cert_dn.h"
 #include "rules/rw_cidr.h"
 
 #define RW_CFG_NAME_HINT "expected [a-z][a-z0-9_-], at most 31 characters"
@@ -57,13 +58,26 @@ static void rw_cfg_identity(struct rw_cfg_ctx *ctx, const config_setting_t *g, s
 					   "\"%s\": duplicate identity name (first on line %d)", name,
 					   p->identities[j].line);
 	}
-	id->cert_subject = rw_cfg_strdup(ctx, rw_cfg_get_str(g, "cert_subject"));
 	/* a bare name ("ci-bot") is compared as a whole DN and never matches */
-	if ((v = rw_cfg_get_str(g, "cert_subject")) && (v[0] == '=' || !strchr(v, '=')))
+	if ((v = rw_cfg_get_str(g, "cert_subject")) && (v[0] == '=' || !strchr(v, '='))) {
 		rw_cfg_err(ctx, rw_cfg_member(g, "cert_subject"),
 			   "\"%s\": not a distinguished name; write RFC 2253 text such as "
 			   "\"CN=%s\"",
 			   v, v[0] == '=' ? "ci-bot" : v);
+	} else if (v) {
+		/* OpenSSL's default print ("C = DE, O = X, CN = y") and the
+		 * slash form become the RFC 2253 text the certificate shows;
+		 * what can never match is refused (rw_cert_dn.h) */
+		char dn[RW_CERT_DN_MAX], why[400];
+		int r = rw_cert_dn_normalize(v, dn, sizeof(dn), why, sizeof(why));
+		if (r == RW_ETOOBIG)
+			rw_cfg_err(ctx, rw_cfg_member(g, "cert_subject"),
+				   "longer than %d bytes as RFC 2253 text", RW_CERT_DN_MAX - 1);
+		else if (r)
+			rw_cfg_err(ctx, rw_cfg_member(g, "cert_subject"), "\"%s\": %s", v, why);
+		else
+			id->cert_subject = rw_cfg_strdup(ctx, dn);
+	}
 	if ((v = rw_cfg_get_str(g, "cert_san"))) {
 		static const char *const kinds[] = { "DNS:", "URI:", "email:", "IP:" };
 		bool ok = false;

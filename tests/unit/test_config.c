@@ -631,6 +631,14 @@ static void test_cannot_work(void **state)
 		  "c.conf:2: identities[1]: identity 'b' (line 2) is never used: identity 'a' (line 1)" },
 		{ "identities = ( { name = \"a\"; cert_subject = \"=ci\"; roles = [ \"pull:*\" ]; } );\n",
 		  "\"=ci\": not a distinguished name" },
+		/* OpenSSL's top-down order with RFC 2253 commas never matches */
+		{ "identities = ( { name = \"a\";\n cert_subject = \"C=DE, O=Example Corp, CN=ci-bot\"; "
+		  "roles = [ \"pull:*\" ]; } );\n",
+		  "c.conf:2: identities[0].cert_subject: \"C=DE, O=Example Corp, CN=ci-bot\": names C "
+		  "first and CN last: RFC 2253 puts the most specific name first "
+		  "(\"CN=ci-bot,O=Example Corp,C=DE\")" },
+		{ "identities = ( { name = \"a\"; cert_subject = \"CommonName=x\"; roles = [ \"pull:*\" ]; } );\n",
+		  "unknown attribute type \"CommonName\"" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct rw_policy p;
@@ -664,6 +672,39 @@ static void test_cannot_work(void **state)
 
 /* A client_ca that holds a leaf certificate: OpenSSL loads it, and no
  * client certificate ever verifies. */
+/* The spellings openssl prints load as the RFC 2253 name the
+ * certificate shows (tests/unit/test_cert_dn.c checks them against real
+ * certificates); two identities with the same name in different
+ * spellings are the same selector. */
+static void test_subject_spellings(void **state)
+{
+	static const char *const forms[] = {
+		"CN=ci-bot,O=Example Corp,C=DE",
+		"C = DE, O = Example Corp, CN = ci-bot",
+		"/C=DE/O=Example Corp/CN=ci-bot",
+		"commonName=ci-bot, organizationName=Example Corp, countryName=DE",
+	};
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text),
+			 "registry = { upstream = \"198.51.100.10:5000\"; server_names = [ \"r.example.test\" ]; };\n"
+			 "networks = { office = [ \"203.0.113.0/25\" ]; };\n"
+			 "listeners = ( { name = \"p\"; listen = \"0.0.0.0:8443\"; mode = \"passthrough\";\n"
+			 "  allow_from = [ \"office\" ]; } );\n"
+			 "identities = ( { name = \"a\"; cert_subject = \"%s\"; roles = [ \"pull:*\" ]; } );\n",
+			 forms[i]);
+		struct rw_policy p;
+		struct rw_diag d;
+		rw_diag_init(&d);
+		if (rw_config_load_string(text, "c.conf", &p, &d)) {
+			rw_diag_print(&d, stderr);
+			fail_msg("\"%s\" refused", forms[i]);
+		}
+		assert_string_equal(p.identities[0].cert_subject, "CN=ci-bot,O=Example Corp,C=DE");
+		rw_policy_free(&p);
+	}
+}
+
 static void test_client_ca_not_ca(void **state)
 {
 	(void)state;
@@ -956,6 +997,7 @@ int main(void)
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_endpoint),
 		cmocka_unit_test(test_cannot_work),
+		cmocka_unit_test(test_subject_spellings),
 		cmocka_unit_test(test_client_ca_not_ca),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_server_names),
