@@ -1,5 +1,6 @@
 #include "inspect/rw_err.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -55,6 +56,7 @@ static void rw_diag_vadd(struct rw_diag *d, int warn, const char *file, int line
 		off = 0;
 	vsnprintf(t + off, cap - (size_t)off, fmt, ap);
 	d->msg[d->n].is_warning = warn;
+	d->msg[d->n].line = file ? line : 0;
 	d->n++;
 }
 
@@ -76,8 +78,23 @@ void rw_diag_warn(struct rw_diag *d, const char *file, int line, const char *fmt
 
 void rw_diag_print(const struct rw_diag *d, FILE *out)
 {
-	for (unsigned i = 0; i < d->n; i++)
-		fprintf(out, "%s%s\n", d->msg[i].is_warning ? "warning: " : "", d->msg[i].text);
+	/* stable insertion sort of indices by line (none last) */
+	unsigned idx[RW_DIAG_MAX];
+	for (unsigned i = 0; i < d->n; i++) {
+		int li = d->msg[i].line > 0 ? d->msg[i].line : INT_MAX;
+		unsigned j = i;
+		while (j > 0) {
+			const int lj = d->msg[idx[j - 1]].line > 0 ? d->msg[idx[j - 1]].line : INT_MAX;
+			if (lj <= li)
+				break;
+			idx[j] = idx[j - 1];
+			j--;
+		}
+		idx[j] = i;
+	}
+	for (unsigned k = 0; k < d->n; k++)
+		fprintf(out, "%s%s\n", d->msg[idx[k]].is_warning ? "warning: " : "",
+			d->msg[idx[k]].text);
 	if (d->dropped)
 		fprintf(out, "(%u more messages not shown)\n", d->dropped);
 }

@@ -44,6 +44,7 @@ struct rw_diag {
 	unsigned dropped; /* messages not stored (over RW_DIAG_MAX) */
 	struct {
 		int is_warning;
+		int line; /* for the print order; <= 0: none */
 		char text[RW_DIAG_LEN];
 	} msg[RW_DIAG_MAX];
 };
@@ -56,7 +57,10 @@ void rw_diag_err(struct rw_diag *d, const char *file, int line, const char *fmt,
 void rw_diag_warn(struct rw_diag *d, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Print all stored messages, one per line, to the stream ("warning: "
- * prefix on warnings). */
+ * prefix on warnings), in line order: a config's errors are found in
+ * passes (syntax, sections, cross-checks), an admin reads the file top
+ * down. Messages with the same line, and those without one (after all
+ * others), keep the order they were recorded in. */
 void rw_diag_print(const struct rw_diag *d, FILE *out);
 
 #endif

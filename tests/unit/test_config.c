@@ -672,6 +672,57 @@ static void test_cannot_work(void **state)
 
 /* A client_ca that holds a leaf certificate: OpenSSL loads it, and no
  * client certificate ever verifies. */
+/* Messages are printed in line order, whatever pass found them; the
+ * same line keeps the recorded order, unlocated ones come last. And on a
+ * real config: a cross-check error (line 6) found after a section error
+ * (line 7) still prints first. */
+static void test_diag_line_order(void **state)
+{
+	struct rw_diag d;
+	rw_diag_init(&d);
+	rw_diag_err(&d, "c.conf", 9, "nine");
+	rw_diag_warn(&d, "c.conf", 3, "three-a");
+	rw_diag_err(&d, NULL, 0, "global");
+	rw_diag_err(&d, "c.conf", 3, "three-b");
+	rw_diag_err(&d, "c.conf", 1, "one");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	rw_diag_print(&d, f);
+	fclose(f);
+	assert_string_equal(buf, "c.conf:1: one\nwarning: c.conf:3: three-a\nc.conf:3: three-b\n"
+				 "c.conf:9: nine\nglobal\n");
+	free(buf);
+
+	const char *text =
+		"registry = { upstream = \"198.51.100.10:5000\"; server_names = [ \"r.example.test\" ]; };\n"
+		"networks = { office = [ \"203.0.113.0/25\" ]; };\n"
+		"listeners = ( { name = \"p\"; listen = \"0.0.0.0:8443\"; mode = \"passthrough\";\n"
+		"  allow_from = [ \"office\" ]; } );\n"
+		"identities = (\n"
+		"  { name = \"a\"; cert_subject = \"CN=x\"; roles = [ \"pull:*\" ]; },\n"
+		"  { name = \"b\"; cert_subject = \"CN=x\"; roles = [ \"pull:*\" ]; bogus = 1; } );\n"
+		"limits = { max_connections = 0; };\n";
+	struct rw_policy p;
+	rw_diag_init(&d);
+	assert_int_not_equal(rw_config_load_string(text, "c.conf", &p, &d), 0);
+	f = open_memstream(&buf, &len);
+	rw_diag_print(&d, f);
+	fclose(f);
+	int last = 0;
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *at = strstr(l, "c.conf:");
+		if (!at || at > strchr(l, '\n'))
+			continue;
+		int line = atoi(at + 7);
+		if (line < last)
+			fail_msg("line %d printed after line %d:\n%s", line, last, buf);
+		last = line;
+	}
+	assert_true(last >= 7);
+	free(buf);
+}
+
 /* The spellings openssl prints load as the RFC 2253 name the
  * certificate shows (tests/unit/test_cert_dn.c checks them against real
  * certificates); two identities with the same name in different
@@ -998,6 +1049,7 @@ int main(void)
 		cmocka_unit_test(test_endpoint),
 		cmocka_unit_test(test_cannot_work),
 		cmocka_unit_test(test_subject_spellings),
+		cmocka_unit_test(test_diag_line_order),
 		cmocka_unit_test(test_client_ca_not_ca),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_server_names),
