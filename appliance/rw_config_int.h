@@ -165,4 +165,10 @@ void rw_cfg_build_opts(struct rw_cfg_ctx *ctx, const config_setting_t *root);
 void rw_cfg_build_roles(struct rw_cfg_ctx *ctx, const config_setting_t *grp,
 			struct rw_role **roles, size_t *n_roles);
 
+/* The unspecified address (0.0.0.0, ::). */
+bool rw_cfg_is_any(const struct rw_endpoint *e);
+/* Two endpoints of one family that a socket on one would also take
+ * traffic of the other: a wildcard overlaps everything, else equal. */
+bool rw_cfg_endpoints_overlap(const struct rw_endpoint *a, const struct rw_endpoint *b);
+
 #endif

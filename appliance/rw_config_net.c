@@ -327,6 +327,18 @@ static void rw_cfg_allow_from(struct rw_cfg_ctx *ctx, const config_setting_t *g,
 	}
 }
 
+bool rw_cfg_is_any(const struct rw_endpoint *e)
+{
+	static const uint8_t zero[16];
+	return memcmp(e->addr, zero, e->family == AF_INET ? 4 : 16) == 0;
+}
+
+bool rw_cfg_endpoints_overlap(const struct rw_endpoint *a, const struct rw_endpoint *b)
+{
+	return rw_cfg_is_any(a) || rw_cfg_is_any(b) ||
+	       memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
+}
+
 static void rw_cfg_listener(struct rw_cfg_ctx *ctx, const config_setting_t *g, size_t i)
 {
 	struct rw_policy *p = ctx->pol;
@@ -349,11 +361,18 @@ static void rw_cfg_listener(struct rw_cfg_ctx *ctx, const config_setting_t *g, s
 	if (rw_cfg_get_str(g, "listen") &&
 	    rw_cfg_endpoint(ctx, rw_cfg_member(g, "listen"), &l->listen) == 0) {
 		for (size_t j = 0; j < i; j++) {
+			/* Two addresses of this host may share a port (the kernel
+			 * rules match the destination address of a listener bound
+			 * to one); a wildcard overlaps every address of its family,
+			 * so its rules would decide the other listener's traffic. */
 			const struct rw_endpoint *o = &p->listeners[j].listen;
-			if (o->family == l->listen.family && o->port == l->listen.port)
+			if (o->family == l->listen.family && o->port == l->listen.port &&
+			    rw_cfg_endpoints_overlap(o, &l->listen))
 				rw_cfg_err(ctx, rw_cfg_member(g, "listen"),
-					   "port %u already used by listener '%s' (line %d)",
-					   l->listen.port, p->listeners[j].name, p->listeners[j].line);
+					   "port %u already used by listener '%s' (line %d)%s",
+					   l->listen.port, p->listeners[j].name, p->listeners[j].line,
+					   rw_cfg_is_any(o) || rw_cfg_is_any(&l->listen)
+						   ? " on every address (a wildcard listener)" : "");
 		}
 		if (rw_cfg_is_self(&l->listen, &p->registry.upstream))
 			rw_cfg_err(ctx, rw_cfg_member(g, "listen"),

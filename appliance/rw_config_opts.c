@@ -211,7 +211,8 @@ static void rw_cfg_metrics(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 	}
 	for (size_t i = 0; i < p->n_listeners; i++) {
 		const struct rw_endpoint *e = &p->listeners[i].listen;
-		if (e->family == p->metrics.family && e->port == p->metrics.port)
+		if (e->family == p->metrics.family && e->port == p->metrics.port &&
+		    rw_cfg_endpoints_overlap(e, &p->metrics))
 			rw_cfg_err(ctx, s, "port %u already used by listener '%s' (line %d)",
 				   e->port, p->listeners[i].name, p->listeners[i].line);
 	}
