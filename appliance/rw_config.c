@@ -274,6 +274,7 @@ static int rw_cfg_load_text(const char *text, char *owned_text, const char *name
 	rw_cfg_build_listeners(&ctx, root);
 	rw_cfg_build_opts(&ctx, root);
 	rw_cfg_check_vpn_overlap(&ctx);
+	rw_cfg_check_reach(&ctx, root);
 	config_destroy(&cfg);
 
 	if (ctx.oom || diag->n_err != errs_before) {

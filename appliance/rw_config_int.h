@@ -171,4 +171,8 @@ bool rw_cfg_is_any(const struct rw_endpoint *e);
  * traffic of the other: a wildcard overlaps everything, else equal. */
 bool rw_cfg_endpoints_overlap(const struct rw_endpoint *a, const struct rw_endpoint *b);
 
+/* Rights that can never be used (rw_config_reach.c): refused where no
+ * push could ever succeed, warned where part of the config is dead. */
+void rw_cfg_check_reach(struct rw_cfg_ctx *ctx, const config_setting_t *root);
+
 #endif

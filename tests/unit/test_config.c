@@ -723,6 +723,70 @@ static void test_diag_line_order(void **state)
 	free(buf);
 }
 
+/* Rights that can never be used: refused where no push could ever
+ * succeed (push_requires_vpn with no way in through the VPN), warned
+ * where identities or peers could never match. */
+static void test_unreachable_rights(void **state)
+{
+	static const char base[] =
+		"registry = { upstream = \"198.51.100.10:5000\"; server_names = [ \"registry.example.test\" ]; };\n"
+		"networks = { office = [ \"203.0.113.0/25\" ]; };\n"
+		"listeners = ( { name = \"tls\"; listen = \"0.0.0.0:8443\"; mode = \"terminate\";\n"
+		"  cert = \"" "tests/data/certs/server.pem\"; key = \"tests/data/certs/server.key\";\n"
+		"  client_cert = \"%s\"; client_ca = \"tests/data/certs/ca.pem\"; allow_from = [ %s ]; } );\n"
+		"identities = ( { name = \"ci\"; cert_subject = \"CN=ci-bot\"; roles = [ \"pull:*\", \"%s\" ]; } );\n"
+		"%s%s";
+	static const char vpn[] =
+		"vpn = { interface = \"wg0\"; address = \"192.0.2.1/24\"; private_key_file = \"tests/configs/files/wg.key\";\n"
+		"  peers = ( { name = \"alice\"; public_key = \"jZdBt7x8tyqdytefFlLDwELDIedjlaIj2wT79R7EL38=\";\n"
+		"    address = \"192.0.2.2/32\"; roles = [ \"push:*\" ]; } ); };\n";
+	static const struct {
+		const char *cc, *allow, *role, *pol, *vpn;
+		int err;           /* 1: refused */
+		const char *msg;   /* in an error (err) or a warning */
+	} cases[] = {
+		{ "required", "\"office\"", "push:team-a/*", "", "", 1,
+		  "c.conf:6: policy.push_requires_vpn (default true): no push or delete can ever "
+		  "succeed: they must come through the VPN and there is no vpn section (write "
+		  "rights: identity 'ci' (line 6))" },
+		{ "required", "\"office\"", "delete:*", "policy = {\n push_requires_vpn = true; };\n", "", 1,
+		  "c.conf:8: policy.push_requires_vpn: no push or delete can ever succeed" },
+		{ "required", "\"office\"", "push:*", "", vpn, 1,
+		  "no terminate listener has \"vpn\" in allow_from" },
+		/* fine: pushes through the VPN are possible */
+		{ "required", "\"office\", \"vpn\"", "push:*", "", vpn, 0, NULL },
+		/* fine: pull only */
+		{ "required", "\"office\"", "pull:team-b/*", "", "", 0, NULL },
+		/* fine: no VPN rule */
+		{ "required", "\"office\"", "push:*", "policy = { push_requires_vpn = false; };\n", "", 0, NULL },
+		/* identities that can never match: warned */
+		{ "none", "\"office\"", "pull:x", "", "", 0,
+		  "1 identity can never match: no terminate listener asks for a client certificate" },
+		/* peers whose roles can never apply: warned */
+		{ "required", "\"office\"", "pull:x", "policy = { push_requires_vpn = false; };\n", vpn, 0,
+		  "the roles of 1 VPN peer can never apply" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[4096];
+		snprintf(text, sizeof(text), base, cases[i].cc, cases[i].allow, cases[i].role,
+			 cases[i].pol, cases[i].vpn);
+		struct rw_policy p;
+		struct rw_diag d;
+		rw_diag_init(&d);
+		int r = rw_config_load_string(text, "c.conf", &p, &d);
+		if (r == 0)
+			rw_policy_free(&p);
+		bool ok = cases[i].err ? (r == RW_ECONFIG && diag_has(&d, cases[i].msg, 0))
+			  : cases[i].msg ? (r == 0 && diag_has(&d, cases[i].msg, 1))
+					 : (r == 0 && d.n_warn == 0);
+		if (!ok) {
+			diag_dump(&d);
+			fail_msg("case %zu: r=%d, want %s '%s'", i, r, cases[i].err ? "error" : "warning",
+				 cases[i].msg ? cases[i].msg : "(none)");
+		}
+	}
+}
+
 /* The spellings openssl prints load as the RFC 2253 name the
  * certificate shows (tests/unit/test_cert_dn.c checks them against real
  * certificates); two identities with the same name in different
@@ -1049,6 +1113,7 @@ int main(void)
 		cmocka_unit_test(test_endpoint),
 		cmocka_unit_test(test_cannot_work),
 		cmocka_unit_test(test_subject_spellings),
+		cmocka_unit_test(test_unreachable_rights),
 		cmocka_unit_test(test_diag_line_order),
 		cmocka_unit_test(test_client_ca_not_ca),
 		cmocka_unit_test(test_names),
