@@ -131,6 +131,9 @@ $(BUILD)/regwallctl: $(BUILD)/obj/appliance/regwallctl_main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
+# test and bench objects are not intermediates: a rebuild keeps them
+.SECONDARY: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
@@ -144,19 +147,25 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
 # Unit tests (no root) then network tests (root; they skip outside CI
 # without it, and fail under CI=true). One summary line at the end.
 unit: deps $(UNIT_BIN) $(BUILD)/regwalld $(BUILD)/regwallctl
-	$(Q)BUILD=$(BUILD) bash tests/run-unit.sh $(UNIT_BIN)
+	$(Q)V=$(V) BUILD=$(BUILD) bash tests/run-unit.sh $(UNIT_BIN)
 
 net: deps $(BUILD)/regwalld $(BUILD)/regwallctl $(BENCH_BIN)
-	$(Q)BUILD=$(abspath $(BUILD)) bash tests/net/run.sh
+	$(Q)V=$(V) BUILD=$(abspath $(BUILD)) bash tests/net/run.sh
 
 # End-to-end: the data path with real clients, registry and TLS (root).
 e2e: deps $(BUILD)/regwalld $(BUILD)/regwallctl
-	$(Q)BUILD=$(abspath $(BUILD)) RUN_LABEL=e2e TEST_TIMEOUT=900 bash tests/net/run.sh tests/e2e/test_*.sh
+	$(Q)V=$(V) BUILD=$(abspath $(BUILD)) RUN_LABEL=e2e TEST_TIMEOUT=900 bash tests/net/run.sh tests/e2e/test_*.sh
 
+# All three suites run even if one fails; one total line at the end.
 test: deps
-	$(Q)$(MAKE) --no-print-directory unit
-	$(Q)$(MAKE) --no-print-directory net
-	$(Q)$(MAKE) --no-print-directory e2e
+	$(Q)sum=$(abspath $(BUILD))/test-summary; mkdir -p $(BUILD); rm -f "$$sum"; rc=0; \
+	TEST_SUMMARY="$$sum" $(MAKE) --no-print-directory unit || rc=1; \
+	TEST_SUMMARY="$$sum" $(MAKE) --no-print-directory net || rc=1; \
+	TEST_SUMMARY="$$sum" $(MAKE) --no-print-directory e2e || rc=1; \
+	awk '{ p += $$2; f += $$3; s += $$4 } END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s }' \
+		"$$sum" 2>/dev/null; \
+	[ -s "$$sum" ] || { echo "total: no suite reported (build failed?)"; rc=1; }; \
+	exit $$rc
 
 # The allocation count (test_tls_defer) interposes malloc, which ASan owns:
 # that one skip is by design here, any other fails under CI=true.

@@ -7,6 +7,10 @@
 # UNIT_EXPECTED_SKIPS (space-separated binary:test) names the skips that are
 # by design for this build (the allocation count cannot run under ASan);
 # they are listed but never fail the run.
+# Output: one line per test binary (PASS/FAIL, its counts and time); the
+# binary's whole output (cmocka's lines, worker events, daemon messages)
+# only when it failed, or always with V=1. TEST_SUMMARY (a file): the
+# counts are appended there as "unit P F S" for make test's total line.
 set -u
 passed=0; failed=0; broken=0; skipped=0
 skipped_names=()
@@ -14,12 +18,20 @@ count() { # count TAG TEXT: sum of N on cmocka's "[TAG] N test(s)" summary lines
   printf '%s\n' "$2" | sed -n "s/^\[$1\] \([0-9]\+\) test.*/\1/p" | awk '{s+=$1} END {print s+0}'
 }
 for t in "$@"; do
-  echo "== $t"
+  [ "${V:-0}" = 1 ] && echo "== $t"
+  t0=$(date +%s%N)
   out=$("$t" 2>&1); rc=$?
-  printf '%s\n' "$out"
+  ms=$((($(date +%s%N) - t0) / 1000000))
   p=$(count '  PASSED  ' "$out")
   f=$(count '  FAILED  ' "$out")
   s=$(count '  SKIPPED ' "$out")
+  if [ "${V:-0}" = 1 ] || [ "$rc" -ne 0 ] || [ "$f" -gt 0 ]; then
+    printf '%s\n' "$out"
+  fi
+  verdict=PASS
+  { [ "$rc" -ne 0 ] || [ "$f" -gt 0 ]; } && verdict=FAIL
+  printf '%-4s %-28s %3d passed, %d failed, %d skipped  %d.%01ds\n' "$verdict" \
+    "$(basename "$t")" "$p" "$f" "$s" $((ms / 1000)) $((ms % 1000 / 100))
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
   if [ "$s" -gt 0 ]; then
     # per-test lines "[  SKIPPED ] name" (the summary repeats them; keep one)
@@ -41,6 +53,7 @@ done
 # a skip cmocka counted but whose name we could not read is unexpected too
 [ "$skipped" -gt "${#skipped_names[@]}" ] && unexpected=$((unexpected + skipped - ${#skipped_names[@]}))
 echo "unit: $passed passed, $failed failed, $skipped skipped"
+[ -n "${TEST_SUMMARY:-}" ] && echo "unit $passed $failed $skipped" >>"$TEST_SUMMARY"
 if [ "${CI:-}" = true ] && [ "$unexpected" -gt 0 ]; then
   echo "unit: CI=true and $unexpected test(s) skipped: every test must run in CI" >&2
   exit 1

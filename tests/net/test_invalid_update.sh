@@ -56,7 +56,9 @@ norm >"$LAB_DIR/table.before"
 cp "$conf" "$LAB_DIR/good.conf"
 printf 'networks = { office = [ "203.0.113.0/25", "999.0.0.0/8" ]; };\nthis is not libconfig\n' >"$conf"
 kill -HUP "$LAB_DAEMON_PID"
-sleep 1.5
+# the reload is over when the daemon says it failed (no guess at a time)
+lab_wait_for 10 grep -q "reload failed" "$LAB_DIR/regwalld.log" ||
+	lab_fail "no 'reload failed' in the daemon's log after SIGHUP with a bad config"
 kill -0 "$LAB_DAEMON_PID" 2>/dev/null || lab_fail "daemon died on a bad config"
 norm | cmp -s - "$LAB_DIR/table.before" || lab_fail "table changed after a bad reload"
 grep -qE "$conf:[0-9]+" "$LAB_DIR/regwalld.log" || {
