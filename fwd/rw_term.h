@@ -128,8 +128,9 @@ struct rw_term_conn {
 	uint64_t drain_by;   /* draining: close by then unless the first request began; 0 = no */
 	struct rw_timer timer;
 	struct rw_timer pace_timer;
-	bool paced;          /* waiting for pace_timer */
-	uint64_t pace_credit;
+	bool paced;          /* waiting for pace_timer before writing upstream */
+	uint64_t pace_until; /* when pace_timer fires (rw_loop_now_ms clock) */
+	uint64_t pace_credit; /* bytes taken from the bucket, not yet written up */
 	struct rw_upstream up;
 	struct rw_term_io_state *io;
 	/* current exchange */
