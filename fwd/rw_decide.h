@@ -49,7 +49,10 @@ struct rw_decision {
 	const char *code;    /* NULL on allow; "UNAUTHORIZED", "DENIED" */
 	const char *reason;  /* log word: "allow", "no_identity", "no_role",
 			      * "push_requires_vpn", "unknown_operation",
-			      * "mount_source_denied", "catalog_needs_pull_all" */
+			      * "mount_source_denied", "catalog_needs_pull_all";
+			      * rw_decide_body: "content_type_duplicate",
+			      * "content_type_invalid", "form_body",
+			      * "upload_start_body" */
 	char message[RW_DECIDE_MSG_MAX]; /* for the client ("" on allow) */
 	bool counts_push_op; /* take a push-operation token (rw_limit_op) */
 	bool meters_upload;  /* pace the request body (rw_limit_bytes) */
@@ -74,5 +77,24 @@ struct rw_decision {
  */
 enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
 			  const struct rw_oci_req *req, struct rw_decision *out);
+
+/*
+ * The rest of the decision, on what the registry reads besides the request
+ * target (fwd/rw_decide_body.c): distribution reads mount, from, digest and
+ * _state with Go's FormValue, which also parses form bodies. Call after
+ * rw_decide allowed, with the parsed head and its classification. Refuses,
+ * overwriting *d (verdict, status, code, reason, message; no limiter flags):
+ *   two or more Content-Type fields      400 UNSUPPORTED content_type_duplicate
+ *   a Content-Type byte >= 0x80          400 UNSUPPORTED content_type_invalid
+ *   "urlencoded", "multipart" or "form-data" anywhere in Content-Type
+ *                                        403 DENIED form_body
+ *   a body (chunked, or Content-Length > 0) on a mount, or on an upload
+ *   start without ?digest=               403 DENIED upload_start_body
+ * on any request (every endpoint with a repository reaches FormValue in
+ * distribution's authorization). Otherwise returns ALLOW and leaves *d as
+ * it was.
+ */
+enum rw_verdict rw_decide_body(const struct rw_http_req *http, const struct rw_oci_req *req,
+			       struct rw_decision *d);
 
 #endif

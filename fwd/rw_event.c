@@ -56,6 +56,9 @@ int rw_event_json_write(FILE *out, const struct rw_fwd_event *ev)
 	rc |= rw_event_set_str(o, "operation", ev->operation);
 	rc |= rw_event_set_str(o, "reference", ev->reference);
 	rc |= rw_event_set_str(o, "digest", ev->digest);
+	rc |= rw_event_set_str(o, "from", ev->from);
+	if (ev->status)
+		rc |= rw_event_set_u64(o, "status", ev->status);
 	rc |= rw_event_set_u64(o, "bytes_up", ev->bytes_up);
 	rc |= rw_event_set_u64(o, "bytes_down", ev->bytes_down);
 	rc |= rw_event_set_u64(o, "duration_ms", ev->duration_ms);

@@ -17,10 +17,13 @@
  *     directions finished), "reset" (either side reset), "idle_timeout",
  *     "error" (a socket error other than a reset).
  *   Terminate mode (fwd/rw_term.h lists its reasons): "refuse" for a
- *     refused connection or request, "push" for a manifest PUT the
- *     registry answered 201 (repository, reference, digest from
- *     Docker-Content-Digest, bytes_up of the request, identity), "term"
- *     when a terminated connection ends.
+ *     refused connection or request, "push" for a push operation the
+ *     registry answered: reason "manifest_put" (201), "upload_mount"
+ *     (any answer: 201 linked, 202 did not), "upload_complete" and
+ *     "upload_start" (monolithic, ?digest=) when 2xx; with repository,
+ *     reference, digest (Docker-Content-Digest, else the one asked for),
+ *     from (the mount source), status, bytes_up of the request, identity;
+ *     "term" when a terminated connection ends.
  * Fields not known for an event are NULL / 0. */
 #ifndef RW_EVENT_H
 #define RW_EVENT_H
@@ -42,6 +45,8 @@ struct rw_fwd_event {
 	const char *cert_subject; /* a verified client certificate no identity names */
 	const char *method, *repository, *operation, *digest; /* terminate mode */
 	const char *reference; /* terminate mode: tag or digest of a pushed manifest */
+	const char *from;     /* terminate mode: a mount's source repository */
+	unsigned status;      /* terminate mode: the status the client got; 0 = none */
 	uint64_t bytes_up;    /* client -> registry, hello included */
 	uint64_t bytes_down;  /* registry -> client */
 	uint64_t duration_ms; /* accept to decision / close */

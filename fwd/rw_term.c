@@ -171,7 +171,11 @@ static void rw_term_emit(struct rw_term_conn *c, const char *kind, const char *r
 		ev.operation = rw_oci_op_str(o->op);
 		ev.repository = o->repo[0] ? o->repo : NULL;
 		ev.reference = o->reference[0] ? o->reference : NULL;
-		ev.digest = c->resp_digest[0] ? c->resp_digest : NULL;
+		/* the registry's Docker-Content-Digest, else the one asked for
+		 * (?digest=, ?mount=) */
+		ev.digest = c->resp_digest[0] ? c->resp_digest : o->digest[0] ? o->digest : NULL;
+		ev.from = o->from[0] ? o->from : NULL;
+		ev.status = c->resp_status;
 		ev.bytes_up = c->body_bytes;
 		ev.bytes_down = c->resp_bytes;
 	}
@@ -441,6 +445,7 @@ static void rw_term_refuse_req(struct rw_term_conn *c, int status, const char *c
 	}
 	io->reply_len = len;
 	io->reply_off = 0;
+	c->resp_status = (unsigned)status;
 	rw_term_emit(c, "refuse", reason, true);
 	if (!must_close)
 		io->cin.off += io->req.head_len;
@@ -470,6 +475,7 @@ static int rw_term_head(struct rw_term_conn *c)
 	c->method = rw_term_method(&io->req);
 	c->meters_upload = false;
 	c->resp_digest[0] = '\0';
+	c->resp_status = 0;
 	c->body_bytes = c->resp_bytes = 0;
 	if (r == RW_INSPECT_REFUSE) {
 		char reason[64], msg[96];
@@ -495,7 +501,8 @@ static int rw_term_head(struct rw_term_conn *c)
 	/* The one policy decision (shared with every other caller of
 	 * rw_decide): status, code and message go to the client as decided. */
 	struct rw_decision d;
-	if (rw_decide(c->w->p, &c->who, &io->oci, &d) != RW_VERDICT_ALLOW) {
+	if (rw_decide(c->w->p, &c->who, &io->oci, &d) != RW_VERDICT_ALLOW ||
+	    rw_decide_body(&io->req, &io->oci, &d) != RW_VERDICT_ALLOW) {
 		rw_term_refuse_req(c, d.status, d.code, d.reason, d.message, 0, false);
 		return 1;
 	}
@@ -542,6 +549,7 @@ static void rw_term_bad_gateway(struct rw_term_conn *c, const char *msg)
 	io->reply_len = len;
 	io->reply_off = 0;
 	c->close_after = true;
+	c->resp_status = 502;
 	rw_term_emit(c, "refuse", "upstream_failed", true);
 	c->state = RW_TERM_REPLY;
 }
@@ -588,8 +596,6 @@ static int rw_term_client_read(struct rw_term_conn *c)
 	bool in_body = c->state == RW_TERM_FORWARD && !c->body_done;
 	if (c->state != RW_TERM_HEAD && !in_body)
 		return 0;
-	if (c->paced)
-		return 0;
 	if (!io) {
 		/* An idle keep-alive session holds no buffers: they are mapped
 		 * when the next request's first byte is there to read. */
@@ -610,26 +616,10 @@ static int rw_term_client_read(struct rw_term_conn *c)
 	struct rw_term_buf *b = &io->cin;
 	rw_term_buf_compact(b);
 	size_t room = sizeof(b->data) - b->len;
+	/* A paced upload is held back where it is written upstream
+	 * (rw_term_up_write); reading stops when this buffer is full. */
 	if (room == 0)
 		return 0;
-	/* Upload pacing: read no faster than the identity's byte bucket
-	 * refills. Tokens taken are credit for later reads, never lost. */
-	if (in_body && c->meters_upload && c->w->o.limit &&
-	    c->w->p->opts.push_bytes_per_second) {
-		if (c->pace_credit == 0) {
-			uint64_t wait = 0;
-			c->pace_credit = rw_limit_bytes(c->w->o.limit, c->who.name,
-							rw_loop_clock_ms(), room, &c->w->p->opts,
-							&wait);
-			if (c->pace_credit == 0) {
-				c->paced = true;
-				rw_loop_timer_arm(&c->w->loop, &c->pace_timer, wait ? wait : 1);
-				return 0;
-			}
-		}
-		if (room > c->pace_credit)
-			room = (size_t)c->pace_credit;
-	}
 	unsigned want;
 	ssize_t n = rw_term_io_read(c->cfd, c->ssl, b->data + b->len, room, &want);
 	if (n == RW_EINCOMPLETE) {
@@ -647,8 +637,6 @@ static int rw_term_client_read(struct rw_term_conn *c)
 		rw_term_close(c, "term", "client_error", true);
 		return -1;
 	}
-	if (in_body && c->pace_credit)
-		c->pace_credit -= (uint64_t)n < c->pace_credit ? (uint64_t)n : c->pace_credit;
 	b->len += (size_t)n;
 	c->last_io = rw_loop_now_ms(&c->w->loop);
 	return 1;
@@ -712,6 +700,44 @@ static int rw_term_up_connect(struct rw_term_conn *c)
 	return 1;
 }
 
+/* The current request's bytes are paced: its decision said so and byte
+ * limits are on. */
+static bool rw_term_metered(const struct rw_term_conn *c)
+{
+	return c->meters_upload && c->w->o.limit && c->w->p->opts.push_bytes_per_second;
+}
+
+/* Upload pacing, where the bytes leave for the registry: of the n bytes
+ * ready to be written, how many the identity's byte bucket lets pass now
+ * (0: none; the pace timer will run the pump again). Charging here and
+ * not where the client is read means no framing escapes it: head and
+ * body in one TLS record, tiny or huge writes, 100-continue, many
+ * connections all end up as bytes written upstream. The head is charged
+ * too: it goes to the registry like the body, and without it a client
+ * could move data in 40 KiB heads at no byte cost. Tokens taken and not
+ * yet written stay with the connection as credit, never lost. */
+static size_t rw_term_pace(struct rw_term_conn *c, size_t n)
+{
+	if (c->paced)
+		return 0;
+	if (c->pace_credit == 0) {
+		uint64_t wait = 0;
+		c->pace_credit = rw_limit_bytes(c->w->o.limit, c->who.name, rw_loop_clock_ms(), n,
+						&c->w->p->opts, &wait);
+		if (c->pace_credit == 0) {
+			if (wait == 0)
+				wait = 1;
+			uint64_t now = rw_loop_now_ms(&c->w->loop);
+			c->paced = true;
+			c->pace_until = now + wait;
+			if (rw_loop_timer_arm(&c->w->loop, &c->pace_timer, wait))
+				c->paced = false; /* out of memory: the next event or the idle timeout */
+			return 0;
+		}
+	}
+	return n < c->pace_credit ? n : (size_t)c->pace_credit;
+}
+
 static int rw_term_up_write(struct rw_term_conn *c)
 {
 	struct rw_term_io_state *io = c->io;
@@ -749,6 +775,12 @@ static int rw_term_up_write(struct rw_term_conn *c)
 	}
 	if (n == 0)
 		return 0;
+	bool metered = rw_term_metered(c);
+	if (metered) {
+		n = rw_term_pace(c, n);
+		if (n == 0)
+			return 0;
+	}
 	unsigned want;
 	ssize_t r = rw_term_io_write(c->up.fd, c->up.ssl, p, n, &want);
 	if (r == RW_EINCOMPLETE) {
@@ -769,6 +801,8 @@ static int rw_term_up_write(struct rw_term_conn *c)
 		io->cin.off += (size_t)r;
 		c->body_avail -= (size_t)r;
 	}
+	if (metered)
+		c->pace_credit -= (uint64_t)r;
 	c->body_bytes += (uint64_t)r;
 	c->bytes_up += (uint64_t)r;
 	c->last_io = rw_loop_now_ms(&c->w->loop);
@@ -907,6 +941,29 @@ bad:
 	return -1;
 }
 
+/* The "push" event's reason for an exchange the registry answered, NULL
+ * for none: what changed or linked content in a repository. A mount is
+ * recorded whatever the registry said (201 linked the blob, 202 opened a
+ * session instead: either way the answer told whether the digest exists
+ * in "from"), uploads when the registry took them (2xx: distribution 2.8
+ * answers a monolithic POST with 202 and a completed upload with 201). */
+static const char *rw_term_push_event(enum rw_oci_op op, bool has_digest, unsigned status)
+{
+	bool ok = status >= 200 && status <= 299;
+	switch (op) {
+	case RW_OCI_OP_MANIFEST_PUT:
+		return status == 201 ? "manifest_put" : NULL;
+	case RW_OCI_OP_UPLOAD_MOUNT:
+		return status ? "upload_mount" : NULL;
+	case RW_OCI_OP_UPLOAD_COMPLETE:
+		return ok ? "upload_complete" : NULL;
+	case RW_OCI_OP_UPLOAD_START:
+		return ok && has_digest ? "upload_start" : NULL;
+	default:
+		return NULL;
+	}
+}
+
 /* The exchange ends when the whole response has reached the client. */
 static int rw_term_finish(struct rw_term_conn *c)
 {
@@ -928,8 +985,10 @@ static int rw_term_finish(struct rw_term_conn *c)
 	}
 	if (c->state != RW_TERM_FORWARD || !c->resp_done || c->resp_fwd > 0)
 		return 0;
-	if (io->oci.op == RW_OCI_OP_MANIFEST_PUT && c->resp_status == 201)
-		rw_term_emit(c, "push", "manifest_put", true);
+	const char *push = rw_term_push_event(io->oci.op, io->oci.digest[0] != '\0',
+					      c->resp_status);
+	if (push)
+		rw_term_emit(c, "push", push, true);
 	if (!c->body_done) {
 		/* The registry answered before the body ended (an error,
 		 * usually): the rest of the body cannot be framed away. */
@@ -980,6 +1039,11 @@ static uint64_t rw_term_deadline(const struct rw_term_conn *c, const char **why)
 		return c->last_io + o->connect_timeout_ms;
 	default:
 		*why = "idle_timeout";
+		/* While the upload waits for byte budget, regwall holds the
+		 * client's bytes: the client is not idle, and the idle time
+		 * counts from the end of the wait. */
+		if (c->paced && c->pace_until > c->last_io)
+			return c->pace_until + o->idle_timeout_ms;
 		return c->last_io + o->idle_timeout_ms;
 	}
 	/* draining: the grace of a session that has no request under way */
@@ -1038,6 +1102,9 @@ static void rw_term_on_pace(struct rw_loop *l, void *arg)
 {
 	struct rw_term_conn *c = arg;
 	c->paced = false;
+	/* the wait was ours, not the client's (rw_term_deadline) */
+	if (c->pace_until > c->last_io)
+		c->last_io = c->pace_until;
 	rw_term_pump(c);
 }
 
@@ -1090,7 +1157,7 @@ static void rw_term_pump(struct rw_term_conn *c)
 	 * socket is not writable the connection waits on the client anyway),
 	 * so the loop calls back after serving other connections. */
 	bool reading = c->state == RW_TERM_HEAD || (c->state == RW_TERM_FORWARD && !c->body_done);
-	if (budget_out || (c->ssl && reading && !c->paced && SSL_pending(c->ssl) > 0 && c->io &&
+	if (budget_out || (c->ssl && reading && SSL_pending(c->ssl) > 0 && c->io &&
 			   (c->io->cin.off > 0 || c->io->cin.len < sizeof(c->io->cin.data))))
 		c->cwant |= RW_LOOP_WRITE;
 	if (rw_term_interest(c, c->cfd, &c->creg, &c->cmask, c->cwant, rw_term_on_client) ||

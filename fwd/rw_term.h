@@ -30,9 +30,17 @@
  *     "overload", "source_limit"
  *   request: rw_decide's reason for a policy refusal ("no_identity",
  *     "no_role", "push_requires_vpn", "mount_source_denied",
- *     "catalog_needs_pull_all", "unknown_operation"), "misdirected"
+ *     "catalog_needs_pull_all", "unknown_operation"), rw_decide_body's for
+ *     what the registry would read ("content_type_duplicate" and
+ *     "content_type_invalid": 400; "form_body": a form media type the
+ *     registry would take parameters from; "upload_start_body": a body on
+ *     a mount or a non-monolithic upload start; both 403), "misdirected"
  *     (Host != SNI), "rate_limited", "http_<refuse>" (framing),
  *     "upstream_failed" (connect/TLS/response error; answered 502)
+ *   push (the registry answered a push operation): "manifest_put" (201),
+ *     "upload_mount" (any status: 201 linked, 202 did not), and when 2xx
+ *     "upload_complete", "upload_start" (monolithic); events carry from
+ *     and status
  *   end of connection ("term"): "done", "idle_timeout", "header_timeout",
  *     "client_error", "upstream_error", "drain" (the worker began draining:
  *     an idle session at once; one still in the handshake or silent since
@@ -128,8 +136,9 @@ struct rw_term_conn {
 	uint64_t drain_by;   /* draining: close by then unless the first request began; 0 = no */
 	struct rw_timer timer;
 	struct rw_timer pace_timer;
-	bool paced;          /* waiting for pace_timer */
-	uint64_t pace_credit;
+	bool paced;          /* waiting for pace_timer before writing upstream */
+	uint64_t pace_until; /* when pace_timer fires (rw_loop_now_ms clock) */
+	uint64_t pace_credit; /* bytes taken from the bucket, not yet written up */
 	struct rw_upstream up;
 	struct rw_term_io_state *io;
 	/* current exchange */

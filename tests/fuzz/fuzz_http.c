@@ -12,12 +12,18 @@
  *    was offered; OK/REFUSE are stable (later feeds consume nothing);
  *    random splits give the same end, consumed and payload as one feed;
  *    Content-Length bodies carry exactly content_length payload bytes.
+ *  - rw_decide_body on every parsed head: a refusal is 400/403 with one
+ *    of its four reasons and no limiter flags; a request without
+ *    Content-Type and without a body is never refused; a body on a mount
+ *    or a non-monolithic upload start always is.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fwd/rw_decide.h"
 #include "inspect/rw_http.h"
+#include "inspect/rw_oci.h"
 
 #define CHECK(x) \
 	do { \
@@ -73,6 +79,31 @@ static void check_head(const uint8_t *buf, size_t len, struct rw_http_req *req,
 	}
 	if (r == RW_INSPECT_MORE)
 		CHECK(len < RW_HTTP_MAX_LINE + RW_HTTP_MAX_FIELDS);
+}
+
+static void check_body_decision(const struct rw_http_req *req)
+{
+	static struct rw_oci_req oci;
+	CHECK(rw_oci_classify_http(req, &oci) == 0);
+	struct rw_decision d;
+	memset(&d, 0, sizeof(d));
+	d.counts_push_op = d.meters_upload = true;
+	enum rw_verdict v = rw_decide_body(req, &oci, &d);
+	bool body = req->framing == RW_HTTP_BODY_CHUNKED ||
+		    (req->framing == RW_HTTP_BODY_LENGTH && req->content_length > 0);
+	if (v == RW_VERDICT_ALLOW) {
+		CHECK(d.counts_push_op && d.meters_upload);
+		CHECK(!body || !(oci.op == RW_OCI_OP_UPLOAD_MOUNT ||
+				 (oci.op == RW_OCI_OP_UPLOAD_START && !oci.digest[0])));
+		return;
+	}
+	CHECK(v == RW_VERDICT_DENY);
+	CHECK(d.status == 400 || d.status == 403);
+	CHECK(!d.counts_push_op && !d.meters_upload);
+	CHECK(!strcmp(d.reason, "content_type_duplicate") ||
+	      !strcmp(d.reason, "content_type_invalid") || !strcmp(d.reason, "form_body") ||
+	      !strcmp(d.reason, "upload_start_body"));
+	CHECK(body || rw_http_field_get(req, "Content-Type") != NULL);
 }
 
 /* Feed data[0..len) once and in random splits; return the verdict and
@@ -142,6 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_head(data + pos, size - pos, &req, r);
 		if (r != RW_INSPECT_OK)
 			break;
+		check_body_decision(&req);
 		pos += req.head_len;
 		size_t used;
 		r = frame_body(&req, data + pos, size - pos, &used);

@@ -44,8 +44,9 @@
 #define MAX_EV 256
 struct ev_rec {
 	char kind[16], reason[48], identity[64], repository[128], reference[128], digest[96];
-	char listener[32], method[16], cert_subject[128];
+	char listener[32], method[16], cert_subject[128], from[128];
 	uint64_t bytes_up;
+	unsigned status;
 };
 static struct ev_rec g_ev[MAX_EV];
 static int g_nev;
@@ -70,7 +71,9 @@ static void ev_sink(void *ctx, const struct rw_fwd_event *e)
 		cp(r->listener, sizeof(r->listener), e->listener);
 		cp(r->method, sizeof(r->method), e->method);
 		cp(r->cert_subject, sizeof(r->cert_subject), e->cert_subject);
+		cp(r->from, sizeof(r->from), e->from);
 		r->bytes_up = e->bytes_up;
+		r->status = e->status;
 	}
 	pthread_mutex_unlock(&g_mu);
 }
@@ -224,9 +227,11 @@ static uint16_t g_port[3];
 static struct rw_limit *g_limit;
 static struct rw_cidr g_carol_addr = { AF_INET, 32, { 127, 0, 0, 3 } };
 static struct rw_role g_carol_roles[] = { { RW_ROLE_PULL, "team-a/*" },
-					  { RW_ROLE_DELETE, "team-a/*" } };
+					  { RW_ROLE_DELETE, "team-a/*" },
+					  { RW_ROLE_PULL, "mnt/*" },
+					  { RW_ROLE_PUSH, "mnt/*" } };
 static struct rw_peer g_carol = { .name = "carol", .addresses = &g_carol_addr, .n_addresses = 1,
-				  .roles = g_carol_roles, .n_roles = 2 };
+				  .roles = g_carol_roles, .n_roles = 4 };
 
 static void *worker_main(void *arg)
 {
@@ -944,6 +949,58 @@ static void test_cert_and_vpn_peer_union(void **state)
 	pthread_mutex_unlock(&g_mu);
 }
 
+/* What the registry reads (as the VPN peer carol, push on mnt/..: her own
+ * push-op bucket; the other tests spend ci-bot's): a mount written into a
+ * form body is refused before the registry sees a byte (it would read
+ * mount and from out of the body), the connection closed after the answer
+ * (the body is never read); an allowed mount is relayed and leaves a push
+ * event with its source and the registry's status. */
+static void test_form_body_refused_mount_event(void **state)
+{
+	char buf[4096];
+	pthread_mutex_lock(&g_mu);
+	int before = g_nheads;
+	pthread_mutex_unlock(&g_mu);
+	int m = ev_mark();
+	struct cli c;
+	cli_open_src(&c, LIS_OPTIONAL, "registry.example.test", NULL, NULL, 0, "127.0.0.3");
+	assert_true(c.ok);
+	const char *form = "POST /v2/mnt/app/blobs/uploads/ HTTP/1.1\r\n"
+			   "Host: registry.example.test\r\n"
+			   "Content-Type: application/x-www-form-urlencoded\r\n"
+			   "Content-Length: 91\r\n\r\n"
+			   "mount=sha256:4f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8"
+			   "&from=team-b/x";
+	cli_send(&c, form, strlen(form));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 403);
+	assert_non_null(strstr(buf, "Connection: close"));
+	assert_non_null(strstr(buf, "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"regwall: a form body"));
+	cli_close(&c);
+	struct ev_rec e;
+	assert_true(ev_wait(m, "refuse", "form_body", &e));
+	assert_string_equal(e.identity, "peer:carol");
+	assert_string_equal(e.repository, "mnt/app");
+	assert_int_equal(e.status, 403);
+	pthread_mutex_lock(&g_mu);
+	assert_int_equal(g_nheads, before);
+	pthread_mutex_unlock(&g_mu);
+
+	m = ev_mark();
+	cli_open_src(&c, LIS_OPTIONAL, "registry.example.test", NULL, NULL, 0, "127.0.0.3");
+	assert_true(c.ok);
+	const char *mount = "POST /v2/mnt/app/blobs/uploads/?mount=sha256:4f1a2b3c4d5e6f708192a3b4c5d6"
+			    "e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8&from=mnt/base HTTP/1.1\r\n"
+			    "Host: registry.example.test\r\nContent-Length: 0\r\n\r\n";
+	cli_send(&c, mount, strlen(mount));
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 202);
+	cli_close(&c);
+	assert_true(ev_wait(m, "push", "upload_mount", &e));
+	assert_string_equal(e.repository, "mnt/app");
+	assert_string_equal(e.from, "mnt/base");
+	assert_string_equal(e.digest, digest_hex);
+	assert_int_equal(e.status, 202);
+}
+
 /* Wait (bounded) for the worker thread to return. */
 static bool worker_returned(int ms)
 {
@@ -1111,6 +1168,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_400_and_header_timeout),
 		cmocka_unit_test(test_anonymous_401),
 		cmocka_unit_test(test_cert_and_vpn_peer_union),
+		cmocka_unit_test(test_form_body_refused_mount_event),
 		cmocka_unit_test(test_drain_keeps_upload_closes_idle),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
