@@ -1,9 +1,11 @@
 /* Passthrough end to end on 127.0.0.1, without root and without the
  * daemon: a worker (rw_fwd_worker_*) runs in a thread with a hand-built
  * policy; behind it either a real TLS server (openssl s_server -www, its
- * certificate made at start-up) or a sink that hashes every byte it
- * receives. Clients are real openssl s_client / curl processes and
- * crafted byte streams from captured ClientHellos. */
+ * certificate made at start-up), a sink that answers with a captured
+ * ServerHello and hashes every byte it receives, or a scripted registry
+ * that answers hellos with captured HelloRetryRequest / ServerHello bytes.
+ * Clients are real openssl s_client / curl processes and crafted byte
+ * streams from captured ClientHellos. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -197,8 +199,9 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* allow_ech for the next wfix_start (set before the worker thread runs) */
-static bool next_allow_ech;
+/* allow_ech for the next wfix_start (set before the worker thread runs);
+ * unless set, the config loader's default (true) */
+static bool next_allow_ech, next_allow_ech_set;
 
 static void wfix_start(struct wfix *f, uint16_t upstream_port, const struct rw_fwd_opts *o_in)
 {
@@ -217,8 +220,8 @@ static void wfix_start(struct wfix *f, uint16_t upstream_port, const struct rw_f
 	memcpy(f->lis.listen.addr, lo, 4);
 	f->lis.listen.port = 0;
 	f->lis.mode = RW_MODE_PASSTHROUGH;
-	f->lis.allow_ech = next_allow_ech;
-	next_allow_ech = false;
+	f->lis.allow_ech = next_allow_ech_set ? next_allow_ech : true;
+	next_allow_ech_set = false;
 	f->pol.listeners = &f->lis;
 	f->pol.n_listeners = 1;
 	assert_int_equal(pipe2(f->stop, O_CLOEXEC), 0);
@@ -254,7 +257,23 @@ struct sink_conn {
 	size_t len;
 };
 
+/* The registry's answer the sink sends on accept: a real ServerHello
+ * (tests/data/server-hello/openssl-tls13.bin: ServerHello + CCS). regwall
+ * holds the client's bytes after its hello until it has seen one. */
+static uint8_t sh_bytes[4096];
+static size_t sh_len;
+
+static void load_server_hello(void)
+{
+	if (sh_len == 0) {
+		assert_int_equal(read_file("tests/data/server-hello/openssl-tls13.bin", sh_bytes,
+					   sizeof(sh_bytes), &sh_len), 0);
+		assert_true(sh_len > 100);
+	}
+}
+
 struct sink {
+	bool silent; /* no ServerHello: a registry that never answers */
 	int lfd, epfd, stop[2];
 	uint16_t port;
 	pthread_t th;
@@ -284,6 +303,9 @@ static void *sink_main(void *arg)
 						close(c);
 						continue;
 					}
+					if (!s->silent)
+						assert_int_equal(send(c, sh_bytes, sh_len, MSG_NOSIGNAL),
+								 (ssize_t)sh_len);
 					struct sink_conn *sc = calloc(1, sizeof(*sc));
 					sc->md = EVP_MD_CTX_new();
 					EVP_DigestInit_ex(sc->md, EVP_sha256(), NULL);
@@ -325,10 +347,12 @@ static void *sink_main(void *arg)
 	}
 }
 
-static struct sink *sink_start(void)
+static struct sink *sink_start_opt(bool silent)
 {
+	load_server_hello();
 	struct sink *s = calloc(1, sizeof(*s));
 	assert_non_null(s);
+	s->silent = silent;
 	pthread_mutex_init(&s->mu, NULL);
 	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -345,6 +369,11 @@ static struct sink *sink_start(void)
 	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->stop[0], &ee);
 	assert_int_equal(pthread_create(&s->th, NULL, sink_main, s), 0);
 	return s;
+}
+
+static struct sink *sink_start(void)
+{
+	return sink_start_opt(false);
 }
 
 static void sink_stop(struct sink *s)
@@ -478,7 +507,7 @@ static void test_bytes_exact_whole(void **state)
 	assert_string_equal(e.reason, "done");
 	assert_string_equal(e.sni, NAME_OK);
 	assert_int_equal(e.up, len);
-	assert_int_equal(e.down, 0);
+	assert_int_equal(e.down, sh_len);
 	free(stream);
 	wfix_stop(&f);
 	sink_stop(s);
@@ -611,9 +640,6 @@ static void test_refusals(void **state)
 	expect_refused(&f, s, hello, hello_len, "no_sni");
 	load_hello("openssl-tls12-nosni.bin");
 	expect_refused(&f, s, hello, hello_len, "no_sni");
-	/* chromium sends (GREASE) ECH; the listener does not allow it */
-	load_hello("chromium.bin");
-	expect_refused(&f, s, hello, hello_len, "ech");
 	/* a name not on the list: patch the SNI in a captured hello in place
 	 * (same length, so every length field stays right) */
 	load_hello("curl-http2.bin");
@@ -628,7 +654,56 @@ static void test_refusals(void **state)
 	sink_stop(s);
 }
 
-static void test_allowed_wildcard_and_ech_opt_in(void **state)
+static void load_crafted(const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "tests/data/hello-crafted/%s", name);
+	assert_int_equal(read_file(path, hello, sizeof(hello), &hello_len), 0);
+	assert_true(hello_len > 5);
+}
+
+/* Chromium and Firefox send GREASE ECH on every connection; a registry
+ * without ECH keys handshakes on the outer hello. By default such hellos
+ * pass on their (outer) name; allow_ech = false refuses them all. */
+static void test_grease_ech(void **state)
+{
+	struct sink *s = sink_start();
+	struct wfix f;
+	static const char *const ech_hellos[][2] = { { "hello", "chromium.bin" },
+						     { "hello-crafted", "ok-grease-ech.bin" } };
+	for (size_t i = 0; i < 2; i++) {
+		if (strcmp(ech_hellos[i][0], "hello") == 0)
+			load_hello(ech_hellos[i][1]);
+		else
+			load_crafted(ech_hellos[i][1]);
+		wfix_start(&f, s->port, NULL);
+		send_through(&f, s, hello, hello_len, 100, 1);
+		assert_true(wait_events(1, 3000) >= 1);
+		assert_string_equal(event_at(0).kind, "pass");
+		assert_string_equal(event_at(0).sni, NAME_OK);
+		wfix_stop(&f);
+		/* refusals: a fresh registry that must see no connection */
+		sink_stop(s);
+		s = sink_start();
+		/* a name off the list is still refused with ECH present */
+		uint8_t *p = memmem(hello, hello_len, NAME_OK, strlen(NAME_OK));
+		assert_non_null(p);
+		memcpy(p, "registry.example.evil", strlen(NAME_OK));
+		wfix_start(&f, s->port, NULL);
+		expect_refused(&f, s, hello, hello_len, "sni");
+		wfix_stop(&f);
+		memcpy(p, NAME_OK, strlen(NAME_OK));
+		/* the explicit setting for a registry that holds ECH keys */
+		next_allow_ech = false;
+		next_allow_ech_set = true;
+		wfix_start(&f, s->port, NULL);
+		expect_refused(&f, s, hello, hello_len, "ech");
+		wfix_stop(&f);
+	}
+	sink_stop(s);
+}
+
+static void test_allowed_wildcard(void **state)
 {
 	struct sink *s = sink_start();
 	struct wfix f;
@@ -648,14 +723,6 @@ static void test_allowed_wildcard_and_ech_opt_in(void **state)
 	send_through(&f, s, hello, hello_len, hello_len, 0);
 	assert_true(wait_events(1, 3000) >= 1);
 	assert_string_equal(event_at(0).sni, "e.mirror.example.test");
-	wfix_stop(&f);
-	/* allow_ech: the same chromium hello now passes */
-	next_allow_ech = true;
-	wfix_start(&f, s->port, NULL);
-	load_hello("chromium.bin");
-	send_through(&f, s, hello, hello_len, 100, 1);
-	assert_true(wait_events(1, 3000) >= 1);
-	assert_string_equal(event_at(0).kind, "pass");
 	wfix_stop(&f);
 	sink_stop(s);
 }
@@ -800,6 +867,10 @@ static void test_2000_idle_connections(void **state)
 	assert_int_equal(rw_fwd_worker_conns(f.w), N);
 	assert_int_equal(wait_events(1, 0), 0);
 	for (int i = 0; i < N; i++) {
+		/* the registry's ServerHello, relayed whole, then nothing */
+		uint8_t got[sizeof(sh_bytes)];
+		assert_int_equal(recv(c[i], got, sh_len, MSG_WAITALL), (ssize_t)sh_len);
+		assert_memory_equal(got, sh_bytes, sh_len);
 		struct pollfd p = { .fd = c[i], .events = POLLIN };
 		assert_int_equal(poll(&p, 1, 0), 0);
 	}
@@ -974,7 +1045,8 @@ int main(void)
 		cmocka_unit_test(test_one_byte_segments),
 		cmocka_unit_test(test_reframed_10_byte_records),
 		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_allowed_wildcard_and_ech_opt_in),
+		cmocka_unit_test(test_allowed_wildcard),
+		cmocka_unit_test(test_grease_ech),
 		cmocka_unit_test(test_hello_timeout),
 		cmocka_unit_test(test_connect_failed),
 		cmocka_unit_test(test_limits_overload),
