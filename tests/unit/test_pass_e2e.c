@@ -890,6 +890,343 @@ static void test_2000_idle_connections(void **state)
 	sink_stop(s);
 }
 
+
+/* ---- HelloRetryRequest: a scripted registry ---- */
+
+/* Answers the first 'expect1' bytes with reply1 and, if expect2, the next
+ * expect2 bytes with reply2; then reads until EOF. Keeps every byte it
+ * received, so a test sees exactly what reached the registry. */
+struct script {
+	int lfd;
+	uint16_t port;
+	pthread_t th;
+	size_t expect1, expect2;
+	const uint8_t *reply1, *reply2;
+	size_t reply1_len, reply2_len;
+	uint8_t got[65536];
+	size_t got_len;
+	int accepted;
+};
+
+static bool script_read(struct script *sc, int c, size_t n)
+{
+	while (n) {
+		ssize_t r = recv(c, sc->got + sc->got_len,
+				 n < sizeof(sc->got) - sc->got_len ? n : sizeof(sc->got) - sc->got_len, 0);
+		if (r <= 0)
+			return false;
+		sc->got_len += (size_t)r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+static void *script_main(void *arg)
+{
+	struct script *sc = arg;
+	struct pollfd p = { .fd = sc->lfd, .events = POLLIN };
+	if (poll(&p, 1, 8000) != 1)
+		return NULL;
+	int c = accept(sc->lfd, NULL, NULL);
+	if (c < 0)
+		return NULL;
+	sc->accepted = 1;
+	struct timeval tv = { .tv_sec = 8 };
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (script_read(sc, c, sc->expect1)) {
+		send(c, sc->reply1, sc->reply1_len, MSG_NOSIGNAL);
+		if (sc->expect2 && script_read(sc, c, sc->expect2))
+			send(c, sc->reply2, sc->reply2_len, MSG_NOSIGNAL);
+		while (sc->got_len < sizeof(sc->got) && script_read(sc, c, 1))
+			;
+	}
+	close(c);
+	return NULL;
+}
+
+static struct script *script_start(size_t expect1, const uint8_t *r1, size_t r1_len,
+				   size_t expect2, const uint8_t *r2, size_t r2_len)
+{
+	struct script *sc = calloc(1, sizeof(*sc));
+	assert_non_null(sc);
+	sc->expect1 = expect1;
+	sc->reply1 = r1;
+	sc->reply1_len = r1_len;
+	sc->expect2 = expect2;
+	sc->reply2 = r2;
+	sc->reply2_len = r2_len;
+	sc->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(sc->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(sc->lfd, 4), 0);
+	socklen_t len = sizeof(sin);
+	getsockname(sc->lfd, (struct sockaddr *)&sin, &len);
+	sc->port = ntohs(sin.sin_port);
+	assert_int_equal(pthread_create(&sc->th, NULL, script_main, sc), 0);
+	return sc;
+}
+
+static void script_join(struct script *sc)
+{
+	pthread_join(sc->th, NULL);
+	close(sc->lfd);
+}
+
+static uint8_t hrr_bytes[512], sh2_bytes[512];
+static size_t hrr_len, sh2_len;
+static const uint8_t ccs_rec[6] = { 0x14, 0x03, 0x03, 0x00, 0x01, 0x01 };
+
+static void load_hrr(void)
+{
+	/* real openssl s_server answers (scripts/capture-server-hellos.sh):
+	 * HRR + CCS, and the ServerHello flight after the second hello */
+	assert_int_equal(read_file("tests/data/server-hello/openssl-tls13-hrr.bin", hrr_bytes,
+				   sizeof(hrr_bytes), &hrr_len), 0);
+	assert_int_equal(read_file("tests/data/server-hello/openssl-after-hrr.bin", sh2_bytes,
+				   sizeof(sh2_bytes), &sh2_len), 0);
+	assert_true(hrr_len > 90 && sh2_len > 100);
+}
+
+static void recv_exact(int c, const uint8_t *want, size_t n)
+{
+	uint8_t got[1024];
+	assert_true(n <= sizeof(got));
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(recv(c, got, n, MSG_WAITALL), (ssize_t)n);
+	assert_memory_equal(got, want, n);
+}
+
+/* CH1, HRR, CCS + the same hello again, ServerHello, then data: all of it
+ * reaches the registry in order, and its answers reach the client. */
+static void test_hrr_second_hello_passes(void **state)
+{
+	load_hrr();
+	load_hello("openssl-tls13-sni-alpn.bin");
+	uint8_t flight2[4096 + 6];
+	memcpy(flight2, ccs_rec, 6);
+	memcpy(flight2 + 6, hello, hello_len);
+	size_t f2_len = 6 + hello_len;
+	struct script *sc = script_start(hello_len, hrr_bytes, hrr_len, f2_len, sh2_bytes, sh2_len);
+	struct wfix f;
+	wfix_start(&f, sc->port, NULL);
+	int c = connect_port(f.port);
+	assert_true(c >= 0);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	recv_exact(c, hrr_bytes, hrr_len);
+	/* the second flight in two writes: the parser waits for all of it */
+	assert_int_equal(send(c, flight2, 20, 0), 20);
+	sleep_ms(20);
+	assert_int_equal(send(c, flight2 + 20, f2_len - 20, 0), (ssize_t)(f2_len - 20));
+	recv_exact(c, sh2_bytes, sh2_len);
+	static const char app[] = "application data after the handshake";
+	assert_int_equal(send(c, app, sizeof(app), 0), (ssize_t)sizeof(app));
+	shutdown(c, SHUT_WR);
+	assert_true(wait_closed(c, 5000) >= 0);
+	close(c);
+	script_join(sc);
+	size_t total = hello_len + f2_len + sizeof(app);
+	assert_int_equal(sc->got_len, total);
+	assert_memory_equal(sc->got, hello, hello_len);
+	assert_memory_equal(sc->got + hello_len, flight2, f2_len);
+	assert_memory_equal(sc->got + hello_len + f2_len, app, sizeof(app));
+	assert_true(wait_events(1, 3000) >= 1);
+	struct evrec e = event_at(0);
+	assert_string_equal(e.kind, "pass");
+	assert_string_equal(e.reason, "done");
+	assert_int_equal(e.up, total);
+	assert_int_equal(e.down, hrr_len + sh2_len);
+	wfix_stop(&f);
+	free(sc);
+}
+
+/* After the HRR the client sends 'second' (or sent it right behind its
+ * first hello: 'presend'); regwall refuses it with 'reason', and the
+ * registry never gets a byte beyond the first hello. */
+static void hrr_refused(const uint8_t *first, size_t first_len, const uint8_t *second,
+			size_t second_len, bool presend, const char *reason)
+{
+	struct script *sc = script_start(first_len, hrr_bytes, hrr_len, 0, NULL, 0);
+	struct wfix f;
+	wfix_start(&f, sc->port, NULL);
+	int c = connect_port(f.port);
+	assert_true(c >= 0);
+	uint8_t both[16384];
+	assert_true(first_len + second_len <= sizeof(both));
+	memcpy(both, first, first_len);
+	memcpy(both + first_len, second, second_len);
+	if (presend) {
+		assert_int_equal(send(c, both, first_len + second_len, 0),
+				 (ssize_t)(first_len + second_len));
+		recv_exact(c, hrr_bytes, hrr_len);
+	} else {
+		assert_int_equal(send(c, first, first_len, 0), (ssize_t)first_len);
+		recv_exact(c, hrr_bytes, hrr_len);
+		assert_int_equal(send(c, second, second_len, MSG_NOSIGNAL), (ssize_t)second_len);
+	}
+	assert_true(wait_closed(c, 5000) >= 0);
+	close(c);
+	script_join(sc);
+	assert_int_equal(sc->got_len, first_len);
+	assert_memory_equal(sc->got, first, first_len);
+	assert_true(wait_events(1, 3000) >= 1);
+	struct evrec e = event_at(0);
+	assert_string_equal(e.kind, "refuse");
+	assert_string_equal(e.reason, reason);
+	wfix_stop(&f);
+	free(sc);
+}
+
+static void test_hrr_second_hello_refused(void **state)
+{
+	load_hrr();
+	static uint8_t ch1[4096], ch2[4096 + 6];
+	size_t ch1_len;
+	load_hello("openssl-tls13-sni-alpn.bin");
+	memcpy(ch1, hello, hello_len);
+	ch1_len = hello_len;
+
+	/* another server name (same length, so the hello stays well-formed),
+	 * with and without the middlebox CCS, after the HRR or sent at once */
+	memcpy(ch2, ccs_rec, 6);
+	memcpy(ch2 + 6, ch1, ch1_len);
+	uint8_t *p = memmem(ch2 + 6, ch1_len, NAME_OK, strlen(NAME_OK));
+	assert_non_null(p);
+	memcpy(p, "e.mirror.example.test", strlen(NAME_OK)); /* allowed, but changed */
+	hrr_refused(ch1, ch1_len, ch2, ch1_len + 6, false, "hrr_sni");
+	memcpy(p, "registry.example.evil", strlen(NAME_OK));
+	hrr_refused(ch1, ch1_len, ch2 + 6, ch1_len, false, "hrr_sni");
+	hrr_refused(ch1, ch1_len, ch2, ch1_len + 6, true, "hrr_sni");
+
+	/* another ALPN list: "h2" becomes "h3" */
+	memcpy(ch2 + 6, ch1, ch1_len);
+	p = memmem(ch2 + 6, ch1_len, "\x02h2\x08http/1.1", 12);
+	assert_non_null(p);
+	p[2] = '3';
+	hrr_refused(ch1, ch1_len, ch2, ch1_len + 6, false, "hrr_alpn");
+
+	/* same name and ALPN, but the listener's rules refuse the second:
+	 * ECH appears (curl's hello first, then Chromium's; both
+	 * registry.example.test with h2,http/1.1) on an allow_ech = false
+	 * listener */
+	load_hello("curl-http2.bin");
+	memcpy(ch1, hello, hello_len);
+	ch1_len = hello_len;
+	load_hello("chromium.bin");
+	next_allow_ech = false;
+	next_allow_ech_set = true;
+	hrr_refused(ch1, ch1_len, hello, hello_len, false, "ech");
+
+	/* not a hello at all, two CCS, 0-RTT data without early_data offered */
+	load_hello("openssl-tls13-sni-alpn.bin");
+	static const uint8_t http[] = "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n";
+	hrr_refused(hello, hello_len, http, sizeof(http) - 1, false, "tls_not_tls");
+	uint8_t two_ccs[12];
+	memcpy(two_ccs, ccs_rec, 6);
+	memcpy(two_ccs + 6, ccs_rec, 6);
+	hrr_refused(hello, hello_len, two_ccs, 12, false, "tls_malformed");
+	static const uint8_t appdata[] = { 0x17, 0x03, 0x03, 0x00, 0x02, 0xaa, 0xbb };
+	hrr_refused(hello, hello_len, appdata, sizeof(appdata), false, "tls_interleaved_record");
+}
+
+/* A registry that sends a second HRR would ask for a third hello:
+ * refused, and the client never sees that HRR. */
+static void test_hrr_twice(void **state)
+{
+	load_hrr();
+	load_hello("openssl-tls13-sni-alpn.bin");
+	struct script *sc = script_start(hello_len, hrr_bytes, hrr_len, hello_len, hrr_bytes,
+					 hrr_len);
+	struct wfix f;
+	wfix_start(&f, sc->port, NULL);
+	int c = connect_port(f.port);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	recv_exact(c, hrr_bytes, hrr_len);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	uint8_t extra[64];
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_true(recv(c, extra, sizeof(extra), 0) <= 0); /* closed, nothing relayed */
+	close(c);
+	script_join(sc);
+	assert_int_equal(sc->got_len, 2 * hello_len);
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).kind, "refuse");
+	assert_string_equal(event_at(0).reason, "hrr_twice");
+	wfix_stop(&f);
+	free(sc);
+}
+
+/* Each wait is bounded by limits.hello_timeout: the client's second hello
+ * after an HRR, and the registry's answer (whose silence also keeps the
+ * client's later bytes from it). */
+static void test_hrr_and_server_hello_timeouts(void **state)
+{
+	load_hrr();
+	load_hello("openssl-tls13-sni-alpn.bin");
+	struct rw_fwd_opts o;
+	rw_fwd_opts_default(&o);
+	o.hello_timeout_ms = 1000;
+	struct script *sc = script_start(hello_len, hrr_bytes, hrr_len, 0, NULL, 0);
+	struct wfix f;
+	wfix_start(&f, sc->port, &o);
+	int c = connect_port(f.port);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	recv_exact(c, hrr_bytes, hrr_len);
+	long waited = wait_closed(c, 4000);
+	close(c);
+	assert_true(waited >= 700 && waited <= 3000);
+	assert_true(wait_events(1, 2000) >= 1);
+	assert_string_equal(event_at(0).reason, "hrr_timeout");
+	script_join(sc);
+	free(sc);
+	wfix_stop(&f);
+
+	struct sink *s = sink_start_opt(true);
+	wfix_start(&f, s->port, &o);
+	size_t len;
+	uint8_t *stream = stream_with_trailer(hello, hello_len, 5000, &len);
+	c = connect_port(f.port);
+	assert_int_equal(send(c, stream, len, 0), (ssize_t)len);
+	waited = wait_closed(c, 4000);
+	close(c);
+	assert_true(waited >= 700 && waited <= 3000);
+	assert_true(wait_events(1, 2000) >= 1);
+	assert_string_equal(event_at(0).kind, "refuse");
+	assert_string_equal(event_at(0).reason, "server_hello_timeout");
+	/* the registry got the hello, nothing after it */
+	assert_int_equal(sink_wait(s, 1, 3000), 1);
+	pthread_mutex_lock(&s->mu);
+	assert_int_equal(s->done[0].len, hello_len);
+	pthread_mutex_unlock(&s->mu);
+	free(stream);
+	wfix_stop(&f);
+	sink_stop(s);
+}
+
+/* The registry refuses the hello with an alert: the client gets it. */
+static void test_server_alert_relayed(void **state)
+{
+	load_hello("openssl-tls13-sni-alpn.bin");
+	static const uint8_t alert[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28 };
+	struct script *sc = script_start(hello_len, alert, sizeof(alert), 0, NULL, 0);
+	struct wfix f;
+	wfix_start(&f, sc->port, NULL);
+	int c = connect_port(f.port);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	recv_exact(c, alert, sizeof(alert));
+	shutdown(c, SHUT_WR);
+	assert_true(wait_closed(c, 5000) >= 0);
+	close(c);
+	script_join(sc);
+	assert_int_equal(sc->got_len, hello_len);
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).kind, "pass");
+	assert_int_equal(event_at(0).down, sizeof(alert));
+	wfix_stop(&f);
+	free(sc);
+}
+
 /* ---- tests with a real TLS server and real clients ---- */
 
 static char tmpdir[64];
@@ -1051,6 +1388,11 @@ int main(void)
 		cmocka_unit_test(test_connect_failed),
 		cmocka_unit_test(test_limits_overload),
 		cmocka_unit_test(test_2000_idle_connections),
+		cmocka_unit_test(test_hrr_second_hello_passes),
+		cmocka_unit_test(test_hrr_second_hello_refused),
+		cmocka_unit_test(test_hrr_twice),
+		cmocka_unit_test(test_hrr_and_server_hello_timeouts),
+		cmocka_unit_test(test_server_alert_relayed),
 	};
 	const struct CMUnitTest tls_tests[] = {
 		cmocka_unit_test(test_s_client_allowed),
