@@ -1373,6 +1373,61 @@ static void test_s_client_refused(void **state)
 	wfix_stop(&f);
 }
 
+
+/* A real HelloRetryRequest: s_server takes only P-256, s_client offers
+ * X25519 and P-256 but sends a key share for X25519 only, so the server
+ * asks again. The second hello is checked and the handshake completes. */
+static void test_s_client_real_hrr(void **state)
+{
+	uint16_t port = free_port();
+	char addr[32], cert[128], key[128];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
+	snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
+	char *argv[] = { "openssl", "s_server", "-quiet", "-accept", addr, "-cert", cert,
+			 "-key", key, "-groups", "P-256", "-www", NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	pid_t pid;
+	assert_int_equal(posix_spawnp(&pid, "openssl", &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	int up = -1;
+	for (int i = 0; i < 100 && up < 0; i++) {
+		up = connect_port(port);
+		if (up < 0)
+			sleep_ms(50);
+	}
+	assert_true(up >= 0);
+	close(up);
+
+	struct wfix f;
+	wfix_start(&f, port, NULL);
+	char cmd[1024];
+	static char out[262144];
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 10 openssl s_client -connect "
+		 "127.0.0.1:%u -servername " NAME_OK " -CAfile %s/cert.pem -verify_return_error "
+		 "-groups X25519:P-256 -trace -ign_eof 2>&1",
+		 f.port, tmpdir);
+	int rc = run_capture(cmd, out, sizeof(out));
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(rc, 0);
+	/* the HRR's random (SHA-256 of "HelloRetryRequest") as -trace prints it */
+	assert_non_null(strstr(out, "gmt_unix_time=0xCF21AD74"));
+	assert_non_null(strstr(out, "Verify return code: 0 (ok)"));
+	assert_non_null(strstr(out, "HTTP/1.0 200 ok"));
+	assert_true(wait_events(1, 3000) >= 1);
+	struct evrec e = event_at(0);
+	assert_string_equal(e.kind, "pass");
+	assert_string_equal(e.reason, "done");
+	assert_string_equal(e.sni, NAME_OK);
+	wfix_stop(&f);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1398,6 +1453,7 @@ int main(void)
 		cmocka_unit_test(test_s_client_allowed),
 		cmocka_unit_test(test_curl_allowed),
 		cmocka_unit_test(test_s_client_refused),
+		cmocka_unit_test(test_s_client_real_hrr),
 	};
 	int failed = cmocka_run_group_tests_name("pass_sink", sink_tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("pass_tls", tls_tests, tls_setup, tls_teardown);
