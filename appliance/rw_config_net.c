@@ -396,6 +396,10 @@ static void rw_cfg_listener(struct rw_cfg_ctx *ctx, const config_setting_t *g, s
 	rw_cfg_server_names(ctx, g, &l->server_names, &l->n_server_names);
 	if (l->n_server_names == 0 && p->registry.n_server_names == 0)
 		rw_cfg_err(ctx, g, "no server names: set server_names here or in registry");
+	/* Default on: Chromium and Firefox send a (GREASE) ECH extension on
+	 * every connection, and a registry without ECH keys handshakes on the
+	 * outer hello, whose name regwall checks (docs/design/config.md). */
+	l->allow_ech = true;
 	rw_cfg_get_bool(g, "allow_ech", &l->allow_ech);
 	rw_cfg_allow_from(ctx, g, l);
 }

@@ -1,5 +1,6 @@
 /* Passthrough connections; the state machine is drawn in rw_pass.h. */
 #include "fwd/rw_pass.h"
+#include "fwd/rw_pass_int.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,8 +21,6 @@
 static const uint8_t rw_pass_alert_unrecognized_name[7] = { 0x15, 0x03, 0x03, 0x00,
 							    0x02, 0x02, 0x70 };
 
-static void rw_pass_on_client(struct rw_loop *l, int fd, unsigned events, void *arg);
-static void rw_pass_on_upstream(struct rw_loop *l, int fd, unsigned events, void *arg);
 static void rw_pass_on_timer(struct rw_loop *l, void *arg);
 
 const char *rw_pass_check_hello(const struct rw_tls_hello *h, char *const *names,
@@ -42,8 +41,8 @@ const char *rw_pass_check_hello(const struct rw_tls_hello *h, char *const *names
  * epoll entirely, so a level-triggered HUP/ERR on it cannot spin the loop
  * while the other direction is still busy. ---- */
 
-static int rw_pass_interest(struct rw_pass_conn *c, int fd, bool *reg, unsigned *cur,
-			    unsigned mask, rw_loop_fd_fn *fn)
+int rw_pass_interest(struct rw_pass_conn *c, int fd, bool *reg, unsigned *cur, unsigned mask,
+		     rw_loop_fd_fn *fn)
 {
 	return rw_loop_fd_want(&c->w->loop, fd, reg, cur, mask, fn, c);
 }
@@ -60,8 +59,8 @@ static void rw_pass_emit(struct rw_pass_conn *c, const char *kind, const char *r
 		.src_port = c->src_port,
 		.sni = c->have_hello && c->sni[0] ? c->sni : NULL,
 		.ja4 = c->have_hello ? c->ja4 : NULL,
-		.bytes_up = c->up.bytes,
-		.bytes_down = c->down.bytes,
+		.bytes_up = c->up.bytes + c->hs_up,
+		.bytes_down = c->down.bytes + c->hs_down,
 		.duration_ms = rw_loop_clock_ms() - c->t_start,
 	};
 	memcpy(ev.src_addr, c->src_addr, sizeof(ev.src_addr));
@@ -70,7 +69,7 @@ static void rw_pass_emit(struct rw_pass_conn *c, const char *kind, const char *r
 
 /* The one way out: every path that ends a connection comes here. kind
  * NULL means no event (shutdown). rst: abort both sockets. */
-static void rw_pass_close(struct rw_pass_conn *c, const char *kind, const char *reason, bool rst)
+void rw_pass_close(struct rw_pass_conn *c, const char *kind, const char *reason, bool rst)
 {
 	struct rw_fwd_worker *w = c->w;
 	if (kind)
@@ -89,11 +88,12 @@ static void rw_pass_close(struct rw_pass_conn *c, const char *kind, const char *
 	close(c->cfd);
 	rw_loop_timer_cancel(&w->loop, &c->timer);
 	free(c->hello);
+	free(c->hs);
 	rw_conn_release(&w->conns, c->slot, &c->key);
 	free(c);
 }
 
-static void rw_pass_refuse(struct rw_pass_conn *c, const char *reason, bool alert)
+void rw_pass_refuse(struct rw_pass_conn *c, const char *reason, bool alert)
 {
 	if (alert && c->w->o.send_alert)
 		(void)send(c->cfd, rw_pass_alert_unrecognized_name,
@@ -192,13 +192,20 @@ static void rw_pass_hello_read(struct rw_pass_conn *c)
 	c->have_hello = true;
 	memcpy(c->sni, th->sni, sizeof(c->sni));
 	rw_tls_hello_ja4(&h->parser, c->ja4); /* "" if it cannot be computed */
-	const char *why = rw_pass_check_hello(th, c->lis->names, c->lis->n_names,
-					      c->lis->cfg->allow_ech);
+	const char *why = rw_pass_decide(c, th);
 	if (why) {
 		rw_pass_refuse(c, why, strcmp(why, "sni") == 0 || strcmp(why, "no_sni") == 0);
 		return;
 	}
+	/* only the hello's own records go to the registry now: what follows
+	 * is held until its answer shows whether a second hello is due */
+	h->flight = h->parser.consumed;
 	rw_pass_connect(c);
+}
+
+const char *rw_pass_decide(struct rw_pass_conn *c, const struct rw_tls_hello *h)
+{
+	return rw_pass_check_hello(h, c->lis->names, c->lis->n_names, c->lis->cfg->allow_ech);
 }
 
 /* ---- CONNECTING ---- */
@@ -246,6 +253,10 @@ static void rw_pass_relay(struct rw_pass_conn *c)
 		free(c->hello);
 		c->hello = NULL;
 	}
+	if (!c->down.head && c->hs) {
+		free(c->hs);
+		c->hs = NULL;
+	}
 	if (m_up || m_down)
 		c->last_io = rw_loop_now_ms(&w->loop);
 	if ((r_up & RW_SPLICE_DONE) && (r_down & RW_SPLICE_DONE)) {
@@ -261,18 +272,31 @@ static void rw_pass_relay(struct rw_pass_conn *c)
 		rw_pass_close(c, "pass", "error", true);
 }
 
-static void rw_pass_start_relay(struct rw_pass_conn *c)
+static void rw_pass_connected(struct rw_pass_conn *c)
 {
-	struct rw_fwd_worker *w = c->w;
 	int err = 0;
 	socklen_t el = sizeof(err);
 	if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
 		rw_pass_refuse(c, "connect_failed", false);
 		return;
 	}
+	rw_pass_hs_start(c);
+}
+
+void rw_pass_start_relay(struct rw_pass_conn *c)
+{
+	struct rw_fwd_worker *w = c->w;
 	c->state = RW_PASS_RELAY;
-	rw_splice_dir_init(&c->up, c->cfd, c->ufd, c->hello->buf, c->hello->len);
-	rw_splice_dir_init(&c->down, c->ufd, c->cfd, NULL, 0);
+	/* heads: empty ones are no heads (NULL), so the buffers are freed at
+	 * the first step */
+	if (c->hello && c->hello->len)
+		rw_splice_dir_init(&c->up, c->cfd, c->ufd, c->hello->buf, c->hello->len);
+	else
+		rw_splice_dir_init(&c->up, c->cfd, c->ufd, NULL, 0);
+	if (c->hs && c->hs->len)
+		rw_splice_dir_init(&c->down, c->ufd, c->cfd, c->hs->buf, c->hs->len);
+	else
+		rw_splice_dir_init(&c->down, c->ufd, c->cfd, NULL, 0);
 	c->last_io = rw_loop_now_ms(&w->loop);
 	if (rw_loop_timer_arm(&w->loop, &c->timer, w->o.idle_timeout_ms)) {
 		rw_pass_close(c, "pass", "error", true);
@@ -283,20 +307,24 @@ static void rw_pass_start_relay(struct rw_pass_conn *c)
 
 /* ---- handlers ---- */
 
-static void rw_pass_on_client(struct rw_loop *l, int fd, unsigned events, void *arg)
+void rw_pass_on_client(struct rw_loop *l, int fd, unsigned events, void *arg)
 {
 	struct rw_pass_conn *c = arg;
 	if (c->state == RW_PASS_HELLO)
 		rw_pass_hello_read(c);
+	else if (c->state == RW_PASS_RETRY)
+		rw_pass_hs_step(c);
 	else if (c->state == RW_PASS_RELAY)
 		rw_pass_relay(c);
 }
 
-static void rw_pass_on_upstream(struct rw_loop *l, int fd, unsigned events, void *arg)
+void rw_pass_on_upstream(struct rw_loop *l, int fd, unsigned events, void *arg)
 {
 	struct rw_pass_conn *c = arg;
 	if (c->state == RW_PASS_CONNECTING)
-		rw_pass_start_relay(c);
+		rw_pass_connected(c);
+	else if (c->state == RW_PASS_SERVER_HELLO)
+		rw_pass_hs_step(c);
 	else if (c->state == RW_PASS_RELAY)
 		rw_pass_relay(c);
 }
@@ -310,6 +338,12 @@ static void rw_pass_on_timer(struct rw_loop *l, void *arg)
 		return;
 	case RW_PASS_CONNECTING:
 		rw_pass_close(c, "refuse", "connect_timeout", false);
+		return;
+	case RW_PASS_SERVER_HELLO:
+		rw_pass_close(c, "refuse", "server_hello_timeout", false);
+		return;
+	case RW_PASS_RETRY:
+		rw_pass_close(c, "refuse", "hrr_timeout", false);
 		return;
 	case RW_PASS_RELAY: {
 		/* The deadline moves lazily: bytes only stamp last_io, and

@@ -4,17 +4,26 @@
  * Connection states (docs/design/fwd.md draws them):
  *
  *   accept --admit--> HELLO --hello OK, name allowed--> CONNECTING
- *                       |                                  |
- *                       | refuse / timeout / EOF           | connected: send the
- *                       v                                  v buffered bytes
- *                     closed (event "refuse")            RELAY --both FINs passed,
- *                                                          |    reset, idle--> closed
- *                                                          v    (event "pass")
+ *                       |                                  | connected
+ *                       | refuse / timeout / EOF           v
+ *                       v                            SERVER_HELLO: the hello to the
+ *                     closed (event "refuse")          registry, its answer read
+ *                                                      |         |  HelloRetryRequest
+ *                                     ServerHello/alert|         v
+ *                                                      |       RETRY: HRR to the client,
+ *                                                      |         its second hello read and
+ *                                                      |         checked, back to SERVER_HELLO
+ *                                                      v
+ *                                                    RELAY --both FINs passed,
+ *                                                      |    reset, idle--> closed
+ *                                                      v    (event "pass")
  *
  * Only the client socket exists in HELLO; the registry is not contacted
- * before the decision, so a refused client never reaches it. The client
- * socket is not read while CONNECTING: bytes after the hello wait in the
- * kernel and are spliced afterwards, in order. */
+ * before the decision, so a refused client never reaches it. From
+ * CONNECTING to RELAY each socket is read only when its side is due to
+ * speak: bytes the client sends after its hello wait in the kernel until
+ * the registry's ServerHello shows that no second hello is due (an HRR
+ * would make them one), and are spliced afterwards, in order. */
 #ifndef RW_PASS_H
 #define RW_PASS_H
 
@@ -26,6 +35,7 @@
 #include "fwd/rw_loop.h"
 #include "fwd/rw_splice.h"
 #include "inspect/rw_tls_hello.h"
+#include "inspect/rw_tls_server_hello.h"
 
 struct rw_fwd_worker;
 struct rw_fwd_listener;
@@ -34,10 +44,15 @@ struct rw_fwd_listener;
  * a record header for each record it accepts. They are replayed to the
  * registry exactly as received. */
 #define RW_PASS_HELLO_RAW_MAX (RW_TLS_HELLO_BUF + 5u * RW_TLS_HELLO_DEFAULT_MAX_RECORDS)
+/* Raw bytes kept from the registry until its ServerHello is parsed: the
+ * parser's cap, its records' headers and a CCS before it. */
+#define RW_PASS_SERVER_RAW_MAX (RW_TLS_SH_MAX + 5u * RW_TLS_SH_MAX_RECORDS + 6u)
 
 enum rw_pass_state {
 	RW_PASS_HELLO = 0,
 	RW_PASS_CONNECTING,
+	RW_PASS_SERVER_HELLO,
+	RW_PASS_RETRY,
 	RW_PASS_RELAY,
 };
 
@@ -45,8 +60,29 @@ enum rw_pass_state {
  * a connection that is only open (or idle in RELAY) costs no 33 KiB. */
 struct rw_pass_hello {
 	struct rw_tls_hello_parser parser;
-	size_t len;
+	size_t len;       /* bytes read from the client and not yet sent on */
+	size_t flight;    /* of which the checked hello's records (and the CCS
+			   * or 0-RTT records before a second hello) */
+	size_t skip;      /* second hello: records before it (rw_tls_flight_prefix) */
+	size_t fed;       /* second hello: bytes given to the parser */
+	bool prefix_done;
 	uint8_t buf[RW_PASS_HELLO_RAW_MAX];
+};
+
+/* From CONNECTING to RELAY: the registry's answer and what the first hello
+ * said, so that a second hello after an HRR can be held to it. Allocated
+ * at connect, freed once its bytes are sent on. */
+struct rw_pass_hs {
+	struct rw_tls_sh_parser sh;
+	size_t len;        /* bytes read from the registry */
+	size_t skip, fed;  /* CCS before the ServerHello; bytes given to the parser */
+	bool prefix_done;
+	unsigned n_hrr;    /* HelloRetryRequests seen (a second one is refused) */
+	const uint8_t *out; /* a flight being written: to the registry in
+			     * SERVER_HELLO, to the client in RETRY */
+	size_t out_len, out_off;
+	struct rw_tls_hello first;
+	uint8_t buf[RW_PASS_SERVER_RAW_MAX];
 };
 
 struct rw_pass_conn {
@@ -65,6 +101,8 @@ struct rw_pass_conn {
 	uint64_t last_io;      /* monotonic ms of the last byte relayed */
 	struct rw_timer timer; /* hello, connect or idle deadline */
 	struct rw_pass_hello *hello;
+	struct rw_pass_hs *hs;
+	uint64_t hs_up, hs_down;   /* bytes written outside the splice (hellos, HRR) */
 	bool have_hello;
 	char sni[RW_TLS_SNI_MAX + 1];
 	char ja4[RW_TLS_JA4_LEN + 1];
@@ -83,5 +121,10 @@ void rw_pass_close_all(struct rw_fwd_worker *w);
  * through, else the refusal reason token. */
 const char *rw_pass_check_hello(const struct rw_tls_hello *h, char *const *names,
 				size_t n_names, bool allow_ech);
+
+/* A second ClientHello (after an HRR) against the first: NULL if the
+ * server name and the ALPN list are the same, else "hrr_sni" or
+ * "hrr_alpn". The listener's rules are rw_pass_check_hello()'s. */
+const char *rw_pass_check_retry(const struct rw_tls_hello *first, const struct rw_tls_hello *second);
 
 #endif

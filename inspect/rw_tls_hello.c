@@ -33,6 +33,7 @@
 #define RW_TLS_EXT_SIG_ALGS 0x000d
 #define RW_TLS_EXT_ALPN 0x0010
 #define RW_TLS_EXT_PRE_SHARED_KEY 0x0029
+#define RW_TLS_EXT_EARLY_DATA 0x002a
 #define RW_TLS_EXT_SUPPORTED_VERSIONS 0x002b
 #define RW_TLS_EXT_ECH 0xfe0d
 #define RW_TLS_EXT_ESNI 0xffce
@@ -241,6 +242,8 @@ static enum rw_tls_refuse rw_tls_extensions(struct rw_cursor *exts, struct rw_tl
 			h->ech = true;
 		if (type == RW_TLS_EXT_ESNI)
 			h->esni = true;
+		if (type == RW_TLS_EXT_EARLY_DATA)
+			h->early_data = true;
 		slot = rw_tls_slot(type);
 		if (slot >= 0) {
 			tb[slot] = data;

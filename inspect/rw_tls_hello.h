@@ -56,6 +56,9 @@ enum rw_tls_refuse {
 	RW_TLS_REFUSE_MULTIPLE_NAMES,     /* server_name holds more than one entry */
 	RW_TLS_REFUSE_BAD_NAME,           /* server_name is not a valid DNS host name */
 	RW_TLS_REFUSE_NO_SNI,             /* never set by the parser: see rw_tls_hello_check_sni() */
+	/* only from the ServerHello side (rw_tls_server_hello.h) */
+	RW_TLS_REFUSE_NOT_SERVER_HELLO,   /* server's first handshake message is not a ServerHello */
+	RW_TLS_REFUSE_ALERT,              /* an alert record where a hello was due */
 	RW_TLS_REFUSE_MAX_
 };
 
@@ -82,6 +85,7 @@ struct rw_tls_hello {
 
 	bool ech;                  /* encrypted_client_hello (0xfe0d) present: real or GREASE */
 	bool esni;                 /* legacy draft ESNI (0xffce) present */
+	bool early_data;           /* early_data (0x002a) offered: 0-RTT records may follow */
 
 	size_t n_ciphers;          /* cipher suites, GREASE removed */
 	size_t n_extensions;       /* extensions, GREASE removed */

@@ -295,6 +295,8 @@ const char *rw_tls_refuse_str(enum rw_tls_refuse r)
 		[RW_TLS_REFUSE_MULTIPLE_NAMES] = "multiple_names",
 		[RW_TLS_REFUSE_BAD_NAME] = "bad_name",
 		[RW_TLS_REFUSE_NO_SNI] = "no_sni",
+		[RW_TLS_REFUSE_NOT_SERVER_HELLO] = "not_server_hello",
+		[RW_TLS_REFUSE_ALERT] = "alert",
 	};
 	if ((unsigned)r >= RW_TLS_REFUSE_MAX_ || !names[r])
 		return "unknown";

@@ -3,7 +3,8 @@
 
 One NAME.bin (the client-to-server stream bytes) and one NAME.expect per
 case: at least one stream per refusal code of inspect/rw_tls_hello.h, and
-valid edge cases (no SNI, no extensions, GREASE everywhere, ECH/ESNI, many
+valid edge cases (no SNI, no extensions, GREASE everywhere, ECH/ESNI, GREASE
+ECH as browsers send it, many
 ALPN ids, 512 ciphers, 1- and 7-byte records, a record after the hello).
 tests/unit/test_tls_hello.c feeds every file whole, byte by byte and split
 at every offset, re-frames the handshake message into other record sizes,
@@ -255,6 +256,23 @@ def build():
               Ext(0xfe0d, b"\x00\x00\x01\x00\x01\x07\x00\x00\x00\x00"), Ext(0xffce, b"\x00"),
               ext_alpn(b"\x3a\x3a", *[bytes([c]) for c in b"abcdefghi"]),
               ext_versions(0x0304)]))
+    # GREASE ECH as Chromium and Firefox send it to a server that publishes
+    # no ECH config (draft-ietf-tls-esni §6.2): an outer ECHClientHello
+    # (type 0, HKDF-SHA256, AES-128-GCM, a config id, a 32-byte X25519 enc,
+    # a random-looking payload) next to the real SNI the server handshakes on.
+    enc = bytes((i * 37 + 11) & 0xff for i in range(32))
+    payload = bytes((i * 73 + 5) & 0xff for i in range(144))
+    ech = u8(0) + u16(0x0001) + u16(0x0001) + u8(0x5c) + vec16(enc) + vec16(payload)
+    ok("ok-grease-ech", "a Chromium-like hello with GREASE ECH (outer type, random enc and "
+       "payload) and the real server name", Hello(
+           [0x3a3a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f],
+           [Ext(0x2a2a, b""), ext_sni(b"registry.example.test"), Ext(0x0017, b""),
+            Ext(0xff01, b"\x00"), ext_u16list(0x000a, [0x4a4a, 0x001d, 0x0017]),
+            Ext(0x000b, b"\x01\x00"), ext_alpn(b"h2", b"http/1.1"),
+            ext_u16list(0x000d, [0x0403, 0x0804, 0x0401]),
+            Ext(0x0033, vec16(u16(0x4a4a) + vec16(b"\x00") + u16(0x001d) + vec16(enc))),
+            Ext(0x002d, b"\x01\x01"), ext_versions(0x5a5a, 0x0304, 0x0303),
+            Ext(0xfe0d, ech), Ext(0x1a1a, b"\x00")]))
     ok("ok-label63", "a 63-byte DNS label, the longest allowed",
        small([ext_sni(b"a" * 63 + b".test")]))
     ok("ok-psk-last", "pre_shared_key as the last extension",

@@ -265,7 +265,7 @@ static void test_full_values(void **state)
 	assert_int_equal(l->client_cert, RW_CCERT_NONE);
 	assert_int_equal(l->n_server_names, 1);
 	assert_string_equal(l->server_names[0], "push.example.test");
-	assert_false(l->allow_ech);
+	assert_true(l->allow_ech); /* unset: the default */
 	assert_int_equal(l->n_allow_nets, 0);
 	assert_true(l->allow_vpn);
 
@@ -420,6 +420,17 @@ static void test_defaults(void **state)
 	assert_int_equal(p.opts.conn_per_source.per_ms, 3600000);
 	assert_int_equal(p.opts.conn_per_source.burst, 5);
 	assert_string_equal(p.source_file, "mem");
+	assert_true(p.listeners[0].allow_ech); /* unset: the default */
+	rw_policy_free(&p);
+
+	/* allow_ech = false is kept (a registry that holds ECH keys) */
+	rw_diag_init(&d);
+	text = "registry = { upstream = \"198.51.100.10:5000\"; server_names = [ \"r.example.test\" ]; };\n"
+	       "networks = { lan = [ \"203.0.113.0/24\" ]; };\n"
+	       "listeners = ( { name = \"p\"; listen = \"0.0.0.0:443\"; mode = \"passthrough\";\n"
+	       "  allow_ech = false; allow_from = [ \"lan\" ]; } );\n";
+	assert_int_equal(rw_config_load_string(text, "mem", &p, &d), 0);
+	assert_false(p.listeners[0].allow_ech);
 	rw_policy_free(&p);
 }
 

@@ -1,9 +1,11 @@
 /* Passthrough end to end on 127.0.0.1, without root and without the
  * daemon: a worker (rw_fwd_worker_*) runs in a thread with a hand-built
  * policy; behind it either a real TLS server (openssl s_server -www, its
- * certificate made at start-up) or a sink that hashes every byte it
- * receives. Clients are real openssl s_client / curl processes and
- * crafted byte streams from captured ClientHellos. */
+ * certificate made at start-up), a sink that answers with a captured
+ * ServerHello and hashes every byte it receives, or a scripted registry
+ * that answers hellos with captured HelloRetryRequest / ServerHello bytes.
+ * Clients are real openssl s_client / curl processes and crafted byte
+ * streams from captured ClientHellos. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -197,8 +199,9 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* allow_ech for the next wfix_start (set before the worker thread runs) */
-static bool next_allow_ech;
+/* allow_ech for the next wfix_start (set before the worker thread runs);
+ * unless set, the config loader's default (true) */
+static bool next_allow_ech, next_allow_ech_set;
 
 static void wfix_start(struct wfix *f, uint16_t upstream_port, const struct rw_fwd_opts *o_in)
 {
@@ -217,8 +220,8 @@ static void wfix_start(struct wfix *f, uint16_t upstream_port, const struct rw_f
 	memcpy(f->lis.listen.addr, lo, 4);
 	f->lis.listen.port = 0;
 	f->lis.mode = RW_MODE_PASSTHROUGH;
-	f->lis.allow_ech = next_allow_ech;
-	next_allow_ech = false;
+	f->lis.allow_ech = next_allow_ech_set ? next_allow_ech : true;
+	next_allow_ech_set = false;
 	f->pol.listeners = &f->lis;
 	f->pol.n_listeners = 1;
 	assert_int_equal(pipe2(f->stop, O_CLOEXEC), 0);
@@ -254,7 +257,23 @@ struct sink_conn {
 	size_t len;
 };
 
+/* The registry's answer the sink sends on accept: a real ServerHello
+ * (tests/data/server-hello/openssl-tls13.bin: ServerHello + CCS). regwall
+ * holds the client's bytes after its hello until it has seen one. */
+static uint8_t sh_bytes[4096];
+static size_t sh_len;
+
+static void load_server_hello(void)
+{
+	if (sh_len == 0) {
+		assert_int_equal(read_file("tests/data/server-hello/openssl-tls13.bin", sh_bytes,
+					   sizeof(sh_bytes), &sh_len), 0);
+		assert_true(sh_len > 100);
+	}
+}
+
 struct sink {
+	bool silent; /* no ServerHello: a registry that never answers */
 	int lfd, epfd, stop[2];
 	uint16_t port;
 	pthread_t th;
@@ -284,6 +303,9 @@ static void *sink_main(void *arg)
 						close(c);
 						continue;
 					}
+					if (!s->silent)
+						assert_int_equal(send(c, sh_bytes, sh_len, MSG_NOSIGNAL),
+								 (ssize_t)sh_len);
 					struct sink_conn *sc = calloc(1, sizeof(*sc));
 					sc->md = EVP_MD_CTX_new();
 					EVP_DigestInit_ex(sc->md, EVP_sha256(), NULL);
@@ -325,10 +347,12 @@ static void *sink_main(void *arg)
 	}
 }
 
-static struct sink *sink_start(void)
+static struct sink *sink_start_opt(bool silent)
 {
+	load_server_hello();
 	struct sink *s = calloc(1, sizeof(*s));
 	assert_non_null(s);
+	s->silent = silent;
 	pthread_mutex_init(&s->mu, NULL);
 	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -345,6 +369,11 @@ static struct sink *sink_start(void)
 	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->stop[0], &ee);
 	assert_int_equal(pthread_create(&s->th, NULL, sink_main, s), 0);
 	return s;
+}
+
+static struct sink *sink_start(void)
+{
+	return sink_start_opt(false);
 }
 
 static void sink_stop(struct sink *s)
@@ -478,7 +507,7 @@ static void test_bytes_exact_whole(void **state)
 	assert_string_equal(e.reason, "done");
 	assert_string_equal(e.sni, NAME_OK);
 	assert_int_equal(e.up, len);
-	assert_int_equal(e.down, 0);
+	assert_int_equal(e.down, sh_len);
 	free(stream);
 	wfix_stop(&f);
 	sink_stop(s);
@@ -611,9 +640,6 @@ static void test_refusals(void **state)
 	expect_refused(&f, s, hello, hello_len, "no_sni");
 	load_hello("openssl-tls12-nosni.bin");
 	expect_refused(&f, s, hello, hello_len, "no_sni");
-	/* chromium sends (GREASE) ECH; the listener does not allow it */
-	load_hello("chromium.bin");
-	expect_refused(&f, s, hello, hello_len, "ech");
 	/* a name not on the list: patch the SNI in a captured hello in place
 	 * (same length, so every length field stays right) */
 	load_hello("curl-http2.bin");
@@ -628,7 +654,56 @@ static void test_refusals(void **state)
 	sink_stop(s);
 }
 
-static void test_allowed_wildcard_and_ech_opt_in(void **state)
+static void load_crafted(const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "tests/data/hello-crafted/%s", name);
+	assert_int_equal(read_file(path, hello, sizeof(hello), &hello_len), 0);
+	assert_true(hello_len > 5);
+}
+
+/* Chromium and Firefox send GREASE ECH on every connection; a registry
+ * without ECH keys handshakes on the outer hello. By default such hellos
+ * pass on their (outer) name; allow_ech = false refuses them all. */
+static void test_grease_ech(void **state)
+{
+	struct sink *s = sink_start();
+	struct wfix f;
+	static const char *const ech_hellos[][2] = { { "hello", "chromium.bin" },
+						     { "hello-crafted", "ok-grease-ech.bin" } };
+	for (size_t i = 0; i < 2; i++) {
+		if (strcmp(ech_hellos[i][0], "hello") == 0)
+			load_hello(ech_hellos[i][1]);
+		else
+			load_crafted(ech_hellos[i][1]);
+		wfix_start(&f, s->port, NULL);
+		send_through(&f, s, hello, hello_len, 100, 1);
+		assert_true(wait_events(1, 3000) >= 1);
+		assert_string_equal(event_at(0).kind, "pass");
+		assert_string_equal(event_at(0).sni, NAME_OK);
+		wfix_stop(&f);
+		/* refusals: a fresh registry that must see no connection */
+		sink_stop(s);
+		s = sink_start();
+		/* a name off the list is still refused with ECH present */
+		uint8_t *p = memmem(hello, hello_len, NAME_OK, strlen(NAME_OK));
+		assert_non_null(p);
+		memcpy(p, "registry.example.evil", strlen(NAME_OK));
+		wfix_start(&f, s->port, NULL);
+		expect_refused(&f, s, hello, hello_len, "sni");
+		wfix_stop(&f);
+		memcpy(p, NAME_OK, strlen(NAME_OK));
+		/* the explicit setting for a registry that holds ECH keys */
+		next_allow_ech = false;
+		next_allow_ech_set = true;
+		wfix_start(&f, s->port, NULL);
+		expect_refused(&f, s, hello, hello_len, "ech");
+		wfix_stop(&f);
+	}
+	sink_stop(s);
+}
+
+static void test_allowed_wildcard(void **state)
 {
 	struct sink *s = sink_start();
 	struct wfix f;
@@ -648,14 +723,6 @@ static void test_allowed_wildcard_and_ech_opt_in(void **state)
 	send_through(&f, s, hello, hello_len, hello_len, 0);
 	assert_true(wait_events(1, 3000) >= 1);
 	assert_string_equal(event_at(0).sni, "e.mirror.example.test");
-	wfix_stop(&f);
-	/* allow_ech: the same chromium hello now passes */
-	next_allow_ech = true;
-	wfix_start(&f, s->port, NULL);
-	load_hello("chromium.bin");
-	send_through(&f, s, hello, hello_len, 100, 1);
-	assert_true(wait_events(1, 3000) >= 1);
-	assert_string_equal(event_at(0).kind, "pass");
 	wfix_stop(&f);
 	sink_stop(s);
 }
@@ -800,6 +867,10 @@ static void test_2000_idle_connections(void **state)
 	assert_int_equal(rw_fwd_worker_conns(f.w), N);
 	assert_int_equal(wait_events(1, 0), 0);
 	for (int i = 0; i < N; i++) {
+		/* the registry's ServerHello, relayed whole, then nothing */
+		uint8_t got[sizeof(sh_bytes)];
+		assert_int_equal(recv(c[i], got, sh_len, MSG_WAITALL), (ssize_t)sh_len);
+		assert_memory_equal(got, sh_bytes, sh_len);
 		struct pollfd p = { .fd = c[i], .events = POLLIN };
 		assert_int_equal(poll(&p, 1, 0), 0);
 	}
@@ -817,6 +888,343 @@ static void test_2000_idle_connections(void **state)
 		assert_int_equal(s->done[i].len, hello_len + 1);
 	wfix_stop(&f);
 	sink_stop(s);
+}
+
+
+/* ---- HelloRetryRequest: a scripted registry ---- */
+
+/* Answers the first 'expect1' bytes with reply1 and, if expect2, the next
+ * expect2 bytes with reply2; then reads until EOF. Keeps every byte it
+ * received, so a test sees exactly what reached the registry. */
+struct script {
+	int lfd;
+	uint16_t port;
+	pthread_t th;
+	size_t expect1, expect2;
+	const uint8_t *reply1, *reply2;
+	size_t reply1_len, reply2_len;
+	uint8_t got[65536];
+	size_t got_len;
+	int accepted;
+};
+
+static bool script_read(struct script *sc, int c, size_t n)
+{
+	while (n) {
+		ssize_t r = recv(c, sc->got + sc->got_len,
+				 n < sizeof(sc->got) - sc->got_len ? n : sizeof(sc->got) - sc->got_len, 0);
+		if (r <= 0)
+			return false;
+		sc->got_len += (size_t)r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+static void *script_main(void *arg)
+{
+	struct script *sc = arg;
+	struct pollfd p = { .fd = sc->lfd, .events = POLLIN };
+	if (poll(&p, 1, 8000) != 1)
+		return NULL;
+	int c = accept(sc->lfd, NULL, NULL);
+	if (c < 0)
+		return NULL;
+	sc->accepted = 1;
+	struct timeval tv = { .tv_sec = 8 };
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (script_read(sc, c, sc->expect1)) {
+		send(c, sc->reply1, sc->reply1_len, MSG_NOSIGNAL);
+		if (sc->expect2 && script_read(sc, c, sc->expect2))
+			send(c, sc->reply2, sc->reply2_len, MSG_NOSIGNAL);
+		while (sc->got_len < sizeof(sc->got) && script_read(sc, c, 1))
+			;
+	}
+	close(c);
+	return NULL;
+}
+
+static struct script *script_start(size_t expect1, const uint8_t *r1, size_t r1_len,
+				   size_t expect2, const uint8_t *r2, size_t r2_len)
+{
+	struct script *sc = calloc(1, sizeof(*sc));
+	assert_non_null(sc);
+	sc->expect1 = expect1;
+	sc->reply1 = r1;
+	sc->reply1_len = r1_len;
+	sc->expect2 = expect2;
+	sc->reply2 = r2;
+	sc->reply2_len = r2_len;
+	sc->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(sc->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(sc->lfd, 4), 0);
+	socklen_t len = sizeof(sin);
+	getsockname(sc->lfd, (struct sockaddr *)&sin, &len);
+	sc->port = ntohs(sin.sin_port);
+	assert_int_equal(pthread_create(&sc->th, NULL, script_main, sc), 0);
+	return sc;
+}
+
+static void script_join(struct script *sc)
+{
+	pthread_join(sc->th, NULL);
+	close(sc->lfd);
+}
+
+static uint8_t hrr_bytes[512], sh2_bytes[512];
+static size_t hrr_len, sh2_len;
+static const uint8_t ccs_rec[6] = { 0x14, 0x03, 0x03, 0x00, 0x01, 0x01 };
+
+static void load_hrr(void)
+{
+	/* real openssl s_server answers (scripts/capture-server-hellos.sh):
+	 * HRR + CCS, and the ServerHello flight after the second hello */
+	assert_int_equal(read_file("tests/data/server-hello/openssl-tls13-hrr.bin", hrr_bytes,
+				   sizeof(hrr_bytes), &hrr_len), 0);
+	assert_int_equal(read_file("tests/data/server-hello/openssl-after-hrr.bin", sh2_bytes,
+				   sizeof(sh2_bytes), &sh2_len), 0);
+	assert_true(hrr_len > 90 && sh2_len > 100);
+}
+
+static void recv_exact(int c, const uint8_t *want, size_t n)
+{
+	uint8_t got[1024];
+	assert_true(n <= sizeof(got));
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(recv(c, got, n, MSG_WAITALL), (ssize_t)n);
+	assert_memory_equal(got, want, n);
+}
+
+/* CH1, HRR, CCS + the same hello again, ServerHello, then data: all of it
+ * reaches the registry in order, and its answers reach the client. */
+static void test_hrr_second_hello_passes(void **state)
+{
+	load_hrr();
+	load_hello("openssl-tls13-sni-alpn.bin");
+	uint8_t flight2[4096 + 6];
+	memcpy(flight2, ccs_rec, 6);
+	memcpy(flight2 + 6, hello, hello_len);
+	size_t f2_len = 6 + hello_len;
+	struct script *sc = script_start(hello_len, hrr_bytes, hrr_len, f2_len, sh2_bytes, sh2_len);
+	struct wfix f;
+	wfix_start(&f, sc->port, NULL);
+	int c = connect_port(f.port);
+	assert_true(c >= 0);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	recv_exact(c, hrr_bytes, hrr_len);
+	/* the second flight in two writes: the parser waits for all of it */
+	assert_int_equal(send(c, flight2, 20, 0), 20);
+	sleep_ms(20);
+	assert_int_equal(send(c, flight2 + 20, f2_len - 20, 0), (ssize_t)(f2_len - 20));
+	recv_exact(c, sh2_bytes, sh2_len);
+	static const char app[] = "application data after the handshake";
+	assert_int_equal(send(c, app, sizeof(app), 0), (ssize_t)sizeof(app));
+	shutdown(c, SHUT_WR);
+	assert_true(wait_closed(c, 5000) >= 0);
+	close(c);
+	script_join(sc);
+	size_t total = hello_len + f2_len + sizeof(app);
+	assert_int_equal(sc->got_len, total);
+	assert_memory_equal(sc->got, hello, hello_len);
+	assert_memory_equal(sc->got + hello_len, flight2, f2_len);
+	assert_memory_equal(sc->got + hello_len + f2_len, app, sizeof(app));
+	assert_true(wait_events(1, 3000) >= 1);
+	struct evrec e = event_at(0);
+	assert_string_equal(e.kind, "pass");
+	assert_string_equal(e.reason, "done");
+	assert_int_equal(e.up, total);
+	assert_int_equal(e.down, hrr_len + sh2_len);
+	wfix_stop(&f);
+	free(sc);
+}
+
+/* After the HRR the client sends 'second' (or sent it right behind its
+ * first hello: 'presend'); regwall refuses it with 'reason', and the
+ * registry never gets a byte beyond the first hello. */
+static void hrr_refused(const uint8_t *first, size_t first_len, const uint8_t *second,
+			size_t second_len, bool presend, const char *reason)
+{
+	struct script *sc = script_start(first_len, hrr_bytes, hrr_len, 0, NULL, 0);
+	struct wfix f;
+	wfix_start(&f, sc->port, NULL);
+	int c = connect_port(f.port);
+	assert_true(c >= 0);
+	uint8_t both[16384];
+	assert_true(first_len + second_len <= sizeof(both));
+	memcpy(both, first, first_len);
+	memcpy(both + first_len, second, second_len);
+	if (presend) {
+		assert_int_equal(send(c, both, first_len + second_len, 0),
+				 (ssize_t)(first_len + second_len));
+		recv_exact(c, hrr_bytes, hrr_len);
+	} else {
+		assert_int_equal(send(c, first, first_len, 0), (ssize_t)first_len);
+		recv_exact(c, hrr_bytes, hrr_len);
+		assert_int_equal(send(c, second, second_len, MSG_NOSIGNAL), (ssize_t)second_len);
+	}
+	assert_true(wait_closed(c, 5000) >= 0);
+	close(c);
+	script_join(sc);
+	assert_int_equal(sc->got_len, first_len);
+	assert_memory_equal(sc->got, first, first_len);
+	assert_true(wait_events(1, 3000) >= 1);
+	struct evrec e = event_at(0);
+	assert_string_equal(e.kind, "refuse");
+	assert_string_equal(e.reason, reason);
+	wfix_stop(&f);
+	free(sc);
+}
+
+static void test_hrr_second_hello_refused(void **state)
+{
+	load_hrr();
+	static uint8_t ch1[4096], ch2[4096 + 6];
+	size_t ch1_len;
+	load_hello("openssl-tls13-sni-alpn.bin");
+	memcpy(ch1, hello, hello_len);
+	ch1_len = hello_len;
+
+	/* another server name (same length, so the hello stays well-formed),
+	 * with and without the middlebox CCS, after the HRR or sent at once */
+	memcpy(ch2, ccs_rec, 6);
+	memcpy(ch2 + 6, ch1, ch1_len);
+	uint8_t *p = memmem(ch2 + 6, ch1_len, NAME_OK, strlen(NAME_OK));
+	assert_non_null(p);
+	memcpy(p, "e.mirror.example.test", strlen(NAME_OK)); /* allowed, but changed */
+	hrr_refused(ch1, ch1_len, ch2, ch1_len + 6, false, "hrr_sni");
+	memcpy(p, "registry.example.evil", strlen(NAME_OK));
+	hrr_refused(ch1, ch1_len, ch2 + 6, ch1_len, false, "hrr_sni");
+	hrr_refused(ch1, ch1_len, ch2, ch1_len + 6, true, "hrr_sni");
+
+	/* another ALPN list: "h2" becomes "h3" */
+	memcpy(ch2 + 6, ch1, ch1_len);
+	p = memmem(ch2 + 6, ch1_len, "\x02h2\x08http/1.1", 12);
+	assert_non_null(p);
+	p[2] = '3';
+	hrr_refused(ch1, ch1_len, ch2, ch1_len + 6, false, "hrr_alpn");
+
+	/* same name and ALPN, but the listener's rules refuse the second:
+	 * ECH appears (curl's hello first, then Chromium's; both
+	 * registry.example.test with h2,http/1.1) on an allow_ech = false
+	 * listener */
+	load_hello("curl-http2.bin");
+	memcpy(ch1, hello, hello_len);
+	ch1_len = hello_len;
+	load_hello("chromium.bin");
+	next_allow_ech = false;
+	next_allow_ech_set = true;
+	hrr_refused(ch1, ch1_len, hello, hello_len, false, "ech");
+
+	/* not a hello at all, two CCS, 0-RTT data without early_data offered */
+	load_hello("openssl-tls13-sni-alpn.bin");
+	static const uint8_t http[] = "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n";
+	hrr_refused(hello, hello_len, http, sizeof(http) - 1, false, "tls_not_tls");
+	uint8_t two_ccs[12];
+	memcpy(two_ccs, ccs_rec, 6);
+	memcpy(two_ccs + 6, ccs_rec, 6);
+	hrr_refused(hello, hello_len, two_ccs, 12, false, "tls_malformed");
+	static const uint8_t appdata[] = { 0x17, 0x03, 0x03, 0x00, 0x02, 0xaa, 0xbb };
+	hrr_refused(hello, hello_len, appdata, sizeof(appdata), false, "tls_interleaved_record");
+}
+
+/* A registry that sends a second HRR would ask for a third hello:
+ * refused, and the client never sees that HRR. */
+static void test_hrr_twice(void **state)
+{
+	load_hrr();
+	load_hello("openssl-tls13-sni-alpn.bin");
+	struct script *sc = script_start(hello_len, hrr_bytes, hrr_len, hello_len, hrr_bytes,
+					 hrr_len);
+	struct wfix f;
+	wfix_start(&f, sc->port, NULL);
+	int c = connect_port(f.port);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	recv_exact(c, hrr_bytes, hrr_len);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	uint8_t extra[64];
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_true(recv(c, extra, sizeof(extra), 0) <= 0); /* closed, nothing relayed */
+	close(c);
+	script_join(sc);
+	assert_int_equal(sc->got_len, 2 * hello_len);
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).kind, "refuse");
+	assert_string_equal(event_at(0).reason, "hrr_twice");
+	wfix_stop(&f);
+	free(sc);
+}
+
+/* Each wait is bounded by limits.hello_timeout: the client's second hello
+ * after an HRR, and the registry's answer (whose silence also keeps the
+ * client's later bytes from it). */
+static void test_hrr_and_server_hello_timeouts(void **state)
+{
+	load_hrr();
+	load_hello("openssl-tls13-sni-alpn.bin");
+	struct rw_fwd_opts o;
+	rw_fwd_opts_default(&o);
+	o.hello_timeout_ms = 1000;
+	struct script *sc = script_start(hello_len, hrr_bytes, hrr_len, 0, NULL, 0);
+	struct wfix f;
+	wfix_start(&f, sc->port, &o);
+	int c = connect_port(f.port);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	recv_exact(c, hrr_bytes, hrr_len);
+	long waited = wait_closed(c, 4000);
+	close(c);
+	assert_true(waited >= 700 && waited <= 3000);
+	assert_true(wait_events(1, 2000) >= 1);
+	assert_string_equal(event_at(0).reason, "hrr_timeout");
+	script_join(sc);
+	free(sc);
+	wfix_stop(&f);
+
+	struct sink *s = sink_start_opt(true);
+	wfix_start(&f, s->port, &o);
+	size_t len;
+	uint8_t *stream = stream_with_trailer(hello, hello_len, 5000, &len);
+	c = connect_port(f.port);
+	assert_int_equal(send(c, stream, len, 0), (ssize_t)len);
+	waited = wait_closed(c, 4000);
+	close(c);
+	assert_true(waited >= 700 && waited <= 3000);
+	assert_true(wait_events(1, 2000) >= 1);
+	assert_string_equal(event_at(0).kind, "refuse");
+	assert_string_equal(event_at(0).reason, "server_hello_timeout");
+	/* the registry got the hello, nothing after it */
+	assert_int_equal(sink_wait(s, 1, 3000), 1);
+	pthread_mutex_lock(&s->mu);
+	assert_int_equal(s->done[0].len, hello_len);
+	pthread_mutex_unlock(&s->mu);
+	free(stream);
+	wfix_stop(&f);
+	sink_stop(s);
+}
+
+/* The registry refuses the hello with an alert: the client gets it. */
+static void test_server_alert_relayed(void **state)
+{
+	load_hello("openssl-tls13-sni-alpn.bin");
+	static const uint8_t alert[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28 };
+	struct script *sc = script_start(hello_len, alert, sizeof(alert), 0, NULL, 0);
+	struct wfix f;
+	wfix_start(&f, sc->port, NULL);
+	int c = connect_port(f.port);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	recv_exact(c, alert, sizeof(alert));
+	shutdown(c, SHUT_WR);
+	assert_true(wait_closed(c, 5000) >= 0);
+	close(c);
+	script_join(sc);
+	assert_int_equal(sc->got_len, hello_len);
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).kind, "pass");
+	assert_int_equal(event_at(0).down, sizeof(alert));
+	wfix_stop(&f);
+	free(sc);
 }
 
 /* ---- tests with a real TLS server and real clients ---- */
@@ -965,6 +1373,61 @@ static void test_s_client_refused(void **state)
 	wfix_stop(&f);
 }
 
+
+/* A real HelloRetryRequest: s_server takes only P-256, s_client offers
+ * X25519 and P-256 but sends a key share for X25519 only, so the server
+ * asks again. The second hello is checked and the handshake completes. */
+static void test_s_client_real_hrr(void **state)
+{
+	uint16_t port = free_port();
+	char addr[32], cert[128], key[128];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
+	snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
+	char *argv[] = { "openssl", "s_server", "-quiet", "-accept", addr, "-cert", cert,
+			 "-key", key, "-groups", "P-256", "-www", NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	pid_t pid;
+	assert_int_equal(posix_spawnp(&pid, "openssl", &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	int up = -1;
+	for (int i = 0; i < 100 && up < 0; i++) {
+		up = connect_port(port);
+		if (up < 0)
+			sleep_ms(50);
+	}
+	assert_true(up >= 0);
+	close(up);
+
+	struct wfix f;
+	wfix_start(&f, port, NULL);
+	char cmd[1024];
+	static char out[262144];
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 10 openssl s_client -connect "
+		 "127.0.0.1:%u -servername " NAME_OK " -CAfile %s/cert.pem -verify_return_error "
+		 "-groups X25519:P-256 -trace -ign_eof 2>&1",
+		 f.port, tmpdir);
+	int rc = run_capture(cmd, out, sizeof(out));
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(rc, 0);
+	/* the HRR's random (SHA-256 of "HelloRetryRequest") as -trace prints it */
+	assert_non_null(strstr(out, "gmt_unix_time=0xCF21AD74"));
+	assert_non_null(strstr(out, "Verify return code: 0 (ok)"));
+	assert_non_null(strstr(out, "HTTP/1.0 200 ok"));
+	assert_true(wait_events(1, 3000) >= 1);
+	struct evrec e = event_at(0);
+	assert_string_equal(e.kind, "pass");
+	assert_string_equal(e.reason, "done");
+	assert_string_equal(e.sni, NAME_OK);
+	wfix_stop(&f);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -974,16 +1437,23 @@ int main(void)
 		cmocka_unit_test(test_one_byte_segments),
 		cmocka_unit_test(test_reframed_10_byte_records),
 		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_allowed_wildcard_and_ech_opt_in),
+		cmocka_unit_test(test_allowed_wildcard),
+		cmocka_unit_test(test_grease_ech),
 		cmocka_unit_test(test_hello_timeout),
 		cmocka_unit_test(test_connect_failed),
 		cmocka_unit_test(test_limits_overload),
 		cmocka_unit_test(test_2000_idle_connections),
+		cmocka_unit_test(test_hrr_second_hello_passes),
+		cmocka_unit_test(test_hrr_second_hello_refused),
+		cmocka_unit_test(test_hrr_twice),
+		cmocka_unit_test(test_hrr_and_server_hello_timeouts),
+		cmocka_unit_test(test_server_alert_relayed),
 	};
 	const struct CMUnitTest tls_tests[] = {
 		cmocka_unit_test(test_s_client_allowed),
 		cmocka_unit_test(test_curl_allowed),
 		cmocka_unit_test(test_s_client_refused),
+		cmocka_unit_test(test_s_client_real_hrr),
 	};
 	int failed = cmocka_run_group_tests_name("pass_sink", sink_tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("pass_tls", tls_tests, tls_setup, tls_teardown);

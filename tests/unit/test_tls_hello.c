@@ -388,7 +388,7 @@ static void test_crafted_corpus(void **state)
 	closedir(d);
 	/* every refusal code has its file (no_sni through check_sni on an OK
 	 * hello), and valid hellos are among them */
-	for (int i = 0; i < RW_TLS_REFUSE_MAX_; i++)
+	for (int i = 0; i <= RW_TLS_REFUSE_NO_SNI; i++) /* the later codes are ServerHello's */
 		if (!seen[i])
 			fail_msg("no crafted file gives %s", i ? rw_tls_refuse_str((enum rw_tls_refuse)i)
 							       : "an OK hello with an SNI");
