@@ -12,6 +12,7 @@
 #include "appliance/rw_config.h"
 #include "appliance/rw_ctl_server.h"
 #include "appliance/rw_daemon.h"
+#include "appliance/rw_version.h"
 #include "appliance/rw_workers.h"
 #include "rules/rw_nft.h"
 
@@ -41,7 +42,8 @@ static void usage(FILE *out)
 		"  -s, --socket PATH   control socket (overrides control.socket)\n"
 		"  -w, --workers N     data-path worker processes (default: one per CPU;\n"
 		"                      0 = firewall only, no proxy)\n"
-		"  -h, --help\n");
+		"  -h, --help\n"
+		"  -V, --version\n");
 }
 
 static int load(const char *path, struct rw_policy *p)
@@ -195,6 +197,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = RW_DEFAULT_CONFIG, *sock = NULL;
@@ -218,7 +221,7 @@ int main(int argc, char **argv)
 	 * the daemon and, through PR_SET_PDEATHSIG, of every worker. */
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	while ((c = getopt_long(argc, argv, "c:nfs:w:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:nfs:w:hV", opts, NULL)) != -1) {
 		enum rw_action a = RW_ACT_NONE;
 		switch (c) {
 		case 'c': config = optarg; continue;
@@ -239,6 +242,7 @@ int main(int argc, char **argv)
 		case 'R': a = RW_ACT_REMOVE; break;
 		case 'f': a = RW_ACT_RUN; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("regwalld %s\n", RW_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 		if (act != RW_ACT_NONE && act != a) {
