@@ -331,6 +331,21 @@ static void test_ctl_cli(void **state)
 	assert_non_null(strstr(g_r.err, sock));
 }
 
+/* The bash completion installed with the programs offers their commands
+ * and options (tests/unit/completion-check.sh drives it as bash does). */
+static void test_completion(void **state)
+{
+	int st = system("bash tests/unit/completion-check.sh");
+	int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	if (rc == 77) {
+		const char *ci = getenv("CI");
+		if (ci && !strcmp(ci, "true"))
+			fail_msg("bash-completion missing (scripts/install-deps.sh installs it)");
+		skip();
+	}
+	assert_int_equal(rc, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_ctl_cli),
+		cmocka_unit_test(test_completion),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
