@@ -212,11 +212,14 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 		cl[i] = (struct rw_ctl_client){ .fd = -1 };
 
 	while (!d->want_exit) {
-		struct pollfd pf[2 + RW_CTL_MAX_CLIENTS];
-		int map[2 + RW_CTL_MAX_CLIENTS];
+		struct pollfd pf[3 + RW_CTL_MAX_CLIENTS];
+		int map[3 + RW_CTL_MAX_CLIENTS];
 		int n = 0;
 		pf[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pf[n++] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
+		/* the nftables monitor (fd -1 when none: poll skips it) */
+		pf[n++] = (struct pollfd){ .fd = rw_daemon_guard_fd(d), .events = POLLIN };
+		int first_client = n;
 		for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++) {
 			if (cl[i].fd < 0)
 				continue;
@@ -248,6 +251,8 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 				}
 			}
 		}
+		if (pf[2].revents & POLLIN)
+			rw_daemon_on_nft_event(d);
 		if (pf[1].revents & POLLIN) {
 			int fd;
 			while ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
@@ -266,7 +271,7 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 				clock_gettime(CLOCK_MONOTONIC, &cl[slot].last);
 			}
 		}
-		for (int k = 2; k < n; k++) {
+		for (int k = first_client; k < n; k++) {
 			struct rw_ctl_client *c = &cl[map[k]];
 			if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
@@ -294,6 +299,7 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 				rw_ctl_client_close(&cl[i]);
 		if (d->workers)
 			rw_workers_tick(d->workers);
+		rw_daemon_tick(d);
 	}
 	for (int i = 0; i < RW_CTL_MAX_CLIENTS; i++)
 		if (cl[i].fd >= 0)
