@@ -8,8 +8,8 @@
 
 #define RW_GUARD_CHECK_MS 1000   /* signature read-back period */
 #define RW_GUARD_BANS_MS 5000    /* ban copy refresh period */
-#define RW_GUARD_BURST 5         /* restores in a row before the back-off */
-#define RW_GUARD_REFILL_MS 5000  /* then one restore per this period */
+#define RW_GUARD_BURST 10        /* restores in a row before the back-off */
+#define RW_GUARD_REFILL_MS 3000  /* then one restore per this period */
 #define RW_GUARD_RETRY_MS 1000   /* after a restore the kernel refused */
 
 static uint64_t rw_guard_now_ms(void)

@@ -9,9 +9,9 @@
  * over the bans the kernel still has or, when the table was deleted with
  * them, the guard's last copy of the ban sets.
  *
- * Restores are rate-limited by a token bucket (5, one more every 5 s),
+ * Restores are rate-limited by a token bucket (10, one more every 3 s),
  * so a tool that keeps changing the table is fought at most once every
- * 5 s, each time logged as an error; the data path's own source check
+ * 3 s, each time logged as an error; the data path's own source check
  * (fwd/rw_fwd.c) refuses unknown sources in between.
  *
  * Also here: the single-instance lock (rw_guard_lock.c). */

@@ -74,8 +74,12 @@ static void rw_nft_mon_note(struct rw_nft_mon_acc *acc, const char *text, unsign
 			return;
 		}
 	if (acc->n == RW_NFT_MON_ITEMS) {
-		acc->more += count;
-		return;
+		if (strncmp(text, "table ", 6) != 0) {
+			acc->more += count;
+			return;
+		}
+		/* the table's own fate outranks any one rule or set */
+		acc->more += acc->item[--acc->n].count;
 	}
 	snprintf(acc->item[acc->n].text, sizeof(acc->item[acc->n].text), "%s", text);
 	acc->item[acc->n++].count = count;
@@ -203,21 +207,26 @@ static int rw_nft_mon_one(const struct nlmsghdr *nlh, uint32_t own, struct rw_nf
 	return 0;
 }
 
+/* "table deleted" first: a flush lists every rule and set before it. */
 static void rw_nft_mon_format(const struct rw_nft_mon_acc *acc, struct rw_nft_mon_report *rep)
 {
 	size_t off = strlen(rep->what);
-	for (unsigned i = 0; i < acc->n && off < sizeof(rep->what); i++) {
-		int k;
-		if (acc->item[i].count > 1)
-			k = snprintf(rep->what + off, sizeof(rep->what) - off, "%s%s (%u)",
-				     off ? "; " : "", acc->item[i].text, acc->item[i].count);
-		else
-			k = snprintf(rep->what + off, sizeof(rep->what) - off, "%s%s",
-				     off ? "; " : "", acc->item[i].text);
-		if (k < 0)
-			break;
-		off += (size_t)k;
-	}
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < acc->n && off < sizeof(rep->what); i++) {
+			int is_table = strncmp(acc->item[i].text, "table ", 6) == 0;
+			if (is_table != (pass == 0))
+				continue;
+			int k;
+			if (acc->item[i].count > 1)
+				k = snprintf(rep->what + off, sizeof(rep->what) - off, "%s%s (%u)",
+					     off ? "; " : "", acc->item[i].text, acc->item[i].count);
+			else
+				k = snprintf(rep->what + off, sizeof(rep->what) - off, "%s%s",
+					     off ? "; " : "", acc->item[i].text);
+			if (k < 0)
+				break;
+			off += (size_t)k;
+		}
 	if (acc->more && off < sizeof(rep->what))
 		snprintf(rep->what + off, sizeof(rep->what) - off, "; %u more", acc->more);
 }

@@ -137,7 +137,9 @@ static int rw_nft_sig_rule_hash(struct nftnl_rule *r, uint32_t msg_len, uint64_t
 	/* the encoding is as long as the dumped message (same attributes,
 	 * counters the same width): twice that is ample */
 	size_t cap = 2 * (size_t)msg_len + 4096;
-	char *buf = malloc(cap);
+	/* zeroed: libmnl 1.0.4 leaves attribute padding as it finds it, and
+	 * the padding is hashed too */
+	char *buf = calloc(1, cap);
 	if (!buf)
 		return -1;
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, 0, 0);
