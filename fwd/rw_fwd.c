@@ -56,6 +56,7 @@ void rw_fwd_opts_from_policy(struct rw_fwd_opts *o, const struct rw_policy *p)
 	o->max_conns = l->max_connections;
 	o->max_per_source = l->max_per_source;
 	o->drain_timeout_ms = l->drain_timeout_ms;
+	o->check_sources = 1;
 }
 
 uint64_t rw_fwd_wall_ms(void)
@@ -177,15 +178,13 @@ static bool rw_fwd_via_vpn(struct rw_fwd_worker *w, int cfd, int family)
 	return iif == w->vpn_ifindex;
 }
 
-/* The listener's allow_from, as the kernel's input chain decides it. A
- * listener without any (only hand-built policies: the loader refuses an
- * empty allow_from) is not checked. */
+/* The listener's allow_from, as the kernel's input chain decides it. */
 static bool rw_fwd_source_allowed(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis,
 				  int cfd, uint8_t family, const uint8_t addr[16])
 {
 	const struct rw_listener *cfg = lis->cfg;
 	const struct rw_policy *p = w->p;
-	if (cfg->n_allow_nets == 0 && !cfg->allow_vpn)
+	if (!w->o.check_sources)
 		return true;
 	if (family != AF_INET && family != AF_INET6)
 		return false;

@@ -22,7 +22,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <linux/filter.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -231,17 +230,26 @@ static void rw_nft_mon_format(const struct rw_nft_mon_acc *acc, struct rw_nft_mo
 		snprintf(rep->what + off, sizeof(rep->what) - off, "; %u more", acc->more);
 }
 
+/* Not mnl_nlmsg_ok/next: libmnl 1.0.4 compares (int)nlmsg_len, so a
+ * length of 0xfffffff0 passes as negative and the walk jumps out of the
+ * buffer (found by fuzz_nft_monitor). Lengths are compared unsigned here. */
 static void rw_nft_mon_walk(const void *buf, size_t len, uint32_t own, struct rw_nft_mon_acc *acc,
 			    struct rw_nft_mon_report *rep)
 {
-	const struct nlmsghdr *nlh = buf;
-	int rest = len > INT_MAX ? INT_MAX : (int)len;
-	while (mnl_nlmsg_ok(nlh, rest)) {
-		if (rw_nft_mon_one(nlh, own, acc, rep) < 0) {
+	const char *p = buf;
+	size_t rest = len;
+	while (rest >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)p;
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > rest ||
+		    rw_nft_mon_one(nlh, own, acc, rep) < 0) {
 			rep->bad++;
 			return;
 		}
-		nlh = mnl_nlmsg_next(nlh, &rest);
+		size_t step = NLMSG_ALIGN((size_t)nlh->nlmsg_len);
+		if (step >= rest)
+			return;
+		p += step;
+		rest -= step;
 	}
 	if (rest > 0)
 		rep->bad++; /* trailing bytes that are no whole message */
