@@ -144,8 +144,10 @@ lab_ctl status >/dev/null || lab_fail "status still fails after the restore"
 
 lab_stop "$loop4"
 lab_stop "$loop6"
-daemon_worst=$(sed -nE 's/.*guard: table inet regwall changed: .* restored in ([0-9]+) ms.*/\1/p' "$log" | sort -n | tail -1)
-lab_log "regwalld's own restore times: worst ${daemon_worst} ms (from the event to the committed restore)"
+# the ten cases above, before the back-off (whose restores include the wait)
+daemon_worst=$(sed -nE 's/.*guard: table inet regwall changed: .* restored in ([0-9]+) ms.*/\1/p' "$log" |
+	head -10 | sort -n | tail -1)
+lab_log "regwalld's own restore times for the 10 cases: worst ${daemon_worst} ms (event seen -> restore committed)"
 got=$(($(reg_accepts) - base_accepts - 1)) # the office probe above
 [ "$got" -eq 0 ] || lab_fail "$got connections reached the registry during the outside loop"
 grep -q "\"kind\":\"pass\".*\"$LAB_OUTSIDE4\"" "$LAB_DIR/events.jsonl" && lab_fail "an outside connection passed"
