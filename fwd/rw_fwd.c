@@ -208,7 +208,8 @@ long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, in
 		rw_fwd_emit_refuse(w, lis, ss, "not_allowed_l7");
 		return RW_EPERM;
 	}
-	long slot = conn ? rw_conn_admit(&w->conns, key, conn) : RW_ENOMEM;
+	long slot = conn ? rw_conn_admit_class(&w->conns, (size_t)(lis - w->lis), key, conn)
+			 : RW_ENOMEM;
 	if (slot < 0) {
 		/* RST: an overloaded worker should not keep TIME_WAIT state for
 		 * connections it never served. */
@@ -418,6 +419,9 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 	}
 	rc = w->lis ? rw_conn_table_init(&w->conns, w->o.max_conns, w->o.max_per_source)
 		    : RW_ENOMEM;
+	/* each listener its reserved share of the connection slots */
+	if (!rc)
+		rc = rw_conn_table_classes(&w->conns, w->n_lis);
 	if (!rc)
 		/* each connection holds at most two pipes at a time */
 		rc = rw_pipe_pool_init(&w->pipes, w->o.max_idle_pipes, 2 * (size_t)w->o.max_conns);
