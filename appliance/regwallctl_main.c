@@ -271,8 +271,15 @@ static void print_reply(json_t *rep)
 			if (json_is_array(v)) {
 				size_t i;
 				json_t *e;
-				json_array_foreach(v, i, e)
-					printf("%s: %s\n", key, json_string_value(e));
+				json_array_foreach(v, i, e) {
+					if (json_is_string(e)) {
+						printf("%s: %s\n", key, json_string_value(e));
+						continue;
+					}
+					char *t = json_dumps(e, JSON_ENCODE_ANY | JSON_COMPACT);
+					printf("%s: %s\n", key, t ? t : "?");
+					free(t);
+				}
 				continue;
 			}
 			char *s = json_dumps(v, JSON_ENCODE_ANY);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "appliance/rw_ctl.h"
+#include "appliance/rw_evout.h"
 #include "appliance/rw_path.h"
 #include "fwd/rw_loop.h"
 
@@ -53,6 +54,7 @@ struct rw_ctl_client {
 
 struct rw_ctl_srv {
 	struct rw_loop loop;
+	struct rw_evout evout; /* the workers' events, to stdout */
 	struct rw_daemon *d;
 	int lfd, sfd;
 	struct rw_ctl_req *req; /* up to 1024 prefixes: off the stack */
@@ -368,6 +370,11 @@ static void rw_ctl_on_accept(struct rw_loop *l, int lfd, unsigned events, void *
 
 static void rw_ctl_after_workers(struct rw_ctl_srv *srv);
 
+static void rw_ctl_on_event(void *ctx, const char *line, size_t len)
+{
+	rw_evout_line(ctx, line, len);
+}
+
 static void rw_ctl_on_signal(struct rw_loop *l, int sfd, unsigned events, void *arg)
 {
 	struct rw_ctl_srv *srv = arg;
@@ -471,7 +478,12 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 				 &srv)))) {
 		fprintf(stderr, "regwalld: control loop: %s\n", rw_strerror(r));
 		srv.rc = r;
+	} else if ((r = rw_evout_init(&srv.evout, STDOUT_FILENO, &srv.loop))) {
+		srv.rc = r;
 	} else {
+		d->evout = &srv.evout;
+		if (d->workers)
+			rw_workers_attach(d->workers, &srv.loop, rw_ctl_on_event, &srv.evout);
 		/* signals that came before the loop (a SIGHUP during start) */
 		rw_ctl_on_signal(&srv.loop, srv.sfd, RW_LOOP_READ, &srv);
 		if (!d->want_exit)
@@ -481,6 +493,12 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 	}
 	while (srv.head)
 		rw_ctl_client_close(srv.head);
+	if (d->workers)
+		rw_workers_detach(d->workers);
+	d->evout = NULL;
+	if (srv.evout.reg)
+		rw_loop_fd_del(&srv.loop, STDOUT_FILENO);
+	rw_evout_fini(&srv.evout);
 	rw_loop_fd_del(&srv.loop, listen_fd);
 	rw_loop_fd_del(&srv.loop, srv.sfd);
 	if (rw_daemon_guard_fd(d) >= 0)

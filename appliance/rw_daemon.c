@@ -13,6 +13,7 @@
 
 #include "appliance/rw_config.h"
 #include "appliance/rw_ctl_proto.h"
+#include "appliance/rw_evout.h"
 #include "appliance/rw_rlimit.h"
 #include "fwd/rw_tlsctx.h"
 #include "rules/rw_cidr.h"
@@ -921,6 +922,16 @@ static json_t *rw_daemon_status(struct rw_daemon *d)
 			       (json_int_t)d->n_live, "networks", (json_int_t)d->pol.n_networks,
 			       "listeners", (json_int_t)d->pol.n_listeners, "workers",
 			       (json_int_t)(d->workers ? rw_workers_alive(d->workers) : 0));
+	/* per worker: heartbeat age, stalled, events sent and dropped; the
+	 * events that the output could not take */
+	if (d->workers)
+		rw_workers_status_json(d->workers, st);
+	json_t *ev = json_object_get(st, "events");
+	if (ev && d->evout) {
+		json_object_set_new(ev, "written", json_integer((json_int_t)d->evout->lines));
+		json_object_set_new(ev, "dropped_at_output",
+				    json_integer((json_int_t)d->evout->dropped));
+	}
 	if (!d->guarded)
 		return st;
 	const struct rw_guard *g = &d->guard;

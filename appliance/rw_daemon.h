@@ -30,6 +30,8 @@ struct rw_live_elem {
 	struct rw_cidr cidr;
 };
 
+struct rw_evout;
+
 struct rw_daemon {
 	const char *config_path;
 	struct rw_policy pol;
@@ -41,6 +43,7 @@ struct rw_daemon {
 	struct rw_live_elem *in_live;
 	size_t n_in_live, cap_in_live;
 	struct rw_workers *workers; /* NULL: firewall only, no data path */
+	const struct rw_evout *evout; /* where worker events go (regwalld -f) */
 	struct rw_guard guard; /* keeps the table in force (regwalld -f) */
 	int guarded;
 	time_t started;

@@ -1,6 +1,7 @@
 #include "appliance/rw_workers.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -46,6 +47,8 @@ static long long rw_workers_now_ms(void)
 int rw_workers_init(struct rw_workers *ws, unsigned n, struct rw_diag *diag)
 {
 	memset(ws, 0, sizeof(*ws));
+	for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++)
+		ws->draining[k].chan = -1;
 	if (n > RW_WORKERS_MAX) {
 		rw_diag_err(diag, NULL, 0, "at most %d workers", RW_WORKERS_MAX);
 		return RW_ERANGE;
@@ -239,6 +242,11 @@ static bool rw_workers_child_fds(int *fd, size_t n)
 	return true;
 }
 
+static void rw_workers_child_tick(void *ctx, uint64_t conns)
+{
+	rw_chan_sink_stats(ctx, conns);
+}
+
 static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 {
 	/* The parent blocked these for its signalfd; a worker must die on
@@ -281,10 +289,16 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	o.ticket_secret = ws->tickets ? ws->ticket_secret : NULL;
 	/* a policy with no listener passes none: the worker reports it */
 	o.listen_fds = n_lis == ws->pol->n_listeners && n_lis ? fd + 1 : NULL;
-	struct rw_fwd_events ev;
-	rw_event_json_sink(&ev, stdout);
+	/* Decision events go to the parent over the channel, never blocking
+	 * (rw_chan.h); the heartbeat rides the same channel. */
+	static struct rw_chan_sink sink;
+	rw_chan_sink_init(&sink, fd[0], ws->generation);
+	struct rw_fwd_events ev = { .emit = rw_chan_event_emit, .ctx = &sink };
+	o.tick = rw_workers_child_tick;
+	o.tick_ctx = &sink;
+	o.tick_ms = RW_CHAN_STATS_MS;
 	/* Built (TLS contexts loaded, listeners taken over): say so on the
-	 * stop socket, so the parent retires this slot's old worker only now
+	 * channel, so the parent retires this slot's old worker only now
 	 * (rw_workers_start). */
 	signal(SIGPIPE, SIG_IGN);
 	char why[512] = "";
@@ -293,9 +307,10 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	struct rw_fwd_worker *w;
 	int r = rw_fwd_worker_new(ws->pol, &o, &ev, &w);
 	if (!r) {
-		(void)!write(fd[0], "R", 1);
+		(void)rw_chan_send(fd[0], RW_CHAN_READY, ws->generation, NULL, 0);
 		r = rw_fwd_worker_loop(w);
 		rw_fwd_worker_free(w);
+		rw_chan_sink_stats(&sink, 0); /* the last counts, for the parent */
 	}
 	fflush(stdout);
 	if (r == RW_ENOENT)
@@ -308,12 +323,118 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	_exit(RW_WORKER_EXIT_OK);
 }
 
+/* ---- the workers' channels, read in the parent's loop ---- */
+
+static void rw_workers_on_chan(struct rw_loop *l, int fd, unsigned events, void *arg);
+
+static void rw_workers_chan_watch(struct rw_workers *ws, int fd, struct rw_worker_heard *h)
+{
+	if (ws->loop && fd >= 0)
+		(void)rw_loop_fd_want(ws->loop, fd, &h->reg, &h->mask, RW_LOOP_READ,
+				      rw_workers_on_chan, ws);
+}
+
+static void rw_workers_chan_unwatch(struct rw_workers *ws, int fd, struct rw_worker_heard *h)
+{
+	if (ws->loop && fd >= 0 && h->reg)
+		(void)rw_loop_fd_want(ws->loop, fd, &h->reg, &h->mask, 0, NULL, ws);
+	h->reg = false;
+	h->mask = 0;
+}
+
+/* One message from a worker. -1: malformed (the worker is killed). */
+static int rw_workers_chan_msg(struct rw_workers *ws, struct rw_worker_heard *h, const uint8_t *buf,
+			       size_t n)
+{
+	struct rw_chan_hdr hdr;
+	const uint8_t *body;
+	if (rw_chan_parse(buf, n, &hdr, &body))
+		return -1;
+	h->at_ms = rw_workers_now_ms();
+	switch (hdr.type) {
+	case RW_CHAN_EVENT:
+		h->events++;
+		ws->events_received++;
+		if (ws->on_event)
+			ws->on_event(ws->event_ctx, (const char *)body, hdr.len);
+		return 0;
+	case RW_CHAN_STATS:
+		memcpy(&h->st, body, sizeof(h->st));
+		return 0;
+	case RW_CHAN_READY:
+		return 0;
+	default:
+		return -1; /* STOP is not the worker's to send */
+	}
+}
+
+/* Read what is queued on a worker's channel (bounded per call so one
+ * chatty worker cannot starve the loop). 1 = more may be there, 0 = all
+ * read, -1 = ended (EOF or a malformed message: the worker is killed). */
+static int rw_workers_chan_read(struct rw_workers *ws, int fd, struct rw_worker_heard *h, pid_t pid,
+				unsigned budget)
+{
+	uint8_t buf[RW_CHAN_MSG_MAX];
+	for (unsigned k = 0; k < budget; k++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0)
+			return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+		if (n == 0)
+			return -1;
+		if ((size_t)n > sizeof(buf) || rw_workers_chan_msg(ws, h, buf, (size_t)n)) {
+			ws->bad_messages++;
+			fprintf(stderr, "regwalld: worker %d sent a malformed channel message; "
+					"killed\n", (int)pid);
+			if (pid > 0)
+				kill(pid, SIGKILL);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+/* Everything left on a channel (a worker that ended: its last events). */
+static void rw_workers_chan_drain(struct rw_workers *ws, int fd, struct rw_worker_heard *h,
+				  pid_t pid)
+{
+	while (rw_workers_chan_read(ws, fd, h, pid, 256) > 0)
+		;
+}
+
+static void rw_workers_on_chan(struct rw_loop *l, int fd, unsigned events, void *arg)
+{
+	struct rw_workers *ws = arg;
+	for (unsigned i = 0; i < RW_WORKERS_MAX; i++) {
+		struct rw_worker_slot *s = &ws->slot[i];
+		if (s->pid && s->stop_w == fd) {
+			if (rw_workers_chan_read(ws, fd, &s->heard, s->pid, 64) < 0)
+				rw_workers_chan_unwatch(ws, fd, &s->heard); /* reaped later */
+			return;
+		}
+	}
+	for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++) {
+		struct rw_worker_draining *dr = &ws->draining[k];
+		if (dr->chan == fd && dr->chan >= 0) {
+			if (rw_workers_chan_read(ws, fd, &dr->heard, dr->pid, 64) < 0) {
+				rw_workers_chan_unwatch(ws, fd, &dr->heard);
+				ws->gone_events_sent += dr->heard.st.events_sent;
+				ws->gone_events_dropped += dr->heard.st.events_dropped;
+				close(dr->chan);
+				dr->chan = -1;
+			}
+			return;
+		}
+	}
+	/* nobody owns it any more: stop watching (it is closed elsewhere) */
+	(void)rw_loop_fd_del(l, fd);
+}
+
 static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *diag)
 {
-	/* The stop channel is a socket pair: the parent writes "stop" (or
-	 * closes) one way, the worker answers "ready" the other way. */
+	/* The channel is a SEQPACKET socket pair (rw_chan.h): STOP one way;
+	 * READY, events and heartbeats the other. */
 	int p[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p)) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p)) {
 		rw_diag_err(diag, NULL, 0, "socketpair: %s", strerror(errno));
 		return RW_EIO;
 	}
@@ -331,16 +452,25 @@ static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *d
 		rw_workers_child(ws, i, p[0]);
 	}
 	close(p[0]);
+	(void)fcntl(p[1], F_SETFL, O_NONBLOCK);
 	ws->slot[i].pid = pid;
 	ws->slot[i].stop_w = p[1];
+	ws->slot[i].generation = ws->generation;
+	ws->slot[i].heard = (struct rw_worker_heard){ 0 };
 	ws->slot[i].last_start_ms = rw_workers_now_ms();
+	rw_workers_chan_watch(ws, p[1], &ws->slot[i].heard);
 	return 0;
 }
 
-static void rw_workers_clear(struct rw_worker_slot *s)
+static void rw_workers_clear_ws(struct rw_workers *ws, struct rw_worker_slot *s)
 {
-	if (s->stop_w >= 0 && s->pid)
+	if (s->stop_w >= 0 && s->pid) {
+		rw_workers_chan_drain(ws, s->stop_w, &s->heard, s->pid);
+		rw_workers_chan_unwatch(ws, s->stop_w, &s->heard);
+		ws->gone_events_sent += s->heard.st.events_sent;
+		ws->gone_events_dropped += s->heard.st.events_dropped;
 		close(s->stop_w);
+	}
 	s->pid = 0;
 	s->stop_w = -1;
 }
@@ -379,12 +509,22 @@ static void rw_workers_wait_ready(struct rw_workers *ws, bool *failed, struct rw
 		for (unsigned k = 0; pr > 0 && k < n; k++) {
 			if (!pf[k].revents)
 				continue;
-			char b;
-			ssize_t got = read(pf[k].fd, &b, 1);
-			if (got == 1 && b == 'R') {
+			struct rw_worker_slot *sl = &ws->slot[idx[k]];
+			uint8_t buf[RW_CHAN_MSG_MAX];
+			struct rw_chan_hdr hdr;
+			const uint8_t *body;
+			ssize_t got = recv(pf[k].fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+			if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+				continue;
+			if (got > 0 && (size_t)got <= sizeof(buf) &&
+			    rw_chan_parse(buf, (size_t)got, &hdr, &body) == 0 &&
+			    hdr.type == RW_CHAN_READY) {
 				done[idx[k]] = true;
-			} else if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
-				failed[idx[k]] = true; /* exited before it was built */
+			} else if (got > 0 && (size_t)got <= sizeof(buf) &&
+				   rw_workers_chan_msg(ws, &sl->heard, buf, (size_t)got) == 0) {
+				continue; /* an event before READY is still an event */
+			} else {
+				failed[idx[k]] = true; /* exited before it was built, or garbled */
 				rw_diag_err(diag, NULL, 0,
 					    "worker slot %u: exited before it was ready (see its message "
 					    "above)",
@@ -392,6 +532,21 @@ static void rw_workers_wait_ready(struct rw_workers *ws, bool *failed, struct rw
 			}
 		}
 	}
+}
+
+/* A draining worker is gone: its last events and counts, then its
+ * channel closes. */
+static void rw_workers_draining_gone(struct rw_workers *ws, struct rw_worker_draining *dr)
+{
+	if (dr->chan >= 0) {
+		rw_workers_chan_drain(ws, dr->chan, &dr->heard, dr->pid);
+		rw_workers_chan_unwatch(ws, dr->chan, &dr->heard);
+		ws->gone_events_sent += dr->heard.st.events_sent;
+		ws->gone_events_dropped += dr->heard.st.events_dropped;
+		close(dr->chan);
+	}
+	dr->chan = -1;
+	dr->pid = 0;
 }
 
 /* Tell an old generation (its slots in old) to stop accepting and drain;
@@ -403,7 +558,7 @@ static void rw_workers_retire(struct rw_workers *ws, struct rw_worker_slot *old,
 		struct rw_worker_slot *s = &old[i];
 		if (!s->pid)
 			continue;
-		(void)!write(s->stop_w, "x", 1);
+		(void)rw_chan_send(s->stop_w, RW_CHAN_STOP, 0, NULL, 0);
 		size_t k, oldest = 0;
 		for (k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++) {
 			if (!ws->draining[k].pid)
@@ -420,9 +575,18 @@ static void rw_workers_retire(struct rw_workers *ws, struct rw_worker_slot *old,
 				(int)ws->draining[k].pid);
 			kill(ws->draining[k].pid, SIGKILL);
 			waitpid(ws->draining[k].pid, NULL, 0);
+			rw_workers_draining_gone(ws, &ws->draining[k]);
 		}
-		ws->draining[k] = (struct rw_worker_draining){ s->pid, kill_at };
-		close(s->stop_w);
+		/* its channel stays open: a draining worker still sends the
+		 * events of the connections it finishes */
+		rw_workers_chan_unwatch(ws, s->stop_w, &s->heard);
+		ws->draining[k] = (struct rw_worker_draining){ .pid = s->pid, .kill_at_ms = kill_at,
+							       .chan = s->stop_w,
+							       .generation = s->generation,
+							       .heard = s->heard };
+		ws->draining[k].heard.reg = false;
+		ws->draining[k].heard.mask = 0;
+		rw_workers_chan_watch(ws, s->stop_w, &ws->draining[k].heard);
 		s->pid = 0;
 		s->stop_w = -1;
 	}
@@ -506,7 +670,7 @@ void rw_workers_tick(struct rw_workers *ws)
 				(int)dr->pid);
 			kill(dr->pid, SIGKILL);
 			waitpid(dr->pid, NULL, 0);
-			dr->pid = 0;
+			rw_workers_draining_gone(ws, dr);
 		}
 	}
 }
@@ -574,7 +738,7 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
 		if (ws->slot[i].pid) { /* started, then died or hung: gone for good */
 			kill(ws->slot[i].pid, SIGKILL);
 			waitpid(ws->slot[i].pid, NULL, 0);
-			rw_workers_clear(&ws->slot[i]);
+			rw_workers_clear_ws(ws, &ws->slot[i]);
 		}
 		if (old[i].pid) {
 			rw_diag_err(diag, NULL, 0,
@@ -602,11 +766,11 @@ void rw_workers_stop(struct rw_workers *ws)
 		if (ws->draining[k].pid) {
 			kill(ws->draining[k].pid, SIGKILL);
 			waitpid(ws->draining[k].pid, NULL, 0);
-			ws->draining[k].pid = 0;
+			rw_workers_draining_gone(ws, &ws->draining[k]);
 		}
 	for (unsigned i = 0; i < RW_WORKERS_MAX; i++)
 		if (ws->slot[i].pid)
-			(void)!write(ws->slot[i].stop_w, "x", 1);
+			(void)rw_chan_send(ws->slot[i].stop_w, RW_CHAN_STOP, 0, NULL, 0);
 	long long deadline = rw_workers_now_ms() + RW_WORKERS_STOP_MS;
 	for (;;) {
 		unsigned left = 0;
@@ -614,7 +778,7 @@ void rw_workers_stop(struct rw_workers *ws)
 			if (!ws->slot[i].pid)
 				continue;
 			if (waitpid(ws->slot[i].pid, NULL, WNOHANG) == ws->slot[i].pid)
-				rw_workers_clear(&ws->slot[i]);
+				rw_workers_clear_ws(ws, &ws->slot[i]);
 			else
 				left++;
 		}
@@ -626,7 +790,7 @@ void rw_workers_stop(struct rw_workers *ws)
 					continue;
 				kill(ws->slot[i].pid, SIGKILL);
 				waitpid(ws->slot[i].pid, NULL, 0);
-				rw_workers_clear(&ws->slot[i]);
+				rw_workers_clear_ws(ws, &ws->slot[i]);
 			}
 			return;
 		}
@@ -641,13 +805,13 @@ void rw_workers_reap(struct rw_workers *ws)
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++)
-			if (ws->draining[k].pid == pid)
-				ws->draining[k].pid = 0; /* an old generation finished */
+			if (ws->draining[k].pid == pid) /* an old generation finished */
+				rw_workers_draining_gone(ws, &ws->draining[k]);
 		for (unsigned i = 0; i < RW_WORKERS_MAX; i++) {
 			struct rw_worker_slot *s = &ws->slot[i];
 			if (s->pid != pid)
 				continue;
-			rw_workers_clear(s);
+			rw_workers_clear_ws(ws, s);
 			int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 			if (code == RW_WORKER_EXIT_NOTHING) {
 				fprintf(stderr, "regwalld: no passthrough/terminate listener to serve; "
@@ -716,4 +880,73 @@ void rw_workers_fini(struct rw_workers *ws)
 	rw_workers_lset_free(&ws->cur, NULL);
 	rw_limit_destroy(ws->limit);
 	ws->limit = NULL;
+}
+
+void rw_workers_attach(struct rw_workers *ws, struct rw_loop *loop, rw_workers_event_fn *on_event,
+		       void *ctx)
+{
+	ws->loop = loop;
+	ws->on_event = on_event;
+	ws->event_ctx = ctx;
+	for (unsigned i = 0; i < RW_WORKERS_MAX; i++)
+		if (ws->slot[i].pid)
+			rw_workers_chan_watch(ws, ws->slot[i].stop_w, &ws->slot[i].heard);
+	for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++)
+		if (ws->draining[k].chan >= 0)
+			rw_workers_chan_watch(ws, ws->draining[k].chan, &ws->draining[k].heard);
+}
+
+void rw_workers_detach(struct rw_workers *ws)
+{
+	for (unsigned i = 0; i < RW_WORKERS_MAX; i++)
+		if (ws->slot[i].pid)
+			rw_workers_chan_unwatch(ws, ws->slot[i].stop_w, &ws->slot[i].heard);
+	for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++)
+		if (ws->draining[k].chan >= 0)
+			rw_workers_chan_unwatch(ws, ws->draining[k].chan, &ws->draining[k].heard);
+	ws->loop = NULL;
+	ws->on_event = NULL;
+	ws->event_ctx = NULL;
+}
+
+void rw_workers_status_json(const struct rw_workers *ws, json_t *obj)
+{
+	long long now = rw_workers_now_ms();
+	json_t *arr = json_array();
+	uint64_t dropped = ws->gone_events_dropped, sent = ws->gone_events_sent;
+	unsigned stalled = 0, draining = 0;
+	for (unsigned i = 0; i < RW_WORKERS_MAX; i++) {
+		const struct rw_worker_slot *s = &ws->slot[i];
+		if (!s->pid)
+			continue;
+		/* not heard since it started counts from the start */
+		long long since = now - (s->heard.at_ms ? s->heard.at_ms : s->last_start_ms);
+		bool st = since >= RW_WORKERS_STALL_MS;
+		stalled += st;
+		dropped += s->heard.st.events_dropped;
+		sent += s->heard.st.events_sent;
+		json_array_append_new(
+			arr, json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I}", "slot", (json_int_t)i,
+				       "pid", (json_int_t)s->pid, "generation",
+				       (json_int_t)s->generation, "connections",
+				       (json_int_t)s->heard.st.conns, "last_heard_ms",
+				       (json_int_t)since, "stalled", st, "events_sent",
+				       (json_int_t)s->heard.st.events_sent, "events_dropped",
+				       (json_int_t)s->heard.st.events_dropped));
+	}
+	for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++) {
+		const struct rw_worker_draining *dr = &ws->draining[k];
+		if (!dr->pid)
+			continue;
+		draining++;
+		dropped += dr->heard.st.events_dropped;
+		sent += dr->heard.st.events_sent;
+	}
+	json_object_set_new(obj, "worker_list", arr);
+	json_object_set_new(obj, "workers_stalled", json_integer(stalled));
+	json_object_set_new(obj, "workers_draining", json_integer(draining));
+	json_object_set_new(obj, "events",
+			    json_pack("{s:I, s:I, s:I}", "received", (json_int_t)ws->events_received,
+				      "sent_by_workers", (json_int_t)sent, "dropped_in_workers",
+				      (json_int_t)dropped));
 }

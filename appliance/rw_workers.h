@@ -27,7 +27,9 @@
 #include <sys/types.h>
 
 #include "appliance/rw_backoff.h"
+#include "fwd/rw_chan.h"
 #include "fwd/rw_fwd.h"
+#include "fwd/rw_loop.h"
 #include "fwd/rw_limit.h"
 #include "fwd/rw_tlsctx.h"
 #include "inspect/rw_err.h"
@@ -35,9 +37,20 @@
 
 #define RW_WORKERS_MAX 64
 
+/* What the parent last heard from a worker on its channel. */
+struct rw_worker_heard {
+	long long at_ms;          /* last message (0 = none yet) */
+	struct rw_chan_stats st;  /* its last STATS */
+	uint64_t events;          /* EVENT messages received */
+	bool reg;                 /* channel registered in the parent's loop */
+	unsigned mask;
+};
+
 struct rw_worker_slot {
 	pid_t pid;       /* 0 = empty */
-	int stop_w;      /* write end of the worker's stop pipe */
+	int stop_w;      /* the parent's end of the worker's channel (rw_chan.h) */
+	unsigned generation;
+	struct rw_worker_heard heard;
 	long long last_start_ms;
 	/* crash restarts: kept across generations (a reload does not reset
 	 * a crash loop's budget) */
@@ -51,7 +64,13 @@ struct rw_worker_slot {
 struct rw_worker_draining {
 	pid_t pid;
 	long long kill_at_ms; /* SIGKILL if still alive then */
+	int chan;             /* its channel, read until it ends (events while draining) */
+	unsigned generation;
+	struct rw_worker_heard heard;
 };
+
+/* Receives each decision event line (JSON, no '\n') from any worker. */
+typedef void rw_workers_event_fn(void *ctx, const char *line, size_t len);
 
 /* The sockets of one policy listener, one per worker slot. */
 struct rw_worker_lsock {
@@ -79,6 +98,13 @@ struct rw_workers {
 	struct rw_worker_lset cur;  /* the sockets of the current generation */
 	struct rw_worker_lset next; /* from rw_workers_prepare, for the next start */
 	bool have_next;
+	/* the parent's loop and event sink, once attached (rw_workers_attach) */
+	struct rw_loop *loop;
+	rw_workers_event_fn *on_event;
+	void *event_ctx;
+	/* events of workers that are gone (their last STATS) */
+	uint64_t gone_events_sent, gone_events_dropped, events_received;
+	uint64_t bad_messages; /* malformed channel messages (the worker was killed) */
 };
 
 /* n = 0 disables the data path. Creates the shared limiter. */
@@ -134,5 +160,22 @@ bool rw_workers_failed(const struct rw_workers *ws, char *why, size_t cap);
 
 /* Live worker count (current generation). */
 unsigned rw_workers_alive(const struct rw_workers *ws);
+
+/* Read the workers' channels from loop (events to on_event, heartbeats
+ * and counts to rw_workers_status_json); workers started before are
+ * registered now, later ones as they start. */
+void rw_workers_attach(struct rw_workers *ws, struct rw_loop *loop, rw_workers_event_fn *on_event,
+		       void *ctx);
+void rw_workers_detach(struct rw_workers *ws);
+
+/* A worker whose loop has not sent its heartbeat for this long is shown
+ * as stalled by status. */
+#define RW_WORKERS_STALL_MS 1500
+
+struct json_t;
+/* {"workers":[{slot,pid,generation,connections,last_heard_ms,stalled,
+ * events_sent,events_dropped}...], "draining":N, "events":{received,
+ * dropped_in_workers}} into obj. */
+void rw_workers_status_json(const struct rw_workers *ws, struct json_t *obj);
 
 #endif

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fwd/rw_chan.h"
 #include "fwd/rw_fwd_int.h"
 #include "fwd/rw_listen.h"
 #include "fwd/rw_pass.h"
@@ -305,9 +306,28 @@ static void rw_fwd_on_drain(struct rw_loop *l, void *arg)
 		rw_loop_timer_arm(l, &w->drain_timer, 100);
 }
 
+static void rw_fwd_on_tick(struct rw_loop *l, void *arg)
+{
+	struct rw_fwd_worker *w = arg;
+	w->o.tick(w->o.tick_ctx, w->conns.n);
+	rw_loop_timer_arm(l, &w->tick_timer, w->o.tick_ms);
+}
+
 static void rw_fwd_on_stop(struct rw_loop *l, int fd, unsigned events, void *arg)
 {
 	struct rw_fwd_worker *w = arg;
+	/* The parent's channel (rw_chan.h) carries STOP among other
+	 * messages: a well-formed message of another type is not a stop.
+	 * Anything else readable (end of file: the parent went; a byte on a
+	 * pipe or an eventfd, as the tests use) is. */
+	uint8_t buf[RW_CHAN_MSG_MAX];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	struct rw_chan_hdr h;
+	const uint8_t *body;
+	if (n > 0 && rw_chan_parse(buf, (size_t)n, &h, &body) == 0 && h.type != RW_CHAN_STOP)
+		return;
 	rw_loop_fd_del(l, fd);
 	w->o.stop_fd = -1;
 	/* No new connections here. Out of the loop first: the parent still
@@ -402,6 +422,7 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 		w->ev = *ev;
 	rw_timer_init(&w->resume_timer, rw_fwd_on_resume, w);
 	rw_timer_init(&w->drain_timer, rw_fwd_on_drain, w);
+	rw_timer_init(&w->tick_timer, rw_fwd_on_tick, w);
 	int rc = rw_loop_init(&w->loop, rw_fwd_setsize());
 	if (rc) {
 		rw_fwd_close_given(given, p->n_listeners);
@@ -470,6 +491,8 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 		rc = RW_ENOENT;
 	if (!rc && w->o.stop_fd >= 0)
 		rc = rw_loop_fd_add(&w->loop, w->o.stop_fd, RW_LOOP_READ, rw_fwd_on_stop, w);
+	if (!rc && w->o.tick && w->o.tick_ms)
+		rc = rw_loop_timer_arm(&w->loop, &w->tick_timer, w->o.tick_ms);
 	if (rc) {
 		rw_fwd_worker_free(w);
 		return rc;

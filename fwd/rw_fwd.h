@@ -64,6 +64,12 @@ struct rw_fwd_opts {
 	 * >= 0 in it over, also when it fails: the worker closes it at stop
 	 * or free (its own copy; the parent keeps the socket). */
 	const int *listen_fds;
+	/* Called every tick_ms from the worker's loop (0 = never) with the
+	 * live connection count: the worker's heartbeat to the parent
+	 * (rw_chan STATS), so a loop that stops turning shows. */
+	void (*tick)(void *ctx, uint64_t conns);
+	void *tick_ctx;
+	uint32_t tick_ms;
 };
 
 /* Defaults: the RW_LIMITS_DEF_* values of rules/rw_policy.h. */

@@ -44,6 +44,7 @@ struct rw_fwd_worker {
 	/* terminate mode (rw_term.c) */
 	struct rw_term_conn *term_conns; /* live terminate connections */
 	struct rw_timer drain_timer;     /* while draining after a stop */
+	struct rw_timer tick_timer;      /* o.tick, every o.tick_ms */
 	uint64_t drain_deadline_ms;
 	bool draining;                   /* stopped: no keep-alive past the current response */
 	struct ssl_ctx_st *up_ctx;       /* upstream TLS client context; NULL = plain */

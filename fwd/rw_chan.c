@@ -1,0 +1,102 @@
+/* The worker <-> parent channel (see rw_chan.h). */
+#include "fwd/rw_chan.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "inspect/rw_err.h"
+
+int rw_chan_parse(const uint8_t *buf, size_t n, struct rw_chan_hdr *hdr, const uint8_t **body)
+{
+	if (!buf || n < sizeof(*hdr))
+		return RW_EPROTO;
+	memcpy(hdr, buf, sizeof(*hdr));
+	if (hdr->flags != 0 || hdr->len > RW_CHAN_BODY_MAX || hdr->len != n - sizeof(*hdr))
+		return RW_EPROTO;
+	switch (hdr->type) {
+	case RW_CHAN_STOP:
+	case RW_CHAN_READY:
+		if (hdr->len != 0)
+			return RW_EPROTO;
+		break;
+	case RW_CHAN_EVENT:
+		/* a JSON object on one line: starts with '{', no NUL or LF */
+		if (hdr->len < 2 || buf[sizeof(*hdr)] != '{' ||
+		    memchr(buf + sizeof(*hdr), '\0', hdr->len) ||
+		    memchr(buf + sizeof(*hdr), '\n', hdr->len))
+			return RW_EPROTO;
+		break;
+	case RW_CHAN_STATS:
+		if (hdr->len != sizeof(struct rw_chan_stats))
+			return RW_EPROTO;
+		break;
+	default:
+		return RW_EPROTO;
+	}
+	*body = buf + sizeof(*hdr);
+	return 0;
+}
+
+int rw_chan_send(int fd, uint16_t type, uint32_t gen, const void *body, size_t len)
+{
+	if (len > RW_CHAN_BODY_MAX)
+		return RW_ETOOBIG;
+	struct rw_chan_hdr h = { .type = type, .flags = 0, .len = (uint32_t)len, .gen = gen };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)body, len } };
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	for (;;) {
+		ssize_t r = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r == (ssize_t)(sizeof(h) + len))
+			return 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
+			return RW_EINCOMPLETE;
+		return RW_EIO;
+	}
+}
+
+void rw_chan_sink_init(struct rw_chan_sink *s, int fd, uint32_t gen)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->gen = gen;
+	if (fd >= 0) {
+		int sz = RW_CHAN_SNDBUF;
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+}
+
+void rw_chan_event_emit(void *ctx, const struct rw_fwd_event *ev)
+{
+	struct rw_chan_sink *s = ctx;
+	char buf[RW_CHAN_BODY_MAX + 2];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+	size_t n = 0;
+	if (f) {
+		setvbuf(f, NULL, _IONBF, 0);
+		int r = rw_event_json_write(f, ev);
+		long pos = ftell(f);
+		fclose(f);
+		if (r == 0 && pos > 0 && (size_t)pos < sizeof(buf) - 1)
+			n = (size_t)pos;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
+		n--;
+	if (n == 0 || s->fd < 0 || rw_chan_send(s->fd, RW_CHAN_EVENT, s->gen, buf, n) != 0) {
+		s->stats.events_dropped++;
+		return;
+	}
+	s->stats.events_sent++;
+}
+
+void rw_chan_sink_stats(struct rw_chan_sink *s, uint64_t conns)
+{
+	if (s->fd < 0)
+		return;
+	s->stats.conns = conns;
+	s->stats.loop_turns++;
+	(void)rw_chan_send(s->fd, RW_CHAN_STATS, s->gen, &s->stats, sizeof(s->stats));
+}
