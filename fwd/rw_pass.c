@@ -15,11 +15,13 @@
 #include "fwd/rw_names.h"
 #include "inspect/rw_err.h"
 
-/* TLS alert record: fatal (2), unrecognized_name (112). Sent best-effort
- * before closing a connection refused for its name, so a client reports
- * "unrecognized name" instead of a bare connection reset. */
-static const uint8_t rw_pass_alert_unrecognized_name[7] = { 0x15, 0x03, 0x03, 0x00,
-							    0x02, 0x02, 0x70 };
+/* TLS alert descriptions sent on a refusal (RFC 8446 §6). */
+#define RW_PASS_ALERT_INTERNAL_ERROR 80u
+#define RW_PASS_ALERT_UNRECOGNIZED_NAME 112u
+/* Client bytes read and dropped after an alert so the close is a FIN: a
+ * close with unread bytes sends an RST, which discards the alert if it is
+ * still unsent or unacknowledged. Past this the RST is accepted. */
+#define RW_PASS_ALERT_DRAIN_MAX 65536u
 
 static void rw_pass_on_timer(struct rw_loop *l, void *arg);
 
@@ -93,12 +95,76 @@ void rw_pass_close(struct rw_pass_conn *c, const char *kind, const char *reason,
 	free(c);
 }
 
+uint16_t rw_pass_alert_version(uint16_t legacy_version)
+{
+	if ((legacy_version >> 8) != 3)
+		return 0x0303;
+	return legacy_version > 0x0303 ? 0x0303 : legacy_version;
+}
+
+/* A fatal alert record, best-effort (no wait: the socket is closed next):
+ *
+ *   u8  content_type = 21 (alert)
+ *   u16 version      = c->alert_version
+ *   u16 length       = 2
+ *   u8  level        = 2 (fatal)
+ *   u8  description
+ *
+ * then FIN after it, and the client's unread bytes drained (bounded) so
+ * the close does not turn into an RST. */
+static void rw_pass_send_alert(struct rw_pass_conn *c, uint8_t desc)
+{
+	uint16_t v = c->alert_version ? c->alert_version : 0x0303;
+	const uint8_t rec[7] = { 0x15, (uint8_t)(v >> 8), (uint8_t)v, 0x00, 0x02, 0x02, desc };
+	if (send(c->cfd, rec, sizeof(rec), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(rec))
+		return;
+	shutdown(c->cfd, SHUT_WR);
+	uint8_t sink[4096];
+	for (size_t drained = 0; drained < RW_PASS_ALERT_DRAIN_MAX;) {
+		ssize_t n = recv(c->cfd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		drained += (size_t)n;
+	}
+}
+
+void rw_pass_refuse_alert(struct rw_pass_conn *c, const char *reason, uint8_t desc)
+{
+	if (c->w->o.send_alert)
+		rw_pass_send_alert(c, desc);
+	rw_pass_close(c, "refuse", reason, false);
+}
+
 void rw_pass_refuse(struct rw_pass_conn *c, const char *reason, bool alert)
 {
-	if (alert && c->w->o.send_alert)
-		(void)send(c->cfd, rw_pass_alert_unrecognized_name,
-			   sizeof(rw_pass_alert_unrecognized_name), MSG_NOSIGNAL | MSG_DONTWAIT);
-	rw_pass_close(c, "refuse", reason, false);
+	if (alert)
+		rw_pass_refuse_alert(c, reason, RW_PASS_ALERT_UNRECOGNIZED_NAME);
+	else
+		rw_pass_close(c, "refuse", reason, false);
+}
+
+/* The registry could not be reached, as an event reason. Every one of
+ * these refusals carries an internal_error alert. */
+const char *rw_pass_connect_reason(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return "connect_refused";
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+		return "connect_unreachable";
+	case ETIMEDOUT:
+		return "connect_timeout";
+	default:
+		return "connect_failed";
+	}
+}
+
+static void rw_pass_unreachable(struct rw_pass_conn *c, int err)
+{
+	rw_pass_refuse_alert(c, rw_pass_connect_reason(err), RW_PASS_ALERT_INTERNAL_ERROR);
 }
 
 static void rw_pass_nodelay(int fd)
@@ -191,6 +257,7 @@ static void rw_pass_hello_read(struct rw_pass_conn *c)
 	const struct rw_tls_hello *th = &h->parser.hello;
 	c->have_hello = true;
 	memcpy(c->sni, th->sni, sizeof(c->sni));
+	c->alert_version = rw_pass_alert_version(th->legacy_version);
 	rw_tls_hello_ja4(&h->parser, c->ja4); /* "" if it cannot be computed */
 	const char *why = rw_pass_decide(c, th);
 	if (why) {
@@ -216,24 +283,24 @@ static void rw_pass_connect(struct rw_pass_conn *c)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	if (rw_listen_sockaddr(&w->p->registry.upstream, &ss, &len)) {
-		rw_pass_refuse(c, "connect_failed", false);
+		rw_pass_unreachable(c, 0);
 		return;
 	}
 	c->ufd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (c->ufd < 0) {
-		rw_pass_refuse(c, "connect_failed", false);
+		rw_pass_unreachable(c, 0);
 		return;
 	}
 	rw_pass_nodelay(c->ufd);
 	if (connect(c->ufd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
-		rw_pass_refuse(c, "connect_failed", false);
+		rw_pass_unreachable(c, errno);
 		return;
 	}
 	c->state = RW_PASS_CONNECTING;
 	rw_pass_interest(c, c->cfd, &c->creg, &c->cmask, 0, NULL);
 	if (rw_pass_interest(c, c->ufd, &c->ureg, &c->umask, RW_LOOP_WRITE, rw_pass_on_upstream) ||
 	    rw_loop_timer_arm(&w->loop, &c->timer, w->o.connect_timeout_ms))
-		rw_pass_refuse(c, "connect_failed", false);
+		rw_pass_unreachable(c, 0);
 }
 
 /* ---- RELAY ---- */
@@ -277,7 +344,7 @@ static void rw_pass_connected(struct rw_pass_conn *c)
 	int err = 0;
 	socklen_t el = sizeof(err);
 	if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
-		rw_pass_refuse(c, "connect_failed", false);
+		rw_pass_unreachable(c, err);
 		return;
 	}
 	rw_pass_hs_start(c);
@@ -337,7 +404,7 @@ static void rw_pass_on_timer(struct rw_loop *l, void *arg)
 		rw_pass_close(c, "refuse", "hello_timeout", false);
 		return;
 	case RW_PASS_CONNECTING:
-		rw_pass_close(c, "refuse", "connect_timeout", false);
+		rw_pass_unreachable(c, ETIMEDOUT);
 		return;
 	case RW_PASS_SERVER_HELLO:
 		rw_pass_close(c, "refuse", "server_hello_timeout", false);

@@ -104,6 +104,7 @@ struct rw_pass_conn {
 	struct rw_pass_hs *hs;
 	uint64_t hs_up, hs_down;   /* bytes written outside the splice (hellos, HRR) */
 	bool have_hello;
+	uint16_t alert_version;    /* record version of our alerts, from the hello */
 	char sni[RW_TLS_SNI_MAX + 1];
 	char ja4[RW_TLS_JA4_LEN + 1];
 	struct rw_splice_dir up;   /* client -> registry */
@@ -121,6 +122,16 @@ void rw_pass_close_all(struct rw_fwd_worker *w);
  * through, else the refusal reason token. */
 const char *rw_pass_check_hello(const struct rw_tls_hello *h, char *const *names,
 				size_t n_names, bool allow_ech);
+
+/* The record version regwall's alerts carry: the client's
+ * ClientHello.legacy_version, at most 0x0303 (what OpenSSL's server does
+ * before a version is agreed; TLS 1.3 clients put 0x0303 there, the record
+ * layer of their hello often says 0x0301). Not 3.x: 0x0303. */
+uint16_t rw_pass_alert_version(uint16_t legacy_version);
+/* A failed connect() to the registry (errno, 0 = no socket) as the event
+ * reason: connect_refused, connect_unreachable, connect_timeout or
+ * connect_failed. */
+const char *rw_pass_connect_reason(int err);
 
 /* A second ClientHello (after an HRR) against the first: NULL if the
  * server name and the ALPN list are the same, else "hrr_sni" or

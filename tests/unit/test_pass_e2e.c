@@ -36,6 +36,7 @@
 #include "fwd/rw_fwd.h"
 #include "fwd/rw_listen.h"
 #include "fwd/rw_loop.h"
+#include "fwd/rw_pass.h"
 #include "inspect/rw_err.h"
 
 extern char **environ;
@@ -759,19 +760,137 @@ static void test_hello_timeout(void **state)
 	sink_stop(s);
 }
 
+/* Read what the worker sends before closing: the bytes and how it ended
+ * (0: FIN, -1: reset or still open after timeout_ms). */
+static int read_until_close(int fd, uint8_t *buf, size_t cap, size_t *len, unsigned timeout_ms)
+{
+	uint64_t t0 = now_ms();
+	*len = 0;
+	for (;;) {
+		uint64_t el = now_ms() - t0;
+		if (el >= timeout_ms)
+			return -1;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, (int)(timeout_ms - el)) <= 0)
+			return -1;
+		ssize_t n = recv(fd, buf + *len, cap - *len, 0);
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			return -1;
+		*len += (size_t)n;
+		if (*len == cap)
+			return -1;
+	}
+}
+
+static const uint8_t alert_internal_error[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50 };
+
+/* The registry's port has nothing listening: the client gets a fatal
+ * internal_error alert, then FIN; the event says connect_refused. With
+ * bytes after the hello (0-RTT-like) the close is still a FIN. */
 static void test_connect_failed(void **state)
 {
-	/* nothing listens on the upstream port */
 	struct wfix f;
 	wfix_start(&f, free_port(), NULL);
 	load_hello("openssl-tls13-sni-alpn.bin");
+	for (int extra = 0; extra < 2; extra++) {
+		events_reset();
+		int c = connect_port(f.port);
+		assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+		if (extra) {
+			static uint8_t junk[20000];
+			memset(junk, 0x17, sizeof(junk));
+			assert_int_equal(send(c, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+		}
+		uint8_t got[64];
+		size_t got_len;
+		assert_int_equal(read_until_close(c, got, sizeof(got), &got_len, 3000), 0);
+		close(c);
+		assert_int_equal(got_len, sizeof(alert_internal_error));
+		assert_memory_equal(got, alert_internal_error, sizeof(alert_internal_error));
+		assert_true(wait_events(1, 3000) >= 1);
+		assert_string_equal(event_at(0).kind, "refuse");
+		assert_string_equal(event_at(0).reason, "connect_refused");
+		assert_string_equal(event_at(0).sni, NAME_OK);
+	}
+	wfix_stop(&f);
+	/* send_alert = 0: a plain close */
+	struct rw_fwd_opts o;
+	rw_fwd_opts_default(&o);
+	o.send_alert = 0;
+	wfix_start(&f, free_port(), &o);
 	int c = connect_port(f.port);
 	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
-	assert_true(wait_closed(c, 3000) >= 0);
+	uint8_t got[64];
+	size_t got_len;
+	(void)read_until_close(c, got, sizeof(got), &got_len, 3000);
 	close(c);
+	assert_int_equal(got_len, 0);
 	assert_true(wait_events(1, 3000) >= 1);
-	assert_string_equal(event_at(0).reason, "connect_failed");
+	assert_string_equal(event_at(0).reason, "connect_refused");
 	wfix_stop(&f);
+}
+
+/* A registry whose accept queue is full drops the SYN: connect_timeout,
+ * with the same alert. listen(0) takes one connection into the queue and
+ * drops SYNs after it (on loopback, without root). */
+static void test_connect_timeout_alert(void **state)
+{
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(l, 0), 0);
+	socklen_t sl = sizeof(sin);
+	getsockname(l, (struct sockaddr *)&sin, &sl);
+	uint16_t port = ntohs(sin.sin_port);
+	/* fill the queue: connects that complete, then one that cannot */
+	int fill[4];
+	int n_fill = 0;
+	for (; n_fill < 4; n_fill++) {
+		fill[n_fill] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		(void)connect(fill[n_fill], (struct sockaddr *)&sin, sizeof(sin));
+	}
+	sleep_ms(100);
+	struct rw_fwd_opts o;
+	rw_fwd_opts_default(&o);
+	o.connect_timeout_ms = 500;
+	struct wfix f;
+	wfix_start(&f, port, &o);
+	load_hello("openssl-tls13-sni-alpn.bin");
+	int c = connect_port(f.port);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	uint64_t t0 = now_ms();
+	uint8_t got[64];
+	size_t got_len;
+	assert_int_equal(read_until_close(c, got, sizeof(got), &got_len, 5000), 0);
+	uint64_t waited = now_ms() - t0;
+	close(c);
+	assert_true(waited >= 400);
+	assert_int_equal(got_len, sizeof(alert_internal_error));
+	assert_memory_equal(got, alert_internal_error, sizeof(alert_internal_error));
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).reason, "connect_timeout");
+	wfix_stop(&f);
+	for (int i = 0; i < n_fill; i++)
+		close(fill[i]);
+	close(l);
+}
+
+/* Alert record versions: ClientHello.legacy_version, capped at 3.3. */
+static void test_alert_version(void **state)
+{
+	assert_int_equal(rw_pass_alert_version(0x0303), 0x0303);
+	assert_int_equal(rw_pass_alert_version(0x0301), 0x0301);
+	assert_int_equal(rw_pass_alert_version(0x0302), 0x0302);
+	assert_int_equal(rw_pass_alert_version(0x0304), 0x0303);
+	assert_int_equal(rw_pass_alert_version(0x7f1c), 0x0303);
+	assert_string_equal(rw_pass_connect_reason(ECONNREFUSED), "connect_refused");
+	assert_string_equal(rw_pass_connect_reason(EHOSTUNREACH), "connect_unreachable");
+	assert_string_equal(rw_pass_connect_reason(ENETUNREACH), "connect_unreachable");
+	assert_string_equal(rw_pass_connect_reason(ETIMEDOUT), "connect_timeout");
+	assert_string_equal(rw_pass_connect_reason(EMFILE), "connect_failed");
+	assert_string_equal(rw_pass_connect_reason(0), "connect_failed");
 }
 
 static void test_limits_overload(void **state)
@@ -1374,6 +1493,40 @@ static void test_s_client_refused(void **state)
 }
 
 
+/* The registry cannot be reached: s_client (TLS 1.3 hello) reports the
+ * internal_error alert, record version 3.3; a TLS 1.0-only client gets it
+ * as 3.1, the version it offered (what OpenSSL's own server sends). */
+static void test_s_client_unreachable(void **state)
+{
+	struct wfix f;
+	wfix_start(&f, free_port(), NULL);
+	char cmd[1024];
+	static char out[65536];
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 openssl s_client -connect 127.0.0.1:%u -servername " NAME_OK
+		 " -msg </dev/null 2>&1",
+		 f.port);
+	int rc = run_capture(cmd, out, sizeof(out));
+	assert_true(rc != 0);
+	assert_non_null(strstr(out, "alert internal error"));
+	assert_non_null(strstr(out, "SSL alert number 80"));
+	assert_non_null(strstr(out, "15 03 03 00 02"));
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).reason, "connect_refused");
+	events_reset();
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 openssl s_client -tls1 -cipher 'DEFAULT:@SECLEVEL=0' -connect "
+		 "127.0.0.1:%u -servername " NAME_OK " -msg </dev/null 2>&1",
+		 f.port);
+	rc = run_capture(cmd, out, sizeof(out));
+	assert_true(rc != 0);
+	assert_non_null(strstr(out, "alert internal error"));
+	assert_non_null(strstr(out, "15 03 01 00 02"));
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).reason, "connect_refused");
+	wfix_stop(&f);
+}
+
 /* A real HelloRetryRequest: s_server takes only P-256, s_client offers
  * X25519 and P-256 but sends a key share for X25519 only, so the server
  * asks again. The second hello is checked and the handshake completes. */
@@ -1441,6 +1594,8 @@ int main(void)
 		cmocka_unit_test(test_grease_ech),
 		cmocka_unit_test(test_hello_timeout),
 		cmocka_unit_test(test_connect_failed),
+		cmocka_unit_test(test_connect_timeout_alert),
+		cmocka_unit_test(test_alert_version),
 		cmocka_unit_test(test_limits_overload),
 		cmocka_unit_test(test_2000_idle_connections),
 		cmocka_unit_test(test_hrr_second_hello_passes),
@@ -1453,6 +1608,7 @@ int main(void)
 		cmocka_unit_test(test_s_client_allowed),
 		cmocka_unit_test(test_curl_allowed),
 		cmocka_unit_test(test_s_client_refused),
+		cmocka_unit_test(test_s_client_unreachable),
 		cmocka_unit_test(test_s_client_real_hrr),
 	};
 	int failed = cmocka_run_group_tests_name("pass_sink", sink_tests, NULL, NULL);
