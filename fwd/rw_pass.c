@@ -59,7 +59,9 @@ static void rw_pass_emit(struct rw_pass_conn *c, const char *kind, const char *r
 		.listener = c->lis->cfg->name,
 		.src_family = c->src_family,
 		.src_port = c->src_port,
-		.sni = c->have_hello && c->sni[0] ? c->sni : NULL,
+		.sni = c->sni_refused[0] ? c->sni_refused
+		       : c->have_hello && c->sni[0] ? c->sni
+						   : NULL,
 		.ja4 = c->have_hello ? c->ja4 : NULL,
 		.bytes_up = c->up.bytes + c->hs_up,
 		.bytes_down = c->down.bytes + c->hs_down,
@@ -250,6 +252,7 @@ static void rw_pass_hello_read(struct rw_pass_conn *c)
 	}
 	if (r == RW_INSPECT_REFUSE) {
 		char reason[48];
+		rw_pass_note_refused_name(c, &h->parser);
 		snprintf(reason, sizeof(reason), "tls_%s", rw_tls_refuse_str(h->parser.refuse));
 		rw_pass_refuse(c, reason, false);
 		return;
@@ -268,6 +271,60 @@ static void rw_pass_hello_read(struct rw_pass_conn *c)
 	 * is held until its answer shows whether a second hello is due */
 	h->flight = h->parser.consumed;
 	rw_pass_connect(c);
+}
+
+static bool rw_pass_sni_plain(uint8_t b)
+{
+	return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+	       b == '.' || b == '-' || b == '_';
+}
+
+size_t rw_pass_sni_text(const uint8_t *name, size_t kept, size_t wire_len, char *out,
+			size_t out_size)
+{
+	static const char hex[] = "0123456789abcdef";
+	char note[32];
+	int nl = snprintf(note, sizeof(note), " (truncated, %zu bytes)", wire_len);
+	if (kept > wire_len)
+		kept = wire_len;
+	size_t whole = 0;
+	for (size_t i = 0; i < kept; i++)
+		whole += rw_pass_sni_plain(name[i]) ? 1 : 4;
+	/* all of it, or as much as leaves room for the note */
+	bool cut = kept < wire_len || whole > out_size - 1;
+	size_t room = cut ? out_size - 1 - (size_t)nl : out_size - 1;
+	size_t o = 0;
+	for (size_t i = 0; i < kept; i++) {
+		uint8_t b = name[i];
+		if (rw_pass_sni_plain(b)) {
+			if (o + 1 > room)
+				break;
+			out[o++] = (char)b;
+		} else {
+			if (o + 4 > room)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[b >> 4];
+			out[o++] = hex[b & 15];
+		}
+	}
+	if (cut) {
+		memcpy(out + o, note, (size_t)nl);
+		o += (size_t)nl;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+void rw_pass_note_refused_name(struct rw_pass_conn *c, const struct rw_tls_hello_parser *p)
+{
+	if (p->refused_name_len == 0)
+		return;
+	size_t kept = p->refused_name_len < sizeof(p->refused_name) ? p->refused_name_len
+								    : sizeof(p->refused_name);
+	rw_pass_sni_text(p->refused_name, kept, p->refused_name_len, c->sni_refused,
+			 sizeof(c->sni_refused));
 }
 
 const char *rw_pass_decide(struct rw_pass_conn *c, const struct rw_tls_hello *h)
