@@ -12,6 +12,7 @@ SBINDIR ?= $(PREFIX)/sbin
 BINDIR ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 BUILD ?= build
 FUZZ_SECONDS ?= 30
@@ -213,6 +214,9 @@ install: all
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	sed 's#/usr/sbin/regwalld#$(SBINDIR)/regwalld#g' appliance/regwalld.service \
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/regwalld.service
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 appliance/regwall.bash-completion $(DESTDIR)$(BASHCOMPDIR)/regwallctl
+	install -m 0644 appliance/regwall.bash-completion $(DESTDIR)$(BASHCOMPDIR)/regwalld
 
 clean:
 	rm -rf build build-asan

@@ -1,6 +1,7 @@
 /* regwallctl: the admin's client for regwalld's control socket. It builds
  * one JSON request from the command line, prints the daemon's answer in a
- * readable form (or raw with -j), and exits 0 only if the daemon said ok. */
+ * readable form (or raw with -j), and exits with a code scripts can use:
+ * 0 done, 1 refused by regwalld, 2 usage, 3 regwalld not reachable. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -12,25 +13,64 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <libconfig.h>
+
 #include "appliance/rw_ctl.h"
+#include "appliance/rw_version.h"
 
 #define RW_DEFAULT_SOCKET "/run/regwall/ctl.sock"
+
+enum {
+	RW_EXIT_OK = 0,
+	RW_EXIT_REFUSED = 1, /* regwalld answered: not done (bad request, validation) */
+	RW_EXIT_USAGE = 2,
+	RW_EXIT_UNREACHABLE = 3, /* no answer: not running, wrong socket, no permission */
+};
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: regwallctl [-s SOCKET] [-j] COMMAND\n"
+		"usage: regwallctl [-s SOCKET | -c CONFIG] [-j] COMMAND\n"
+		"commands:\n"
+		"  status                      daemon, workers, table state\n"
+		"  network list [NAME]         prefixes in force (all networks without NAME;\n"
+		"                              live ones marked)\n"
 		"  network add NAME CIDR...    allow more prefixes in a named network (live)\n"
 		"  network del NAME CIDR...    remove prefixes (exactly as listed)\n"
-		"  network list NAME           prefixes in force in the kernel\n"
 		"  ban add ADDRESS [DURATION]  drop all traffic from ADDRESS (e.g. 10m)\n"
 		"  ban del ADDRESS\n"
 		"  ban list                    banned addresses with time left\n"
 		"  counters                    packets/bytes per deciding rule\n"
 		"  reload                      re-read the config file (old policy kept on error)\n"
-		"  status\n"
-		"  -s SOCKET  control socket (default " RW_DEFAULT_SOCKET ")\n"
-		"  -j         print the daemon's JSON answer as it is\n");
+		"options:\n"
+		"  -s, --socket SOCKET  control socket (default: $REGWALL_SOCKET, else\n"
+		"                       " RW_DEFAULT_SOCKET ")\n"
+		"  -c, --config FILE    use the control.socket of this config file\n"
+		"  -j, --json           print the daemon's JSON answer as it is\n"
+		"  -h, --help           this text\n"
+		"  -V, --version\n"
+		"exit codes: 0 done, 1 refused by regwalld, 2 usage, 3 regwalld not reachable\n");
+}
+
+/* The control.socket a config file names (or the default): read with
+ * libconfig alone, so a config with other errors still tells the path. */
+static int socket_from_config(const char *path, char *out, size_t cap)
+{
+	config_t cfg;
+	config_init(&cfg);
+	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+		fprintf(stderr, "regwallctl: %s:%d: %s\n",
+			config_error_file(&cfg) ? config_error_file(&cfg) : path,
+			config_error_line(&cfg), config_error_text(&cfg));
+		config_destroy(&cfg);
+		return -1;
+	}
+	const char *v = NULL;
+	if (config_lookup_string(&cfg, "control.socket", &v) != CONFIG_TRUE || !v || !v[0])
+		v = RW_DEFAULT_SOCKET;
+	int n = snprintf(out, cap, "%s", v);
+	config_destroy(&cfg);
+	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
 static json_t *build_request(int argc, char **argv)
@@ -43,6 +83,8 @@ static json_t *build_request(int argc, char **argv)
 		if (argc != 1)
 			goto bad;
 		json_object_set_new(req, "cmd", json_string(a));
+	} else if (strcmp(a, "network") == 0 && argc == 2 && strcmp(b, "list") == 0) {
+		json_object_set_new(req, "cmd", json_string("network list"));
 	} else if (strcmp(a, "network") == 0 && argc >= 3 &&
 		   (strcmp(b, "add") == 0 || strcmp(b, "del") == 0 || strcmp(b, "list") == 0)) {
 		char cmd[32];
@@ -82,6 +124,23 @@ bad:
 	return NULL;
 }
 
+/* What is wrong with a command line build_request refused, in words. */
+static void say_bad_command(int argc, char **argv)
+{
+	static const char *const known[] = { "status", "network", "ban", "counters", "reload" };
+	if (argc < 1) {
+		fprintf(stderr, "regwallctl: no command\n");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(argv[0], known[i]) == 0) {
+			fprintf(stderr, "regwallctl: %s: wrong arguments%s%s%s\n", argv[0],
+				argc > 1 ? " ('" : "", argc > 1 ? argv[1] : "", argc > 1 ? "' ...)" : "");
+			return;
+		}
+	fprintf(stderr, "regwallctl: unknown command '%s'\n", argv[0]);
+}
+
 /* Command-line strings are not guaranteed UTF-8; jansson refuses those. */
 static int request_valid(json_t *req)
 {
@@ -101,7 +160,7 @@ static int talk(const char *path, const char *line, char **reply)
 		fprintf(stderr, "regwallctl: cannot reach regwalld at %s: %s\n", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return -2;
 	}
 	size_t n = strlen(line);
 	/* regwalld may answer before it has read everything (a line over its
@@ -225,21 +284,46 @@ static void print_reply(json_t *rep)
 
 int main(int argc, char **argv)
 {
-	const char *sock = RW_DEFAULT_SOCKET;
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sock = getenv("REGWALL_SOCKET"), *config = NULL, *sock_opt = NULL;
+	char sock_buf[4096];
 	int raw = 0, c;
-	while ((c = getopt(argc, argv, "+s:jh")) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:c:jhV", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': sock = optarg; break;
+		case 's': sock_opt = optarg; break;
+		case 'c': config = optarg; break;
 		case 'j': raw = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h': usage(stdout); return RW_EXIT_OK;
+		case 'V': printf("regwallctl %s\n", RW_VERSION); return RW_EXIT_OK;
+		default: usage(stderr); return RW_EXIT_USAGE;
 		}
 	}
+	if (sock_opt && config) {
+		fprintf(stderr, "regwallctl: -s and -c both name the socket: choose one\n");
+		return RW_EXIT_USAGE;
+	}
+	if (config) {
+		if (socket_from_config(config, sock_buf, sizeof(sock_buf)))
+			return RW_EXIT_USAGE;
+		sock = sock_buf;
+	}
+	if (sock_opt)
+		sock = sock_opt;
+	if (!sock || !sock[0])
+		sock = RW_DEFAULT_SOCKET;
 	json_t *req = build_request(argc - optind, argv + optind);
 	if (!request_valid(req)) {
+		say_bad_command(argc - optind, argv + optind);
 		usage(stderr);
 		json_decref(req);
-		return 2;
+		return RW_EXIT_USAGE;
 	}
 	char *line = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
@@ -247,13 +331,13 @@ int main(int argc, char **argv)
 	int r = line ? talk(sock, line, &reply) : -1;
 	free(line);
 	if (r)
-		return 1;
+		return RW_EXIT_UNREACHABLE;
 	json_error_t jerr;
 	json_t *rep = json_loads(reply, 0, &jerr);
 	if (!rep) {
 		fprintf(stderr, "regwallctl: unreadable answer from regwalld: %s\n", jerr.text);
 		free(reply);
-		return 1;
+		return RW_EXIT_UNREACHABLE;
 	}
 	int ok = json_is_true(json_object_get(rep, "ok"));
 	if (raw) {
@@ -270,5 +354,5 @@ int main(int argc, char **argv)
 	}
 	free(reply);
 	json_decref(rep);
-	return ok ? 0 : 1;
+	return ok ? RW_EXIT_OK : RW_EXIT_REFUSED;
 }

@@ -12,10 +12,13 @@
 #include "appliance/rw_config.h"
 #include "appliance/rw_ctl_server.h"
 #include "appliance/rw_daemon.h"
+#include "appliance/rw_guard.h"
+#include "appliance/rw_version.h"
 #include "appliance/rw_workers.h"
 #include "rules/rw_nft.h"
 
 #define RW_DEFAULT_CONFIG "/etc/regwall/regwall.conf"
+#define RW_DEFAULT_SOCKET "/run/regwall/ctl.sock"
 
 enum rw_action {
 	RW_ACT_NONE = 0,
@@ -41,7 +44,8 @@ static void usage(FILE *out)
 		"  -s, --socket PATH   control socket (overrides control.socket)\n"
 		"  -w, --workers N     data-path worker processes (default: one per CPU;\n"
 		"                      0 = firewall only, no proxy)\n"
-		"  -h, --help\n");
+		"  -h, --help\n"
+		"  -V, --version\n");
 }
 
 static int load(const char *path, struct rw_policy *p)
@@ -81,6 +85,52 @@ static int act_check(const char *path, int dump)
 	if (!dump)
 		printf("%s: configuration OK\n", path);
 	return 0;
+}
+
+/* One regwalld per control socket: -f, --apply and --remove-rules take
+ * "<control socket>.lock" before anything touches the kernel or binds, so
+ * a second instance started by hand cannot replace the running daemon's
+ * table (the running one would go on believing its own sets). The socket
+ * is -s, else the config's control.socket, else the default (a config
+ * that does not load fails the action later, before the kernel). Returns
+ * the held fd (kept open for the life of the process), or -1 after
+ * printing why. */
+static int instance_lock(const char *config, const char *sock)
+{
+	char path[4096];
+	struct rw_policy p;
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	if (sock) {
+		snprintf(path, sizeof(path), "%s.lock", sock);
+	} else if (rw_config_load_file(config, &p, &diag) == 0) {
+		snprintf(path, sizeof(path), "%s.lock",
+			 p.control_socket ? p.control_socket : RW_DEFAULT_SOCKET);
+		rw_policy_free(&p);
+	} else {
+		snprintf(path, sizeof(path), "%s.lock", RW_DEFAULT_SOCKET);
+	}
+	rw_diag_init(&diag);
+	int fd;
+	long holder;
+	int r = rw_guard_lock(path, &fd, &holder, &diag);
+	rw_diag_print(&diag, stderr);
+	if (r == RW_EEXIST) {
+		char pid[32] = "";
+		if (holder > 0)
+			snprintf(pid, sizeof(pid), " (pid %ld)", holder);
+		fprintf(stderr,
+			"regwalld: another regwalld%s is already running for this control socket "
+			"(it holds %s); nothing changed\n",
+			pid, path);
+		return -1;
+	}
+	if (r) {
+		fprintf(stderr, "regwalld: cannot take the instance lock (%s); nothing changed\n",
+			rw_strerror(r));
+		return -1;
+	}
+	return fd;
 }
 
 static int act_apply(const char *path)
@@ -124,12 +174,23 @@ static int act_run(const char *path, const char *sock, long nworkers)
 	struct rw_diag diag;
 	struct rw_workers ws;
 	rw_daemon_init(&d, path);
+	/* the monitor listens before the first apply: no change after it
+	 * goes unseen */
+	rw_diag_init(&diag);
+	int r = rw_daemon_guard_start(&d, &diag);
+	rw_diag_print(&diag, stderr);
+	if (r) {
+		fprintf(stderr, "regwalld: cannot watch table inet regwall (%s); nothing changed\n",
+			rw_strerror(r));
+		rw_daemon_fini(&d);
+		return 1;
+	}
 	if (nworkers < 0) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		nworkers = cpus > 0 ? cpus : 1;
 	}
 	rw_diag_init(&diag);
-	int r = rw_workers_init(&ws, (unsigned)nworkers, &diag);
+	r = rw_workers_init(&ws, (unsigned)nworkers, &diag);
 	rw_diag_print(&diag, stderr);
 	if (r) {
 		rw_daemon_fini(&d);
@@ -195,6 +256,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = RW_DEFAULT_CONFIG, *sock = NULL;
@@ -218,7 +280,7 @@ int main(int argc, char **argv)
 	 * the daemon and, through PR_SET_PDEATHSIG, of every worker. */
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	while ((c = getopt_long(argc, argv, "c:nfs:w:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:nfs:w:hV", opts, NULL)) != -1) {
 		enum rw_action a = RW_ACT_NONE;
 		switch (c) {
 		case 'c': config = optarg; continue;
@@ -239,6 +301,7 @@ int main(int argc, char **argv)
 		case 'R': a = RW_ACT_REMOVE; break;
 		case 'f': a = RW_ACT_RUN; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("regwalld %s\n", RW_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 		if (act != RW_ACT_NONE && act != a) {
@@ -251,6 +314,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* held until exit; the kernel releases it however we exit */
+	if ((act == RW_ACT_APPLY || act == RW_ACT_REMOVE || act == RW_ACT_RUN) &&
+	    instance_lock(config, sock) < 0)
+		return 1;
 	switch (act) {
 	case RW_ACT_CHECK: return act_check(config, 0);
 	case RW_ACT_DUMP: return act_check(config, 1);

@@ -160,6 +160,16 @@ static void rw_cfg_log(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 		return;
 	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "nflog_group", &n))
 		l->nflog_group = (uint16_t)n;
+	/* Accepted and ignored, an admin would believe blocked attempts or
+	 * pushes are logged. Refused until the observability work builds
+	 * them (the parsed paths are kept for it). */
+	static const struct {
+		const char *key, *what;
+	} later[] = {
+		{ "blocked", "the blocked-attempt log" },
+		{ "blocked_pcap", "the pcap of dropped packets" },
+		{ "audit", "the push audit log" },
+	};
 	if (rw_cfg_get_str(g, "blocked"))
 		rw_cfg_abs_path(ctx, rw_cfg_member(g, "blocked"), PATH_MAX - 1, &l->blocked);
 	if (rw_cfg_get_str(g, "blocked_pcap"))
@@ -167,6 +177,13 @@ static void rw_cfg_log(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 				&l->blocked_pcap);
 	if (rw_cfg_get_str(g, "audit"))
 		rw_cfg_abs_path(ctx, rw_cfg_member(g, "audit"), PATH_MAX - 1, &l->audit);
+	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+		if (rw_cfg_member(g, later[i].key))
+			rw_cfg_err(ctx, rw_cfg_member(g, later[i].key),
+				   "not implemented yet (%s); remove the setting: today kernel drops "
+				   "go to NFLOG group %u and refusals are JSON lines on regwalld's "
+				   "stdout",
+				   later[i].what, (unsigned)l->nflog_group);
 }
 
 static void rw_cfg_control(struct rw_cfg_ctx *ctx, const config_setting_t *root)
@@ -197,6 +214,8 @@ static void rw_cfg_metrics(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 	if (!g || !(v = rw_cfg_get_str(g, "listen")))
 		return;
 	s = rw_cfg_member(g, "listen");
+	rw_cfg_err(ctx, s, "not implemented yet (the Prometheus metrics endpoint); remove the "
+			   "metrics section: `regwallctl counters` and `status` give the numbers today");
 	char why[192];
 	int r = rw_cfg_parse_endpoint(v, &p->metrics);
 	if (r && rw_cidr_mapped_msg(v, why, sizeof(why))) {

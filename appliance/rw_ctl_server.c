@@ -422,7 +422,17 @@ static void rw_ctl_on_tick(struct rw_loop *l, void *arg)
 	rw_loop_timer_arm(l, &srv->tick, RW_CTL_TICK_MS);
 	if (srv->d->workers)
 		rw_workers_tick(srv->d->workers);
+	/* the guard reads the table's signature back (about once a second)
+	 * and runs a restore its rate limit deferred */
+	rw_daemon_tick(srv->d);
 	rw_ctl_after_workers(srv);
+}
+
+/* nftables events: someone else may have changed table inet regwall */
+static void rw_ctl_on_nft(struct rw_loop *l, int fd, unsigned events, void *arg)
+{
+	struct rw_ctl_srv *srv = arg;
+	rw_daemon_on_nft_event(srv->d);
 }
 
 int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
@@ -455,7 +465,10 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 	rw_timer_init(&srv.tick, rw_ctl_on_tick, &srv);
 	if ((r = rw_loop_fd_add(&srv.loop, srv.sfd, RW_LOOP_READ, rw_ctl_on_signal, &srv)) ||
 	    (r = rw_loop_fd_add(&srv.loop, listen_fd, RW_LOOP_READ, rw_ctl_on_accept, &srv)) ||
-	    (r = rw_loop_timer_arm(&srv.loop, &srv.tick, RW_CTL_TICK_MS))) {
+	    (r = rw_loop_timer_arm(&srv.loop, &srv.tick, RW_CTL_TICK_MS)) ||
+	    (rw_daemon_guard_fd(d) >= 0 &&
+	     (r = rw_loop_fd_add(&srv.loop, rw_daemon_guard_fd(d), RW_LOOP_READ, rw_ctl_on_nft,
+				 &srv)))) {
 		fprintf(stderr, "regwalld: control loop: %s\n", rw_strerror(r));
 		srv.rc = r;
 	} else {
@@ -470,6 +483,8 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 		rw_ctl_client_close(srv.head);
 	rw_loop_fd_del(&srv.loop, listen_fd);
 	rw_loop_fd_del(&srv.loop, srv.sfd);
+	if (rw_daemon_guard_fd(d) >= 0)
+		rw_loop_fd_del(&srv.loop, rw_daemon_guard_fd(d));
 	rw_loop_fini(&srv.loop);
 	free(srv.req);
 	close(srv.sfd);

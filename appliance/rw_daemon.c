@@ -26,6 +26,8 @@ void rw_daemon_init(struct rw_daemon *d, const char *config_path)
 
 void rw_daemon_fini(struct rw_daemon *d)
 {
+	if (d->guarded)
+		rw_guard_fini(&d->guard);
 	if (d->have_pol)
 		rw_policy_free(&d->pol);
 	if (d->nft)
@@ -397,6 +399,11 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 		if ((l4 && l4 != RW_ENOENT) || (l6 && l6 != RW_ENOENT) || bans.oom) {
 			rw_diag_err(diag, NULL, 0, "cannot read the current bans to carry them over");
 			r = bans.oom ? RW_ENOMEM : (l4 && l4 != RW_ENOENT ? l4 : l6);
+		} else if (l4 == RW_ENOENT && l6 == RW_ENOENT && d->guarded && d->guard.n_bans) {
+			/* someone deleted the table (and its bans) just before
+			 * this reload: the guard's copy brings them back */
+			free(bans.v);
+			bans.v = rw_guard_bans(&d->guard, &bans.n);
 		}
 	}
 	if (!r)
@@ -426,7 +433,74 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	d->have_pol = 1;
 	d->applies++;
 	d->n_in_live = 0; /* the apply folded every live prefix into net_ sets */
+	if (d->guarded)
+		rw_guard_applied(&d->guard);
 	return 0;
+}
+
+/* The guard saw the table deleted or changed: apply the daemon's current
+ * policy (the live changes are in d->pol already) as one transaction.
+ * Bans: the kernel's, when both ban sets are still there to read; else
+ * the guard's copy (ban sets deleted with the table). */
+static int rw_daemon_restore(void *ctx, const struct rw_nft_ban *copy, size_t n_copy,
+			     struct rw_diag *diag)
+{
+	struct rw_daemon *d = ctx;
+	struct rw_nft_compiled *comp = NULL;
+	int r = rw_nft_compile(&d->pol, &comp, diag);
+	if (r)
+		return r;
+	struct rw_ban_saved bans = { 0 };
+	struct rw_diag ldiag;
+	rw_diag_init(&ldiag);
+	int l4 = rw_nft_set_list(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, &ldiag);
+	int l6 = rw_nft_set_list(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, &ldiag);
+	const struct rw_nft_ban *use = bans.v;
+	size_t n_use = bans.n;
+	if (l4 || l6 || bans.oom) {
+		use = copy;
+		n_use = n_copy;
+	}
+	r = rw_nft_apply_with_bans(d->nft, comp, use, n_use, diag);
+	if (r == RW_EUNKNOWN)
+		r = rw_nft_apply_with_bans(d->nft, comp, use, n_use, diag);
+	rw_nft_compiled_free(comp);
+	free(bans.v);
+	if (!r)
+		d->n_in_live = 0; /* folded into net_ sets, as by any apply */
+	return r;
+}
+
+int rw_daemon_guard_start(struct rw_daemon *d, struct rw_diag *diag)
+{
+	int r = d->nft ? 0 : rw_nft_open(&d->nft, diag);
+	if (r)
+		return r;
+	rw_guard_init(&d->guard, d->nft, rw_daemon_restore, d);
+	r = rw_guard_start(&d->guard, diag);
+	if (r) {
+		rw_guard_fini(&d->guard);
+		return r;
+	}
+	d->guarded = 1;
+	return 0;
+}
+
+int rw_daemon_guard_fd(const struct rw_daemon *d)
+{
+	return d->guarded ? rw_guard_fd(&d->guard) : -1;
+}
+
+void rw_daemon_on_nft_event(struct rw_daemon *d)
+{
+	if (d->guarded)
+		rw_guard_on_event(&d->guard);
+}
+
+void rw_daemon_tick(struct rw_daemon *d)
+{
+	if (d->guarded && d->have_pol)
+		rw_guard_tick(&d->guard);
 }
 
 int rw_daemon_reload(struct rw_daemon *d, struct rw_diag *diag)
@@ -834,6 +908,51 @@ static json_t *rw_daemon_ban_done(const struct rw_daemon *d, const struct rw_ctl
 	return rep;
 }
 
+/* Status fails (ok false) while the kernel's table is missing or is not
+ * the one regwalld loaded: "all is well" must not be said of a firewall
+ * that is not in force. The numbers come along either way. */
+static json_t *rw_daemon_status(struct rw_daemon *d)
+{
+	json_t *st = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", 1,
+			       "config", d->config_path, "uptime_s",
+			       (json_int_t)(time(NULL) - d->started), "applies",
+			       (json_int_t)d->applies, "reloads", (json_int_t)d->reloads,
+			       "reload_failures", (json_int_t)d->reload_failures, "live_changes",
+			       (json_int_t)d->n_live, "networks", (json_int_t)d->pol.n_networks,
+			       "listeners", (json_int_t)d->pol.n_listeners, "workers",
+			       (json_int_t)(d->workers ? rw_workers_alive(d->workers) : 0));
+	if (!d->guarded)
+		return st;
+	const struct rw_guard *g = &d->guard;
+	char why[RW_GUARD_TEXT];
+	int r = rw_guard_check(&d->guard, why, sizeof(why));
+	json_object_set_new(st, "table", json_string(r ? why : "in force"));
+	json_object_set_new(st, "table_restores", json_integer((json_int_t)g->restores));
+	json_object_set_new(st, "table_restore_failures",
+			    json_integer((json_int_t)g->restore_failures));
+	json_object_set_new(st, "table_events_lost", json_integer((json_int_t)g->events_lost));
+	if (g->last_restore[0])
+		json_object_set_new(st, "table_last_restore", json_string(g->last_restore));
+	if (!r)
+		return st;
+	char msg[RW_GUARD_TEXT + 96];
+	snprintf(msg, sizeof(msg), "table inet %s is not in force as loaded: %s", RW_NFT_TABLE,
+		 why);
+	json_object_set_new(st, "ok", json_false());
+	json_object_set_new(st, "error", json_string(msg));
+	char line[RW_GUARD_TEXT + 32];
+	json_t *det = json_array();
+	snprintf(line, sizeof(line), "restores so far: %llu (failed: %llu)",
+		 (unsigned long long)g->restores, (unsigned long long)g->restore_failures);
+	json_array_append_new(det, json_string(line));
+	if (g->last_restore[0]) {
+		snprintf(line, sizeof(line), "last restore: %s", g->last_restore);
+		json_array_append_new(det, json_string(line));
+	}
+	json_object_set_new(st, "details", det);
+	return st;
+}
+
 json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 {
 	struct rw_diag diag;
@@ -842,14 +961,7 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 	d->requests++;
 	switch (req->cmd) {
 	case RW_CTL_STATUS:
-		return json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", 1,
-				 "config", d->config_path, "uptime_s",
-				 (json_int_t)(time(NULL) - d->started), "applies",
-				 (json_int_t)d->applies, "reloads", (json_int_t)d->reloads,
-				 "reload_failures", (json_int_t)d->reload_failures, "live_changes",
-				 (json_int_t)d->n_live, "networks", (json_int_t)d->pol.n_networks,
-				 "listeners", (json_int_t)d->pol.n_listeners, "workers",
-				 (json_int_t)(d->workers ? rw_workers_alive(d->workers) : 0));
+		return rw_daemon_status(d);
 	case RW_CTL_RELOAD:
 		r = rw_daemon_reload(d, &diag);
 		if (r) {
@@ -879,6 +991,8 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 		r = rw_nft_ban_add(d->nft, &req->cidrs[0], req->timeout_ms, &diag);
 		if (r == RW_EUNKNOWN)
 			return rw_daemon_ban_reread(d, 1, &req->cidrs[0]);
+		if (!r && d->guarded)
+			rw_guard_bans_changed(&d->guard);
 		return r ? rw_daemon_diag_err("ban failed: ", &diag, r) : rw_daemon_ban_done(d, req);
 	}
 	case RW_CTL_BAN_DEL:
@@ -887,6 +1001,8 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 			return rw_daemon_err("that address is not banned");
 		if (r == RW_EUNKNOWN)
 			return rw_daemon_ban_reread(d, 0, &req->cidrs[0]);
+		if (!r && d->guarded)
+			rw_guard_bans_changed(&d->guard);
 		return r ? rw_daemon_diag_err("unban failed: ", &diag, r) : rw_daemon_ban_done(d, req);
 	case RW_CTL_BAN_LIST:
 	{
@@ -894,6 +1010,13 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 		return rw_daemon_list(d, sets, 2);
 	}
 	case RW_CTL_COUNTERS: {
+		/* counters of a table that is not ours (or none: the dump of a
+		 * missing table is empty) would read as "nothing happened" */
+		char why[RW_GUARD_TEXT];
+		if (d->guarded && rw_guard_check(&d->guard, why, sizeof(why)))
+			return rw_daemon_err("cannot report counters: %s; regwalld restores its "
+					     "table (see 'regwallctl status')",
+					     why);
 		json_t *arr = json_array();
 		r = rw_nft_counters(d->nft, rw_daemon_counter_cb, arr, &diag);
 		if (r) {

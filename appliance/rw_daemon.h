@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "appliance/rw_ctl.h"
+#include "appliance/rw_guard.h"
 #include "appliance/rw_state.h"
 #include "appliance/rw_workers.h"
 #include "inspect/rw_err.h"
@@ -40,6 +41,8 @@ struct rw_daemon {
 	struct rw_live_elem *in_live;
 	size_t n_in_live, cap_in_live;
 	struct rw_workers *workers; /* NULL: firewall only, no data path */
+	struct rw_guard guard; /* keeps the table in force (regwalld -f) */
+	int guarded;
 	time_t started;
 	uint64_t applies, reloads, reload_failures, requests;
 	int want_exit;
@@ -62,6 +65,17 @@ int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag);
 /* Reload (SIGHUP or "reload"): load_apply, then a new generation of
  * workers on the new policy. Counts successes and failures. */
 int rw_daemon_reload(struct rw_daemon *d, struct rw_diag *diag);
+
+/* regwalld -f: open the nftables socket and the guard's event monitor
+ * before the first apply, so no change after it goes unseen. From then on
+ * every apply and reload becomes the guard's reference, and status and
+ * counters fail while the kernel's table is missing or differs. */
+int rw_daemon_guard_start(struct rw_daemon *d, struct rw_diag *diag);
+/* The monitor fd for the loop (-1: none), its readiness, and the loop's
+ * tick (at least once a second). */
+int rw_daemon_guard_fd(const struct rw_daemon *d);
+void rw_daemon_on_nft_event(struct rw_daemon *d);
+void rw_daemon_tick(struct rw_daemon *d);
 
 /* Execute a validated request; returns the reply object (caller decrefs). */
 json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,11 @@ static int rw_workers_open_one(const struct rw_policy *p, size_t j, struct rw_wo
 				    l->name, where, step, r == RW_EINVAL ? "bad address" : strerror(e));
 			return r;
 		}
+		/* accepted sockets then tell the interface their SYN came in on
+		 * (the data path's VPN check, fwd/rw_fwd.c rw_fwd_admit) */
+		int one = 1;
+		setsockopt(ls->fd[i], ep.family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
+			   ep.family == AF_INET ? IP_PKTINFO : IPV6_RECVPKTINFO, &one, sizeof(one));
 		if (ep.port == 0)
 			ep.port = rw_listen_port(ls->fd[i]);
 	}

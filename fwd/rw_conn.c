@@ -1,5 +1,6 @@
 #include "fwd/rw_conn.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -100,17 +101,63 @@ int rw_conn_table_init(struct rw_conn_table *t, size_t max_conns, uint32_t max_p
 	return 0;
 }
 
+int rw_conn_table_classes(struct rw_conn_table *t, size_t n_classes)
+{
+	free(t->slot_class);
+	free(t->class_count);
+	t->slot_class = NULL;
+	t->class_count = NULL;
+	t->n_classes = 0;
+	t->reserve = 0;
+	t->shared_used = 0;
+	t->shared_cap = t->max_conns;
+	if (n_classes <= 1)
+		return 0;
+	t->slot_class = calloc(t->max_conns, sizeof(*t->slot_class));
+	t->class_count = calloc(n_classes, sizeof(*t->class_count));
+	if (!t->slot_class || !t->class_count) {
+		free(t->slot_class);
+		free(t->class_count);
+		t->slot_class = NULL;
+		t->class_count = NULL;
+		return RW_ENOMEM;
+	}
+	t->n_classes = n_classes;
+	t->reserve = t->max_conns / (2 * n_classes);
+	t->shared_cap = t->max_conns - n_classes * t->reserve;
+	return 0;
+}
+
+size_t rw_conn_class_count(const struct rw_conn_table *t, size_t cls)
+{
+	return cls < t->n_classes ? t->class_count[cls] : t->n;
+}
+
 void rw_conn_table_fini(struct rw_conn_table *t)
 {
 	free(t->slot);
 	free(t->free);
 	free(t->src.e);
+	free(t->slot_class);
+	free(t->class_count);
 	memset(t, 0, sizeof(*t));
 }
 
 long rw_conn_admit(struct rw_conn_table *t, const struct rw_src_key *key, void *obj)
 {
+	return rw_conn_admit_class(t, 0, key, obj);
+}
+
+long rw_conn_admit_class(struct rw_conn_table *t, size_t cls, const struct rw_src_key *key,
+			 void *obj)
+{
 	if (t->n_free == 0)
+		return RW_ETOOBIG;
+	bool classes = t->n_classes > 0;
+	if (classes && cls >= t->n_classes)
+		return RW_EINVAL;
+	bool shared = classes && t->class_count[cls] >= t->reserve;
+	if (shared && t->shared_used >= t->shared_cap)
 		return RW_ETOOBIG;
 	size_t i = rw_src_find(&t->src, key);
 	struct rw_src_entry *e = &t->src.e[i];
@@ -124,6 +171,11 @@ long rw_conn_admit(struct rw_conn_table *t, const struct rw_src_key *key, void *
 	size_t s = t->free[--t->n_free];
 	t->slot[s] = obj;
 	t->n++;
+	if (classes) {
+		t->slot_class[s] = (uint32_t)cls;
+		t->class_count[cls]++;
+		t->shared_used += shared;
+	}
 	return (long)s;
 }
 
@@ -134,6 +186,14 @@ void rw_conn_release(struct rw_conn_table *t, size_t slot, const struct rw_src_k
 	t->slot[slot] = NULL;
 	t->free[t->n_free++] = slot;
 	t->n--;
+	if (t->n_classes) {
+		/* the connection leaving a class above its reservation frees a
+		 * shared place (which one does not matter: counts only) */
+		size_t cls = t->slot_class[slot];
+		if (t->class_count[cls] > t->reserve)
+			t->shared_used--;
+		t->class_count[cls]--;
+	}
 	size_t i = rw_src_find(&t->src, key);
 	if (!t->src.e[i].count)
 		return;

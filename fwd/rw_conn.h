@@ -10,7 +10,14 @@
  * two) to keep probe sequences short.
  *
  * IPv6 sources are counted per /64: one subscriber usually owns a whole
- * /64 and could otherwise rotate addresses to dodge the limit. */
+ * /64 and could otherwise rotate addresses to dodge the limit.
+ *
+ * Listeners (classes) share the table, but each has a reserved share:
+ * with n > 1 classes, half of max_conns is split evenly as reservations
+ * and the other half is shared. A class below its reservation is always
+ * admitted (while the table has room, which the reservations guarantee);
+ * above it, only while the shared half has room. So slow clients filling
+ * one listener cannot starve another. */
 #ifndef RW_CONN_H
 #define RW_CONN_H
 
@@ -43,6 +50,13 @@ struct rw_conn_table {
 	size_t n_free;
 	uint32_t max_per_source; /* 0 = no per-source limit */
 	struct rw_src_table src;
+	/* per-class reservations (rw_conn_table_classes); n_classes 0 = none */
+	uint32_t *slot_class;  /* class of each slot in use */
+	size_t *class_count;   /* live connections per class */
+	size_t n_classes;
+	size_t reserve;        /* reserved slots per class */
+	size_t shared_used;    /* connections above their class's reservation */
+	size_t shared_cap;     /* max_conns - n_classes * reserve */
 };
 
 /* Make the key for an address as the limit counts it (v6 -> its /64).
@@ -52,10 +66,20 @@ void rw_src_key_make(struct rw_src_key *k, int family, const uint8_t *addr);
 int rw_conn_table_init(struct rw_conn_table *t, size_t max_conns, uint32_t max_per_source);
 void rw_conn_table_fini(struct rw_conn_table *t);
 
+/* Split the table into n_classes classes with reserved shares (see
+ * above); before any admission. n_classes <= 1: one shared pool. */
+int rw_conn_table_classes(struct rw_conn_table *t, size_t n_classes);
+
 /* Admit one connection from key: returns the slot index (>= 0) and
  * stores obj there, or RW_ETOOBIG when the worker is full, or RW_ERANGE
  * when that source is at its limit. Nothing changes on refusal. */
 long rw_conn_admit(struct rw_conn_table *t, const struct rw_src_key *key, void *obj);
+/* The same for a connection of class cls (< n_classes): RW_ETOOBIG also
+ * when cls is above its reservation and the shared part is full. */
+long rw_conn_admit_class(struct rw_conn_table *t, size_t cls, const struct rw_src_key *key,
+			 void *obj);
+/* Live connections of class cls. */
+size_t rw_conn_class_count(const struct rw_conn_table *t, size_t cls);
 /* Release a slot admitted with key. */
 void rw_conn_release(struct rw_conn_table *t, size_t slot, const struct rw_src_key *key);
 /* Live connections counted for key. */

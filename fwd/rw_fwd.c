@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "fwd/rw_pass.h"
 #include "fwd/rw_term.h"
 #include "inspect/rw_err.h"
+#include "rules/rw_cidr.h"
 
 /* Accepts per readiness event: bounded so a flood on one listener cannot
  * starve relaying connections. */
@@ -53,6 +56,7 @@ void rw_fwd_opts_from_policy(struct rw_fwd_opts *o, const struct rw_policy *p)
 	o->max_conns = l->max_connections;
 	o->max_per_source = l->max_per_source;
 	o->drain_timeout_ms = l->drain_timeout_ms;
+	o->check_sources = 1;
 }
 
 uint64_t rw_fwd_wall_ms(void)
@@ -82,13 +86,130 @@ void rw_fwd_linger0(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
+/* Order of a network's prefixes (rw_policy.h: v4 before v6, then by
+ * address; the loader and live changes keep it so). */
+static int rw_fwd_key_cmp(const struct rw_cidr *c, int family, const uint8_t addr[16])
+{
+	if (c->family != family)
+		return c->family == AF_INET ? -1 : 1;
+	return memcmp(c->addr, addr, 16);
+}
+
+/* Binary search: the last prefix starting at or below addr is the only
+ * one that can contain it (the prefixes are disjoint). Networks of
+ * 100,000 prefixes are ordinary; this runs per connection. */
+static bool rw_fwd_net_has(const struct rw_network *net, int family, const uint8_t addr[16])
+{
+	size_t lo = 0, hi = net->n_cidrs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (rw_fwd_key_cmp(&net->cidrs[mid], family, addr) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && net->cidrs[lo - 1].family == family &&
+	       rw_cidr_contains(&net->cidrs[lo - 1], family, addr);
+}
+
+static bool rw_fwd_is_peer(const struct rw_vpn *vpn, int family, const uint8_t addr[16])
+{
+	for (size_t i = 0; i < vpn->n_peers; i++)
+		for (size_t j = 0; j < vpn->peers[i].n_addresses; j++) {
+			const struct rw_cidr *c = &vpn->peers[i].addresses[j];
+			if (c->family == family && rw_cidr_contains(c, family, addr))
+				return true;
+		}
+	return false;
+}
+
+/* The interface the connection's SYN came in on: the kernel keeps it for
+ * an accepted TCP socket whose listener has IP_PKTINFO / IPV6_RECVPKTINFO
+ * set (appliance/rw_workers.c, rw_fwd_worker_new) and hands it out as a
+ * PKTINFO control message of IP_PKTOPTIONS / IPV6_2292PKTOPTIONS. 0 when
+ * unknown (option missing): then the source counts as not from the VPN. */
+static int rw_fwd_ingress_ifindex(int fd, int family)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) * 4];
+		struct cmsghdr align;
+	} u;
+	socklen_t len = sizeof(u.buf);
+	int r = family == AF_INET ? getsockopt(fd, IPPROTO_IP, IP_PKTOPTIONS, u.buf, &len)
+				  : getsockopt(fd, IPPROTO_IPV6, IPV6_2292PKTOPTIONS, u.buf, &len);
+	if (r)
+		return 0;
+	struct msghdr mh = { .msg_control = u.buf, .msg_controllen = len };
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (family == AF_INET && c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			return pi.ipi_ifindex;
+		}
+		if (family == AF_INET6 && c->cmsg_level == IPPROTO_IPV6 &&
+		    (c->cmsg_type == IPV6_PKTINFO || c->cmsg_type == IPV6_2292PKTINFO) &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			return (int)pi.ipi6_ifindex;
+		}
+	}
+	return 0;
+}
+
+void rw_fwd_listen_pktinfo(int fd, int family)
+{
+	int one = 1;
+	if (family == AF_INET)
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	else
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+}
+
+static bool rw_fwd_via_vpn(struct rw_fwd_worker *w, int cfd, int family)
+{
+	int iif = rw_fwd_ingress_ifindex(cfd, family);
+	if (iif <= 0)
+		return false;
+	/* the interface may have been created again with another index */
+	if (iif != w->vpn_ifindex)
+		w->vpn_ifindex = (int)if_nametoindex(w->p->vpn.interface);
+	return iif == w->vpn_ifindex;
+}
+
+/* The listener's allow_from, as the kernel's input chain decides it. */
+static bool rw_fwd_source_allowed(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis,
+				  int cfd, uint8_t family, const uint8_t addr[16])
+{
+	const struct rw_listener *cfg = lis->cfg;
+	const struct rw_policy *p = w->p;
+	if (!w->o.check_sources)
+		return true;
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	for (size_t i = 0; i < cfg->n_allow_nets; i++)
+		if (cfg->allow_nets[i] < p->n_networks &&
+		    rw_fwd_net_has(&p->networks[cfg->allow_nets[i]], family, addr))
+			return true;
+	return cfg->allow_vpn && p->vpn.enabled && rw_fwd_is_peer(&p->vpn, family, addr) &&
+	       rw_fwd_via_vpn(w, cfd, family);
+}
+
 long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, int cfd,
 		  const struct sockaddr_storage *ss, void *conn, struct rw_src_key *key,
 		  uint8_t *family, uint8_t addr[16], uint16_t *port)
 {
 	rw_listen_peer(ss, family, addr, port);
 	rw_src_key_make(key, *family, addr);
-	long slot = conn ? rw_conn_admit(&w->conns, key, conn) : RW_ENOMEM;
+	if (!rw_fwd_source_allowed(w, lis, cfd, *family, addr)) {
+		rw_fwd_linger0(cfd);
+		close(cfd);
+		rw_fwd_emit_refuse(w, lis, ss, "not_allowed_l7");
+		return RW_EPERM;
+	}
+	long slot = conn ? rw_conn_admit_class(&w->conns, (size_t)(lis - w->lis), key, conn)
+			 : RW_ENOMEM;
 	if (slot < 0) {
 		/* RST: an overloaded worker should not keep TIME_WAIT state for
 		 * connections it never served. */
@@ -298,6 +419,9 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 	}
 	rc = w->lis ? rw_conn_table_init(&w->conns, w->o.max_conns, w->o.max_per_source)
 		    : RW_ENOMEM;
+	/* each listener its reserved share of the connection slots */
+	if (!rc)
+		rc = rw_conn_table_classes(&w->conns, w->n_lis);
 	if (!rc)
 		/* each connection holds at most two pipes at a time */
 		rc = rw_pipe_pool_init(&w->pipes, w->o.max_idle_pipes, 2 * (size_t)w->o.max_conns);
@@ -335,6 +459,8 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 				snprintf(w->o.err, w->o.errlen, "listener %s: %s: %s", cfg->name,
 					 step ? step : "open", strerror(errno));
 		}
+		if (!rc) /* given sockets have it from the parent; idempotent */
+			rw_fwd_listen_pktinfo(lis->fd, cfg->listen.family);
 		if (!rc)
 			rc = rw_loop_fd_add(&w->loop, lis->fd, RW_LOOP_READ, rw_fwd_on_accept, lis);
 		lis->port = lis->fd >= 0 ? rw_listen_port(lis->fd) : 0;

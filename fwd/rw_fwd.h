@@ -45,6 +45,10 @@ struct rw_fwd_opts {
 				      * 0 = return at once; default 3600000 (an hour: a
 				      * push in flight is not cut by a reload) */
 	int send_alert;              /* 1: a refused name gets a TLS unrecognized_name alert; default 1 */
+	int check_sources;           /* 1: refuse a source outside the listener's allow_from
+				      * ("not_allowed_l7"), the second line behind the kernel's
+				      * input chain; rw_fwd_opts_from_policy sets it; default 0
+				      * (tests that feed the decision any source) */
 	/* ---- terminate mode (fwd/rw_term.h) ---- */
 	uint32_t handshake_timeout_ms; /* accept -> TLS handshake done; default 10000 */
 	uint32_t header_timeout_ms;    /* first byte of a request head -> whole head; default 30000 */

@@ -38,6 +38,7 @@ struct rw_fwd_worker {
 	struct rw_conn_table conns;
 	struct rw_pipe_pool pipes;
 	int spare_fd; /* held open so EMFILE can still accept-and-close */
+	int vpn_ifindex; /* the VPN interface's index as last resolved; 0 = not yet */
 	bool listeners_paused;
 	struct rw_timer resume_timer;
 	/* terminate mode (rw_term.c) */
@@ -63,12 +64,21 @@ void rw_fwd_emit_refuse(struct rw_fwd_worker *w, const struct rw_fwd_listener *l
 void rw_fwd_linger0(int fd);
 
 /* Admission shared by both modes: the peer's address into family/addr/port
- * and key, then a slot in the worker's table (total and per-source limits)
- * holding conn. Returns the slot; or, when refused, closes cfd with RST,
- * emits the refusal ("source_limit" / "overload") and returns < 0. */
+ * and key; the source checked against the listener's allow_from (networks,
+ * and VPN peers only through the VPN interface: the kernel's input chain
+ * does the same, this is the second line for when the table is gone);
+ * then a slot in the worker's table (total and per-source limits) holding
+ * conn. Returns the slot; or, when refused, closes cfd with RST, emits the
+ * refusal ("not_allowed_l7" / "source_limit" / "overload") and returns < 0. */
 long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, int cfd,
 		  const struct sockaddr_storage *ss, void *conn, struct rw_src_key *key,
 		  uint8_t *family, uint8_t addr[16], uint16_t *port);
+
+/* Let accepted sockets of listening socket fd tell the interface their
+ * SYN came in on (IP_PKTINFO / IPV6_RECVPKTINFO), for the VPN check in
+ * rw_fwd_admit. Set before listen() sees a connection: a socket accepted
+ * earlier has no record of it. */
+void rw_fwd_listen_pktinfo(int fd, int family);
 
 /* Draining began (rw_fwd.c): close the terminate sessions that sit idle
  * between requests; sessions that have not sent a byte of their first

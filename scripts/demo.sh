@@ -60,8 +60,7 @@ identities = (
 policy = { push_requires_vpn = false;
            push_rate = { ops_per_minute = 120; bytes_per_second = 100000000; };
            conn_rate = { per_source = "50/second"; ban_after = 300; ban_for = "1m"; }; };
-log = { nflog_group = $LAB_GROUP; blocked = "$LAB_DIR/blocked.jsonl";
-        blocked_pcap = "$LAB_DIR/blocked.pcap"; audit = "$LAB_DIR/audit.jsonl"; };
+log = { nflog_group = $LAB_GROUP; };
 control = { socket = "$LAB_DIR/ctl.sock"; state = "$LAB_DIR/live.json"; };
 EOF
 sed 's/^/    /' "$conf"

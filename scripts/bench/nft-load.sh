@@ -56,8 +56,6 @@ with open(d + "/big.conf", "w") as f:
     f.write("\n    ];\n};\n")
     f.write('listeners = ( { name = "https"; listen = "[::]:8443"; mode = "passthrough";'
             ' allow_from = [ "big" ]; } );\n')
-    f.write('log = { blocked = "%s/blocked.jsonl"; blocked_pcap = "%s/blocked.pcap";'
-            ' audit = "%s/audit.jsonl"; };\n' % (d, d, d))
     f.write('control = { socket = "%s/ctl.sock"; state = "%s/live.json"; };\n' % (d, d))
 with open(d + "/bench.nft", "w") as f:
     f.write("table inet bench {\n")

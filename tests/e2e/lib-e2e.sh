@@ -112,9 +112,6 @@ listeners = (
 policy = { conn_rate = { per_source = "1000/second"; }; };
 log = {
     nflog_group = $LAB_GROUP;
-    blocked = "$LAB_DIR/blocked.jsonl";
-    blocked_pcap = "$LAB_DIR/blocked.pcap";
-    audit = "$LAB_DIR/audit.jsonl";
 };
 control = { socket = "$LAB_DIR/ctl.sock"; state = "$LAB_DIR/live.json"; };
 EOF2

@@ -56,8 +56,7 @@ identities = (
 policy = { push_requires_vpn = false; pull_needs_role = true;
            push_rate = { ops_per_minute = 100000; bytes_per_second = 2000000000; };
            conn_rate = { per_source = "1000/second"; }; };
-log = { nflog_group = $LAB_GROUP; blocked = "$LAB_DIR/blocked.jsonl";
-        blocked_pcap = "$LAB_DIR/blocked.pcap"; audit = "$LAB_DIR/audit.jsonl"; };
+log = { nflog_group = $LAB_GROUP; };
 control = { socket = "$LAB_DIR/ctl.sock"; state = "$LAB_DIR/live.json"; };
 EOF
 e2e_daemon "$conf" 2

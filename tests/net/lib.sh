@@ -694,9 +694,6 @@ policy = {
 };
 log = {
     nflog_group = $LAB_GROUP;
-    blocked = "$LAB_DIR/blocked.jsonl";
-    blocked_pcap = "$LAB_DIR/blocked.pcap";
-    audit = "$LAB_DIR/audit.jsonl";
 };
 control = {
     socket = "$sock";

@@ -50,10 +50,16 @@ lab_ctl ban list | grep -qF "$LAB_OFFICE4" && lab_fail "expired ban still listed
 lab_ctl ban add "$LAB_OFFICE6" 10m >/dev/null || lab_fail "ban add v6 failed"
 lab_expect_dropped office "$LAB_GW6" "$LAB_PORT" 1
 lab_conf "$LAB_DIR/b.conf" nets="office=203.0.113.0/25,2001:db8:1::/64;lab=192.0.2.0/24"
+# --apply runs only while no daemon holds the instance lock: stop it (the
+# table and the ban stay), apply, and start the daemon on the new config.
+lab_stop "$LAB_DAEMON_PID"
 lab_apply "$LAB_DIR/b.conf"
 lab_exec gw nft list set inet regwall ban_v6 | grep -qF "$LAB_OFFICE6" ||
 	lab_fail "the ban of $LAB_OFFICE6 was lost by --apply"
 cp "$LAB_DIR/b.conf" "$LAB_DIR/a.conf"
+lab_daemon "$LAB_DIR/a.conf"
+lab_exec gw nft list set inet regwall ban_v6 | grep -qF "$LAB_OFFICE6" ||
+	lab_fail "the ban of $LAB_OFFICE6 was lost by the daemon's start"
 reloaded() { lab_ctl status | grep -qE '^reloads: [1-9]'; }
 kill -HUP "$LAB_DAEMON_PID"
 lab_wait_for 5 reloaded || lab_fail "SIGHUP did not reload (status: $(lab_ctl status | tr '\n' ' '))"

@@ -35,12 +35,14 @@ struct run {
 };
 
 static char g_bin[512];
+static char g_ctl[512];
 static char g_tmp[64];
 
 static int setup(void **state)
 {
 	const char *b = getenv("BUILD");
 	snprintf(g_bin, sizeof(g_bin), "%s/regwalld", b && *b ? b : "build");
+	snprintf(g_ctl, sizeof(g_ctl), "%s/regwallctl", b && *b ? b : "build");
 	if (access(g_bin, X_OK) != 0) {
 		fprintf(stderr, "test_cli: %s: %s (run `make` first, or set BUILD)\n", g_bin,
 			strerror(errno));
@@ -69,11 +71,11 @@ static void slurp(const char *path, char *buf, size_t cap)
 /* Runs regwalld with argv (argv[0] filled in here), stdin from /dev/null,
  * stdout and stderr to files. A check run takes milliseconds; the 60 s
  * bound only keeps a hung binary from hanging the suite. */
-static void run(struct run *r, const char *const *args)
+static void run_bin(const char *bin, struct run *r, const char *const *args)
 {
 	char *argv[16];
 	size_t n = 0;
-	argv[n++] = g_bin;
+	argv[n++] = (char *)bin;
 	for (; args[n - 1]; n++) {
 		assert_true(n < sizeof(argv) / sizeof(argv[0]) - 1);
 		argv[n] = (char *)args[n - 1];
@@ -89,7 +91,7 @@ static void run(struct run *r, const char *const *args)
 	posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	pid_t pid;
-	int rc = posix_spawn(&pid, g_bin, &fa, NULL, argv, environ);
+	int rc = posix_spawn(&pid, bin, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	assert_int_equal(rc, 0);
 
@@ -100,12 +102,17 @@ static void run(struct run *r, const char *const *args)
 	if (w == 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
-		fail_msg("%s %s: still running after 60 s", g_bin, args[0] ? args[0] : "");
+		fail_msg("%s %s: still running after 60 s", bin, args[0] ? args[0] : "");
 	}
 	assert_int_equal(w, pid);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	slurp(outp, r->out, sizeof(r->out));
 	slurp(errp, r->err, sizeof(r->err));
+}
+
+static void run(struct run *r, const char *const *args)
+{
+	run_bin(g_bin, r, args);
 }
 
 static void write_file(const char *path, const char *text)
@@ -278,6 +285,67 @@ static void test_help(void **state)
 	}
 }
 
+/* regwallctl's command line: --version, --help with the exit codes, an
+ * unknown command named, and the socket found from -s, -c CONFIG or
+ * $REGWALL_SOCKET (nothing listens there: exit 3 naming the path). */
+static void test_ctl_cli(void **state)
+{
+	run_bin(g_ctl, &g_r, (const char *const[]){ "--version", NULL });
+	assert_int_equal(g_r.status, 0);
+	assert_true(strncmp(g_r.out, "regwallctl ", 11) == 0);
+	run(&g_r, (const char *const[]){ "--version", NULL });
+	assert_int_equal(g_r.status, 0);
+	assert_true(strncmp(g_r.out, "regwalld ", 9) == 0);
+	run_bin(g_ctl, &g_r, (const char *const[]){ "--help", NULL });
+	assert_int_equal(g_r.status, 0);
+	assert_non_null(strstr(g_r.out, "exit codes: 0 done, 1 refused by regwalld, 2 usage, 3"));
+
+	run_bin(g_ctl, &g_r, (const char *const[]){ "frob", NULL });
+	assert_int_equal(g_r.status, 2);
+	assert_true(strncmp(g_r.err, "regwallctl: unknown command 'frob'\n", 35) == 0);
+	run_bin(g_ctl, &g_r, (const char *const[]){ "network", "add", "office", NULL });
+	assert_int_equal(g_r.status, 2);
+	assert_non_null(strstr(g_r.err, "network: wrong arguments"));
+
+	char sock[128], conf[128];
+	snprintf(sock, sizeof(sock), "%s/nobody-here.sock", g_tmp);
+	run_bin(g_ctl, &g_r, (const char *const[]){ "--socket", sock, "status", NULL });
+	assert_int_equal(g_r.status, 3);
+	assert_non_null(strstr(g_r.err, sock));
+
+	snprintf(conf, sizeof(conf), "%s/ctl.conf", g_tmp);
+	char text[512];
+	snprintf(text, sizeof(text), "%scontrol = { socket = \"%s/from-config.sock\"; };\n", good_conf,
+		 g_tmp);
+	write_file(conf, text);
+	run_bin(g_ctl, &g_r, (const char *const[]){ "-c", conf, "status", NULL });
+	assert_int_equal(g_r.status, 3);
+	assert_non_null(strstr(g_r.err, "/from-config.sock"));
+	run_bin(g_ctl, &g_r, (const char *const[]){ "-c", conf, "-s", sock, "status", NULL });
+	assert_int_equal(g_r.status, 2);
+
+	setenv("REGWALL_SOCKET", sock, 1);
+	run_bin(g_ctl, &g_r, (const char *const[]){ "status", NULL });
+	unsetenv("REGWALL_SOCKET");
+	assert_int_equal(g_r.status, 3);
+	assert_non_null(strstr(g_r.err, sock));
+}
+
+/* The bash completion installed with the programs offers their commands
+ * and options (tests/unit/completion-check.sh drives it as bash does). */
+static void test_completion(void **state)
+{
+	int st = system("bash tests/unit/completion-check.sh");
+	int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	if (rc == 77) {
+		const char *ci = getenv("CI");
+		if (ci && !strcmp(ci, "true"))
+			fail_msg("bash-completion missing (scripts/install-deps.sh installs it)");
+		skip();
+	}
+	assert_int_equal(rc, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +354,8 @@ int main(void)
 		cmocka_unit_test(test_bad_config_corpus),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_ctl_cli),
+		cmocka_unit_test(test_completion),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -453,6 +453,55 @@ static void test_conn_table_churn(void **state)
 	rw_conn_table_fini(&t);
 }
 
+/* Listeners as classes: with 2 classes over 20 slots each reserves 5 and
+ * 10 are shared. One class filling up takes its 5 and the shared 10,
+ * then is refused, while the other still gets its 5; releases give the
+ * shared places back in any order. */
+static void test_conn_class_reserve(void **state)
+{
+	struct rw_conn_table t;
+	assert_int_equal(rw_conn_table_init(&t, 20, 0), 0);
+	assert_int_equal(rw_conn_table_classes(&t, 2), 0);
+	struct rw_src_key k;
+	uint8_t a[4] = { 203, 0, 113, 7 };
+	rw_src_key_make(&k, AF_INET, a);
+	int obj;
+	long slots[20];
+	size_t n0 = 0;
+	while (n0 < 20) {
+		long s = rw_conn_admit_class(&t, 0, &k, &obj);
+		if (s < 0) {
+			assert_int_equal(s, RW_ETOOBIG);
+			break;
+		}
+		slots[n0++] = s;
+	}
+	assert_int_equal(n0, 15); /* 5 reserved + 10 shared */
+	assert_int_equal(rw_conn_class_count(&t, 0), 15);
+	long b[5];
+	for (int i = 0; i < 5; i++) {
+		b[i] = rw_conn_admit_class(&t, 1, &k, &obj);
+		assert_true(b[i] >= 0); /* class 1's reservation holds */
+	}
+	assert_int_equal(rw_conn_admit_class(&t, 1, &k, &obj), RW_ETOOBIG);
+	/* a class-0 connection leaves: one shared place, which either class
+	 * may take */
+	rw_conn_release(&t, (size_t)slots[--n0], &k);
+	long x = rw_conn_admit_class(&t, 1, &k, &obj);
+	assert_true(x >= 0);
+	assert_int_equal(rw_conn_admit_class(&t, 0, &k, &obj), RW_ETOOBIG);
+	/* class 1 releases its reserved ones first, then the shared one: the
+	 * shared count returns to class 0's 9 either way */
+	for (int i = 0; i < 5; i++)
+		rw_conn_release(&t, (size_t)b[i], &k);
+	rw_conn_release(&t, (size_t)x, &k);
+	assert_int_equal(t.shared_used, 9);
+	assert_int_equal(rw_conn_class_count(&t, 1), 0);
+	assert_true(rw_conn_admit_class(&t, 0, &k, &obj) >= 0);
+	assert_int_equal(rw_conn_admit_class(&t, 2, &k, &obj), RW_EINVAL);
+	rw_conn_table_fini(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -468,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_conn_limits),
 		cmocka_unit_test(test_conn_v6_counts_per_64),
 		cmocka_unit_test(test_conn_table_churn),
+		cmocka_unit_test(test_conn_class_reserve),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
