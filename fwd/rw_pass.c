@@ -15,11 +15,13 @@
 #include "fwd/rw_names.h"
 #include "inspect/rw_err.h"
 
-/* TLS alert record: fatal (2), unrecognized_name (112). Sent best-effort
- * before closing a connection refused for its name, so a client reports
- * "unrecognized name" instead of a bare connection reset. */
-static const uint8_t rw_pass_alert_unrecognized_name[7] = { 0x15, 0x03, 0x03, 0x00,
-							    0x02, 0x02, 0x70 };
+/* TLS alert descriptions sent on a refusal (RFC 8446 §6). */
+#define RW_PASS_ALERT_INTERNAL_ERROR 80u
+#define RW_PASS_ALERT_UNRECOGNIZED_NAME 112u
+/* Client bytes read and dropped after an alert so the close is a FIN: a
+ * close with unread bytes sends an RST, which discards the alert if it is
+ * still unsent or unacknowledged. Past this the RST is accepted. */
+#define RW_PASS_ALERT_DRAIN_MAX 65536u
 
 static void rw_pass_on_timer(struct rw_loop *l, void *arg);
 
@@ -57,7 +59,9 @@ static void rw_pass_emit(struct rw_pass_conn *c, const char *kind, const char *r
 		.listener = c->lis->cfg->name,
 		.src_family = c->src_family,
 		.src_port = c->src_port,
-		.sni = c->have_hello && c->sni[0] ? c->sni : NULL,
+		.sni = c->sni_refused[0] ? c->sni_refused
+		       : c->have_hello && c->sni[0] ? c->sni
+						   : NULL,
 		.ja4 = c->have_hello ? c->ja4 : NULL,
 		.bytes_up = c->up.bytes + c->hs_up,
 		.bytes_down = c->down.bytes + c->hs_down,
@@ -93,12 +97,76 @@ void rw_pass_close(struct rw_pass_conn *c, const char *kind, const char *reason,
 	free(c);
 }
 
+uint16_t rw_pass_alert_version(uint16_t legacy_version)
+{
+	if ((legacy_version >> 8) != 3)
+		return 0x0303;
+	return legacy_version > 0x0303 ? 0x0303 : legacy_version;
+}
+
+/* A fatal alert record, best-effort (no wait: the socket is closed next):
+ *
+ *   u8  content_type = 21 (alert)
+ *   u16 version      = c->alert_version
+ *   u16 length       = 2
+ *   u8  level        = 2 (fatal)
+ *   u8  description
+ *
+ * then FIN after it, and the client's unread bytes drained (bounded) so
+ * the close does not turn into an RST. */
+static void rw_pass_send_alert(struct rw_pass_conn *c, uint8_t desc)
+{
+	uint16_t v = c->alert_version ? c->alert_version : 0x0303;
+	const uint8_t rec[7] = { 0x15, (uint8_t)(v >> 8), (uint8_t)v, 0x00, 0x02, 0x02, desc };
+	if (send(c->cfd, rec, sizeof(rec), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(rec))
+		return;
+	shutdown(c->cfd, SHUT_WR);
+	uint8_t sink[4096];
+	for (size_t drained = 0; drained < RW_PASS_ALERT_DRAIN_MAX;) {
+		ssize_t n = recv(c->cfd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		drained += (size_t)n;
+	}
+}
+
+void rw_pass_refuse_alert(struct rw_pass_conn *c, const char *reason, uint8_t desc)
+{
+	if (c->w->o.send_alert)
+		rw_pass_send_alert(c, desc);
+	rw_pass_close(c, "refuse", reason, false);
+}
+
 void rw_pass_refuse(struct rw_pass_conn *c, const char *reason, bool alert)
 {
-	if (alert && c->w->o.send_alert)
-		(void)send(c->cfd, rw_pass_alert_unrecognized_name,
-			   sizeof(rw_pass_alert_unrecognized_name), MSG_NOSIGNAL | MSG_DONTWAIT);
-	rw_pass_close(c, "refuse", reason, false);
+	if (alert)
+		rw_pass_refuse_alert(c, reason, RW_PASS_ALERT_UNRECOGNIZED_NAME);
+	else
+		rw_pass_close(c, "refuse", reason, false);
+}
+
+/* The registry could not be reached, as an event reason. Every one of
+ * these refusals carries an internal_error alert. */
+const char *rw_pass_connect_reason(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return "connect_refused";
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+		return "connect_unreachable";
+	case ETIMEDOUT:
+		return "connect_timeout";
+	default:
+		return "connect_failed";
+	}
+}
+
+static void rw_pass_unreachable(struct rw_pass_conn *c, int err)
+{
+	rw_pass_refuse_alert(c, rw_pass_connect_reason(err), RW_PASS_ALERT_INTERNAL_ERROR);
 }
 
 static void rw_pass_nodelay(int fd)
@@ -184,6 +252,7 @@ static void rw_pass_hello_read(struct rw_pass_conn *c)
 	}
 	if (r == RW_INSPECT_REFUSE) {
 		char reason[48];
+		rw_pass_note_refused_name(c, &h->parser);
 		snprintf(reason, sizeof(reason), "tls_%s", rw_tls_refuse_str(h->parser.refuse));
 		rw_pass_refuse(c, reason, false);
 		return;
@@ -191,6 +260,7 @@ static void rw_pass_hello_read(struct rw_pass_conn *c)
 	const struct rw_tls_hello *th = &h->parser.hello;
 	c->have_hello = true;
 	memcpy(c->sni, th->sni, sizeof(c->sni));
+	c->alert_version = rw_pass_alert_version(th->legacy_version);
 	rw_tls_hello_ja4(&h->parser, c->ja4); /* "" if it cannot be computed */
 	const char *why = rw_pass_decide(c, th);
 	if (why) {
@@ -201,6 +271,60 @@ static void rw_pass_hello_read(struct rw_pass_conn *c)
 	 * is held until its answer shows whether a second hello is due */
 	h->flight = h->parser.consumed;
 	rw_pass_connect(c);
+}
+
+static bool rw_pass_sni_plain(uint8_t b)
+{
+	return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+	       b == '.' || b == '-' || b == '_';
+}
+
+size_t rw_pass_sni_text(const uint8_t *name, size_t kept, size_t wire_len, char *out,
+			size_t out_size)
+{
+	static const char hex[] = "0123456789abcdef";
+	char note[32];
+	int nl = snprintf(note, sizeof(note), " (truncated, %zu bytes)", wire_len);
+	if (kept > wire_len)
+		kept = wire_len;
+	size_t whole = 0;
+	for (size_t i = 0; i < kept; i++)
+		whole += rw_pass_sni_plain(name[i]) ? 1 : 4;
+	/* all of it, or as much as leaves room for the note */
+	bool cut = kept < wire_len || whole > out_size - 1;
+	size_t room = cut ? out_size - 1 - (size_t)nl : out_size - 1;
+	size_t o = 0;
+	for (size_t i = 0; i < kept; i++) {
+		uint8_t b = name[i];
+		if (rw_pass_sni_plain(b)) {
+			if (o + 1 > room)
+				break;
+			out[o++] = (char)b;
+		} else {
+			if (o + 4 > room)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[b >> 4];
+			out[o++] = hex[b & 15];
+		}
+	}
+	if (cut) {
+		memcpy(out + o, note, (size_t)nl);
+		o += (size_t)nl;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+void rw_pass_note_refused_name(struct rw_pass_conn *c, const struct rw_tls_hello_parser *p)
+{
+	if (p->refused_name_len == 0)
+		return;
+	size_t kept = p->refused_name_len < sizeof(p->refused_name) ? p->refused_name_len
+								    : sizeof(p->refused_name);
+	rw_pass_sni_text(p->refused_name, kept, p->refused_name_len, c->sni_refused,
+			 sizeof(c->sni_refused));
 }
 
 const char *rw_pass_decide(struct rw_pass_conn *c, const struct rw_tls_hello *h)
@@ -216,24 +340,24 @@ static void rw_pass_connect(struct rw_pass_conn *c)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	if (rw_listen_sockaddr(&w->p->registry.upstream, &ss, &len)) {
-		rw_pass_refuse(c, "connect_failed", false);
+		rw_pass_unreachable(c, 0);
 		return;
 	}
 	c->ufd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (c->ufd < 0) {
-		rw_pass_refuse(c, "connect_failed", false);
+		rw_pass_unreachable(c, 0);
 		return;
 	}
 	rw_pass_nodelay(c->ufd);
 	if (connect(c->ufd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
-		rw_pass_refuse(c, "connect_failed", false);
+		rw_pass_unreachable(c, errno);
 		return;
 	}
 	c->state = RW_PASS_CONNECTING;
 	rw_pass_interest(c, c->cfd, &c->creg, &c->cmask, 0, NULL);
 	if (rw_pass_interest(c, c->ufd, &c->ureg, &c->umask, RW_LOOP_WRITE, rw_pass_on_upstream) ||
 	    rw_loop_timer_arm(&w->loop, &c->timer, w->o.connect_timeout_ms))
-		rw_pass_refuse(c, "connect_failed", false);
+		rw_pass_unreachable(c, 0);
 }
 
 /* ---- RELAY ---- */
@@ -277,7 +401,7 @@ static void rw_pass_connected(struct rw_pass_conn *c)
 	int err = 0;
 	socklen_t el = sizeof(err);
 	if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
-		rw_pass_refuse(c, "connect_failed", false);
+		rw_pass_unreachable(c, err);
 		return;
 	}
 	rw_pass_hs_start(c);
@@ -337,7 +461,7 @@ static void rw_pass_on_timer(struct rw_loop *l, void *arg)
 		rw_pass_close(c, "refuse", "hello_timeout", false);
 		return;
 	case RW_PASS_CONNECTING:
-		rw_pass_close(c, "refuse", "connect_timeout", false);
+		rw_pass_unreachable(c, ETIMEDOUT);
 		return;
 	case RW_PASS_SERVER_HELLO:
 		rw_pass_close(c, "refuse", "server_hello_timeout", false);

@@ -48,6 +48,10 @@ struct rw_fwd_listener;
  * parser's cap, its records' headers and a CCS before it. */
 #define RW_PASS_SERVER_RAW_MAX (RW_TLS_SH_MAX + 5u * RW_TLS_SH_MAX_RECORDS + 6u)
 
+/* The event text of a refused server name: room for 253 plain bytes or
+ * 70 escaped ones, and the truncation note. */
+#define RW_PASS_SNI_TEXT_MAX 320u
+
 enum rw_pass_state {
 	RW_PASS_HELLO = 0,
 	RW_PASS_CONNECTING,
@@ -104,7 +108,11 @@ struct rw_pass_conn {
 	struct rw_pass_hs *hs;
 	uint64_t hs_up, hs_down;   /* bytes written outside the splice (hellos, HRR) */
 	bool have_hello;
+	uint16_t alert_version;    /* record version of our alerts, from the hello */
 	char sni[RW_TLS_SNI_MAX + 1];
+	/* a name the parser refused (tls_bad_name, tls_multiple_names), escaped
+	 * by rw_pass_sni_text() for the event; "" otherwise */
+	char sni_refused[RW_PASS_SNI_TEXT_MAX];
 	char ja4[RW_TLS_JA4_LEN + 1];
 	struct rw_splice_dir up;   /* client -> registry */
 	struct rw_splice_dir down; /* registry -> client */
@@ -121,6 +129,24 @@ void rw_pass_close_all(struct rw_fwd_worker *w);
  * through, else the refusal reason token. */
 const char *rw_pass_check_hello(const struct rw_tls_hello *h, char *const *names,
 				size_t n_names, bool allow_ech);
+
+/* The record version regwall's alerts carry: the client's
+ * ClientHello.legacy_version, at most 0x0303 (what OpenSSL's server does
+ * before a version is agreed; TLS 1.3 clients put 0x0303 there, the record
+ * layer of their hello often says 0x0301). Not 3.x: 0x0303. */
+uint16_t rw_pass_alert_version(uint16_t legacy_version);
+/* A failed connect() to the registry (errno, 0 = no socket) as the event
+ * reason: connect_refused, connect_unreachable, connect_timeout or
+ * connect_failed. */
+const char *rw_pass_connect_reason(int err);
+
+/* A server name the parser refused, as event text: bytes outside
+ * [A-Za-z0-9.-_] written as \xHH (so the text is printable ASCII and a
+ * backslash or space never comes from the client); when the name does not
+ * fit (kept = bytes available, wire_len = its length on the wire) it is
+ * cut and " (truncated, N bytes)" added. out_size >= 32. Returns strlen. */
+size_t rw_pass_sni_text(const uint8_t *name, size_t kept, size_t wire_len, char *out,
+			size_t out_size);
 
 /* A second ClientHello (after an HRR) against the first: NULL if the
  * server name and the ALPN list are the same, else "hrr_sni" or

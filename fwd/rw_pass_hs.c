@@ -205,6 +205,7 @@ static bool rw_pass_hs_client_parse(struct rw_pass_conn *c)
 	if (r == RW_INSPECT_MORE)
 		goto more;
 	if (r == RW_INSPECT_REFUSE) {
+		rw_pass_note_refused_name(c, &h->parser);
 		rw_pass_hs_refuse_tls(c, "tls_", h->parser.refuse);
 		return false;
 	}
@@ -213,6 +214,8 @@ static bool rw_pass_hs_client_parse(struct rw_pass_conn *c)
 	if (!why_s)
 		why_s = rw_pass_decide(c, second);
 	if (why_s) {
+		/* the event names the hello that was refused: the second */
+		memcpy(c->sni, second->sni, sizeof(c->sni));
 		rw_pass_refuse(c, why_s, strcmp(why_s, "sni") == 0 || strcmp(why_s, "no_sni") == 0);
 		return false;
 	}

@@ -14,6 +14,11 @@ void rw_pass_on_upstream(struct rw_loop *l, int fd, unsigned events, void *arg);
 void rw_pass_close(struct rw_pass_conn *c, const char *kind, const char *reason, bool rst);
 /* Refuse: with the unrecognized_name alert if 'alert' and the worker sends them. */
 void rw_pass_refuse(struct rw_pass_conn *c, const char *reason, bool alert);
+/* Refuse with a fatal alert 'desc' (if the worker sends alerts), FIN after it. */
+void rw_pass_refuse_alert(struct rw_pass_conn *c, const char *reason, uint8_t desc);
+/* The parser refused a hello for its server name: keep the name, escaped,
+ * for the event. */
+void rw_pass_note_refused_name(struct rw_pass_conn *c, const struct rw_tls_hello_parser *p);
 /* The decision on a (first or second) hello, as token; NULL = allowed. */
 const char *rw_pass_decide(struct rw_pass_conn *c, const struct rw_tls_hello *h);
 /* Splice both ways, after the heads: the client's bytes not yet sent

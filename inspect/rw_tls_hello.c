@@ -94,7 +94,8 @@ static enum rw_tls_refuse rw_tls_compression(struct rw_cursor *c)
  * Exactly one entry, of type host_name (0). Several entries are legal on
  * paper (one per type) but no client sends them and a second name is an
  * ambiguity an attacker could use against a server that picks the other. */
-static enum rw_tls_refuse rw_tls_sni(struct rw_cursor ext, struct rw_tls_hello *h)
+static enum rw_tls_refuse rw_tls_sni(struct rw_cursor ext, struct rw_tls_hello *h,
+                                     struct rw_tls_hello_lists *l)
 {
 	struct rw_cursor list, name, first;
 	uint8_t type, first_type = 0;
@@ -110,12 +111,17 @@ static enum rw_tls_refuse rw_tls_sni(struct rw_cursor ext, struct rw_tls_hello *
 			first_type = type;
 		}
 	}
+	/* the refused name, as sent, for the caller's log */
+	l->name = rw_cur_ptr(&first);
+	l->name_len = rw_cur_left(&first);
 	if (n > 1)
 		return RW_TLS_REFUSE_MULTIPLE_NAMES;
 	if (first_type != 0)
 		return RW_TLS_REFUSE_BAD_NAME;
 	if (rw_tls_name_check(&first, h->sni, sizeof(h->sni)))
 		return RW_TLS_REFUSE_BAD_NAME;
+	l->name = NULL;
+	l->name_len = 0;
 	h->sni_len = strlen(h->sni);
 	return RW_TLS_REFUSE_NONE;
 }
@@ -259,7 +265,7 @@ static enum rw_tls_refuse rw_tls_extensions(struct rw_cursor *exts, struct rw_tl
 		return r;
 	if (have[RW_TLS_SLOT_ALPN] && (r = rw_tls_alpn(tb[RW_TLS_SLOT_ALPN], h, l)))
 		return r;
-	if (have[RW_TLS_SLOT_SERVER_NAME] && (r = rw_tls_sni(tb[RW_TLS_SLOT_SERVER_NAME], h)))
+	if (have[RW_TLS_SLOT_SERVER_NAME] && (r = rw_tls_sni(tb[RW_TLS_SLOT_SERVER_NAME], h, l)))
 		return r;
 	return RW_TLS_REFUSE_NONE;
 }
@@ -317,6 +323,8 @@ enum rw_tls_refuse rw_tls_hello_parse_msg(const uint8_t *msg, size_t len, struct
 
 	l->n_ciphers = l->n_exts = l->n_sigalgs = 0;
 	l->alpn0_len = 0;
+	l->name = NULL;
+	l->name_len = 0;
 
 	rw_cur_init(&c, msg, len);
 	if (rw_cur_u8(&c, &type))

@@ -114,10 +114,14 @@ struct rw_tls_hello_lists {
 	/* JA4 reads only the first and last byte of the first ALPN id */
 	uint8_t alpn0_ends[2];
 	size_t alpn0_len;       /* 0: no ALPN id */
+	/* the first server_name entry of a hello refused for its name: points
+	 * into the message being parsed; NULL otherwise */
+	const uint8_t *name;
+	size_t name_len;
 };
 
-/* Incremental parser state. Treat every member but 'hello', 'refuse' and
- * 'consumed' as private. */
+/* Incremental parser state. Treat every member but 'hello', 'refuse',
+ * 'consumed' and 'refused_name[_len]' as private. */
 struct rw_tls_hello_parser {
 	struct rw_tls_hello_limits lim;
 	enum rw_inspect_result result;  /* sticky once OK or REFUSE */
@@ -134,6 +138,13 @@ struct rw_tls_hello_parser {
 	uint32_t hs_need;     /* 4 + handshake length, 0 until the header is known */
 	uint32_t hs_have;
 	const uint8_t *raw;   /* the message once OK: hs, or the caller's bytes */
+
+	/* After a bad_name or multiple_names refusal: the first server_name
+	 * entry's bytes as sent (the first RW_TLS_SNI_MAX + 1 of them) and its
+	 * length on the wire; 0 after any other answer. Unchecked bytes, for
+	 * a log line only (escape them). Public, like 'hello'. */
+	uint8_t refused_name[RW_TLS_SNI_MAX + 1];
+	size_t refused_name_len;
 
 	/* not cleared by init: written before they are read */
 	struct rw_tls_hello_lists lists;

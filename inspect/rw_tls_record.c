@@ -157,8 +157,16 @@ static enum rw_inspect_result rw_tls_message(struct rw_tls_hello_parser *p, cons
 	enum rw_tls_refuse r;
 
 	/* hello was zeroed by init and is written once, here */
-	if ((r = rw_tls_hello_parse_msg(msg, len, &p->hello, &p->lists)))
+	if ((r = rw_tls_hello_parse_msg(msg, len, &p->hello, &p->lists))) {
+		if (p->lists.name && (r == RW_TLS_REFUSE_BAD_NAME || r == RW_TLS_REFUSE_MULTIPLE_NAMES)) {
+			size_t keep = p->lists.name_len;
+			if (keep > sizeof(p->refused_name))
+				keep = sizeof(p->refused_name);
+			memcpy(p->refused_name, p->lists.name, keep);
+			p->refused_name_len = p->lists.name_len;
+		}
 		return rw_tls_refuse_with(p, r);
+	}
 	/* eager JA4: a hash failure makes the hello unreadable, as in
 	 * rw_tls_hello_parse() */
 	if (!p->ja4_deferred && rw_tls_hello_ja4_from(&p->hello, &p->lists, p->hello.ja4))

@@ -36,7 +36,10 @@
 #include "fwd/rw_fwd.h"
 #include "fwd/rw_listen.h"
 #include "fwd/rw_loop.h"
+#include "fwd/rw_pass.h"
+#include "fwd/rw_event.h"
 #include "inspect/rw_err.h"
+#include "tests/unit/test_tls_build.h"
 
 extern char **environ;
 
@@ -118,7 +121,7 @@ static long wait_closed(int fd, unsigned timeout_ms)
 /* ---- events from the worker ---- */
 
 struct evrec {
-	char kind[16], reason[48], sni[256];
+	char kind[16], reason[48], sni[512];
 	uint64_t up, down;
 };
 
@@ -727,6 +730,145 @@ static void test_allowed_wildcard(void **state)
 	sink_stop(s);
 }
 
+/* ---- the server name in refusal events ---- */
+
+/* A TLS 1.3 hello whose server_name is (name, len); len (size_t)-1: none. */
+static size_t build_hello_named(const uint8_t *name, size_t len, uint8_t *out, size_t cap)
+{
+	static struct tb ext, msg, rec;
+	static const uint16_t ciphers[] = { 0x1301, 0x1302 };
+	static const uint16_t versions[] = { 0x0304, 0x0303 };
+	static const uint16_t groups[] = { 0x001d };
+	static const uint16_t sigalgs[] = { 0x0403, 0x0804 };
+	tb_reset(&ext);
+	if (len != (size_t)-1)
+		tb_ext_sni_n(&ext, (const char *)name, len);
+	tb_ext_versions(&ext, versions, 2);
+	tb_ext_u16list(&ext, 0x000a, groups, 1);
+	tb_ext_u16list(&ext, 0x000d, sigalgs, 2);
+	tb_hello(&msg, 0x0303, ciphers, 2, &ext);
+	tb_frame(&rec, msg.b, msg.n, 16384);
+	assert_true(rec.n <= cap);
+	memcpy(out, rec.b, rec.n);
+	return rec.n;
+}
+
+/* Send a hello with that name; the registry must see nothing. */
+static struct evrec refused_with_name(struct wfix *f, struct sink *s, const void *name, size_t len)
+{
+	static uint8_t buf[20000];
+	size_t n = build_hello_named(name, len, buf, sizeof(buf));
+	events_reset();
+	int c = connect_port(f->port);
+	assert_int_equal(send(c, buf, n, MSG_NOSIGNAL), (ssize_t)n);
+	assert_true(wait_closed(c, 3000) >= 0);
+	close(c);
+	assert_int_equal(wait_events(1, 3000), 1);
+	pthread_mutex_lock(&s->mu);
+	assert_int_equal(s->accepted, 0);
+	pthread_mutex_unlock(&s->mu);
+	struct evrec e = event_at(0);
+	assert_string_equal(e.kind, "refuse");
+	return e;
+}
+
+/* The event's sni is the name the client asked for: checked names
+ * lower-cased as matched, names the parser refuses as sent, with every
+ * byte outside [A-Za-z0-9.-_] as \xHH, bounded; none without SNI. Each
+ * text also survives the JSON sink as one line and parses back equal. */
+static void test_refused_sni_in_event(void **state)
+{
+	struct sink *s = sink_start();
+	struct wfix f;
+	wfix_start(&f, s->port, NULL);
+	static const struct {
+		const char *name;
+		size_t len;
+		const char *reason, *sni;
+	} cases[] = {
+#define NAMED(lit) lit, sizeof(lit) - 1
+		{ NAMED("Registry.Example.EVIL"), "sni", "registry.example.evil" },
+		{ NAMED("bad\x01name\n.test"), "tls_bad_name", "bad\\x01name\\x0a.test" },
+		{ NAMED("caf\xc3\xa9.example.test"), "tls_bad_name", "caf\\xc3\\xa9.example.test" },
+		{ NAMED("\xff\xfe.test"), "tls_bad_name", "\\xff\\xfe.test" },
+		{ NAMED("a\"b\\c d\x7f"), "tls_bad_name", "a\\x22b\\x5cc\\x20d\\x7f" },
+		{ NAMED("nul\0" NAME_OK), "tls_bad_name", "nul\\x00" NAME_OK },
+		{ NAMED(NAME_OK "."), "tls_bad_name", NAME_OK "." },
+		{ NAMED("192.0.2.1"), "tls_bad_name", "192.0.2.1" },
+		{ NAMED(""), "tls_bad_name", "" },
+#undef NAMED
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct evrec e = refused_with_name(&f, s, cases[i].name, cases[i].len);
+		assert_string_equal(e.reason, cases[i].reason);
+		assert_string_equal(e.sni, cases[i].sni);
+	}
+	/* no server_name at all: no sni in the event */
+	struct evrec e = refused_with_name(&f, s, NULL, (size_t)-1);
+	assert_string_equal(e.reason, "no_sni");
+	assert_string_equal(e.sni, "");
+	/* over-long, plain bytes: the first 254 kept, then the note */
+	static uint8_t longname[1000];
+	memset(longname, 'a', sizeof(longname));
+	e = refused_with_name(&f, s, longname, 300);
+	assert_string_equal(e.reason, "tls_bad_name");
+	char want[512];
+	memset(want, 'a', 254);
+	snprintf(want + 254, sizeof(want) - 254, " (truncated, 300 bytes)");
+	assert_string_equal(e.sni, want);
+	/* 254 bytes (one over the limit) fit whole: no note */
+	e = refused_with_name(&f, s, longname, 254);
+	assert_int_equal(strlen(e.sni), 254);
+	/* escaped bytes fill the bound first */
+	memset(longname, 0x01, 1000);
+	e = refused_with_name(&f, s, longname, 1000);
+	assert_string_equal(e.reason, "tls_bad_name");
+	assert_true(strlen(e.sni) < RW_PASS_SNI_TEXT_MAX);
+	assert_memory_equal(e.sni, "\\x01\\x01", 8);
+	assert_non_null(strstr(e.sni, "\\x01 (truncated, 1000 bytes)"));
+	wfix_stop(&f);
+	sink_stop(s);
+}
+
+/* rw_pass_sni_text at its bounds, and through the JSON sink. */
+static void test_sni_text(void **state)
+{
+	char out[RW_PASS_SNI_TEXT_MAX];
+	uint8_t name[400];
+	/* exactly filling the buffer: no note */
+	memset(name, 'x', sizeof(name));
+	assert_int_equal(rw_pass_sni_text(name, 254, 254, out, sizeof(out)), 254);
+	assert_int_equal(rw_pass_sni_text(name, sizeof(out) - 1, sizeof(out) - 1, out, sizeof(out)),
+			 sizeof(out) - 1);
+	assert_null(strchr(out, ' '));
+	/* one more: cut, with the note, within the bound */
+	size_t n = rw_pass_sni_text(name, sizeof(out), sizeof(out), out, sizeof(out));
+	assert_true(n < sizeof(out));
+	assert_non_null(strstr(out, " (truncated, 320 bytes)"));
+	/* an escape is never split */
+	memset(name, 0xee, sizeof(name));
+	n = rw_pass_sni_text(name, 254, 300, out, sizeof(out));
+	const char *note = strstr(out, " (truncated");
+	assert_non_null(note);
+	assert_int_equal((size_t)(note - out) % 4, 0);
+	/* JSON: one line, and the text parses back unchanged */
+	static const uint8_t nasty[] = "q\"\\\n\r\t\x01\x7f\xc3\xa9\xff</script>";
+	rw_pass_sni_text(nasty, sizeof(nasty) - 1, sizeof(nasty) - 1, out, sizeof(out));
+	struct rw_fwd_event ev = { .kind = "refuse", .reason = "tls_bad_name", .listener = "pass",
+				   .sni = out };
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *m = open_memstream(&buf, &blen);
+	assert_non_null(m);
+	assert_int_equal(rw_event_json_write(m, &ev), 0);
+	fclose(m);
+	assert_non_null(strchr(buf, '\n'));
+	assert_true(strchr(buf, '\n') == buf + blen - 1);
+	assert_non_null(strstr(buf, "\"sni\":\"q\\\\x22\\\\x5c\\\\x0a\\\\x0d\\\\x09\\\\x01\\\\x7f"
+				   "\\\\xc3\\\\xa9\\\\xff\\\\x3c\\\\x2fscript\\\\x3e\""));
+	free(buf);
+}
+
 static void test_hello_timeout(void **state)
 {
 	struct sink *s = sink_start();
@@ -759,19 +901,137 @@ static void test_hello_timeout(void **state)
 	sink_stop(s);
 }
 
+/* Read what the worker sends before closing: the bytes and how it ended
+ * (0: FIN, -1: reset or still open after timeout_ms). */
+static int read_until_close(int fd, uint8_t *buf, size_t cap, size_t *len, unsigned timeout_ms)
+{
+	uint64_t t0 = now_ms();
+	*len = 0;
+	for (;;) {
+		uint64_t el = now_ms() - t0;
+		if (el >= timeout_ms)
+			return -1;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, (int)(timeout_ms - el)) <= 0)
+			return -1;
+		ssize_t n = recv(fd, buf + *len, cap - *len, 0);
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			return -1;
+		*len += (size_t)n;
+		if (*len == cap)
+			return -1;
+	}
+}
+
+static const uint8_t alert_internal_error[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50 };
+
+/* The registry's port has nothing listening: the client gets a fatal
+ * internal_error alert, then FIN; the event says connect_refused. With
+ * bytes after the hello (0-RTT-like) the close is still a FIN. */
 static void test_connect_failed(void **state)
 {
-	/* nothing listens on the upstream port */
 	struct wfix f;
 	wfix_start(&f, free_port(), NULL);
 	load_hello("openssl-tls13-sni-alpn.bin");
+	for (int extra = 0; extra < 2; extra++) {
+		events_reset();
+		int c = connect_port(f.port);
+		assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+		if (extra) {
+			static uint8_t junk[20000];
+			memset(junk, 0x17, sizeof(junk));
+			assert_int_equal(send(c, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+		}
+		uint8_t got[64];
+		size_t got_len;
+		assert_int_equal(read_until_close(c, got, sizeof(got), &got_len, 3000), 0);
+		close(c);
+		assert_int_equal(got_len, sizeof(alert_internal_error));
+		assert_memory_equal(got, alert_internal_error, sizeof(alert_internal_error));
+		assert_true(wait_events(1, 3000) >= 1);
+		assert_string_equal(event_at(0).kind, "refuse");
+		assert_string_equal(event_at(0).reason, "connect_refused");
+		assert_string_equal(event_at(0).sni, NAME_OK);
+	}
+	wfix_stop(&f);
+	/* send_alert = 0: a plain close */
+	struct rw_fwd_opts o;
+	rw_fwd_opts_default(&o);
+	o.send_alert = 0;
+	wfix_start(&f, free_port(), &o);
 	int c = connect_port(f.port);
 	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
-	assert_true(wait_closed(c, 3000) >= 0);
+	uint8_t got[64];
+	size_t got_len;
+	(void)read_until_close(c, got, sizeof(got), &got_len, 3000);
 	close(c);
+	assert_int_equal(got_len, 0);
 	assert_true(wait_events(1, 3000) >= 1);
-	assert_string_equal(event_at(0).reason, "connect_failed");
+	assert_string_equal(event_at(0).reason, "connect_refused");
 	wfix_stop(&f);
+}
+
+/* A registry whose accept queue is full drops the SYN: connect_timeout,
+ * with the same alert. listen(0) takes one connection into the queue and
+ * drops SYNs after it (on loopback, without root). */
+static void test_connect_timeout_alert(void **state)
+{
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(l, 0), 0);
+	socklen_t sl = sizeof(sin);
+	getsockname(l, (struct sockaddr *)&sin, &sl);
+	uint16_t port = ntohs(sin.sin_port);
+	/* fill the queue: connects that complete, then one that cannot */
+	int fill[4];
+	int n_fill = 0;
+	for (; n_fill < 4; n_fill++) {
+		fill[n_fill] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		(void)connect(fill[n_fill], (struct sockaddr *)&sin, sizeof(sin));
+	}
+	sleep_ms(100);
+	struct rw_fwd_opts o;
+	rw_fwd_opts_default(&o);
+	o.connect_timeout_ms = 500;
+	struct wfix f;
+	wfix_start(&f, port, &o);
+	load_hello("openssl-tls13-sni-alpn.bin");
+	int c = connect_port(f.port);
+	assert_int_equal(send(c, hello, hello_len, 0), (ssize_t)hello_len);
+	uint64_t t0 = now_ms();
+	uint8_t got[64];
+	size_t got_len;
+	assert_int_equal(read_until_close(c, got, sizeof(got), &got_len, 5000), 0);
+	uint64_t waited = now_ms() - t0;
+	close(c);
+	assert_true(waited >= 400);
+	assert_int_equal(got_len, sizeof(alert_internal_error));
+	assert_memory_equal(got, alert_internal_error, sizeof(alert_internal_error));
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).reason, "connect_timeout");
+	wfix_stop(&f);
+	for (int i = 0; i < n_fill; i++)
+		close(fill[i]);
+	close(l);
+}
+
+/* Alert record versions: ClientHello.legacy_version, capped at 3.3. */
+static void test_alert_version(void **state)
+{
+	assert_int_equal(rw_pass_alert_version(0x0303), 0x0303);
+	assert_int_equal(rw_pass_alert_version(0x0301), 0x0301);
+	assert_int_equal(rw_pass_alert_version(0x0302), 0x0302);
+	assert_int_equal(rw_pass_alert_version(0x0304), 0x0303);
+	assert_int_equal(rw_pass_alert_version(0x7f1c), 0x0303);
+	assert_string_equal(rw_pass_connect_reason(ECONNREFUSED), "connect_refused");
+	assert_string_equal(rw_pass_connect_reason(EHOSTUNREACH), "connect_unreachable");
+	assert_string_equal(rw_pass_connect_reason(ENETUNREACH), "connect_unreachable");
+	assert_string_equal(rw_pass_connect_reason(ETIMEDOUT), "connect_timeout");
+	assert_string_equal(rw_pass_connect_reason(EMFILE), "connect_failed");
+	assert_string_equal(rw_pass_connect_reason(0), "connect_failed");
 }
 
 static void test_limits_overload(void **state)
@@ -1094,9 +1354,16 @@ static void test_hrr_second_hello_refused(void **state)
 	assert_non_null(p);
 	memcpy(p, "e.mirror.example.test", strlen(NAME_OK)); /* allowed, but changed */
 	hrr_refused(ch1, ch1_len, ch2, ch1_len + 6, false, "hrr_sni");
+	/* the event names the refused (second) hello's name */
+	assert_string_equal(event_at(0).sni, "e.mirror.example.test");
 	memcpy(p, "registry.example.evil", strlen(NAME_OK));
 	hrr_refused(ch1, ch1_len, ch2 + 6, ch1_len, false, "hrr_sni");
+	assert_string_equal(event_at(0).sni, "registry.example.evil");
 	hrr_refused(ch1, ch1_len, ch2, ch1_len + 6, true, "hrr_sni");
+	/* a second hello whose name the parser refuses: that name, escaped */
+	memcpy(p, "registry\x01" "example.evil", strlen(NAME_OK));
+	hrr_refused(ch1, ch1_len, ch2, ch1_len + 6, false, "tls_bad_name");
+	assert_string_equal(event_at(0).sni, "registry\\x01example.evil");
 
 	/* another ALPN list: "h2" becomes "h3" */
 	memcpy(ch2 + 6, ch1, ch1_len);
@@ -1374,6 +1641,40 @@ static void test_s_client_refused(void **state)
 }
 
 
+/* The registry cannot be reached: s_client (TLS 1.3 hello) reports the
+ * internal_error alert, record version 3.3; a TLS 1.0-only client gets it
+ * as 3.1, the version it offered (what OpenSSL's own server sends). */
+static void test_s_client_unreachable(void **state)
+{
+	struct wfix f;
+	wfix_start(&f, free_port(), NULL);
+	char cmd[1024];
+	static char out[65536];
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 openssl s_client -connect 127.0.0.1:%u -servername " NAME_OK
+		 " -msg </dev/null 2>&1",
+		 f.port);
+	int rc = run_capture(cmd, out, sizeof(out));
+	assert_true(rc != 0);
+	assert_non_null(strstr(out, "alert internal error"));
+	assert_non_null(strstr(out, "SSL alert number 80"));
+	assert_non_null(strstr(out, "15 03 03 00 02"));
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).reason, "connect_refused");
+	events_reset();
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 openssl s_client -tls1 -cipher 'DEFAULT:@SECLEVEL=0' -connect "
+		 "127.0.0.1:%u -servername " NAME_OK " -msg </dev/null 2>&1",
+		 f.port);
+	rc = run_capture(cmd, out, sizeof(out));
+	assert_true(rc != 0);
+	assert_non_null(strstr(out, "alert internal error"));
+	assert_non_null(strstr(out, "15 03 01 00 02"));
+	assert_true(wait_events(1, 3000) >= 1);
+	assert_string_equal(event_at(0).reason, "connect_refused");
+	wfix_stop(&f);
+}
+
 /* A real HelloRetryRequest: s_server takes only P-256, s_client offers
  * X25519 and P-256 but sends a key share for X25519 only, so the server
  * asks again. The second hello is checked and the handshake completes. */
@@ -1439,8 +1740,12 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_allowed_wildcard),
 		cmocka_unit_test(test_grease_ech),
+		cmocka_unit_test(test_refused_sni_in_event),
+		cmocka_unit_test(test_sni_text),
 		cmocka_unit_test(test_hello_timeout),
 		cmocka_unit_test(test_connect_failed),
+		cmocka_unit_test(test_connect_timeout_alert),
+		cmocka_unit_test(test_alert_version),
 		cmocka_unit_test(test_limits_overload),
 		cmocka_unit_test(test_2000_idle_connections),
 		cmocka_unit_test(test_hrr_second_hello_passes),
@@ -1453,6 +1758,7 @@ int main(void)
 		cmocka_unit_test(test_s_client_allowed),
 		cmocka_unit_test(test_curl_allowed),
 		cmocka_unit_test(test_s_client_refused),
+		cmocka_unit_test(test_s_client_unreachable),
 		cmocka_unit_test(test_s_client_real_hrr),
 	};
 	int failed = cmocka_run_group_tests_name("pass_sink", sink_tests, NULL, NULL);

@@ -480,6 +480,70 @@ static void test_no_sni_is_callers_choice(void **state)
 	assert_string_equal(rw_tls_refuse_str(RW_TLS_REFUSE_NO_SNI), "no_sni");
 }
 
+/* A hello refused for its server name keeps the name as sent (bounded)
+ * for the caller's log, on the in-place and the byte-wise path alike. */
+static void check_refused_name(const uint8_t *name, size_t len, enum rw_tls_refuse want)
+{
+	static const uint16_t c[] = { 0x1301 };
+	static const uint16_t v[] = { 0x0304 };
+	tb_reset(&g_ext);
+	tb_ext_sni_n(&g_ext, (const char *)name, len);
+	tb_ext_versions(&g_ext, v, 1);
+	tb_hello(&g_msg, 0x0303, c, 1, &g_ext);
+	tb_frame(&g_stream, g_msg.b, g_msg.n, 16384);
+	differential_segments(NULL, g_stream.b, g_stream.n, "refused name");
+	const struct rw_tls_hello_parser *ps[2] = { &g_ref, &g_alt };
+	for (int i = 0; i < 2; i++) {
+		if (want == RW_TLS_REFUSE_NONE) {
+			assert_int_equal(ps[i]->result, RW_INSPECT_OK);
+			assert_int_equal(ps[i]->refused_name_len, 0);
+			continue;
+		}
+		assert_int_equal(ps[i]->result, RW_INSPECT_REFUSE);
+		assert_int_equal(ps[i]->refuse, want);
+		assert_int_equal(ps[i]->refused_name_len, len);
+		size_t kept = len < RW_TLS_SNI_MAX + 1 ? len : RW_TLS_SNI_MAX + 1;
+		assert_memory_equal(ps[i]->refused_name, name, kept);
+	}
+}
+
+static void test_refused_name_kept(void **state)
+{
+	static uint8_t longname[1200];
+	(void)state;
+	check_refused_name((const uint8_t *)"registry.example.test", 21, RW_TLS_REFUSE_NONE);
+	check_refused_name((const uint8_t *)"bad\x01name.test", 13, RW_TLS_REFUSE_BAD_NAME);
+	check_refused_name((const uint8_t *)"caf\xc3\xa9.test", 10, RW_TLS_REFUSE_BAD_NAME);
+	check_refused_name((const uint8_t *)"x.test.", 7, RW_TLS_REFUSE_BAD_NAME);
+	memset(longname, 'a', sizeof(longname));
+	check_refused_name(longname, 254, RW_TLS_REFUSE_BAD_NAME);
+	check_refused_name(longname, 1200, RW_TLS_REFUSE_BAD_NAME);
+	/* a refusal for anything else leaves it empty (bad ALPN after a bad
+	 * name is decided first: ALPN is decoded before the name) */
+	tb_reset(&g_ext);
+	tb_ext_sni_n(&g_ext, "bad\x01", 4);
+	tb_ext(&g_ext, 0x0010, "\x00\x01\x00", 3); /* empty ALPN id */
+	tb_hello(&g_msg, 0x0303, (const uint16_t[]){ 0x1301 }, 1, &g_ext);
+	tb_frame(&g_stream, g_msg.b, g_msg.n, 16384);
+	differential_segments(NULL, g_stream.b, g_stream.n, "alpn first");
+	assert_int_equal(g_ref.result, RW_INSPECT_REFUSE);
+	assert_true(g_ref.refuse != RW_TLS_REFUSE_BAD_NAME);
+	assert_int_equal(g_ref.refused_name_len, 0);
+	/* two entries: the first is kept */
+	tb_reset(&g_ext);
+	tb_u16(&g_ext, 0x0000);
+	tb_u16(&g_ext, 2 + 3 + 5 + 3 + 5);
+	tb_u16(&g_ext, 3 + 5 + 3 + 5);
+	tb_u8(&g_ext, 0), tb_u16(&g_ext, 5), tb_mem(&g_ext, "a.tst", 5);
+	tb_u8(&g_ext, 0), tb_u16(&g_ext, 5), tb_mem(&g_ext, "b.tst", 5);
+	tb_hello(&g_msg, 0x0303, (const uint16_t[]){ 0x1301 }, 1, &g_ext);
+	tb_frame(&g_stream, g_msg.b, g_msg.n, 16384);
+	differential_segments(NULL, g_stream.b, g_stream.n, "two names");
+	assert_int_equal(g_ref.refuse, RW_TLS_REFUSE_MULTIPLE_NAMES);
+	assert_int_equal(g_ref.refused_name_len, 5);
+	assert_memory_equal(g_ref.refused_name, "a.tst", 5);
+}
+
 static void test_ech_esni_grease_alpn(void **state)
 {
 	static const uint16_t c[] = { 0x1301 };
@@ -828,6 +892,7 @@ int main(void)
 		cmocka_unit_test(test_crafted_corpus),
 		cmocka_unit_test(test_ja4_spec_example_end_to_end),
 		cmocka_unit_test(test_no_sni_is_callers_choice),
+		cmocka_unit_test(test_refused_name_kept),
 		cmocka_unit_test(test_ech_esni_grease_alpn),
 		cmocka_unit_test(test_legacy_hello_without_extensions),
 		cmocka_unit_test(test_refuse_record_layer),
