@@ -928,9 +928,12 @@ static json_t *rw_daemon_status(struct rw_daemon *d)
 		rw_workers_status_json(d->workers, st);
 	json_t *ev = json_object_get(st, "events");
 	if (ev && d->evout) {
-		json_object_set_new(ev, "written", json_integer((json_int_t)d->evout->lines));
+		json_object_set_new(ev, "queued_for_output", json_integer((json_int_t)d->evout->lines));
 		json_object_set_new(ev, "dropped_at_output",
 				    json_integer((json_int_t)d->evout->dropped));
+		/* bytes waiting for stdout: a reader that stalls shows here */
+		json_object_set_new(ev, "output_backlog_bytes",
+				    json_integer((json_int_t)d->evout->len));
 	}
 	if (!d->guarded)
 		return st;
