@@ -320,9 +320,23 @@ static void rw_cfg_allow_from(struct rw_cfg_ctx *ctx, const config_setting_t *g,
 			continue;
 		}
 		long idx = rw_policy_network_index(p, v);
-		if (idx < 0)
-			rw_cfg_err(ctx, e, "\"%s\": no such network (define it in networks)", v);
-		else
+		if (idx < 0) {
+			/* a typo of a defined name: say which one was meant */
+			const char *near = NULL;
+			unsigned best = 3;
+			for (size_t k = 0; k < p->n_networks; k++) {
+				unsigned d = rw_cfg_edit_distance(v, p->networks[k].name, best);
+				if (d < best) {
+					best = d;
+					near = p->networks[k].name;
+				}
+			}
+			if (near)
+				rw_cfg_err(ctx, e, "\"%s\": no such network; did you mean \"%s\"?", v,
+					   near);
+			else
+				rw_cfg_err(ctx, e, "\"%s\": no such network (define it in networks)", v);
+		} else
 			l->allow_nets[l->n_allow_nets++] = (size_t)idx;
 	}
 }
