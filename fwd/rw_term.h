@@ -150,6 +150,8 @@ struct rw_term_conn {
 	bool resp_head_done, resp_done, up_reuse;
 	size_t resp_fwd;     /* framed response bytes at uin.off not yet sent */
 	uint64_t resp_bytes; /* response bytes sent to the client */
+	uint64_t resp_interim; /* bytes of interim (1xx) heads framed this exchange */
+	uint64_t req_sent_at;  /* head and whole body written up (loop ms); 0 = not yet */
 	struct rw_httpresp_body resp_body;
 	unsigned resp_status;
 	char resp_digest[RW_OCI_DIGEST_MAX + 1];
