@@ -37,6 +37,13 @@
  * round trip and a busy client. */
 #define RW_TERM_DRAIN_GRACE_MS 1000
 
+/* How long a connection closed while the client may still be sending is
+ * read and its input dropped (rw_term_linger): long enough for a client
+ * to read the answer and stop, short enough not to hold a slot. */
+#define RW_TERM_LINGER_MS 2000
+/* Reads of 16 KiB per readiness event while lingering. */
+#define RW_TERM_LINGER_READS 16
+
 /* ---- per-connection I/O state ---- */
 
 /* The ~180 KiB of buffers and parse results a connection needs for a
@@ -84,6 +91,7 @@ static void rw_term_on_upstream(struct rw_loop *l, int fd, unsigned events, void
 static void rw_term_on_timer(struct rw_loop *l, void *arg);
 static void rw_term_on_pace(struct rw_loop *l, void *arg);
 static void rw_term_pump(struct rw_term_conn *c);
+static int rw_term_arm(struct rw_term_conn *c);
 
 /* ---- listener TLS state ---- */
 
@@ -165,6 +173,18 @@ static void rw_term_emit(struct rw_term_conn *c, const char *kind, const char *r
 		.duration_ms = rw_loop_clock_ms() - c->t_start,
 	};
 	memcpy(ev.src_addr, c->src_addr, sizeof(ev.src_addr));
+	if (c->state == RW_TERM_HANDSHAKE && c->ssl) {
+		/* a refused handshake: the name asked for, the certificate
+		 * that failed (both escaped by rw_tlsctx) */
+		if (!ev.sni)
+			ev.sni = rw_tlsctx_sni(c->ssl) ? rw_tlsctx_sni(c->ssl)
+						       : rw_tlsctx_sni_asked(c->ssl);
+		const char *subj, *iss;
+		if (rw_tlsctx_refused_cert(c->ssl, &subj, &iss)) {
+			ev.cert_subject = subj;
+			ev.cert_issuer = iss;
+		}
+	}
 	if (with_request && c->io) {
 		const struct rw_oci_req *o = &c->io->oci;
 		ev.method = c->method;
@@ -207,7 +227,7 @@ static void rw_term_close(struct rw_term_conn *c, const char *kind, const char *
 	rw_term_close_up(c, rst);
 	rw_term_interest(c, c->cfd, &c->creg, &c->cmask, 0, NULL);
 	if (c->ssl) {
-		if (!rst && c->state != RW_TERM_HANDSHAKE) {
+		if (!rst && c->state != RW_TERM_HANDSHAKE && !c->lingering) {
 			ERR_clear_error();
 			(void)SSL_shutdown(c->ssl); /* best effort close_notify */
 		}
@@ -439,6 +459,8 @@ static void rw_term_refuse_req(struct rw_term_conn *c, int status, const char *c
 	bool body = io->req.framing == RW_HTTP_BODY_CHUNKED ||
 		    (io->req.framing == RW_HTTP_BODY_LENGTH && io->req.content_length > 0);
 	c->close_after = must_close || body || !io->req.keep_alive || c->w->draining;
+	/* the body (or, for a malformed head, whatever follows) is not read */
+	c->linger = must_close || body;
 	struct rw_oci_reply r = {
 		.status = status,
 		.code = code ? code : rw_term_code_for(status),
@@ -576,6 +598,7 @@ static void rw_term_gateway_fail(struct rw_term_conn *c, int status, const char 
 	io->reply_off = 0;
 	c->resp_fwd = 0;
 	c->close_after = true;
+	c->linger = !c->body_done;
 	c->resp_status = (unsigned)status;
 	rw_term_emit(c, "refuse", reason, true);
 	c->state = RW_TERM_REPLY;
@@ -600,6 +623,7 @@ static void rw_term_start_exchange(struct rw_term_conn *c)
 	c->resp_status = 0;
 	c->resp_interim = 0;
 	c->req_sent_at = 0;
+	c->linger = false;
 	c->close_after = !io->req.keep_alive || w->draining;
 	io->uin.off = io->uin.len = 0;
 	if (c->up.state == RW_UP_READY) {
@@ -1023,6 +1047,53 @@ static const char *rw_term_push_event(enum rw_oci_op op, bool has_digest, unsign
 	}
 }
 
+/* Close after an answer that has been written in full. When the client
+ * may still be sending (the rest of a body regwall or the registry
+ * answered early, whatever follows a malformed head), a plain close
+ * would have the kernel answer those bytes with a reset, and a reset
+ * can destroy the answer before the client has read it (curl: "Send
+ * failure: Broken pipe" instead of the 502). So: close_notify and FIN,
+ * then read and drop the client's input until it closes, for at most
+ * RW_TERM_LINGER_MS; then close. */
+static void rw_term_close_answered(struct rw_term_conn *c)
+{
+	bool pending = c->io && c->io->cin.off < c->io->cin.len;
+	if (!c->linger && !pending) {
+		rw_term_close(c, "term", "done", false);
+		return;
+	}
+	struct rw_fwd_worker *w = c->w;
+	rw_term_close_up(c, false);
+	ERR_clear_error();
+	(void)SSL_shutdown(c->ssl);
+	ERR_clear_error();
+	shutdown(c->cfd, SHUT_WR);
+	rw_loop_timer_cancel(&w->loop, &c->pace_timer);
+	c->paced = false;
+	rw_term_io_free(w, c->io);
+	c->io = NULL;
+	c->lingering = true;
+	c->linger_by = rw_loop_now_ms(&w->loop) + RW_TERM_LINGER_MS;
+	if (rw_term_interest(c, c->cfd, &c->creg, &c->cmask, RW_LOOP_READ, rw_term_on_client) ||
+	    rw_term_arm(c))
+		rw_term_close(c, "term", "done", false);
+}
+
+/* Lingering: drop what the client sends; its EOF (or an error) ends it. */
+static void rw_term_linger_read(struct rw_term_conn *c)
+{
+	static uint8_t sink[16384];
+	for (int i = 0; i < RW_TERM_LINGER_READS; i++) {
+		ssize_t n = recv(c->cfd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		rw_term_close(c, "term", "done", false);
+		return;
+	}
+}
+
 /* The exchange ends when the whole response has reached the client. */
 static int rw_term_finish(struct rw_term_conn *c)
 {
@@ -1031,7 +1102,7 @@ static int rw_term_finish(struct rw_term_conn *c)
 		if (io->reply_off < io->reply_len)
 			return 0;
 		if (c->close_after || c->w->draining) {
-			rw_term_close(c, "term", "done", false);
+			rw_term_close_answered(c);
 			return -1;
 		}
 		c->state = RW_TERM_HEAD;
@@ -1051,7 +1122,9 @@ static int rw_term_finish(struct rw_term_conn *c)
 	if (!c->body_done) {
 		/* The registry answered before the body ended (an error,
 		 * usually): the rest of the body cannot be framed away. */
-		rw_term_close(c, "term", "done", false);
+		rw_term_close_up(c, true);
+		c->linger = true;
+		rw_term_close_answered(c);
 		return -1;
 	}
 	if (!c->up_reuse || io->uin.off != io->uin.len)
@@ -1080,6 +1153,10 @@ static uint64_t rw_term_deadline(const struct rw_term_conn *c, const char **why)
 {
 	const struct rw_fwd_opts *o = &c->w->o;
 	uint64_t dl;
+	if (c->lingering) {
+		*why = "done";
+		return c->linger_by;
+	}
 	switch (c->state) {
 	case RW_TERM_HANDSHAKE:
 		*why = "handshake_timeout";
@@ -1136,6 +1213,10 @@ static void rw_term_on_timer(struct rw_loop *l, void *arg)
 	uint64_t dl = rw_term_deadline(c, &why);
 	uint64_t now = rw_loop_now_ms(l);
 	if (now >= dl) {
+		if (c->lingering) {
+			rw_term_close(c, "term", "done", false);
+			return;
+		}
 		if (why == rw_term_why_drain) {
 			/* Last look: the first bytes of a request may sit in the
 			 * socket with their event not handled yet. Bytes read
@@ -1256,6 +1337,10 @@ static void rw_term_pump(struct rw_term_conn *c)
 static void rw_term_on_client(struct rw_loop *l, int fd, unsigned events, void *arg)
 {
 	struct rw_term_conn *c = arg;
+	if (c->lingering) {
+		rw_term_linger_read(c);
+		return;
+	}
 	if ((events & RW_LOOP_ERROR) && !(events & (RW_LOOP_READ | RW_LOOP_WRITE))) {
 		rw_term_close(c, c->state == RW_TERM_HANDSHAKE ? "refuse" : "term",
 			      c->state == RW_TERM_HANDSHAKE ? "tls_handshake" : "client_error", true);

@@ -143,6 +143,9 @@ struct rw_term_conn {
 	struct rw_term_io_state *io;
 	/* current exchange */
 	bool close_after;    /* close once the reply / response is flushed */
+	bool linger;         /* ...and the client may still be sending: linger first */
+	bool lingering;      /* answered and shut down; dropping input until EOF */
+	uint64_t linger_by;
 	bool body_done;
 	size_t body_avail;   /* framed body bytes at cin.off not yet sent up */
 	uint64_t body_bytes; /* bytes of this request sent up (head + body) */
