@@ -16,16 +16,23 @@ void rw_event_emit(const struct rw_fwd_events *events, const struct rw_fwd_event
 		events->emit(events->ctx, ev);
 }
 
+static bool rw_event_plain(unsigned char ch)
+{
+	return ch >= 0x21 && ch <= 0x7e && ch != '\\';
+}
+
 size_t rw_event_escape(const void *p, size_t n, char *out, size_t cap)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *b = p;
-	size_t o = 0;
+	size_t o = 0, full = 0;
+	for (size_t i = 0; i < n; i++)
+		full += rw_event_plain(b[i]) ? 1 : 4;
 	for (size_t i = 0; i < n; i++) {
-		bool plain = b[i] >= 0x21 && b[i] <= 0x7e && b[i] != '\\';
+		bool plain = rw_event_plain(b[i]);
 		size_t need = plain ? 1 : 4;
-		/* keep room for "..." unless this is the last byte */
-		size_t reserve = i + 1 < n ? 3 : 0;
+		/* when the whole does not fit, keep room for "..." */
+		size_t reserve = full + 1 > cap ? 3 : 0;
 		if (o + need + reserve + 1 > cap) {
 			memcpy(out + o, "...", 3);
 			o += 3;
