@@ -36,13 +36,18 @@
  *     registry would take parameters from; "upload_start_body": a body on
  *     a mount or a non-monolithic upload start; both 403), "misdirected"
  *     (Host != SNI), "rate_limited", "http_<refuse>" (framing),
- *     "upstream_failed" (connect/TLS/response error; answered 502)
+ *     "upstream_failed" (connect/TLS/response error; answered 502),
+ *     "upstream_timeout" (no final response head within the response
+ *     timeout, or the registry stopped reading the request until the
+ *     idle timeout; answered 504)
  *   push (the registry answered a push operation): "manifest_put" (201),
  *     "upload_mount" (any status: 201 linked, 202 did not), and when 2xx
  *     "upload_complete", "upload_start" (monolithic); events carry from
  *     and status
  *   end of connection ("term"): "done", "idle_timeout", "header_timeout",
- *     "client_error", "upstream_error", "drain" (the worker began draining:
+ *     "client_error", "client_gone" (closed or reset while the registry
+ *     had its request: both sockets closed at once), "upstream_error",
+ *     "drain" (the worker began draining:
  *     an idle session at once; one still in the handshake or silent since
  *     it, after a 1 s grace)
  */
