@@ -91,7 +91,6 @@ static void rw_term_on_upstream(struct rw_loop *l, int fd, unsigned events, void
 static void rw_term_on_timer(struct rw_loop *l, void *arg);
 static void rw_term_on_pace(struct rw_loop *l, void *arg);
 static void rw_term_pump(struct rw_term_conn *c);
-static int rw_term_arm(struct rw_term_conn *c);
 
 /* ---- listener TLS state ---- */
 
