@@ -320,7 +320,14 @@ int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 		};
 		SSL_CTX *ctx = NULL;
 		if (rw_tlsctx_server_new(l, &sni, NULL, &ctx, err, sizeof(err))) {
-			rw_diag_err(diag, p->source_file, l->line, "listener %s: %s", l->name, err);
+			/* rw_tlsctx names the setting first ("key ...", "cert ..."):
+			 * point at that setting's line, not the listener's */
+			int line = l->line;
+			if (strncmp(err, "key ", 4) == 0 && l->key_line)
+				line = l->key_line;
+			else if (strncmp(err, "cert ", 5) == 0 && l->cert_line)
+				line = l->cert_line;
+			rw_diag_err(diag, p->source_file, line, "listener %s: %s", l->name, err);
 			bad = 1;
 		} else {
 			if (l->client_ca && rw_daemon_check_client_ca(p, l, diag))
