@@ -224,6 +224,28 @@ static void print_elements(json_t *arr)
 	}
 }
 
+/* network list: {"office":[{"cidr":...,"source":"file"|"live"}],...}.
+ * One network (named on the command line): its prefixes, one a line;
+ * all: each network's name, then its prefixes indented. Prefixes added
+ * with regwallctl (not in the config file) are marked "(live)". */
+static void print_networks(json_t *nets, int named)
+{
+	const char *name;
+	json_t *arr;
+	json_object_foreach(nets, name, arr) {
+		if (!named)
+			printf("%s:%s\n", name, json_array_size(arr) ? "" : " (no prefixes)");
+		size_t i;
+		json_t *e;
+		json_array_foreach(arr, i, e) {
+			const char *src = json_string_value(json_object_get(e, "source"));
+			printf("%s%s%s\n", named ? "" : "  ",
+			       json_string_value(json_object_get(e, "cidr")),
+			       src && strcmp(src, "live") == 0 ? "  (live)" : "");
+		}
+	}
+}
+
 /* 600000 -> "10m": the largest unit that says it exactly. */
 static void format_ms(uint64_t ms, char *buf, size_t len)
 {
@@ -241,10 +263,12 @@ static void format_ms(uint64_t ms, char *buf, size_t len)
 	snprintf(buf, len, "%llums", (unsigned long long)ms);
 }
 
-static void print_reply(json_t *rep)
+static void print_reply(json_t *rep, int named)
 {
 	json_t *v;
-	if ((v = json_object_get(rep, "banned")) && json_is_string(v)) {
+	if ((v = json_object_get(rep, "networks")) && json_is_object(v)) {
+		print_networks(v, named);
+	} else if ((v = json_object_get(rep, "banned")) && json_is_string(v)) {
 		char t[32];
 		format_ms((uint64_t)json_integer_value(json_object_get(rep, "timeout_ms")), t,
 			  sizeof(t));
@@ -343,7 +367,8 @@ int main(int argc, char **argv)
 	if (raw) {
 		fputs(reply, stdout);
 	} else if (ok) {
-		print_reply(rep);
+		/* "network list NAME": that network alone, without a heading */
+		print_reply(rep, argc - optind >= 3);
 	} else {
 		fprintf(stderr, "regwallctl: %s\n", json_string_value(json_object_get(rep, "error")));
 		json_t *det = json_object_get(rep, "details");

@@ -7,7 +7,7 @@
  *   {"cmd":"reload"}
  *   {"cmd":"network add","network":"office","cidrs":["203.0.113.7/32",...]}
  *   {"cmd":"network del","network":"office","cidrs":[...]}
- *   {"cmd":"network list","network":"office"}
+ *   {"cmd":"network list","network":"office"}   ("network" optional: all)
  *   {"cmd":"ban add","address":"203.0.113.9","timeout":"10m"}   (timeout optional)
  *   {"cmd":"ban del","address":"203.0.113.9"}
  *   {"cmd":"ban list"}

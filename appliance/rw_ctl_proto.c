@@ -180,7 +180,8 @@ int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, c
 			goto out;
 		}
 	}
-	if ((allowed & RW_CTL_M_NETWORK) && !req->network[0]) {
+	/* "network list" without a network lists them all */
+	if ((allowed & RW_CTL_M_NETWORK) && !req->network[0] && req->cmd != RW_CTL_NET_LIST) {
 		rw_ctl_fail(err, errlen, "%s", "missing \"network\"");
 		goto out;
 	}

@@ -818,6 +818,68 @@ static json_t *rw_daemon_list(struct rw_daemon *d, const char *const *sets, size
 	return json_pack("{s:b, s:o}", "ok", 1, "elements", arr);
 }
 
+/* Is c in network a live addition (regwallctl network add, kept across
+ * reloads and restarts), rather than a prefix of the config file? */
+static int rw_daemon_is_live_add(const struct rw_daemon *d, const char *network,
+				 const struct rw_cidr *c)
+{
+	for (size_t i = 0; i < d->n_live; i++) {
+		const struct rw_live_change *l = &d->live[i];
+		if (l->add && l->cidr.family == c->family && l->cidr.prefix == c->prefix &&
+		    memcmp(l->cidr.addr, c->addr, sizeof(c->addr)) == 0 &&
+		    strcmp(l->network, network) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+struct rw_daemon_netlist {
+	const struct rw_daemon *d;
+	const char *network;
+	json_t *arr;
+};
+
+static void rw_daemon_netlist_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
+{
+	struct rw_daemon_netlist *nl = arg;
+	char buf[64];
+	(void)expires_ms;
+	rw_cidr_format(c, buf, sizeof(buf));
+	json_array_append_new(nl->arr,
+			      json_pack("{s:s, s:s}", "cidr", buf, "source",
+					rw_daemon_is_live_add(nl->d, nl->network, c) ? "live"
+										  : "file"));
+}
+
+/* {"ok":true,"networks":{"office":[{"cidr":"203.0.113.0/25","source":"file"},
+ * {"cidr":"192.0.2.0/28","source":"live"}],...}}: what the kernel holds
+ * (net_ and live_ sets), each prefix marked by where it comes from. An
+ * apply folds live prefixes into the net_ sets, so the mark comes from
+ * the recorded live changes, not from the set that holds the prefix. */
+static json_t *rw_daemon_net_list(struct rw_daemon *d, const char *only)
+{
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	json_t *nets = json_object();
+	for (size_t i = 0; i < d->pol.n_networks; i++) {
+		const char *name = d->pol.networks[i].name;
+		if (only[0] && strcmp(only, name) != 0)
+			continue;
+		char sets[4][RW_NAME_MAX + 8];
+		rw_daemon_net_sets(name, sets);
+		struct rw_daemon_netlist nl = { d, name, json_array() };
+		int r = 0;
+		for (size_t k = 0; k < 4 && !r; k++)
+			r = rw_nft_set_list(d->nft, sets[k], rw_daemon_netlist_cb, &nl, &diag);
+		json_object_set_new(nets, name, nl.arr);
+		if (r) {
+			json_decref(nets);
+			return rw_daemon_diag_err("cannot list: ", &diag, r);
+		}
+	}
+	return json_pack("{s:b, s:o}", "ok", 1, "networks", nets);
+}
+
 static void rw_daemon_counter_cb(const char *chain, const char *comment, uint64_t packets,
 				 uint64_t bytes, void *arg)
 {
@@ -983,14 +1045,9 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 	case RW_CTL_NET_DEL:
 		return rw_daemon_net_change(d, req);
 	case RW_CTL_NET_LIST:
-		if (!rw_daemon_net(&d->pol, req->network))
+		if (req->network[0] && !rw_daemon_net(&d->pol, req->network))
 			return rw_daemon_err("no network named \"%s\"", req->network);
-	{
-		char sets[4][RW_NAME_MAX + 8];
-		rw_daemon_net_sets(req->network, sets);
-		const char *const names[] = { sets[0], sets[1], sets[2], sets[3] };
-		return rw_daemon_list(d, names, 4);
-	}
+		return rw_daemon_net_list(d, req->network);
 	case RW_CTL_BAN_ADD: {
 		json_t *no = rw_daemon_ban_refusal(d, &req->cidrs[0]);
 		if (no)

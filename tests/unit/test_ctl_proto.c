@@ -37,6 +37,24 @@ static void test_network_add(void **state)
 	assert_string_equal(buf, "2001:db8:1::/48");
 }
 
+/* "network list" names one network or none (then all are listed); the
+ * other network commands need one. */
+static void test_network_list(void **state)
+{
+	char err[256] = "";
+	assert_int_equal(parse("{\"cmd\":\"network list\"}", err, sizeof(err)), 0);
+	assert_int_equal(req.cmd, RW_CTL_NET_LIST);
+	assert_string_equal(req.network, "");
+	assert_int_equal(parse("{\"cmd\":\"network list\",\"network\":\"office\"}", err,
+			       sizeof(err)),
+			 0);
+	assert_string_equal(req.network, "office");
+	assert_int_equal(parse("{\"cmd\":\"network del\",\"cidrs\":[\"203.0.113.0/24\"]}", err,
+			       sizeof(err)),
+			 RW_EINVAL);
+	assert_string_equal(err, "missing \"network\"");
+}
+
 static void test_refusals(void **state)
 {
 	static const struct {
@@ -186,6 +204,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_network_add),
+		cmocka_unit_test(test_network_list),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_too_many_cidrs),
 		cmocka_unit_test(test_ban_timeout),
