@@ -278,15 +278,26 @@ static void print_reply(json_t *rep, int named)
 	} else if ((v = json_object_get(rep, "elements"))) {
 		print_elements(v);
 	} else if ((v = json_object_get(rep, "counters"))) {
+		/* two columns: since regwalld started (carried over reloads,
+		 * live changes and restores) and since the last reload */
 		size_t i;
 		json_t *e;
-		printf("%-8s %-40s %12s %14s\n", "chain", "rule", "packets", "bytes");
+		char h1[64], h2[64];
+		snprintf(h1, sizeof(h1), "since start (%llds)",
+			 (long long)json_integer_value(json_object_get(rep, "since_start_s")));
+		snprintf(h2, sizeof(h2), "since reload (%llds)",
+			 (long long)json_integer_value(json_object_get(rep, "since_reload_s")));
+		printf("%-8s %-40s %-27s %s\n", "", "", h1, h2);
+		printf("%-8s %-40s %12s %14s %12s %14s\n", "chain", "rule", "packets", "bytes",
+		       "packets", "bytes");
 		json_array_foreach(v, i, e)
-			printf("%-8s %-40s %12lld %14lld\n",
+			printf("%-8s %-40s %12lld %14lld %12lld %14lld\n",
 			       json_string_value(json_object_get(e, "chain")),
 			       json_string_value(json_object_get(e, "rule")),
 			       (long long)json_integer_value(json_object_get(e, "packets")),
-			       (long long)json_integer_value(json_object_get(e, "bytes")));
+			       (long long)json_integer_value(json_object_get(e, "bytes")),
+			       (long long)json_integer_value(json_object_get(e, "reload_packets")),
+			       (long long)json_integer_value(json_object_get(e, "reload_bytes")));
 	} else {
 		const char *key;
 		json_object_foreach(rep, key, v) {

@@ -21,7 +21,7 @@ void rw_daemon_init(struct rw_daemon *d, const char *config_path)
 {
 	memset(d, 0, sizeof(*d));
 	d->config_path = config_path;
-	d->started = time(NULL);
+	d->started = d->last_reload = time(NULL);
 }
 
 void rw_daemon_fini(struct rw_daemon *d)
@@ -34,6 +34,7 @@ void rw_daemon_fini(struct rw_daemon *d)
 		rw_nft_close(d->nft);
 	free(d->live);
 	free(d->in_live);
+	free(d->ctr);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -246,6 +247,94 @@ static void rw_daemon_ban_cb(const struct rw_cidr *c, uint64_t expires_ms, void 
 	s->v[s->n++].timeout_ms = expires_ms;
 }
 
+/* Counters of the table about to be replaced, read just before the
+ * replace and added to d->ctr once it is done. */
+struct rw_ctr_read {
+	struct rw_daemon_ctr *v;
+	size_t n, cap;
+	int oom;
+};
+
+static void rw_daemon_ctr_read_cb(const char *chain, const char *comment, uint64_t packets,
+				  uint64_t bytes, void *arg)
+{
+	struct rw_ctr_read *c = arg;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 32;
+		struct rw_daemon_ctr *v = realloc(c->v, cap * sizeof(*v));
+		if (!v) {
+			c->oom = 1;
+			return;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	struct rw_daemon_ctr *e = &c->v[c->n++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->chain, sizeof(e->chain), "%s", chain);
+	snprintf(e->rule, sizeof(e->rule), "%s", comment ? comment : "");
+	e->packets = packets;
+	e->bytes = bytes;
+}
+
+/* Read the counters of the table in the kernel before a replace. Nothing
+ * to carry when there is no table (deleted: its counts went with it) or it
+ * cannot be read; the replace goes ahead either way (a firewall that is
+ * not in force matters more than a count). */
+static void rw_daemon_ctr_before(struct rw_daemon *d, struct rw_ctr_read *c)
+{
+	struct rw_diag ldiag;
+	rw_diag_init(&ldiag);
+	memset(c, 0, sizeof(*c));
+	if (rw_nft_counters(d->nft, rw_daemon_ctr_read_cb, c, &ldiag) || c->oom)
+		c->n = 0;
+}
+
+static struct rw_daemon_ctr *rw_daemon_ctr_find(struct rw_daemon *d, const char *chain,
+						const char *rule)
+{
+	for (size_t i = 0; i < d->n_ctr; i++)
+		if (strcmp(d->ctr[i].chain, chain) == 0 && strcmp(d->ctr[i].rule, rule) == 0)
+			return &d->ctr[i];
+	return NULL;
+}
+
+/* The replace is done: the old table's counts join the totals (since
+ * start; and since the reload unless this replace IS a reload, which
+ * starts that column from zero). A rule that left the policy keeps its
+ * total, so it resumes if the rule comes back. */
+static void rw_daemon_ctr_after(struct rw_daemon *d, struct rw_ctr_read *c, int reload)
+{
+	if (reload)
+		for (size_t i = 0; i < d->n_ctr; i++)
+			d->ctr[i].reload_packets = d->ctr[i].reload_bytes = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		struct rw_daemon_ctr *e = rw_daemon_ctr_find(d, c->v[i].chain, c->v[i].rule);
+		if (!e) {
+			if (d->n_ctr == d->cap_ctr) {
+				size_t cap = d->cap_ctr ? d->cap_ctr * 2 : 32;
+				struct rw_daemon_ctr *v = realloc(d->ctr, cap * sizeof(*v));
+				if (!v)
+					break; /* counts lost, nothing else */
+				d->ctr = v;
+				d->cap_ctr = cap;
+			}
+			e = &d->ctr[d->n_ctr++];
+			memset(e, 0, sizeof(*e));
+			memcpy(e->chain, c->v[i].chain, sizeof(e->chain));
+			memcpy(e->rule, c->v[i].rule, sizeof(e->rule));
+		}
+		e->packets += c->v[i].packets;
+		e->bytes += c->v[i].bytes;
+		if (!reload) {
+			e->reload_packets += c->v[i].packets;
+			e->reload_bytes += c->v[i].bytes;
+		}
+	}
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
 /* Every certificate in a listener's client_ca must be a CA: OpenSSL takes
  * a leaf there without complaint, and then no client certificate ever
  * verifies (an admin who pasted the client's own certificate sees only
@@ -413,6 +502,11 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 			bans.v = rw_guard_bans(&d->guard, &bans.n);
 		}
 	}
+	/* the running table's counters, to carry into the totals (not at the
+	 * first load: a table left by an earlier run is not this run's) */
+	struct rw_ctr_read ctrs = { 0 };
+	if (!r && d->have_pol)
+		rw_daemon_ctr_before(d, &ctrs);
 	if (!r)
 		r = rw_nft_apply_with_bans(d->nft, comp, bans.v, bans.n, diag);
 	if (r == RW_EUNKNOWN) {
@@ -427,9 +521,14 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	if (r) {
 		if (d->workers)
 			rw_workers_prepare_cancel(d->workers);
+		free(ctrs.v);
 		free(kept);
 		rw_policy_free(&np);
 		return r;
+	}
+	if (d->have_pol) {
+		rw_daemon_ctr_after(d, &ctrs, 1);
+		d->last_reload = time(NULL);
 	}
 	free(d->live);
 	d->live = kept;
@@ -468,13 +567,19 @@ static int rw_daemon_restore(void *ctx, const struct rw_nft_ban *copy, size_t n_
 		use = copy;
 		n_use = n_copy;
 	}
+	struct rw_ctr_read ctrs;
+	rw_daemon_ctr_before(d, &ctrs); /* rules changed: the rest still count */
 	r = rw_nft_apply_with_bans(d->nft, comp, use, n_use, diag);
 	if (r == RW_EUNKNOWN)
 		r = rw_nft_apply_with_bans(d->nft, comp, use, n_use, diag);
 	rw_nft_compiled_free(comp);
 	free(bans.v);
-	if (!r)
+	if (!r) {
 		d->n_in_live = 0; /* folded into net_ sets, as by any apply */
+		rw_daemon_ctr_after(d, &ctrs, 0);
+	} else {
+		free(ctrs.v);
+	}
 	return r;
 }
 
@@ -880,12 +985,27 @@ static json_t *rw_daemon_net_list(struct rw_daemon *d, const char *only)
 	return json_pack("{s:b, s:o}", "ok", 1, "networks", nets);
 }
 
+struct rw_daemon_ctr_out {
+	struct rw_daemon *d;
+	json_t *arr;
+};
+
+/* One rule: the kernel's count (since the table was last replaced) plus
+ * what earlier tables counted: "packets"/"bytes" since regwalld started,
+ * "reload_packets"/"reload_bytes" since the last reload. */
 static void rw_daemon_counter_cb(const char *chain, const char *comment, uint64_t packets,
 				 uint64_t bytes, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:s, s:s, s:I, s:I}", "chain", chain, "rule",
-					     comment ? comment : "", "packets", (json_int_t)packets,
-					     "bytes", (json_int_t)bytes));
+	struct rw_daemon_ctr_out *o = arg;
+	const char *rule = comment ? comment : "";
+	const struct rw_daemon_ctr *e = rw_daemon_ctr_find(o->d, chain, rule);
+	json_array_append_new(
+		o->arr,
+		json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "chain", chain, "rule", rule, "packets",
+			  (json_int_t)(packets + (e ? e->packets : 0)), "bytes",
+			  (json_int_t)(bytes + (e ? e->bytes : 0)), "reload_packets",
+			  (json_int_t)(packets + (e ? e->reload_packets : 0)), "reload_bytes",
+			  (json_int_t)(bytes + (e ? e->reload_bytes : 0))));
 }
 
 /* A ban or unban whose acknowledgements were lost: is the address banned
@@ -1081,13 +1201,16 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 			return rw_daemon_err("cannot report counters: %s; regwalld restores its "
 					     "table (see 'regwallctl status')",
 					     why);
-		json_t *arr = json_array();
-		r = rw_nft_counters(d->nft, rw_daemon_counter_cb, arr, &diag);
+		struct rw_daemon_ctr_out o = { d, json_array() };
+		r = rw_nft_counters(d->nft, rw_daemon_counter_cb, &o, &diag);
 		if (r) {
-			json_decref(arr);
+			json_decref(o.arr);
 			return rw_daemon_diag_err("cannot read counters: ", &diag, r);
 		}
-		return json_pack("{s:b, s:o}", "ok", 1, "counters", arr);
+		time_t now = time(NULL);
+		return json_pack("{s:b, s:o, s:I, s:I}", "ok", 1, "counters", o.arr, "since_start_s",
+				 (json_int_t)(now - d->started), "since_reload_s",
+				 (json_int_t)(now - d->last_reload));
 	}
 	}
 	return rw_daemon_err("unhandled command");

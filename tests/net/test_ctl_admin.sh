@@ -31,4 +31,48 @@ grep -qF '"office":[{"cidr":"203.0.113.0/25","source":"file"},{"cidr":"2001:db8:
 grep -qF '"ci":[{"cidr":"198.51.100.128/26","source":"file"}]' <<<"$js" || lab_fail "ci missing: $js"
 lab_ctl network list nosuch >/dev/null 2>&1 && lab_fail "network list of an unknown network succeeded"
 
+# --- counters carried over reloads, live changes and restores ---------
+# "https allow office" counts one packet per connection from office (the
+# SYN; the rest is established), so the numbers are exact.
+ctr() { # ctr FIELD: FIELD of "https allow office" (packets, reload_packets)
+	lab_ctl -j counters | jq -r --arg f "$1" '.counters[] | select(.chain=="input" and .rule=="https allow office") | .[$f]'
+}
+kernel_ctr() { lab_counter gw 'https allow office'; }
+connect() { # connect N: N connections from office
+	local i
+	for ((i = 0; i < $1; i++)); do lab_probe office "$LAB_GW4" "$LAB_PORT" 1 >/dev/null; done
+}
+expect_ctr() { # expect_ctr SINCE_START SINCE_RELOAD WHEN
+	local a b
+	a=$(ctr packets)
+	b=$(ctr reload_packets)
+	[ "$a" = "$1" ] && [ "$b" = "$2" ] ||
+		lab_fail "$3: counters since start/reload are $a/$b, want $1/$2"
+	lab_log "$3: since start $a, since reload $b (kernel: $(kernel_ctr))"
+}
+connect 3
+expect_ctr 3 3 "3 connections"
+lab_ctl reload >"$LAB_DIR/reload1.out" 2>&1 || lab_fail "reload failed: $(cat "$LAB_DIR/reload1.out")"
+[ "$(kernel_ctr)" = 0 ] || lab_fail "the kernel's counter did not restart at the reload"
+expect_ctr 3 0 "after a reload"
+connect 2
+expect_ctr 5 2 "2 more connections"
+lab_ctl network add ci 198.51.100.192/28 >/dev/null || lab_fail "network add ci refused"
+expect_ctr 5 2 "after a live change"
+# a foreign change: the guard restores the table, carrying the counts
+restores() { lab_ctl -j status | jq -r '.table_restores'; }
+r0=$(restores)
+lab_nft gw flush chain inet regwall early
+lab_wait_for 10 eval '[ "$(restores)" -gt "$r0" ]' || lab_fail "the guard did not restore"
+lab_wait_for 5 eval 'lab_ctl status >/dev/null' || lab_fail "status not ok after the restore"
+expect_ctr 5 2 "after a guard restore"
+connect 1
+expect_ctr 6 3 "1 more connection"
+lab_ctl counters >"$LAB_DIR/counters.txt" || lab_fail "counters failed"
+lab_log "counters: $(grep 'https allow office' "$LAB_DIR/counters.txt")"
+grep -qE '^input +https allow office +6 +[0-9]+ +3 +[0-9]+$' "$LAB_DIR/counters.txt" ||
+	lab_fail "counters text: $(cat "$LAB_DIR/counters.txt")"
+head -1 "$LAB_DIR/counters.txt" | grep -q 'since start.*since reload' ||
+	lab_fail "counters text has no since start / since reload heading"
+
 echo "ok: regwallctl admin views"
