@@ -268,6 +268,16 @@ static void print_reply(json_t *rep, int named)
 	json_t *v;
 	if ((v = json_object_get(rep, "networks")) && json_is_object(v)) {
 		print_networks(v, named);
+	} else if ((v = json_object_get(rep, "changes")) && json_is_object(v)) {
+		/* reload: generation, what changed (one line each), warnings */
+		size_t i;
+		json_t *e;
+		printf("reloaded: generation %lld\n",
+		       (long long)json_integer_value(json_object_get(rep, "generation")));
+		json_array_foreach(json_object_get(v, "summary"), i, e)
+			printf("  %s\n", json_string_value(e));
+		json_array_foreach(json_object_get(rep, "warnings"), i, e)
+			printf("warning: %s\n", json_string_value(e));
 	} else if ((v = json_object_get(rep, "banned")) && json_is_string(v)) {
 		char t[32];
 		format_ms((uint64_t)json_integer_value(json_object_get(rep, "timeout_ms")), t,

@@ -13,6 +13,7 @@
 
 #include "appliance/rw_config.h"
 #include "appliance/rw_ctl_proto.h"
+#include "appliance/rw_daemon_diff.h"
 #include "appliance/rw_rlimit.h"
 #include "fwd/rw_tlsctx.h"
 #include "rules/rw_cidr.h"
@@ -35,6 +36,7 @@ void rw_daemon_fini(struct rw_daemon *d)
 	free(d->live);
 	free(d->in_live);
 	free(d->ctr);
+	json_decref(d->last_diff);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -529,6 +531,8 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	if (d->have_pol) {
 		rw_daemon_ctr_after(d, &ctrs, 1);
 		d->last_reload = time(NULL);
+		json_decref(d->last_diff);
+		d->last_diff = rw_daemon_diff(&d->pol, &np);
 	}
 	free(d->live);
 	d->live = kept;
@@ -618,12 +622,27 @@ void rw_daemon_tick(struct rw_daemon *d)
 int rw_daemon_reload(struct rw_daemon *d, struct rw_diag *diag)
 {
 	d->reloads++;
+	json_decref(d->last_diff);
+	d->last_diff = NULL;
 	int r = rw_daemon_load_apply(d, diag);
 	if (!r && d->workers)
 		r = rw_workers_start(d->workers, &d->pol, diag);
-	if (r)
+	if (r) {
 		d->reload_failures++;
-	return r;
+		return r;
+	}
+	/* one log line: what the reload changed */
+	char line[2048];
+	int n = snprintf(line, sizeof(line), "regwalld: reload: generation %llu",
+			 (unsigned long long)d->applies);
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(d->last_diff, "summary"), i, v)
+		if (n > 0 && (size_t)n < sizeof(line))
+			n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%s", i ? "; " : ": ",
+				      json_string_value(v));
+	fprintf(stderr, "%s\n", line);
+	return 0;
 }
 
 static json_t *rw_daemon_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -1159,7 +1178,11 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 			json_t *w = json_array();
 			for (unsigned i = 0; i < diag.n; i++)
 				json_array_append_new(w, json_string(diag.msg[i].text));
-			return json_pack("{s:b, s:o}", "ok", 1, "warnings", w);
+			json_t *rep = json_pack("{s:b, s:o, s:I}", "ok", 1, "warnings", w,
+						"generation", (json_int_t)d->applies);
+			if (d->last_diff)
+				json_object_set(rep, "changes", d->last_diff);
+			return rep;
 		}
 	case RW_CTL_NET_ADD:
 	case RW_CTL_NET_DEL:

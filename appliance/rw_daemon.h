@@ -57,6 +57,7 @@ struct rw_daemon {
 	uint64_t applies, reloads, reload_failures, requests;
 	struct rw_daemon_ctr *ctr;
 	size_t n_ctr, cap_ctr;
+	json_t *last_diff; /* what the last applied reload changed (rw_daemon_diff.h) */
 	int want_exit;
 };
 

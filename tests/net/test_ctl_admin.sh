@@ -52,7 +52,20 @@ expect_ctr() { # expect_ctr SINCE_START SINCE_RELOAD WHEN
 }
 connect 3
 expect_ctr 3 3 "3 connections"
+# --- a reload says what changed ---------------------------------------
+lab_conf "$conf" nets='office=203.0.113.0/25,2001:db8:1::/64,192.0.2.64/28;ci=198.51.100.128/26;lab2=198.51.100.224/28'
 lab_ctl reload >"$LAB_DIR/reload1.out" 2>&1 || lab_fail "reload failed: $(cat "$LAB_DIR/reload1.out")"
+lab_log "reload: $(tr '\n' '|' <"$LAB_DIR/reload1.out")"
+[ "$(grep -v "^warning: " "$LAB_DIR/reload1.out")" = $'reloaded: generation 2\n  network office: +1 -0 prefix\n  network added: lab2 (1 prefix)' ] ||
+	lab_fail "reload output: $(cat "$LAB_DIR/reload1.out")"
+grep -qF 'regwalld: reload: generation 2: network office: +1 -0 prefix; network added: lab2 (1 prefix)' "$LAB_DIR/regwalld.log" ||
+	lab_fail "regwalld did not log the reload's changes: $(grep reload "$LAB_DIR/regwalld.log")"
+# the live addition stays live (now in the kernel's net_ set)
+lab_ctl network list office | grep -qxF "192.0.2.0/28  (live)" ||
+	lab_fail "the live prefix lost its mark at the reload: $(lab_ctl network list office)"
+js=$(lab_ctl -j reload) || lab_fail "second reload failed"
+[ "$(jq -c '[.generation, .changes.summary]' <<<"$js")" = '[3,["nothing changed"]]' ] ||
+	lab_fail "an unchanged reload answers $js"
 [ "$(kernel_ctr)" = 0 ] || lab_fail "the kernel's counter did not restart at the reload"
 expect_ctr 3 0 "after a reload"
 connect 2
