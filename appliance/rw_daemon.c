@@ -232,7 +232,7 @@ struct rw_ban_saved {
 	int oom;
 };
 
-static void rw_daemon_ban_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
+static void rw_daemon_ban_cb(const struct rw_nft_elem_info *e, void *arg)
 {
 	struct rw_ban_saved *s = arg;
 	if (s->n == s->cap) {
@@ -245,8 +245,9 @@ static void rw_daemon_ban_cb(const struct rw_cidr *c, uint64_t expires_ms, void 
 		s->v = v;
 		s->cap = cap;
 	}
-	s->v[s->n].addr = *c;
-	s->v[s->n++].timeout_ms = expires_ms;
+	s->v[s->n].addr = e->cidr;
+	s->v[s->n].timeout_ms = e->expires_ms;
+	memcpy(s->v[s->n++].reason, e->comment, sizeof(e->comment)); /* the reason goes along */
 }
 
 /* Counters of the table about to be replaced, read just before the
@@ -492,8 +493,8 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	if (!r) {
 		struct rw_diag ldiag;
 		rw_diag_init(&ldiag);
-		int l4 = rw_nft_set_list(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, &ldiag);
-		int l6 = rw_nft_set_list(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, &ldiag);
+		int l4 = rw_nft_set_list_info(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, &ldiag);
+		int l6 = rw_nft_set_list_info(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, &ldiag);
 		if ((l4 && l4 != RW_ENOENT) || (l6 && l6 != RW_ENOENT) || bans.oom) {
 			rw_diag_err(diag, NULL, 0, "cannot read the current bans to carry them over");
 			r = bans.oom ? RW_ENOMEM : (l4 && l4 != RW_ENOENT ? l4 : l6);
@@ -563,8 +564,8 @@ static int rw_daemon_restore(void *ctx, const struct rw_nft_ban *copy, size_t n_
 	struct rw_ban_saved bans = { 0 };
 	struct rw_diag ldiag;
 	rw_diag_init(&ldiag);
-	int l4 = rw_nft_set_list(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, &ldiag);
-	int l6 = rw_nft_set_list(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, &ldiag);
+	int l4 = rw_nft_set_list_info(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, &ldiag);
+	int l6 = rw_nft_set_list_info(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, &ldiag);
 	const struct rw_nft_ban *use = bans.v;
 	size_t n_use = bans.n;
 	if (l4 || l6 || bans.oom) {
@@ -917,31 +918,6 @@ static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req
 	return rep;
 }
 
-static void rw_daemon_list_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
-{
-	char buf[64];
-	rw_cidr_format(c, buf, sizeof(buf));
-	json_t *o = json_pack("{s:s}", "cidr", buf);
-	if (expires_ms)
-		json_object_set_new(o, "expires_ms", json_integer((json_int_t)expires_ms));
-	json_array_append_new(arg, o);
-}
-
-static json_t *rw_daemon_list(struct rw_daemon *d, const char *const *sets, size_t n_sets)
-{
-	struct rw_diag diag;
-	rw_diag_init(&diag);
-	json_t *arr = json_array();
-	int r = 0;
-	for (size_t i = 0; i < n_sets && !r; i++)
-		r = rw_nft_set_list(d->nft, sets[i], rw_daemon_list_cb, arr, &diag);
-	if (r) {
-		json_decref(arr);
-		return rw_daemon_diag_err("cannot list: ", &diag, r);
-	}
-	return json_pack("{s:b, s:o}", "ok", 1, "elements", arr);
-}
-
 /* Is c in network a live addition (regwallctl network add, kept across
  * reloads and restarts), rather than a prefix of the config file? */
 static int rw_daemon_is_live_add(const struct rw_daemon *d, const char *network,
@@ -1027,6 +1003,67 @@ static void rw_daemon_counter_cb(const char *chain, const char *comment, uint64_
 			  (json_int_t)(bytes + (e ? e->reload_bytes : 0))));
 }
 
+struct rw_daemon_banlist {
+	const struct rw_daemon *d;
+	json_t *arr;
+};
+
+/* Which rule bans automatically for sources of this family: the ban_after
+ * meter of each listener serving it (one set per family is shared by
+ * them, and the kernel's dynset cannot mark its elements). */
+static void rw_daemon_ban_rule(const struct rw_policy *p, int family, char *out, size_t len)
+{
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < p->n_listeners; i++)
+		n += p->listeners[i].listen.family == family;
+	int w = snprintf(out, len, "ban_after meter of listener");
+	for (size_t i = 0; i < p->n_listeners && w > 0 && (size_t)w < len; i++) {
+		if (p->listeners[i].listen.family != family)
+			continue;
+		k++;
+		w += snprintf(out + w, len - (size_t)w, "%s%s", k == 1 ? " " : k == n ? " or " : ", ",
+			      p->listeners[i].name);
+	}
+}
+
+/* {"cidr":"203.0.113.9/32","expires_ms":590000,"origin":"manual",
+ *  "reason":"scanner"} or {...,"origin":"automatic","rule":"ban_after
+ *  meter of listener https"} */
+static void rw_daemon_banlist_cb(const struct rw_nft_elem_info *e, void *arg)
+{
+	struct rw_daemon_banlist *bl = arg;
+	char buf[64], rule[256];
+	rw_cidr_format(&e->cidr, buf, sizeof(buf));
+	json_t *o = json_pack("{s:s}", "cidr", buf);
+	if (e->expires_ms)
+		json_object_set_new(o, "expires_ms", json_integer((json_int_t)e->expires_ms));
+	if (e->comment[0]) {
+		json_object_set_new(o, "origin", json_string("manual"));
+		if (strcmp(e->comment, RW_NFT_BAN_MANUAL) != 0)
+			json_object_set_new(o, "reason", json_string(e->comment));
+	} else {
+		rw_daemon_ban_rule(&bl->d->pol, e->cidr.family, rule, sizeof(rule));
+		json_object_set_new(o, "origin", json_string("automatic"));
+		json_object_set_new(o, "rule", json_string(rule));
+	}
+	json_array_append_new(bl->arr, o);
+}
+
+static json_t *rw_daemon_ban_list(struct rw_daemon *d)
+{
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	struct rw_daemon_banlist bl = { d, json_array() };
+	int r = rw_nft_set_list_info(d->nft, "ban_v4", rw_daemon_banlist_cb, &bl, &diag);
+	if (!r)
+		r = rw_nft_set_list_info(d->nft, "ban_v6", rw_daemon_banlist_cb, &bl, &diag);
+	if (r) {
+		json_decref(bl.arr);
+		return rw_daemon_diag_err("cannot list: ", &diag, r);
+	}
+	return json_pack("{s:b, s:o}", "ok", 1, "bans", bl.arr);
+}
+
 /* A ban or unban whose acknowledgements were lost: is the address banned
  * now? (A re-ban of an address that was banned already reads the same
  * either way; the answer says what the kernel holds, not more.) */
@@ -1110,6 +1147,8 @@ static json_t *rw_daemon_ban_done(const struct rw_daemon *d, const struct rw_ctl
 		uint64_t ms = req->timeout_ms ? req->timeout_ms : d->pol.opts.ban_for_ms;
 		json_object_set_new(rep, "banned", json_string(buf));
 		json_object_set_new(rep, "timeout_ms", json_integer((json_int_t)ms));
+		if (req->reason[0])
+			json_object_set_new(rep, "reason", json_string(req->reason));
 	} else {
 		json_object_set_new(rep, "unbanned", json_string(buf));
 	}
@@ -1195,7 +1234,10 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 		json_t *no = rw_daemon_ban_refusal(d, &req->cidrs[0]);
 		if (no)
 			return no;
-		r = rw_nft_ban_add(d->nft, &req->cidrs[0], req->timeout_ms, &diag);
+		/* a manual ban always carries a comment: that is how ban list
+		 * tells it from the ban_after meters' */
+		r = rw_nft_ban_add(d->nft, &req->cidrs[0], req->timeout_ms,
+				   req->reason[0] ? req->reason : RW_NFT_BAN_MANUAL, &diag);
 		if (r == RW_EUNKNOWN)
 			return rw_daemon_ban_reread(d, 1, &req->cidrs[0]);
 		if (!r && d->guarded)
@@ -1212,10 +1254,7 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 			rw_guard_bans_changed(&d->guard);
 		return r ? rw_daemon_diag_err("unban failed: ", &diag, r) : rw_daemon_ban_done(d, req);
 	case RW_CTL_BAN_LIST:
-	{
-		const char *const sets[] = { "ban_v4", "ban_v6" };
-		return rw_daemon_list(d, sets, 2);
-	}
+		return rw_daemon_ban_list(d);
 	case RW_CTL_COUNTERS: {
 		/* counters of a table that is not ours (or none: the dump of a
 		 * missing table is empty) would read as "nothing happened" */

@@ -88,4 +88,44 @@ grep -qE '^input +https allow office +6 +[0-9]+ +3 +[0-9]+$' "$LAB_DIR/counters.
 head -1 "$LAB_DIR/counters.txt" | grep -q 'since start.*since reload' ||
 	lab_fail "counters text has no since start / since reload heading"
 
+# --- bans with a reason, kept in the kernel ---------------------------
+out=$(lab_ctl ban add "$LAB_OUTSIDE4" 10m --reason "scanner from outside") || lab_fail "ban add --reason failed: $out"
+[ "$out" = "banned: $LAB_OUTSIDE4/32 for 10m: scanner from outside" ] || lab_fail "ban add says '$out'"
+lab_ctl ban add "$LAB_OUTSIDE4B" 5m >/dev/null || lab_fail "ban add without a reason failed"
+lab_nft gw list set inet regwall ban_v4 | grep -qE "$LAB_OUTSIDE4 expires [0-9]+m[0-9]+s[0-9]*m?s? comment" ||
+	lab_fail "no timeout in the kernel: $(lab_nft gw list set inet regwall ban_v4)"
+lab_nft gw list set inet regwall ban_v4 | grep -qF 'comment "scanner from outside"' ||
+	lab_fail "nft list set does not show the reason: $(lab_nft gw list set inet regwall ban_v4)"
+banline() { lab_ctl ban list | grep -F "$1/32"; }
+expect_ban() { # expect_ban ADDR REGEX WHEN
+	local l
+	l=$(banline "$1") || lab_fail "$3: $1 not in ban list: $(lab_ctl ban list)"
+	[[ $l =~ $2 ]] || lab_fail "$3: ban list line '$l' does not match /$2/"
+	lab_log "$3: $l"
+}
+expect_ban "$LAB_OUTSIDE4" 'expires in [0-9.]+s +manual: scanner from outside$' "after ban add"
+expect_ban "$LAB_OUTSIDE4B" 'expires in [0-9.]+s +manual$' "without a reason"
+[ "$(lab_ctl -j ban list | jq -c --arg a "$LAB_OUTSIDE4/32" '.bans[] | select(.cidr==$a) | [.origin, .reason]')" = '["manual","scanner from outside"]' ] ||
+	lab_fail "ban list --json: $(lab_ctl -j ban list)"
+# refused: a quote, a control character, too long; nothing banned then
+for bad in 'say "hi"' $'tab\there' "$(printf 'x%.0s' {1..65})"; do
+	out=$(lab_ctl ban add 203.0.113.142 --reason "$bad" 2>&1) && lab_fail "reason '$bad' accepted"
+	grep -qF '"reason" must be 1..64 printable ASCII characters' <<<"$out" || lab_fail "reason refusal says: $out"
+done
+lab_ctl ban list | grep -qF 203.0.113.142 && lab_fail "a refused ban reached the kernel"
+# kept across a reload, a restore after the table was deleted, a restart
+lab_ctl reload >/dev/null || lab_fail "reload failed"
+expect_ban "$LAB_OUTSIDE4" 'manual: scanner from outside$' "after a reload"
+r0=$(restores)
+lab_nft gw delete table inet regwall
+lab_wait_for 10 eval '[ "$(restores)" -gt "$r0" ]' || lab_fail "the guard did not restore the deleted table"
+expect_ban "$LAB_OUTSIDE4" 'manual: scanner from outside$' "after the guard restored a deleted table"
+lab_stop "$LAB_DAEMON_PID" TERM
+lab_daemon "$conf"
+expect_ban "$LAB_OUTSIDE4" 'manual: scanner from outside$' "after a restart"
+lab_expect_dropped outside "$LAB_GW4" "$LAB_PORT" 1 "$LAB_OUTSIDE4"
+# a re-ban restarts the time and takes the new reason
+lab_ctl ban add "$LAB_OUTSIDE4" 20m --reason "still scanning" >/dev/null || lab_fail "re-ban failed"
+expect_ban "$LAB_OUTSIDE4" 'expires in 1[12][0-9][0-9]\.[0-9]s +manual: still scanning$' "after a re-ban"
+
 echo "ok: regwallctl admin views"

@@ -56,6 +56,41 @@ static void test_network_list(void **state)
 	assert_string_equal(err, "missing \"network\"");
 }
 
+/* A ban's reason goes into the kernel as the element's comment: plain,
+ * bounded, and only for ban add. */
+static void test_ban_reason(void **state)
+{
+	char err[256] = "";
+	assert_int_equal(parse("{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\","
+			       "\"reason\":\"scanner (ticket 42)\"}",
+			       err, sizeof(err)),
+			 0);
+	assert_string_equal(req.reason, "scanner (ticket 42)");
+	static const char *const bad[] = {
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":\"\"}",
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":\"a\\\"b\"}",
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":\"a\\\\b\"}",
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":\"a\\nb\"}",
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":\"caf\\u00e9\"}",
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":7}",
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":"
+		"\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(bad[i], err, sizeof(err)), RW_EINVAL);
+		assert_non_null(strstr(err, "\"reason\" must be 1..64 printable ASCII"));
+	}
+	/* 64 is the most */
+	assert_int_equal(parse("{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":"
+			       "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(parse("{\"cmd\":\"ban del\",\"address\":\"203.0.113.9\",\"reason\":\"x\"}",
+			       err, sizeof(err)),
+			 RW_EINVAL);
+	assert_string_equal(err, "unexpected member \"reason\"");
+}
+
 static void test_refusals(void **state)
 {
 	static const struct {
@@ -206,6 +241,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_network_add),
 		cmocka_unit_test(test_network_list),
+		cmocka_unit_test(test_ban_reason),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_too_many_cidrs),
 		cmocka_unit_test(test_ban_timeout),
