@@ -249,6 +249,10 @@ static void rw_cfg_listener_files(struct rw_cfg_ctx *ctx, const config_setting_t
 					   "the TLS keys or client certificates)");
 		else if (i < 4)
 			rw_cfg_file(ctx, s, dst[i]);
+		if (i == 0)
+			l->cert_line = rw_cfg_line(s);
+		else if (i == 1)
+			l->key_line = rw_cfg_line(s);
 	}
 }
 

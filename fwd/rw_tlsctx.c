@@ -426,9 +426,18 @@ int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_s
 		rw_tlsctx_errmsg(err, errlen, "cert", cfg->cert);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
+	/* OpenSSL 3 already compares the key with the certificate while
+	 * loading it; its "key values mismatch" says less than our words */
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 &&
+	    ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
 		rw_tlsctx_errmsg(err, errlen, "key", cfg->key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		ERR_clear_error();
+		if (err && errlen)
+			snprintf(err, errlen, "key does not belong to this certificate: key %s, cert %s",
+				 cfg->key, cfg->cert);
 		goto fail;
 	}
 	SSL_CTX_set_client_hello_cb(ctx, rw_tlsctx_on_hello, (void *)sni);

@@ -66,6 +66,7 @@ struct rw_listener {
 	size_t n_allow_nets;
 	bool allow_vpn;
 	int line;
+	int cert_line, key_line; /* lines of 'cert' and 'key' (0: unset) */
 };
 
 enum rw_op_class {
