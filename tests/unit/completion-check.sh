@@ -30,6 +30,7 @@ expect _regwallctl "regwallctl network " "add del list"
 expect _regwallctl "regwallctl -s /tmp/x.sock ban " "add del list"
 expect _regwallctl "regwallctl --js" "--json"
 expect _regwallctl "regwallctl status " ""
-expect _regwalld "regwalld --dump" "--dump-rules"
+expect _regwalld "regwalld --dump" "--dump-rules --dump-netlink"
+expect _regwalld "regwalld --dump-n" "--dump-netlink"
 expect _regwalld "regwalld --check" "--check-config"
 exit $fail
