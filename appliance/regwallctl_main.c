@@ -37,10 +37,13 @@ static void usage(FILE *out)
 		"                              live ones marked)\n"
 		"  network add NAME CIDR...    allow more prefixes in a named network (live)\n"
 		"  network del NAME CIDR...    remove prefixes (exactly as listed)\n"
-		"  ban add ADDRESS [DURATION]  drop all traffic from ADDRESS (e.g. 10m)\n"
+		"  ban add ADDRESS [DURATION] [--reason TEXT]\n"
+		"                              drop all traffic from ADDRESS (e.g. 10m); the\n"
+		"                              reason is kept with the ban in the kernel\n"
 		"  ban del ADDRESS\n"
-		"  ban list                    banned addresses with time left\n"
-		"  counters                    packets/bytes per deciding rule\n"
+		"  ban list                    banned addresses: time left, origin, reason\n"
+		"  counters                    packets/bytes per deciding rule, since start\n"
+		"                              and since the last reload\n"
 		"  reload                      re-read the config file (old policy kept on error)\n"
 		"options:\n"
 		"  -s, --socket SOCKET  control socket (default: $REGWALL_SOCKET, else\n"
@@ -106,10 +109,31 @@ static json_t *build_request(int argc, char **argv)
 		char cmd[32];
 		snprintf(cmd, sizeof(cmd), "ban %s", b);
 		json_object_set_new(req, "cmd", json_string(cmd));
-		if (strcmp(b, "add") == 0 && (argc == 3 || argc == 4)) {
-			json_object_set_new(req, "address", json_string(argv[2]));
-			if (argc == 4)
-				json_object_set_new(req, "timeout", json_string(argv[3]));
+		if (strcmp(b, "add") == 0 && argc >= 3) {
+			/* ban add ADDRESS [DURATION] [--reason TEXT], the reason
+			 * anywhere after ADDRESS */
+			const char *pos[2] = { NULL, NULL };
+			int n_pos = 0;
+			for (int i = 2; i < argc; i++) {
+				if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc &&
+				    !json_object_get(req, "reason")) {
+					json_object_set_new(req, "reason", json_string(argv[++i]));
+				} else if (strncmp(argv[i], "--reason=", 9) == 0 &&
+					   !json_object_get(req, "reason")) {
+					json_object_set_new(req, "reason", json_string(argv[i] + 9));
+				} else if (argv[i][0] == '-' && argv[i][1] == '-') {
+					goto bad;
+				} else if (n_pos < 2) {
+					pos[n_pos++] = argv[i];
+				} else {
+					goto bad;
+				}
+			}
+			if (!pos[0])
+				goto bad;
+			json_object_set_new(req, "address", json_string(pos[0]));
+			if (pos[1])
+				json_object_set_new(req, "timeout", json_string(pos[1]));
 		} else if (strcmp(b, "del") == 0 && argc == 3) {
 			json_object_set_new(req, "address", json_string(argv[2]));
 		} else if (!(strcmp(b, "list") == 0 && argc == 2)) {
@@ -210,6 +234,31 @@ static int talk(const char *path, const char *line, char **reply)
 	return 0;
 }
 
+/* ban list: address, time left, manual (with its reason) or automatic
+ * (with the rule that banned it) */
+static void print_bans(json_t *arr)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(arr, i, e) {
+		char left[32] = "";
+		json_t *exp = json_object_get(e, "expires_ms");
+		if (exp)
+			snprintf(left, sizeof(left), "expires in %.1fs",
+				 (double)json_integer_value(exp) / 1000.0);
+		const char *origin = json_string_value(json_object_get(e, "origin"));
+		const char *reason = json_string_value(json_object_get(e, "reason"));
+		const char *rule = json_string_value(json_object_get(e, "rule"));
+		printf("%-20s %-20s %s", json_string_value(json_object_get(e, "cidr")), left,
+		       origin ? origin : "?");
+		if (reason)
+			printf(": %s", reason);
+		else if (rule)
+			printf(" (%s)", rule);
+		printf("\n");
+	}
+}
+
 static void print_elements(json_t *arr)
 {
 	size_t i;
@@ -221,6 +270,28 @@ static void print_elements(json_t *arr)
 			       (double)json_integer_value(exp) / 1000.0);
 		else
 			printf("%s\n", json_string_value(json_object_get(e, "cidr")));
+	}
+}
+
+/* network list: {"office":[{"cidr":...,"source":"file"|"live"}],...}.
+ * One network (named on the command line): its prefixes, one a line;
+ * all: each network's name, then its prefixes indented. Prefixes added
+ * with regwallctl (not in the config file) are marked "(live)". */
+static void print_networks(json_t *nets, int named)
+{
+	const char *name;
+	json_t *arr;
+	json_object_foreach(nets, name, arr) {
+		if (!named)
+			printf("%s:%s\n", name, json_array_size(arr) ? "" : " (no prefixes)");
+		size_t i;
+		json_t *e;
+		json_array_foreach(arr, i, e) {
+			const char *src = json_string_value(json_object_get(e, "source"));
+			printf("%s%s%s\n", named ? "" : "  ",
+			       json_string_value(json_object_get(e, "cidr")),
+			       src && strcmp(src, "live") == 0 ? "  (live)" : "");
+		}
 	}
 }
 
@@ -241,28 +312,55 @@ static void format_ms(uint64_t ms, char *buf, size_t len)
 	snprintf(buf, len, "%llums", (unsigned long long)ms);
 }
 
-static void print_reply(json_t *rep)
+static void print_reply(json_t *rep, int named)
 {
 	json_t *v;
-	if ((v = json_object_get(rep, "banned")) && json_is_string(v)) {
+	if ((v = json_object_get(rep, "networks")) && json_is_object(v)) {
+		print_networks(v, named);
+	} else if ((v = json_object_get(rep, "changes")) && json_is_object(v)) {
+		/* reload: generation, what changed (one line each), warnings */
+		size_t i;
+		json_t *e;
+		printf("reloaded: generation %lld\n",
+		       (long long)json_integer_value(json_object_get(rep, "generation")));
+		json_array_foreach(json_object_get(v, "summary"), i, e)
+			printf("  %s\n", json_string_value(e));
+		json_array_foreach(json_object_get(rep, "warnings"), i, e)
+			printf("warning: %s\n", json_string_value(e));
+	} else if ((v = json_object_get(rep, "banned")) && json_is_string(v)) {
 		char t[32];
 		format_ms((uint64_t)json_integer_value(json_object_get(rep, "timeout_ms")), t,
 			  sizeof(t));
-		printf("banned: %s for %s\n", json_string_value(v), t);
+		const char *why = json_string_value(json_object_get(rep, "reason"));
+		printf("banned: %s for %s%s%s\n", json_string_value(v), t, why ? ": " : "",
+		       why ? why : "");
 	} else if ((v = json_object_get(rep, "unbanned")) && json_is_string(v)) {
 		printf("unbanned: %s\n", json_string_value(v));
+	} else if ((v = json_object_get(rep, "bans")) && json_is_array(v)) {
+		print_bans(v);
 	} else if ((v = json_object_get(rep, "elements"))) {
 		print_elements(v);
 	} else if ((v = json_object_get(rep, "counters"))) {
+		/* two columns: since regwalld started (carried over reloads,
+		 * live changes and restores) and since the last reload */
 		size_t i;
 		json_t *e;
-		printf("%-8s %-40s %12s %14s\n", "chain", "rule", "packets", "bytes");
+		char h1[64], h2[64];
+		snprintf(h1, sizeof(h1), "since start (%llds)",
+			 (long long)json_integer_value(json_object_get(rep, "since_start_s")));
+		snprintf(h2, sizeof(h2), "since reload (%llds)",
+			 (long long)json_integer_value(json_object_get(rep, "since_reload_s")));
+		printf("%-8s %-40s %-27s %s\n", "", "", h1, h2);
+		printf("%-8s %-40s %12s %14s %12s %14s\n", "chain", "rule", "packets", "bytes",
+		       "packets", "bytes");
 		json_array_foreach(v, i, e)
-			printf("%-8s %-40s %12lld %14lld\n",
+			printf("%-8s %-40s %12lld %14lld %12lld %14lld\n",
 			       json_string_value(json_object_get(e, "chain")),
 			       json_string_value(json_object_get(e, "rule")),
 			       (long long)json_integer_value(json_object_get(e, "packets")),
-			       (long long)json_integer_value(json_object_get(e, "bytes")));
+			       (long long)json_integer_value(json_object_get(e, "bytes")),
+			       (long long)json_integer_value(json_object_get(e, "reload_packets")),
+			       (long long)json_integer_value(json_object_get(e, "reload_bytes")));
 	} else {
 		const char *key;
 		json_object_foreach(rep, key, v) {
@@ -350,7 +448,8 @@ int main(int argc, char **argv)
 	if (raw) {
 		fputs(reply, stdout);
 	} else if (ok) {
-		print_reply(rep);
+		/* "network list NAME": that network alone, without a heading */
+		print_reply(rep, argc - optind >= 3);
 	} else {
 		fprintf(stderr, "regwallctl: %s\n", json_string_value(json_object_get(rep, "error")));
 		json_t *det = json_object_get(rep, "details");

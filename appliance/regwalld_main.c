@@ -47,6 +47,9 @@ static void usage(FILE *out)
 		"  -s, --socket PATH   control socket (overrides control.socket)\n"
 		"  -w, --workers N     data-path worker processes (default: one per CPU;\n"
 		"                      0 = firewall only, no proxy)\n"
+		"  -u, --user NAME     the workers' user (default regwall, else nobody);\n"
+		"                      they also lose every capability and run under\n"
+		"                      a seccomp allowlist\n"
 		"  -h, --help\n"
 		"  -V, --version\n");
 }
@@ -172,7 +175,7 @@ static int act_remove(void)
 	return 0;
 }
 
-static int act_run(const char *path, const char *sock, long nworkers)
+static int act_run(const char *path, const char *sock, long nworkers, const char *user)
 {
 	struct rw_daemon d;
 	struct rw_diag diag;
@@ -195,6 +198,8 @@ static int act_run(const char *path, const char *sock, long nworkers)
 	}
 	rw_diag_init(&diag);
 	r = rw_workers_init(&ws, (unsigned)nworkers, &diag);
+	if (!r && user && nworkers > 0)
+		r = rw_workers_set_user(&ws, user, &diag);
 	rw_diag_print(&diag, stderr);
 	if (r) {
 		rw_daemon_fini(&d);
@@ -260,12 +265,14 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = RW_DEFAULT_CONFIG, *sock = NULL;
 	long nworkers = -1;
+	const char *user = NULL;
 	enum rw_action act = RW_ACT_NONE;
 	int c;
 	/* Started with stdio closed, the netlink or control socket would land
@@ -285,11 +292,12 @@ int main(int argc, char **argv)
 	 * the daemon and, through PR_SET_PDEATHSIG, of every worker. */
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	while ((c = getopt_long(argc, argv, "c:nfs:w:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:nfs:w:u:hV", opts, NULL)) != -1) {
 		enum rw_action a = RW_ACT_NONE;
 		switch (c) {
 		case 'c': config = optarg; continue;
 		case 's': sock = optarg; continue;
+		case 'u': user = optarg; continue;
 		case 'w': {
 			char *end;
 			errno = 0;
@@ -330,7 +338,7 @@ int main(int argc, char **argv)
 	case RW_ACT_DUMP_NETLINK: return act_check(config, 2);
 	case RW_ACT_APPLY: return act_apply(config);
 	case RW_ACT_REMOVE: return act_remove();
-	case RW_ACT_RUN: return act_run(config, sock, nworkers);
+	case RW_ACT_RUN: return act_run(config, sock, nworkers, user);
 	case RW_ACT_NONE: break;
 	}
 	return 2;

@@ -176,6 +176,7 @@ static void rw_cfg_defaults(struct rw_cfg_ctx *ctx, struct rw_policy *p)
 		.header_timeout_ms = RW_LIMITS_DEF_HEADER_MS,
 		.idle_timeout_ms = RW_LIMITS_DEF_IDLE_MS,
 		.connect_timeout_ms = RW_LIMITS_DEF_CONNECT_MS,
+		.response_timeout_ms = RW_LIMITS_DEF_RESPONSE_MS,
 		.max_connections = RW_LIMITS_DEF_MAX_CONNS,
 		.max_per_source = RW_LIMITS_DEF_MAX_PER_SOURCE,
 		.drain_timeout_ms = RW_LIMITS_DEF_DRAIN_MS,

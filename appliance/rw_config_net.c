@@ -249,6 +249,10 @@ static void rw_cfg_listener_files(struct rw_cfg_ctx *ctx, const config_setting_t
 					   "the TLS keys or client certificates)");
 		else if (i < 4)
 			rw_cfg_file(ctx, s, dst[i]);
+		if (i == 0)
+			l->cert_line = rw_cfg_line(s);
+		else if (i == 1)
+			l->key_line = rw_cfg_line(s);
 	}
 }
 
@@ -320,9 +324,23 @@ static void rw_cfg_allow_from(struct rw_cfg_ctx *ctx, const config_setting_t *g,
 			continue;
 		}
 		long idx = rw_policy_network_index(p, v);
-		if (idx < 0)
-			rw_cfg_err(ctx, e, "\"%s\": no such network (define it in networks)", v);
-		else
+		if (idx < 0) {
+			/* a typo of a defined name: say which one was meant */
+			const char *near = NULL;
+			unsigned best = 3;
+			for (size_t k = 0; k < p->n_networks; k++) {
+				unsigned d = rw_cfg_edit_distance(v, p->networks[k].name, best);
+				if (d < best) {
+					best = d;
+					near = p->networks[k].name;
+				}
+			}
+			if (near)
+				rw_cfg_err(ctx, e, "\"%s\": no such network; did you mean \"%s\"?", v,
+					   near);
+			else
+				rw_cfg_err(ctx, e, "\"%s\": no such network (define it in networks)", v);
+		} else
 			l->allow_nets[l->n_allow_nets++] = (size_t)idx;
 	}
 }

@@ -126,6 +126,7 @@ static void rw_cfg_limits(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 		{ "header_timeout", offsetof(struct rw_limits, header_timeout_ms) },
 		{ "idle_timeout", offsetof(struct rw_limits, idle_timeout_ms) },
 		{ "connect_timeout", offsetof(struct rw_limits, connect_timeout_ms) },
+		{ "response_timeout", offsetof(struct rw_limits, response_timeout_ms) },
 	};
 	uint64_t ms;
 	int64_t n;

@@ -110,6 +110,7 @@ static const struct rw_cfg_key rw_cfg_keys_limits[] = {
 	RW_DUR("header_timeout"),
 	RW_DUR("idle_timeout"),
 	RW_DUR("connect_timeout"),
+	RW_DUR("response_timeout"),
 	/* each connection costs two fds and up to two pipes */
 	RW_INT("max_connections", 1, 1048576),
 	RW_INT("max_per_source", 0, 1048576),

@@ -7,8 +7,10 @@
  *   {"cmd":"reload"}
  *   {"cmd":"network add","network":"office","cidrs":["203.0.113.7/32",...]}
  *   {"cmd":"network del","network":"office","cidrs":[...]}
- *   {"cmd":"network list","network":"office"}
- *   {"cmd":"ban add","address":"203.0.113.9","timeout":"10m"}   (timeout optional)
+ *   {"cmd":"network list","network":"office"}   ("network" optional: all)
+ *   {"cmd":"ban add","address":"203.0.113.9","timeout":"10m","reason":"scanner"}
+ *                                 (timeout and reason optional; a reason is
+ *                                 1..64 printable ASCII bytes, no '"' or '\\')
  *   {"cmd":"ban del","address":"203.0.113.9"}
  *   {"cmd":"ban list"}
  *   {"cmd":"counters"}
@@ -26,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rules/rw_nft.h"
 #include "rules/rw_policy.h"
 
 #define RW_CTL_LINE_MAX 65536
@@ -49,6 +52,7 @@ struct rw_ctl_req {
 	struct rw_cidr cidrs[RW_CTL_MAX_CIDRS];
 	size_t n_cidrs;
 	uint64_t timeout_ms; /* ban add; 0 = the set's default */
+	char reason[RW_NFT_BAN_REASON_MAX + 1]; /* ban add; "" = none given */
 };
 
 /* Parse one request line (without the '\n'). Returns 0, or RW_EINVAL with

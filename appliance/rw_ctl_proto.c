@@ -38,6 +38,7 @@ enum {
 	RW_CTL_M_CIDRS = 2,
 	RW_CTL_M_ADDRESS = 4,
 	RW_CTL_M_TIMEOUT = 8,
+	RW_CTL_M_REASON = 16,
 };
 
 static const unsigned rw_ctl_members[] = {
@@ -46,7 +47,7 @@ static const unsigned rw_ctl_members[] = {
 	[RW_CTL_NET_ADD] = RW_CTL_M_NETWORK | RW_CTL_M_CIDRS,
 	[RW_CTL_NET_DEL] = RW_CTL_M_NETWORK | RW_CTL_M_CIDRS,
 	[RW_CTL_NET_LIST] = RW_CTL_M_NETWORK,
-	[RW_CTL_BAN_ADD] = RW_CTL_M_ADDRESS | RW_CTL_M_TIMEOUT,
+	[RW_CTL_BAN_ADD] = RW_CTL_M_ADDRESS | RW_CTL_M_TIMEOUT | RW_CTL_M_REASON,
 	[RW_CTL_BAN_DEL] = RW_CTL_M_ADDRESS,
 	[RW_CTL_BAN_LIST] = 0,
 	[RW_CTL_COUNTERS] = 0,
@@ -175,12 +176,25 @@ int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, c
 					    RW_BAN_FOR_RANGE);
 				goto out;
 			}
+		} else if (strcmp(key, "reason") == 0 && (allowed & RW_CTL_M_REASON)) {
+			/* kept in the kernel as the element's comment, shown by
+			 * `nft list set` and `ban list`: bounded and plain */
+			const char *s = json_string_value(val);
+			if (!s || !rw_nft_ban_reason_ok(s)) {
+				rw_ctl_fail(err, errlen,
+					    "\"reason\" must be 1..%d printable ASCII characters "
+					    "without '\"' or '\\'",
+					    RW_NFT_BAN_REASON_MAX);
+				goto out;
+			}
+			memcpy(req->reason, s, strlen(s) + 1);
 		} else {
 			rw_ctl_fail(err, errlen, "unexpected member \"%.64s\"", key);
 			goto out;
 		}
 	}
-	if ((allowed & RW_CTL_M_NETWORK) && !req->network[0]) {
+	/* "network list" without a network lists them all */
+	if ((allowed & RW_CTL_M_NETWORK) && !req->network[0] && req->cmd != RW_CTL_NET_LIST) {
 		rw_ctl_fail(err, errlen, "%s", "missing \"network\"");
 		goto out;
 	}

@@ -14,6 +14,7 @@
 #include "appliance/rw_config.h"
 #include "appliance/rw_ctl_proto.h"
 #include "appliance/rw_evout.h"
+#include "appliance/rw_daemon_diff.h"
 #include "appliance/rw_rlimit.h"
 #include "fwd/rw_tlsctx.h"
 #include "rules/rw_cidr.h"
@@ -22,7 +23,7 @@ void rw_daemon_init(struct rw_daemon *d, const char *config_path)
 {
 	memset(d, 0, sizeof(*d));
 	d->config_path = config_path;
-	d->started = time(NULL);
+	d->started = d->last_reload = time(NULL);
 }
 
 void rw_daemon_fini(struct rw_daemon *d)
@@ -35,6 +36,8 @@ void rw_daemon_fini(struct rw_daemon *d)
 		rw_nft_close(d->nft);
 	free(d->live);
 	free(d->in_live);
+	free(d->ctr);
+	json_decref(d->last_diff);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -230,7 +233,7 @@ struct rw_ban_saved {
 	int oom;
 };
 
-static void rw_daemon_ban_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
+static void rw_daemon_ban_cb(const struct rw_nft_elem_info *e, void *arg)
 {
 	struct rw_ban_saved *s = arg;
 	if (s->n == s->cap) {
@@ -243,8 +246,97 @@ static void rw_daemon_ban_cb(const struct rw_cidr *c, uint64_t expires_ms, void 
 		s->v = v;
 		s->cap = cap;
 	}
-	s->v[s->n].addr = *c;
-	s->v[s->n++].timeout_ms = expires_ms;
+	s->v[s->n].addr = e->cidr;
+	s->v[s->n].timeout_ms = e->expires_ms;
+	memcpy(s->v[s->n++].reason, e->comment, sizeof(e->comment)); /* the reason goes along */
+}
+
+/* Counters of the table about to be replaced, read just before the
+ * replace and added to d->ctr once it is done. */
+struct rw_ctr_read {
+	struct rw_daemon_ctr *v;
+	size_t n, cap;
+	int oom;
+};
+
+static void rw_daemon_ctr_read_cb(const char *chain, const char *comment, uint64_t packets,
+				  uint64_t bytes, void *arg)
+{
+	struct rw_ctr_read *c = arg;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 32;
+		struct rw_daemon_ctr *v = realloc(c->v, cap * sizeof(*v));
+		if (!v) {
+			c->oom = 1;
+			return;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	struct rw_daemon_ctr *e = &c->v[c->n++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->chain, sizeof(e->chain), "%s", chain);
+	snprintf(e->rule, sizeof(e->rule), "%s", comment ? comment : "");
+	e->packets = packets;
+	e->bytes = bytes;
+}
+
+/* Read the counters of the table in the kernel before a replace. Nothing
+ * to carry when there is no table (deleted: its counts went with it) or it
+ * cannot be read; the replace goes ahead either way (a firewall that is
+ * not in force matters more than a count). */
+static void rw_daemon_ctr_before(struct rw_daemon *d, struct rw_ctr_read *c)
+{
+	struct rw_diag ldiag;
+	rw_diag_init(&ldiag);
+	memset(c, 0, sizeof(*c));
+	if (rw_nft_counters(d->nft, rw_daemon_ctr_read_cb, c, &ldiag) || c->oom)
+		c->n = 0;
+}
+
+static struct rw_daemon_ctr *rw_daemon_ctr_find(struct rw_daemon *d, const char *chain,
+						const char *rule)
+{
+	for (size_t i = 0; i < d->n_ctr; i++)
+		if (strcmp(d->ctr[i].chain, chain) == 0 && strcmp(d->ctr[i].rule, rule) == 0)
+			return &d->ctr[i];
+	return NULL;
+}
+
+/* The replace is done: the old table's counts join the totals (since
+ * start; and since the reload unless this replace IS a reload, which
+ * starts that column from zero). A rule that left the policy keeps its
+ * total, so it resumes if the rule comes back. */
+static void rw_daemon_ctr_after(struct rw_daemon *d, struct rw_ctr_read *c, int reload)
+{
+	if (reload)
+		for (size_t i = 0; i < d->n_ctr; i++)
+			d->ctr[i].reload_packets = d->ctr[i].reload_bytes = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		struct rw_daemon_ctr *e = rw_daemon_ctr_find(d, c->v[i].chain, c->v[i].rule);
+		if (!e) {
+			if (d->n_ctr == d->cap_ctr) {
+				size_t cap = d->cap_ctr ? d->cap_ctr * 2 : 32;
+				struct rw_daemon_ctr *v = realloc(d->ctr, cap * sizeof(*v));
+				if (!v)
+					break; /* counts lost, nothing else */
+				d->ctr = v;
+				d->cap_ctr = cap;
+			}
+			e = &d->ctr[d->n_ctr++];
+			memset(e, 0, sizeof(*e));
+			memcpy(e->chain, c->v[i].chain, sizeof(e->chain));
+			memcpy(e->rule, c->v[i].rule, sizeof(e->rule));
+		}
+		e->packets += c->v[i].packets;
+		e->bytes += c->v[i].bytes;
+		if (!reload) {
+			e->reload_packets += c->v[i].packets;
+			e->reload_bytes += c->v[i].bytes;
+		}
+	}
+	free(c->v);
+	memset(c, 0, sizeof(*c));
 }
 
 /* Every certificate in a listener's client_ca must be a CA: OpenSSL takes
@@ -321,7 +413,14 @@ int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 		};
 		SSL_CTX *ctx = NULL;
 		if (rw_tlsctx_server_new(l, &sni, NULL, &ctx, err, sizeof(err))) {
-			rw_diag_err(diag, p->source_file, l->line, "listener %s: %s", l->name, err);
+			/* rw_tlsctx names the setting first ("key ...", "cert ..."):
+			 * point at that setting's line, not the listener's */
+			int line = l->line;
+			if (strncmp(err, "key ", 4) == 0 && l->key_line)
+				line = l->key_line;
+			else if (strncmp(err, "cert ", 5) == 0 && l->cert_line)
+				line = l->cert_line;
+			rw_diag_err(diag, p->source_file, line, "listener %s: %s", l->name, err);
 			bad = 1;
 		} else {
 			if (l->client_ca && rw_daemon_check_client_ca(p, l, diag))
@@ -395,8 +494,8 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	if (!r) {
 		struct rw_diag ldiag;
 		rw_diag_init(&ldiag);
-		int l4 = rw_nft_set_list(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, &ldiag);
-		int l6 = rw_nft_set_list(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, &ldiag);
+		int l4 = rw_nft_set_list_info(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, &ldiag);
+		int l6 = rw_nft_set_list_info(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, &ldiag);
 		if ((l4 && l4 != RW_ENOENT) || (l6 && l6 != RW_ENOENT) || bans.oom) {
 			rw_diag_err(diag, NULL, 0, "cannot read the current bans to carry them over");
 			r = bans.oom ? RW_ENOMEM : (l4 && l4 != RW_ENOENT ? l4 : l6);
@@ -407,6 +506,11 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 			bans.v = rw_guard_bans(&d->guard, &bans.n);
 		}
 	}
+	/* the running table's counters, to carry into the totals (not at the
+	 * first load: a table left by an earlier run is not this run's) */
+	struct rw_ctr_read ctrs = { 0 };
+	if (!r && d->have_pol)
+		rw_daemon_ctr_before(d, &ctrs);
 	if (!r)
 		r = rw_nft_apply_with_bans(d->nft, comp, bans.v, bans.n, diag);
 	if (r == RW_EUNKNOWN) {
@@ -421,9 +525,16 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	if (r) {
 		if (d->workers)
 			rw_workers_prepare_cancel(d->workers);
+		free(ctrs.v);
 		free(kept);
 		rw_policy_free(&np);
 		return r;
+	}
+	if (d->have_pol) {
+		rw_daemon_ctr_after(d, &ctrs, 1);
+		d->last_reload = time(NULL);
+		json_decref(d->last_diff);
+		d->last_diff = rw_daemon_diff(&d->pol, &np);
 	}
 	free(d->live);
 	d->live = kept;
@@ -454,21 +565,27 @@ static int rw_daemon_restore(void *ctx, const struct rw_nft_ban *copy, size_t n_
 	struct rw_ban_saved bans = { 0 };
 	struct rw_diag ldiag;
 	rw_diag_init(&ldiag);
-	int l4 = rw_nft_set_list(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, &ldiag);
-	int l6 = rw_nft_set_list(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, &ldiag);
+	int l4 = rw_nft_set_list_info(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, &ldiag);
+	int l6 = rw_nft_set_list_info(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, &ldiag);
 	const struct rw_nft_ban *use = bans.v;
 	size_t n_use = bans.n;
 	if (l4 || l6 || bans.oom) {
 		use = copy;
 		n_use = n_copy;
 	}
+	struct rw_ctr_read ctrs;
+	rw_daemon_ctr_before(d, &ctrs); /* rules changed: the rest still count */
 	r = rw_nft_apply_with_bans(d->nft, comp, use, n_use, diag);
 	if (r == RW_EUNKNOWN)
 		r = rw_nft_apply_with_bans(d->nft, comp, use, n_use, diag);
 	rw_nft_compiled_free(comp);
 	free(bans.v);
-	if (!r)
+	if (!r) {
 		d->n_in_live = 0; /* folded into net_ sets, as by any apply */
+		rw_daemon_ctr_after(d, &ctrs, 0);
+	} else {
+		free(ctrs.v);
+	}
 	return r;
 }
 
@@ -507,12 +624,27 @@ void rw_daemon_tick(struct rw_daemon *d)
 int rw_daemon_reload(struct rw_daemon *d, struct rw_diag *diag)
 {
 	d->reloads++;
+	json_decref(d->last_diff);
+	d->last_diff = NULL;
 	int r = rw_daemon_load_apply(d, diag);
 	if (!r && d->workers)
 		r = rw_workers_start(d->workers, &d->pol, diag);
-	if (r)
+	if (r) {
 		d->reload_failures++;
-	return r;
+		return r;
+	}
+	/* one log line: what the reload changed */
+	char line[2048];
+	int n = snprintf(line, sizeof(line), "regwalld: reload: generation %llu",
+			 (unsigned long long)d->applies);
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(d->last_diff, "summary"), i, v)
+		if (n > 0 && (size_t)n < sizeof(line))
+			n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%s", i ? "; " : ": ",
+				      json_string_value(v));
+	fprintf(stderr, "%s\n", line);
+	return 0;
 }
 
 static json_t *rw_daemon_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -787,37 +919,150 @@ static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req
 	return rep;
 }
 
-static void rw_daemon_list_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
+/* Is c in network a live addition (regwallctl network add, kept across
+ * reloads and restarts), rather than a prefix of the config file? */
+static int rw_daemon_is_live_add(const struct rw_daemon *d, const char *network,
+				 const struct rw_cidr *c)
 {
-	char buf[64];
-	rw_cidr_format(c, buf, sizeof(buf));
-	json_t *o = json_pack("{s:s}", "cidr", buf);
-	if (expires_ms)
-		json_object_set_new(o, "expires_ms", json_integer((json_int_t)expires_ms));
-	json_array_append_new(arg, o);
+	for (size_t i = 0; i < d->n_live; i++) {
+		const struct rw_live_change *l = &d->live[i];
+		if (l->add && l->cidr.family == c->family && l->cidr.prefix == c->prefix &&
+		    memcmp(l->cidr.addr, c->addr, sizeof(c->addr)) == 0 &&
+		    strcmp(l->network, network) == 0)
+			return 1;
+	}
+	return 0;
 }
 
-static json_t *rw_daemon_list(struct rw_daemon *d, const char *const *sets, size_t n_sets)
+struct rw_daemon_netlist {
+	const struct rw_daemon *d;
+	const char *network;
+	json_t *arr;
+};
+
+static void rw_daemon_netlist_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
+{
+	struct rw_daemon_netlist *nl = arg;
+	char buf[64];
+	(void)expires_ms;
+	rw_cidr_format(c, buf, sizeof(buf));
+	json_array_append_new(nl->arr,
+			      json_pack("{s:s, s:s}", "cidr", buf, "source",
+					rw_daemon_is_live_add(nl->d, nl->network, c) ? "live"
+										  : "file"));
+}
+
+/* {"ok":true,"networks":{"office":[{"cidr":"203.0.113.0/25","source":"file"},
+ * {"cidr":"192.0.2.0/28","source":"live"}],...}}: what the kernel holds
+ * (net_ and live_ sets), each prefix marked by where it comes from. An
+ * apply folds live prefixes into the net_ sets, so the mark comes from
+ * the recorded live changes, not from the set that holds the prefix. */
+static json_t *rw_daemon_net_list(struct rw_daemon *d, const char *only)
 {
 	struct rw_diag diag;
 	rw_diag_init(&diag);
-	json_t *arr = json_array();
-	int r = 0;
-	for (size_t i = 0; i < n_sets && !r; i++)
-		r = rw_nft_set_list(d->nft, sets[i], rw_daemon_list_cb, arr, &diag);
-	if (r) {
-		json_decref(arr);
-		return rw_daemon_diag_err("cannot list: ", &diag, r);
+	json_t *nets = json_object();
+	for (size_t i = 0; i < d->pol.n_networks; i++) {
+		const char *name = d->pol.networks[i].name;
+		if (only[0] && strcmp(only, name) != 0)
+			continue;
+		char sets[4][RW_NAME_MAX + 8];
+		rw_daemon_net_sets(name, sets);
+		struct rw_daemon_netlist nl = { d, name, json_array() };
+		int r = 0;
+		for (size_t k = 0; k < 4 && !r; k++)
+			r = rw_nft_set_list(d->nft, sets[k], rw_daemon_netlist_cb, &nl, &diag);
+		json_object_set_new(nets, name, nl.arr);
+		if (r) {
+			json_decref(nets);
+			return rw_daemon_diag_err("cannot list: ", &diag, r);
+		}
 	}
-	return json_pack("{s:b, s:o}", "ok", 1, "elements", arr);
+	return json_pack("{s:b, s:o}", "ok", 1, "networks", nets);
 }
 
+struct rw_daemon_ctr_out {
+	struct rw_daemon *d;
+	json_t *arr;
+};
+
+/* One rule: the kernel's count (since the table was last replaced) plus
+ * what earlier tables counted: "packets"/"bytes" since regwalld started,
+ * "reload_packets"/"reload_bytes" since the last reload. */
 static void rw_daemon_counter_cb(const char *chain, const char *comment, uint64_t packets,
 				 uint64_t bytes, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:s, s:s, s:I, s:I}", "chain", chain, "rule",
-					     comment ? comment : "", "packets", (json_int_t)packets,
-					     "bytes", (json_int_t)bytes));
+	struct rw_daemon_ctr_out *o = arg;
+	const char *rule = comment ? comment : "";
+	const struct rw_daemon_ctr *e = rw_daemon_ctr_find(o->d, chain, rule);
+	json_array_append_new(
+		o->arr,
+		json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "chain", chain, "rule", rule, "packets",
+			  (json_int_t)(packets + (e ? e->packets : 0)), "bytes",
+			  (json_int_t)(bytes + (e ? e->bytes : 0)), "reload_packets",
+			  (json_int_t)(packets + (e ? e->reload_packets : 0)), "reload_bytes",
+			  (json_int_t)(bytes + (e ? e->reload_bytes : 0))));
+}
+
+struct rw_daemon_banlist {
+	const struct rw_daemon *d;
+	json_t *arr;
+};
+
+/* Which rule bans automatically for sources of this family: the ban_after
+ * meter of each listener serving it (one set per family is shared by
+ * them, and the kernel's dynset cannot mark its elements). */
+static void rw_daemon_ban_rule(const struct rw_policy *p, int family, char *out, size_t len)
+{
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < p->n_listeners; i++)
+		n += p->listeners[i].listen.family == family;
+	int w = snprintf(out, len, "ban_after meter of listener");
+	for (size_t i = 0; i < p->n_listeners && w > 0 && (size_t)w < len; i++) {
+		if (p->listeners[i].listen.family != family)
+			continue;
+		k++;
+		w += snprintf(out + w, len - (size_t)w, "%s%s", k == 1 ? " " : k == n ? " or " : ", ",
+			      p->listeners[i].name);
+	}
+}
+
+/* {"cidr":"203.0.113.9/32","expires_ms":590000,"origin":"manual",
+ *  "reason":"scanner"} or {...,"origin":"automatic","rule":"ban_after
+ *  meter of listener https"} */
+static void rw_daemon_banlist_cb(const struct rw_nft_elem_info *e, void *arg)
+{
+	struct rw_daemon_banlist *bl = arg;
+	char buf[64], rule[256];
+	rw_cidr_format(&e->cidr, buf, sizeof(buf));
+	json_t *o = json_pack("{s:s}", "cidr", buf);
+	if (e->expires_ms)
+		json_object_set_new(o, "expires_ms", json_integer((json_int_t)e->expires_ms));
+	if (e->comment[0]) {
+		json_object_set_new(o, "origin", json_string("manual"));
+		if (strcmp(e->comment, RW_NFT_BAN_MANUAL) != 0)
+			json_object_set_new(o, "reason", json_string(e->comment));
+	} else {
+		rw_daemon_ban_rule(&bl->d->pol, e->cidr.family, rule, sizeof(rule));
+		json_object_set_new(o, "origin", json_string("automatic"));
+		json_object_set_new(o, "rule", json_string(rule));
+	}
+	json_array_append_new(bl->arr, o);
+}
+
+static json_t *rw_daemon_ban_list(struct rw_daemon *d)
+{
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	struct rw_daemon_banlist bl = { d, json_array() };
+	int r = rw_nft_set_list_info(d->nft, "ban_v4", rw_daemon_banlist_cb, &bl, &diag);
+	if (!r)
+		r = rw_nft_set_list_info(d->nft, "ban_v6", rw_daemon_banlist_cb, &bl, &diag);
+	if (r) {
+		json_decref(bl.arr);
+		return rw_daemon_diag_err("cannot list: ", &diag, r);
+	}
+	return json_pack("{s:b, s:o}", "ok", 1, "bans", bl.arr);
 }
 
 /* A ban or unban whose acknowledgements were lost: is the address banned
@@ -903,6 +1148,8 @@ static json_t *rw_daemon_ban_done(const struct rw_daemon *d, const struct rw_ctl
 		uint64_t ms = req->timeout_ms ? req->timeout_ms : d->pol.opts.ban_for_ms;
 		json_object_set_new(rep, "banned", json_string(buf));
 		json_object_set_new(rep, "timeout_ms", json_integer((json_int_t)ms));
+		if (req->reason[0])
+			json_object_set_new(rep, "reason", json_string(req->reason));
 	} else {
 		json_object_set_new(rep, "unbanned", json_string(buf));
 	}
@@ -984,25 +1231,27 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 			json_t *w = json_array();
 			for (unsigned i = 0; i < diag.n; i++)
 				json_array_append_new(w, json_string(diag.msg[i].text));
-			return json_pack("{s:b, s:o}", "ok", 1, "warnings", w);
+			json_t *rep = json_pack("{s:b, s:o, s:I}", "ok", 1, "warnings", w,
+						"generation", (json_int_t)d->applies);
+			if (d->last_diff)
+				json_object_set(rep, "changes", d->last_diff);
+			return rep;
 		}
 	case RW_CTL_NET_ADD:
 	case RW_CTL_NET_DEL:
 		return rw_daemon_net_change(d, req);
 	case RW_CTL_NET_LIST:
-		if (!rw_daemon_net(&d->pol, req->network))
+		if (req->network[0] && !rw_daemon_net(&d->pol, req->network))
 			return rw_daemon_err("no network named \"%s\"", req->network);
-	{
-		char sets[4][RW_NAME_MAX + 8];
-		rw_daemon_net_sets(req->network, sets);
-		const char *const names[] = { sets[0], sets[1], sets[2], sets[3] };
-		return rw_daemon_list(d, names, 4);
-	}
+		return rw_daemon_net_list(d, req->network);
 	case RW_CTL_BAN_ADD: {
 		json_t *no = rw_daemon_ban_refusal(d, &req->cidrs[0]);
 		if (no)
 			return no;
-		r = rw_nft_ban_add(d->nft, &req->cidrs[0], req->timeout_ms, &diag);
+		/* a manual ban always carries a comment: that is how ban list
+		 * tells it from the ban_after meters' */
+		r = rw_nft_ban_add(d->nft, &req->cidrs[0], req->timeout_ms,
+				   req->reason[0] ? req->reason : RW_NFT_BAN_MANUAL, &diag);
 		if (r == RW_EUNKNOWN)
 			return rw_daemon_ban_reread(d, 1, &req->cidrs[0]);
 		if (!r && d->guarded)
@@ -1019,10 +1268,7 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 			rw_guard_bans_changed(&d->guard);
 		return r ? rw_daemon_diag_err("unban failed: ", &diag, r) : rw_daemon_ban_done(d, req);
 	case RW_CTL_BAN_LIST:
-	{
-		const char *const sets[] = { "ban_v4", "ban_v6" };
-		return rw_daemon_list(d, sets, 2);
-	}
+		return rw_daemon_ban_list(d);
 	case RW_CTL_COUNTERS: {
 		/* counters of a table that is not ours (or none: the dump of a
 		 * missing table is empty) would read as "nothing happened" */
@@ -1031,13 +1277,16 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 			return rw_daemon_err("cannot report counters: %s; regwalld restores its "
 					     "table (see 'regwallctl status')",
 					     why);
-		json_t *arr = json_array();
-		r = rw_nft_counters(d->nft, rw_daemon_counter_cb, arr, &diag);
+		struct rw_daemon_ctr_out o = { d, json_array() };
+		r = rw_nft_counters(d->nft, rw_daemon_counter_cb, &o, &diag);
 		if (r) {
-			json_decref(arr);
+			json_decref(o.arr);
 			return rw_daemon_diag_err("cannot read counters: ", &diag, r);
 		}
-		return json_pack("{s:b, s:o}", "ok", 1, "counters", arr);
+		time_t now = time(NULL);
+		return json_pack("{s:b, s:o, s:I, s:I}", "ok", 1, "counters", o.arr, "since_start_s",
+				 (json_int_t)(now - d->started), "since_reload_s",
+				 (json_int_t)(now - d->last_reload));
 	}
 	}
 	return rw_daemon_err("unhandled command");

@@ -31,6 +31,15 @@ struct rw_live_elem {
 };
 
 struct rw_evout;
+/* A rule's counts carried over table replaces (the kernel's counters
+ * start from zero in every new table), keyed like `regwallctl counters`:
+ * chain + rule comment. */
+struct rw_daemon_ctr {
+	char chain[16];
+	char rule[128];
+	uint64_t packets, bytes;             /* earlier tables since start */
+	uint64_t reload_packets, reload_bytes; /* earlier tables since the reload */
+};
 
 struct rw_daemon {
 	const char *config_path;
@@ -46,8 +55,11 @@ struct rw_daemon {
 	const struct rw_evout *evout; /* where worker events go (regwalld -f) */
 	struct rw_guard guard; /* keeps the table in force (regwalld -f) */
 	int guarded;
-	time_t started;
+	time_t started, last_reload;
 	uint64_t applies, reloads, reload_failures, requests;
+	struct rw_daemon_ctr *ctr;
+	size_t n_ctr, cap_ctr;
+	json_t *last_diff; /* what the last applied reload changed (rw_daemon_diff.h) */
 	int want_exit;
 };
 

@@ -52,7 +52,7 @@ struct rw_guard_bans {
 	int oom;
 };
 
-static void rw_guard_ban_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
+static void rw_guard_ban_cb(const struct rw_nft_elem_info *e, void *arg)
 {
 	struct rw_guard_bans *b = arg;
 	if (b->n == b->cap) {
@@ -65,8 +65,9 @@ static void rw_guard_ban_cb(const struct rw_cidr *c, uint64_t expires_ms, void *
 		b->v = v;
 		b->cap = cap;
 	}
-	b->v[b->n].addr = *c;
-	b->v[b->n++].timeout_ms = expires_ms;
+	b->v[b->n].addr = e->cidr;
+	b->v[b->n].timeout_ms = e->expires_ms;
+	memcpy(b->v[b->n++].reason, e->comment, sizeof(e->comment)); /* kept with the ban */
 }
 
 /* The copy is replaced only by a complete read: a table deleted with its
@@ -77,8 +78,8 @@ static void rw_guard_read_bans(struct rw_guard *g)
 	struct rw_diag diag;
 	rw_diag_init(&diag);
 	uint64_t now = rw_guard_now_ms();
-	int r4 = rw_nft_set_list(g->nft, "ban_v4", rw_guard_ban_cb, &b, &diag);
-	int r6 = rw_nft_set_list(g->nft, "ban_v6", rw_guard_ban_cb, &b, &diag);
+	int r4 = rw_nft_set_list_info(g->nft, "ban_v4", rw_guard_ban_cb, &b, &diag);
+	int r6 = rw_nft_set_list_info(g->nft, "ban_v6", rw_guard_ban_cb, &b, &diag);
 	if (r4 || r6 || b.oom) {
 		free(b.v);
 		return;

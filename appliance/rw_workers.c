@@ -56,6 +56,9 @@ int rw_workers_init(struct rw_workers *ws, unsigned n, struct rw_diag *diag)
 	ws->n = n;
 	if (n == 0)
 		return 0;
+	int ur = rw_workers_set_user(ws, NULL, diag);
+	if (ur)
+		return ur;
 	/* the parent writes to the workers' stop sockets: one that just died
 	 * must give EPIPE, not kill the daemon (and with it every worker) */
 	signal(SIGPIPE, SIG_IGN);
@@ -281,6 +284,13 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 			close((int)f);
 	}
 
+	/* events go over the channel: the worker needs no writable stdout */
+	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, STDOUT_FILENO);
+		close(devnull);
+	}
+
 	struct rw_fwd_opts o;
 	rw_fwd_opts_default(&o);
 	rw_fwd_opts_from_policy(&o, ws->pol);
@@ -306,6 +316,22 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	o.errlen = sizeof(why);
 	struct rw_fwd_worker *w;
 	int r = rw_fwd_worker_new(ws->pol, &o, &ev, &w);
+	/* Everything privileged is done (TLS files read, sockets taken
+	 * over): drop to the worker user, no capabilities, no new privileges,
+	 * the seccomp allowlist; a worker that cannot drop does not serve. */
+	/* stderr too: a sandboxed worker holds no writable file; what it
+	 * has to say goes over the channel (LOG) */
+	if (!r) {
+		int null_err = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null_err >= 0) {
+			dup2(null_err, STDERR_FILENO);
+			close(null_err);
+		}
+	}
+	if (!r && rw_sandbox_enter(&ws->user, why, sizeof(why))) {
+		rw_fwd_worker_free(w);
+		r = RW_EPERM;
+	}
 	if (!r) {
 		(void)rw_chan_send(fd[0], RW_CHAN_READY, ws->generation, NULL, 0);
 		r = rw_fwd_worker_loop(w);
@@ -316,8 +342,16 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	if (r == RW_ENOENT)
 		_exit(RW_WORKER_EXIT_NOTHING);
 	if (r) {
-		fprintf(stderr, "regwalld[worker %d]: %s\n", (int)getpid(),
-			why[0] ? why : rw_strerror(r));
+		char msg[RW_CHAN_LOG_MAX];
+		int n = snprintf(msg, sizeof(msg), "pid %d: %s", (int)getpid(),
+				 why[0] ? why : rw_strerror(r));
+		for (int k = 0; k < n && k < (int)sizeof(msg); k++)
+			if ((unsigned char)msg[k] < 0x20 || msg[k] == 0x7f)
+				msg[k] = '?';
+		/* over the channel: the parent logs it (stderr may be /dev/null) */
+		if (n > 0)
+			(void)rw_chan_send(fd[0], RW_CHAN_LOG, ws->generation, msg,
+					   (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
 		_exit(RW_WORKER_EXIT_FATAL);
 	}
 	_exit(RW_WORKER_EXIT_OK);
@@ -362,6 +396,9 @@ static int rw_workers_chan_msg(struct rw_workers *ws, struct rw_worker_heard *h,
 		memcpy(&h->st, body, sizeof(h->st));
 		return 0;
 	case RW_CHAN_READY:
+		return 0;
+	case RW_CHAN_LOG:
+		fprintf(stderr, "regwalld: worker %.*s\n", (int)hdr.len, (const char *)body);
 		return 0;
 	default:
 		return -1; /* STOP is not the worker's to send */
@@ -880,6 +917,17 @@ void rw_workers_fini(struct rw_workers *ws)
 	rw_workers_lset_free(&ws->cur, NULL);
 	rw_limit_destroy(ws->limit);
 	ws->limit = NULL;
+}
+
+int rw_workers_set_user(struct rw_workers *ws, const char *user, struct rw_diag *diag)
+{
+	if (geteuid() != 0 && !user)
+		return 0; /* not root: nothing to drop; the sandbox still applies */
+	char err[160];
+	int r = rw_sandbox_user_lookup(user, &ws->user, err, sizeof(err));
+	if (r)
+		rw_diag_err(diag, NULL, 0, "%s", err);
+	return r;
 }
 
 void rw_workers_attach(struct rw_workers *ws, struct rw_loop *loop, rw_workers_event_fn *on_event,

@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include "appliance/rw_backoff.h"
+#include "appliance/rw_sandbox.h"
 #include "fwd/rw_chan.h"
 #include "fwd/rw_fwd.h"
 #include "fwd/rw_loop.h"
@@ -105,10 +106,14 @@ struct rw_workers {
 	/* events of workers that are gone (their last STATS) */
 	uint64_t gone_events_sent, gone_events_dropped, events_received;
 	uint64_t bad_messages; /* malformed channel messages (the worker was killed) */
+	struct rw_sandbox_user user; /* the workers run as this user (rw_sandbox.h) */
 };
 
-/* n = 0 disables the data path. Creates the shared limiter. */
+/* n = 0 disables the data path. Creates the shared limiter. As root,
+ * resolves the worker user: user, or NULL for "regwall" falling back to
+ * "nobody" (an unknown user refuses the start). */
 int rw_workers_init(struct rw_workers *ws, unsigned n, struct rw_diag *diag);
+int rw_workers_set_user(struct rw_workers *ws, const char *user, struct rw_diag *diag);
 void rw_workers_fini(struct rw_workers *ws); /* stops the workers, closes the sockets */
 
 /* Open, or find among the current ones, every listening socket policy p

@@ -32,6 +32,16 @@ int rw_chan_parse(const uint8_t *buf, size_t n, struct rw_chan_hdr *hdr, const u
 		if (hdr->len != sizeof(struct rw_chan_stats))
 			return RW_EPROTO;
 		break;
+	case RW_CHAN_LOG:
+		/* printable text only: it goes into the parent's log as is */
+		if (hdr->len == 0 || hdr->len > RW_CHAN_LOG_MAX)
+			return RW_EPROTO;
+		for (uint32_t i = 0; i < hdr->len; i++) {
+			uint8_t c = buf[sizeof(*hdr) + i];
+			if (c < 0x20 || c == 0x7f)
+				return RW_EPROTO;
+		}
+		break;
 	default:
 		return RW_EPROTO;
 	}

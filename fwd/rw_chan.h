@@ -13,6 +13,8 @@
  *                   STATS    struct rw_chan_stats: sent every
  *                            RW_CHAN_STATS_MS from the worker's loop, so
  *                            the parent sees a worker whose loop stalls
+ *                   LOG      a message for regwalld's log (a worker has
+ *                            no writable stderr once sandboxed)
  *
  * Every receiver checks type and length before it looks at a body
  * (rw_chan_parse); a malformed message from a worker ends that worker,
@@ -32,7 +34,9 @@ enum rw_chan_type {
 	RW_CHAN_READY = 2,
 	RW_CHAN_EVENT = 3,
 	RW_CHAN_STATS = 4,
+	RW_CHAN_LOG = 5,
 };
+#define RW_CHAN_LOG_MAX 1024u
 
 struct rw_chan_hdr {
 	uint16_t type;

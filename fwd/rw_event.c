@@ -2,8 +2,11 @@
 
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "inspect/rw_err.h"
 
@@ -11,6 +14,53 @@ void rw_event_emit(const struct rw_fwd_events *events, const struct rw_fwd_event
 {
 	if (events && events->emit)
 		events->emit(events->ctx, ev);
+}
+
+static bool rw_event_plain(unsigned char ch)
+{
+	return ch >= 0x21 && ch <= 0x7e && ch != '\\';
+}
+
+size_t rw_event_escape(const void *p, size_t n, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *b = p;
+	size_t o = 0, full = 0;
+	for (size_t i = 0; i < n; i++)
+		full += rw_event_plain(b[i]) ? 1 : 4;
+	for (size_t i = 0; i < n; i++) {
+		bool plain = rw_event_plain(b[i]);
+		size_t need = plain ? 1 : 4;
+		/* when the whole does not fit, keep room for "..." */
+		size_t reserve = full + 1 > cap ? 3 : 0;
+		if (o + need + reserve + 1 > cap) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (plain) {
+			out[o++] = (char)b[i];
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[b[i] >> 4];
+			out[o++] = hex[b[i] & 15];
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+void rw_event_time_iso(uint64_t time_ms, char out[RW_EVENT_TIME_LEN])
+{
+	time_t s = (time_t)(time_ms / 1000u);
+	struct tm tm;
+	if (!gmtime_r(&s, &tm) ||
+	    strftime(out, RW_EVENT_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
+		snprintf(out, RW_EVENT_TIME_LEN, "1970-01-01T00:00:00.000Z");
+		return;
+	}
+	snprintf(out + 19, RW_EVENT_TIME_LEN - 19, ".%03uZ", (unsigned)(time_ms % 1000u));
 }
 
 static int rw_event_set_str(json_t *o, const char *key, const char *v)
@@ -36,7 +86,10 @@ int rw_event_json_write(FILE *out, const struct rw_fwd_event *ev)
 	if (!o)
 		return RW_ENOMEM;
 	int rc = 0;
+	char iso[RW_EVENT_TIME_LEN];
+	rw_event_time_iso(ev->time_ms, iso);
 	rc |= rw_event_set_u64(o, "time_ms", ev->time_ms);
+	rc |= rw_event_set_str(o, "time", iso);
 	rc |= rw_event_set_str(o, "kind", ev->kind);
 	rc |= rw_event_set_str(o, "reason", ev->reason);
 	rc |= rw_event_set_str(o, "listener", ev->listener);
@@ -51,6 +104,7 @@ int rw_event_json_write(FILE *out, const struct rw_fwd_event *ev)
 	rc |= rw_event_set_str(o, "ja4", ev->ja4);
 	rc |= rw_event_set_str(o, "identity", ev->identity);
 	rc |= rw_event_set_str(o, "cert_subject", ev->cert_subject);
+	rc |= rw_event_set_str(o, "cert_issuer", ev->cert_issuer);
 	rc |= rw_event_set_str(o, "method", ev->method);
 	rc |= rw_event_set_str(o, "repository", ev->repository);
 	rc |= rw_event_set_str(o, "operation", ev->operation);

@@ -24,6 +24,8 @@
  *     reference, digest (Docker-Content-Digest, else the one asked for),
  *     from (the mount source), status, bytes_up of the request, identity;
  *     "term" when a terminated connection ends.
+ * Every JSON line carries "time_ms" and "time", the same instant as ISO
+ * 8601 UTC with milliseconds ("2026-12-04T03:12:45.123Z").
  * Fields not known for an event are NULL / 0. */
 #ifndef RW_EVENT_H
 #define RW_EVENT_H
@@ -39,10 +41,13 @@ struct rw_fwd_event {
 	uint8_t src_family;   /* AF_INET / AF_INET6, 0 if unknown */
 	uint8_t src_addr[16];
 	uint16_t src_port;    /* host order */
-	const char *sni;      /* NULL when the hello was not (fully) seen */
+	const char *sni;      /* NULL when the hello was not (fully) seen; a refused
+			       * name as asked, through rw_event_escape */
 	const char *ja4;
 	const char *identity; /* terminate mode; NULL in passthrough */
-	const char *cert_subject; /* a verified client certificate no identity names */
+	const char *cert_subject; /* a verified client certificate no identity names,
+				   * or the one a refusal (client_cert_*) is about */
+	const char *cert_issuer;  /* refusals (client_cert_*): that certificate's issuer */
 	const char *method, *repository, *operation, *digest; /* terminate mode */
 	const char *reference; /* terminate mode: tag or digest of a pushed manifest */
 	const char *from;     /* terminate mode: a mount's source repository */
@@ -56,6 +61,21 @@ struct rw_fwd_events {
 	void (*emit)(void *ctx, const struct rw_fwd_event *ev);
 	void *ctx;
 };
+
+/* Longest escaped string rw_event_escape writes, NUL included. */
+#define RW_EVENT_STR_MAX 256
+
+/* Untrusted bytes (a refused server name, a name from an unverified
+ * certificate) as a printable, bounded event string: bytes 0x21..0x7e
+ * other than '\\' stay, every other byte becomes "\\xNN"; output that
+ * would not fit in cap (at most RW_EVENT_STR_MAX is needed) ends in "..."
+ * and never in a cut escape. Returns the length written. cap >= 4. */
+size_t rw_event_escape(const void *p, size_t n, char *out, size_t cap);
+
+/* time_ms as ISO 8601 UTC with milliseconds, "2026-12-04T03:12:45.123Z"
+ * (out holds RW_EVENT_TIME_LEN bytes). */
+#define RW_EVENT_TIME_LEN 25
+void rw_event_time_iso(uint64_t time_ms, char out[RW_EVENT_TIME_LEN]);
 
 /* Call events->emit if events and emit are set. */
 void rw_event_emit(const struct rw_fwd_events *events, const struct rw_fwd_event *ev);

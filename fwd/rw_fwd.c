@@ -33,6 +33,7 @@ void rw_fwd_opts_default(struct rw_fwd_opts *o)
 	*o = (struct rw_fwd_opts){
 		.hello_timeout_ms = RW_LIMITS_DEF_HELLO_MS,
 		.connect_timeout_ms = RW_LIMITS_DEF_CONNECT_MS,
+		.response_timeout_ms = RW_LIMITS_DEF_RESPONSE_MS,
 		.idle_timeout_ms = RW_LIMITS_DEF_IDLE_MS,
 		.max_conns = RW_LIMITS_DEF_MAX_CONNS,
 		.max_per_source = RW_LIMITS_DEF_MAX_PER_SOURCE,
@@ -54,6 +55,7 @@ void rw_fwd_opts_from_policy(struct rw_fwd_opts *o, const struct rw_policy *p)
 	o->header_timeout_ms = l->header_timeout_ms;
 	o->idle_timeout_ms = l->idle_timeout_ms;
 	o->connect_timeout_ms = l->connect_timeout_ms;
+	o->response_timeout_ms = l->response_timeout_ms;
 	o->max_conns = l->max_connections;
 	o->max_per_source = l->max_per_source;
 	o->drain_timeout_ms = l->drain_timeout_ms;

@@ -35,6 +35,8 @@
 struct rw_fwd_opts {
 	uint32_t hello_timeout_ms;   /* accept -> complete ClientHello; default 5000 */
 	uint32_t connect_timeout_ms; /* upstream connect(); default 5000 */
+	uint32_t response_timeout_ms; /* terminate: request written upstream -> final
+				       * response head, else 504; default 120000 */
 	uint32_t idle_timeout_ms;    /* no byte either way while relaying; default 300000 */
 	uint32_t max_conns;          /* live connections per worker; default 4096 */
 	uint32_t max_per_source;     /* per source address (v6: /64); 0 = none; default 256 */

@@ -37,6 +37,13 @@
  * round trip and a busy client. */
 #define RW_TERM_DRAIN_GRACE_MS 1000
 
+/* How long a connection closed while the client may still be sending is
+ * read and its input dropped (rw_term_linger): long enough for a client
+ * to read the answer and stop, short enough not to hold a slot. */
+#define RW_TERM_LINGER_MS 2000
+/* Reads of 16 KiB per readiness event while lingering. */
+#define RW_TERM_LINGER_READS 16
+
 /* ---- per-connection I/O state ---- */
 
 /* The ~180 KiB of buffers and parse results a connection needs for a
@@ -165,6 +172,18 @@ static void rw_term_emit(struct rw_term_conn *c, const char *kind, const char *r
 		.duration_ms = rw_loop_clock_ms() - c->t_start,
 	};
 	memcpy(ev.src_addr, c->src_addr, sizeof(ev.src_addr));
+	if (c->state == RW_TERM_HANDSHAKE && c->ssl) {
+		/* a refused handshake: the name asked for, the certificate
+		 * that failed (both escaped by rw_tlsctx) */
+		if (!ev.sni)
+			ev.sni = rw_tlsctx_sni(c->ssl) ? rw_tlsctx_sni(c->ssl)
+						       : rw_tlsctx_sni_asked(c->ssl);
+		const char *subj, *iss;
+		if (rw_tlsctx_refused_cert(c->ssl, &subj, &iss)) {
+			ev.cert_subject = subj;
+			ev.cert_issuer = iss;
+		}
+	}
 	if (with_request && c->io) {
 		const struct rw_oci_req *o = &c->io->oci;
 		ev.method = c->method;
@@ -207,7 +226,7 @@ static void rw_term_close(struct rw_term_conn *c, const char *kind, const char *
 	rw_term_close_up(c, rst);
 	rw_term_interest(c, c->cfd, &c->creg, &c->cmask, 0, NULL);
 	if (c->ssl) {
-		if (!rst && c->state != RW_TERM_HANDSHAKE) {
+		if (!rst && c->state != RW_TERM_HANDSHAKE && !c->lingering) {
 			ERR_clear_error();
 			(void)SSL_shutdown(c->ssl); /* best effort close_notify */
 		}
@@ -413,8 +432,18 @@ static const char *rw_term_code_for(int status)
 		return "TOOMANYREQUESTS";
 	case 413:
 		return "SIZE_INVALID";
+	case 502:
+	case 503:
+	case 504:
+		/* distribution's code for "service unavailable": the registry
+		 * behind regwall did not answer; a retry later may work. */
+		return "UNAVAILABLE";
 	default:
-		return "UNSUPPORTED";
+		/* 400, 414, 417, 431, 501, 505: what the client sent is not
+		 * supported; any other 5xx regwall answers is the registry
+		 * side failing, never the request */
+		return status >= 500 && status != 501 && status != 505 ? "UNAVAILABLE"
+									 : "UNSUPPORTED";
 	}
 }
 
@@ -429,6 +458,8 @@ static void rw_term_refuse_req(struct rw_term_conn *c, int status, const char *c
 	bool body = io->req.framing == RW_HTTP_BODY_CHUNKED ||
 		    (io->req.framing == RW_HTTP_BODY_LENGTH && io->req.content_length > 0);
 	c->close_after = must_close || body || !io->req.keep_alive || c->w->draining;
+	/* the body (or, for a malformed head, whatever follows) is not read */
+	c->linger = must_close || body;
 	struct rw_oci_reply r = {
 		.status = status,
 		.code = code ? code : rw_term_code_for(status),
@@ -535,23 +566,46 @@ static int rw_term_head(struct rw_term_conn *c)
 	return 1;
 }
 
-static void rw_term_bad_gateway(struct rw_term_conn *c, const char *msg)
+/* Can regwall still answer the current request itself (502, 504)? Only
+ * while no byte of the registry's final response head has reached the
+ * client: what was written so far is nothing, or whole interim heads (a
+ * relayed "100 Continue" announces a final response still to come, and
+ * ours is one). Interim bytes framed but not yet written are dropped; an
+ * interim head written only in part cannot be followed by ours. The one
+ * rule for every place that decides it: upstream write and read errors,
+ * a malformed response, the response and idle timers. */
+static bool rw_term_can_answer(const struct rw_term_conn *c)
 {
-	/* Nothing of the response reached the client yet: answer 502 and
-	 * close (the request body, if any, is not framed any more). */
+	return c->resp_bytes == 0 || c->resp_bytes == c->resp_interim;
+}
+
+/* The registry failed the current request before its final response
+ * head reached the client (rw_term_can_answer): answer status (502 or
+ * 504) in its error format and close (the request body, if any, is not
+ * framed any more). */
+static void rw_term_gateway_fail(struct rw_term_conn *c, int status, const char *reason,
+				 const char *msg)
+{
 	struct rw_term_io_state *io = c->io;
 	rw_term_close_up(c, true);
-	struct rw_oci_reply r = { .status = 502, .code = "UNSUPPORTED", .message = msg,
-				  .close = true };
+	struct rw_oci_reply r = { .status = status, .code = rw_term_code_for(status),
+				  .message = msg, .close = true };
 	size_t len = 0;
 	if (rw_oci_reply_build(&r, io->reply, sizeof(io->reply), &len))
 		len = 0;
 	io->reply_len = len;
 	io->reply_off = 0;
+	c->resp_fwd = 0;
 	c->close_after = true;
-	c->resp_status = 502;
-	rw_term_emit(c, "refuse", "upstream_failed", true);
+	c->linger = !c->body_done;
+	c->resp_status = (unsigned)status;
+	rw_term_emit(c, "refuse", reason, true);
 	c->state = RW_TERM_REPLY;
+}
+
+static void rw_term_bad_gateway(struct rw_term_conn *c, const char *msg)
+{
+	rw_term_gateway_fail(c, 502, "upstream_failed", msg);
 }
 
 static void rw_term_start_exchange(struct rw_term_conn *c)
@@ -566,6 +620,9 @@ static void rw_term_start_exchange(struct rw_term_conn *c)
 	c->up_reuse = false;
 	c->resp_fwd = 0;
 	c->resp_status = 0;
+	c->resp_interim = 0;
+	c->req_sent_at = 0;
+	c->linger = false;
 	c->close_after = !io->req.keep_alive || w->draining;
 	io->uin.off = io->uin.len = 0;
 	if (c->up.state == RW_UP_READY) {
@@ -590,11 +647,23 @@ static void rw_term_start_exchange(struct rw_term_conn *c)
 
 /* ---- client side I/O ---- */
 
+/* The whole request is with the registry and its response is not all
+ * in: the client is still read, so that one that gives up (close_notify,
+ * FIN, reset) frees its registry connection at once instead of at the
+ * response or idle timeout. Bytes it sends meanwhile are a pipelined next
+ * request and wait in the client buffer; when that is full, reading
+ * stops (backpressure) and so does the watch. */
+static bool rw_term_awaiting(const struct rw_term_conn *c)
+{
+	return c->state == RW_TERM_FORWARD && c->body_done && !c->resp_done;
+}
+
 static int rw_term_client_read(struct rw_term_conn *c)
 {
 	struct rw_term_io_state *io = c->io;
 	bool in_body = c->state == RW_TERM_FORWARD && !c->body_done;
-	if (c->state != RW_TERM_HEAD && !in_body)
+	bool awaiting = rw_term_awaiting(c);
+	if (c->state != RW_TERM_HEAD && !in_body && !awaiting)
 		return 0;
 	if (!io) {
 		/* An idle keep-alive session holds no buffers: they are mapped
@@ -629,6 +698,9 @@ static int rw_term_client_read(struct rw_term_conn *c)
 	if (n == 0) {
 		if (c->state == RW_TERM_HEAD && b->off == b->len)
 			rw_term_close(c, "term", "done", false);
+		else if (awaiting)
+			/* gave up waiting: free the registry's socket too, at once */
+			rw_term_close(c, "term", "client_gone", true);
 		else
 			rw_term_close(c, "term", "client_error", true);
 		return -1;
@@ -738,6 +810,15 @@ static size_t rw_term_pace(struct rw_term_conn *c, size_t n)
 	return n < c->pace_credit ? n : (size_t)c->pace_credit;
 }
 
+/* The response timeout runs from the moment the head and the whole body
+ * have been written to the registry. */
+static void rw_term_mark_sent(struct rw_term_conn *c)
+{
+	struct rw_term_io_state *io = c->io;
+	if (!c->req_sent_at && c->body_done && c->body_avail == 0 && io->hout_off == io->hout_len)
+		c->req_sent_at = rw_loop_now_ms(&c->w->loop);
+}
+
 static int rw_term_up_write(struct rw_term_conn *c)
 {
 	struct rw_term_io_state *io = c->io;
@@ -773,8 +854,10 @@ static int rw_term_up_write(struct rw_term_conn *c)
 		p = io->cin.data + io->cin.off;
 		n = c->body_avail;
 	}
-	if (n == 0)
+	if (n == 0) {
+		rw_term_mark_sent(c);
 		return 0;
+	}
 	bool metered = rw_term_metered(c);
 	if (metered) {
 		n = rw_term_pace(c, n);
@@ -788,7 +871,7 @@ static int rw_term_up_write(struct rw_term_conn *c)
 		return 0;
 	}
 	if (r < 0) {
-		if (c->resp_fwd == 0 && c->resp_bytes == 0 && !c->resp_head_done) {
+		if (rw_term_can_answer(c)) {
 			rw_term_bad_gateway(c, "registry connection lost");
 			return 1;
 		}
@@ -806,6 +889,7 @@ static int rw_term_up_write(struct rw_term_conn *c)
 	c->body_bytes += (uint64_t)r;
 	c->bytes_up += (uint64_t)r;
 	c->last_io = rw_loop_now_ms(&c->w->loop);
+	rw_term_mark_sent(c);
 	return 1;
 }
 
@@ -831,19 +915,15 @@ static int rw_term_up_read(struct rw_term_conn *c)
 		return 1;
 	}
 	/* EOF or error from the registry */
-	if (!c->resp_head_done) {
-		if (c->resp_bytes == 0 && c->resp_fwd == 0) {
-			rw_term_bad_gateway(c, "registry closed the connection");
-			return 1;
-		}
-		rw_term_close(c, "term", "upstream_error", true);
-		return -1;
-	}
-	if (n == 0 && rw_httpresp_body_eof(&c->resp_body) == RW_INSPECT_OK) {
+	if (c->resp_head_done && n == 0 && rw_httpresp_body_eof(&c->resp_body) == RW_INSPECT_OK) {
 		c->resp_done = true;
 		c->close_after = true;
 		rw_term_unregister_up(c);
 		rw_upstream_close(&c->up);
+		return 1;
+	}
+	if (rw_term_can_answer(c)) {
+		rw_term_bad_gateway(c, "registry closed the connection");
 		return 1;
 	}
 	rw_term_close(c, "term", "upstream_error", true);
@@ -893,8 +973,10 @@ static int rw_term_resp(struct rw_term_conn *c)
 			goto bad;
 		c->resp_fwd += io->resp.head_len;
 		progress = 1;
-		if (io->resp.interim)
+		if (io->resp.interim) {
+			c->resp_interim += io->resp.head_len;
 			continue;
+		}
 		c->resp_head_done = true;
 		c->resp_status = io->resp.status;
 		size_t dl = io->resp.digest.len < sizeof(c->resp_digest) ? io->resp.digest.len : 0;
@@ -933,7 +1015,7 @@ static int rw_term_resp(struct rw_term_conn *c)
 	}
 	return progress;
 bad:
-	if (c->resp_bytes == 0 && b->off == 0) {
+	if (rw_term_can_answer(c)) {
 		rw_term_bad_gateway(c, "registry sent a malformed response");
 		return 1;
 	}
@@ -964,6 +1046,53 @@ static const char *rw_term_push_event(enum rw_oci_op op, bool has_digest, unsign
 	}
 }
 
+/* Close after an answer that has been written in full. When the client
+ * may still be sending (the rest of a body regwall or the registry
+ * answered early, whatever follows a malformed head), a plain close
+ * would have the kernel answer those bytes with a reset, and a reset
+ * can destroy the answer before the client has read it (curl: "Send
+ * failure: Broken pipe" instead of the 502). So: close_notify and FIN,
+ * then read and drop the client's input until it closes, for at most
+ * RW_TERM_LINGER_MS; then close. */
+static void rw_term_close_answered(struct rw_term_conn *c)
+{
+	bool pending = c->io && c->io->cin.off < c->io->cin.len;
+	if (!c->linger && !pending) {
+		rw_term_close(c, "term", "done", false);
+		return;
+	}
+	struct rw_fwd_worker *w = c->w;
+	rw_term_close_up(c, false);
+	ERR_clear_error();
+	(void)SSL_shutdown(c->ssl);
+	ERR_clear_error();
+	shutdown(c->cfd, SHUT_WR);
+	rw_loop_timer_cancel(&w->loop, &c->pace_timer);
+	c->paced = false;
+	rw_term_io_free(w, c->io);
+	c->io = NULL;
+	c->lingering = true;
+	c->linger_by = rw_loop_now_ms(&w->loop) + RW_TERM_LINGER_MS;
+	if (rw_term_interest(c, c->cfd, &c->creg, &c->cmask, RW_LOOP_READ, rw_term_on_client) ||
+	    rw_term_arm(c))
+		rw_term_close(c, "term", "done", false);
+}
+
+/* Lingering: drop what the client sends; its EOF (or an error) ends it. */
+static void rw_term_linger_read(struct rw_term_conn *c)
+{
+	static uint8_t sink[16384];
+	for (int i = 0; i < RW_TERM_LINGER_READS; i++) {
+		ssize_t n = recv(c->cfd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		rw_term_close(c, "term", "done", false);
+		return;
+	}
+}
+
 /* The exchange ends when the whole response has reached the client. */
 static int rw_term_finish(struct rw_term_conn *c)
 {
@@ -972,7 +1101,7 @@ static int rw_term_finish(struct rw_term_conn *c)
 		if (io->reply_off < io->reply_len)
 			return 0;
 		if (c->close_after || c->w->draining) {
-			rw_term_close(c, "term", "done", false);
+			rw_term_close_answered(c);
 			return -1;
 		}
 		c->state = RW_TERM_HEAD;
@@ -992,7 +1121,9 @@ static int rw_term_finish(struct rw_term_conn *c)
 	if (!c->body_done) {
 		/* The registry answered before the body ended (an error,
 		 * usually): the rest of the body cannot be framed away. */
-		rw_term_close(c, "term", "done", false);
+		rw_term_close_up(c, true);
+		c->linger = true;
+		rw_term_close_answered(c);
 		return -1;
 	}
 	if (!c->up_reuse || io->uin.off != io->uin.len)
@@ -1015,11 +1146,16 @@ static int rw_term_finish(struct rw_term_conn *c)
 /* ---- timers ---- */
 
 static const char rw_term_why_drain[] = "drain";
+static const char rw_term_why_response[] = "response_timeout";
 
 static uint64_t rw_term_deadline(const struct rw_term_conn *c, const char **why)
 {
 	const struct rw_fwd_opts *o = &c->w->o;
 	uint64_t dl;
+	if (c->lingering) {
+		*why = "done";
+		return c->linger_by;
+	}
 	switch (c->state) {
 	case RW_TERM_HANDSHAKE:
 		*why = "handshake_timeout";
@@ -1038,6 +1174,12 @@ static uint64_t rw_term_deadline(const struct rw_term_conn *c, const char **why)
 		*why = "upstream_error";
 		return c->last_io + o->connect_timeout_ms;
 	default:
+		/* The request is with the registry: its answer is due within
+		 * the response timeout, whatever the idle timeout says. */
+		if (c->state == RW_TERM_FORWARD && c->req_sent_at && !c->resp_head_done) {
+			*why = rw_term_why_response;
+			return c->req_sent_at + o->response_timeout_ms;
+		}
 		*why = "idle_timeout";
 		/* While the upload waits for byte budget, regwall holds the
 		 * client's bytes: the client is not idle, and the idle time
@@ -1070,6 +1212,10 @@ static void rw_term_on_timer(struct rw_loop *l, void *arg)
 	uint64_t dl = rw_term_deadline(c, &why);
 	uint64_t now = rw_loop_now_ms(l);
 	if (now >= dl) {
+		if (c->lingering) {
+			rw_term_close(c, "term", "done", false);
+			return;
+		}
 		if (why == rw_term_why_drain) {
 			/* Last look: the first bytes of a request may sit in the
 			 * socket with their event not handled yet. Bytes read
@@ -1092,6 +1238,22 @@ static void rw_term_on_timer(struct rw_loop *l, void *arg)
 			rw_term_pump(c);
 			return;
 		}
+		/* The registry is what the request waits for: it sent no
+		 * final response head in time, or it stopped taking the
+		 * request's bytes (regwall holds some to write). */
+		bool up_stalled = c->state == RW_TERM_FORWARD && c->io &&
+				  (why == rw_term_why_response ||
+				   c->io->hout_off < c->io->hout_len || c->body_avail > 0);
+		if (up_stalled && rw_term_can_answer(c)) {
+			rw_term_gateway_fail(c, 504, "upstream_timeout",
+					     why == rw_term_why_response
+						     ? "registry did not answer in time"
+						     : "registry stopped reading the request");
+			rw_term_pump(c);
+			return;
+		}
+		if (why == rw_term_why_response)
+			why = "upstream_error";
 		rw_term_close(c, c->state == RW_TERM_HANDSHAKE ? "refuse" : "term", why, false);
 		return;
 	}
@@ -1156,7 +1318,8 @@ static void rw_term_pump(struct rw_term_conn *c)
 	 * event, which is pending at once on a healthy socket (and if the
 	 * socket is not writable the connection waits on the client anyway),
 	 * so the loop calls back after serving other connections. */
-	bool reading = c->state == RW_TERM_HEAD || (c->state == RW_TERM_FORWARD && !c->body_done);
+	bool reading = c->state == RW_TERM_HEAD || (c->state == RW_TERM_FORWARD && !c->body_done) ||
+		       rw_term_awaiting(c);
 	if (budget_out || (c->ssl && reading && SSL_pending(c->ssl) > 0 && c->io &&
 			   (c->io->cin.off > 0 || c->io->cin.len < sizeof(c->io->cin.data))))
 		c->cwant |= RW_LOOP_WRITE;
@@ -1173,6 +1336,10 @@ static void rw_term_pump(struct rw_term_conn *c)
 static void rw_term_on_client(struct rw_loop *l, int fd, unsigned events, void *arg)
 {
 	struct rw_term_conn *c = arg;
+	if (c->lingering) {
+		rw_term_linger_read(c);
+		return;
+	}
 	if ((events & RW_LOOP_ERROR) && !(events & (RW_LOOP_READ | RW_LOOP_WRITE))) {
 		rw_term_close(c, c->state == RW_TERM_HANDSHAKE ? "refuse" : "term",
 			      c->state == RW_TERM_HANDSHAKE ? "tls_handshake" : "client_error", true);

@@ -36,13 +36,18 @@
  *     registry would take parameters from; "upload_start_body": a body on
  *     a mount or a non-monolithic upload start; both 403), "misdirected"
  *     (Host != SNI), "rate_limited", "http_<refuse>" (framing),
- *     "upstream_failed" (connect/TLS/response error; answered 502)
+ *     "upstream_failed" (connect/TLS/response error; answered 502),
+ *     "upstream_timeout" (no final response head within the response
+ *     timeout, or the registry stopped reading the request until the
+ *     idle timeout; answered 504)
  *   push (the registry answered a push operation): "manifest_put" (201),
  *     "upload_mount" (any status: 201 linked, 202 did not), and when 2xx
  *     "upload_complete", "upload_start" (monolithic); events carry from
  *     and status
  *   end of connection ("term"): "done", "idle_timeout", "header_timeout",
- *     "client_error", "upstream_error", "drain" (the worker began draining:
+ *     "client_error", "client_gone" (closed or reset while the registry
+ *     had its request: both sockets closed at once), "upstream_error",
+ *     "drain" (the worker began draining:
  *     an idle session at once; one still in the handshake or silent since
  *     it, after a 1 s grace)
  */
@@ -143,6 +148,9 @@ struct rw_term_conn {
 	struct rw_term_io_state *io;
 	/* current exchange */
 	bool close_after;    /* close once the reply / response is flushed */
+	bool linger;         /* ...and the client may still be sending: linger first */
+	bool lingering;      /* answered and shut down; dropping input until EOF */
+	uint64_t linger_by;
 	bool body_done;
 	size_t body_avail;   /* framed body bytes at cin.off not yet sent up */
 	uint64_t body_bytes; /* bytes of this request sent up (head + body) */
@@ -150,6 +158,8 @@ struct rw_term_conn {
 	bool resp_head_done, resp_done, up_reuse;
 	size_t resp_fwd;     /* framed response bytes at uin.off not yet sent */
 	uint64_t resp_bytes; /* response bytes sent to the client */
+	uint64_t resp_interim; /* bytes of interim (1xx) heads framed this exchange */
+	uint64_t req_sent_at;  /* head and whole body written up (loop ms); 0 = not yet */
 	struct rw_httpresp_body resp_body;
 	unsigned resp_status;
 	char resp_digest[RW_OCI_DIGEST_MAX + 1];

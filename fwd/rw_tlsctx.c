@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "fwd/rw_event.h"
 #include "fwd/rw_names.h"
 #include "inspect/rw_cursor.h"
 #include "inspect/rw_err.h"
@@ -22,6 +23,14 @@ static const unsigned char rw_tlsctx_alpn_http11[] = { 8, 'h', 't', 't', 'p', '/
 
 static int rw_tlsctx_ex_reason = -1;
 static int rw_tlsctx_ex_sni = -1; /* the name the client sent, validated */
+static int rw_tlsctx_ex_asked = -1; /* a refused name as asked, escaped (events) */
+static int rw_tlsctx_ex_cert = -1;  /* the certificate verification refused (events) */
+
+/* Subject and issuer of a client certificate that failed verification. */
+struct rw_tlsctx_bad_cert {
+	char subject[RW_EVENT_STR_MAX];
+	char issuer[RW_EVENT_STR_MAX];
+};
 
 static void rw_tlsctx_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 			      void *argp)
@@ -42,6 +51,10 @@ static int rw_tlsctx_ex_index(void)
 		rw_tlsctx_ex_reason = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (rw_tlsctx_ex_sni < 0)
 		rw_tlsctx_ex_sni = SSL_get_ex_new_index(0, NULL, NULL, NULL, rw_tlsctx_ex_free);
+	if (rw_tlsctx_ex_asked < 0)
+		rw_tlsctx_ex_asked = SSL_get_ex_new_index(0, NULL, NULL, NULL, rw_tlsctx_ex_free);
+	if (rw_tlsctx_ex_cert < 0)
+		rw_tlsctx_ex_cert = SSL_get_ex_new_index(0, NULL, NULL, NULL, rw_tlsctx_ex_free);
 	return rw_tlsctx_ex_reason;
 }
 
@@ -50,6 +63,100 @@ const char *rw_tlsctx_sni(const SSL *ssl)
 	if (rw_tlsctx_ex_sni < 0)
 		return NULL;
 	return SSL_get_ex_data(ssl, rw_tlsctx_ex_sni);
+}
+
+const char *rw_tlsctx_sni_asked(const SSL *ssl)
+{
+	if (rw_tlsctx_ex_asked < 0)
+		return NULL;
+	return SSL_get_ex_data(ssl, rw_tlsctx_ex_asked);
+}
+
+bool rw_tlsctx_refused_cert(const SSL *ssl, const char **subject, const char **issuer)
+{
+	const struct rw_tlsctx_bad_cert *b =
+		rw_tlsctx_ex_cert < 0 ? NULL : SSL_get_ex_data(ssl, rw_tlsctx_ex_cert);
+	if (!b)
+		return false;
+	*subject = b->subject;
+	*issuer = b->issuer;
+	return true;
+}
+
+/* A name of an unverified certificate, for a refusal event: RFC 2253 with
+ * every byte >= 0x80 and every control byte escaped by OpenSSL as \XX
+ * (nothing in it is trusted, so no UTF-8 look-alikes either), bounded to
+ * cap with "..." at the end (never inside an escape); a byte outside
+ * 0x20..0x7e, which OpenSSL should never leave, becomes '?'. */
+static void rw_tlsctx_name_str(const X509_NAME *name, char *out, size_t cap)
+{
+	out[0] = '\0';
+	BIO *bio = BIO_new(BIO_s_mem());
+	if (!bio)
+		return;
+	char *p = NULL;
+	if (name && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
+		long got = BIO_get_mem_data(bio, &p);
+		size_t n = got > 0 ? (size_t)got : 0, o = 0;
+		bool cut = n + 1 > cap;
+		size_t keep = cut ? cap - 4 : n;
+		/* do not end inside a "\XX" escape */
+		if (cut)
+			for (size_t k = keep > 2 ? keep - 2 : 0; k < keep; k++)
+				if (p[k] == '\\') {
+					keep = k;
+					break;
+				}
+		for (; o < keep; o++)
+			out[o] = p[o] >= 0x20 && p[o] <= 0x7e ? p[o] : '?';
+		if (cut) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+		}
+		out[o] = '\0';
+	}
+	BIO_free(bio);
+}
+
+/* Verification failed somewhere in the chain: keep the leaf's subject and
+ * issuer (once per handshake) so the refusal says whose certificate it
+ * was. OpenSSL's own decision stands. */
+static int rw_tlsctx_on_verify(int ok, X509_STORE_CTX *xs)
+{
+	if (ok)
+		return ok;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	if (!ssl || !leaf || rw_tlsctx_ex_cert < 0 || SSL_get_ex_data(ssl, rw_tlsctx_ex_cert))
+		return ok;
+	struct rw_tlsctx_bad_cert *b = OPENSSL_zalloc(sizeof(*b));
+	if (!b)
+		return ok;
+	rw_tlsctx_name_str(X509_get_subject_name(leaf), b->subject, sizeof(b->subject));
+	rw_tlsctx_name_str(X509_get_issuer_name(leaf), b->issuer, sizeof(b->issuer));
+	if (!SSL_set_ex_data(ssl, rw_tlsctx_ex_cert, b))
+		OPENSSL_free(b);
+	return ok;
+}
+
+/* The first host_name of a server_name extension that was refused, as
+ * sent (bytes, not a checked name), escaped for the event. A list that
+ * does not parse leaves nothing. */
+static void rw_tlsctx_note_asked(SSL *ssl, const unsigned char *p, size_t n)
+{
+	struct rw_cursor cur, list, name;
+	uint8_t type;
+	rw_cur_init(&cur, p, n);
+	if (rw_cur_sub16(&cur, &list) || rw_cur_u8(&list, &type) || type != 0 ||
+	    rw_cur_sub16(&list, &name))
+		return;
+	char *s = OPENSSL_malloc(RW_EVENT_STR_MAX);
+	if (!s)
+		return;
+	rw_event_escape(rw_cur_ptr(&name), rw_cur_left(&name), s, RW_EVENT_STR_MAX);
+	OPENSSL_free(SSL_get_ex_data(ssl, rw_tlsctx_ex_asked));
+	if (!SSL_set_ex_data(ssl, rw_tlsctx_ex_asked, s))
+		OPENSSL_free(s);
 }
 
 static void rw_tlsctx_set_reason(SSL *ssl, const char *why)
@@ -116,6 +223,7 @@ static int rw_tlsctx_on_hello(SSL *ssl, int *al, void *arg)
 	if (!rw_tlsctx_sni_from_ext(p, n, host, sizeof(host)) ||
 	    !rw_names_match(sni->names, sni->n_names, host)) {
 		rw_tlsctx_set_reason(ssl, "sni");
+		rw_tlsctx_note_asked(ssl, p, n);
 		*al = SSL_AD_UNRECOGNIZED_NAME;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
@@ -318,9 +426,18 @@ int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_s
 		rw_tlsctx_errmsg(err, errlen, "cert", cfg->cert);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
+	/* OpenSSL 3 already compares the key with the certificate while
+	 * loading it; its "key values mismatch" says less than our words */
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 &&
+	    ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
 		rw_tlsctx_errmsg(err, errlen, "key", cfg->key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		ERR_clear_error();
+		if (err && errlen)
+			snprintf(err, errlen, "key does not belong to this certificate: key %s, cert %s",
+				 cfg->key, cfg->cert);
 		goto fail;
 	}
 	SSL_CTX_set_client_hello_cb(ctx, rw_tlsctx_on_hello, (void *)sni);
@@ -348,7 +465,7 @@ int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_s
 		int mode = SSL_VERIFY_PEER;
 		if (cfg->client_cert == RW_CCERT_REQUIRED)
 			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-		SSL_CTX_set_verify(ctx, mode, NULL);
+		SSL_CTX_set_verify(ctx, mode, rw_tlsctx_on_verify);
 		SSL_CTX_set_verify_depth(ctx, 4);
 	} else {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);

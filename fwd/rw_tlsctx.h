@@ -73,6 +73,16 @@ const char *rw_tlsctx_sni(const SSL *ssl);
  * ca_path (a PEM bundle) or, when NULL, the system's default store. */
 int rw_tlsctx_client_new(const char *ca_path, SSL_CTX **out, char *err, size_t errlen);
 
+/* The server name a refused ClientHello asked for ("sni"), as sent and
+ * escaped (rw_event_escape: bounded, printable), or NULL. */
+const char *rw_tlsctx_sni_asked(const SSL *ssl);
+
+/* After a handshake that client certificate verification failed: the
+ * leaf certificate's subject and issuer (RFC 2253, non-ASCII and control
+ * bytes escaped, bounded to RW_EVENT_STR_MAX), valid while ssl lives.
+ * False when no certificate failed. */
+bool rw_tlsctx_refused_cert(const SSL *ssl, const char **subject, const char **issuer);
+
 /* Why a callback refused the handshake: "sni", "no_sni", "alpn", or NULL
  * when no callback refused (then the handshake failed elsewhere). */
 const char *rw_tlsctx_refusal(const SSL *ssl);

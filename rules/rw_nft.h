@@ -50,9 +50,17 @@ int rw_nft_apply(struct rw_nft *n, const struct rw_nft_compiled *c, struct rw_di
 /* The same, carrying bans over: each is added to ban_v4/ban_v6 with its
  * remaining time INSIDE the replacing transaction, so a reload never lets
  * a banned source through, not even between two batches. */
+/* A ban's reason is kept in the kernel with the element (set element
+ * userdata, nft's `comment "..."`): it survives a daemon restart and
+ * `nft list set` shows it. A ban added with regwallctl always has one
+ * (RW_NFT_BAN_MANUAL when no reason was given); the ban_after meters'
+ * dynset cannot attach one, so an element without it is automatic. */
+#define RW_NFT_BAN_REASON_MAX 64
+#define RW_NFT_BAN_MANUAL "manual"
 struct rw_nft_ban {
 	struct rw_cidr addr; /* /32 or /128 */
 	uint64_t timeout_ms; /* > 0 */
+	char reason[RW_NFT_BAN_REASON_MAX + 1]; /* "" = automatic */
 };
 int rw_nft_apply_with_bans(struct rw_nft *n, const struct rw_nft_compiled *c,
 			   const struct rw_nft_ban *bans, size_t n_bans, struct rw_diag *diag);
@@ -81,9 +89,13 @@ int rw_nft_net_live_update(struct rw_nft *n, const char *network, const struct r
 			   const struct rw_cidr *del_main, size_t n_del_main, struct rw_diag *diag);
 
 /* Ban one address (prefix must be a host: /32 or /128) for timeout_ms
- * (0 = the set's default). */
+ * (0 = the set's default), with reason (printable, at most
+ * RW_NFT_BAN_REASON_MAX bytes, no '"' or '\\'; NULL or "" = none) as the
+ * element's comment. A re-ban restarts the timeout and sets the reason. */
 int rw_nft_ban_add(struct rw_nft *n, const struct rw_cidr *addr, uint64_t timeout_ms,
-		   struct rw_diag *diag);
+		   const char *reason, struct rw_diag *diag);
+/* Is s a valid ban reason (see rw_nft_ban_add)? */
+int rw_nft_ban_reason_ok(const char *s);
 int rw_nft_ban_del(struct rw_nft *n, const struct rw_cidr *addr, struct rw_diag *diag);
 
 /* List the elements of a set: interval sets as prefixes (ranges rebuilt
@@ -91,6 +103,16 @@ int rw_nft_ban_del(struct rw_nft *n, const struct rw_cidr *addr, struct rw_diag 
 typedef void (*rw_nft_elem_cb)(const struct rw_cidr *c, uint64_t expires_ms, void *arg);
 int rw_nft_set_list(struct rw_nft *n, const char *set, rw_nft_elem_cb cb, void *arg,
 		    struct rw_diag *diag);
+/* The same with each element's comment ("" when it has none, or when it
+ * is not a valid ban reason: kernel bytes are checked before use). */
+struct rw_nft_elem_info {
+	struct rw_cidr cidr;
+	uint64_t expires_ms;
+	char comment[RW_NFT_BAN_REASON_MAX + 1];
+};
+typedef void (*rw_nft_elem_info_cb)(const struct rw_nft_elem_info *e, void *arg);
+int rw_nft_set_list_info(struct rw_nft *n, const char *set, rw_nft_elem_info_cb cb, void *arg,
+			 struct rw_diag *diag);
 
 /* Counters of every deciding rule, keyed by the rule's comment
  * ("<listener> <what>", e.g. "https allow office"). */

@@ -115,7 +115,11 @@ int rw_nft_apply_with_bans(struct rw_nft *n, const struct rw_nft_compiled *c,
 		if (bans[i].timeout_ms == 0 ||
 		    a->prefix != (a->family == AF_INET ? 32 : 128))
 			continue; /* expired while we read it, or not a host */
-		rc = rw_nft_ban_msg(b, NFT_MSG_NEWSETELEM, a, bans[i].timeout_ms, "carry over");
+		/* the reason goes along (an invalid one, which we never write,
+		 * would fail the whole replace: dropped instead) */
+		rc = rw_nft_ban_msg(b, NFT_MSG_NEWSETELEM, a, bans[i].timeout_ms,
+				    rw_nft_ban_reason_ok(bans[i].reason) ? bans[i].reason : NULL,
+				    "carry over");
 	}
 	int err = 0;
 	if (!rc)

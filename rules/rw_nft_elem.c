@@ -77,7 +77,8 @@ long rw_nft_elems_interval(struct nftnl_set *s, const struct rw_cidr *v, size_t 
 	return count;
 }
 
-int rw_nft_elem_host(struct nftnl_set *s, const struct rw_cidr *c, uint64_t timeout_ms)
+int rw_nft_elem_host(struct nftnl_set *s, const struct rw_cidr *c, uint64_t timeout_ms,
+		     const char *comment)
 {
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 	if (!e)
@@ -85,6 +86,18 @@ int rw_nft_elem_host(struct nftnl_set *s, const struct rw_cidr *c, uint64_t time
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, c->addr, rw_nft_alen(c->family));
 	if (timeout_ms)
 		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
+	if (comment && comment[0]) {
+		/* as nft writes `comment "..."`: one NUL-terminated string */
+		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+		if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_SET_ELEM_COMMENT, comment)) {
+			nftnl_udata_buf_free(u);
+			nftnl_set_elem_free(e);
+			return RW_ENOMEM;
+		}
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(u),
+				   nftnl_udata_buf_len(u));
+		nftnl_udata_buf_free(u);
+	}
 	nftnl_set_elem_add(s, e);
 	return 0;
 }

@@ -107,8 +107,10 @@ int rw_nft_rule_text(const struct nftnl_rule *r, FILE *out);
  * Returns the number of elements added, or RW_ENOMEM. */
 long rw_nft_elems_interval(struct nftnl_set *s, const struct rw_cidr *v, size_t n,
 			   int with_marker);
-/* One host element (/32, /128) for a plain (hash) set; timeout 0 = default. */
-int rw_nft_elem_host(struct nftnl_set *s, const struct rw_cidr *c, uint64_t timeout_ms);
+/* One host element (/32, /128) for a plain (hash) set; timeout 0 =
+ * default; comment NULL or "" = none. */
+int rw_nft_elem_host(struct nftnl_set *s, const struct rw_cidr *c, uint64_t timeout_ms,
+		     const char *comment);
 /* Cover [start, end) (end_open: to the top of the address space) exactly
  * with prefixes, smallest count, ascending; calls cb for each. */
 void rw_nft_range_to_cidrs(int family, const uint8_t start[16], const uint8_t end[16],
@@ -133,7 +135,7 @@ int rw_nft_batch_send(struct rw_nft_batch *b, struct rw_diag *diag, int *first_e
 
 /* One ban element message for ban_v4/ban_v6 (rw_nft_update.c). */
 int rw_nft_ban_msg(struct rw_nft_batch *b, uint16_t type, const struct rw_cidr *addr,
-		   uint64_t timeout_ms, const char *what);
+		   uint64_t timeout_ms, const char *comment, const char *what);
 
 /* A request/dump round trip outside a batch (seq is filled in here): cb
  * gets each data message and returns MNL_CB_OK, or MNL_CB_ERROR with errno

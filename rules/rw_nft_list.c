@@ -18,6 +18,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
+#include <libnftnl/udata.h>
 
 #include "rules/rw_nft_int.h"
 
@@ -54,7 +55,38 @@ struct rw_nft_lelem {
 	uint8_t key[16];
 	int end;
 	uint64_t expires_ms;
+	char comment[RW_NFT_BAN_REASON_MAX + 1];
 };
+
+static int rw_nft_elem_udata_cb(const struct nftnl_udata *attr, void *data)
+{
+	const struct nftnl_udata **tb = data;
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT)
+		tb[NFTNL_UDATA_SET_ELEM_COMMENT] = attr;
+	return 0; /* other types (INTERVAL_OPEN flags) are not ours to judge */
+}
+
+/* The element's comment, if it is one we could have written: a string of
+ * at most RW_NFT_BAN_REASON_MAX printable bytes, NUL-terminated inside
+ * its TLV. Anything else (another tool's comment) reads as none. */
+static void rw_nft_elem_comment(struct nftnl_set_elem *e, char *out)
+{
+	const struct nftnl_udata *tb[NFTNL_UDATA_SET_ELEM_COMMENT + 1] = { 0 };
+	uint32_t len = 0;
+	out[0] = '\0';
+	const void *ud = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)
+				 ? nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len)
+				 : NULL;
+	if (!ud || nftnl_udata_parse(ud, len, rw_nft_elem_udata_cb, tb) < 0 ||
+	    !tb[NFTNL_UDATA_SET_ELEM_COMMENT])
+		return;
+	const char *v = nftnl_udata_get(tb[NFTNL_UDATA_SET_ELEM_COMMENT]);
+	uint32_t vl = nftnl_udata_len(tb[NFTNL_UDATA_SET_ELEM_COMMENT]);
+	if (vl < 2 || vl > RW_NFT_BAN_REASON_MAX + 1 || v[vl - 1] != '\0')
+		return;
+	if (rw_nft_ban_reason_ok(v))
+		memcpy(out, v, vl);
+}
 
 /* ascending key; at one key the end of the lower range sorts before the
  * start of the next one (adjacent prefixes) */
@@ -68,14 +100,15 @@ static int rw_nft_lelem_cmp(const void *x, const void *y)
 }
 
 struct rw_nft_emit {
-	rw_nft_elem_cb cb;
+	rw_nft_elem_info_cb cb;
 	void *arg;
 };
 
 static void rw_nft_emit_cidr(const struct rw_cidr *c, void *arg)
 {
 	const struct rw_nft_emit *e = arg;
-	e->cb(c, 0, e->arg);
+	struct rw_nft_elem_info info = { .cidr = *c };
+	e->cb(&info, e->arg);
 }
 
 struct rw_nft_coll {
@@ -112,6 +145,7 @@ static int rw_nft_collect_cb(struct nftnl_set_elem *e, void *data)
 			  NFT_SET_ELEM_INTERVAL_END) != 0;
 	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION))
 		l->expires_ms = nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_EXPIRATION);
+	rw_nft_elem_comment(e, l->comment);
 	return 0;
 }
 
@@ -130,7 +164,7 @@ static int rw_nft_collect(struct nftnl_set *s, uint32_t klen, struct rw_nft_lele
 }
 
 static void rw_nft_emit_intervals(struct rw_nft_lelem *v, size_t n, int family,
-				  rw_nft_elem_cb cb, void *arg)
+				  rw_nft_elem_info_cb cb, void *arg)
 {
 	struct rw_nft_emit em = { cb, arg };
 	if (n > 1)
@@ -153,8 +187,26 @@ static void rw_nft_emit_intervals(struct rw_nft_lelem *v, size_t n, int family,
 		rw_nft_range_to_cidrs(family, start, start, 1, rw_nft_emit_cidr, &em);
 }
 
+struct rw_nft_plain {
+	rw_nft_elem_cb cb;
+	void *arg;
+};
+
+static void rw_nft_plain_cb(const struct rw_nft_elem_info *e, void *arg)
+{
+	const struct rw_nft_plain *p = arg;
+	p->cb(&e->cidr, e->expires_ms, p->arg);
+}
+
 int rw_nft_set_list(struct rw_nft *n, const char *set, rw_nft_elem_cb cb, void *arg,
 		    struct rw_diag *diag)
+{
+	struct rw_nft_plain p = { cb, arg };
+	return rw_nft_set_list_info(n, set, rw_nft_plain_cb, &p, diag);
+}
+
+int rw_nft_set_list_info(struct rw_nft *n, const char *set, rw_nft_elem_info_cb cb, void *arg,
+			 struct rw_diag *diag)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	int err = 0;
@@ -200,10 +252,13 @@ int rw_nft_set_list(struct rw_nft *n, const char *set, rw_nft_elem_cb cb, void *
 		rw_nft_emit_intervals(v, nv, family, cb, arg);
 	} else {
 		for (size_t i = 0; i < nv; i++) {
-			struct rw_cidr c = { .family = (uint8_t)family,
-					     .prefix = (uint8_t)(klen * 8) };
-			memcpy(c.addr, v[i].key, klen);
-			cb(&c, v[i].expires_ms, arg);
+			struct rw_nft_elem_info info = {
+				.cidr = { .family = (uint8_t)family, .prefix = (uint8_t)(klen * 8) },
+				.expires_ms = v[i].expires_ms,
+			};
+			memcpy(info.cidr.addr, v[i].key, klen);
+			memcpy(info.comment, v[i].comment, sizeof(info.comment));
+			cb(&info, arg);
 		}
 	}
 	free(v);

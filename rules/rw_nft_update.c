@@ -142,8 +142,19 @@ int rw_nft_net_live_update(struct rw_nft *n, const char *network, const struct r
 	return rw_nft_net_send(n, network, lists, counts, prefixes, diag);
 }
 
+int rw_nft_ban_reason_ok(const char *s)
+{
+	size_t n = s ? strnlen(s, RW_NFT_BAN_REASON_MAX + 1) : 0;
+	if (n == 0 || n > RW_NFT_BAN_REASON_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+			return 0;
+	return 1;
+}
+
 int rw_nft_ban_msg(struct rw_nft_batch *b, uint16_t type, const struct rw_cidr *addr,
-		   uint64_t timeout_ms, const char *what)
+		   uint64_t timeout_ms, const char *comment, const char *what)
 {
 	const char *set = addr->family == AF_INET ? "ban_v4" : "ban_v6";
 	struct nftnl_set *s = nftnl_set_alloc();
@@ -151,7 +162,7 @@ int rw_nft_ban_msg(struct rw_nft_batch *b, uint16_t type, const struct rw_cidr *
 		return RW_ENOMEM;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, RW_NFT_TABLE);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-	int rc = rw_nft_elem_host(s, addr, timeout_ms);
+	int rc = rw_nft_elem_host(s, addr, timeout_ms, comment);
 	char desc[RW_NFT_DESC_LEN], a[64];
 	rw_cidr_format(addr, a, sizeof(a));
 	snprintf(desc, sizeof(desc), "set %s %s %s", set, what, a);
@@ -175,21 +186,26 @@ static int rw_nft_host_ok(const struct rw_cidr *addr, struct rw_diag *diag)
 }
 
 int rw_nft_ban_add(struct rw_nft *n, const struct rw_cidr *addr, uint64_t timeout_ms,
-		   struct rw_diag *diag)
+		   const char *reason, struct rw_diag *diag)
 {
 	int rc = rw_nft_host_ok(addr, diag);
 	if (rc)
 		return rc;
+	if (reason && reason[0] && !rw_nft_ban_reason_ok(reason)) {
+		rw_diag_err(diag, NULL, 0, "a ban reason is 1..%d printable characters without '\"' "
+					   "or '\\'", RW_NFT_BAN_REASON_MAX);
+		return RW_EINVAL;
+	}
 	struct rw_nft_batch *b = rw_nft_batch_new(n);
 	if (!b)
 		return RW_ENOMEM;
 	/* add-or-keep, delete, add: a ban of an already banned address
 	 * restarts its timeout instead of failing or keeping the old one */
-	rc = rw_nft_ban_msg(b, NFT_MSG_NEWSETELEM, addr, 0, "ensure");
+	rc = rw_nft_ban_msg(b, NFT_MSG_NEWSETELEM, addr, 0, NULL, "ensure");
 	if (!rc)
-		rc = rw_nft_ban_msg(b, NFT_MSG_DELSETELEM, addr, 0, "unban");
+		rc = rw_nft_ban_msg(b, NFT_MSG_DELSETELEM, addr, 0, NULL, "unban");
 	if (!rc)
-		rc = rw_nft_ban_msg(b, NFT_MSG_NEWSETELEM, addr, timeout_ms, "ban");
+		rc = rw_nft_ban_msg(b, NFT_MSG_NEWSETELEM, addr, timeout_ms, reason, "ban");
 	int err = 0;
 	if (!rc)
 		rc = rw_nft_batch_send(b, diag, &err);
@@ -205,7 +221,7 @@ int rw_nft_ban_del(struct rw_nft *n, const struct rw_cidr *addr, struct rw_diag 
 	struct rw_nft_batch *b = rw_nft_batch_new(n);
 	if (!b)
 		return RW_ENOMEM;
-	rc = rw_nft_ban_msg(b, NFT_MSG_DELSETELEM, addr, 0, "unban");
+	rc = rw_nft_ban_msg(b, NFT_MSG_DELSETELEM, addr, 0, NULL, "unban");
 	int err = 0;
 	if (!rc)
 		rc = rw_nft_batch_send(b, diag, &err);

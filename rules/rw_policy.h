@@ -66,6 +66,7 @@ struct rw_listener {
 	size_t n_allow_nets;
 	bool allow_vpn;
 	int line;
+	int cert_line, key_line; /* lines of 'cert' and 'key' (0: unset) */
 };
 
 enum rw_op_class {
@@ -140,6 +141,13 @@ struct rw_policy_opts {
 #define RW_LIMITS_DEF_HEADER_MS 30000u      /* first byte of a request head -> whole head */
 #define RW_LIMITS_DEF_IDLE_MS 300000u       /* no byte either way */
 #define RW_LIMITS_DEF_CONNECT_MS 5000u      /* upstream connect() */
+/* Request written upstream -> final response head (then 504). Above what
+ * a slow registry takes to answer the slowest legitimate request, a
+ * multi-GB upload's complete: distribution re-reads and hashes the blob
+ * when it has no saved hash state, and its storage driver moves the blob
+ * (a rename on a filesystem, a copy on S3): tens of seconds for a few GB
+ * (docs/design/config.md, limits). */
+#define RW_LIMITS_DEF_RESPONSE_MS 120000u
 #define RW_LIMITS_DEF_MAX_CONNS 4096u       /* live connections per worker */
 #define RW_LIMITS_DEF_MAX_PER_SOURCE 256u   /* per source address (v6: /64); 0 = none */
 /* After a reload or a live change the old workers serve their open
@@ -155,6 +163,7 @@ struct rw_limits {
 	uint32_t header_timeout_ms;
 	uint32_t idle_timeout_ms;
 	uint32_t connect_timeout_ms;
+	uint32_t response_timeout_ms;
 	uint32_t max_connections;
 	uint32_t max_per_source;
 	uint32_t drain_timeout_ms;

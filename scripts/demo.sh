@@ -11,7 +11,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../tests/net/lib.sh"
 . "$here/../tests/e2e/lib-e2e.sh"
 
-section() { printf '\n\033[1m=== %s\033[0m\n' "$*"; }
+# bold section titles only on a terminal: no escape codes in a log
+if [ -t 1 ]; then
+	section() { printf '\n\033[1m=== %s\033[0m\n' "$*"; }
+else
+	section() { printf '\n=== %s\n' "$*"; }
+fi
 say() { printf '  %s\n' "$*"; }
 show() {
 	printf '  $ %s\n' "$*"
@@ -53,7 +58,8 @@ listeners = (
     client_ca = "$E2E_CERTS/ca.pem"; crl = "$E2E_CERTS/crl.pem";
     client_cert = "optional"; allow_from = [ "office" ]; } );
 identities = (
-  { name = "ci-bot"; cert_subject = "CN=ci-bot,O=Example Org,C=DE";
+  # as `openssl x509 -noout -subject` prints it; stored as RFC 2253
+  { name = "ci-bot"; cert_subject = "C = DE, O = Example Org, CN = ci-bot";
     roles = [ "pull:*", "push:team-a/*" ]; },
   { name = "reader"; cert_subject = "CN=cn-only-client"; roles = [ "pull:*" ]; } );
 # no VPN in this demo yet: pushes are allowed by client certificate alone
@@ -66,8 +72,8 @@ EOF
 sed 's/^/    /' "$conf"
 show lab_exec gw "$BUILD/regwalld" -c "$conf" --check-config || lab_fail "config invalid"
 bad="$LAB_DIR/bad.conf"
-sed 's#"203.0.113.0/25"#"203.0.113.7/25"#' "$conf" >"$bad"
-say "a typo is refused with its line, and nothing is applied:"
+sed 's#allow_from = \[ "office" \]#allow_from = [ "ofice" ]#' "$conf" >"$bad"
+say "a typo (allow_from = [ \"ofice\" ]) is refused with its line, and nothing is applied:"
 show lab_exec gw "$BUILD/regwalld" -c "$bad" --check-config || true
 
 section "3. regwalld: the table applied in one transaction, two proxy workers"
@@ -125,6 +131,22 @@ show client office curl -s --cacert "$E2E_CERTS/ca.pem" -X POST \
 	"https://$REG/v2/team-a/app/blobs/uploads/" || true
 echo
 
+section "5b. A cross-repository mount hidden in a form body is refused"
+say "ci-bot may push team-a/* only; the registry would read mount/from from the body:"
+# the first layer of the pushed image, as the registry lists it
+first_layer() {
+	client office curl -s --cacert "$E2E_CERTS/ca.pem" --cert "$E2E_CERTS/cnonly.pem" \
+		--key "$E2E_CERTS/cnonly.key" \
+		-H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
+		"https://$REG/v2/team-a/app/manifests/v1" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])'
+}
+blob=$(first_layer) || lab_fail "cannot read the pushed manifest"
+show client office curl -s --cacert "$E2E_CERTS/ca.pem" --cert "$E2E_CERTS/client.pem" \
+	--key "$E2E_CERTS/client.key" -X POST -H 'Content-Type: application/x-www-form-urlencoded' \
+	--data "mount=$blob&from=team-b/secret" "https://$REG/v2/team-a/x/blobs/uploads/" || true
+echo
+
 section "6. A connection from an unknown network is dropped in the kernel"
 say "outside -> $LAB_GWOUT4:$LAB_PORT: $(lab_probe outside "$LAB_GWOUT4" "$LAB_PORT" 2)"
 if [ -n "$cap" ]; then
@@ -148,18 +170,39 @@ show lab_ctl ban list
 say "office -> $LAB_GW4:$LAB_PORT: $(lab_probe office "$LAB_GW4" "$LAB_PORT" 1)"
 show lab_ctl ban del "$LAB_OFFICE4"
 
-section "9. Decision events (one JSON line each)"
-sed 's/^/    /' "$E2E_EVENTS"
+section "9. Refusals and pushes from the decision events (one JSON line each)"
+grep -E '"kind":"(refuse|push)"' "$E2E_EVENTS" | sed 's/^/    /'
+say "($(wc -l <"$E2E_EVENTS") events in all; status accounts for every one:)"
+show lab_ctl --json status
 
 section "10. Counters and the table"
 show lab_ctl counters
 lab_nft gw list table inet regwall | sed 's/^/    /' | head -60
 say "(first 60 lines)"
 
-section "11. A reload changes nothing for connections in flight, and fails closed"
-kill -HUP "$daemon" 2>/dev/null || true
+section "11. A reload while a pull is in flight: the pull completes"
+layer=$blob
+say "a 2 MB layer pulled at 400 kB/s (about 5 s); SIGHUP after 1 s"
+client office curl -s --limit-rate 400k --cacert "$E2E_CERTS/ca.pem" --cert "$E2E_CERTS/cnonly.pem" \
+	--key "$E2E_CERTS/cnonly.key" -o "$LAB_DIR/layer.bin" -w '%{http_code} %{size_download}\n' \
+	"https://$REG/v2/team-a/app/blobs/$layer" >"$LAB_DIR/inflight.out" 2>&1 &
+inflight=$!
 sleep 1
+kill -HUP "$daemon"
+wait "$inflight"
+say "pull in flight across the reload: $(cat "$LAB_DIR/inflight.out") (HTTP status, bytes)"
+say "its digest: sha256:$(sha256sum "$LAB_DIR/layer.bin" | cut -d' ' -f1) (want $layer)"
 show lab_ctl status
+
+section "12. Someone flushes the ruleset: regwalld puts its table back"
+show lab_exec gw nft flush ruleset
+sleep 0.5
+say "table inet regwall: $(lab_nft gw list tables | tr '\n' ' ')"
+grep -E "restor|table inet regwall" "$LAB_DIR/regwalld.log" | tail -2 | sed 's/^/    /'
+say "a second regwalld is refused before it touches anything:"
+show lab_exec gw "$BUILD/regwalld" -c "$conf" -f -s "$LAB_DIR/ctl.sock" || true
+
+section "13. regwalld stops; the table stays (fail closed)"
 lab_stop "$daemon" TERM
 say "regwalld running: $(kill -0 "$daemon" 2>/dev/null && echo yes || echo no)"
 say "regwalld stopped; the table stays: $(lab_nft gw list tables | tr '\n' ' ')"

@@ -9,7 +9,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev
   libnftnl-dev libmnl-dev libpcap-dev libssl-dev libconfig-dev libcmocka-dev
-  libjansson-dev libcap-ng-dev libsystemd-dev libqrencode-dev
+  libjansson-dev libcap-ng-dev libseccomp-dev libsystemd-dev libqrencode-dev
   nftables iproute2 tcpdump iputils-ping netcat-openbsd socat
   openssl curl python3 gnutls-bin time strace bash-completion
   wireguard-tools wireguard-go docker-registry skopeo

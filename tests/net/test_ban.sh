@@ -87,7 +87,11 @@ lab_log "12 quick connections from $LAB_OFFICE4B: $res"
 [[ $res == *timeout=* ]] || lab_fail "no connection was dropped after ban_after=5: $res"
 lab_exec gw nft list set inet regwall ban_v4 | grep -qF "$LAB_OFFICE4B" ||
 	lab_fail "$LAB_OFFICE4B was not put into ban_v4"
-lab_ctl ban list | grep -qF "$LAB_OFFICE4B" || lab_fail "ban list does not show the automatic ban"
+line=$(lab_ctl ban list | grep -F "$LAB_OFFICE4B/32") || lab_fail "ban list does not show the automatic ban"
+# its origin: the ban_after meter of the one IPv4 listener (https6 is v6)
+[[ $line == *"automatic (ban_after meter of listener https)" ]] ||
+	lab_fail "the automatic ban's origin is not named: '$line'"
+lab_log "automatic ban: $line"
 lab_expect_probe timeout office "$LAB_GW4" "$LAB_PORT" 1 "$LAB_OFFICE4B"
 lab_expect_probe ok office "$LAB_GW4" "$LAB_PORT" 2 "$LAB_OFFICE4" # other source unaffected
 echo "ok: manual ban with timeout, ban del, automatic ban_after"

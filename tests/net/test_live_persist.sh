@@ -21,7 +21,7 @@ lab_stop "$LAB_DAEMON_PID" TERM
 
 lab_daemon "$conf"
 list=$(lab_ctl network list office) || lab_fail "network list failed"
-echo "$list" | grep -qxF 192.0.2.0/28 || lab_fail "live addition lost on restart: $list"
+echo "$list" | grep -qxF "192.0.2.0/28  (live)" || lab_fail "live addition lost (or not marked live) on restart: $list"
 echo "$list" | grep -qxF 203.0.113.0/25 && lab_fail "live deletion undone on restart: $list"
 lab_nft gw list set inet regwall net_office_v4 | grep -qF 203.0.113.0/25 &&
 	lab_fail "203.0.113.0/25 back in the kernel after restart"

@@ -120,7 +120,7 @@ done
 lab_log "reload refused: $out"
 [ "$(table)" = "$before" ] || lab_fail "the table changed although the reload was refused"
 cmp -s "$state" "$LAB_DIR/state.before" || lab_fail "a refused reload changed the state file"
-lab_ctl network list office | grep -qxF 192.0.2.3/32 || lab_fail "the live addition was lost"
+lab_ctl network list office | grep -qxF "192.0.2.3/32  (live)" || lab_fail "the live addition was lost"
 lab_ctl status | grep -q '^reload_failures: 1$' || lab_fail "reload failure not counted: $(lab_ctl status)"
 
 # the way out the message gives works: undo the addition, then reload

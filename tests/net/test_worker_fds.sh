@@ -91,7 +91,38 @@ for k in netlink signalfd unix; do
 	printf '%s\n' "$pk" | grep -q " $k " || lab_fail "the check does not see the parent's $k fd"
 done
 
+# The sandbox: every worker runs as an unprivileged user with no
+# capabilities, no new privileges and the seccomp filter (mode 2), and
+# holds no writable regular file (stdout is /dev/null: events go over
+# its channel).
+check_sandbox() {
+	local what=$1 w st f t mode
+	for w in $(workers); do
+		st=/proc/$w/status
+		[ "$(awk '/^Uid:/ { print $2 }' "$st")" != 0 ] || lab_fail "$what: worker $w runs as uid 0"
+		[ "$(awk '/^Uid:/ { print $3 }' "$st")" != 0 ] || lab_fail "$what: worker $w has euid 0"
+		[ "$(awk '/^CapEff:/ { print $2 }' "$st")" = 0000000000000000 ] || lab_fail "$what: worker $w CapEff $(awk '/^CapEff:/ { print $2 }' "$st")"
+		[ "$(awk '/^CapPrm:/ { print $2 }' "$st")" = 0000000000000000 ] || lab_fail "$what: worker $w CapPrm not 0"
+		[ "$(awk '/^NoNewPrivs:/ { print $2 }' "$st")" = 1 ] || lab_fail "$what: worker $w NoNewPrivs not 1"
+		[ "$(awk '/^Seccomp:/ { print $2 }' "$st")" = 2 ] || lab_fail "$what: worker $w Seccomp not 2"
+		for f in /proc/"$w"/fd/*; do
+			t=$(readlink "$f") || continue
+			case $t in
+			/*)
+				mode=$(awk '/^flags:/ { print $2 }' "/proc/$w/fdinfo/${f##*/}")
+				# O_WRONLY (1) or O_RDWR (2) on a path other than /dev/null
+				if [ "$t" != /dev/null ] && [ $((8#$mode & 3)) -ne 0 ]; then
+					lab_fail "$what: worker $w holds $t open for writing (fd ${f##*/})"
+				fi
+				;;
+			esac
+		done
+		lab_log "$what: worker $w uid $(awk '/^Uid:/ { print $2 }' "$st"), CapEff 0, NoNewPrivs 1, Seccomp 2, no writable file"
+	done
+}
+
 check_workers "first generation"
+check_sandbox "first generation"
 first=$(workers | sort | tr '\n' ' ')
 
 # A live change starts a new generation from inside a control request.
@@ -102,6 +133,7 @@ lab_wait_for 20 renewed || lab_fail "no new worker generation after network add 
 gone() { local p; for p in $first; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
 lab_wait_for 20 gone || lab_fail "idle workers of the old generation still alive: $first"
 check_workers "after network add"
+check_sandbox "after network add"
 
 # And the data path still works through the new workers.
 lab_expect_probe ok office "$LAB_GW4"

@@ -30,6 +30,14 @@ expect _regwallctl "regwallctl network " "add del list"
 expect _regwallctl "regwallctl -s /tmp/x.sock ban " "add del list"
 expect _regwallctl "regwallctl --js" "--json"
 expect _regwallctl "regwallctl status " ""
+# network names come from `regwallctl --json network list` (here a stand-in
+# answering as regwalld does: the keys holding a prefix list, not "cidr")
+regwallctl() {
+	echo '{"ok":true,"networks":{"office":[{"cidr":"203.0.113.0/25","source":"file"},{"cidr":"192.0.2.0/28","source":"live"}],"ci-2":[]}}'
+}
+expect _regwallctl "regwallctl network add " "office ci-2"
+expect _regwallctl "regwallctl network list o" "office"
+unset -f regwallctl
 expect _regwalld "regwalld --dump" "--dump-rules --dump-netlink"
 expect _regwalld "regwalld --dump-n" "--dump-netlink"
 expect _regwalld "regwalld --check" "--check-config"

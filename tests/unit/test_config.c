@@ -339,6 +339,7 @@ static void test_full_values(void **state)
 	assert_int_equal(p.limits.header_timeout_ms, 20000);
 	assert_int_equal(p.limits.idle_timeout_ms, 600000);
 	assert_int_equal(p.limits.connect_timeout_ms, 3000);
+	assert_int_equal(p.limits.response_timeout_ms, 45000);
 	assert_int_equal(p.limits.max_connections, 10000);
 	assert_int_equal(p.limits.max_per_source, 0);
 	assert_int_equal(p.limits.drain_timeout_ms, 2u * 3600 * 1000);
@@ -351,6 +352,7 @@ static void test_full_values(void **state)
 	assert_int_equal(fo.header_timeout_ms, 20000);
 	assert_int_equal(fo.idle_timeout_ms, 600000);
 	assert_int_equal(fo.connect_timeout_ms, 3000);
+	assert_int_equal(fo.response_timeout_ms, 45000);
 	assert_int_equal(fo.max_conns, 10000);
 	assert_int_equal(fo.max_per_source, 0);
 	assert_int_equal(fo.drain_timeout_ms, 2u * 3600 * 1000);
@@ -385,6 +387,8 @@ static void test_defaults(void **state)
 	assert_int_equal(fo.header_timeout_ms, def.header_timeout_ms);
 	assert_int_equal(fo.idle_timeout_ms, def.idle_timeout_ms);
 	assert_int_equal(fo.connect_timeout_ms, def.connect_timeout_ms);
+	assert_int_equal(fo.response_timeout_ms, def.response_timeout_ms);
+	assert_int_equal(p.limits.response_timeout_ms, 120000);
 	assert_int_equal(fo.max_conns, def.max_conns);
 	assert_int_equal(fo.max_per_source, def.max_per_source);
 	assert_int_equal(fo.drain_timeout_ms, def.drain_timeout_ms);
@@ -1104,6 +1108,44 @@ static void test_policy_lookup(void **state)
 	rw_policy_free(NULL);
 }
 
+/* limits.response_timeout: a duration of 100ms..1d like the other
+ * timeouts; plain digits are seconds. */
+static void test_response_timeout_range(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *v;
+		uint32_t ms; /* 0: refused */
+	} cases[] = {
+		{ "\"100ms\"", 100 }, { "\"90s\"", 90000 }, { "300", 300000 },
+		{ "\"1d\"", 86400000 }, { "\"99ms\"", 0 }, { "0", 0 },
+		{ "\"25h\"", 0 }, { "\"soon\"", 0 }, { "-5", 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[1024];
+		snprintf(text, sizeof(text),
+			 "registry = { upstream = \"198.51.100.10:5000\"; server_names = [ \"r.example.test\" ]; };\n"
+			 "networks = { lan = [ \"203.0.113.0/24\" ]; };\n"
+			 "listeners = ( { name = \"p\"; listen = \"0.0.0.0:443\"; mode = \"passthrough\"; allow_from = [ \"lan\" ]; } );\n"
+			 "limits = { response_timeout = %s; };\n",
+			 cases[i].v);
+		struct rw_policy p;
+		struct rw_diag d;
+		rw_diag_init(&d);
+		int rc = rw_config_load_string(text, "mem", &p, &d);
+		if (cases[i].ms) {
+			if (rc)
+				rw_diag_print(&d, stderr);
+			assert_int_equal(rc, 0);
+			assert_int_equal(p.limits.response_timeout_ms, cases[i].ms);
+			rw_policy_free(&p);
+		} else {
+			assert_int_equal(rc, RW_ECONFIG);
+			assert_true(diag_has(&d, "mem:4: limits.response_timeout: ", 0));
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1112,6 +1154,7 @@ int main(void)
 		cmocka_unit_test(test_sample_config),
 		cmocka_unit_test(test_full_values),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_response_timeout_range),
 		cmocka_unit_test(test_merge_warnings),
 		cmocka_unit_test(test_collects_all_errors),
 		cmocka_unit_test(test_parse_error_location),

@@ -11,6 +11,7 @@
 
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_ctl_proto.h"
+#include "inspect/rw_err.h"
 #include "rules/rw_cidr.h"
 
 static struct rw_ctl_req req;
@@ -35,6 +36,59 @@ static void test_network_add(void **state)
 	assert_string_equal(buf, "203.0.113.0/25");
 	rw_cidr_format(&req.cidrs[1], buf, sizeof(buf));
 	assert_string_equal(buf, "2001:db8:1::/48");
+}
+
+/* "network list" names one network or none (then all are listed); the
+ * other network commands need one. */
+static void test_network_list(void **state)
+{
+	char err[256] = "";
+	assert_int_equal(parse("{\"cmd\":\"network list\"}", err, sizeof(err)), 0);
+	assert_int_equal(req.cmd, RW_CTL_NET_LIST);
+	assert_string_equal(req.network, "");
+	assert_int_equal(parse("{\"cmd\":\"network list\",\"network\":\"office\"}", err,
+			       sizeof(err)),
+			 0);
+	assert_string_equal(req.network, "office");
+	assert_int_equal(parse("{\"cmd\":\"network del\",\"cidrs\":[\"203.0.113.0/24\"]}", err,
+			       sizeof(err)),
+			 RW_EINVAL);
+	assert_string_equal(err, "missing \"network\"");
+}
+
+/* A ban's reason goes into the kernel as the element's comment: plain,
+ * bounded, and only for ban add. */
+static void test_ban_reason(void **state)
+{
+	char err[256] = "";
+	assert_int_equal(parse("{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\","
+			       "\"reason\":\"scanner (ticket 42)\"}",
+			       err, sizeof(err)),
+			 0);
+	assert_string_equal(req.reason, "scanner (ticket 42)");
+	static const char *const bad[] = {
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":\"\"}",
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":\"a\\\"b\"}",
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":\"a\\\\b\"}",
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":\"a\\nb\"}",
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":\"caf\\u00e9\"}",
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":7}",
+		"{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":"
+		"\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(bad[i], err, sizeof(err)), RW_EINVAL);
+		assert_non_null(strstr(err, "\"reason\" must be 1..64 printable ASCII"));
+	}
+	/* 64 is the most */
+	assert_int_equal(parse("{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"reason\":"
+			       "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(parse("{\"cmd\":\"ban del\",\"address\":\"203.0.113.9\",\"reason\":\"x\"}",
+			       err, sizeof(err)),
+			 RW_EINVAL);
+	assert_string_equal(err, "unexpected member \"reason\"");
 }
 
 static void test_refusals(void **state)
@@ -186,6 +240,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_network_add),
+		cmocka_unit_test(test_network_list),
+		cmocka_unit_test(test_ban_reason),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_too_many_cidrs),
 		cmocka_unit_test(test_ban_timeout),

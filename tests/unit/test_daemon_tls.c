@@ -44,8 +44,23 @@ static void test_key_mismatch(void **state)
 	assert_int_equal(check(CERTS "server.pem", CERTS "client.key", CERTS "ca.pem", &d),
 			 RW_ECONFIG);
 	assert_int_equal(d.n_err, 1);
-	assert_non_null(strstr(d.msg[0].text, "t.conf:3: listener tls:"));
-	assert_non_null(strstr(d.msg[0].text, "mismatch"));
+	/* the key's line (4), both files, in words instead of OpenSSL's
+	 * "key values mismatch" */
+	assert_string_equal(d.msg[0].text,
+			    "t.conf:4: listener tls: key does not belong to this certificate: "
+			    "key " CERTS "client.key, cert " CERTS "server.pem");
+}
+
+/* A key file that holds no key at all is a different problem: the key's
+ * line with what OpenSSL found, not "does not belong". */
+static void test_key_not_a_key(void **state)
+{
+	struct rw_diag d;
+	assert_int_equal(check(CERTS "server.pem", CERTS "server.pem", CERTS "ca.pem", &d),
+			 RW_ECONFIG);
+	assert_int_equal(d.n_err, 1);
+	assert_non_null(strstr(d.msg[0].text, "t.conf:4: listener tls: key " CERTS "server.pem: "));
+	assert_null(strstr(d.msg[0].text, "does not belong"));
 }
 
 static void test_not_a_certificate(void **state)
@@ -54,7 +69,7 @@ static void test_not_a_certificate(void **state)
 	/* a file that exists (the config loader's check) but is no PEM cert */
 	assert_int_equal(check(CERTS "ca.expect", CERTS "server.key", CERTS "ca.pem", &d),
 			 RW_ECONFIG);
-	assert_non_null(strstr(d.msg[0].text, "listener tls:"));
+	assert_non_null(strstr(d.msg[0].text, "t.conf:4: listener tls: cert " CERTS "ca.expect:"));
 	assert_int_equal(check(CERTS "server.pem", CERTS "server.key", CERTS "client.expect", &d),
 			 RW_ECONFIG);
 }
@@ -99,6 +114,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_key_mismatch),
+		cmocka_unit_test(test_key_not_a_key),
 		cmocka_unit_test(test_not_a_certificate),
 		cmocka_unit_test(test_server_names_covered),
 	};

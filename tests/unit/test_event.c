@@ -116,12 +116,84 @@ static void test_mount_event(void **state)
 	json_decref(o);
 }
 
+/* Every event carries its time twice: time_ms for programs, ISO 8601 UTC
+ * with milliseconds for people and log tools. */
+static void test_iso_time(void **state)
+{
+	struct rw_fwd_event ev = { .time_ms = 1796355165123ull, .kind = "refuse", .reason = "sni" };
+	json_t *o = write_one(&ev);
+	assert_int_equal(json_integer_value(json_object_get(o, "time_ms")), 1796355165123ll);
+	assert_string_equal(json_string_value(json_object_get(o, "time")),
+			    "2026-12-04T03:32:45.123Z");
+	json_decref(o);
+	char iso[RW_EVENT_TIME_LEN];
+	rw_event_time_iso(0, iso);
+	assert_string_equal(iso, "1970-01-01T00:00:00.000Z");
+	rw_event_time_iso(951782400007ull, iso); /* a leap day, 7 ms */
+	assert_string_equal(iso, "2000-02-29T00:00:00.007Z");
+}
+
+/* A refused certificate: subject and issuer, quotes and escapes intact. */
+static void test_refused_cert_fields(void **state)
+{
+	struct rw_fwd_event ev = {
+		.kind = "refuse", .reason = "client_cert_untrusted", .listener = "tls4",
+		.cert_subject = "CN=mallory\\, inc.,O=\\C3\\BC",
+		.cert_issuer = "CN=Some Other CA",
+	};
+	json_t *o = write_one(&ev);
+	assert_string_equal(json_string_value(json_object_get(o, "cert_subject")),
+			    "CN=mallory\\, inc.,O=\\C3\\BC");
+	assert_string_equal(json_string_value(json_object_get(o, "cert_issuer")), "CN=Some Other CA");
+	json_decref(o);
+	ev.cert_issuer = NULL;
+	o = write_one(&ev);
+	assert_null(json_object_get(o, "cert_issuer"));
+	json_decref(o);
+}
+
+/* Names from the network as printable, bounded strings. */
+static void test_escape(void **state)
+{
+	char out[RW_EVENT_STR_MAX];
+	assert_int_equal(rw_event_escape("registry.example.test", 21, out, sizeof(out)), 21);
+	assert_string_equal(out, "registry.example.test");
+	/* space, control, backslash, DEL, high bytes, NUL: escaped */
+	static const char raw[] = "a b\x01\\\x7f\xc3\xbc\0z";
+	rw_event_escape(raw, sizeof(raw) - 1, out, sizeof(out));
+	assert_string_equal(out, "a\\x20b\\x01\\x5c\\x7f\\xc3\\xbc\\x00z");
+	/* too long: cut at an escape boundary, marked, within cap */
+	uint8_t big[255];
+	memset(big, 0xff, sizeof(big));
+	size_t n = rw_event_escape(big, sizeof(big), out, sizeof(out));
+	assert_true(n < sizeof(out));
+	assert_int_equal(n, strlen(out));
+	assert_string_equal(out + n - 3, "...");
+	assert_int_equal((n - 3) % 4, 0);
+	char small[10];
+	n = rw_event_escape("abcdefghijkl", 12, small, sizeof(small));
+	assert_string_equal(small, "abcdef...");
+	assert_int_equal(n, 9);
+	/* exactly fitting: no marker */
+	n = rw_event_escape("abcdefghi", 9, small, sizeof(small));
+	assert_string_equal(small, "abcdefghi");
+	/* the result is always valid JSON text */
+	struct rw_fwd_event ev = { .kind = "refuse", .reason = "sni", .sni = out };
+	rw_event_escape(raw, sizeof(raw) - 1, out, sizeof(out));
+	json_t *o = write_one(&ev);
+	assert_string_equal(json_string_value(json_object_get(o, "sni")), out);
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refusal_with_unmatched_cert),
 		cmocka_unit_test(test_unset_fields_absent),
 		cmocka_unit_test(test_mount_event),
+		cmocka_unit_test(test_iso_time),
+		cmocka_unit_test(test_refused_cert_fields),
+		cmocka_unit_test(test_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

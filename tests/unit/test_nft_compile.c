@@ -924,10 +924,10 @@ static void test_kernel_incremental(void **state)
 	assert_int_equal(rw_cidr_parse("2001:db8::77", &b6, 0), 0);
 	assert_int_equal(rw_cidr_parse("203.0.113.0/24", &wide, 0), 0);
 	rw_diag_init(&d);
-	assert_int_equal(rw_nft_ban_add(n, &wide, 0, &d), RW_EINVAL);
-	assert_int_equal(rw_nft_ban_add(n, &b4, 5000, &d), 0);
-	assert_int_equal(rw_nft_ban_add(n, &b4, 30000, &d), 0); /* again: timeout restarts */
-	assert_int_equal(rw_nft_ban_add(n, &b6, 0, &d), 0);
+	assert_int_equal(rw_nft_ban_add(n, &wide, 0, NULL, &d), RW_EINVAL);
+	assert_int_equal(rw_nft_ban_add(n, &b4, 5000, "scanner", &d), 0);
+	assert_int_equal(rw_nft_ban_add(n, &b4, 30000, "scanner 2", &d), 0); /* again: timeout restarts */
+	assert_int_equal(rw_nft_ban_add(n, &b6, 0, NULL, &d), 0);
 	l = tp_set(n, "ban_v4", 0);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.first, "203.0.113.77/32");

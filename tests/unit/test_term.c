@@ -44,7 +44,7 @@
 #define MAX_EV 256
 struct ev_rec {
 	char kind[16], reason[48], identity[64], repository[128], reference[128], digest[96];
-	char listener[32], method[16], cert_subject[128], from[128];
+	char listener[32], method[16], cert_subject[300], cert_issuer[300], from[128], sni[300];
 	uint64_t bytes_up;
 	unsigned status;
 };
@@ -71,6 +71,8 @@ static void ev_sink(void *ctx, const struct rw_fwd_event *e)
 		cp(r->listener, sizeof(r->listener), e->listener);
 		cp(r->method, sizeof(r->method), e->method);
 		cp(r->cert_subject, sizeof(r->cert_subject), e->cert_subject);
+		cp(r->cert_issuer, sizeof(r->cert_issuer), e->cert_issuer);
+		cp(r->sni, sizeof(r->sni), e->sni);
 		cp(r->from, sizeof(r->from), e->from);
 		r->bytes_up = e->bytes_up;
 		r->status = e->status;
@@ -125,6 +127,7 @@ static uint64_t g_body_total;
 static int g_up_fd;
 static uint16_t g_up_port;
 static int g_up_conns;
+static int g_hang_open; /* "/hang/" requests whose connection regwall still holds */
 
 static const char *digest_hex = "sha256:4f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
 
@@ -160,6 +163,34 @@ static void *up_conn(void *arg)
 		uint64_t cl = content_length(head);
 		memmove(b, b + hl, len - hl);
 		len -= hl;
+		if (strstr(head, "/die/")) {
+			/* a registry that takes the upload and dies in it: 100
+			 * Continue when asked, 64 KiB of the body, then gone */
+			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+			if (strcasestr(head, "\r\nExpect: 100-continue") &&
+			    send(fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL) < 0)
+				goto out;
+			while (len < 65536) {
+				ssize_t n = recv(fd, b + len, (1 << 16) - len, 0);
+				if (n <= 0)
+					break;
+				len += (size_t)n;
+			}
+			goto out;
+		}
+		if (strstr(head, "/hang/")) {
+			/* accepts the request, never answers; counts until
+			 * regwall lets go of the connection */
+			pthread_mutex_lock(&g_mu);
+			g_hang_open++;
+			pthread_mutex_unlock(&g_mu);
+			while (recv(fd, buf, sizeof(buf), 0) > 0)
+				;
+			pthread_mutex_lock(&g_mu);
+			g_hang_open--;
+			pthread_mutex_unlock(&g_mu);
+			goto out;
+		}
 		while (cl > 0) {
 			if (len == 0) {
 				ssize_t n = recv(fd, buf, sizeof(buf), 0);
@@ -177,6 +208,8 @@ static void *up_conn(void *arg)
 			len -= take;
 		}
 		char resp[512];
+		if (strstr(head, "/slow/"))
+			usleep(300 * 1000); /* a registry that thinks before answering */
 		if (!strncmp(head, "PUT ", 4) && strstr(head, "/manifests/"))
 			snprintf(resp, sizeof(resp),
 				 "HTTP/1.1 201 Created\r\nDocker-Content-Digest: %s\r\n"
@@ -260,7 +293,11 @@ static void *worker_main(void *arg)
 	" { name = \"reader\"; cert_subject = \"CN=cn-only-client\"; roles = [ \"pull:*\" ]; },\n" \
 	" { name = \"rate-bot\"; cert_subject = \"CN=J\xc3\xbcrgen M\xc3\xbcller \xf0\x9f\x9a\x80,O=B\xc3\xbc" \
 	"cher GmbH\"; roles = [ \"pull:*\", \"push:*\" ]; } );\n" \
-	"policy = { push_requires_vpn = false; push_rate = { ops_per_minute = 4; bytes_per_second = 4000000; }; };\n"
+	"policy = { push_requires_vpn = false; %s };\n"
+
+/* per group: the policy's push_rate and the worker's response timeout */
+static const char *g_push_rate = "push_rate = { ops_per_minute = 4; bytes_per_second = 4000000; };";
+static uint32_t g_response_timeout_ms = 3000;
 
 static int setup(void **state)
 {
@@ -275,7 +312,7 @@ static int setup(void **state)
 	pthread_create(&g_ut, NULL, up_main, NULL);
 
 	char conf[4096];
-	snprintf(conf, sizeof(conf), CONF_FMT, g_up_port);
+	snprintf(conf, sizeof(conf), CONF_FMT, g_up_port, g_push_rate);
 	struct rw_diag d;
 	rw_diag_init(&d);
 	if (rw_config_load_string(conf, "test_term.conf", &g_pol, &d)) {
@@ -301,6 +338,8 @@ static int setup(void **state)
 	/* longer than the 1 s drain grace, so the drain test shows the grace
 	 * (not this timeout) ending a half-sent head */
 	o.header_timeout_ms = 2500;
+	o.response_timeout_ms = g_response_timeout_ms;
+	g_joined = false;
 	struct rw_fwd_events ev = { .emit = ev_sink };
 	int rc = rw_fwd_worker_new(&g_pol, &o, &ev, &g_w);
 	if (rc) {
@@ -515,7 +554,11 @@ static void test_revoked_refused(void **state)
 			assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), -1);
 		}
 		cli_close(&c);
-		assert_true(ev_wait(m, "refuse", "client_cert_revoked", NULL));
+		struct ev_rec e;
+		assert_true(ev_wait(m, "refuse", "client_cert_revoked", &e));
+		/* whose certificate, signed by whom */
+		assert_string_equal(e.cert_subject, "CN=revoked-client");
+		assert_string_equal(e.cert_issuer, "CN=Regwall Test CA,O=Regwall Test");
 	}
 }
 
@@ -530,7 +573,10 @@ static void test_expired_refused(void **state)
 		assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), -1);
 	}
 	cli_close(&c);
-	assert_true(ev_wait(m, "refuse", "client_cert_expired", NULL));
+	struct ev_rec e;
+	assert_true(ev_wait(m, "refuse", "client_cert_expired", &e));
+	assert_string_equal(e.cert_subject, "CN=expired-client");
+	assert_string_equal(e.cert_issuer, "CN=Regwall Test CA,O=Regwall Test");
 }
 
 static void test_optional_and_none_without_cert(void **state)
@@ -584,7 +630,27 @@ static void test_wrong_sni_refused(void **state)
 	cli_open(&c, LIS_NONE, "evil.example.test", NULL, NULL, 0);
 	assert_false(c.ok);
 	cli_close(&c);
-	assert_true(ev_wait(m, "refuse", "sni", NULL));
+	struct ev_rec e;
+	assert_true(ev_wait(m, "refuse", "sni", &e));
+	/* the event says which name was asked for, as sent */
+	assert_string_equal(e.sni, "evil.example.test");
+	/* bytes no name may hold are escaped, a long name is bounded */
+	m = ev_mark();
+	cli_open(&c, LIS_NONE, "Evil host\x01\\x.test", NULL, NULL, 0);
+	assert_false(c.ok);
+	cli_close(&c);
+	assert_true(ev_wait(m, "refuse", "sni", &e));
+	assert_string_equal(e.sni, "Evil\\x20host\\x01\\x5cx.test");
+	char longname[256];
+	memset(longname, '\x7f', 255);
+	longname[255] = '\0';
+	m = ev_mark();
+	cli_open(&c, LIS_NONE, longname, NULL, NULL, 0);
+	assert_false(c.ok);
+	cli_close(&c);
+	assert_true(ev_wait(m, "refuse", "sni", &e));
+	assert_int_equal(strlen(e.sni), 4 * 63 + 3); /* 63 escapes + "...", < 256 */
+	assert_string_equal(e.sni + 4 * 63, "...");
 	/* the name rules of passthrough (inspect/rw_tls_name): a trailing-dot
 	 * alias and an IP literal are no server names, on any port */
 	static const char *const bad[] = { "registry.example.test.", "127.0.0.1",
@@ -594,7 +660,8 @@ static void test_wrong_sni_refused(void **state)
 		cli_open(&c, LIS_NONE, bad[i], NULL, NULL, 0);
 		assert_false(c.ok);
 		cli_close(&c);
-		assert_true(ev_wait(m, "refuse", "sni", NULL));
+		assert_true(ev_wait(m, "refuse", "sni", &e));
+		assert_string_equal(e.sni, bad[i]);
 	}
 	/* case does not matter: the name is compared lower-cased */
 	cli_open(&c, LIS_NONE, "Registry.EXAMPLE.test", NULL, NULL, 0);
@@ -1146,6 +1213,207 @@ static void test_drain_keeps_upload_closes_idle(void **state)
 	assert_true(worker_returned(10000));
 }
 
+/* ---- a registry that fails mid-request (issue 13, items 3 and 4) ---- */
+
+static uint64_t hang_open(void)
+{
+	pthread_mutex_lock(&g_mu);
+	int n = g_hang_open;
+	pthread_mutex_unlock(&g_mu);
+	return (uint64_t)n;
+}
+
+/* Poll (10 ms steps, at most max_ms) until the fake registry holds at
+ * most n "/hang/" connections; the time it took, or UINT64_MAX. */
+static uint64_t hang_wait(uint64_t n, uint64_t max_ms)
+{
+	uint64_t t0 = rw_loop_clock_ms();
+	for (;;) {
+		uint64_t dt = rw_loop_clock_ms() - t0;
+		if (hang_open() <= n)
+			return dt;
+		if (dt > max_ms)
+			return UINT64_MAX;
+		usleep(10000);
+	}
+}
+
+/* The registry answers "100 Continue", takes 64 KiB of the 1 MiB body and
+ * dies. Nothing of a final response reached the client, so it gets the
+ * 502 with the error JSON, not a reset: the interim head relayed before
+ * does not count as response bytes (and without Expect it never did). */
+static void die_upload(bool expect)
+{
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(c.ok);
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	const size_t total = 1u << 20;
+	char head[512], buf[4096];
+	snprintf(head, sizeof(head),
+		 "PATCH /v2/team-a/die/blobs/uploads/u1 HTTP/1.1\r\nHost: registry.example.test\r\n"
+		 "Content-Length: %zu\r\n%s\r\n", total, expect ? "Expect: 100-continue\r\n" : "");
+	cli_send(&c, head, strlen(head));
+	if (expect)
+		assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 100);
+	static char chunk[16384];
+	memset(chunk, 'd', sizeof(chunk));
+	/* regwall stops reading the body once it has answered: later writes
+	 * may fail, which is fine */
+	for (size_t sent = 0; sent < total; sent += sizeof(chunk))
+		if (SSL_write(c.ssl, chunk, sizeof(chunk)) <= 0) {
+			ERR_clear_error();
+			break;
+		}
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 502);
+	assert_non_null(strstr(buf, "\"code\":\"UNAVAILABLE\""));
+	assert_non_null(strstr(buf, "Connection: close"));
+	struct ev_rec e;
+	assert_true(ev_wait(m, "refuse", "upstream_failed", &e));
+	assert_int_equal(e.status, 502);
+	assert_string_equal(e.repository, "team-a/die");
+	cli_close(&c);
+}
+
+static void test_continue_then_registry_dies_502(void **state)
+{
+	die_upload(true);
+	die_upload(false);
+}
+
+/* The same with curl, whose default for a large body is Expect:
+ * 100-continue: it must print 502, not "Connection reset by peer". */
+static void test_curl_continue_then_registry_dies_502(void **state)
+{
+	if (system("curl --version >/dev/null 2>&1") != 0)
+		skip();
+	char file[] = "/tmp/test_term_die_XXXXXX";
+	int fd = mkstemp(file);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 2 << 20), 0);
+	close(fd);
+	char out[2][4096] = { "", "" };
+	for (int expect = 1; expect >= 0; expect--) {
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd),
+			 "curl -sS --max-time 20 --cacert " CERTS "ca.pem --cert " CERTS "client.pem"
+			 " --key " CERTS "client.key --resolve registry.example.test:%u:127.0.0.1"
+			 " -H '%s' -X PATCH -T %s -w ' http=%%{http_code}'"
+			 " https://registry.example.test:%u/v2/team-a/die/blobs/uploads/u1 2>&1",
+			 g_port[LIS_REQUIRED], expect ? "Expect: 100-continue" : "Expect:", file,
+			 g_port[LIS_REQUIRED]);
+		FILE *p = popen(cmd, "r");
+		if (p) {
+			size_t n = fread(out[expect], 1, sizeof(out[expect]) - 1, p);
+			out[expect][n] = '\0';
+			pclose(p);
+		}
+	}
+	unlink(file);
+	for (int expect = 1; expect >= 0; expect--) {
+		if (!strstr(out[expect], "http=502") || !strstr(out[expect], "UNAVAILABLE"))
+			fprintf(stderr, "curl (Expect %s): %s\n", expect ? "on" : "off", out[expect]);
+		assert_non_null(strstr(out[expect], "http=502"));
+		assert_non_null(strstr(out[expect], "\"code\":\"UNAVAILABLE\""));
+	}
+}
+
+/* A registry that takes the request and never answers: 504 with the
+ * error JSON once the response timeout (1.5 s here) has passed since the
+ * request was written, and the registry's connection is let go. */
+static void test_hung_registry_504(void **state)
+{
+	int m = ev_mark();
+	struct cli c;
+	cli_open(&c, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(c.ok);
+	struct timeval tv = { .tv_sec = 20 };
+	setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	const char *rq = "GET /v2/team-a/hang/manifests/v1 HTTP/1.1\r\nHost: registry.example.test\r\n\r\n";
+	uint64_t t0 = rw_loop_clock_ms();
+	cli_send(&c, rq, strlen(rq));
+	char buf[4096];
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 504);
+	uint64_t took = rw_loop_clock_ms() - t0;
+	assert_true(took >= 1000); /* not before the timeout (1500 ms, slack) */
+	assert_true(took < 15000);
+	assert_non_null(strstr(buf, "504 Gateway Timeout"));
+	assert_non_null(strstr(buf, "\"code\":\"UNAVAILABLE\""));
+	struct ev_rec e;
+	assert_true(ev_wait(m, "refuse", "upstream_timeout", &e));
+	assert_int_equal(e.status, 504);
+	assert_int_not_equal(hang_wait(0, 5000), UINT64_MAX);
+	cli_close(&c);
+}
+
+/* While the registry thinks, a pipelined request that arrives is kept
+ * (only EOF or an error means the client has gone) and answered next. */
+static void test_pipelined_while_waiting(void **state)
+{
+	struct cli c;
+	cli_open(&c, LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+	assert_true(c.ok);
+	const char *slow = "GET /v2/team-a/slow/manifests/v1 HTTP/1.1\r\nHost: registry.example.test\r\n\r\n";
+	cli_send(&c, slow, strlen(slow));
+	usleep(100 * 1000); /* the first request is with the registry (300 ms) */
+	cli_send(&c, get_v2, strlen(get_v2));
+	char buf[4096];
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+	cli_close(&c);
+}
+
+/* 50 clients ask a registry that never answers and give up after 2 s
+ * (half with close_notify, half with a bare FIN): regwall lets go of
+ * every registry connection at once, long before the response timeout
+ * (60 s in this group). Before: all 50 held until that timeout (or the
+ * idle timeout, 5 min, before there was one). */
+static void test_gave_up_clients_free_registry(void **state)
+{
+	enum { N = 50 };
+	static struct cli cs[N];
+	int m = ev_mark();
+	const char *rq = "GET /v2/team-a/hang/manifests/v1 HTTP/1.1\r\nHost: registry.example.test\r\n\r\n";
+	for (int i = 0; i < N; i++) {
+		cli_open(&cs[i], LIS_REQUIRED, "registry.example.test", "client", NULL, 0);
+		assert_true(cs[i].ok);
+		cli_send(&cs[i], rq, strlen(rq));
+	}
+	/* every request reached the registry */
+	uint64_t t0 = rw_loop_clock_ms();
+	while (hang_open() < N && rw_loop_clock_ms() - t0 < 20000)
+		usleep(10000);
+	assert_int_equal(hang_open(), N);
+	sleep(2); /* the clients wait, then give up */
+	for (int i = 0; i < N; i++) {
+		if (i % 2)
+			(void)SSL_shutdown(cs[i].ssl);
+		cli_close(&cs[i]);
+	}
+	uint64_t gone = hang_wait(0, 1000);
+	fprintf(stderr, "    registry connections of 50 gone clients freed in %llu ms\n",
+		(unsigned long long)gone);
+	assert_true(gone <= 1000);
+	assert_true(ev_wait(m, "term", "client_gone", NULL));
+	assert_int_equal(ev_count(m, "term", "client_gone"), N);
+}
+
+static int setup_failing(void **state)
+{
+	g_push_rate = "";
+	g_response_timeout_ms = 1500;
+	return setup(state);
+}
+
+static int setup_gave_up(void **state)
+{
+	g_push_rate = "";
+	g_response_timeout_ms = 60000;
+	return setup(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1171,5 +1439,17 @@ int main(void)
 		cmocka_unit_test(test_form_body_refused_mount_event),
 		cmocka_unit_test(test_drain_keeps_upload_closes_idle),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	const struct CMUnitTest failing[] = {
+		cmocka_unit_test(test_continue_then_registry_dies_502),
+		cmocka_unit_test(test_curl_continue_then_registry_dies_502),
+		cmocka_unit_test(test_hung_registry_504),
+		cmocka_unit_test(test_pipelined_while_waiting),
+	};
+	const struct CMUnitTest gave_up[] = {
+		cmocka_unit_test(test_gave_up_clients_free_registry),
+	};
+	int rc = cmocka_run_group_tests(tests, setup, teardown);
+	rc += cmocka_run_group_tests(failing, setup_failing, teardown);
+	rc += cmocka_run_group_tests(gave_up, setup_gave_up, teardown);
+	return rc;
 }
