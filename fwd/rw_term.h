@@ -185,7 +185,7 @@ int rw_term_listener_new(const struct rw_listener *cfg, char *const *names, size
 void rw_term_listener_free(struct rw_term_listener *tl);
 
 /* Who a terminate connection is, for rw_decide: the client certificate
- * (NULL when none; matched with rw_cert_find_identity), the VPN peer whose
+ * (NULL when none; matched with rw_ident_find), the VPN peer whose
  * tunnel address the source is, the named network of the source. Any
  * source inside a peer's addresses counts as arriving on the VPN: an
  * accepted socket does not tell its ingress interface cheaply, and the
