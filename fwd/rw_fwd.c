@@ -406,21 +406,29 @@ static void rw_fwd_stop(struct rw_fwd_worker *w)
 /* A live change the worker cannot apply: its policy would no longer be
  * the parent's. Say why on the channel and end (the parent restarts the
  * slot on its current policy, rw_workers.c). */
-static void rw_fwd_live_fail(struct rw_fwd_worker *w, const struct rw_chan_net *m, uint16_t type,
-			     const char *why)
+static void rw_fwd_chan_fail(struct rw_fwd_worker *w, const char *what)
 {
 	char msg[RW_CHAN_LOG_MAX];
-	int n = snprintf(msg, sizeof(msg),
-			 "pid %d: live change #%llu (%s, generation %u, network %u) not applied: %s; "
-			 "ending for a restart on the current policy",
-			 (int)getpid(), (unsigned long long)m->seq,
-			 type == RW_CHAN_NET_ADD ? "add" : "del", (unsigned)m->gen, (unsigned)m->net,
-			 why);
+	int n = snprintf(msg, sizeof(msg), "pid %d: %s; ending for a restart on the current policy",
+			 (int)getpid(), what);
+	for (int k = 0; k < n && k < (int)sizeof(msg); k++)
+		if ((unsigned char)msg[k] < 0x20 || msg[k] == 0x7f)
+			msg[k] = '?';
 	if (n > 0)
 		(void)rw_chan_send(w->o.stop_fd, RW_CHAN_LOG, w->o.live_gen, msg,
 				   (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
 	w->failed = RW_EPROTO;
 	rw_loop_stop(&w->loop);
+}
+
+static void rw_fwd_live_fail(struct rw_fwd_worker *w, const struct rw_chan_net *m, uint16_t type,
+			     const char *why)
+{
+	char what[RW_CHAN_LOG_MAX - 64];
+	snprintf(what, sizeof(what), "live change #%llu (%s, generation %u, network %u) not applied: %s",
+		 (unsigned long long)m->seq, type == RW_CHAN_NET_ADD ? "add" : "del",
+		 (unsigned)m->gen, (unsigned)m->net, why);
+	rw_fwd_chan_fail(w, what);
 }
 
 /* NET_ADD / NET_DEL (rw_chan.h), already checked for form by
@@ -470,10 +478,12 @@ static void rw_fwd_live_apply(struct rw_fwd_worker *w, uint16_t type, const uint
 }
 
 /* Read what the parent's channel holds (at most budget messages). A
- * well-formed message of another type is neither a stop nor a change;
- * anything else readable (end of file: the parent went; a byte on a pipe
- * or an eventfd, as the tests use) is a stop. Returns false once the
- * worker stopped accepting or failed. */
+ * well-formed message of another type is neither a stop nor a change.
+ * On a channel that carries live changes (live_pol set) a malformed
+ * message ends the worker like an inapplicable change (it may have been
+ * one); anything else readable (end of file: the parent went; a byte on
+ * a pipe or an eventfd, as the tests use) is a stop. Returns false once
+ * the worker stopped accepting or failed. */
 static bool rw_fwd_chan_read(struct rw_fwd_worker *w, unsigned budget)
 {
 	for (unsigned k = 0; k < budget && w->o.stop_fd >= 0 && !w->failed; k++) {
@@ -483,10 +493,22 @@ static bool rw_fwd_chan_read(struct rw_fwd_worker *w, unsigned budget)
 			return true;
 		struct rw_chan_hdr h;
 		const uint8_t *body;
-		if (n > 0 && rw_chan_parse(buf, (size_t)n, &h, &body) == 0 && h.type != RW_CHAN_STOP) {
+		bool ok = n > 0 && rw_chan_parse(buf, (size_t)n, &h, &body) == 0;
+		if (ok && h.type != RW_CHAN_STOP) {
 			if (h.type == RW_CHAN_NET_ADD || h.type == RW_CHAN_NET_DEL)
 				rw_fwd_live_apply(w, h.type, body);
 			continue;
+		}
+		if (n > 0 && !ok && w->o.live_pol) {
+			uint16_t type = 0;
+			if ((size_t)n >= sizeof(type))
+				memcpy(&type, buf, sizeof(type));
+			char what[96];
+			snprintf(what, sizeof(what),
+				 "malformed message on the parent's channel (type %u, %zd bytes)",
+				 (unsigned)type, n);
+			rw_fwd_chan_fail(w, what);
+			return false;
 		}
 		rw_fwd_stop(w);
 		return false;
