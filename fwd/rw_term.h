@@ -134,7 +134,9 @@ struct rw_term_conn {
 	uint8_t src_addr[16];
 	uint16_t src_port;
 	char sni[256];
-	struct rw_who who;   /* resolved once, after the handshake */
+	struct rw_who who;   /* resolved after the handshake, and again before a
+			      * request after a live network change */
+	uint64_t who_live_seq; /* the worker's live change count when who was resolved */
 	const char *method;  /* current request's method for events; NULL: none we know */
 	bool meters_upload;  /* current request: pace its body (rw_decision) */
 	uint64_t t_start, last_io, head_start;
