@@ -305,6 +305,9 @@ json_t *rw_daemon_explain(struct rw_daemon *d, const struct rw_ctl_req *req)
 	const struct rw_cidr *src = &req->cidrs[0];
 	char a[64];
 	rw_cidr_format(src, a, sizeof(a));
+	char *slash = strchr(a, '/'); /* one address: no prefix length */
+	if (slash)
+		*slash = '\0';
 	if (src->family != l->listen.family)
 		return rw_explain_err("listener %s takes IPv%d only; %s is IPv%d", l->name,
 				      l->listen.family == AF_INET ? 4 : 6, a,

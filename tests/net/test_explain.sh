@@ -127,6 +127,7 @@ for l in sys.stdin:
 	*) lab_fail "$name: kernel verdict \"$kv\"" ;;
 	esac
 	cases=$((cases + 1))
+	[ "$kv" = drop ] && ev="not reached"
 	lab_log "$name: kernel $kv by \"$rule\"; worker: ${ev:-admitted}; probe $got (agrees)"
 }
 
