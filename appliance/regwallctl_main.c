@@ -45,6 +45,11 @@ static void usage(FILE *out)
 		"  counters                    packets/bytes per deciding rule, since start\n"
 		"                              and since the last reload\n"
 		"  reload                      re-read the config file (old policy kept on error)\n"
+		"  explain --listener NAME --src ADDRESS [--iif IF] [--sni NAME]\n"
+		"          [--cert-subject DN] [--method M --path P] [--json]\n"
+		"                              what a connection (and request) from ADDRESS\n"
+		"                              would meet at each layer, and which rule or\n"
+		"                              role decides\n"
 		"options:\n"
 		"  -s, --socket SOCKET  control socket (default: $REGWALL_SOCKET, else\n"
 		"                       " RW_DEFAULT_SOCKET ")\n"
@@ -76,13 +81,119 @@ static int socket_from_config(const char *path, char *out, size_t cap)
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
+/* ---- explain: its flags and its printing ---- */
+
+static int explain_json; /* explain ... --json */
+
+/* explain --listener NAME --src ADDR [--iif IF] [--sni NAME]
+ * [--cert-subject DN] [--method M --path P] [--json]; "--flag=value" too */
+static json_t *build_explain(int argc, char **argv, json_t *req)
+{
+	static const struct {
+		const char *flag, *key;
+	} flags[] = {
+		{ "--listener", "listener" }, { "--src", "src" },     { "--iif", "iif" },
+		{ "--sni", "sni" },           { "--cert-subject", "cert_subject" },
+		{ "--method", "method" },     { "--path", "path" },
+	};
+	json_object_set_new(req, "cmd", json_string("explain"));
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			explain_json = 1;
+			continue;
+		}
+		size_t k, n = sizeof(flags) / sizeof(flags[0]);
+		const char *val = NULL;
+		for (k = 0; k < n; k++) {
+			size_t fl = strlen(flags[k].flag);
+			if (strcmp(argv[i], flags[k].flag) == 0 && i + 1 < argc) {
+				val = argv[++i];
+				break;
+			}
+			if (strncmp(argv[i], flags[k].flag, fl) == 0 && argv[i][fl] == '=') {
+				val = argv[i] + fl + 1;
+				break;
+			}
+		}
+		if (k == n || json_object_get(req, flags[k].key)) {
+			fprintf(stderr, "regwallctl: explain: %s '%s'\n",
+				k == n ? "unknown argument" : "given twice:", argv[i]);
+			return NULL;
+		}
+		json_t *js = json_string(val);
+		if (!js) {
+			fprintf(stderr, "regwallctl: explain: %s is not UTF-8\n", flags[k].flag);
+			return NULL;
+		}
+		json_object_set_new(req, flags[k].key, js);
+	}
+	if (!json_object_get(req, "listener") || !json_object_get(req, "src")) {
+		fprintf(stderr, "regwallctl: explain needs --listener and --src\n");
+		return NULL;
+	}
+	return req;
+}
+
+/* One line per layer: name, verdict, what decided; then the kernel's rule
+ * details and every note. */
+static void print_explain(json_t *rep)
+{
+	const char *by = json_string_value(json_object_get(rep, "decided_by"));
+	printf("%s from %s (%s): %s%s%s\n", json_string_value(json_object_get(rep, "listener")),
+	       json_string_value(json_object_get(rep, "src")),
+	       json_string_value(json_object_get(rep, "mode")),
+	       json_string_value(json_object_get(rep, "verdict")), by && by[0] ? " by " : "",
+	       by && by[0] ? by : "");
+	size_t i, k;
+	json_t *l, *e;
+	json_array_foreach(json_object_get(rep, "layers"), i, l) {
+		printf("  %-12s %-15s %s\n", json_string_value(json_object_get(l, "layer")),
+		       json_string_value(json_object_get(l, "verdict")),
+		       json_string_value(json_object_get(l, "by")));
+		const char *chain = json_string_value(json_object_get(l, "chain"));
+		if (chain && chain[0]) {
+			const char *pfx = json_string_value(json_object_get(l, "nflog_prefix"));
+			printf("  %-12s chain %s, counter \"%s\"%s%s%s\n", "", chain,
+			       json_string_value(json_object_get(l, "counter")),
+			       pfx && pfx[0] ? ", NFLOG \"" : "", pfx && pfx[0] ? pfx : "",
+			       pfx && pfx[0] ? "\"" : "");
+		}
+		json_array_foreach(json_object_get(l, "steps"), k, e)
+			printf("  %-12s   %s: %s: %s\n", "",
+			       json_string_value(json_object_get(e, "chain")),
+			       json_string_value(json_object_get(e, "rule")),
+			       json_string_value(json_object_get(e, "result")));
+		const char *s;
+		if ((s = json_string_value(json_object_get(l, "name"))))
+			printf("  %-12s name %s (identity %s, peer %s, network %s)\n", "", s,
+			       json_string_value(json_object_get(l, "identity")) ?: "-",
+			       json_string_value(json_object_get(l, "peer")) ?: "-",
+			       json_string_value(json_object_get(l, "network")) ?: "-");
+		if ((s = json_string_value(json_object_get(l, "operation"))))
+			printf("  %-12s %s %s needs %s -> %lld %s\n", "", s,
+			       json_string_value(json_object_get(l, "repository")) ?: "",
+			       json_string_value(json_object_get(l, "needs")),
+			       (long long)json_integer_value(json_object_get(l, "status")),
+			       json_string_value(json_object_get(l, "reason")));
+		json_array_foreach(json_object_get(l, "grants"), k, e)
+			printf("  %-12s   %s\n", "", json_string_value(e));
+		if ((s = json_string_value(json_object_get(l, "message"))))
+			printf("  %-12s message: %s\n", "", s);
+		json_array_foreach(json_object_get(l, "notes"), k, e)
+			printf("  %-12s note: %s\n", "", json_string_value(e));
+	}
+}
+
 static json_t *build_request(int argc, char **argv)
 {
 	if (argc < 1)
 		return NULL;
 	const char *a = argv[0], *b = argc > 1 ? argv[1] : "";
 	json_t *req = json_object();
-	if (strcmp(a, "status") == 0 || strcmp(a, "reload") == 0 || strcmp(a, "counters") == 0) {
+	if (strcmp(a, "explain") == 0) {
+		if (!build_explain(argc, argv, req))
+			goto bad;
+	} else if (strcmp(a, "status") == 0 || strcmp(a, "reload") == 0 || strcmp(a, "counters") == 0) {
 		if (argc != 1)
 			goto bad;
 		json_object_set_new(req, "cmd", json_string(a));
@@ -151,7 +262,8 @@ bad:
 /* What is wrong with a command line build_request refused, in words. */
 static void say_bad_command(int argc, char **argv)
 {
-	static const char *const known[] = { "status", "network", "ban", "counters", "reload" };
+	static const char *const known[] = { "status", "network", "ban", "counters", "reload",
+					     "explain" };
 	if (argc < 1) {
 		fprintf(stderr, "regwallctl: no command\n");
 		return;
@@ -445,8 +557,10 @@ int main(int argc, char **argv)
 		return RW_EXIT_UNREACHABLE;
 	}
 	int ok = json_is_true(json_object_get(rep, "ok"));
-	if (raw) {
+	if (raw || explain_json) {
 		fputs(reply, stdout);
+	} else if (ok && json_object_get(rep, "layers")) {
+		print_explain(rep);
 	} else if (ok) {
 		/* "network list NAME": that network alone, without a heading */
 		print_reply(rep, argc - optind >= 3);

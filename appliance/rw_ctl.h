@@ -14,6 +14,11 @@
  *   {"cmd":"ban del","address":"203.0.113.9"}
  *   {"cmd":"ban list"}
  *   {"cmd":"counters"}
+ *   {"cmd":"explain","listener":"https","src":"203.0.113.10","iif":"wg0",
+ *    "sni":"registry.example.test","cert_subject":"CN=ci-bot,O=Example",
+ *    "method":"PUT","path":"/v2/team-a/app/manifests/1.0"}
+ *                                 (listener and src required; method and
+ *                                 path together; the rest optional)
  * Answers: {"ok":true, ...command data...} or {"ok":false,"error":"..."};
  * ban add answers {"ok":true,"banned":"203.0.113.9/32","timeout_ms":600000},
  * ban del {"ok":true,"unbanned":"203.0.113.9/32"}. A line of
@@ -44,6 +49,23 @@ enum rw_ctl_cmd {
 	RW_CTL_BAN_DEL,
 	RW_CTL_BAN_LIST,
 	RW_CTL_COUNTERS,
+	RW_CTL_EXPLAIN,
+};
+
+#define RW_CTL_IFNAME_MAX 16     /* IFNAMSIZ */
+#define RW_CTL_SNI_MAX 253       /* a DNS name */
+#define RW_CTL_DN_MAX 512        /* = RW_CERT_DN_MAX */
+#define RW_CTL_METHOD_MAX 16
+#define RW_CTL_PATH_MAX 2048
+
+/* explain: what a connection and request would meet (rw_daemon_explain.c) */
+struct rw_ctl_explain {
+	char listener[RW_NAME_MAX];
+	char iif[RW_CTL_IFNAME_MAX];          /* "" = not given */
+	char sni[RW_CTL_SNI_MAX + 1];         /* "" = not given; lower-cased */
+	char cert_subject[RW_CTL_DN_MAX];     /* RFC 2253, normalised; "" = none */
+	char method[RW_CTL_METHOD_MAX + 1];   /* "" = no request */
+	char path[RW_CTL_PATH_MAX + 1];
 };
 
 struct rw_ctl_req {
@@ -53,6 +75,7 @@ struct rw_ctl_req {
 	size_t n_cidrs;
 	uint64_t timeout_ms; /* ban add; 0 = the set's default */
 	char reason[RW_NFT_BAN_REASON_MAX + 1]; /* ban add; "" = none given */
+	struct rw_ctl_explain ex; /* explain; src in cidrs[0] */
 };
 
 /* Parse one request line (without the '\n'). Returns 0, or RW_EINVAL with

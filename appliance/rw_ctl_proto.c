@@ -10,6 +10,7 @@
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_ctl_proto.h"
 #include "appliance/rw_units.h"
+#include "inspect/rw_cert_dn.h"
 #include "inspect/rw_err.h"
 #include "rules/rw_cidr.h"
 
@@ -23,6 +24,7 @@ static const char *const rw_ctl_names[] = {
 	[RW_CTL_BAN_DEL] = "ban del",
 	[RW_CTL_BAN_LIST] = "ban list",
 	[RW_CTL_COUNTERS] = "counters",
+	[RW_CTL_EXPLAIN] = "explain",
 };
 
 #define RW_CTL_NCMDS (sizeof(rw_ctl_names) / sizeof(rw_ctl_names[0]))
@@ -39,6 +41,7 @@ enum {
 	RW_CTL_M_ADDRESS = 4,
 	RW_CTL_M_TIMEOUT = 8,
 	RW_CTL_M_REASON = 16,
+	RW_CTL_M_EXPLAIN = 32, /* listener, src, iif, sni, cert_subject, method, path */
 };
 
 static const unsigned rw_ctl_members[] = {
@@ -51,6 +54,7 @@ static const unsigned rw_ctl_members[] = {
 	[RW_CTL_BAN_DEL] = RW_CTL_M_ADDRESS,
 	[RW_CTL_BAN_LIST] = 0,
 	[RW_CTL_COUNTERS] = 0,
+	[RW_CTL_EXPLAIN] = RW_CTL_M_EXPLAIN,
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -104,6 +108,90 @@ static int rw_ctl_parse_cidrs(json_t *arr, struct rw_ctl_req *req, char *err, si
 	return 0;
 }
 
+/* bytes of s all in [A-Za-z0-9] or extra; length 1..max */
+static int rw_ctl_chars_ok(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      (c && strchr(extra, c))))
+			return 0;
+	}
+	return 1;
+}
+
+/* One member of an explain request. 1 = handled, 0 = not an explain
+ * member, RW_EINVAL = refused (err set). */
+static int rw_ctl_explain_member(const char *key, json_t *val, struct rw_ctl_req *req,
+				 char *err, size_t errlen)
+{
+	struct rw_ctl_explain *ex = &req->ex;
+	const char *s = json_string_value(val);
+	if (strcmp(key, "listener") == 0) {
+		/* the names the compiler accepts (rw_nft_check_names) */
+		if (!s || !rw_ctl_chars_ok(s, RW_NAME_MAX - 1, "_-."))
+			return rw_ctl_fail(err, errlen, "%s", "\"listener\" must be a listener name");
+		memcpy(ex->listener, s, strlen(s) + 1);
+	} else if (strcmp(key, "src") == 0) {
+		char why[160];
+		if (s && rw_cidr_mapped_msg(s, why, sizeof(why)))
+			return rw_ctl_fail(err, errlen, "%.64s: %s", s, why);
+		if (!s || rw_cidr_parse(s, &req->cidrs[0], 0) ||
+		    req->cidrs[0].prefix != (req->cidrs[0].family == AF_INET ? 32 : 128))
+			return rw_ctl_fail(err, errlen, "%s", "\"src\" must be one IPv4 or IPv6 address");
+		req->n_cidrs = 1;
+	} else if (strcmp(key, "iif") == 0) {
+		if (!s || !rw_ctl_chars_ok(s, RW_CTL_IFNAME_MAX - 1, "_-.@"))
+			return rw_ctl_fail(err, errlen, "%s",
+					   "\"iif\" must be an interface name (1..15 of A-Z a-z 0-9 _ - . @)");
+		memcpy(ex->iif, s, strlen(s) + 1);
+	} else if (strcmp(key, "sni") == 0) {
+		/* what the ClientHello parser keeps: a host name, lower-cased */
+		if (!s || !rw_ctl_chars_ok(s, RW_CTL_SNI_MAX, "_-."))
+			return rw_ctl_fail(err, errlen, "%s",
+					   "\"sni\" must be a host name (1..253 of A-Z a-z 0-9 _ - .)");
+		size_t n = strlen(s);
+		for (size_t i = 0; i <= n; i++)
+			ex->sni[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+	} else if (strcmp(key, "cert_subject") == 0) {
+		/* the config's normalisation: the name, not the spelling */
+		char why[160] = "";
+		if (!s || strlen(s) >= RW_CTL_DN_MAX)
+			return rw_ctl_fail(err, errlen, "\"cert_subject\" must be a DN of at most %d bytes",
+					   RW_CTL_DN_MAX - 1);
+		int r = rw_cert_dn_normalize(s, ex->cert_subject, sizeof(ex->cert_subject), why,
+					     sizeof(why));
+		if (r)
+			return rw_ctl_fail(err, errlen, "\"cert_subject\": %s",
+					   r == RW_ETOOBIG ? "too long once normalised" : why);
+	} else if (strcmp(key, "method") == 0) {
+		if (!s || !rw_ctl_chars_ok(s, RW_CTL_METHOD_MAX, ""))
+			return rw_ctl_fail(err, errlen, "%s", "\"method\" must be an HTTP method (1..16 letters)");
+		for (size_t i = 0; s[i]; i++)
+			if (s[i] < 'A' || s[i] > 'Z')
+				return rw_ctl_fail(err, errlen, "%s",
+						   "\"method\" must be an HTTP method in capitals");
+		memcpy(ex->method, s, strlen(s) + 1);
+	} else if (strcmp(key, "path") == 0) {
+		size_t n = s ? strlen(s) : 0;
+		int ok = s && n >= 1 && n <= RW_CTL_PATH_MAX && s[0] == '/';
+		for (size_t i = 0; ok && i < n; i++)
+			ok = (unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7f;
+		if (!ok)
+			return rw_ctl_fail(err, errlen,
+					   "\"path\" must be a request target: '/' then at most %d "
+					   "visible ASCII characters",
+					   RW_CTL_PATH_MAX - 1);
+		memcpy(ex->path, s, n + 1);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, char *err,
 			 size_t errlen)
 {
@@ -140,6 +228,13 @@ int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, c
 	json_object_foreach(root, key, val) {
 		if (strcmp(key, "cmd") == 0)
 			continue;
+		if (allowed & RW_CTL_M_EXPLAIN) {
+			int e = rw_ctl_explain_member(key, val, req, err, errlen);
+			if (e < 0)
+				goto out;
+			if (e > 0)
+				continue;
+		}
 		if (strcmp(key, "network") == 0 && (allowed & RW_CTL_M_NETWORK)) {
 			const char *s = json_string_value(val);
 			if (!s || !rw_ctl_name_ok(s)) {
@@ -202,6 +297,17 @@ int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, c
 		rw_ctl_fail(err, errlen, "%s",
 			    (allowed & RW_CTL_M_CIDRS) ? "missing \"cidrs\"" : "missing \"address\"");
 		goto out;
+	}
+	if (allowed & RW_CTL_M_EXPLAIN) {
+		const char *miss = !req->ex.listener[0] ? "missing \"listener\""
+				   : req->n_cidrs == 0    ? "missing \"src\""
+				   : !req->ex.method[0] != !req->ex.path[0]
+					   ? "\"method\" and \"path\" go together"
+					   : NULL;
+		if (miss) {
+			rw_ctl_fail(err, errlen, "%s", miss);
+			goto out;
+		}
 	}
 	r = 0;
 out:

@@ -1,4 +1,5 @@
 #include "appliance/rw_daemon.h"
+#include "appliance/rw_daemon_explain.h"
 
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -1300,6 +1301,8 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 				 (json_int_t)(now - d->started), "since_reload_s",
 				 (json_int_t)(now - d->last_reload));
 	}
+	case RW_CTL_EXPLAIN:
+		return rw_daemon_explain(d, req);
 	}
 	return rw_daemon_err("unhandled command");
 }

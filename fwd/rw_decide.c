@@ -232,3 +232,124 @@ enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
 	out->reason = "allow";
 	return RW_VERDICT_ALLOW;
 }
+
+/* ---- explain ---- */
+
+bool rw_decide_source(const struct rw_policy *p, const struct rw_listener *l, int family,
+		      const uint8_t *addr, bool on_vpn, const char **network)
+{
+	*network = NULL;
+	if (!p || !l || !addr || (family != AF_INET && family != AF_INET6))
+		return false;
+	for (size_t i = 0; i < l->n_allow_nets; i++) {
+		const struct rw_network *nw =
+			l->allow_nets[i] < p->n_networks ? &p->networks[l->allow_nets[i]] : NULL;
+		if (nw && addr_in(nw->cidrs, nw->n_cidrs, family, addr)) {
+			*network = nw->name;
+			return true;
+		}
+	}
+	if (!l->allow_vpn || !p->vpn.enabled || !on_vpn)
+		return false;
+	for (size_t i = 0; i < p->vpn.n_peers; i++)
+		if (addr_in(p->vpn.peers[i].addresses, p->vpn.peers[i].n_addresses, family, addr)) {
+			*network = "vpn";
+			return true;
+		}
+	return false;
+}
+
+static const struct rw_role *role_find(const struct rw_role *roles, size_t n,
+				       enum rw_op_class op, const char *repo, bool need_all)
+{
+	for (size_t i = 0; i < n; i++)
+		if (roles[i].op == op &&
+		    (need_all ? rw_glob_is_all(roles[i].glob) : rw_glob_match(roles[i].glob, repo)))
+			return &roles[i];
+	return NULL;
+}
+
+static const char *op_word(enum rw_op_class op)
+{
+	return op == RW_ROLE_PUSH ? "push" : op == RW_ROLE_DELETE ? "delete" : "pull";
+}
+
+/* One line: what gives op on repo to w, in the order rw_decide asks. */
+static void trace_right(struct rw_decide_trace *tr, const struct rw_policy *p,
+			const struct rw_who *w, enum rw_op_class op, const char *repo,
+			bool need_all)
+{
+	if (tr->n_lines == RW_DECIDE_TRACE_LINES)
+		return;
+	char *s = tr->lines[tr->n_lines++];
+	const size_t n = RW_DECIDE_TRACE_LEN;
+	const char *what = need_all ? "everything" : repo;
+	const struct rw_role *r;
+	if (op == RW_ROLE_PULL && w->network && !p->opts.pull_needs_role)
+		snprintf(s, n, "pull on %.96s: network %s", what, w->network->name);
+	else if (w->identity &&
+		 (r = role_find(w->identity->roles, w->identity->n_roles, op, repo, need_all)))
+		snprintf(s, n, "%s on %.64s: identity %s role %s:%.64s", op_word(op), what,
+			 w->identity->name, op_word(op), r->glob);
+	else if (w->peer && (r = role_find(w->peer->roles, w->peer->n_roles, op, repo, need_all)))
+		snprintf(s, n, "%s on %.64s: peer %s role %s:%.64s", op_word(op), what,
+			 w->peer->name, op_word(op), r->glob);
+	else
+		snprintf(s, n, "%s on %.96s: missing (%s)", op_word(op), what,
+			 op == RW_ROLE_PULL && w->network ? "policy.pull_needs_role" : "no such role");
+}
+
+enum rw_verdict rw_decide_explain(const struct rw_policy *p, const struct rw_who *who,
+				  const struct rw_oci_req *req, struct rw_decision *out,
+				  struct rw_decide_trace *tr)
+{
+	enum rw_verdict v = rw_decide(p, who, req, out);
+	if (!tr)
+		return v;
+	memset(tr, 0, sizeof(*tr));
+	if (!p || !who || !req) {
+		tr->need = "nothing (unknown operation)";
+		return v;
+	}
+	enum rw_decide_need need = op_need(req->op);
+	static const char *const words[] = {
+		[NEED_NOTHING] = "nothing (unknown operation)", [NEED_IDENTIFIED] = "identified",
+		[NEED_PULL] = "pull", [NEED_PULL_ALL] = "pull on everything", [NEED_PUSH] = "push",
+		[NEED_MOUNT] = "mount", [NEED_DELETE] = "delete",
+	};
+	tr->need = words[need];
+	const char *repo = req->repo;
+	switch (need) {
+	case NEED_PULL:
+		trace_right(tr, p, who, RW_ROLE_PULL, repo, false);
+		break;
+	case NEED_PULL_ALL:
+		trace_right(tr, p, who, RW_ROLE_PULL, repo, true);
+		break;
+	case NEED_PUSH:
+	case NEED_MOUNT:
+		trace_right(tr, p, who, RW_ROLE_PULL, repo, false);
+		trace_right(tr, p, who, RW_ROLE_PUSH, repo, false);
+		if (need == NEED_MOUNT && req->from[0])
+			trace_right(tr, p, who, RW_ROLE_PULL, req->from, false);
+		break;
+	case NEED_DELETE:
+		trace_right(tr, p, who, RW_ROLE_DELETE, repo, false);
+		break;
+	case NEED_IDENTIFIED:
+	case NEED_NOTHING:
+	default:
+		break;
+	}
+	if ((need == NEED_PUSH || need == NEED_MOUNT || need == NEED_DELETE) &&
+	    tr->n_lines < RW_DECIDE_TRACE_LINES) {
+		char *s = tr->lines[tr->n_lines++];
+		if (!p->opts.push_requires_vpn)
+			snprintf(s, RW_DECIDE_TRACE_LEN, "VPN: not required (policy.push_requires_vpn = false)");
+		else if (who->via_vpn && who->peer)
+			snprintf(s, RW_DECIDE_TRACE_LEN, "VPN: peer %s", who->peer->name);
+		else
+			snprintf(s, RW_DECIDE_TRACE_LEN, "VPN: required, not via the VPN");
+	}
+	return v;
+}

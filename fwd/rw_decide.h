@@ -97,4 +97,35 @@ enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
 enum rw_verdict rw_decide_body(const struct rw_http_req *http, const struct rw_oci_req *req,
 			       struct rw_decision *d);
 
+/* ---- explain (regwallctl explain): the same decisions with what made
+ * them. Not on the data path: rw_decide stays as it is, and these call it
+ * or repeat its lookups. ---- */
+
+/* The workers' second line (fwd/rw_fwd.c, rw_fwd_source_allowed): a
+ * source is admitted when one of the listener's allow_from networks holds
+ * it, or the listener allows vpn, a VPN peer owns it and its SYN came in
+ * on the VPN interface (on_vpn). *network: the first allowing network's
+ * name, "vpn", or NULL when refused (event reason "not_allowed_l7"). */
+bool rw_decide_source(const struct rw_policy *p, const struct rw_listener *l, int family,
+		      const uint8_t *addr, bool on_vpn, const char **network);
+
+#define RW_DECIDE_TRACE_LINES 4
+#define RW_DECIDE_TRACE_LEN 256
+
+/* Which credential gave (or would have had to give) each right the
+ * operation needs, one line each: "pull on team-a/app: network office",
+ * "push on team-a/app: identity ci-bot role push:team-a/...", "push on x:
+ * missing", "VPN: peer alice". */
+struct rw_decide_trace {
+	const char *need; /* "nothing (unknown operation)", "identified", "pull",
+			   * "pull on everything", "push", "mount", "delete" */
+	char lines[RW_DECIDE_TRACE_LINES][RW_DECIDE_TRACE_LEN];
+	size_t n_lines;
+};
+
+/* rw_decide, then the trace. Same verdict and *out as rw_decide. */
+enum rw_verdict rw_decide_explain(const struct rw_policy *p, const struct rw_who *who,
+				  const struct rw_oci_req *req, struct rw_decision *out,
+				  struct rw_decide_trace *tr);
+
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -221,6 +222,21 @@ void rw_fwd_listen_pktinfo(int fd, int family)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
 }
 
+/* The index of interface name, asked on fd (any socket): not
+ * if_nametoindex(), which opens an AF_UNIX socket of its own, and the
+ * sandbox's seccomp filter kills a worker for that (found by
+ * tests/net/test_explain.sh: the first SYN through the VPN interface). */
+static int rw_fwd_ifindex(int fd, const char *name)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	size_t n = strnlen(name, sizeof(ifr.ifr_name));
+	if (n == 0 || n >= sizeof(ifr.ifr_name))
+		return 0;
+	memcpy(ifr.ifr_name, name, n);
+	return ioctl(fd, SIOCGIFINDEX, &ifr) == 0 ? ifr.ifr_ifindex : 0;
+}
+
 static bool rw_fwd_via_vpn(struct rw_fwd_worker *w, int cfd, int family)
 {
 	int iif = rw_fwd_ingress_ifindex(cfd, family);
@@ -228,7 +244,7 @@ static bool rw_fwd_via_vpn(struct rw_fwd_worker *w, int cfd, int family)
 		return false;
 	/* the interface may have been created again with another index */
 	if (iif != w->vpn_ifindex)
-		w->vpn_ifindex = (int)if_nametoindex(w->p->vpn.interface);
+		w->vpn_ifindex = rw_fwd_ifindex(cfd, w->p->vpn.interface);
 	return iif == w->vpn_ifindex;
 }
 

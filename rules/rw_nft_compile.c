@@ -168,21 +168,82 @@ static const struct rw_nft_cset *rw_nft_setf(const struct rw_nft_compiled *c, co
 	return rw_nft_find_set(c, name);
 }
 
-static struct nftnl_rule *rw_nft_rule_new(const char *chain)
+/* The admission model is the list of rule descriptions (rules/rw_admit.h):
+ * each rule of the table is lowered from its description alone, here, so
+ * the expressions the kernel runs and the rules rw_admit_eval walks cannot
+ * say different things. The order of the expressions is the order of the
+ * fields of struct rw_nft_rdesc: matches, then statements. */
+static int rw_nft_lower(const struct rw_nft_compiled *c, const struct rw_nft_rdesc *d,
+			struct nftnl_rule *r)
+{
+	int rc = 0;
+	if (d->iifname[0])
+		E(rw_nft_e_iifname(r, d->iifname));
+	if (d->listener.family) {
+		E(rw_nft_e_l4port(r, IPPROTO_TCP, d->listener.port));
+		if (!d->listener_any)
+			E(rw_nft_e_daddr_eq(r, d->listener.family, d->listener.addr));
+		else
+			E(rw_nft_e_nfproto(r, d->listener.family));
+	}
+	if (d->dest.family) {
+		E(rw_nft_e_daddr_eq(r, d->dest.family, d->dest.addr));
+		E(rw_nft_e_l4port(r, IPPROTO_TCP, d->dest.port));
+	}
+	if (d->udp_dport)
+		E(rw_nft_e_l4port(r, IPPROTO_UDP, d->udp_dport));
+	if (d->icmp6_lo || d->icmp6_hi) {
+		static const uint8_t icmp6 = IPPROTO_ICMPV6;
+		E(rw_nft_e_nfproto(r, AF_INET6));
+		E(rw_nft_e_meta(r, NFT_META_L4PROTO));
+		E(rw_nft_e_cmp(r, NFT_CMP_EQ, &icmp6, 1));
+		E(rw_nft_e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1));
+		E(rw_nft_e_cmp(r, NFT_CMP_GTE, &d->icmp6_lo, 1));
+		E(rw_nft_e_cmp(r, NFT_CMP_LTE, &d->icmp6_hi, 1));
+	}
+	if (d->ct_state)
+		E(rw_nft_e_ct_state(r, d->ct_state));
+	if (d->saddr_set[0] || d->meter_set[0] || d->ban_set[0])
+		E(rw_nft_e_saddr(r, d->family));
+	const struct rw_nft_cset *s;
+	if (d->saddr_set[0]) {
+		if (!(s = rw_nft_find_set(c, d->saddr_set)))
+			return RW_EINVAL;
+		E(rw_nft_e_lookup(r, s));
+	}
+	if (d->meter_set[0]) {
+		if (!(s = rw_nft_find_set(c, d->meter_set)))
+			return RW_EINVAL;
+		E(rw_nft_e_dynset(r, s, NFT_DYNSET_OP_UPDATE, 0, d->meter.rate, d->meter.unit_s,
+				  d->meter.burst));
+	}
+	if (d->ban_set[0]) {
+		if (!(s = rw_nft_find_set(c, d->ban_set)))
+			return RW_EINVAL;
+		E(rw_nft_e_dynset(r, s, NFT_DYNSET_OP_UPDATE, d->ban_timeout_ms, 0, 0, 0));
+	}
+	if (d->counter)
+		E(rw_nft_e_counter(r));
+	if (d->limit.rate)
+		E(rw_nft_e_limit(r, d->limit.rate, d->limit.unit_s, d->limit.burst));
+	if (d->log)
+		E(rw_nft_e_log(r, d->log_group, d->log_prefix));
+	if (d->verdict != RW_NFT_RD_NONE)
+		E(rw_nft_e_verdict(r, d->verdict));
+	return rc;
+}
+
+/* One rule of chain, lowered from d, with its comment. */
+static int rw_nft_rule_add(struct rw_nft_compiled *c, const char *chain, const char *comment,
+			   const struct rw_nft_rdesc *d)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	if (!r)
-		return NULL;
+		return RW_ENOMEM;
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, RW_NFT_TABLE);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	return r;
-}
-
-/* Takes r (frees it on error); d describes it for rw_nft_dump_nft(). */
-static int rw_nft_rule_push(struct rw_nft_compiled *c, struct nftnl_rule *r, int rc,
-			    const char *chain, const char *comment, const struct rw_nft_rdesc *d)
-{
+	int rc = rw_nft_lower(c, d, r);
 	if (!rc)
 		rc = rw_nft_rule_set_comment(r, comment);
 	if (!rc && c->n_rules == c->cap_rules) {
@@ -343,66 +404,33 @@ static int rw_nft_compile_sets(const struct rw_policy *p, struct rw_nft_compiled
 
 static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compiled *c)
 {
-	int rc = 0;
+	struct rw_nft_rdesc d;
 	/* IPv6 neighbour solicitations and advertisements (ICMPv6 135, 136)
 	 * pass before the ban rules: they carry nothing for a service, and
 	 * dropping them leaves a failed neighbour entry behind, so a source
 	 * whose ban expired would still get EHOSTUNREACH for a while. (IPv4's
 	 * ARP never enters an inet table, so the two families now behave the
 	 * same.) The accept ends only this chain's evaluation. */
-	{
-		static const uint8_t icmp6 = IPPROTO_ICMPV6, nd_lo = 135, nd_hi = 136;
-		struct nftnl_rule *r = rw_nft_rule_new("early");
-		if (!r)
-			return RW_ENOMEM;
-		E(rw_nft_e_nfproto(r, AF_INET6));
-		E(rw_nft_e_meta(r, NFT_META_L4PROTO));
-		E(rw_nft_e_cmp(r, NFT_CMP_EQ, &icmp6, 1));
-		E(rw_nft_e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1));
-		E(rw_nft_e_cmp(r, NFT_CMP_GTE, &nd_lo, 1));
-		E(rw_nft_e_cmp(r, NFT_CMP_LTE, &nd_hi, 1));
-		E(rw_nft_e_counter(r));
-		E(rw_nft_e_verdict(r, NF_ACCEPT));
-		struct rw_nft_rdesc d;
-		rw_nft_d_init(&d, AF_INET6);
-		d.icmp6_lo = nd_lo;
-		d.icmp6_hi = nd_hi;
-		d.verdict = NF_ACCEPT;
-		rc = rw_nft_rule_push(c, r, rc, "early", "- neighbour discovery", &d);
-		if (rc)
-			return rc;
-	}
+	rw_nft_d_init(&d, AF_INET6);
+	d.icmp6_lo = 135;
+	d.icmp6_hi = 136;
+	d.verdict = NF_ACCEPT;
+	int rc = rw_nft_rule_add(c, "early", "- neighbour discovery", &d);
 	for (int f = 0; f < 2 && !rc; f++) {
 		const struct rw_nft_cset *ban = rw_nft_setf(c, "ban", "", rw_nft_fams[f]);
-		struct nftnl_rule *r = ban ? rw_nft_rule_new("early") : NULL;
 		if (!ban)
 			return RW_EINVAL;
-		if (!r)
-			return RW_ENOMEM;
-		E(rw_nft_e_saddr(r, rw_nft_fams[f]));
-		E(rw_nft_e_lookup(r, ban));
-		E(rw_nft_e_counter(r));
-		E(rw_nft_e_limit(r, RW_NFT_BANLOG_RATE, 1, RW_NFT_BANLOG_BURST));
-		E(rw_nft_e_log(r, p->log.nflog_group, "regwall - banned"));
-		struct rw_nft_rdesc d;
 		rw_nft_d_init(&d, rw_nft_fams[f]);
 		snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", ban->name);
 		d.limit = (struct rw_nft_rd_rate){ RW_NFT_BANLOG_RATE, 1, RW_NFT_BANLOG_BURST };
 		rw_nft_d_log(&d, p->log.nflog_group, "regwall - banned");
-		rc = rw_nft_rule_push(c, r, rc, "early", "- banned log", &d);
+		rc = rw_nft_rule_add(c, "early", "- banned log", &d);
 		if (rc)
 			return rc;
-		r = rw_nft_rule_new("early");
-		if (!r)
-			return RW_ENOMEM;
-		E(rw_nft_e_saddr(r, rw_nft_fams[f]));
-		E(rw_nft_e_lookup(r, ban));
-		E(rw_nft_e_counter(r));
-		E(rw_nft_e_verdict(r, NF_DROP));
 		rw_nft_d_init(&d, rw_nft_fams[f]);
 		snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", ban->name);
 		d.verdict = NF_DROP;
-		rc = rw_nft_rule_push(c, r, rc, "early", "- banned", &d);
+		rc = rw_nft_rule_add(c, "early", "- banned", &d);
 	}
 	return rc;
 }
@@ -413,17 +441,6 @@ static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compile
  * IPv6 sockets IPV6_V6ONLY, so "0.0.0.0:443" takes no IPv6 connection), and
  * every rule of it matches that family: two listeners on one port, one per
  * family, each decide only their own traffic. */
-static int rw_nft_e_listener(struct nftnl_rule *r, const struct rw_listener *l)
-{
-	int rc = rw_nft_e_l4port(r, IPPROTO_TCP, l->listen.port);
-	if (!rc && !rw_nft_addr_is_zero(&l->listen))
-		rc = rw_nft_e_daddr_eq(r, l->listen.family, l->listen.addr);
-	else if (!rc)
-		rc = rw_nft_e_nfproto(r, l->listen.family);
-	return rc;
-}
-
-/* rw_nft_e_listener() in words */
 static void rw_nft_d_listener(struct rw_nft_rdesc *d, const struct rw_listener *l)
 {
 	rw_nft_d_init(d, l->listen.family);
@@ -431,18 +448,13 @@ static void rw_nft_d_listener(struct rw_nft_rdesc *d, const struct rw_listener *
 	d->listener_any = rw_nft_addr_is_zero(&l->listen);
 }
 
-static int rw_nft_listener_has_fam(const struct rw_listener *l, int family)
-{
-	return l->listen.family == family;
-}
-
 static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_compiled *c,
 				   const struct rw_listener *l, struct rw_diag *diag)
 {
 	char cm[RW_NFT_COMMENT_LEN], pfx[RW_NFT_PREFIX_MAX + 1];
 	uint16_t grp = p->log.nflog_group;
+	int fam = l->listen.family;
 	int rc = 0;
-	struct nftnl_rule *r;
 	struct rw_nft_rdesc d;
 
 	/* Ban meter before the rate meter: the rate meter drops, and a source
@@ -452,32 +464,19 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 		uint32_t burst = ba > UINT32_MAX ? UINT32_MAX : (uint32_t)ba;
 		snprintf(cm, sizeof(cm), "%s banned", l->name);
 		snprintf(pfx, sizeof(pfx), "regwall %s banned", l->name);
-		for (int f = 0; f < 2 && !rc; f++) {
-			int fam = rw_nft_fams[f];
-			if (!rw_nft_listener_has_fam(l, fam))
-				continue;
-			const struct rw_nft_cset *bm = rw_nft_setf(c, "banmeter", "", fam);
-			const struct rw_nft_cset *ban = rw_nft_setf(c, "ban", "", fam);
-			if (!bm || !ban || !(r = rw_nft_rule_new("input")))
-				return RW_ENOMEM;
-			E(rw_nft_e_listener(r, l));
-			E(rw_nft_e_ct_state(r, RW_NFT_CT_NEW));
-			E(rw_nft_e_saddr(r, fam));
-			E(rw_nft_e_dynset(r, bm, NFT_DYNSET_OP_UPDATE, 0, ba, 60, burst));
-			E(rw_nft_e_dynset(r, ban, NFT_DYNSET_OP_UPDATE, p->opts.ban_for_ms, 0, 0, 0));
-			E(rw_nft_e_counter(r));
-			E(rw_nft_e_log(r, grp, pfx));
-			E(rw_nft_e_verdict(r, NF_DROP));
-			rw_nft_d_listener(&d, l);
-			d.ct_state = RW_NFT_CT_NEW;
-			snprintf(d.meter_set, sizeof(d.meter_set), "%s", bm->name);
-			d.meter = (struct rw_nft_rd_rate){ ba, 60, burst };
-			snprintf(d.ban_set, sizeof(d.ban_set), "%s", ban->name);
-			d.ban_timeout_ms = p->opts.ban_for_ms;
-			rw_nft_d_log(&d, grp, pfx);
-			d.verdict = NF_DROP;
-			rc = rw_nft_rule_push(c, r, rc, "input", cm, &d);
-		}
+		const struct rw_nft_cset *bm = rw_nft_setf(c, "banmeter", "", fam);
+		const struct rw_nft_cset *ban = rw_nft_setf(c, "ban", "", fam);
+		if (!bm || !ban)
+			return RW_EINVAL;
+		rw_nft_d_listener(&d, l);
+		d.ct_state = RW_NFT_CT_NEW;
+		snprintf(d.meter_set, sizeof(d.meter_set), "%s", bm->name);
+		d.meter = (struct rw_nft_rd_rate){ ba, 60, burst };
+		snprintf(d.ban_set, sizeof(d.ban_set), "%s", ban->name);
+		d.ban_timeout_ms = p->opts.ban_for_ms;
+		rw_nft_d_log(&d, grp, pfx);
+		d.verdict = NF_DROP;
+		rc = rw_nft_rule_add(c, "input", cm, &d);
 	}
 	/* One rule: the meter's "over" is the only condition, so the log can
 	 * never be rate limited apart from the drop. */
@@ -494,28 +493,16 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 		uint32_t burst = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
 		snprintf(cm, sizeof(cm), "%s rate_limited", l->name);
 		snprintf(pfx, sizeof(pfx), "regwall %s rate_limited", l->name);
-		for (int f = 0; f < 2 && !rc; f++) {
-			int fam = rw_nft_fams[f];
-			if (!rw_nft_listener_has_fam(l, fam))
-				continue;
-			const struct rw_nft_cset *m = rw_nft_setf(c, "meter_", l->name, fam);
-			if (!m || !(r = rw_nft_rule_new("input")))
-				return RW_ENOMEM;
-			E(rw_nft_e_listener(r, l));
-			E(rw_nft_e_ct_state(r, RW_NFT_CT_NEW));
-			E(rw_nft_e_saddr(r, fam));
-			E(rw_nft_e_dynset(r, m, NFT_DYNSET_OP_UPDATE, 0, rate, unit, burst));
-			E(rw_nft_e_counter(r));
-			E(rw_nft_e_log(r, grp, pfx));
-			E(rw_nft_e_verdict(r, NF_DROP));
-			rw_nft_d_listener(&d, l);
-			d.ct_state = RW_NFT_CT_NEW;
-			snprintf(d.meter_set, sizeof(d.meter_set), "%s", m->name);
-			d.meter = (struct rw_nft_rd_rate){ rate, unit, burst };
-			rw_nft_d_log(&d, grp, pfx);
-			d.verdict = NF_DROP;
-			rc = rw_nft_rule_push(c, r, rc, "input", cm, &d);
-		}
+		const struct rw_nft_cset *m = rw_nft_setf(c, "meter_", l->name, fam);
+		if (!m)
+			return RW_EINVAL;
+		rw_nft_d_listener(&d, l);
+		d.ct_state = RW_NFT_CT_NEW;
+		snprintf(d.meter_set, sizeof(d.meter_set), "%s", m->name);
+		d.meter = (struct rw_nft_rd_rate){ rate, unit, burst };
+		rw_nft_d_log(&d, grp, pfx);
+		d.verdict = NF_DROP;
+		rc = rw_nft_rule_add(c, "input", cm, &d);
 	}
 	for (size_t i = 0; i < l->n_allow_nets && !rc; i++) {
 		if (l->allow_nets[i] >= p->n_networks) {
@@ -526,23 +513,15 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 		}
 		const struct rw_network *nw = &p->networks[l->allow_nets[i]];
 		snprintf(cm, sizeof(cm), "%s allow %s", l->name, nw->name);
-		for (int f = 0; f < 4 && !rc; f++) {
-			int fam = rw_nft_fams[f % 2];
-			if (!rw_nft_listener_has_fam(l, fam))
-				continue;
+		for (int live = 0; live < 2 && !rc; live++) {
 			const struct rw_nft_cset *s =
-				rw_nft_setf(c, f < 2 ? "net_" : "live_", nw->name, fam);
-			if (!s || !(r = rw_nft_rule_new("input")))
-				return RW_ENOMEM;
-			E(rw_nft_e_listener(r, l));
-			E(rw_nft_e_saddr(r, fam));
-			E(rw_nft_e_lookup(r, s));
-			E(rw_nft_e_counter(r));
-			E(rw_nft_e_verdict(r, NF_ACCEPT));
+				rw_nft_setf(c, live ? "live_" : "net_", nw->name, fam);
+			if (!s)
+				return RW_EINVAL;
 			rw_nft_d_listener(&d, l);
 			snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", s->name);
 			d.verdict = NF_ACCEPT;
-			rc = rw_nft_rule_push(c, r, rc, "input", cm, &d);
+			rc = rw_nft_rule_add(c, "input", cm, &d);
 		}
 	}
 	if (!rc && l->allow_vpn) {
@@ -552,108 +531,67 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 			return RW_ECONFIG;
 		}
 		snprintf(cm, sizeof(cm), "%s allow vpn", l->name);
-		for (int f = 0; f < 2 && !rc; f++) {
-			int fam = rw_nft_fams[f];
-			if (!rw_nft_listener_has_fam(l, fam))
-				continue;
-			const struct rw_nft_cset *s = rw_nft_setf(c, "vpn", "", fam);
-			if (!s || !(r = rw_nft_rule_new("input")))
-				return RW_ENOMEM;
-			/* the interface check makes a spoofed tunnel address
-			 * arriving on any other link worthless */
-			E(rw_nft_e_iifname(r, p->vpn.interface));
-			E(rw_nft_e_listener(r, l));
-			E(rw_nft_e_saddr(r, fam));
-			E(rw_nft_e_lookup(r, s));
-			E(rw_nft_e_counter(r));
-			E(rw_nft_e_verdict(r, NF_ACCEPT));
-			rw_nft_d_listener(&d, l);
-			snprintf(d.iifname, sizeof(d.iifname), "%s", p->vpn.interface);
-			snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", s->name);
-			d.verdict = NF_ACCEPT;
-			rc = rw_nft_rule_push(c, r, rc, "input", cm, &d);
-		}
+		const struct rw_nft_cset *s = rw_nft_setf(c, "vpn", "", fam);
+		if (!s)
+			return RW_EINVAL;
+		/* the interface check makes a spoofed tunnel address arriving
+		 * on any other link worthless */
+		rw_nft_d_listener(&d, l);
+		snprintf(d.iifname, sizeof(d.iifname), "%s", p->vpn.interface);
+		snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", s->name);
+		d.verdict = NF_ACCEPT;
+		rc = rw_nft_rule_add(c, "input", cm, &d);
 	}
 	if (rc)
 		return rc;
 	snprintf(cm, sizeof(cm), "%s not_allowed log", l->name);
 	snprintf(pfx, sizeof(pfx), "regwall %s not_allowed", l->name);
-	if (!(r = rw_nft_rule_new("input")))
-		return RW_ENOMEM;
-	E(rw_nft_e_listener(r, l));
-	E(rw_nft_e_counter(r));
-	E(rw_nft_e_log(r, grp, pfx));
 	rw_nft_d_listener(&d, l);
 	rw_nft_d_log(&d, grp, pfx);
-	rc = rw_nft_rule_push(c, r, rc, "input", cm, &d);
+	rc = rw_nft_rule_add(c, "input", cm, &d);
 	if (rc)
 		return rc;
 	snprintf(cm, sizeof(cm), "%s not_allowed", l->name);
-	if (!(r = rw_nft_rule_new("input")))
-		return RW_ENOMEM;
-	E(rw_nft_e_listener(r, l));
-	E(rw_nft_e_counter(r));
-	E(rw_nft_e_verdict(r, NF_DROP));
 	rw_nft_d_listener(&d, l);
 	d.verdict = NF_DROP;
-	return rw_nft_rule_push(c, r, rc, "input", cm, &d);
+	return rw_nft_rule_add(c, "input", cm, &d);
 }
 
 static int rw_nft_compile_input(const struct rw_policy *p, struct rw_nft_compiled *c,
 				struct rw_diag *diag)
 {
-	int rc = 0;
 	struct rw_nft_rdesc d;
-	struct nftnl_rule *r = rw_nft_rule_new("input");
-	if (!r)
-		return RW_ENOMEM;
-	E(rw_nft_e_ct_state(r, RW_NFT_CT_EST_REL));
-	E(rw_nft_e_counter(r));
-	E(rw_nft_e_verdict(r, NF_ACCEPT));
 	rw_nft_d_init(&d, 0);
 	d.ct_state = RW_NFT_CT_EST_REL;
 	d.verdict = NF_ACCEPT;
-	rc = rw_nft_rule_push(c, r, rc, "input", "- established", &d);
+	int rc = rw_nft_rule_add(c, "input", "- established", &d);
 	if (!rc && p->vpn.enabled) {
 		/* open to anyone: WireGuard drops what it cannot authenticate */
-		if (!(r = rw_nft_rule_new("input")))
-			return RW_ENOMEM;
-		E(rw_nft_e_l4port(r, IPPROTO_UDP, p->vpn.listen_port));
-		E(rw_nft_e_counter(r));
-		E(rw_nft_e_verdict(r, NF_ACCEPT));
 		rw_nft_d_init(&d, 0);
 		d.udp_dport = p->vpn.listen_port;
 		d.verdict = NF_ACCEPT;
-		rc = rw_nft_rule_push(c, r, rc, "input", "- wireguard", &d);
+		rc = rw_nft_rule_add(c, "input", "- wireguard", &d);
 	}
 	for (size_t i = 0; i < p->n_listeners && !rc; i++)
-		rc = rw_nft_compile_listener(p, c, &p->listeners[i], diag);
+		if (p->listeners[i].listen.family == AF_INET ||
+		    p->listeners[i].listen.family == AF_INET6)
+			rc = rw_nft_compile_listener(p, c, &p->listeners[i], diag);
 	return rc;
 }
 
 static int rw_nft_compile_forward(const struct rw_policy *p, struct rw_nft_compiled *c)
 {
-	const struct rw_endpoint *u = &p->registry.upstream;
 	int rc = 0;
 	for (int drop = 0; drop < 2 && !rc; drop++) {
-		struct nftnl_rule *r = rw_nft_rule_new("forward");
-		if (!r)
-			return RW_ENOMEM;
-		E(rw_nft_e_daddr_eq(r, u->family, u->addr));
-		E(rw_nft_e_l4port(r, IPPROTO_TCP, u->port));
-		E(rw_nft_e_counter(r));
 		struct rw_nft_rdesc d;
 		rw_nft_d_init(&d, 0);
-		d.dest = *u;
-		if (drop) {
-			E(rw_nft_e_verdict(r, NF_DROP));
+		d.dest = p->registry.upstream;
+		if (drop)
 			d.verdict = NF_DROP;
-		} else {
-			E(rw_nft_e_log(r, p->log.nflog_group, "regwall - direct_to_registry"));
+		else
 			rw_nft_d_log(&d, p->log.nflog_group, "regwall - direct_to_registry");
-		}
-		rc = rw_nft_rule_push(c, r, rc, "forward",
-				      drop ? "- direct_to_registry" : "- direct_to_registry log", &d);
+		rc = rw_nft_rule_add(c, "forward",
+				     drop ? "- direct_to_registry" : "- direct_to_registry log", &d);
 	}
 	return rc;
 }

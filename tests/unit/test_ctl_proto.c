@@ -236,6 +236,65 @@ static void test_ban_check(void **state)
 	assert_int_equal(rw_ctl_ban_check(&b, NULL, NULL, 0, err, sizeof(err)), 0);
 }
 
+static void test_explain(void **state)
+{
+	(void)state;
+	char err[256];
+	assert_int_equal(parse("{\"cmd\":\"explain\",\"listener\":\"https\",\"src\":\"203.0.113.10\","
+			       "\"iif\":\"wg0\",\"sni\":\"Registry.Example.TEST\","
+			       "\"cert_subject\":\"/C=DE/O=Example Corp/CN=ci-bot\","
+			       "\"method\":\"PUT\",\"path\":\"/v2/team-a/app/manifests/1.0\"}",
+			       err, sizeof(err)), 0);
+	assert_int_equal(req.cmd, RW_CTL_EXPLAIN);
+	assert_string_equal(req.ex.listener, "https");
+	assert_int_equal(req.n_cidrs, 1);
+	assert_int_equal(req.cidrs[0].prefix, 32);
+	assert_string_equal(req.ex.iif, "wg0");
+	assert_string_equal(req.ex.sni, "registry.example.test");
+	/* the config's normalisation: slash form -> RFC 2253 */
+	assert_string_equal(req.ex.cert_subject, "CN=ci-bot,O=Example Corp,C=DE");
+	assert_string_equal(req.ex.method, "PUT");
+	static const struct {
+		const char *json, *want;
+	} bad[] = {
+		{ "{\"cmd\":\"explain\",\"src\":\"203.0.113.10\"}", "missing \"listener\"" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"https\"}", "missing \"src\"" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"a b\",\"src\":\"203.0.113.10\"}", "listener" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"203.0.113.0/24\"}", "one IPv4" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"::ffff:203.0.113.1\"}", "IPv4-mapped" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"203.0.113.1\",\"iif\":\"a/b\"}", "interface" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"203.0.113.1\",\"iif\":\"abcdefghijklmnop\"}", "interface" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"203.0.113.1\",\"sni\":\"a b\"}", "host name" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"203.0.113.1\",\"cert_subject\":\"C=DE,O=x,CN=y\"}", "cert_subject" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"203.0.113.1\",\"method\":\"GET\"}", "go together" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"203.0.113.1\",\"method\":\"get\",\"path\":\"/v2/\"}", "capitals" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"203.0.113.1\",\"method\":\"GET\",\"path\":\"v2/\"}", "request target" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"203.0.113.1\",\"method\":\"GET\",\"path\":\"/v2/ x\"}", "request target" },
+		{ "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"203.0.113.1\",\"network\":\"office\"}", "unexpected member" },
+		{ "{\"cmd\":\"status\",\"listener\":\"h\"}", "unexpected member" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (parse(bad[i].json, err, sizeof(err)) != RW_EINVAL || !strstr(err, bad[i].want))
+			fail_msg("%s: got \"%s\", want \"%s\"", bad[i].json, err, bad[i].want);
+	}
+	/* a path of the longest allowed length, and one byte more */
+	static char line[RW_CTL_PATH_MAX + 200], path[RW_CTL_PATH_MAX + 2];
+	memset(path, 'a', sizeof(path) - 1);
+	path[0] = '/';
+	path[RW_CTL_PATH_MAX] = '\0';
+	snprintf(line, sizeof(line),
+		 "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"2001:db8::1\",\"method\":\"GET\",\"path\":\"%s\"}",
+		 path);
+	assert_int_equal(parse(line, err, sizeof(err)), 0);
+	path[RW_CTL_PATH_MAX] = 'a';
+	path[RW_CTL_PATH_MAX + 1] = '\0';
+	snprintf(line, sizeof(line),
+		 "{\"cmd\":\"explain\",\"listener\":\"h\",\"src\":\"2001:db8::1\",\"method\":\"GET\",\"path\":\"%s\"}",
+		 path);
+	assert_int_equal(parse(line, err, sizeof(err)), RW_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_cidrs),
 		cmocka_unit_test(test_ban_timeout),
 		cmocka_unit_test(test_ban_check),
+		cmocka_unit_test(test_explain),
 	};
 	return cmocka_run_group_tests_name("ctl_proto", tests, NULL, NULL);
 }

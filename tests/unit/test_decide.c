@@ -471,6 +471,67 @@ static void test_pull_needs_role(void **state)
 	pol.opts.push_requires_vpn = true;
 }
 
+/* rw_decide_explain: same verdict as rw_decide, and which credential gave
+ * each right; rw_decide_source: the workers' second line. */
+static void explain(const struct rw_who *w, const char *m, const char *t, enum rw_verdict want,
+		    const char *l0, const char *l1)
+{
+	static struct rw_oci_req req;
+	struct rw_decision d1, d2;
+	struct rw_decide_trace tr;
+	assert_int_equal(rw_oci_classify(m, strlen(m), t, strlen(t), &req), 0);
+	assert_int_equal(rw_decide_explain(&pol, w, &req, &d2, &tr), want);
+	assert_int_equal(rw_decide(&pol, w, &req, &d1), want);
+	assert_string_equal(d1.reason, d2.reason);
+	assert_int_equal(d1.status, d2.status);
+	if (l0) {
+		assert_true(tr.n_lines >= 1);
+		assert_string_equal(tr.lines[0], l0);
+	}
+	if (l1) {
+		assert_true(tr.n_lines >= 2);
+		assert_string_equal(tr.lines[1], l1);
+	}
+}
+
+static void test_explain(void **state)
+{
+	(void)state;
+	struct rw_who w;
+	who("203.0.113.7", false, &ids[0], &w); /* ci-bot in the office */
+	explain(&w, "GET", "/v2/team-q/app/manifests/v1", RW_VERDICT_ALLOW,
+		"pull on team-q/app: network office", NULL);
+	explain(&w, "POST", "/v2/team-a/app/blobs/uploads/", RW_VERDICT_DENY,
+		"pull on team-a/app: network office",
+		"push on team-a/app: identity ci-bot role push:team-a/*");
+	explain(&w, "DELETE", "/v2/team-a/app/manifests/v1", RW_VERDICT_DENY,
+		"delete on team-a/app: missing (no such role)", "VPN: required, not via the VPN");
+	who("192.0.2.2", true, NULL, &w); /* alice through the tunnel */
+	explain(&w, "PUT", "/v2/x/manifests/v1", RW_VERDICT_ALLOW,
+		"pull on x: peer alice role pull:*", "push on x: peer alice role push:*");
+	who("198.51.100.1", false, &ids[1], &w); /* reader outside */
+	explain(&w, "GET", "/v2/_catalog", RW_VERDICT_DENY,
+		"pull on everything: missing (no such role)", NULL);
+
+	/* the second line */
+	struct rw_listener l = { .name = "https" };
+	size_t allow[] = { 1, 0 };
+	l.allow_nets = allow;
+	l.n_allow_nets = 2;
+	uint8_t a[16] = { 0 };
+	const char *net;
+	assert_int_equal(inet_pton(AF_INET, "203.0.113.7", a), 1);
+	assert_true(rw_decide_source(&pol, &l, AF_INET, a, false, &net));
+	assert_string_equal(net, "office");
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.2", a), 1);
+	assert_false(rw_decide_source(&pol, &l, AF_INET, a, true, &net)); /* no allow vpn */
+	assert_null(net);
+	l.allow_vpn = true;
+	assert_true(rw_decide_source(&pol, &l, AF_INET, a, true, &net));
+	assert_string_equal(net, "vpn");
+	assert_false(rw_decide_source(&pol, &l, AF_INET, a, false, &net)); /* not via wg */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_cert_identity),
 		cmocka_unit_test(test_mount),
 		cmocka_unit_test(test_real_requests),
+		cmocka_unit_test(test_explain),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
