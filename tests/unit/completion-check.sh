@@ -24,7 +24,7 @@ expect() { # expect FUNC LINE WANT
 		fail=1
 	fi
 }
-expect _regwallctl "regwallctl " "status network ban counters reload"
+expect _regwallctl "regwallctl " "status network ban counters reload explain"
 expect _regwallctl "regwallctl net" "network"
 expect _regwallctl "regwallctl network " "add del list"
 expect _regwallctl "regwallctl -s /tmp/x.sock ban " "add del list"
