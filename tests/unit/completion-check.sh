@@ -25,6 +25,7 @@ expect() { # expect FUNC LINE WANT
 	fi
 }
 expect _regwallctl "regwallctl " "status network ban counters reload explain"
+expect _regwallctl "regwallctl explain --li" "--listener"
 expect _regwallctl "regwallctl net" "network"
 expect _regwallctl "regwallctl network " "add del list"
 expect _regwallctl "regwallctl -s /tmp/x.sock ban " "add del list"
