@@ -300,6 +300,14 @@ static int rw_nft_compile_sets(const struct rw_policy *p, struct rw_nft_compiled
 		rc = rw_nft_add_set(c, name, rw_nft_fams[f], NFT_SET_TIMEOUT | NFT_SET_EVAL, size,
 				    p->opts.ban_for_ms, NULL, 0, diag);
 	}
+	/* prefix bans (regwallctl only): the meters' dynset cannot write an
+	 * interval set (EOPNOTSUPP), so prefixes get a pair of their own. No
+	 * size: nothing on the packet path adds to them. */
+	for (int f = 0; f < 2 && !rc; f++) {
+		snprintf(name, sizeof(name), "banp_%s", rw_nft_fam_sfx(rw_nft_fams[f]));
+		rc = rw_nft_add_set(c, name, rw_nft_fams[f], NFT_SET_INTERVAL | NFT_SET_TIMEOUT, 0,
+				    p->opts.ban_for_ms, NULL, 0, diag);
+	}
 	const struct rw_rate *cr = &p->opts.conn_per_source;
 	if (cr->count > 0) {
 		uint64_t burst = cr->burst ? cr->burst : RW_NFT_DEFAULT_BURST;
@@ -350,14 +358,17 @@ static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compile
 		if (rc)
 			return rc;
 	}
-	for (int f = 0; f < 2 && !rc; f++) {
-		const struct rw_nft_cset *ban = rw_nft_setf(c, "ban", "", rw_nft_fams[f]);
+	/* addresses (ban_), then prefixes (banp_); both pairs log and drop
+	 * under the same comments, so counters and NFLOG say "banned" */
+	for (int f = 0; f < 4 && !rc; f++) {
+		const struct rw_nft_cset *ban =
+			rw_nft_setf(c, f < 2 ? "ban" : "banp", "", rw_nft_fams[f % 2]);
 		struct nftnl_rule *r = ban ? rw_nft_rule_new("early") : NULL;
 		if (!ban)
 			return RW_EINVAL;
 		if (!r)
 			return RW_ENOMEM;
-		E(rw_nft_e_saddr(r, rw_nft_fams[f]));
+		E(rw_nft_e_saddr(r, rw_nft_fams[f % 2]));
 		E(rw_nft_e_lookup(r, ban));
 		E(rw_nft_e_counter(r));
 		E(rw_nft_e_limit(r, RW_NFT_BANLOG_RATE, 1, RW_NFT_BANLOG_BURST));
@@ -368,7 +379,7 @@ static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compile
 		r = rw_nft_rule_new("early");
 		if (!r)
 			return RW_ENOMEM;
-		E(rw_nft_e_saddr(r, rw_nft_fams[f]));
+		E(rw_nft_e_saddr(r, rw_nft_fams[f % 2]));
 		E(rw_nft_e_lookup(r, ban));
 		E(rw_nft_e_counter(r));
 		E(rw_nft_e_verdict(r, NF_DROP));
