@@ -252,7 +252,8 @@ int rw_ctl_ban_check(const struct rw_cidr *ban, const struct rw_endpoint *upstre
 		if (rw_cidr_parse(rw_ctl_unbannable[i].cidr, &r, 0))
 			continue; /* cannot happen: the table is ours */
 		if (rw_ctl_overlap(ban, &r))
-			return rw_ctl_fail(err, errlen, "refusing to ban %s: it covers %s (%s)", b,
+			return rw_ctl_fail(err, errlen, "refusing to ban %s: it %s %s (%s)", b,
+					   ban->prefix > r.prefix ? "is inside" : "covers",
 					   rw_ctl_unbannable[i].cidr, rw_ctl_unbannable[i].why);
 	}
 	for (size_t i = 0; i < n_own; i++) {

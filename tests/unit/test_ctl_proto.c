@@ -241,7 +241,7 @@ static void test_ban_check(void **state)
 		{ "198.51.100.0/28", "covers the registry upstream 198.51.100.10/32" },
 		{ "192.0.2.0/28", "192.0.2.1/32, an address of this host (eth0)" },
 		{ "126.0.0.0/7", "covers 127.0.0.0/8 (loopback" },
-		{ "127.0.0.0/28", "covers 127.0.0.0/8 (loopback" },
+		{ "127.0.0.0/28", "is inside 127.0.0.0/8 (loopback" },
 		{ "::/120", "covers ::/128 (the unspecified" },
 		{ "255.255.255.240/28", "broadcast" },
 		{ "ff02::/16", "multicast" },
