@@ -405,7 +405,8 @@ int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 	char err[256];
 	for (size_t i = 0; i < p->n_listeners; i++) {
 		const struct rw_listener *l = &p->listeners[i];
-		if (l->mode != RW_MODE_TERMINATE)
+		/* the endpoints of one listener share its TLS settings */
+		if (l->mode != RW_MODE_TERMINATE || l->endpoint_index > 0)
 			continue;
 		struct rw_tlsctx_sni sni = {
 			.names = l->n_server_names ? l->server_names : p->registry.server_names,
@@ -1009,6 +1010,28 @@ struct rw_daemon_banlist {
 	json_t *arr;
 };
 
+/* Is listeners[i] the first endpoint of its listener in this family?
+ * (A listener with a listen list has one entry per endpoint.) */
+static int rw_daemon_first_of_fam(const struct rw_policy *p, size_t i, int family)
+{
+	const struct rw_listener *l = &p->listeners[i];
+	if (l->listen.family != family)
+		return 0;
+	for (size_t j = i - l->endpoint_index; j < i; j++)
+		if (p->listeners[j].listen.family == family)
+			return 0;
+	return 1;
+}
+
+/* Listeners as the config names them (not their endpoints). */
+static size_t rw_daemon_n_listeners(const struct rw_policy *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_listeners; i++)
+		n += p->listeners[i].endpoint_index == 0;
+	return n;
+}
+
 /* Which rule bans automatically for sources of this family: the ban_after
  * meter of each listener serving it (one set per family is shared by
  * them, and the kernel's dynset cannot mark its elements). */
@@ -1016,10 +1039,10 @@ static void rw_daemon_ban_rule(const struct rw_policy *p, int family, char *out,
 {
 	size_t n = 0, k = 0;
 	for (size_t i = 0; i < p->n_listeners; i++)
-		n += p->listeners[i].listen.family == family;
+		n += rw_daemon_first_of_fam(p, i, family);
 	int w = snprintf(out, len, "ban_after meter of listener");
 	for (size_t i = 0; i < p->n_listeners && w > 0 && (size_t)w < len; i++) {
-		if (p->listeners[i].listen.family != family)
+		if (!rw_daemon_first_of_fam(p, i, family))
 			continue;
 		k++;
 		w += snprintf(out + w, len - (size_t)w, "%s%s", k == 1 ? " " : k == n ? " or " : ", ",
@@ -1247,7 +1270,7 @@ static json_t *rw_daemon_status(struct rw_daemon *d)
 			       (json_int_t)d->applies, "reloads", (json_int_t)d->reloads,
 			       "reload_failures", (json_int_t)d->reload_failures, "live_changes",
 			       (json_int_t)d->n_live, "networks", (json_int_t)d->pol.n_networks,
-			       "listeners", (json_int_t)d->pol.n_listeners, "workers",
+			       "listeners", (json_int_t)rw_daemon_n_listeners(&d->pol), "workers",
 			       (json_int_t)(d->workers ? rw_workers_alive(d->workers) : 0));
 	/* per worker: heartbeat age, stalled, events sent and dropped; the
 	 * events that the output could not take */

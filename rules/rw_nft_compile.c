@@ -312,8 +312,10 @@ static int rw_nft_compile_sets(const struct rw_policy *p, struct rw_nft_compiled
 	if (cr->count > 0) {
 		uint64_t burst = cr->burst ? cr->burst : RW_NFT_DEFAULT_BURST;
 		uint64_t t = rw_nft_meter_timeout(cr->per_ms, cr->count, burst);
+		/* one pair per listener name: the endpoints of a listener
+		 * with a listen list share its meter */
 		for (size_t i = 0; i < p->n_listeners && !rc; i++)
-			for (int f = 0; f < 2 && !rc; f++) {
+			for (int f = 0; f < 2 && !rc && p->listeners[i].endpoint_index == 0; f++) {
 				snprintf(name, sizeof(name), "meter_%s_%s", p->listeners[i].name,
 					 rw_nft_fam_sfx(rw_nft_fams[f]));
 				rc = rw_nft_add_set(c, name, rw_nft_fams[f],
