@@ -187,7 +187,12 @@ static void test_sample_config(void **state)
 		diag_dump(&d);
 	assert_int_equal(r, 0);
 	assert_int_equal(d.n_warn, 0);
-	assert_int_equal(p.n_listeners, 2);
+	/* "https" on a listen list of two endpoints, then "pass" */
+	assert_int_equal(p.n_listeners, 3);
+	assert_string_equal(p.listeners[1].name, "https");
+	assert_int_equal(p.listeners[1].n_endpoints, 2);
+	assert_int_equal(p.listeners[1].listen.family, AF_INET6);
+	assert_string_equal(p.listeners[2].name, "pass");
 	assert_true(p.vpn.enabled);
 	rw_policy_free(&p);
 	free(out);
