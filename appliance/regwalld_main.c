@@ -16,6 +16,7 @@
 #include "appliance/rw_version.h"
 #include "appliance/rw_workers.h"
 #include "rules/rw_nft.h"
+#include "rules/rw_nft_text.h"
 
 #define RW_DEFAULT_CONFIG "/etc/regwall/regwall.conf"
 #define RW_DEFAULT_SOCKET "/run/regwall/ctl.sock"
@@ -24,6 +25,7 @@ enum rw_action {
 	RW_ACT_NONE = 0,
 	RW_ACT_CHECK,
 	RW_ACT_DUMP,
+	RW_ACT_DUMP_NETLINK,
 	RW_ACT_APPLY,
 	RW_ACT_REMOVE,
 	RW_ACT_RUN,
@@ -36,7 +38,8 @@ static void usage(FILE *out)
 		"  -c, --config FILE   configuration (default " RW_DEFAULT_CONFIG ")\n"
 		"actions:\n"
 		"  -n, --check-config  validate the configuration and exit (changes nothing)\n"
-		"      --dump-rules    print the compiled nftables table as text\n"
+		"      --dump-rules    print the compiled table as `nft list table` shows it\n"
+		"      --dump-netlink  print the compiled rules as libnftnl expressions\n"
 		"      --apply         apply the table once (one atomic transaction) and exit\n"
 		"      --remove-rules  delete table inet regwall (only it) and exit\n"
 		"  -f, --foreground    run: apply the table, serve the control socket,\n"
@@ -64,7 +67,8 @@ static int load(const char *path, struct rw_policy *p)
 }
 
 /* Validate the file, the TLS material and the lowering to nftables
- * without touching anything; with dump, print the compiled table. */
+ * without touching anything; with dump, print the compiled table (1: nft
+ * syntax, 2: libnftnl expressions). */
 static int act_check(const char *path, int dump)
 {
 	struct rw_policy p;
@@ -77,7 +81,7 @@ static int act_check(const char *path, int dump)
 	if (!r)
 		r = rw_nft_compile(&p, &c, &diag);
 	if (!r && dump)
-		r = rw_nft_dump_text(c, stdout);
+		r = dump == 2 ? rw_nft_dump_text(c, stdout) : rw_nft_dump_nft(c, stdout);
 	rw_diag_print(&diag, stderr);
 	rw_nft_compiled_free(c);
 	rw_policy_free(&p);
@@ -255,6 +259,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'n' },
 		{ "dump-rules", no_argument, NULL, 'D' },
+		{ "dump-netlink", no_argument, NULL, 'L' },
 		{ "apply", no_argument, NULL, 'A' },
 		{ "remove-rules", no_argument, NULL, 'R' },
 		{ "foreground", no_argument, NULL, 'f' },
@@ -305,6 +310,7 @@ int main(int argc, char **argv)
 		}
 		case 'n': a = RW_ACT_CHECK; break;
 		case 'D': a = RW_ACT_DUMP; break;
+		case 'L': a = RW_ACT_DUMP_NETLINK; break;
 		case 'A': a = RW_ACT_APPLY; break;
 		case 'R': a = RW_ACT_REMOVE; break;
 		case 'f': a = RW_ACT_RUN; break;
@@ -329,6 +335,7 @@ int main(int argc, char **argv)
 	switch (act) {
 	case RW_ACT_CHECK: return act_check(config, 0);
 	case RW_ACT_DUMP: return act_check(config, 1);
+	case RW_ACT_DUMP_NETLINK: return act_check(config, 2);
 	case RW_ACT_APPLY: return act_apply(config);
 	case RW_ACT_REMOVE: return act_remove();
 	case RW_ACT_RUN: return act_run(config, sock, nworkers, user);

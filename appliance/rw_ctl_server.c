@@ -12,7 +12,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_evout.h"
@@ -62,6 +65,7 @@ struct rw_ctl_srv {
 	size_t n_clients;
 	struct rw_timer tick;
 	int rc;
+	bool watchdog; /* the unit set WatchdogSec */
 };
 
 int rw_ctl_listen(const char *path, int *fd_out, struct rw_diag *diag)
@@ -384,7 +388,15 @@ static void rw_ctl_on_signal(struct rw_loop *l, int sfd, unsigned events, void *
 		if (si.ssi_signo == SIGHUP) {
 			struct rw_diag diag;
 			rw_diag_init(&diag);
+			/* systemd: a reload in progress, then ready again */
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+				   (unsigned long long)ts.tv_sec * 1000000ull +
+					   (unsigned long long)ts.tv_nsec / 1000ull);
 			int r = rw_daemon_reload(d, &diag);
+			sd_notifyf(0, "READY=1\nSTATUS=%s", r ? "reload failed; old policy in force"
+							     : "serving (reloaded)");
 			rw_diag_print(&diag, stderr);
 			if (r)
 				fprintf(stderr, "regwalld: reload failed (%s); old policy kept\n",
@@ -432,6 +444,10 @@ static void rw_ctl_on_tick(struct rw_loop *l, void *arg)
 	/* the guard reads the table's signature back (about once a second)
 	 * and runs a restore its rate limit deferred */
 	rw_daemon_tick(srv->d);
+	/* systemd's watchdog: the loop turned (WatchdogSec is far longer
+	 * than a tick) */
+	if (srv->watchdog)
+		sd_notify(0, "WATCHDOG=1");
 	rw_ctl_after_workers(srv);
 }
 
@@ -482,6 +498,9 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 		srv.rc = r;
 	} else {
 		d->evout = &srv.evout;
+		uint64_t wd_usec = 0;
+		srv.watchdog = sd_watchdog_enabled(0, &wd_usec) > 0;
+		sd_notify(0, "READY=1\nSTATUS=serving");
 		if (d->workers)
 			rw_workers_attach(d->workers, &srv.loop, rw_ctl_on_event, &srv.evout);
 		/* signals that came before the loop (a SIGHUP during start) */
@@ -491,6 +510,7 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 		if (r && !srv.rc)
 			srv.rc = r;
 	}
+	sd_notify(0, "STOPPING=1");
 	while (srv.head)
 		rw_ctl_client_close(srv.head);
 	if (d->workers)

@@ -875,40 +875,52 @@ static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req
 	} else if (r) {
 		return rw_daemon_diag_err("kernel refused the change: ", &diag, r);
 	}
+	/* The workers check sources and resolve a client's network from their
+	 * copy of the policy: each prefix that changed the daemon's copy goes
+	 * to them as a delta right after (rw_workers_delta; no new
+	 * generation), in the same order, or a live-added network would pass
+	 * the kernel and then be refused (not_allowed_l7) or an unknown client
+	 * in the proxy, and a deleted one would still be trusted there. The
+	 * daemon's copy changes first: a worker restarted from now on forks
+	 * with it. This comes before saving: the kernel has changed either
+	 * way, and the workers must follow it even if the disk fails. */
+	struct rw_diag wdiag;
+	rw_diag_init(&wdiag);
+	int wr = 0;
+	size_t net_index = (size_t)(net - d->pol.networks);
 	for (size_t i = 0; i < req->n_cidrs; i++) {
 		if (!took[i])
 			continue;
 		long li = rw_daemon_in_live(d, req->network, &req->cidrs[i]);
+		int sent = 0;
 		if (add) {
 			if (rw_daemon_net_insert(net, &req->cidrs[i]) ||
 			    rw_daemon_in_live_add(d, req->network, &req->cidrs[i]))
 				return rw_daemon_err("out of memory after applying; run reload");
+			sent = 1;
 		} else {
 			if (li >= 0)
 				d->in_live[li] = d->in_live[--d->n_in_live];
 			long idx = rw_daemon_find_exact(net, &req->cidrs[i]);
-			if (idx >= 0)
+			if (idx >= 0) {
 				rw_daemon_net_remove(net, (size_t)idx);
+				sent = 1;
+			}
+		}
+		if (sent && d->workers) {
+			int e = rw_workers_delta(d->workers, add, net_index, &req->cidrs[i], &wdiag);
+			wr = wr ? wr : e;
 		}
 		if (rw_daemon_record(d, add, req->network, &req->cidrs[i]))
 			return rw_daemon_err("out of memory recording the change");
 	}
-	/* The workers resolve a client's network from their copy of the
-	 * policy: give them the changed one (a new generation; the old one
-	 * drains), or a live-added network would pass the kernel and then be
-	 * an unknown client in the proxy (and a deleted one would still be
-	 * trusted there). This comes before saving: the kernel has changed
-	 * either way, and the workers must follow it even if the disk fails. */
-	struct rw_diag wdiag;
-	rw_diag_init(&wdiag);
-	int wr = d->workers ? rw_workers_start(d->workers, &d->pol, &wdiag) : 0;
 	rw_diag_init(&diag);
 	if (rw_state_save(d->pol.state_file, d->live, d->n_live, &diag))
 		return rw_daemon_diag_err("applied, but NOT saved (a restart would undo it): ",
 					  &diag, RW_EIO);
 	if (wr)
-		return rw_daemon_diag_err("changed in the kernel and saved, but the proxy workers "
-					  "could not all be restarted: ",
+		return rw_daemon_diag_err("changed in the kernel and saved, but not every proxy "
+					  "worker has it: ",
 					  &wdiag, RW_EIO);
 	if (outcome == RW_STATE_SOME)
 		return rw_daemon_partial(add, req, took);

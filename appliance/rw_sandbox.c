@@ -49,6 +49,7 @@ int rw_sandbox_user_lookup(const char *name, struct rw_sandbox_user *out, char *
 	return 0;
 }
 
+#ifndef RW_SANDBOX_NO_SECCOMP
 /* The data path's system calls (epoll loop, accept, splice, TLS over
  * sockets, timers, memory). */
 static const int rw_sandbox_allowed[] = {
@@ -69,6 +70,7 @@ static const int rw_sandbox_allowed[] = {
 	SCMP_SYS(ioctl), SCMP_SYS(dup), SCMP_SYS(dup3), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
 	SCMP_SYS(sysinfo), SCMP_SYS(uname), SCMP_SYS(tgkill), SCMP_SYS(rseq),
 };
+#endif
 
 int rw_sandbox_seccomp(char *err, size_t errlen)
 {

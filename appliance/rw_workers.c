@@ -35,6 +35,9 @@ enum {
 	RW_WORKER_EXIT_OK = 0,
 	RW_WORKER_EXIT_NOTHING = 3,
 	RW_WORKER_EXIT_FATAL = 4,
+	/* a live change it could not apply (it said why on the channel):
+	 * restarted like a crashed worker, on the current policy */
+	RW_WORKER_EXIT_LIVE = 5,
 };
 
 static long long rw_workers_now_ms(void)
@@ -245,9 +248,19 @@ static bool rw_workers_child_fds(int *fd, size_t n)
 	return true;
 }
 
+/* The child's channel sink and its worker (for the live change count in
+ * STATS). */
+struct rw_workers_child_ctx {
+	struct rw_chan_sink sink;
+	struct rw_fwd_worker *w;
+};
+
 static void rw_workers_child_tick(void *ctx, uint64_t conns)
 {
-	rw_chan_sink_stats(ctx, conns);
+	struct rw_workers_child_ctx *c = ctx;
+	if (c->w)
+		c->sink.stats.live_seq = rw_fwd_worker_live_seq(c->w);
+	rw_chan_sink_stats(&c->sink, conns);
 }
 
 static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
@@ -301,11 +314,19 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	o.listen_fds = n_lis == ws->pol->n_listeners && n_lis ? fd + 1 : NULL;
 	/* Decision events go to the parent over the channel, never blocking
 	 * (rw_chan.h); the heartbeat rides the same channel. */
-	static struct rw_chan_sink sink;
-	rw_chan_sink_init(&sink, fd[0], ws->generation);
-	struct rw_fwd_events ev = { .emit = rw_chan_event_emit, .ctx = &sink };
+	static struct rw_workers_child_ctx cc;
+	rw_chan_sink_init(&cc.sink, fd[0], ws->generation);
+	struct rw_fwd_events ev = { .emit = rw_chan_event_emit, .ctx = &cc.sink };
 	o.tick = rw_workers_child_tick;
-	o.tick_ctx = &sink;
+	o.tick_ctx = &cc;
+	/* Live network changes arrive on the channel (rw_workers_delta) and
+	 * change this process's copy of the policy in place: it is the
+	 * parent's policy as of the fork (copy-on-write, private now), which
+	 * already holds every live change up to ws->live_seq. */
+	o.live_pol = (struct rw_policy *)ws->pol;
+	o.live_gen = ws->generation;
+	o.live_seq = ws->live_seq;
+	cc.sink.stats.live_seq = ws->live_seq;
 	o.tick_ms = RW_CHAN_STATS_MS;
 	/* Built (TLS contexts loaded, listeners taken over): say so on the
 	 * channel, so the parent retires this slot's old worker only now
@@ -316,6 +337,7 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	o.errlen = sizeof(why);
 	struct rw_fwd_worker *w;
 	int r = rw_fwd_worker_new(ws->pol, &o, &ev, &w);
+	cc.w = r ? NULL : w;
 	/* Everything privileged is done (TLS files read, sockets taken
 	 * over): drop to the worker user, no capabilities, no new privileges,
 	 * the seccomp allowlist; a worker that cannot drop does not serve. */
@@ -335,8 +357,12 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	if (!r) {
 		(void)rw_chan_send(fd[0], RW_CHAN_READY, ws->generation, NULL, 0);
 		r = rw_fwd_worker_loop(w);
+		cc.sink.stats.live_seq = rw_fwd_worker_live_seq(w);
+		cc.w = NULL;
 		rw_fwd_worker_free(w);
-		rw_chan_sink_stats(&sink, 0); /* the last counts, for the parent */
+		rw_chan_sink_stats(&cc.sink, 0); /* the last counts, for the parent */
+		if (r == RW_EPROTO) /* a live change it could not apply: logged */
+			_exit(RW_WORKER_EXIT_LIVE);
 	}
 	fflush(stdout);
 	if (r == RW_ENOENT)
@@ -630,6 +656,7 @@ static void rw_workers_retire(struct rw_workers *ws, struct rw_worker_slot *old,
 }
 
 static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *diag);
+static void rw_workers_exited(struct rw_workers *ws, pid_t pid, int status);
 static bool rw_workers_new_secret(struct rw_workers *ws);
 static void rw_workers_crashed(struct rw_workers *ws, unsigned i, long long now);
 
@@ -797,6 +824,88 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
 	return r;
 }
 
+/* Slot i runs a worker of an older generation (its successor did not
+ * start at the last rw_workers_start): a live change is for the current
+ * policy, which that worker does not have. Start a successor on the
+ * current policy as rw_workers_start does (the old one stops only once
+ * the new one is ready; if it does not come up, the old one stays). */
+static int rw_workers_replace_old(struct rw_workers *ws, unsigned i, struct rw_diag *diag)
+{
+	struct rw_worker_slot old[RW_WORKERS_MAX];
+	bool failed[RW_WORKERS_MAX];
+	for (unsigned k = 0; k < RW_WORKERS_MAX; k++) {
+		old[k] = (struct rw_worker_slot){ .stop_w = -1 };
+		failed[k] = k != i; /* rw_workers_wait_ready: this slot only */
+	}
+	old[i] = ws->slot[i];
+	ws->slot[i] = (struct rw_worker_slot){ .stop_w = -1, .bo = old[i].bo };
+	failed[i] = rw_workers_spawn(ws, i, diag) != 0;
+	rw_workers_wait_ready(ws, failed, diag);
+	if (failed[i]) {
+		if (ws->slot[i].pid) {
+			kill(ws->slot[i].pid, SIGKILL);
+			waitpid(ws->slot[i].pid, NULL, 0);
+			rw_workers_clear_ws(ws, &ws->slot[i]);
+		}
+		ws->slot[i] = old[i];
+		rw_diag_err(diag, NULL, 0,
+			    "worker slot %u: runs generation %u's policy and its successor did not "
+			    "start; it keeps serving without this change",
+			    i, old[i].generation);
+		return RW_EIO;
+	}
+	rw_workers_retire(ws, old, ws->drain_ms);
+	return 0;
+}
+
+int rw_workers_delta(struct rw_workers *ws, bool add, size_t net_index, const struct rw_cidr *c,
+		     struct rw_diag *diag)
+{
+	if (ws->n == 0 || !ws->pol || ws->generation == 0)
+		return 0; /* no worker: later ones fork with the policy as it is */
+	if (net_index >= ws->pol->n_networks || net_index > UINT32_MAX)
+		return RW_EINVAL;
+	ws->live_seq++;
+	struct rw_chan_net m = { .seq = ws->live_seq,
+				 .gen = ws->generation,
+				 .net = (uint32_t)net_index,
+				 .family = c->family,
+				 .prefix = c->prefix };
+	memcpy(m.addr, c->addr, sizeof(m.addr));
+	int r = 0;
+	for (unsigned i = 0; i < ws->n && i < RW_WORKERS_MAX; i++) {
+		struct rw_worker_slot *s = &ws->slot[i];
+		if (!s->pid)
+			continue; /* waiting for its restart: forks with the changed policy */
+		if (s->generation != ws->generation) {
+			ws->live_restarts++;
+			int e = rw_workers_replace_old(ws, i, diag);
+			r = r ? r : e;
+			continue;
+		}
+		int e = rw_chan_send(s->stop_w, add ? RW_CHAN_NET_ADD : RW_CHAN_NET_DEL, 0, &m,
+				     sizeof(m));
+		if (e == 0)
+			continue;
+		/* It would miss this change (its channel is full: the worker
+		 * has not read it for 512 messages; or gone: it is ending).
+		 * A worker on a policy the parent no longer has must not
+		 * accept: it ends now and its slot restarts, like after a
+		 * crash, on the current policy. */
+		pid_t pid = s->pid;
+		int status = 0;
+		ws->live_restarts++;
+		fprintf(stderr, "regwalld: worker %d cannot take live change #%llu (%s); "
+				"restarting slot %u on the current policy\n",
+			(int)pid, (unsigned long long)m.seq,
+			e == RW_EINCOMPLETE ? "its channel is full" : "its channel is closed", i);
+		kill(pid, SIGKILL);
+		if (waitpid(pid, &status, 0) == pid)
+			rw_workers_exited(ws, pid, status);
+	}
+	return r;
+}
+
 void rw_workers_stop(struct rw_workers *ws)
 {
 	for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++)
@@ -836,6 +945,41 @@ void rw_workers_stop(struct rw_workers *ws)
 	}
 }
 
+/* Slot worker pid ended with status (from waitpid). */
+static void rw_workers_exited(struct rw_workers *ws, pid_t pid, int status)
+{
+	for (unsigned i = 0; i < RW_WORKERS_MAX; i++) {
+		struct rw_worker_slot *s = &ws->slot[i];
+		if (s->pid != pid)
+			continue;
+		rw_workers_clear_ws(ws, s);
+		int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (code == RW_WORKER_EXIT_NOTHING) {
+			fprintf(stderr, "regwalld: no passthrough/terminate listener to serve; "
+					"data path idle\n");
+			rw_workers_lset_drop_slot(&ws->cur, i);
+			return;
+		}
+		if (code == RW_WORKER_EXIT_FATAL) {
+			fprintf(stderr, "regwalld: worker %d could not start; not restarted "
+					"(fix the listeners and reload)\n", (int)pid);
+			rw_workers_lset_drop_slot(&ws->cur, i);
+			return;
+		}
+		if (code == RW_WORKER_EXIT_LIVE) {
+			ws->live_restarts++;
+			fprintf(stderr, "regwalld: worker %d could not apply a live change; "
+					"restarting slot %u on the current policy\n", (int)pid, i);
+		} else if (WIFSIGNALED(status))
+			fprintf(stderr, "regwalld: worker %d killed by signal %d\n", (int)pid,
+				WTERMSIG(status));
+		else
+			fprintf(stderr, "regwalld: worker %d exited with %d\n", (int)pid, code);
+		rw_workers_crashed(ws, i, rw_workers_now_ms());
+		return;
+	}
+}
+
 void rw_workers_reap(struct rw_workers *ws)
 {
 	int status;
@@ -844,32 +988,7 @@ void rw_workers_reap(struct rw_workers *ws)
 		for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++)
 			if (ws->draining[k].pid == pid) /* an old generation finished */
 				rw_workers_draining_gone(ws, &ws->draining[k]);
-		for (unsigned i = 0; i < RW_WORKERS_MAX; i++) {
-			struct rw_worker_slot *s = &ws->slot[i];
-			if (s->pid != pid)
-				continue;
-			rw_workers_clear_ws(ws, s);
-			int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-			if (code == RW_WORKER_EXIT_NOTHING) {
-				fprintf(stderr, "regwalld: no passthrough/terminate listener to serve; "
-						"data path idle\n");
-				rw_workers_lset_drop_slot(&ws->cur, i);
-				break;
-			}
-			if (code == RW_WORKER_EXIT_FATAL) {
-				fprintf(stderr, "regwalld: worker %d could not start; not restarted "
-						"(fix the listeners and reload)\n", (int)pid);
-				rw_workers_lset_drop_slot(&ws->cur, i);
-				break;
-			}
-			if (WIFSIGNALED(status))
-				fprintf(stderr, "regwalld: worker %d killed by signal %d\n", (int)pid,
-					WTERMSIG(status));
-			else
-				fprintf(stderr, "regwalld: worker %d exited with %d\n", (int)pid, code);
-			rw_workers_crashed(ws, i, rw_workers_now_ms());
-			break;
-		}
+		rw_workers_exited(ws, pid, status);
 	}
 }
 
@@ -974,13 +1093,14 @@ void rw_workers_status_json(const struct rw_workers *ws, json_t *obj)
 		dropped += s->heard.st.events_dropped;
 		sent += s->heard.st.events_sent;
 		json_array_append_new(
-			arr, json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I}", "slot", (json_int_t)i,
-				       "pid", (json_int_t)s->pid, "generation",
+			arr, json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}", "slot",
+				       (json_int_t)i, "pid", (json_int_t)s->pid, "generation",
 				       (json_int_t)s->generation, "connections",
 				       (json_int_t)s->heard.st.conns, "last_heard_ms",
 				       (json_int_t)since, "stalled", st, "events_sent",
 				       (json_int_t)s->heard.st.events_sent, "events_dropped",
-				       (json_int_t)s->heard.st.events_dropped));
+				       (json_int_t)s->heard.st.events_dropped, "live_changes",
+				       (json_int_t)s->heard.st.live_seq));
 	}
 	for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++) {
 		const struct rw_worker_draining *dr = &ws->draining[k];
@@ -993,6 +1113,11 @@ void rw_workers_status_json(const struct rw_workers *ws, json_t *obj)
 	json_object_set_new(obj, "worker_list", arr);
 	json_object_set_new(obj, "workers_stalled", json_integer(stalled));
 	json_object_set_new(obj, "workers_draining", json_integer(draining));
+	/* live network changes sent; each worker's live_changes reaches it
+	 * once it applied them all (its next heartbeat) */
+	json_object_set_new(obj, "live_changes", json_integer((json_int_t)ws->live_seq));
+	json_object_set_new(obj, "live_change_restarts",
+			    json_integer((json_int_t)ws->live_restarts));
 	json_object_set_new(obj, "events",
 			    json_pack("{s:I, s:I, s:I}", "received", (json_int_t)ws->events_received,
 				      "sent_by_workers", (json_int_t)sent, "dropped_in_workers",

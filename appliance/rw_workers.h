@@ -107,6 +107,10 @@ struct rw_workers {
 	uint64_t gone_events_sent, gone_events_dropped, events_received;
 	uint64_t bad_messages; /* malformed channel messages (the worker was killed) */
 	struct rw_sandbox_user user; /* the workers run as this user (rw_sandbox.h) */
+	/* live network changes sent (rw_workers_delta): a worker forked now
+	 * starts from this count, which its policy (ws->pol) already holds */
+	uint64_t live_seq;
+	uint64_t live_restarts; /* workers restarted because they could not take one */
 };
 
 /* n = 0 disables the data path. Creates the shared limiter. As root,
@@ -139,6 +143,26 @@ void rw_workers_prepare_cancel(struct rw_workers *ws);
  * started with, then SIGKILL after a short grace). Sockets of listeners
  * no longer in p are closed. p must stay valid until the next call. */
 int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw_diag *diag);
+/* A live network change (regwallctl network add|del) without a new
+ * generation: the caller has already changed ws->pol the same way (add c
+ * to / delete c from network net_index), so every worker forked from now
+ * on (crash restarts) has it; this sends it (rw_chan NET_ADD / NET_DEL)
+ * to every running worker of the current generation, which applies it to
+ * its own copy in place before its next accept. A worker that would miss
+ * it is not left running on the old policy:
+ *   - its channel is full (it has not read 512 messages) or closed: it is
+ *     killed and its slot restarted like after a crash (rw_workers_crashed:
+ *     at once after a stable run), on the current policy;
+ *   - it runs an older generation (its successor did not start at the
+ *     last reload): a successor is started on the current policy, and the
+ *     old one drains once it is ready; if it does not come up, the old
+ *     one stays and RW_EIO plus a diag say so.
+ * A worker that cannot apply a change it got (rw_fwd.h) says why and ends
+ * with its own exit code; the parent restarts it the same way. Draining
+ * workers get no changes: they accept nothing new. 0 = sent to all. */
+int rw_workers_delta(struct rw_workers *ws, bool add, size_t net_index, const struct rw_cidr *c,
+		     struct rw_diag *diag);
+
 /* Stops the workers (SIGKILL after 3 s); the sockets stay open. */
 void rw_workers_stop(struct rw_workers *ws);
 
@@ -178,9 +202,10 @@ void rw_workers_detach(struct rw_workers *ws);
 #define RW_WORKERS_STALL_MS 1500
 
 struct json_t;
-/* {"workers":[{slot,pid,generation,connections,last_heard_ms,stalled,
- * events_sent,events_dropped}...], "draining":N, "events":{received,
- * dropped_in_workers}} into obj. */
+/* {"worker_list":[{slot,pid,generation,connections,last_heard_ms,stalled,
+ * events_sent,events_dropped,live_changes}...], "workers_stalled",
+ * "workers_draining", "live_changes" (sent), "live_change_restarts",
+ * "events":{received,sent_by_workers,dropped_in_workers}} into obj. */
 void rw_workers_status_json(const struct rw_workers *ws, struct json_t *obj);
 
 #endif

@@ -8,6 +8,34 @@
 
 #include "inspect/rw_err.h"
 
+/* A NET_ADD / NET_DEL body: a well-formed prefix (family, length, host
+ * bits and unused bytes zero). Whether it fits the worker's policy is the
+ * worker's question (fwd/rw_fwd.c). */
+static int rw_chan_net_ok(const uint8_t *b, size_t len)
+{
+	struct rw_chan_net m;
+	if (len != sizeof(m))
+		return 0;
+	memcpy(&m, b, sizeof(m));
+	if (m.family != AF_INET && m.family != AF_INET6)
+		return 0;
+	unsigned bytes = m.family == AF_INET ? 4 : 16;
+	if (m.prefix > bytes * 8 || m.seq == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(m.zero); i++)
+		if (m.zero[i])
+			return 0;
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned keep = 0; /* bits of byte i inside the prefix */
+		if (i < bytes)
+			keep = m.prefix >= (i + 1) * 8 ? 8 : m.prefix > i * 8 ? m.prefix - i * 8 : 0;
+		uint8_t mask = (uint8_t)(keep ? 0xffu << (8 - keep) : 0);
+		if (m.addr[i] & (uint8_t)~mask)
+			return 0;
+	}
+	return 1;
+}
+
 int rw_chan_parse(const uint8_t *buf, size_t n, struct rw_chan_hdr *hdr, const uint8_t **body)
 {
 	if (!buf || n < sizeof(*hdr))
@@ -30,6 +58,11 @@ int rw_chan_parse(const uint8_t *buf, size_t n, struct rw_chan_hdr *hdr, const u
 		break;
 	case RW_CHAN_STATS:
 		if (hdr->len != sizeof(struct rw_chan_stats))
+			return RW_EPROTO;
+		break;
+	case RW_CHAN_NET_ADD:
+	case RW_CHAN_NET_DEL:
+		if (!rw_chan_net_ok(buf + sizeof(*hdr), hdr->len))
 			return RW_EPROTO;
 		break;
 	case RW_CHAN_LOG:

@@ -8,6 +8,17 @@
  *   body   len bytes, len <= RW_CHAN_BODY_MAX
  *
  * parent -> worker  STOP     (no body) stop accepting and drain
+ *                   NET_ADD  struct rw_chan_net: a prefix added to one of
+ *                   NET_DEL  the policy's networks / deleted from it
+ *                            (regwallctl network add|del), applied by the
+ *                            worker to its own copy of the policy in place
+ *                            (no new generation). seq counts the parent's
+ *                            live changes: a worker applies only its last
+ *                            seq + 1, and only for its own generation; a
+ *                            delta it cannot apply (gap, other
+ *                            generation, prefix overlapping / missing) is
+ *                            logged (LOG) and ends the worker, which the
+ *                            parent restarts on its current policy
  * worker -> parent  READY    (no body) built, accepting
  *                   EVENT    one decision event, a JSON object (no '\n')
  *                   STATS    struct rw_chan_stats: sent every
@@ -35,6 +46,8 @@ enum rw_chan_type {
 	RW_CHAN_EVENT = 3,
 	RW_CHAN_STATS = 4,
 	RW_CHAN_LOG = 5,
+	RW_CHAN_NET_ADD = 6,
+	RW_CHAN_NET_DEL = 7,
 };
 #define RW_CHAN_LOG_MAX 1024u
 
@@ -56,7 +69,20 @@ struct rw_chan_stats {
 	uint64_t events_dropped; /* could not be sent (socket full) or too large */
 	uint64_t conns;          /* live connections */
 	uint64_t loop_turns;     /* stats messages sent so far: the loop is alive */
+	uint64_t live_seq;       /* the last live change (NET_ADD/NET_DEL seq) in its policy */
 };
+
+/* The body of NET_ADD / NET_DEL: 40 bytes, no implicit padding. */
+struct rw_chan_net {
+	uint64_t seq;     /* the parent's live change count after this one (1, 2, ...) */
+	uint32_t gen;     /* the worker generation whose policy it applies to */
+	uint32_t net;     /* index into that policy's networks */
+	uint8_t family;   /* AF_INET or AF_INET6 */
+	uint8_t prefix;   /* 0..32 or 0..128 */
+	uint8_t zero[6];  /* 0 */
+	uint8_t addr[16]; /* IPv4 in the first 4 bytes; host bits and the rest 0 */
+};
+_Static_assert(sizeof(struct rw_chan_net) == 40, "rw_chan_net has no padding");
 
 /* Check one received packet: 0 and *hdr / *body (inside buf) if it is a
  * known type with the length that type allows; RW_EPROTO otherwise. */
@@ -74,7 +100,8 @@ struct rw_chan_sink {
 };
 void rw_chan_sink_init(struct rw_chan_sink *s, int fd, uint32_t gen);
 void rw_chan_event_emit(void *ctx, const struct rw_fwd_event *ev);
-/* STATS now (conns: the worker's live connections). */
+/* STATS now (conns: the worker's live connections; the sink's
+ * stats.live_seq as the worker last set it). */
 void rw_chan_sink_stats(struct rw_chan_sink *s, uint64_t conns);
 
 #endif

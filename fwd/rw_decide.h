@@ -29,7 +29,7 @@ struct rw_who {
  * AF_INET6). on_vpn: the connection arrived on the WireGuard interface
  * (only then can the source be a peer: the same address arriving from
  * elsewhere is not the peer). cert_identity: the identity the client
- * certificate matched (rw_cert_find_identity), or NULL. All three of
+ * certificate matched (rw_ident_find), or NULL. All three of
  * identity, peer and network are filled when they apply; the decision
  * combines them (see rw_decide).
  */

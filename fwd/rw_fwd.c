@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -113,6 +114,56 @@ static bool rw_fwd_net_has(const struct rw_network *net, int family, const uint8
 	}
 	return lo > 0 && net->cidrs[lo - 1].family == family &&
 	       rw_cidr_contains(&net->cidrs[lo - 1], family, addr);
+}
+
+/* First index whose start address is >= c's (rw_fwd_key_cmp order). */
+static size_t rw_fwd_net_lower(const struct rw_network *net, const struct rw_cidr *c)
+{
+	size_t lo = 0, hi = net->n_cidrs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (rw_fwd_key_cmp(&net->cidrs[mid], c->family, c->addr) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int rw_fwd_net_change(struct rw_network *net, int add, const struct rw_cidr *c)
+{
+	size_t pos = rw_fwd_net_lower(net, c);
+	if (!add) {
+		if (pos >= net->n_cidrs || rw_fwd_key_cmp(&net->cidrs[pos], c->family, c->addr) != 0 ||
+		    net->cidrs[pos].prefix != c->prefix)
+			return RW_ENOENT;
+		memmove(&net->cidrs[pos], &net->cidrs[pos + 1],
+			(net->n_cidrs - pos - 1) * sizeof(net->cidrs[0]));
+		net->n_cidrs--;
+		return 0;
+	}
+	/* disjoint and sorted: only the first prefix starting at or after c
+	 * (c may contain it) and the last one before (it may contain c) can
+	 * overlap c */
+	if (pos < net->n_cidrs) {
+		const struct rw_cidr *e = &net->cidrs[pos];
+		if (e->family == c->family &&
+		    (rw_cidr_contains(c, e->family, e->addr) || rw_cidr_contains(e, c->family, c->addr)))
+			return RW_EEXIST;
+	}
+	if (pos > 0) {
+		const struct rw_cidr *e = &net->cidrs[pos - 1];
+		if (e->family == c->family && rw_cidr_contains(e, c->family, c->addr))
+			return RW_EEXIST;
+	}
+	struct rw_cidr *v = realloc(net->cidrs, (net->n_cidrs + 1) * sizeof(*v));
+	if (!v)
+		return RW_ENOMEM;
+	net->cidrs = v;
+	memmove(&v[pos + 1], &v[pos], (net->n_cidrs - pos) * sizeof(*v));
+	v[pos] = *c;
+	net->n_cidrs++;
+	return 0;
 }
 
 static bool rw_fwd_is_peer(const struct rw_vpn *vpn, int family, const uint8_t addr[16])
@@ -268,10 +319,18 @@ static bool rw_fwd_shed(struct rw_fwd_worker *w, struct rw_fwd_listener *lis)
 	return rc == 0 && w->spare_fd >= 0;
 }
 
+static bool rw_fwd_chan_read(struct rw_fwd_worker *w, unsigned budget);
+
 static void rw_fwd_on_accept(struct rw_loop *l, int fd, unsigned events, void *arg)
 {
 	struct rw_fwd_listener *lis = arg;
 	struct rw_fwd_worker *w = lis->w;
+	/* A live change sent before this connection came must decide it:
+	 * epoll may report the listener before the channel in one batch, so
+	 * read what the channel holds first (one recv that finds nothing, per
+	 * batch of accepts). A STOP read here ends accepting. */
+	if (w->o.live_pol && w->o.stop_fd >= 0 && (!rw_fwd_chan_read(w, 64) || lis->fd < 0))
+		return;
 	for (int i = 0; i < RW_FWD_ACCEPT_BATCH; i++) {
 		int cfd;
 		struct sockaddr_storage ss;
@@ -315,21 +374,11 @@ static void rw_fwd_on_tick(struct rw_loop *l, void *arg)
 	rw_loop_timer_arm(l, &w->tick_timer, w->o.tick_ms);
 }
 
-static void rw_fwd_on_stop(struct rw_loop *l, int fd, unsigned events, void *arg)
+/* Stop accepting and drain (a STOP, or the parent went). */
+static void rw_fwd_stop(struct rw_fwd_worker *w)
 {
-	struct rw_fwd_worker *w = arg;
-	/* The parent's channel (rw_chan.h) carries STOP among other
-	 * messages: a well-formed message of another type is not a stop.
-	 * Anything else readable (end of file: the parent went; a byte on a
-	 * pipe or an eventfd, as the tests use) is. */
-	uint8_t buf[RW_CHAN_MSG_MAX];
-	ssize_t n = read(fd, buf, sizeof(buf));
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	struct rw_chan_hdr h;
-	const uint8_t *body;
-	if (n > 0 && rw_chan_parse(buf, (size_t)n, &h, &body) == 0 && h.type != RW_CHAN_STOP)
-		return;
+	struct rw_loop *l = &w->loop;
+	int fd = w->o.stop_fd;
 	rw_loop_fd_del(l, fd);
 	w->o.stop_fd = -1;
 	/* No new connections here. Out of the loop first: the parent still
@@ -352,6 +401,127 @@ static void rw_fwd_on_stop(struct rw_loop *l, int fd, unsigned events, void *arg
 	rw_term_drain(w);
 	w->drain_deadline_ms = rw_loop_now_ms(l) + w->o.drain_timeout_ms;
 	rw_fwd_on_drain(l, w);
+}
+
+/* A live change the worker cannot apply: its policy would no longer be
+ * the parent's. Say why on the channel and end (the parent restarts the
+ * slot on its current policy, rw_workers.c). */
+static void rw_fwd_chan_fail(struct rw_fwd_worker *w, const char *what)
+{
+	char msg[RW_CHAN_LOG_MAX];
+	int n = snprintf(msg, sizeof(msg), "pid %d: %s; ending for a restart on the current policy",
+			 (int)getpid(), what);
+	for (int k = 0; k < n && k < (int)sizeof(msg); k++)
+		if ((unsigned char)msg[k] < 0x20 || msg[k] == 0x7f)
+			msg[k] = '?';
+	if (n > 0)
+		(void)rw_chan_send(w->o.stop_fd, RW_CHAN_LOG, w->o.live_gen, msg,
+				   (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+	w->failed = RW_EPROTO;
+	rw_loop_stop(&w->loop);
+}
+
+static void rw_fwd_live_fail(struct rw_fwd_worker *w, const struct rw_chan_net *m, uint16_t type,
+			     const char *why)
+{
+	char what[RW_CHAN_LOG_MAX - 64];
+	snprintf(what, sizeof(what), "live change #%llu (%s, generation %u, network %u) not applied: %s",
+		 (unsigned long long)m->seq, type == RW_CHAN_NET_ADD ? "add" : "del",
+		 (unsigned)m->gen, (unsigned)m->net, why);
+	rw_fwd_chan_fail(w, what);
+}
+
+/* NET_ADD / NET_DEL (rw_chan.h), already checked for form by
+ * rw_chan_parse: in order, for this generation, then into the network. */
+static void rw_fwd_live_apply(struct rw_fwd_worker *w, uint16_t type, const uint8_t *body)
+{
+	struct rw_chan_net m;
+	memcpy(&m, body, sizeof(m));
+	char why[160];
+	if (!w->o.live_pol) {
+		rw_fwd_live_fail(w, &m, type, "this worker takes no live changes");
+		return;
+	}
+	if (m.gen != w->o.live_gen) {
+		snprintf(why, sizeof(why), "it is for generation %u, this worker runs %u",
+			 (unsigned)m.gen, (unsigned)w->o.live_gen);
+		rw_fwd_live_fail(w, &m, type, why);
+		return;
+	}
+	if (m.seq != w->o.live_seq + 1) {
+		snprintf(why, sizeof(why), "out of order: the last one applied is #%llu",
+			 (unsigned long long)w->o.live_seq);
+		rw_fwd_live_fail(w, &m, type, why);
+		return;
+	}
+	struct rw_policy *p = w->o.live_pol;
+	if (m.net >= p->n_networks) {
+		snprintf(why, sizeof(why), "the policy has %zu networks", p->n_networks);
+		rw_fwd_live_fail(w, &m, type, why);
+		return;
+	}
+	struct rw_cidr c = { .family = m.family, .prefix = m.prefix };
+	memcpy(c.addr, m.addr, sizeof(c.addr));
+	int r = rw_fwd_net_change(&p->networks[m.net], type == RW_CHAN_NET_ADD, &c);
+	if (r) {
+		char cs[64];
+		rw_cidr_format(&c, cs, sizeof(cs));
+		snprintf(why, sizeof(why), "%s %s network %s", cs,
+			 r == RW_EEXIST ? "overlaps a prefix of"
+			 : r == RW_ENOENT ? "is not in"
+					  : "cannot be added to (out of memory):",
+			 p->networks[m.net].name);
+		rw_fwd_live_fail(w, &m, type, why);
+		return;
+	}
+	w->o.live_seq = m.seq;
+}
+
+/* Read what the parent's channel holds (at most budget messages). A
+ * well-formed message of another type is neither a stop nor a change.
+ * On a channel that carries live changes (live_pol set) a malformed
+ * message ends the worker like an inapplicable change (it may have been
+ * one); anything else readable (end of file: the parent went; a byte on
+ * a pipe or an eventfd, as the tests use) is a stop. Returns false once
+ * the worker stopped accepting or failed. */
+static bool rw_fwd_chan_read(struct rw_fwd_worker *w, unsigned budget)
+{
+	for (unsigned k = 0; k < budget && w->o.stop_fd >= 0 && !w->failed; k++) {
+		uint8_t buf[RW_CHAN_MSG_MAX];
+		ssize_t n = read(w->o.stop_fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return true;
+		struct rw_chan_hdr h;
+		const uint8_t *body;
+		bool ok = n > 0 && rw_chan_parse(buf, (size_t)n, &h, &body) == 0;
+		if (ok && h.type != RW_CHAN_STOP) {
+			if (h.type == RW_CHAN_NET_ADD || h.type == RW_CHAN_NET_DEL)
+				rw_fwd_live_apply(w, h.type, body);
+			continue;
+		}
+		if (n > 0 && !ok && w->o.live_pol) {
+			uint16_t type = 0;
+			if ((size_t)n >= sizeof(type))
+				memcpy(&type, buf, sizeof(type));
+			char what[96];
+			snprintf(what, sizeof(what),
+				 "malformed message on the parent's channel (type %u, %zd bytes)",
+				 (unsigned)type, n);
+			rw_fwd_chan_fail(w, what);
+			return false;
+		}
+		rw_fwd_stop(w);
+		return false;
+	}
+	return w->o.stop_fd >= 0 && !w->failed;
+}
+
+static void rw_fwd_on_stop(struct rw_loop *l, int fd, unsigned events, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	rw_fwd_chan_read(arg, 64);
 }
 
 /* rw_fwd_worker_new failed before the listeners took the given sockets
@@ -419,6 +589,8 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 		w->o = *o;
 	else
 		rw_fwd_opts_default(&w->o);
+	if (w->o.live_pol && w->o.live_pol != p)
+		w->o.live_pol = NULL; /* deltas change the policy the worker reads, or none */
 	w->o.listen_fds = NULL; /* taken over below; the caller's array may go */
 	if (ev)
 		w->ev = *ev;
@@ -491,8 +663,13 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 	}
 	if (!rc && served == 0)
 		rc = RW_ENOENT;
-	if (!rc && w->o.stop_fd >= 0)
+	if (!rc && w->o.stop_fd >= 0) {
+		/* read until empty (rw_fwd_chan_read): never block the loop */
+		int fl = fcntl(w->o.stop_fd, F_GETFL);
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			(void)fcntl(w->o.stop_fd, F_SETFL, fl | O_NONBLOCK);
 		rc = rw_loop_fd_add(&w->loop, w->o.stop_fd, RW_LOOP_READ, rw_fwd_on_stop, w);
+	}
 	if (!rc && w->o.tick && w->o.tick_ms)
 		rc = rw_loop_timer_arm(&w->loop, &w->tick_timer, w->o.tick_ms);
 	if (rc) {
@@ -516,7 +693,13 @@ size_t rw_fwd_worker_conns(const struct rw_fwd_worker *w)
 
 int rw_fwd_worker_loop(struct rw_fwd_worker *w)
 {
-	return rw_loop_run(&w->loop);
+	int r = rw_loop_run(&w->loop);
+	return r ? r : w->failed;
+}
+
+uint64_t rw_fwd_worker_live_seq(const struct rw_fwd_worker *w)
+{
+	return w->o.live_seq;
 }
 
 int rw_fwd_worker_run(const struct rw_policy *p, const struct rw_fwd_opts *o,

@@ -72,6 +72,18 @@ struct rw_fwd_opts {
 	void (*tick)(void *ctx, uint64_t conns);
 	void *tick_ctx;
 	uint32_t tick_ms;
+	/* Live network changes (rw_chan.h NET_ADD / NET_DEL on stop_fd, a
+	 * channel): live_pol is p itself, writable (the worker's private
+	 * copy-on-write copy after the fork); a delta changes that network's
+	 * prefixes in place, so the next admission check and rw_who_resolve
+	 * see it. live_gen: the generation a delta must name; live_seq: the
+	 * last live change already in p (the next delta must carry
+	 * live_seq + 1). live_pol NULL: a delta is inapplicable. A delta that
+	 * cannot be applied is logged on the channel (LOG) and ends the
+	 * worker: rw_fwd_worker_loop returns RW_EPROTO. */
+	struct rw_policy *live_pol;
+	uint32_t live_gen;
+	uint64_t live_seq;
 };
 
 /* Defaults: the RW_LIMITS_DEF_* values of rules/rw_policy.h. */
@@ -96,7 +108,17 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 uint16_t rw_fwd_worker_port(const struct rw_fwd_worker *w, size_t listener_index);
 /* Live connections right now (not thread-safe: a snapshot for tests). */
 size_t rw_fwd_worker_conns(const struct rw_fwd_worker *w);
+/* Runs until stopped and drained (0), or RW_EPROTO after a live change
+ * the worker could not apply (it logged why on the channel). */
 int rw_fwd_worker_loop(struct rw_fwd_worker *w);
+/* The last live change applied (rw_fwd_opts.live_seq, then +1 per delta). */
+uint64_t rw_fwd_worker_live_seq(const struct rw_fwd_worker *w);
+
+/* One live change to a network's prefixes (sorted v4 before v6, then by
+ * address, disjoint: rw_policy.h), kept in that order: add c (RW_EEXIST
+ * if it overlaps a prefix of net) or delete exactly c (RW_ENOENT if net
+ * does not hold it). Binary search plus one memmove; RW_ENOMEM. */
+int rw_fwd_net_change(struct rw_network *net, int add, const struct rw_cidr *c);
 void rw_fwd_worker_free(struct rw_fwd_worker *w); /* closes every socket */
 
 #endif

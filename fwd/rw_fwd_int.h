@@ -47,6 +47,8 @@ struct rw_fwd_worker {
 	struct rw_timer tick_timer;      /* o.tick, every o.tick_ms */
 	uint64_t drain_deadline_ms;
 	bool draining;                   /* stopped: no keep-alive past the current response */
+	int failed;                      /* a live change could not be applied: the loop
+					  * ended and rw_fwd_worker_loop returns this */
 	struct ssl_ctx_st *up_ctx;       /* upstream TLS client context; NULL = plain */
 	/* terminate-mode request buffers kept for reuse (rw_term.c) */
 	void *io_pool[RW_FWD_IO_POOL];

@@ -374,6 +374,7 @@ static int rw_term_handshake(struct rw_term_conn *c)
 	X509 *peer = mode == RW_CCERT_NONE ? NULL : SSL_get0_peer_certificate(c->ssl);
 	free(c->cert_dn); /* a handshake happens once; defensive */
 	rw_term_identify(c->w->p, peer, c->src_family, c->src_addr, &c->who, &c->cert_dn);
+	c->who_live_seq = c->w->o.live_seq;
 	/* c->io comes with the first request byte (rw_term_client_read) */
 	c->state = RW_TERM_HEAD;
 	c->last_io = rw_loop_now_ms(&c->w->loop);
@@ -532,6 +533,14 @@ static int rw_term_head(struct rw_term_conn *c)
 	/* The one policy decision (shared with every other caller of
 	 * rw_decide): status, code and message go to the client as decided. */
 	struct rw_decision d;
+	/* A live network change since who was resolved (fwd/rw_fwd.c, NET_ADD
+	 * / NET_DEL): network membership (pull rights, the name metered) as
+	 * the policy says now; the certificate identity stays. */
+	if (c->who_live_seq != c->w->o.live_seq) {
+		const struct rw_identity *ident = c->who.identity;
+		rw_who_resolve(c->w->p, c->src_family, c->src_addr, true, ident, &c->who);
+		c->who_live_seq = c->w->o.live_seq;
+	}
 	if (rw_decide(c->w->p, &c->who, &io->oci, &d) != RW_VERDICT_ALLOW ||
 	    rw_decide_body(&io->req, &io->oci, &d) != RW_VERDICT_ALLOW) {
 		rw_term_refuse_req(c, d.status, d.code, d.reason, d.message, 0, false);

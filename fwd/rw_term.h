@@ -134,7 +134,9 @@ struct rw_term_conn {
 	uint8_t src_addr[16];
 	uint16_t src_port;
 	char sni[256];
-	struct rw_who who;   /* resolved once, after the handshake */
+	struct rw_who who;   /* resolved after the handshake, and again before a
+			      * request after a live network change */
+	uint64_t who_live_seq; /* the worker's live change count when who was resolved */
 	const char *method;  /* current request's method for events; NULL: none we know */
 	bool meters_upload;  /* current request: pace its body (rw_decision) */
 	uint64_t t_start, last_io, head_start;
@@ -185,7 +187,7 @@ int rw_term_listener_new(const struct rw_listener *cfg, char *const *names, size
 void rw_term_listener_free(struct rw_term_listener *tl);
 
 /* Who a terminate connection is, for rw_decide: the client certificate
- * (NULL when none; matched with rw_cert_find_identity), the VPN peer whose
+ * (NULL when none; matched with rw_ident_find), the VPN peer whose
  * tunnel address the source is, the named network of the source. Any
  * source inside a peer's addresses counts as arriving on the VPN: an
  * accepted socket does not tell its ingress interface cheaply, and the

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "inspect/rw_cert.h"
+#include "rules/rw_ident.h"
 #include "inspect/rw_err.h"
 
 void rw_term_identify(const struct rw_policy *p, X509 *cert, uint8_t family,
@@ -21,7 +22,7 @@ void rw_term_identify(const struct rw_policy *p, X509 *cert, uint8_t family,
 	/* A certificate that verified but maps to no identity adds nothing:
 	 * it proves nothing the policy names, so the address decides. */
 	if (cert && rw_cert_identity(cert, &id) == 0) {
-		ident = rw_cert_find_identity(&id, p->identities, p->n_identities);
+		ident = rw_ident_find(&id, p->identities, p->n_identities);
 		if (!ident && unmatched_dn)
 			*unmatched_dn = strdup(id.subject);
 	}

@@ -296,7 +296,7 @@ static bool rw_cert_ip_match(const struct rw_cert_id *id, const char *want)
 	return false;
 }
 
-static bool rw_cert_san_match(const struct rw_cert_id *id, const char *sel)
+bool rw_cert_san_match(const struct rw_cert_id *id, const char *sel)
 {
 	const char *v;
 	if (rw_cert_has_prefix(sel, "dns:", &v))
@@ -309,31 +309,4 @@ static bool rw_cert_san_match(const struct rw_cert_id *id, const char *sel)
 	if (rw_cert_has_prefix(sel, "ip:", &v))
 		return rw_cert_ip_match(id, v);
 	return false;
-}
-
-bool rw_cert_match(const struct rw_cert_id *id, const struct rw_identity *sel)
-{
-	if (!id || !sel)
-		return false;
-	if (!sel->cert_subject && !sel->cert_san && !sel->has_sha256)
-		return false;
-	if (sel->cert_subject && !rw_cert_dn_equal(id->subject, sel->cert_subject))
-		return false;
-	if (sel->cert_san && !rw_cert_san_match(id, sel->cert_san))
-		return false;
-	if (sel->has_sha256 && CRYPTO_memcmp(id->sha256, sel->cert_sha256, sizeof(id->sha256)))
-		return false;
-	return true;
-}
-
-const struct rw_identity *rw_cert_find_identity(const struct rw_cert_id *id,
-						const struct rw_identity *ids, size_t n)
-{
-	if (!id || !ids)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (rw_cert_match(id, &ids[i]))
-			return &ids[i];
-	}
-	return NULL;
 }

@@ -1,7 +1,7 @@
 /* Client certificate -> identity (inspect/, part 4).
  *
  * fwd/ calls rw_cert_identity() once per verified handshake with the peer
- * certificate (SSL_get0_peer_certificate) and then rw_cert_find_identity()
+ * certificate (SSL_get0_peer_certificate) and then rules/rw_ident_find()
  * with the policy's identities. Chain verification, CRL and expiry checks
  * are OpenSSL's job in fwd/; this module only turns an already verified
  * certificate into plain values and matches them against selectors.
@@ -24,7 +24,6 @@
 
 #include <openssl/x509.h>
 
-#include "rules/rw_policy.h"
 
 #define RW_CERT_DN_MAX 512   /* RFC 2253 subject incl. NUL; longer -> refused */
 #define RW_CERT_CN_MAX 256   /* 64 characters of up to 4 UTF-8 bytes, + NUL */
@@ -62,30 +61,19 @@ struct rw_cert_id {
  * (otherName, directoryName, ...) are ignored. */
 int rw_cert_identity(const X509 *cert, struct rw_cert_id *out);
 
-/* True when every selector present in sel matches id, and sel has at least
- * one certificate selector (an identity without cert_subject, cert_san and
- * cert_sha256 is not a certificate identity and never matches here).
- *   cert_subject  RFC 2253 DN; attribute types compared case-insensitively,
- *                 values exactly; RDN order matters; spaces after a ','
- *                 or '+' separator in the selector are ignored
- *   cert_san      "DNS:name" (case-insensitive, literal: a certificate
- *                 "*.x" matches only the selector "DNS:*.x"), "URI:uri"
- *                 (exact), "email:addr" (case-insensitive), "IP:addr"
- *                 (an IPv4 or IPv6 address as inet_pton reads it,
- *                 compared octet for octet: "IP:::ffff:192.0.2.1" does
- *                 not match the 4-octet SAN 192.0.2.1, and a selector
- *                 that is not an address never matches); the kind
- *                 prefix itself is case-insensitive; any other kind never
- *                 matches
- *   cert_sha256   the 32 fingerprint bytes */
-bool rw_cert_match(const struct rw_cert_id *id, const struct rw_identity *sel);
+/* A cert_san selector against id: "DNS:name" (case-insensitive, literal:
+ * a certificate "*.x" matches only the selector "DNS:*.x"), "URI:uri"
+ * (exact), "email:addr" (case-insensitive), "IP:addr" (an IPv4 or IPv6
+ * address as inet_pton reads it, compared octet for octet:
+ * "IP:::ffff:192.0.2.1" does not match the 4-octet SAN 192.0.2.1, and a
+ * selector that is not an address never matches); the kind prefix itself
+ * is case-insensitive; any other kind never matches. The identity
+ * selectors that use it live in rules/rw_ident.h. */
+bool rw_cert_san_match(const struct rw_cert_id *id, const char *sel);
 
-/* The first identity in ids[0..n) that matches, or NULL. Config order
- * decides: put narrower identities (fingerprints) before broader ones. */
-const struct rw_identity *rw_cert_find_identity(const struct rw_cert_id *id,
-						const struct rw_identity *ids, size_t n);
-
-/* Compare two RFC 2253 DNs by the rule above; exposed for tests. */
+/* Compare two RFC 2253 DNs: attribute types case-insensitively, values
+ * exactly; RDN order matters; spaces after a ',' or '+' separator are
+ * ignored. */
 bool rw_cert_dn_equal(const char *a, const char *b);
 
 #endif

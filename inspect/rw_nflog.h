@@ -1,8 +1,9 @@
 /* NFLOG record decoder (inspect/, part 5).
  *
- * appliance/ captures `nflog:<group>` with libpcap (DLT_NFLOG 239) and
- * hands every record to rw_nflog_decode(); the result feeds the blocked-
- * attempt JSON log. One record = one netlink message without its nlmsghdr:
+ * Not yet used by the daemon: the blocked-attempt log (a later issue) is
+ * to capture `nflog:<group>` with libpcap (DLT_NFLOG 239) and hand every
+ * record to rw_nflog_decode(); today only the unit tests decode captured
+ * records (tests/data/nflog) with it. One record = one netlink message without its nlmsghdr:
  *
  *   0      1      2             4
  *   +------+------+-------------+

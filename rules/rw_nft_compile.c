@@ -179,9 +179,9 @@ static struct nftnl_rule *rw_nft_rule_new(const char *chain)
 	return r;
 }
 
-/* Takes r (frees it on error). */
+/* Takes r (frees it on error); d describes it for rw_nft_dump_nft(). */
 static int rw_nft_rule_push(struct rw_nft_compiled *c, struct nftnl_rule *r, int rc,
-			    const char *chain, const char *comment)
+			    const char *chain, const char *comment, const struct rw_nft_rdesc *d)
 {
 	if (!rc)
 		rc = rw_nft_rule_set_comment(r, comment);
@@ -207,7 +207,24 @@ static int rw_nft_rule_push(struct rw_nft_compiled *c, struct nftnl_rule *r, int
 	snprintf(cr->chain, sizeof(cr->chain), "%s", chain);
 	cr->index = idx;
 	snprintf(cr->comment, sizeof(cr->comment), "%s", comment);
+	cr->desc = *d;
 	return 0;
+}
+
+/* A description with a counter and no verdict; the caller adds the rest. */
+static void rw_nft_d_init(struct rw_nft_rdesc *d, int family)
+{
+	memset(d, 0, sizeof(*d));
+	d->family = family;
+	d->counter = 1;
+	d->verdict = RW_NFT_RD_NONE;
+}
+
+static void rw_nft_d_log(struct rw_nft_rdesc *d, uint16_t group, const char *prefix)
+{
+	d->log = 1;
+	d->log_group = group;
+	snprintf(d->log_prefix, sizeof(d->log_prefix), "%s", prefix);
 }
 
 static int rw_nft_addr_is_zero(const struct rw_endpoint *e)
@@ -356,7 +373,12 @@ static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compile
 		E(rw_nft_e_cmp(r, NFT_CMP_LTE, &nd_hi, 1));
 		E(rw_nft_e_counter(r));
 		E(rw_nft_e_verdict(r, NF_ACCEPT));
-		rc = rw_nft_rule_push(c, r, rc, "early", "- neighbour discovery");
+		struct rw_nft_rdesc d;
+		rw_nft_d_init(&d, AF_INET6);
+		d.icmp6_lo = nd_lo;
+		d.icmp6_hi = nd_hi;
+		d.verdict = NF_ACCEPT;
+		rc = rw_nft_rule_push(c, r, rc, "early", "- neighbour discovery", &d);
 		if (rc)
 			return rc;
 	}
@@ -375,7 +397,12 @@ static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compile
 		E(rw_nft_e_counter(r));
 		E(rw_nft_e_limit(r, RW_NFT_BANLOG_RATE, 1, RW_NFT_BANLOG_BURST));
 		E(rw_nft_e_log(r, p->log.nflog_group, "regwall - banned"));
-		rc = rw_nft_rule_push(c, r, rc, "early", "- banned log");
+		struct rw_nft_rdesc d;
+		rw_nft_d_init(&d, rw_nft_fams[f]);
+		snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", ban->name);
+		d.limit = (struct rw_nft_rd_rate){ RW_NFT_BANLOG_RATE, 1, RW_NFT_BANLOG_BURST };
+		rw_nft_d_log(&d, p->log.nflog_group, "regwall - banned");
+		rc = rw_nft_rule_push(c, r, rc, "early", "- banned log", &d);
 		if (rc)
 			return rc;
 		r = rw_nft_rule_new("early");
@@ -385,7 +412,10 @@ static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compile
 		E(rw_nft_e_lookup(r, ban));
 		E(rw_nft_e_counter(r));
 		E(rw_nft_e_verdict(r, NF_DROP));
-		rc = rw_nft_rule_push(c, r, rc, "early", "- banned");
+		rw_nft_d_init(&d, rw_nft_fams[f]);
+		snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", ban->name);
+		d.verdict = NF_DROP;
+		rc = rw_nft_rule_push(c, r, rc, "early", "- banned", &d);
 	}
 	return rc;
 }
@@ -406,6 +436,14 @@ static int rw_nft_e_listener(struct nftnl_rule *r, const struct rw_listener *l)
 	return rc;
 }
 
+/* rw_nft_e_listener() in words */
+static void rw_nft_d_listener(struct rw_nft_rdesc *d, const struct rw_listener *l)
+{
+	rw_nft_d_init(d, l->listen.family);
+	d->listener = l->listen;
+	d->listener_any = rw_nft_addr_is_zero(&l->listen);
+}
+
 static int rw_nft_listener_has_fam(const struct rw_listener *l, int family)
 {
 	return l->listen.family == family;
@@ -418,6 +456,7 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 	uint16_t grp = p->log.nflog_group;
 	int rc = 0;
 	struct nftnl_rule *r;
+	struct rw_nft_rdesc d;
 
 	/* Ban meter before the rate meter: the rate meter drops, and a source
 	 * it drops must still count towards its ban. */
@@ -442,7 +481,15 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 			E(rw_nft_e_counter(r));
 			E(rw_nft_e_log(r, grp, pfx));
 			E(rw_nft_e_verdict(r, NF_DROP));
-			rc = rw_nft_rule_push(c, r, rc, "input", cm);
+			rw_nft_d_listener(&d, l);
+			d.ct_state = RW_NFT_CT_NEW;
+			snprintf(d.meter_set, sizeof(d.meter_set), "%s", bm->name);
+			d.meter = (struct rw_nft_rd_rate){ ba, 60, burst };
+			snprintf(d.ban_set, sizeof(d.ban_set), "%s", ban->name);
+			d.ban_timeout_ms = p->opts.ban_for_ms;
+			rw_nft_d_log(&d, grp, pfx);
+			d.verdict = NF_DROP;
+			rc = rw_nft_rule_push(c, r, rc, "input", cm, &d);
 		}
 	}
 	/* One rule: the meter's "over" is the only condition, so the log can
@@ -474,7 +521,13 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 			E(rw_nft_e_counter(r));
 			E(rw_nft_e_log(r, grp, pfx));
 			E(rw_nft_e_verdict(r, NF_DROP));
-			rc = rw_nft_rule_push(c, r, rc, "input", cm);
+			rw_nft_d_listener(&d, l);
+			d.ct_state = RW_NFT_CT_NEW;
+			snprintf(d.meter_set, sizeof(d.meter_set), "%s", m->name);
+			d.meter = (struct rw_nft_rd_rate){ rate, unit, burst };
+			rw_nft_d_log(&d, grp, pfx);
+			d.verdict = NF_DROP;
+			rc = rw_nft_rule_push(c, r, rc, "input", cm, &d);
 		}
 	}
 	for (size_t i = 0; i < l->n_allow_nets && !rc; i++) {
@@ -499,7 +552,10 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 			E(rw_nft_e_lookup(r, s));
 			E(rw_nft_e_counter(r));
 			E(rw_nft_e_verdict(r, NF_ACCEPT));
-			rc = rw_nft_rule_push(c, r, rc, "input", cm);
+			rw_nft_d_listener(&d, l);
+			snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", s->name);
+			d.verdict = NF_ACCEPT;
+			rc = rw_nft_rule_push(c, r, rc, "input", cm, &d);
 		}
 	}
 	if (!rc && l->allow_vpn) {
@@ -524,7 +580,11 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 			E(rw_nft_e_lookup(r, s));
 			E(rw_nft_e_counter(r));
 			E(rw_nft_e_verdict(r, NF_ACCEPT));
-			rc = rw_nft_rule_push(c, r, rc, "input", cm);
+			rw_nft_d_listener(&d, l);
+			snprintf(d.iifname, sizeof(d.iifname), "%s", p->vpn.interface);
+			snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", s->name);
+			d.verdict = NF_ACCEPT;
+			rc = rw_nft_rule_push(c, r, rc, "input", cm, &d);
 		}
 	}
 	if (rc)
@@ -536,7 +596,9 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 	E(rw_nft_e_listener(r, l));
 	E(rw_nft_e_counter(r));
 	E(rw_nft_e_log(r, grp, pfx));
-	rc = rw_nft_rule_push(c, r, rc, "input", cm);
+	rw_nft_d_listener(&d, l);
+	rw_nft_d_log(&d, grp, pfx);
+	rc = rw_nft_rule_push(c, r, rc, "input", cm, &d);
 	if (rc)
 		return rc;
 	snprintf(cm, sizeof(cm), "%s not_allowed", l->name);
@@ -545,20 +607,26 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 	E(rw_nft_e_listener(r, l));
 	E(rw_nft_e_counter(r));
 	E(rw_nft_e_verdict(r, NF_DROP));
-	return rw_nft_rule_push(c, r, rc, "input", cm);
+	rw_nft_d_listener(&d, l);
+	d.verdict = NF_DROP;
+	return rw_nft_rule_push(c, r, rc, "input", cm, &d);
 }
 
 static int rw_nft_compile_input(const struct rw_policy *p, struct rw_nft_compiled *c,
 				struct rw_diag *diag)
 {
 	int rc = 0;
+	struct rw_nft_rdesc d;
 	struct nftnl_rule *r = rw_nft_rule_new("input");
 	if (!r)
 		return RW_ENOMEM;
 	E(rw_nft_e_ct_state(r, RW_NFT_CT_EST_REL));
 	E(rw_nft_e_counter(r));
 	E(rw_nft_e_verdict(r, NF_ACCEPT));
-	rc = rw_nft_rule_push(c, r, rc, "input", "- established");
+	rw_nft_d_init(&d, 0);
+	d.ct_state = RW_NFT_CT_EST_REL;
+	d.verdict = NF_ACCEPT;
+	rc = rw_nft_rule_push(c, r, rc, "input", "- established", &d);
 	if (!rc && p->vpn.enabled) {
 		/* open to anyone: WireGuard drops what it cannot authenticate */
 		if (!(r = rw_nft_rule_new("input")))
@@ -566,7 +634,10 @@ static int rw_nft_compile_input(const struct rw_policy *p, struct rw_nft_compile
 		E(rw_nft_e_l4port(r, IPPROTO_UDP, p->vpn.listen_port));
 		E(rw_nft_e_counter(r));
 		E(rw_nft_e_verdict(r, NF_ACCEPT));
-		rc = rw_nft_rule_push(c, r, rc, "input", "- wireguard");
+		rw_nft_d_init(&d, 0);
+		d.udp_dport = p->vpn.listen_port;
+		d.verdict = NF_ACCEPT;
+		rc = rw_nft_rule_push(c, r, rc, "input", "- wireguard", &d);
 	}
 	for (size_t i = 0; i < p->n_listeners && !rc; i++)
 		rc = rw_nft_compile_listener(p, c, &p->listeners[i], diag);
@@ -584,12 +655,18 @@ static int rw_nft_compile_forward(const struct rw_policy *p, struct rw_nft_compi
 		E(rw_nft_e_daddr_eq(r, u->family, u->addr));
 		E(rw_nft_e_l4port(r, IPPROTO_TCP, u->port));
 		E(rw_nft_e_counter(r));
-		if (drop)
+		struct rw_nft_rdesc d;
+		rw_nft_d_init(&d, 0);
+		d.dest = *u;
+		if (drop) {
 			E(rw_nft_e_verdict(r, NF_DROP));
-		else
+			d.verdict = NF_DROP;
+		} else {
 			E(rw_nft_e_log(r, p->log.nflog_group, "regwall - direct_to_registry"));
+			rw_nft_d_log(&d, p->log.nflog_group, "regwall - direct_to_registry");
+		}
 		rc = rw_nft_rule_push(c, r, rc, "forward",
-				      drop ? "- direct_to_registry" : "- direct_to_registry log");
+				      drop ? "- direct_to_registry" : "- direct_to_registry log", &d);
 	}
 	return rc;
 }

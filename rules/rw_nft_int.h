@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "rules/rw_nft.h"
+#include "rules/rw_nft_text.h"
 
 struct nftnl_table;
 struct nftnl_chain;
@@ -46,6 +47,7 @@ struct rw_nft_crule {
 	char chain[16];
 	unsigned index; /* position in its chain, for messages */
 	char comment[RW_NFT_COMMENT_LEN];
+	struct rw_nft_rdesc desc; /* the rule in policy terms (rw_nft_text.c) */
 };
 
 struct rw_nft_cchain {

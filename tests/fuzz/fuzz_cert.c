@@ -1,5 +1,5 @@
 /* libFuzzer harness: d2i_X509 on the input; a certificate OpenSSL accepts
- * goes through rw_cert_identity and rw_cert_match against fixed selectors.
+ * goes through rw_cert_identity and rw_ident_match against fixed selectors.
  * Seeds: tests/fuzz/corpus/cert/ (DER of the test certificates from
  * scripts/gen-test-certs.sh). Invariants abort on violation. */
 #include <stdint.h>
@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "inspect/rw_cert.h"
+#include "rules/rw_ident.h"
 #include "inspect/rw_err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -67,18 +68,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		own[2].cert_san = san;
 	}
 	CHECK(rw_cert_dn_equal(id.subject, id.subject));
-	CHECK(rw_cert_match(&id, &own[0]));
-	CHECK(rw_cert_match(&id, &own[1]));
+	CHECK(rw_ident_match(&id, &own[0]));
+	CHECK(rw_ident_match(&id, &own[1]));
 	if (id.n_dns > 0)
-		CHECK(rw_cert_match(&id, &own[2]));
-	CHECK(rw_cert_find_identity(&id, own, 3) == &own[0]);
+		CHECK(rw_ident_match(&id, &own[2]));
+	CHECK(rw_ident_find(&id, own, 3) == &own[0]);
 
 	/* fixed selectors: must not crash; no selector never matches */
 	static struct rw_identity fixed[4];
 	fixed[0].cert_subject = (char *)"CN=ci-bot,O=Example Org,C=DE";
 	fixed[1].cert_san = (char *)"DNS:ci-bot.example.test";
 	fixed[2].cert_san = (char *)"email:ci-bot@example.test";
-	const struct rw_identity *hit = rw_cert_find_identity(&id, fixed, 4);
+	const struct rw_identity *hit = rw_ident_find(&id, fixed, 4);
 	CHECK(hit != &fixed[3]);
 	(void)hit;
 	return 0;

@@ -2,8 +2,9 @@
 # Workers hold nothing privileged of the parent's: no netlink socket (the
 # nftables handle), no signalfd, no unix socket (the control socket, or a
 # control client whose request started them). Checked on the first
-# generation and on one started by `regwallctl network add`, i.e. while
-# the parent has that client's connection open. The same checks run on
+# generation and on one started by `regwallctl reload`, i.e. while the
+# parent has that client's connection open. A live change (`network add`)
+# starts none: the same workers take it over their channel. The same checks run on
 # the parent, which must hold each of these, so a check that could not
 # see them fails the test instead of passing it.
 set -u
@@ -125,15 +126,19 @@ check_workers "first generation"
 check_sandbox "first generation"
 first=$(workers | sort | tr '\n' ' ')
 
-# A live change starts a new generation from inside a control request.
+# A live change is applied by the same workers (no new generation).
 lab_ctl network add office 192.0.2.0/24 >/dev/null || lab_fail "network add failed"
+[ "$(workers | sort | tr '\n' ' ')" = "$first" ] ||
+	lab_fail "network add replaced the workers: $first -> $(workers | sort | tr '\n' ' ')"
+# A reload starts a new generation from inside a control request.
+lab_ctl reload >/dev/null || lab_fail "reload failed"
 renewed() { [ "$(workers | sort | tr '\n' ' ')" != "$first" ] && listening; }
-lab_wait_for 20 renewed || lab_fail "no new worker generation after network add (children: $(workers | tr '\n' ' '))"
+lab_wait_for 20 renewed || lab_fail "no new worker generation after reload (children: $(workers | tr '\n' ' '))"
 # the old generation had no connections: it is gone, not draining for an hour
 gone() { local p; for p in $first; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
 lab_wait_for 20 gone || lab_fail "idle workers of the old generation still alive: $first"
-check_workers "after network add"
-check_sandbox "after network add"
+check_workers "after reload"
+check_sandbox "after reload"
 
 # And the data path still works through the new workers.
 lab_expect_probe ok office "$LAB_GW4"

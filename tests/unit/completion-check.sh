@@ -38,6 +38,7 @@ regwallctl() {
 expect _regwallctl "regwallctl network add " "office ci-2"
 expect _regwallctl "regwallctl network list o" "office"
 unset -f regwallctl
-expect _regwalld "regwalld --dump" "--dump-rules"
+expect _regwalld "regwalld --dump" "--dump-rules --dump-netlink"
+expect _regwalld "regwalld --dump-n" "--dump-netlink"
 expect _regwalld "regwalld --check" "--check-config"
 exit $fail

@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "inspect/rw_cert.h"
+#include "rules/rw_ident.h"
 #include "inspect/rw_err.h"
 
 #define CERT_DIR "tests/data/certs/"
@@ -211,8 +212,8 @@ static void test_null_args(void **state)
 	assert_int_equal(rw_cert_identity(NULL, &id), RW_EINVAL);
 	assert_int_equal(rw_cert_identity(x, NULL), RW_EINVAL);
 	X509_free(x);
-	assert_false(rw_cert_match(NULL, NULL));
-	assert_null(rw_cert_find_identity(&id, NULL, 3));
+	assert_false(rw_ident_match(NULL, NULL));
+	assert_null(rw_ident_find(&id, NULL, 3));
 }
 
 /* ---- crafted certificates for the refusal paths ---- */
@@ -546,9 +547,9 @@ static void test_dn_equal_rules(void **state)
 static void test_match_subject(void **state)
 {
 	struct rw_identity s = sel("cn=ci-bot, o=Example Org, c=DE", NULL);
-	assert_true(rw_cert_match(&client_id, &s));
+	assert_true(rw_ident_match(&client_id, &s));
 	s = sel("CN=ci-bot", NULL);
-	assert_false(rw_cert_match(&client_id, &s));
+	assert_false(rw_ident_match(&client_id, &s));
 }
 
 static void test_match_san_kinds(void **state)
@@ -584,7 +585,7 @@ static void test_match_san_kinds(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct rw_identity s = sel(NULL, cases[i].san);
-		if (rw_cert_match(&client_id, &s) != cases[i].want)
+		if (rw_ident_match(&client_id, &s) != cases[i].want)
 			fail_msg("SAN selector '%s': expected %d", cases[i].san, cases[i].want);
 	}
 }
@@ -618,15 +619,15 @@ static void test_match_ip_sans(void **state)
 	X509_free(x);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct rw_identity s = sel(NULL, cases[i].san);
-		if (rw_cert_match(&id, &s) != cases[i].want)
+		if (rw_ident_match(&id, &s) != cases[i].want)
 			fail_msg("SAN selector '%s': expected %d", cases[i].san, cases[i].want);
 	}
 	/* an identity picked by its IP SAN, with the subject as well */
 	struct rw_identity ids[2];
 	ids[0] = sel(NULL, "IP:192.0.2.11");
 	ids[1] = sel("CN=ip-san-client", "IP:2001:db8::7");
-	assert_ptr_equal(rw_cert_find_identity(&id, ids, 2), &ids[1]);
-	assert_null(rw_cert_find_identity(&client_id, ids, 2));
+	assert_ptr_equal(rw_ident_find(&id, ids, 2), &ids[1]);
+	assert_null(rw_ident_find(&client_id, ids, 2));
 }
 
 static void test_match_sha256(void **state)
@@ -636,13 +637,13 @@ static void test_match_sha256(void **state)
 	struct rw_identity s = sel(NULL, NULL);
 	s.has_sha256 = true;
 	memcpy(s.cert_sha256, e.sha256, 32);
-	assert_true(rw_cert_match(&client_id, &s));
+	assert_true(rw_ident_match(&client_id, &s));
 	s.cert_sha256[31] ^= 1;
-	assert_false(rw_cert_match(&client_id, &s));
+	assert_false(rw_ident_match(&client_id, &s));
 	/* the recorded fingerprint of another cert does not match */
 	load_expect("revoked", &e);
 	memcpy(s.cert_sha256, e.sha256, 32);
-	assert_false(rw_cert_match(&client_id, &s));
+	assert_false(rw_ident_match(&client_id, &s));
 }
 
 static void test_match_all_selectors_must_hold(void **state)
@@ -652,18 +653,18 @@ static void test_match_all_selectors_must_hold(void **state)
 	struct rw_identity s = sel("CN=ci-bot,O=Example Org,C=DE", "DNS:ci-bot.example.test");
 	s.has_sha256 = true;
 	memcpy(s.cert_sha256, e.sha256, 32);
-	assert_true(rw_cert_match(&client_id, &s));
+	assert_true(rw_ident_match(&client_id, &s));
 	s.cert_san = (char *)"DNS:other.example.test";
-	assert_false(rw_cert_match(&client_id, &s));
+	assert_false(rw_ident_match(&client_id, &s));
 	s.cert_san = (char *)"DNS:ci-bot.example.test";
 	s.cert_subject = (char *)"CN=other";
-	assert_false(rw_cert_match(&client_id, &s));
+	assert_false(rw_ident_match(&client_id, &s));
 	s.cert_subject = (char *)"CN=ci-bot,O=Example Org,C=DE";
 	s.cert_sha256[0] ^= 0x80;
-	assert_false(rw_cert_match(&client_id, &s));
+	assert_false(rw_ident_match(&client_id, &s));
 	/* no selector at all: not a certificate identity */
 	struct rw_identity none = sel(NULL, NULL);
-	assert_false(rw_cert_match(&client_id, &none));
+	assert_false(rw_ident_match(&client_id, &none));
 }
 
 static void test_find_identity_first_wins(void **state)
@@ -675,17 +676,17 @@ static void test_find_identity_first_wins(void **state)
 	ids[3] = sel("CN=ci-bot,O=Example Org,C=DE", NULL);
 	snprintf(ids[2].name, sizeof(ids[2].name), "by-uri");
 	snprintf(ids[3].name, sizeof(ids[3].name), "by-subject");
-	const struct rw_identity *got = rw_cert_find_identity(&client_id, ids, 4);
+	const struct rw_identity *got = rw_ident_find(&client_id, ids, 4);
 	assert_ptr_equal(got, &ids[2]);
 	/* reorder: config order decides */
 	struct rw_identity tmp = ids[2];
 	ids[2] = ids[3];
 	ids[3] = tmp;
-	got = rw_cert_find_identity(&client_id, ids, 4);
+	got = rw_ident_find(&client_id, ids, 4);
 	assert_ptr_equal(got, &ids[2]);
 	assert_string_equal(got->name, "by-subject");
-	assert_null(rw_cert_find_identity(&client_id, ids, 2));
-	assert_null(rw_cert_find_identity(&client_id, ids, 0));
+	assert_null(rw_ident_find(&client_id, ids, 2));
+	assert_null(rw_ident_find(&client_id, ids, 0));
 }
 
 static void test_other_certs_do_not_match_client_selectors(void **state)
@@ -697,10 +698,10 @@ static void test_other_certs_do_not_match_client_selectors(void **state)
 		X509 *x = load_pem(names[i]);
 		assert_int_equal(rw_cert_identity(x, &id), 0);
 		X509_free(x);
-		assert_false(rw_cert_match(&id, &s));
+		assert_false(rw_ident_match(&id, &s));
 		struct rw_identity own = sel(id.subject, NULL);
-		assert_true(rw_cert_match(&id, &own));
-		assert_false(rw_cert_match(&client_id, &own));
+		assert_true(rw_ident_match(&id, &own));
+		assert_false(rw_ident_match(&client_id, &own));
 	}
 }
 

@@ -202,15 +202,22 @@ static struct rw_nft_compiled *tp_compile(const char *name)
 	return c;
 }
 
-static char *tp_dump(const struct rw_nft_compiled *c)
+typedef int (*tp_dump_fn)(const struct rw_nft_compiled *c, FILE *out);
+
+static char *tp_dump_with(const struct rw_nft_compiled *c, tp_dump_fn fn)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	assert_non_null(f);
-	assert_int_equal(rw_nft_dump_text(c, f), 0);
+	assert_int_equal(fn(c, f), 0);
 	fclose(f);
 	return buf;
+}
+
+static char *tp_dump(const struct rw_nft_compiled *c)
+{
+	return tp_dump_with(c, rw_nft_dump_text);
 }
 
 /* ---- golden files */
@@ -232,7 +239,9 @@ static char *tp_read_file(const char *path)
 	return buf;
 }
 
-static void test_golden(void **state)
+/* <case><ext> in tests/golden: .txt the lowering (rw_nft_dump_text), .nft
+ * the table as nft lists it (rw_nft_dump_nft, regwalld --dump-rules). */
+static void tp_golden(const char *ext, tp_dump_fn fn)
 {
 	const char *dir = getenv("REGWALL_GOLDEN_DIR");
 	if (!dir)
@@ -240,9 +249,9 @@ static void test_golden(void **state)
 	int update = getenv("REGWALL_UPDATE_GOLDEN") != NULL;
 	for (size_t i = 0; i < TP_N_CASES; i++) {
 		struct rw_nft_compiled *c = tp_compile(tp_cases[i]);
-		char *got = tp_dump(c);
+		char *got = tp_dump_with(c, fn);
 		char path[256];
-		snprintf(path, sizeof(path), "%s/%s.txt", dir, tp_cases[i]);
+		snprintf(path, sizeof(path), "%s/%s%s", dir, tp_cases[i], ext);
 		if (update) {
 			FILE *f = fopen(path, "w");
 			assert_non_null(f);
@@ -260,6 +269,16 @@ static void test_golden(void **state)
 		free(got);
 		rw_nft_compiled_free(c);
 	}
+}
+
+static void test_golden(void **state)
+{
+	tp_golden(".txt", rw_nft_dump_text);
+}
+
+static void test_golden_nft(void **state)
+{
+	tp_golden(".nft", rw_nft_dump_nft);
 }
 
 /* Two compiles of one policy give the same text. */
@@ -287,6 +306,60 @@ static char *tp_rule_text(const struct nftnl_rule *r)
 	assert_int_equal(rw_nft_rule_text(r, f), 0);
 	fclose(f);
 	return buf;
+}
+
+static void tp_has(const char *text, const char *what, bool want, const char *comment)
+{
+	if ((strstr(text, what) != NULL) != want)
+		fail_msg("rule \"%s\": description and expressions disagree on \"%s\" (%s in the "
+			 "expressions):\n%s",
+			 comment, what, want ? "missing" : "present", text);
+}
+
+/* What --dump-rules prints comes from each rule's description, not from
+ * its expressions: they must say the same (the net test
+ * test_dump_rules.sh checks the description against nft itself). */
+static void test_rule_descriptions(void **state)
+{
+	for (size_t i = 0; i < TP_N_CASES; i++) {
+		struct rw_nft_compiled *c = tp_compile(tp_cases[i]);
+		for (size_t k = 0; k < c->n_rules; k++) {
+			const struct rw_nft_rdesc *d = &c->rules[k].desc;
+			const char *cm = c->rules[k].comment;
+			char *t = tp_rule_text(c->rules[k].rule);
+			char w[256];
+			assert_true(d->counter);
+			tp_has(t, "[ counter ", true, cm);
+			tp_has(t, "[ immediate reg 0 accept ]", d->verdict == NF_ACCEPT, cm);
+			tp_has(t, "[ immediate reg 0 drop ]", d->verdict == NF_DROP, cm);
+			snprintf(w, sizeof(w), "[ log prefix %s group %u ", d->log_prefix, d->log_group);
+			tp_has(t, d->log ? w : "[ log ", d->log, cm);
+			snprintf(w, sizeof(w), "[ lookup reg 1 set %s ]", d->saddr_set);
+			tp_has(t, d->saddr_set[0] ? w : "[ lookup ", d->saddr_set[0] != 0, cm);
+			snprintf(w, sizeof(w), "[ dynset update reg_key 1 set %s expr [ limit rate %llu/",
+				 d->meter_set, (unsigned long long)d->meter.rate);
+			tp_has(t, w, d->meter_set[0] != 0, cm);
+			snprintf(w, sizeof(w), "[ dynset update reg_key 1 set %s timeout %llums ]",
+				 d->ban_set, (unsigned long long)d->ban_timeout_ms);
+			tp_has(t, w, d->ban_set[0] != 0, cm);
+			snprintf(w, sizeof(w), "[ limit rate %llu/", (unsigned long long)d->limit.rate);
+			tp_has(t, w, d->limit.rate != 0, cm);
+			tp_has(t, "[ meta load iifname ", d->iifname[0] != 0, cm);
+			tp_has(t, "[ ct load state ", d->ct_state != 0, cm);
+			/* port as the cmp's hex (network order in a little-endian word) */
+			uint16_t port = d->listener.port ? d->listener.port : d->dest.port;
+			if (!port)
+				port = d->udp_dport;
+			snprintf(w, sizeof(w), "[ cmp eq reg 1 0x0000%02x%02x ]", port & 0xff, port >> 8);
+			tp_has(t, "[ payload load 2b @ transport header + 2 => reg 1 ]", port != 0, cm);
+			if (port)
+				tp_has(t, w, true, cm);
+			free(t);
+		}
+		char *txt = tp_dump_with(c, rw_nft_dump_nft);
+		free(txt);
+		rw_nft_compiled_free(c);
+	}
 }
 
 static void test_rule_invariants(void **state)
@@ -761,6 +834,14 @@ static void test_kernel_apply_and_list(void **state)
 		tp_apply_case(n, tp_cases[i]);
 		char *txt = tp_nft_list(); /* nft itself must understand it */
 		assert_null(strstr(txt, "Error"));
+		/* --dump-rules prints what nft lists (a fresh table: zero counters) */
+		struct rw_nft_compiled *c = tp_compile(tp_cases[i]);
+		char *dump = tp_dump_with(c, rw_nft_dump_nft);
+		if (strcmp(txt, dump) != 0)
+			fail_msg("%s: nft lists\n%s\nbut rw_nft_dump_nft printed\n%s", tp_cases[i], txt,
+				 dump);
+		free(dump);
+		rw_nft_compiled_free(c);
 		assert_non_null(strstr(txt, "comment \"https not_allowed\""));
 		assert_non_null(strstr(txt, "log prefix \"regwall https not_allowed\""));
 		if (strcmp(tp_cases[i], "rate_ban") == 0) {
@@ -1053,6 +1134,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_golden_nft),
+		cmocka_unit_test(test_rule_descriptions),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_rule_invariants),
 		cmocka_unit_test(test_rule_order),
