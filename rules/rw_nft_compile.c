@@ -398,7 +398,7 @@ static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compile
 		E(rw_nft_e_limit(r, RW_NFT_BANLOG_RATE, 1, RW_NFT_BANLOG_BURST));
 		E(rw_nft_e_log(r, p->log.nflog_group, "regwall - banned"));
 		struct rw_nft_rdesc d;
-		rw_nft_d_init(&d, rw_nft_fams[f]);
+		rw_nft_d_init(&d, rw_nft_fams[f % 2]);
 		snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", ban->name);
 		d.limit = (struct rw_nft_rd_rate){ RW_NFT_BANLOG_RATE, 1, RW_NFT_BANLOG_BURST };
 		rw_nft_d_log(&d, p->log.nflog_group, "regwall - banned");
@@ -412,7 +412,7 @@ static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compile
 		E(rw_nft_e_lookup(r, ban));
 		E(rw_nft_e_counter(r));
 		E(rw_nft_e_verdict(r, NF_DROP));
-		rw_nft_d_init(&d, rw_nft_fams[f]);
+		rw_nft_d_init(&d, rw_nft_fams[f % 2]);
 		snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", ban->name);
 		d.verdict = NF_DROP;
 		rc = rw_nft_rule_push(c, r, rc, "early", "- banned", &d);
