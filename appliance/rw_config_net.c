@@ -357,7 +357,90 @@ bool rw_cfg_endpoints_overlap(const struct rw_endpoint *a, const struct rw_endpo
 	       memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-static void rw_cfg_listener(struct rw_cfg_ctx *ctx, const config_setting_t *g, size_t i)
+/* dst = a copy of src that owns its strings and arrays */
+static void rw_cfg_listener_dup(struct rw_cfg_ctx *ctx, struct rw_listener *dst,
+				const struct rw_listener *src)
+{
+	*dst = *src;
+	char **const str[4] = { &dst->cert, &dst->key, &dst->client_ca, &dst->crl };
+	for (int k = 0; k < 4; k++)
+		if (*str[k])
+			*str[k] = rw_cfg_strdup(ctx, *str[k]);
+	dst->server_names = NULL;
+	dst->n_server_names = 0;
+	if (src->n_server_names) {
+		dst->server_names = rw_cfg_calloc(ctx, src->n_server_names, sizeof(char *));
+		for (size_t k = 0; dst->server_names && k < src->n_server_names; k++)
+			dst->server_names[dst->n_server_names++] =
+				rw_cfg_strdup(ctx, src->server_names[k]);
+	}
+	dst->allow_nets = NULL;
+	dst->n_allow_nets = 0;
+	if (src->n_allow_nets) {
+		dst->allow_nets = rw_cfg_calloc(ctx, src->n_allow_nets, sizeof(size_t));
+		if (dst->allow_nets) {
+			memcpy(dst->allow_nets, src->allow_nets, src->n_allow_nets * sizeof(size_t));
+			dst->n_allow_nets = src->n_allow_nets;
+		}
+	}
+}
+
+/* listen = "addr:port" or [ "addr:port", ... ]: entries i..i+n_ep-1 get
+ * one endpoint each (the settings copied from entry i), each checked
+ * against every endpoint before it, this listener's own included. */
+static void rw_cfg_listener_endpoints(struct rw_cfg_ctx *ctx, const config_setting_t *g,
+				      size_t i, size_t n_ep)
+{
+	struct rw_policy *p = ctx->pol;
+	const config_setting_t *list;
+	int n = rw_cfg_get_strings(g, "listen", &list);
+	if (n == 0)
+		rw_cfg_err(ctx, list, "empty list: give at least one address:port");
+	for (size_t e = 0; e < n_ep; e++) {
+		struct rw_listener *l = &p->listeners[i + e];
+		if (e)
+			rw_cfg_listener_dup(ctx, l, &p->listeners[i]);
+		l->endpoint_index = (unsigned)e;
+		l->n_endpoints = (unsigned)n_ep;
+		memset(&l->listen, 0, sizeof(l->listen));
+		const config_setting_t *es = n > 0 ? rw_cfg_elem(list, (int)e) : NULL;
+		if (!es || rw_cfg_endpoint(ctx, es, &l->listen)) {
+			memset(&l->listen, 0, sizeof(l->listen));
+			continue;
+		}
+		for (size_t j = 0; j < i + e; j++) {
+			/* Two addresses of this host may share a port (the kernel
+			 * rules match the destination address of a listener bound
+			 * to one); a wildcard overlaps every address of its family,
+			 * so its rules would decide the other listener's traffic. */
+			const struct rw_endpoint *o = &p->listeners[j].listen;
+			if (o->family != l->listen.family || o->port != l->listen.port ||
+			    !rw_cfg_endpoints_overlap(o, &l->listen))
+				continue;
+			const char *wild = rw_cfg_is_any(o) || rw_cfg_is_any(&l->listen)
+						   ? " on every address (a wildcard listener)" : "";
+			if (j < i)
+				rw_cfg_err(ctx, es, "port %u already used by listener '%s' (line %d)%s",
+					   l->listen.port, p->listeners[j].name, p->listeners[j].line,
+					   wild);
+			else if (memcmp(o, &l->listen, sizeof(*o)) == 0)
+				rw_cfg_err(ctx, es, "\"%s\" is listed twice",
+					   config_setting_get_string(es));
+			else
+				rw_cfg_err(ctx, es,
+					   "\"%s\" overlaps \"%s\" of this list (a wildcard covers "
+					   "every address of its family on its port)",
+					   config_setting_get_string(es),
+					   rw_cfg_elem_str(list, (int)(j - i)));
+		}
+		if (rw_cfg_is_self(&l->listen, &p->registry.upstream))
+			rw_cfg_err(ctx, es, "the registry upstream is this listener itself: every "
+					    "connection would loop through regwall");
+	}
+}
+
+static void rw_cfg_listener(struct rw_cfg_ctx *ctx, const config_setting_t *g, size_t i,
+			    size_t n_ep)
 {
 	struct rw_policy *p = ctx->pol;
 	struct rw_listener *l = &p->listeners[i];
@@ -370,32 +453,12 @@ static void rw_cfg_listener(struct rw_cfg_ctx *ctx, const config_setting_t *g, s
 			rw_cfg_err(ctx, rw_cfg_member(g, "name"),
 				   "\"%s\": invalid name (expected [a-z][a-z0-9_-], at most %d characters)",
 				   name, RW_NAME_MAX - 1);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(p->listeners[j].name, name) == 0)
+		for (size_t j = 0; j < i; j++) /* each earlier listener once */
+			if (p->listeners[j].endpoint_index == 0 &&
+			    strcmp(p->listeners[j].name, name) == 0)
 				rw_cfg_err(ctx, rw_cfg_member(g, "name"),
 					   "\"%s\": duplicate listener name (first on line %d)", name,
 					   p->listeners[j].line);
-	}
-	if (rw_cfg_get_str(g, "listen") &&
-	    rw_cfg_endpoint(ctx, rw_cfg_member(g, "listen"), &l->listen) == 0) {
-		for (size_t j = 0; j < i; j++) {
-			/* Two addresses of this host may share a port (the kernel
-			 * rules match the destination address of a listener bound
-			 * to one); a wildcard overlaps every address of its family,
-			 * so its rules would decide the other listener's traffic. */
-			const struct rw_endpoint *o = &p->listeners[j].listen;
-			if (o->family == l->listen.family && o->port == l->listen.port &&
-			    rw_cfg_endpoints_overlap(o, &l->listen))
-				rw_cfg_err(ctx, rw_cfg_member(g, "listen"),
-					   "port %u already used by listener '%s' (line %d)%s",
-					   l->listen.port, p->listeners[j].name, p->listeners[j].line,
-					   rw_cfg_is_any(o) || rw_cfg_is_any(&l->listen)
-						   ? " on every address (a wildcard listener)" : "");
-		}
-		if (rw_cfg_is_self(&l->listen, &p->registry.upstream))
-			rw_cfg_err(ctx, rw_cfg_member(g, "listen"),
-				   "the registry upstream is this listener itself: every connection "
-				   "would loop through regwall");
 	}
 	mode = rw_cfg_get_str(g, "mode");
 	if (!mode || strcmp(mode, "terminate") == 0)
@@ -420,6 +483,7 @@ static void rw_cfg_listener(struct rw_cfg_ctx *ctx, const config_setting_t *g, s
 	l->allow_ech = true;
 	rw_cfg_get_bool(g, "allow_ech", &l->allow_ech);
 	rw_cfg_allow_from(ctx, g, l);
+	rw_cfg_listener_endpoints(ctx, g, i, n_ep);
 }
 
 void rw_cfg_build_listeners(struct rw_cfg_ctx *ctx, const config_setting_t *root)
@@ -433,13 +497,28 @@ void rw_cfg_build_listeners(struct rw_cfg_ctx *ctx, const config_setting_t *root
 		rw_cfg_err(ctx, ls, "at least one listener is required");
 		return;
 	}
-	p->listeners = rw_cfg_calloc(ctx, (size_t)n, sizeof(*p->listeners));
+	/* one entry per endpoint (struct rw_listener) */
+	size_t total = 0;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(ls, (unsigned)i), *list;
+		int k = config_setting_type(g) == CONFIG_TYPE_GROUP
+				? rw_cfg_get_strings(g, "listen", &list) : 1;
+		total += k > 1 ? (size_t)k : 1;
+	}
+	p->listeners = rw_cfg_calloc(ctx, total, sizeof(*p->listeners));
 	if (!p->listeners)
 		return;
-	p->n_listeners = (size_t)n;
+	p->n_listeners = total;
+	size_t at = 0;
 	for (int i = 0; i < n; i++) {
-		const config_setting_t *g = config_setting_get_elem(ls, (unsigned)i);
-		if (config_setting_type(g) == CONFIG_TYPE_GROUP)
-			rw_cfg_listener(ctx, g, (size_t)i);
+		const config_setting_t *g = config_setting_get_elem(ls, (unsigned)i), *list;
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			at++;
+			continue;
+		}
+		int k = rw_cfg_get_strings(g, "listen", &list);
+		size_t n_ep = k > 1 ? (size_t)k : 1;
+		rw_cfg_listener(ctx, g, at, n_ep);
+		at += n_ep;
 	}
 }

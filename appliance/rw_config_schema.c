@@ -32,7 +32,7 @@ static const struct rw_cfg_section rw_cfg_sec_networks = { "networks", NULL, 0, 
 
 static const struct rw_cfg_key rw_cfg_keys_listener[] = {
 	RW_STR_REQ("name"),
-	RW_STR_REQ("listen"),
+	{ "listen", RW_CK_STRING_OR_STRINGS, true, 0, 0, NULL },
 	RW_STR("mode"),
 	RW_STR("cert"),
 	RW_STR("key"),

@@ -252,9 +252,11 @@ int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, c
 				rw_ctl_fail(err, errlen, "%.64s: %s", s, why);
 				goto out;
 			}
-			if (!s || rw_cidr_parse(s, &req->cidrs[0], 0) ||
-			    req->cidrs[0].prefix != (req->cidrs[0].family == AF_INET ? 32 : 128)) {
-				rw_ctl_fail(err, errlen, "%s", "\"address\" must be one IPv4 or IPv6 address");
+			/* one address, or a prefix (a ban of a range: banp_ sets) */
+			if (!s || rw_cidr_parse(s, &req->cidrs[0], 0) || req->cidrs[0].prefix == 0) {
+				rw_ctl_fail(err, errlen, "%s",
+					    "\"address\" must be one IPv4 or IPv6 address, or a prefix "
+					    "without host bits (203.0.113.0/28)");
 				goto out;
 			}
 			req->n_cidrs = 1;
@@ -356,7 +358,8 @@ int rw_ctl_ban_check(const struct rw_cidr *ban, const struct rw_endpoint *upstre
 		if (rw_cidr_parse(rw_ctl_unbannable[i].cidr, &r, 0))
 			continue; /* cannot happen: the table is ours */
 		if (rw_ctl_overlap(ban, &r))
-			return rw_ctl_fail(err, errlen, "refusing to ban %s: it covers %s (%s)", b,
+			return rw_ctl_fail(err, errlen, "refusing to ban %s: it %s %s (%s)", b,
+					   ban->prefix > r.prefix ? "is inside" : "covers",
 					   rw_ctl_unbannable[i].cidr, rw_ctl_unbannable[i].why);
 	}
 	for (size_t i = 0; i < n_own; i++) {
@@ -369,4 +372,23 @@ int rw_ctl_ban_check(const struct rw_cidr *ban, const struct rw_endpoint *upstre
 				   b, o, own[i].ifname);
 	}
 	return 0;
+}
+
+enum rw_ctl_ban_match rw_ctl_ban_match(const struct rw_cidr *c, const struct rw_cidr *have,
+				       size_t n, size_t *at)
+{
+	enum rw_ctl_ban_match m = RW_CTL_BAN_NONE;
+	for (size_t i = 0; i < n; i++) {
+		if (!rw_ctl_overlap(c, &have[i]))
+			continue;
+		if (have[i].prefix == c->prefix) { /* overlapping and as long: the same */
+			*at = i;
+			return RW_CTL_BAN_EXACT;
+		}
+		if (m == RW_CTL_BAN_NONE) {
+			*at = i;
+			m = RW_CTL_BAN_OVERLAP;
+		}
+	}
+	return m;
 }

@@ -30,4 +30,16 @@ struct rw_ctl_host_addr {
 int rw_ctl_ban_check(const struct rw_cidr *ban, const struct rw_endpoint *upstream,
 		     const struct rw_ctl_host_addr *own, size_t n_own, char *err, size_t errlen);
 
+/* Where a ban request stands among the banned prefixes have[0..n) (one
+ * banp_ set: no two of them overlap). EXACT: one of them is the same
+ * prefix (a re-ban, or the one to unban); OVERLAP: it overlaps one
+ * without being it (*at: the first such); NONE otherwise. */
+enum rw_ctl_ban_match {
+	RW_CTL_BAN_NONE = 0,
+	RW_CTL_BAN_EXACT,
+	RW_CTL_BAN_OVERLAP,
+};
+enum rw_ctl_ban_match rw_ctl_ban_match(const struct rw_cidr *c, const struct rw_cidr *have,
+				       size_t n, size_t *at);
+
 #endif

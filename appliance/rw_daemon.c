@@ -406,7 +406,8 @@ int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 	char err[256];
 	for (size_t i = 0; i < p->n_listeners; i++) {
 		const struct rw_listener *l = &p->listeners[i];
-		if (l->mode != RW_MODE_TERMINATE)
+		/* the endpoints of one listener share its TLS settings */
+		if (l->mode != RW_MODE_TERMINATE || l->endpoint_index > 0)
 			continue;
 		struct rw_tlsctx_sni sni = {
 			.names = l->n_server_names ? l->server_names : p->registry.server_names,
@@ -495,12 +496,12 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	if (!r) {
 		struct rw_diag ldiag;
 		rw_diag_init(&ldiag);
-		int l4 = rw_nft_set_list_info(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, &ldiag);
-		int l6 = rw_nft_set_list_info(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, &ldiag);
-		if ((l4 && l4 != RW_ENOENT) || (l6 && l6 != RW_ENOENT) || bans.oom) {
+		unsigned present = 0;
+		int lr = rw_nft_ban_list(d->nft, rw_daemon_ban_cb, &bans, &present, &ldiag);
+		if (lr || bans.oom) {
 			rw_diag_err(diag, NULL, 0, "cannot read the current bans to carry them over");
-			r = bans.oom ? RW_ENOMEM : (l4 && l4 != RW_ENOENT ? l4 : l6);
-		} else if (l4 == RW_ENOENT && l6 == RW_ENOENT && d->guarded && d->guard.n_bans) {
+			r = bans.oom ? RW_ENOMEM : lr;
+		} else if (present == 0 && d->guarded && d->guard.n_bans) {
 			/* someone deleted the table (and its bans) just before
 			 * this reload: the guard's copy brings them back */
 			free(bans.v);
@@ -553,8 +554,8 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 
 /* The guard saw the table deleted or changed: apply the daemon's current
  * policy (the live changes are in d->pol already) as one transaction.
- * Bans: the kernel's, when both ban sets are still there to read; else
- * the guard's copy (ban sets deleted with the table). */
+ * Bans: the kernel's, when all four ban sets are still there to read;
+ * else the guard's copy (ban sets deleted with the table). */
 static int rw_daemon_restore(void *ctx, const struct rw_nft_ban *copy, size_t n_copy,
 			     struct rw_diag *diag)
 {
@@ -566,11 +567,11 @@ static int rw_daemon_restore(void *ctx, const struct rw_nft_ban *copy, size_t n_
 	struct rw_ban_saved bans = { 0 };
 	struct rw_diag ldiag;
 	rw_diag_init(&ldiag);
-	int l4 = rw_nft_set_list_info(d->nft, "ban_v4", rw_daemon_ban_cb, &bans, &ldiag);
-	int l6 = rw_nft_set_list_info(d->nft, "ban_v6", rw_daemon_ban_cb, &bans, &ldiag);
+	unsigned present = 0;
+	int lr = rw_nft_ban_list(d->nft, rw_daemon_ban_cb, &bans, &present, &ldiag);
 	const struct rw_nft_ban *use = bans.v;
 	size_t n_use = bans.n;
-	if (l4 || l6 || bans.oom) {
+	if (lr || present != RW_NFT_BAN_SETS_ALL || bans.oom) {
 		use = copy;
 		n_use = n_copy;
 	}
@@ -1022,6 +1023,28 @@ struct rw_daemon_banlist {
 	json_t *arr;
 };
 
+/* Is listeners[i] the first endpoint of its listener in this family?
+ * (A listener with a listen list has one entry per endpoint.) */
+static int rw_daemon_first_of_fam(const struct rw_policy *p, size_t i, int family)
+{
+	const struct rw_listener *l = &p->listeners[i];
+	if (l->listen.family != family)
+		return 0;
+	for (size_t j = i - l->endpoint_index; j < i; j++)
+		if (p->listeners[j].listen.family == family)
+			return 0;
+	return 1;
+}
+
+/* Listeners as the config names them (not their endpoints). */
+static size_t rw_daemon_n_listeners(const struct rw_policy *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_listeners; i++)
+		n += p->listeners[i].endpoint_index == 0;
+	return n;
+}
+
 /* Which rule bans automatically for sources of this family: the ban_after
  * meter of each listener serving it (one set per family is shared by
  * them, and the kernel's dynset cannot mark its elements). */
@@ -1029,10 +1052,10 @@ static void rw_daemon_ban_rule(const struct rw_policy *p, int family, char *out,
 {
 	size_t n = 0, k = 0;
 	for (size_t i = 0; i < p->n_listeners; i++)
-		n += p->listeners[i].listen.family == family;
+		n += rw_daemon_first_of_fam(p, i, family);
 	int w = snprintf(out, len, "ban_after meter of listener");
 	for (size_t i = 0; i < p->n_listeners && w > 0 && (size_t)w < len; i++) {
-		if (p->listeners[i].listen.family != family)
+		if (!rw_daemon_first_of_fam(p, i, family))
 			continue;
 		k++;
 		w += snprintf(out + w, len - (size_t)w, "%s%s", k == 1 ? " " : k == n ? " or " : ", ",
@@ -1040,9 +1063,10 @@ static void rw_daemon_ban_rule(const struct rw_policy *p, int family, char *out,
 	}
 }
 
-/* {"cidr":"203.0.113.9/32","expires_ms":590000,"origin":"manual",
- *  "reason":"scanner"} or {...,"origin":"automatic","rule":"ban_after
- *  meter of listener https"} */
+/* {"cidr":"203.0.113.9/32","expires_ms":590000,"set":"ban_v4",
+ *  "origin":"manual","reason":"scanner"} or {...,"origin":"automatic",
+ *  "rule":"ban_after meter of listener https"}; prefixes come from
+ *  banp_v4/_v6 and are always manual */
 static void rw_daemon_banlist_cb(const struct rw_nft_elem_info *e, void *arg)
 {
 	struct rw_daemon_banlist *bl = arg;
@@ -1051,9 +1075,11 @@ static void rw_daemon_banlist_cb(const struct rw_nft_elem_info *e, void *arg)
 	json_t *o = json_pack("{s:s}", "cidr", buf);
 	if (e->expires_ms)
 		json_object_set_new(o, "expires_ms", json_integer((json_int_t)e->expires_ms));
-	if (e->comment[0]) {
+	json_object_set_new(o, "set", json_string(e->set));
+	/* only regwallctl (or an admin with nft) writes the prefix sets */
+	if (e->comment[0] || strncmp(e->set, "banp_", 5) == 0) {
 		json_object_set_new(o, "origin", json_string("manual"));
-		if (strcmp(e->comment, RW_NFT_BAN_MANUAL) != 0)
+		if (e->comment[0] && strcmp(e->comment, RW_NFT_BAN_MANUAL) != 0)
 			json_object_set_new(o, "reason", json_string(e->comment));
 	} else {
 		rw_daemon_ban_rule(&bl->d->pol, e->cidr.family, rule, sizeof(rule));
@@ -1068,9 +1094,13 @@ static json_t *rw_daemon_ban_list(struct rw_daemon *d)
 	struct rw_diag diag;
 	rw_diag_init(&diag);
 	struct rw_daemon_banlist bl = { d, json_array() };
-	int r = rw_nft_set_list_info(d->nft, "ban_v4", rw_daemon_banlist_cb, &bl, &diag);
-	if (!r)
-		r = rw_nft_set_list_info(d->nft, "ban_v6", rw_daemon_banlist_cb, &bl, &diag);
+	unsigned present = 0;
+	int r = rw_nft_ban_list(d->nft, rw_daemon_banlist_cb, &bl, &present, &diag);
+	if (!r && present != RW_NFT_BAN_SETS_ALL) {
+		rw_diag_err(&diag, NULL, 0, "a ban set of table inet %s is missing",
+			    RW_NFT_TABLE);
+		r = RW_ENOENT;
+	}
 	if (r) {
 		json_decref(bl.arr);
 		return rw_daemon_diag_err("cannot list: ", &diag, r);
@@ -1081,14 +1111,15 @@ static json_t *rw_daemon_ban_list(struct rw_daemon *d)
 /* A ban or unban whose acknowledgements were lost: is the address banned
  * now? (A re-ban of an address that was banned already reads the same
  * either way; the answer says what the kernel holds, not more.) */
-static json_t *rw_daemon_ban_reread(struct rw_daemon *d, int add, const struct rw_cidr *addr)
+static json_t *rw_daemon_ban_reread(struct rw_daemon *d, int add, const struct rw_cidr *addr,
+				    const char *set)
 {
-	static const char *const sets[] = { "ban_v4", "ban_v6" };
+	const char *const sets[] = { set };
 	struct rw_diag diag;
 	unsigned char took;
 	enum rw_state_outcome outcome;
 	rw_diag_init(&diag);
-	int r = rw_daemon_reread(d, sets, 2, add, addr, 1, &took, &outcome, &diag);
+	int r = rw_daemon_reread(d, sets, 1, add, addr, 1, &took, &outcome, &diag);
 	if (r)
 		return rw_daemon_diag_err(RW_DAEMON_UNREAD "see 'regwallctl ban list': ", &diag, r);
 	if (outcome == RW_STATE_NONE)
@@ -1150,6 +1181,78 @@ static json_t *rw_daemon_ban_refusal(const struct rw_daemon *d, const struct rw_
 	return r ? rw_daemon_err("%s; nothing banned", err) : NULL;
 }
 
+/* The banned prefixes of one family (banp_v4 or banp_v6). */
+static int rw_daemon_banp_read(struct rw_daemon *d, int family, struct rw_cidr_list *l,
+			       struct rw_diag *diag)
+{
+	int r = rw_nft_set_list(d->nft, rw_nft_ban_sets[family == AF_INET ? 2 : 3],
+				rw_daemon_cidr_cb, l, diag);
+	return !r && l->oom ? RW_ENOMEM : r;
+}
+
+/* The kernel keeps the prefixes of an interval set apart: a prefix ban
+ * overlapping a banned prefix (not the same one: that is a re-ban) is
+ * refused here, naming it. A single address goes to ban_v4/_v6 and may
+ * lie inside a banned prefix. NULL when the ban may go ahead. */
+static json_t *rw_daemon_ban_overlap(struct rw_daemon *d, const struct rw_cidr *ban)
+{
+	if (rw_nft_cidr_is_host(ban))
+		return NULL;
+	struct rw_diag diag;
+	struct rw_cidr_list l = { 0 };
+	rw_diag_init(&diag);
+	int r = rw_daemon_banp_read(d, ban->family, &l, &diag);
+	json_t *no = NULL;
+	size_t at = 0;
+	if (r) {
+		no = rw_daemon_diag_err("cannot read the banned prefixes; nothing banned: ", &diag, r);
+	} else if (rw_ctl_ban_match(ban, l.v, l.n, &at) == RW_CTL_BAN_OVERLAP) {
+		char a[64], b[64];
+		rw_cidr_format(ban, a, sizeof(a));
+		rw_cidr_format(&l.v[at], b, sizeof(b));
+		no = rw_daemon_err("refusing to ban %s: it overlaps the banned prefix %s (banned "
+				   "prefixes cannot overlap); unban %s first; nothing banned",
+				   a, b, b);
+	}
+	free(l.v);
+	return no;
+}
+
+/* A ban to delete that is not in ban_v4/_v6: the banp_ set when it holds
+ * exactly c (*set; a prefix, or a /32 put there by hand), else the reply.
+ * An address or prefix inside or over a banned prefix is not that ban:
+ * the reply names the prefix. */
+static json_t *rw_daemon_unban_where(struct rw_daemon *d, const struct rw_cidr *c,
+				     const char **set)
+{
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	struct rw_cidr_list l = { 0 };
+	int r = rw_daemon_banp_read(d, c->family, &l, &diag);
+	if (r) {
+		free(l.v);
+		return rw_daemon_diag_err("cannot read the banned prefixes; nothing unbanned: ", &diag,
+					  r);
+	}
+	size_t at = 0;
+	enum rw_ctl_ban_match m = rw_ctl_ban_match(c, l.v, l.n, &at);
+	char a[64], b[64];
+	rw_cidr_format(c, a, sizeof(a));
+	if (m == RW_CTL_BAN_OVERLAP)
+		rw_cidr_format(&l.v[at], b, sizeof(b));
+	free(l.v);
+	if (m == RW_CTL_BAN_EXACT) {
+		*set = rw_nft_ban_sets[c->family == AF_INET ? 2 : 3];
+		return NULL;
+	}
+	if (m == RW_CTL_BAN_OVERLAP)
+		return rw_daemon_err("%s is not banned as such: it %s the banned prefix %s "
+				     "(unban that prefix: regwallctl ban del %s); nothing unbanned",
+				     a, rw_nft_cidr_is_host(c) ? "is inside" : "overlaps", b, b);
+	return rw_daemon_err("%s is not banned",
+			     rw_nft_cidr_is_host(c) ? "that address" : "that prefix");
+}
+
 /* {"ok":true,"banned":"203.0.113.9/32","timeout_ms":600000} */
 static json_t *rw_daemon_ban_done(const struct rw_daemon *d, const struct rw_ctl_req *req)
 {
@@ -1180,7 +1283,7 @@ static json_t *rw_daemon_status(struct rw_daemon *d)
 			       (json_int_t)d->applies, "reloads", (json_int_t)d->reloads,
 			       "reload_failures", (json_int_t)d->reload_failures, "live_changes",
 			       (json_int_t)d->n_live, "networks", (json_int_t)d->pol.n_networks,
-			       "listeners", (json_int_t)d->pol.n_listeners, "workers",
+			       "listeners", (json_int_t)rw_daemon_n_listeners(&d->pol), "workers",
 			       (json_int_t)(d->workers ? rw_workers_alive(d->workers) : 0));
 	/* per worker: heartbeat age, stalled, events sent and dropped; the
 	 * events that the output could not take */
@@ -1258,28 +1361,44 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 			return rw_daemon_err("no network named \"%s\"", req->network);
 		return rw_daemon_net_list(d, req->network);
 	case RW_CTL_BAN_ADD: {
-		json_t *no = rw_daemon_ban_refusal(d, &req->cidrs[0]);
+		const struct rw_cidr *ban = &req->cidrs[0];
+		json_t *no = rw_daemon_ban_refusal(d, ban);
+		if (!no)
+			no = rw_daemon_ban_overlap(d, ban);
 		if (no)
 			return no;
 		/* a manual ban always carries a comment: that is how ban list
 		 * tells it from the ban_after meters' */
-		r = rw_nft_ban_add(d->nft, &req->cidrs[0], req->timeout_ms,
+		r = rw_nft_ban_add(d->nft, ban, req->timeout_ms,
 				   req->reason[0] ? req->reason : RW_NFT_BAN_MANUAL, &diag);
 		if (r == RW_EUNKNOWN)
-			return rw_daemon_ban_reread(d, 1, &req->cidrs[0]);
+			return rw_daemon_ban_reread(d, 1, ban, rw_nft_ban_set(ban));
 		if (!r && d->guarded)
 			rw_guard_bans_changed(&d->guard);
 		return r ? rw_daemon_diag_err("ban failed: ", &diag, r) : rw_daemon_ban_done(d, req);
 	}
-	case RW_CTL_BAN_DEL:
-		r = rw_nft_ban_del(d->nft, &req->cidrs[0], &diag);
-		if (r == RW_ENOENT)
-			return rw_daemon_err("that address is not banned");
+	case RW_CTL_BAN_DEL: {
+		/* an address is looked for in ban_v4/_v6 first, then in the
+		 * prefix sets: `ban del` finds a ban wherever it is */
+		const struct rw_cidr *c = &req->cidrs[0];
+		const char *set = rw_nft_ban_set(c);
+		r = rw_nft_cidr_is_host(c) ? rw_nft_ban_del_in(d->nft, c, set, &diag) : RW_ENOENT;
+		if (r == RW_ENOENT) {
+			json_t *no = rw_daemon_unban_where(d, c, &set);
+			if (no)
+				return no;
+			rw_diag_init(&diag);
+			r = rw_nft_ban_del_in(d->nft, c, set, &diag);
+		}
+		if (r == RW_ENOENT) /* expired just now */
+			return rw_daemon_err("%s is not banned",
+					     rw_nft_cidr_is_host(c) ? "that address" : "that prefix");
 		if (r == RW_EUNKNOWN)
-			return rw_daemon_ban_reread(d, 0, &req->cidrs[0]);
+			return rw_daemon_ban_reread(d, 0, c, set);
 		if (!r && d->guarded)
 			rw_guard_bans_changed(&d->guard);
 		return r ? rw_daemon_diag_err("unban failed: ", &diag, r) : rw_daemon_ban_done(d, req);
+	}
 	case RW_CTL_BAN_LIST:
 		return rw_daemon_ban_list(d);
 	case RW_CTL_COUNTERS: {

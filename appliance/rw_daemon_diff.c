@@ -63,7 +63,13 @@ static json_t *rw_diff_listener_what(const struct rw_policy *po, const struct rw
 				     const struct rw_policy *pn, const struct rw_listener *b)
 {
 	json_t *w = json_array();
-	if (!rw_diff_ep_eq(&a->listen, &b->listen))
+	/* a and b are the first entries of their listeners; the endpoints of
+	 * a listen list follow them */
+	unsigned na = a->n_endpoints ? a->n_endpoints : 1, nb = b->n_endpoints ? b->n_endpoints : 1;
+	int same = na == nb;
+	for (unsigned k = 0; k < na && same; k++)
+		same = rw_diff_ep_eq(&a[k].listen, &b[k].listen);
+	if (!same)
 		json_array_append_new(w, json_string("listen"));
 	if (a->mode != b->mode)
 		json_array_append_new(w, json_string("mode"));
@@ -218,9 +224,12 @@ static void rw_diff_line(json_t *summary, const char *fmt, ...)
 static void rw_diff_listeners(const struct rw_policy *po, const struct rw_policy *pn,
 			      json_t *grp, json_t *summary)
 {
+	/* by name: only the first entry of a listener with a listen list */
 	for (size_t i = 0; i < pn->n_listeners; i++) {
 		const struct rw_listener *b = &pn->listeners[i];
 		const struct rw_listener *a = NULL;
+		if (b->endpoint_index)
+			continue;
 		for (size_t j = 0; j < po->n_listeners && !a; j++)
 			if (strcmp(po->listeners[j].name, b->name) == 0)
 				a = &po->listeners[j];
@@ -248,6 +257,8 @@ static void rw_diff_listeners(const struct rw_policy *po, const struct rw_policy
 	}
 	for (size_t j = 0; j < po->n_listeners; j++) {
 		size_t i;
+		if (po->listeners[j].endpoint_index)
+			continue;
 		for (i = 0; i < pn->n_listeners; i++)
 			if (strcmp(po->listeners[j].name, pn->listeners[i].name) == 0)
 				break;

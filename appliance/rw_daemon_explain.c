@@ -84,7 +84,9 @@ static int rw_explain_member(void *arg, const char *set, int family, const uint8
 {
 	struct rw_explain_sets *s = arg;
 	char net[RW_NAME_MAX];
-	if (strncmp(set, "ban_", 4) == 0) {
+	/* addresses (ban_*) and prefixes (banp_*): one list, read from the
+	 * kernel at this request */
+	if (strncmp(set, "ban_", 4) == 0 || strncmp(set, "banp_", 5) == 0) {
 		if (!s->bans_ok)
 			return -1;
 		for (size_t i = 0; i < s->n_bans; i++)
@@ -136,8 +138,8 @@ static json_t *rw_explain_kernel(struct rw_daemon *d, const struct rw_listener *
 	if (rw_nft_compile(&d->pol, &c, &diag))
 		return rw_explain_layer("kernel", "not_evaluated", "the policy does not compile");
 	struct rw_explain_sets s = { .d = d, .c = c, .bans_ok = 1 };
-	if (rw_nft_set_list_info(d->nft, "ban_v4", rw_explain_ban_cb, &s, &diag) ||
-	    rw_nft_set_list_info(d->nft, "ban_v6", rw_explain_ban_cb, &s, &diag))
+	unsigned present = 0;
+	if (rw_nft_ban_list(d->nft, rw_explain_ban_cb, &s, &present, &diag))
 		s.bans_ok = 0;
 	struct rw_admit_pkt pkt;
 	rw_admit_pkt_for(l, src->addr, iif, &pkt);

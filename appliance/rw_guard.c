@@ -78,9 +78,9 @@ static void rw_guard_read_bans(struct rw_guard *g)
 	struct rw_diag diag;
 	rw_diag_init(&diag);
 	uint64_t now = rw_guard_now_ms();
-	int r4 = rw_nft_set_list_info(g->nft, "ban_v4", rw_guard_ban_cb, &b, &diag);
-	int r6 = rw_nft_set_list_info(g->nft, "ban_v6", rw_guard_ban_cb, &b, &diag);
-	if (r4 || r6 || b.oom) {
+	unsigned present = 0;
+	int r = rw_nft_ban_list(g->nft, rw_guard_ban_cb, &b, &present, &diag);
+	if (r || present != RW_NFT_BAN_SETS_ALL || b.oom) {
 		free(b.v);
 		return;
 	}

@@ -112,9 +112,11 @@ int rw_nft_apply_with_bans(struct rw_nft *n, const struct rw_nft_compiled *c,
 		rc = rw_nft_put_compiled(b, c);
 	for (size_t i = 0; i < n_bans && !rc; i++) {
 		const struct rw_cidr *a = &bans[i].addr;
-		if (bans[i].timeout_ms == 0 ||
-		    a->prefix != (a->family == AF_INET ? 32 : 128))
-			continue; /* expired while we read it, or not a host */
+		if (bans[i].timeout_ms == 0 || (a->family != AF_INET && a->family != AF_INET6) ||
+		    a->prefix == 0 || a->prefix > (a->family == AF_INET ? 32 : 128))
+			continue; /* expired while we read it, or not a ban */
+		/* hosts to ban_, prefixes to banp_ (rw_nft_ban_msg): a /32 that
+		 * was put into banp_ by hand comes back in ban_ */
 		/* the reason goes along (an invalid one, which we never write,
 		 * would fail the whole replace: dropped instead) */
 		rc = rw_nft_ban_msg(b, NFT_MSG_NEWSETELEM, a, bans[i].timeout_ms,

@@ -378,12 +378,22 @@ static int rw_nft_compile_sets(const struct rw_policy *p, struct rw_nft_compiled
 		rc = rw_nft_add_set(c, name, rw_nft_fams[f], NFT_SET_TIMEOUT | NFT_SET_EVAL, size,
 				    p->opts.ban_for_ms, NULL, 0, diag);
 	}
+	/* prefix bans (regwallctl only): the meters' dynset cannot write an
+	 * interval set (EOPNOTSUPP), so prefixes get a pair of their own. No
+	 * size: nothing on the packet path adds to them. */
+	for (int f = 0; f < 2 && !rc; f++) {
+		snprintf(name, sizeof(name), "banp_%s", rw_nft_fam_sfx(rw_nft_fams[f]));
+		rc = rw_nft_add_set(c, name, rw_nft_fams[f], NFT_SET_INTERVAL | NFT_SET_TIMEOUT, 0,
+				    p->opts.ban_for_ms, NULL, 0, diag);
+	}
 	const struct rw_rate *cr = &p->opts.conn_per_source;
 	if (cr->count > 0) {
 		uint64_t burst = cr->burst ? cr->burst : RW_NFT_DEFAULT_BURST;
 		uint64_t t = rw_nft_meter_timeout(cr->per_ms, cr->count, burst);
+		/* one pair per listener name: the endpoints of a listener
+		 * with a listen list share its meter */
 		for (size_t i = 0; i < p->n_listeners && !rc; i++)
-			for (int f = 0; f < 2 && !rc; f++) {
+			for (int f = 0; f < 2 && !rc && p->listeners[i].endpoint_index == 0; f++) {
 				snprintf(name, sizeof(name), "meter_%s_%s", p->listeners[i].name,
 					 rw_nft_fam_sfx(rw_nft_fams[f]));
 				rc = rw_nft_add_set(c, name, rw_nft_fams[f],
@@ -416,18 +426,21 @@ static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compile
 	d.icmp6_hi = 136;
 	d.verdict = NF_ACCEPT;
 	int rc = rw_nft_rule_add(c, "early", "- neighbour discovery", &d);
-	for (int f = 0; f < 2 && !rc; f++) {
-		const struct rw_nft_cset *ban = rw_nft_setf(c, "ban", "", rw_nft_fams[f]);
+	/* addresses (ban_), then prefixes (banp_); both pairs log and drop
+	 * under the same comments, so counters and NFLOG say "banned" */
+	for (int f = 0; f < 4 && !rc; f++) {
+		const struct rw_nft_cset *ban =
+			rw_nft_setf(c, f < 2 ? "ban" : "banp", "", rw_nft_fams[f % 2]);
 		if (!ban)
 			return RW_EINVAL;
-		rw_nft_d_init(&d, rw_nft_fams[f]);
+		rw_nft_d_init(&d, rw_nft_fams[f % 2]);
 		snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", ban->name);
 		d.limit = (struct rw_nft_rd_rate){ RW_NFT_BANLOG_RATE, 1, RW_NFT_BANLOG_BURST };
 		rw_nft_d_log(&d, p->log.nflog_group, "regwall - banned");
 		rc = rw_nft_rule_add(c, "early", "- banned log", &d);
 		if (rc)
 			return rc;
-		rw_nft_d_init(&d, rw_nft_fams[f]);
+		rw_nft_d_init(&d, rw_nft_fams[f % 2]);
 		snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", ban->name);
 		d.verdict = NF_DROP;
 		rc = rw_nft_rule_add(c, "early", "- banned", &d);
@@ -435,12 +448,6 @@ static int rw_nft_compile_early(const struct rw_policy *p, struct rw_nft_compile
 	return rc;
 }
 
-/* The match every rule of a listener starts with: its port, its family,
- * and its address when it listens on one address only. A listener serves
- * exactly the family of its listen address (fwd/ opens
- * IPv6 sockets IPV6_V6ONLY, so "0.0.0.0:443" takes no IPv6 connection), and
- * every rule of it matches that family: two listeners on one port, one per
- * family, each decide only their own traffic. */
 static void rw_nft_d_listener(struct rw_nft_rdesc *d, const struct rw_listener *l)
 {
 	rw_nft_d_init(d, l->listen.family);

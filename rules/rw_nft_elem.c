@@ -25,8 +25,12 @@ static uint32_t rw_nft_alen(int family)
 	return family == AF_INET ? 4 : 16;
 }
 
+/* One element. open: the start of a range reaching the top of the
+ * address space (nft's INTERVAL_OPEN userdata flag); timeout_ms 0 = the
+ * set's default; comment NULL or "" = none (both only on starts and
+ * hosts: an end element carries nothing but its key and flag). */
 static int rw_nft_elem_put(struct nftnl_set *s, const uint8_t *key, uint32_t alen,
-			   uint32_t flags, int open)
+			   uint32_t flags, int open, uint64_t timeout_ms, const char *comment)
 {
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 	if (!e)
@@ -34,14 +38,21 @@ static int rw_nft_elem_put(struct nftnl_set *s, const uint8_t *key, uint32_t ale
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, alen);
 	if (flags)
 		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
-	if (open) {
-		/* what nft attaches so that it can print an open range back */
+	if (timeout_ms)
+		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
+	int has_comment = comment && comment[0];
+	if (open || has_comment) {
+		/* what nft attaches: the open-range flag so that it can print
+		 * the range back, and `comment "..."` as one NUL-terminated
+		 * string */
 		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-		if (!u) {
+		if (!u || (open && !nftnl_udata_put_u32(u, NFTNL_UDATA_SET_ELEM_FLAGS,
+							 NFTNL_SET_ELEM_F_INTERVAL_OPEN)) ||
+		    (has_comment && !nftnl_udata_put_strz(u, NFTNL_UDATA_SET_ELEM_COMMENT, comment))) {
+			nftnl_udata_buf_free(u);
 			nftnl_set_elem_free(e);
 			return RW_ENOMEM;
 		}
-		nftnl_udata_put_u32(u, NFTNL_UDATA_SET_ELEM_FLAGS, NFTNL_SET_ELEM_F_INTERVAL_OPEN);
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(u),
 				   nftnl_udata_buf_len(u));
 		nftnl_udata_buf_free(u);
@@ -61,15 +72,15 @@ long rw_nft_elems_interval(struct nftnl_set *s, const struct rw_cidr *v, size_t 
 		uint32_t alen = rw_nft_alen(v[i].family);
 		rw_cidr_range(&v[i], start, end, &overflow);
 		if (i == 0 && with_marker && memcmp(start, zero, alen) != 0) {
-			if (rw_nft_elem_put(s, zero, alen, NFT_SET_ELEM_INTERVAL_END, 0))
+			if (rw_nft_elem_put(s, zero, alen, NFT_SET_ELEM_INTERVAL_END, 0, 0, NULL))
 				return RW_ENOMEM;
 			count++;
 		}
-		if (rw_nft_elem_put(s, start, alen, 0, overflow))
+		if (rw_nft_elem_put(s, start, alen, 0, overflow, 0, NULL))
 			return RW_ENOMEM;
 		count++;
 		if (!overflow) {
-			if (rw_nft_elem_put(s, end, alen, NFT_SET_ELEM_INTERVAL_END, 0))
+			if (rw_nft_elem_put(s, end, alen, NFT_SET_ELEM_INTERVAL_END, 0, 0, NULL))
 				return RW_ENOMEM;
 			count++;
 		}
@@ -80,26 +91,20 @@ long rw_nft_elems_interval(struct nftnl_set *s, const struct rw_cidr *v, size_t 
 int rw_nft_elem_host(struct nftnl_set *s, const struct rw_cidr *c, uint64_t timeout_ms,
 		     const char *comment)
 {
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-	if (!e)
-		return RW_ENOMEM;
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, c->addr, rw_nft_alen(c->family));
-	if (timeout_ms)
-		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, timeout_ms);
-	if (comment && comment[0]) {
-		/* as nft writes `comment "..."`: one NUL-terminated string */
-		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
-		if (!u || !nftnl_udata_put_strz(u, NFTNL_UDATA_SET_ELEM_COMMENT, comment)) {
-			nftnl_udata_buf_free(u);
-			nftnl_set_elem_free(e);
-			return RW_ENOMEM;
-		}
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(u),
-				   nftnl_udata_buf_len(u));
-		nftnl_udata_buf_free(u);
-	}
-	nftnl_set_elem_add(s, e);
-	return 0;
+	return rw_nft_elem_put(s, c->addr, rw_nft_alen(c->family), 0, 0, timeout_ms, comment);
+}
+
+int rw_nft_elem_range(struct nftnl_set *s, const struct rw_cidr *c, uint64_t timeout_ms,
+		      const char *comment)
+{
+	uint8_t start[16], end[16];
+	int overflow = 0;
+	uint32_t alen = rw_nft_alen(c->family);
+	rw_cidr_range(c, start, end, &overflow);
+	int rc = rw_nft_elem_put(s, start, alen, 0, overflow, timeout_ms, comment);
+	if (!rc && !overflow)
+		rc = rw_nft_elem_put(s, end, alen, NFT_SET_ELEM_INTERVAL_END, 0, 0, NULL);
+	return rc;
 }
 
 /* Big-endian helpers over alen bytes. */

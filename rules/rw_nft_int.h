@@ -111,6 +111,12 @@ long rw_nft_elems_interval(struct nftnl_set *s, const struct rw_cidr *v, size_t 
  * default; comment NULL or "" = none. */
 int rw_nft_elem_host(struct nftnl_set *s, const struct rw_cidr *c, uint64_t timeout_ms,
 		     const char *comment);
+/* One prefix of an interval+timeout set (a prefix ban): the start element
+ * carries the timeout (0 = default) and the comment, the end element only
+ * its key, as nft 1.0.6 sends `{ 203.0.113.0/28 timeout 5m comment "x" }`
+ * (no key-0 marker: never the start of a whole set). */
+int rw_nft_elem_range(struct nftnl_set *s, const struct rw_cidr *c, uint64_t timeout_ms,
+		      const char *comment);
 /* Cover [start, end) (end_open: to the top of the address space) exactly
  * with prefixes, smallest count, ascending; calls cb for each. */
 void rw_nft_range_to_cidrs(int family, const uint8_t start[16], const uint8_t end[16],
@@ -133,7 +139,8 @@ int rw_nft_batch_elems(struct rw_nft_batch *b, uint16_t type, const char *set,
  * object; *first_errno set), RW_EUNKNOWN (acks lost), RW_ENETLINK. */
 int rw_nft_batch_send(struct rw_nft_batch *b, struct rw_diag *diag, int *first_errno);
 
-/* One ban element message for ban_v4/ban_v6 (rw_nft_update.c). */
+/* One ban element message (rw_nft_update.c): a host (/32, /128) to
+ * ban_v4/ban_v6, any other prefix to banp_v4/banp_v6. */
 int rw_nft_ban_msg(struct rw_nft_batch *b, uint16_t type, const struct rw_cidr *addr,
 		   uint64_t timeout_ms, const char *comment, const char *what);
 

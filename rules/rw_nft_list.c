@@ -102,12 +102,18 @@ static int rw_nft_lelem_cmp(const void *x, const void *y)
 struct rw_nft_emit {
 	rw_nft_elem_info_cb cb;
 	void *arg;
+	const char *set;
+	const struct rw_nft_lelem *start; /* its timeout and comment go along */
 };
 
 static void rw_nft_emit_cidr(const struct rw_cidr *c, void *arg)
 {
 	const struct rw_nft_emit *e = arg;
-	struct rw_nft_elem_info info = { .cidr = *c };
+	struct rw_nft_elem_info info = { .set = e->set, .cidr = *c };
+	if (e->start) {
+		info.expires_ms = e->start->expires_ms;
+		memcpy(info.comment, e->start->comment, sizeof(info.comment));
+	}
 	e->cb(&info, e->arg);
 }
 
@@ -163,28 +169,39 @@ static int rw_nft_collect(struct nftnl_set *s, uint32_t klen, struct rw_nft_lele
 	return 0;
 }
 
-static void rw_nft_emit_intervals(struct rw_nft_lelem *v, size_t n, int family,
+/* A range's expiry and comment are its start element's (an end element
+ * carries neither); a prefix ban that expired leaves no start in the
+ * dump, and its end is skipped like the key-0 marker. */
+static void rw_nft_emit_intervals(struct rw_nft_lelem *v, size_t n, int family, const char *set,
 				  rw_nft_elem_info_cb cb, void *arg)
 {
-	struct rw_nft_emit em = { cb, arg };
+	struct rw_nft_emit em = { cb, arg, set, NULL };
 	if (n > 1)
 		qsort(v, n, sizeof(*v), rw_nft_lelem_cmp);
-	const uint8_t *start = NULL;
+	const struct rw_nft_lelem *start = NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (!v[i].end) {
-			if (start) /* two starts in a row (not produced by nft or us): the
-				    * first is taken to run up to the second */
-				rw_nft_range_to_cidrs(family, start, v[i].key, 0, rw_nft_emit_cidr, &em);
-			start = v[i].key;
+			if (start) { /* two starts in a row (not produced by nft or us): the
+				      * first is taken to run up to the second */
+				em.start = start;
+				rw_nft_range_to_cidrs(family, start->key, v[i].key, 0,
+						      rw_nft_emit_cidr, &em);
+			}
+			start = &v[i];
 			continue;
 		}
 		/* an end with no start is the key-0 marker (or garbage): skip */
-		if (start)
-			rw_nft_range_to_cidrs(family, start, v[i].key, 0, rw_nft_emit_cidr, &em);
+		if (start) {
+			em.start = start;
+			rw_nft_range_to_cidrs(family, start->key, v[i].key, 0, rw_nft_emit_cidr,
+					      &em);
+		}
 		start = NULL;
 	}
-	if (start)
-		rw_nft_range_to_cidrs(family, start, start, 1, rw_nft_emit_cidr, &em);
+	if (start) {
+		em.start = start;
+		rw_nft_range_to_cidrs(family, start->key, start->key, 1, rw_nft_emit_cidr, &em);
+	}
 }
 
 struct rw_nft_plain {
@@ -249,10 +266,11 @@ int rw_nft_set_list_info(struct rw_nft *n, const char *set, rw_nft_elem_info_cb 
 		return rc;
 	}
 	if (flags & NFT_SET_INTERVAL) {
-		rw_nft_emit_intervals(v, nv, family, cb, arg);
+		rw_nft_emit_intervals(v, nv, family, set, cb, arg);
 	} else {
 		for (size_t i = 0; i < nv; i++) {
 			struct rw_nft_elem_info info = {
+				.set = set,
 				.cidr = { .family = (uint8_t)family, .prefix = (uint8_t)(klen * 8) },
 				.expires_ms = v[i].expires_ms,
 			};
@@ -262,6 +280,26 @@ int rw_nft_set_list_info(struct rw_nft *n, const char *set, rw_nft_elem_info_cb 
 		}
 	}
 	free(v);
+	return 0;
+}
+
+int rw_nft_ban_list(struct rw_nft *n, rw_nft_elem_info_cb cb, void *arg, unsigned *present,
+		    struct rw_diag *diag)
+{
+	*present = 0;
+	for (size_t i = 0; i < RW_NFT_N_BAN_SETS; i++) {
+		struct rw_diag ldiag;
+		rw_diag_init(&ldiag);
+		int rc = rw_nft_set_list_info(n, rw_nft_ban_sets[i], cb, arg, &ldiag);
+		if (rc == RW_ENOENT)
+			continue;
+		if (rc) {
+			for (unsigned k = 0; k < ldiag.n; k++)
+				rw_diag_err(diag, NULL, 0, "%s", ldiag.msg[k].text);
+			return rc;
+		}
+		*present |= 1u << i;
+	}
 	return 0;
 }
 

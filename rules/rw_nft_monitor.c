@@ -62,6 +62,7 @@ struct rw_nft_mon_acc {
 int rw_nft_mon_volatile_set(const char *name)
 {
 	return strcmp(name, "ban_v4") == 0 || strcmp(name, "ban_v6") == 0 ||
+	       strcmp(name, "banp_v4") == 0 || strcmp(name, "banp_v6") == 0 ||
 	       strncmp(name, "meter_", 6) == 0 || strncmp(name, "banmeter_", 9) == 0;
 }
 

@@ -153,16 +153,31 @@ int rw_nft_ban_reason_ok(const char *s)
 	return 1;
 }
 
-int rw_nft_ban_msg(struct rw_nft_batch *b, uint16_t type, const struct rw_cidr *addr,
-		   uint64_t timeout_ms, const char *comment, const char *what)
+const char *const rw_nft_ban_sets[RW_NFT_N_BAN_SETS] = { "ban_v4", "ban_v6", "banp_v4",
+							   "banp_v6" };
+
+int rw_nft_cidr_is_host(const struct rw_cidr *c)
 {
-	const char *set = addr->family == AF_INET ? "ban_v4" : "ban_v6";
+	return c->prefix == (c->family == AF_INET ? 32 : 128);
+}
+
+const char *rw_nft_ban_set(const struct rw_cidr *c)
+{
+	return rw_nft_ban_sets[(c->family == AF_INET ? 0 : 1) + (rw_nft_cidr_is_host(c) ? 0 : 2)];
+}
+
+static int rw_nft_ban_msg_in(struct rw_nft_batch *b, uint16_t type, const char *set,
+			     const struct rw_cidr *addr, uint64_t timeout_ms, const char *comment,
+			     const char *what)
+{
 	struct nftnl_set *s = nftnl_set_alloc();
 	if (!s)
 		return RW_ENOMEM;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, RW_NFT_TABLE);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-	int rc = rw_nft_elem_host(s, addr, timeout_ms, comment);
+	/* the address pair is hashed, the prefix pair holds intervals */
+	int rc = strncmp(set, "banp_", 5) == 0 ? rw_nft_elem_range(s, addr, timeout_ms, comment)
+					      : rw_nft_elem_host(s, addr, timeout_ms, comment);
 	char desc[RW_NFT_DESC_LEN], a[64];
 	rw_cidr_format(addr, a, sizeof(a));
 	snprintf(desc, sizeof(desc), "set %s %s %s", set, what, a);
@@ -176,19 +191,34 @@ int rw_nft_ban_msg(struct rw_nft_batch *b, uint16_t type, const struct rw_cidr *
 	return rc;
 }
 
-static int rw_nft_host_ok(const struct rw_cidr *addr, struct rw_diag *diag)
+int rw_nft_ban_msg(struct rw_nft_batch *b, uint16_t type, const struct rw_cidr *addr,
+		   uint64_t timeout_ms, const char *comment, const char *what)
 {
-	if ((addr->family == AF_INET && addr->prefix == 32) ||
-	    (addr->family == AF_INET6 && addr->prefix == 128))
-		return 0;
-	rw_diag_err(diag, NULL, 0, "a ban names one address (/32 or /128)");
-	return RW_EINVAL;
+	return rw_nft_ban_msg_in(b, type, rw_nft_ban_set(addr), addr, timeout_ms, comment, what);
+}
+
+/* A prefix of a family, host bits zero (what the control parser makes;
+ * checked again because this is what the kernel gets). */
+static int rw_nft_ban_cidr_ok(const struct rw_cidr *addr, struct rw_diag *diag)
+{
+	int fam = addr->family;
+	unsigned bits = fam == AF_INET ? 32 : 128;
+	if ((fam != AF_INET && fam != AF_INET6) || addr->prefix > bits || addr->prefix == 0) {
+		rw_diag_err(diag, NULL, 0, "a ban names an address or a prefix of at least one bit");
+		return RW_EINVAL;
+	}
+	for (unsigned i = addr->prefix; i < bits; i++)
+		if (addr->addr[i / 8] & (0x80u >> (i % 8))) {
+			rw_diag_err(diag, NULL, 0, "a banned prefix has no host bits set");
+			return RW_EINVAL;
+		}
+	return 0;
 }
 
 int rw_nft_ban_add(struct rw_nft *n, const struct rw_cidr *addr, uint64_t timeout_ms,
 		   const char *reason, struct rw_diag *diag)
 {
-	int rc = rw_nft_host_ok(addr, diag);
+	int rc = rw_nft_ban_cidr_ok(addr, diag);
 	if (rc)
 		return rc;
 	if (reason && reason[0] && !rw_nft_ban_reason_ok(reason)) {
@@ -199,8 +229,10 @@ int rw_nft_ban_add(struct rw_nft *n, const struct rw_cidr *addr, uint64_t timeou
 	struct rw_nft_batch *b = rw_nft_batch_new(n);
 	if (!b)
 		return RW_ENOMEM;
-	/* add-or-keep, delete, add: a ban of an already banned address
-	 * restarts its timeout instead of failing or keeping the old one */
+	/* add-or-keep, delete, add: a ban of an already banned address or
+	 * prefix restarts its timeout instead of failing or keeping the old
+	 * one (the kernel takes an identical interval again without
+	 * NLM_F_EXCL; an overlapping one fails the batch) */
 	rc = rw_nft_ban_msg(b, NFT_MSG_NEWSETELEM, addr, 0, NULL, "ensure");
 	if (!rc)
 		rc = rw_nft_ban_msg(b, NFT_MSG_DELSETELEM, addr, 0, NULL, "unban");
@@ -213,18 +245,33 @@ int rw_nft_ban_add(struct rw_nft *n, const struct rw_cidr *addr, uint64_t timeou
 	return rw_nft_map_errno(rc, err);
 }
 
-int rw_nft_ban_del(struct rw_nft *n, const struct rw_cidr *addr, struct rw_diag *diag)
+int rw_nft_ban_del_in(struct rw_nft *n, const struct rw_cidr *addr, const char *set,
+		      struct rw_diag *diag)
 {
-	int rc = rw_nft_host_ok(addr, diag);
+	int rc = rw_nft_ban_cidr_ok(addr, diag);
+	size_t k;
+	for (k = 0; k < RW_NFT_N_BAN_SETS; k++)
+		if (set && strcmp(set, rw_nft_ban_sets[k]) == 0)
+			break;
+	if (!rc && (k == RW_NFT_N_BAN_SETS || (k % 2 == 0) != (addr->family == AF_INET) ||
+		    (k < 2 && !rw_nft_cidr_is_host(addr)))) {
+		rw_diag_err(diag, NULL, 0, "no ban set %s for that address", set ? set : "(none)");
+		rc = RW_EINVAL;
+	}
 	if (rc)
 		return rc;
 	struct rw_nft_batch *b = rw_nft_batch_new(n);
 	if (!b)
 		return RW_ENOMEM;
-	rc = rw_nft_ban_msg(b, NFT_MSG_DELSETELEM, addr, 0, NULL, "unban");
+	rc = rw_nft_ban_msg_in(b, NFT_MSG_DELSETELEM, set, addr, 0, NULL, "unban");
 	int err = 0;
 	if (!rc)
 		rc = rw_nft_batch_send(b, diag, &err);
 	rw_nft_batch_free(b);
 	return rw_nft_map_errno(rc, err);
+}
+
+int rw_nft_ban_del(struct rw_nft *n, const struct rw_cidr *addr, struct rw_diag *diag)
+{
+	return rw_nft_ban_del_in(n, addr, rw_nft_ban_set(addr), diag);
 }

@@ -50,9 +50,18 @@ enum rw_client_cert {
 	RW_CCERT_REQUIRED,
 };
 
+/* A listener whose `listen` is a list of N endpoints is loaded as N
+ * entries next to each other, one per endpoint, with the same name and
+ * the same settings (each owning its copies): endpoint_index 0..N-1,
+ * n_endpoints N. Per entry: its nftables rules, its listening sockets,
+ * its connection share. Per name: the meter set, rule comments (so the
+ * counters of all its endpoints are summed), NFLOG prefixes and events.
+ * n_endpoints 0 (a listener not made by the loader) means 1. */
 struct rw_listener {
 	char name[RW_NAME_MAX];
 	struct rw_endpoint listen;
+	unsigned endpoint_index;
+	unsigned n_endpoints;
 	enum rw_listener_mode mode;
 	char *cert, *key, *client_ca, *crl; /* paths; NULL if unset */
 	enum rw_client_cert client_cert;

@@ -18,6 +18,7 @@
 #include "appliance/rw_daemon.h"
 #include "fwd/rw_fwd.h"
 #include "rules/rw_cidr.h"
+#include "rules/rw_nft.h"
 
 /* ---- helpers ---- */
 
@@ -186,7 +187,12 @@ static void test_sample_config(void **state)
 		diag_dump(&d);
 	assert_int_equal(r, 0);
 	assert_int_equal(d.n_warn, 0);
-	assert_int_equal(p.n_listeners, 2);
+	/* "https" on a listen list of two endpoints, then "pass" */
+	assert_int_equal(p.n_listeners, 3);
+	assert_string_equal(p.listeners[1].name, "https");
+	assert_int_equal(p.listeners[1].n_endpoints, 2);
+	assert_int_equal(p.listeners[1].listen.family, AF_INET6);
+	assert_string_equal(p.listeners[2].name, "pass");
 	assert_true(p.vpn.enabled);
 	rw_policy_free(&p);
 	free(out);
@@ -1146,6 +1152,76 @@ static void test_response_timeout_range(void **state)
 	}
 }
 
+/* listen = [ ... ]: one entry per endpoint, next to each other, with the
+ * listener's name and settings (own copies: freeing one frees no other's),
+ * endpoint_index / n_endpoints set; a single string is one entry; the
+ * nftables table gets one meter pair per name and the same rule comments
+ * on every endpoint (so the counters sum up under "https"). */
+static void test_listen_list(void **state)
+{
+	(void)state;
+	const char *text =
+		"registry = { upstream = \"198.51.100.10:5000\"; server_names = [ \"r.example.test\" ]; };\n"
+		"networks = { office = [ \"203.0.113.0/24\", \"2001:db8:1::/48\" ]; };\n"
+		"policy = { conn_rate = { per_source = \"20/second\"; ban_after = 50; }; };\n"
+		"listeners = (\n"
+		" { name = \"https\"; listen = [ \"0.0.0.0:443\", \"[::]:443\" ]; mode = \"passthrough\";\n"
+		"   server_names = [ \"a.example.test\" ]; allow_from = [ \"office\" ]; },\n"
+		" { name = \"alt\"; listen = \"203.0.113.1:8443\"; mode = \"passthrough\"; allow_from = [ \"office\" ]; }\n"
+		");\n";
+	struct rw_policy p;
+	struct rw_diag d;
+	rw_diag_init(&d);
+	int r = rw_config_load_string(text, "l.conf", &p, &d);
+	if (r)
+		diag_dump(&d);
+	assert_int_equal(r, 0);
+	assert_int_equal(p.n_listeners, 3);
+	const struct rw_listener *a = &p.listeners[0], *b = &p.listeners[1], *c = &p.listeners[2];
+	assert_string_equal(a->name, "https");
+	assert_string_equal(b->name, "https");
+	assert_string_equal(c->name, "alt");
+	assert_int_equal(a->endpoint_index, 0);
+	assert_int_equal(b->endpoint_index, 1);
+	assert_int_equal(a->n_endpoints, 2);
+	assert_int_equal(b->n_endpoints, 2);
+	assert_int_equal(c->endpoint_index, 0);
+	assert_int_equal(c->n_endpoints, 1);
+	assert_int_equal(a->listen.family, AF_INET);
+	assert_int_equal(b->listen.family, AF_INET6);
+	assert_int_equal(a->listen.port, 443);
+	assert_int_equal(b->listen.port, 443);
+	assert_int_equal(a->line, b->line);
+	assert_int_equal(b->mode, RW_MODE_PASSTHROUGH);
+	assert_int_equal(b->n_server_names, 1);
+	assert_string_equal(b->server_names[0], "a.example.test");
+	assert_ptr_not_equal(a->server_names, b->server_names);
+	assert_ptr_not_equal(a->server_names[0], b->server_names[0]);
+	assert_int_equal(b->n_allow_nets, 1);
+	assert_ptr_not_equal(a->allow_nets, b->allow_nets);
+	assert_int_equal(b->allow_nets[0], a->allow_nets[0]);
+
+	struct rw_nft_compiled *comp = NULL;
+	assert_int_equal(rw_nft_compile(&p, &comp, &d), 0);
+	char *txt = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&txt, &len);
+	assert_non_null(f);
+	assert_int_equal(rw_nft_dump_text(comp, f), 0);
+	fclose(f);
+	rw_nft_compiled_free(comp);
+	size_t n_meter = 0, n_allow = 0;
+	for (const char *q = txt; (q = strstr(q, "\nset meter_https_v4 ")); q++)
+		n_meter++;
+	for (const char *q = txt; (q = strstr(q, "comment \"https allow office\"")); q++)
+		n_allow++;
+	assert_int_equal(n_meter, 1);
+	assert_int_equal(n_allow, 4); /* net_ and live_ lookups, on v4 and on v6 */
+	assert_null(strstr(txt, "https#"));
+	free(txt);
+	rw_policy_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1173,6 +1249,7 @@ int main(void)
 		cmocka_unit_test(test_wg_key),
 		cmocka_unit_test(test_prescan),
 		cmocka_unit_test(test_big_int_needs_suffix),
+		cmocka_unit_test(test_listen_list),
 		cmocka_unit_test(test_edit_distance),
 		cmocka_unit_test(test_policy_lookup),
 	};

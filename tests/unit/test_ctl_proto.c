@@ -110,7 +110,10 @@ static void test_refusals(void **state)
 		  "not an IPv4/IPv6 address" },
 		{ "{\"cmd\":\"network add\",\"network\":\"office\",\"cidrs\":[]}", "non-empty array" },
 		{ "{\"cmd\":\"network add\",\"network\":\"office\",\"cidrs\":[7]}", "must hold strings" },
-		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.0/24\"}", "one IPv4 or IPv6 address" },
+		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.1/24\"}", "a prefix without host bits" },
+		{ "{\"cmd\":\"ban del\",\"address\":\"2001:db8::1/64\"}", "a prefix without host bits" },
+		{ "{\"cmd\":\"ban add\",\"address\":\"0.0.0.0/0\"}", "one IPv4 or IPv6 address" },
+		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.0/33\"}", "one IPv4 or IPv6 address" },
 		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"timeout\":\"soon\"}", "duration" },
 		{ "{\"cmd\":\"ban add\",\"address\":\"203.0.113.9\",\"timeout\":\"0s\"}",
 		  "must be between 1s and 30d" },
@@ -231,6 +234,27 @@ static void test_ban_check(void **state)
 		if (rw_ctl_ban_check(&b, &up, own, 2, err, sizeof(err)))
 			fail_msg("%s refused: %s", allowed[i], err);
 	}
+	/* prefixes: covering or inside what may not be banned, both ways */
+	static const struct {
+		const char *ban, *msg;
+	} pfx[] = {
+		{ "198.51.100.0/28", "covers the registry upstream 198.51.100.10/32" },
+		{ "192.0.2.0/28", "192.0.2.1/32, an address of this host (eth0)" },
+		{ "126.0.0.0/7", "covers 127.0.0.0/8 (loopback" },
+		{ "127.0.0.0/28", "is inside 127.0.0.0/8 (loopback" },
+		{ "::/120", "covers ::/128 (the unspecified" },
+		{ "255.255.255.240/28", "broadcast" },
+		{ "ff02::/16", "multicast" },
+	};
+	for (size_t i = 0; i < sizeof(pfx) / sizeof(pfx[0]); i++) {
+		struct rw_cidr b = cidr(pfx[i].ban);
+		err[0] = '\0';
+		int r = rw_ctl_ban_check(&b, &up, own, 2, err, sizeof(err));
+		if (r == 0 || !strstr(err, pfx[i].msg))
+			fail_msg("%s: r=%d err='%s', want '%s'", pfx[i].ban, r, err, pfx[i].msg);
+	}
+	struct rw_cidr ok = cidr("203.0.113.0/28");
+	assert_int_equal(rw_ctl_ban_check(&ok, &up, own, 2, err, sizeof(err)), 0);
 	/* no upstream configured, no addresses known: only the fixed ranges */
 	struct rw_cidr b = cidr("198.51.100.10");
 	assert_int_equal(rw_ctl_ban_check(&b, NULL, NULL, 0, err, sizeof(err)), 0);
@@ -295,6 +319,40 @@ static void test_explain(void **state)
 	assert_int_equal(parse(line, err, sizeof(err)), RW_EINVAL);
 }
 
+/* A prefix ban against the banned prefixes: the same one, overlapping
+ * one (either way), or apart. */
+static void test_ban_match(void **state)
+{
+	struct rw_cidr have[3] = { cidr("198.51.100.0/24"), cidr("203.0.113.0/28"),
+				   cidr("2001:db8::/48") };
+	static const struct {
+		const char *c;
+		enum rw_ctl_ban_match m;
+		size_t at;
+	} cases[] = {
+		{ "203.0.113.0/28", RW_CTL_BAN_EXACT, 1 },
+		{ "203.0.113.0/27", RW_CTL_BAN_OVERLAP, 1 },
+		{ "203.0.113.8/29", RW_CTL_BAN_OVERLAP, 1 },
+		{ "203.0.113.5", RW_CTL_BAN_OVERLAP, 1 },
+		{ "203.0.113.16/28", RW_CTL_BAN_NONE, 0 },
+		{ "198.0.0.0/8", RW_CTL_BAN_OVERLAP, 0 },
+		{ "2001:db8::/48", RW_CTL_BAN_EXACT, 2 },
+		{ "2001:db8::/32", RW_CTL_BAN_OVERLAP, 2 },
+		{ "2001:db9::/48", RW_CTL_BAN_NONE, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rw_cidr c = cidr(cases[i].c);
+		size_t at = 99;
+		enum rw_ctl_ban_match m = rw_ctl_ban_match(&c, have, 3, &at);
+		if (m != cases[i].m || (m != RW_CTL_BAN_NONE && at != cases[i].at))
+			fail_msg("%s: match %d at %zu, want %d at %zu", cases[i].c, m, at, cases[i].m,
+				 cases[i].at);
+	}
+	struct rw_cidr c = cidr("203.0.113.0/28");
+	size_t at;
+	assert_int_equal(rw_ctl_ban_match(&c, NULL, 0, &at), RW_CTL_BAN_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_ban_timeout),
 		cmocka_unit_test(test_ban_check),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_ban_match),
 	};
 	return cmocka_run_group_tests_name("ctl_proto", tests, NULL, NULL);
 }

@@ -779,6 +779,40 @@ static void tp_list_cb(const struct rw_cidr *c, uint64_t expires_ms, void *arg)
 	l->n++;
 }
 
+/* Every ban, in rw_nft_ban_sets order, as "set cidr reason". */
+struct tp_bans {
+	size_t n;
+	unsigned present;
+	char line[8][160];
+	uint64_t expires[8];
+	struct rw_nft_ban bans[8];
+};
+
+static void tp_bans_cb(const struct rw_nft_elem_info *e, void *arg)
+{
+	struct tp_bans *b = arg;
+	char a[64];
+	if (b->n == 8)
+		return;
+	rw_cidr_format(&e->cidr, a, sizeof(a));
+	snprintf(b->line[b->n], sizeof(b->line[0]), "%s %s %s", e->set, a, e->comment);
+	b->expires[b->n] = e->expires_ms;
+	b->bans[b->n].addr = e->cidr;
+	b->bans[b->n].timeout_ms = e->expires_ms;
+	memcpy(b->bans[b->n].reason, e->comment, sizeof(e->comment));
+	b->n++;
+}
+
+static struct tp_bans tp_bans(struct rw_nft *n)
+{
+	struct tp_bans b;
+	memset(&b, 0, sizeof(b));
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_nft_ban_list(n, tp_bans_cb, &b, &b.present, &d), 0);
+	return b;
+}
+
 static struct tp_list tp_set(struct rw_nft *n, const char *set, int want_rc)
 {
 	struct tp_list l = { 0 };
@@ -924,7 +958,6 @@ static void test_kernel_incremental(void **state)
 	assert_int_equal(rw_cidr_parse("2001:db8::77", &b6, 0), 0);
 	assert_int_equal(rw_cidr_parse("203.0.113.0/24", &wide, 0), 0);
 	rw_diag_init(&d);
-	assert_int_equal(rw_nft_ban_add(n, &wide, 0, NULL, &d), RW_EINVAL);
 	assert_int_equal(rw_nft_ban_add(n, &b4, 5000, "scanner", &d), 0);
 	assert_int_equal(rw_nft_ban_add(n, &b4, 30000, "scanner 2", &d), 0); /* again: timeout restarts */
 	assert_int_equal(rw_nft_ban_add(n, &b6, 0, NULL, &d), 0);
@@ -939,6 +972,67 @@ static void test_kernel_incremental(void **state)
 	assert_int_equal(rw_nft_ban_del(n, &b4, &d), RW_ENOENT);
 	l = tp_set(n, "ban_v4", 0);
 	assert_int_equal(l.n, 0);
+
+	assert_int_equal(rw_nft_ban_del(n, &b6, &d), 0);
+
+	/* prefix bans: banp_v4 / banp_v6 (interval, timeout), with reasons */
+	struct rw_cidr p28, p27, p6, hostbits = wide;
+	assert_int_equal(rw_cidr_parse("203.0.113.0/28", &p28, 0), 0);
+	assert_int_equal(rw_cidr_parse("203.0.113.0/27", &p27, 0), 0);
+	assert_int_equal(rw_cidr_parse("2001:db8:77::/48", &p6, 0), 0);
+	hostbits.addr[3] = 1;
+	rw_diag_init(&d);
+	assert_int_equal(rw_nft_ban_add(n, &hostbits, 0, NULL, &d), RW_EINVAL);
+	assert_int_equal(rw_nft_ban_add(n, &wide, 20000, "wide", &d), 0);
+	assert_int_equal(rw_nft_ban_add(n, &p6, 0, "v6 range", &d), 0);
+	l = tp_set(n, "banp_v4", 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.first, "203.0.113.0/24");
+	assert_true(l.expires > 15000 && l.expires <= 20000);
+	/* the same prefix again: timeout and reason replaced */
+	assert_int_equal(rw_nft_ban_add(n, &wide, 90000, "wider", &d), 0);
+	struct tp_bans tb = tp_bans(n);
+	assert_int_equal(tb.present, RW_NFT_BAN_SETS_ALL);
+	assert_int_equal(tb.n, 2);
+	assert_string_equal(tb.line[0], "banp_v4 203.0.113.0/24 wider");
+	assert_string_equal(tb.line[1], "banp_v6 2001:db8:77::/48 v6 range");
+	assert_true(tb.expires[0] > 85000 && tb.expires[0] <= 90000);
+	assert_true(tb.expires[1] > 500000 && tb.expires[1] <= 600000); /* set default */
+	/* an overlapping prefix is refused by the kernel, nothing changes */
+	rw_diag_init(&d);
+	assert_int_not_equal(rw_nft_ban_add(n, &p27, 0, "inner", &d), 0);
+	l = tp_set(n, "banp_v4", 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.first, "203.0.113.0/24");
+	/* an address inside it goes to ban_v4 */
+	rw_diag_init(&d);
+	assert_int_equal(rw_nft_ban_add(n, &b4, 0, "one", &d), 0);
+	l = tp_set(n, "ban_v4", 0);
+	assert_int_equal(l.n, 1);
+	/* unban exactly; the address is not the prefix */
+	assert_int_equal(rw_nft_ban_del(n, &p28, &d), RW_ENOENT);
+	assert_int_equal(rw_nft_ban_del(n, &wide, &d), 0);
+	assert_int_equal(rw_nft_ban_del(n, &wide, &d), RW_ENOENT);
+	assert_int_equal(rw_nft_ban_del_in(n, &b4, "banp_v6", &d), RW_EINVAL);
+	l = tp_set(n, "banp_v4", 0);
+	assert_int_equal(l.n, 0);
+	l = tp_set(n, "ban_v4", 0);
+	assert_int_equal(l.n, 1);
+
+	/* carried over a table replace: both pairs, time left and reasons */
+	assert_int_equal(rw_nft_ban_add(n, &p28, 60000, "scanner net", &d), 0);
+	tb = tp_bans(n);
+	assert_int_equal(tb.n, 3);
+	struct rw_nft_compiled *c = tp_compile("dual_stack");
+	rw_diag_init(&d);
+	assert_int_equal(rw_nft_apply_with_bans(n, c, tb.bans, tb.n, &d), 0);
+	rw_nft_compiled_free(c);
+	struct tp_bans after = tp_bans(n);
+	assert_int_equal(after.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(after.line[i], tb.line[i]);
+		assert_true(after.expires[i] <= tb.expires[i]);
+	}
 	rw_nft_close(n);
 }
 
