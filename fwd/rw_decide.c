@@ -83,52 +83,6 @@ static bool can_pull(const struct rw_policy *p, const struct rw_who *w, const ch
 	       has_role(w, RW_ROLE_PULL, repo, need_all);
 }
 
-enum rw_decide_need {
-	NEED_NOTHING = 0, /* unknown operation: refused */
-	NEED_IDENTIFIED,  /* base */
-	NEED_PULL,
-	NEED_PULL_ALL,    /* catalog */
-	NEED_PUSH,
-	NEED_MOUNT,
-	NEED_DELETE,
-};
-
-static enum rw_decide_need op_need(enum rw_oci_op op)
-{
-	switch (op) {
-	case RW_OCI_OP_BASE:
-		return NEED_IDENTIFIED;
-	case RW_OCI_OP_CATALOG:
-		return NEED_PULL_ALL;
-	case RW_OCI_OP_TAGS_LIST:
-	case RW_OCI_OP_MANIFEST_GET:
-	case RW_OCI_OP_MANIFEST_HEAD:
-	case RW_OCI_OP_BLOB_GET:
-	case RW_OCI_OP_BLOB_HEAD:
-	case RW_OCI_OP_REFERRERS:
-		return NEED_PULL;
-	case RW_OCI_OP_MANIFEST_PUT:
-	case RW_OCI_OP_UPLOAD_START:
-	case RW_OCI_OP_UPLOAD_CHUNK:
-	case RW_OCI_OP_UPLOAD_COMPLETE:
-	case RW_OCI_OP_UPLOAD_STATUS:
-	/* Cancelling an unfinished upload discards nothing committed: it is
-	 * part of pushing, not a delete (distribution asks "delete" for any
-	 * DELETE; we are deliberately more lenient here). */
-	case RW_OCI_OP_UPLOAD_CANCEL:
-		return NEED_PUSH;
-	case RW_OCI_OP_UPLOAD_MOUNT:
-		return NEED_MOUNT;
-	case RW_OCI_OP_MANIFEST_DELETE:
-	case RW_OCI_OP_BLOB_DELETE:
-		return NEED_DELETE;
-	case RW_OCI_OP_UNKNOWN:
-	case RW_OCI_OP_MAX_:
-	default:
-		return NEED_NOTHING;
-	}
-}
-
 static enum rw_verdict deny(struct rw_decision *d, int status, const char *code, const char *reason)
 {
 	d->verdict = RW_VERDICT_DENY;
@@ -167,8 +121,11 @@ enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
 		snprintf(out->message, sizeof(out->message), "regwall: internal error");
 		return deny(out, 403, "DENIED", "internal");
 	}
-	enum rw_decide_need need = op_need(req->op);
-	if (need == NEED_NOTHING) {
+	/* what the operation needs, its class and its limiter flags: one
+	 * table (inspect/rw_oci.c, rw_oci_op_info) */
+	const struct rw_oci_op_info *info = rw_oci_op_info(req->op);
+	enum rw_oci_need need = info->need;
+	if (need == RW_OCI_NEED_NOTHING) {
 		snprintf(out->message, sizeof(out->message),
 			 "regwall: not a registry API request this firewall allows (%s)",
 			 req->why ? req->why : "unclassified");
@@ -181,29 +138,29 @@ enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
 	}
 	const char *repo = req->repo;
 	switch (need) {
-	case NEED_IDENTIFIED:
+	case RW_OCI_NEED_IDENTIFIED:
 		break;
-	case NEED_PULL:
+	case RW_OCI_NEED_PULL:
 		if (!can_pull(p, who, repo, false))
 			return deny_role(out, who, RW_ROLE_PULL, repo);
 		break;
-	case NEED_PULL_ALL:
+	case RW_OCI_NEED_PULL_ALL:
 		if (!can_pull(p, who, repo, true)) {
 			snprintf(out->message, sizeof(out->message),
 				 "regwall: %s may not list all repositories", who->name);
 			return deny(out, 403, "DENIED", "catalog_needs_pull_all");
 		}
 		break;
-	case NEED_PUSH:
-	case NEED_MOUNT:
-	case NEED_DELETE: {
-		enum rw_op_class op = need == NEED_DELETE ? RW_ROLE_DELETE : RW_ROLE_PUSH;
+	case RW_OCI_NEED_PUSH:
+	case RW_OCI_NEED_MOUNT:
+	case RW_OCI_NEED_DELETE: {
+		enum rw_op_class op = need == RW_OCI_NEED_DELETE ? RW_ROLE_DELETE : RW_ROLE_PUSH;
 		/* distribution's rule: writing needs reading too */
 		if (op == RW_ROLE_PUSH && !can_pull(p, who, repo, false))
 			return deny_role(out, who, RW_ROLE_PULL, repo);
 		if (!has_role(who, op, repo, false))
 			return deny_role(out, who, op, repo);
-		if (need == NEED_MOUNT && req->from[0] && !can_pull(p, who, req->from, false)) {
+		if (need == RW_OCI_NEED_MOUNT && req->from[0] && !can_pull(p, who, req->from, false)) {
 			snprintf(out->message, sizeof(out->message),
 				 "regwall: %s may not pull from %s (mount source)", who->name, req->from);
 			return deny(out, 403, "DENIED", "mount_source_denied");
@@ -214,15 +171,13 @@ enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
 				 op == RW_ROLE_PUSH ? "push to" : "delete in", repo);
 			return deny(out, 403, "DENIED", "push_requires_vpn");
 		}
-		/* every state change spends a push-operation token */
-		out->counts_push_op = req->op != RW_OCI_OP_UPLOAD_STATUS;
-		out->meters_upload = req->op == RW_OCI_OP_UPLOAD_START ||
-				     req->op == RW_OCI_OP_UPLOAD_CHUNK ||
-				     req->op == RW_OCI_OP_UPLOAD_COMPLETE ||
-				     req->op == RW_OCI_OP_MANIFEST_PUT;
+		/* every state change spends a push-operation token; the
+		 * requests carrying blob or manifest bytes are paced */
+		out->counts_push_op = info->push_op;
+		out->meters_upload = info->meters_upload;
 		break;
 	}
-	case NEED_NOTHING:
+	case RW_OCI_NEED_NOTHING:
 	default:
 		return deny(out, 403, "DENIED", "unknown_operation");
 	}
@@ -233,10 +188,35 @@ enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
 	return RW_VERDICT_ALLOW;
 }
 
-/* ---- explain ---- */
+/* The prefixes of a network are sorted (v4 before v6, then by address)
+ * and disjoint (rw_policy.h; the loader, live changes in the parent and
+ * in the workers keep them so): the last prefix starting at or below addr
+ * is the only one that can contain it. Networks of 100,000 prefixes are
+ * ordinary, and the workers run this per connection. */
+static int net_key_cmp(const struct rw_cidr *c, int family, const uint8_t *addr)
+{
+	if (c->family != family)
+		return c->family == AF_INET ? -1 : 1;
+	return memcmp(c->addr, addr, family == AF_INET ? 4 : 16);
+}
 
-bool rw_decide_source(const struct rw_policy *p, const struct rw_listener *l, int family,
-		      const uint8_t *addr, bool on_vpn, const char **network)
+bool rw_decide_net_has(const struct rw_network *net, int family, const uint8_t *addr)
+{
+	size_t lo = 0, hi = net->n_cidrs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (net_key_cmp(&net->cidrs[mid], family, addr) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && net->cidrs[lo - 1].family == family &&
+	       rw_cidr_contains(&net->cidrs[lo - 1], family, addr);
+}
+
+bool rw_decide_source_fn(const struct rw_policy *p, const struct rw_listener *l, int family,
+			 const uint8_t *addr, bool (*on_vpn)(void *arg), void *arg,
+			 const char **network)
 {
 	*network = NULL;
 	if (!p || !l || !addr || (family != AF_INET && family != AF_INET6))
@@ -244,20 +224,37 @@ bool rw_decide_source(const struct rw_policy *p, const struct rw_listener *l, in
 	for (size_t i = 0; i < l->n_allow_nets; i++) {
 		const struct rw_network *nw =
 			l->allow_nets[i] < p->n_networks ? &p->networks[l->allow_nets[i]] : NULL;
-		if (nw && addr_in(nw->cidrs, nw->n_cidrs, family, addr)) {
+		if (nw && rw_decide_net_has(nw, family, addr)) {
 			*network = nw->name;
 			return true;
 		}
 	}
-	if (!l->allow_vpn || !p->vpn.enabled || !on_vpn)
+	if (!l->allow_vpn || !p->vpn.enabled)
 		return false;
-	for (size_t i = 0; i < p->vpn.n_peers; i++)
-		if (addr_in(p->vpn.peers[i].addresses, p->vpn.peers[i].n_addresses, family, addr)) {
-			*network = "vpn";
-			return true;
-		}
-	return false;
+	bool peer = false;
+	for (size_t i = 0; i < p->vpn.n_peers && !peer; i++)
+		peer = addr_in(p->vpn.peers[i].addresses, p->vpn.peers[i].n_addresses, family, addr);
+	/* asked last: in the worker it costs a getsockopt (and after the
+	 * interface came back, an ioctl) */
+	if (!peer || !on_vpn || !on_vpn(arg))
+		return false;
+	*network = "vpn";
+	return true;
 }
+
+static bool on_vpn_true(void *arg)
+{
+	(void)arg;
+	return true;
+}
+
+bool rw_decide_source(const struct rw_policy *p, const struct rw_listener *l, int family,
+		      const uint8_t *addr, bool on_vpn, const char **network)
+{
+	return rw_decide_source_fn(p, l, family, addr, on_vpn ? on_vpn_true : NULL, NULL, network);
+}
+
+/* ---- explain ---- */
 
 static const struct rw_role *role_find(const struct rw_role *roles, size_t n,
 				       enum rw_op_class op, const char *repo, bool need_all)
@@ -311,37 +308,41 @@ enum rw_verdict rw_decide_explain(const struct rw_policy *p, const struct rw_who
 		tr->need = "nothing (unknown operation)";
 		return v;
 	}
-	enum rw_decide_need need = op_need(req->op);
-	static const char *const words[] = {
-		[NEED_NOTHING] = "nothing (unknown operation)", [NEED_IDENTIFIED] = "identified",
-		[NEED_PULL] = "pull", [NEED_PULL_ALL] = "pull on everything", [NEED_PUSH] = "push",
-		[NEED_MOUNT] = "mount", [NEED_DELETE] = "delete",
+	enum rw_oci_need need = rw_oci_op_need(req->op);
+	static const char *const words[RW_OCI_NEED_MAX_] = {
+		[RW_OCI_NEED_NOTHING] = "nothing (unknown operation)",
+		[RW_OCI_NEED_IDENTIFIED] = "identified",
+		[RW_OCI_NEED_PULL] = "pull",
+		[RW_OCI_NEED_PULL_ALL] = "pull on everything",
+		[RW_OCI_NEED_PUSH] = "push",
+		[RW_OCI_NEED_MOUNT] = "mount",
+		[RW_OCI_NEED_DELETE] = "delete",
 	};
 	tr->need = words[need];
 	const char *repo = req->repo;
 	switch (need) {
-	case NEED_PULL:
+	case RW_OCI_NEED_PULL:
 		trace_right(tr, p, who, RW_ROLE_PULL, repo, false);
 		break;
-	case NEED_PULL_ALL:
+	case RW_OCI_NEED_PULL_ALL:
 		trace_right(tr, p, who, RW_ROLE_PULL, repo, true);
 		break;
-	case NEED_PUSH:
-	case NEED_MOUNT:
+	case RW_OCI_NEED_PUSH:
+	case RW_OCI_NEED_MOUNT:
 		trace_right(tr, p, who, RW_ROLE_PULL, repo, false);
 		trace_right(tr, p, who, RW_ROLE_PUSH, repo, false);
-		if (need == NEED_MOUNT && req->from[0])
+		if (need == RW_OCI_NEED_MOUNT && req->from[0])
 			trace_right(tr, p, who, RW_ROLE_PULL, req->from, false);
 		break;
-	case NEED_DELETE:
+	case RW_OCI_NEED_DELETE:
 		trace_right(tr, p, who, RW_ROLE_DELETE, repo, false);
 		break;
-	case NEED_IDENTIFIED:
-	case NEED_NOTHING:
+	case RW_OCI_NEED_IDENTIFIED:
+	case RW_OCI_NEED_NOTHING:
 	default:
 		break;
 	}
-	if ((need == NEED_PUSH || need == NEED_MOUNT || need == NEED_DELETE) &&
+	if ((need == RW_OCI_NEED_PUSH || need == RW_OCI_NEED_MOUNT || need == RW_OCI_NEED_DELETE) &&
 	    tr->n_lines < RW_DECIDE_TRACE_LINES) {
 		char *s = tr->lines[tr->n_lines++];
 		if (!p->opts.push_requires_vpn)

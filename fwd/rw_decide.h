@@ -67,6 +67,8 @@ struct rw_decision {
  *   base /v2/        -> anyone identified
  *   pull ops         -> pull:<glob> on the repository, or network member
  *   catalog          -> a pull role with a match-all glob, or network member
+ * What each operation needs, and the limiter flags it sets when allowed,
+ * come from the operation table (inspect/rw_oci.h, rw_oci_op_info):
  *   push ops (upload start/chunk/complete/status/cancel, manifest PUT)
  *                    -> pull AND push on the repository, and via the VPN
  *                       when policy.push_requires_vpn
@@ -97,17 +99,28 @@ enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
 enum rw_verdict rw_decide_body(const struct rw_http_req *http, const struct rw_oci_req *req,
 			       struct rw_decision *d);
 
+/* The workers' second line, used by the workers (fwd/rw_fwd.c,
+ * rw_fwd_admit) and by explain alike: a source is admitted when one of
+ * the listener's allow_from networks holds it, or the listener allows
+ * vpn, a VPN peer owns it and its SYN came in on the VPN interface.
+ * *network: the first allowing network's name, "vpn", or NULL when
+ * refused (event reason "not_allowed_l7"). Networks are searched by
+ * binary search (their prefixes are sorted and disjoint, rw_policy.h).
+ * on_vpn(arg) says whether the SYN came in on the VPN interface; it is
+ * asked only for a VPN peer's address outside every allowing network (a
+ * NULL on_vpn: not on the VPN). addr: 4 (AF_INET) or 16 bytes. */
+bool rw_decide_source_fn(const struct rw_policy *p, const struct rw_listener *l, int family,
+			 const uint8_t *addr, bool (*on_vpn)(void *arg), void *arg,
+			 const char **network);
+/* The same with the interface already known (explain, tests). */
+bool rw_decide_source(const struct rw_policy *p, const struct rw_listener *l, int family,
+		      const uint8_t *addr, bool on_vpn, const char **network);
+/* Does one of net's prefixes hold addr (binary search, as above)? */
+bool rw_decide_net_has(const struct rw_network *net, int family, const uint8_t *addr);
+
 /* ---- explain (regwallctl explain): the same decisions with what made
  * them. Not on the data path: rw_decide stays as it is, and these call it
  * or repeat its lookups. ---- */
-
-/* The workers' second line (fwd/rw_fwd.c, rw_fwd_source_allowed): a
- * source is admitted when one of the listener's allow_from networks holds
- * it, or the listener allows vpn, a VPN peer owns it and its SYN came in
- * on the VPN interface (on_vpn). *network: the first allowing network's
- * name, "vpn", or NULL when refused (event reason "not_allowed_l7"). */
-bool rw_decide_source(const struct rw_policy *p, const struct rw_listener *l, int family,
-		      const uint8_t *addr, bool on_vpn, const char **network);
 
 #define RW_DECIDE_TRACE_LINES 4
 #define RW_DECIDE_TRACE_LEN 256

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fwd/rw_chan.h"
+#include "fwd/rw_decide.h"
 #include "fwd/rw_fwd_int.h"
 #include "fwd/rw_listen.h"
 #include "fwd/rw_pass.h"
@@ -100,23 +101,6 @@ static int rw_fwd_key_cmp(const struct rw_cidr *c, int family, const uint8_t add
 	return memcmp(c->addr, addr, 16);
 }
 
-/* Binary search: the last prefix starting at or below addr is the only
- * one that can contain it (the prefixes are disjoint). Networks of
- * 100,000 prefixes are ordinary; this runs per connection. */
-static bool rw_fwd_net_has(const struct rw_network *net, int family, const uint8_t addr[16])
-{
-	size_t lo = 0, hi = net->n_cidrs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (rw_fwd_key_cmp(&net->cidrs[mid], family, addr) <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo > 0 && net->cidrs[lo - 1].family == family &&
-	       rw_cidr_contains(&net->cidrs[lo - 1], family, addr);
-}
-
 /* First index whose start address is >= c's (rw_fwd_key_cmp order). */
 static size_t rw_fwd_net_lower(const struct rw_network *net, const struct rw_cidr *c)
 {
@@ -165,17 +149,6 @@ int rw_fwd_net_change(struct rw_network *net, int add, const struct rw_cidr *c)
 	v[pos] = *c;
 	net->n_cidrs++;
 	return 0;
-}
-
-static bool rw_fwd_is_peer(const struct rw_vpn *vpn, int family, const uint8_t addr[16])
-{
-	for (size_t i = 0; i < vpn->n_peers; i++)
-		for (size_t j = 0; j < vpn->peers[i].n_addresses; j++) {
-			const struct rw_cidr *c = &vpn->peers[i].addresses[j];
-			if (c->family == family && rw_cidr_contains(c, family, addr))
-				return true;
-		}
-	return false;
 }
 
 /* The interface the connection's SYN came in on: the kernel keeps it for
@@ -248,22 +221,29 @@ static bool rw_fwd_via_vpn(struct rw_fwd_worker *w, int cfd, int family)
 	return iif == w->vpn_ifindex;
 }
 
-/* The listener's allow_from, as the kernel's input chain decides it. */
+struct rw_fwd_vpn_ask {
+	struct rw_fwd_worker *w;
+	int cfd, family;
+};
+
+static bool rw_fwd_on_vpn(void *arg)
+{
+	struct rw_fwd_vpn_ask *a = arg;
+	return rw_fwd_via_vpn(a->w, a->cfd, a->family);
+}
+
+/* The listener's allow_from, as the kernel's input chain decides it: the
+ * same function explain reports (rw_decide_source_fn); the interface the
+ * SYN came in on is asked of the socket, and only for a VPN peer's
+ * address outside the allowing networks. */
 static bool rw_fwd_source_allowed(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis,
 				  int cfd, uint8_t family, const uint8_t addr[16])
 {
-	const struct rw_listener *cfg = lis->cfg;
-	const struct rw_policy *p = w->p;
 	if (!w->o.check_sources)
 		return true;
-	if (family != AF_INET && family != AF_INET6)
-		return false;
-	for (size_t i = 0; i < cfg->n_allow_nets; i++)
-		if (cfg->allow_nets[i] < p->n_networks &&
-		    rw_fwd_net_has(&p->networks[cfg->allow_nets[i]], family, addr))
-			return true;
-	return cfg->allow_vpn && p->vpn.enabled && rw_fwd_is_peer(&p->vpn, family, addr) &&
-	       rw_fwd_via_vpn(w, cfd, family);
+	struct rw_fwd_vpn_ask ask = { .w = w, .cfd = cfd, .family = family };
+	const char *net;
+	return rw_decide_source_fn(w->p, lis->cfg, family, addr, rw_fwd_on_vpn, &ask, &net);
 }
 
 long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, int cfd,

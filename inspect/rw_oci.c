@@ -78,32 +78,71 @@ static const struct {
 	[EP_REFERRERS][M_GET] = { RW_OCI_OP_REFERRERS, Q_ARTIFACT_TYPE },
 };
 
-static const char *const op_names[RW_OCI_OP_MAX_] = {
-	[RW_OCI_OP_UNKNOWN] = "unknown",
-	[RW_OCI_OP_BASE] = "base",
-	[RW_OCI_OP_CATALOG] = "catalog",
-	[RW_OCI_OP_TAGS_LIST] = "tags_list",
-	[RW_OCI_OP_MANIFEST_GET] = "manifest_get",
-	[RW_OCI_OP_MANIFEST_HEAD] = "manifest_head",
-	[RW_OCI_OP_MANIFEST_PUT] = "manifest_put",
-	[RW_OCI_OP_MANIFEST_DELETE] = "manifest_delete",
-	[RW_OCI_OP_BLOB_GET] = "blob_get",
-	[RW_OCI_OP_BLOB_HEAD] = "blob_head",
-	[RW_OCI_OP_BLOB_DELETE] = "blob_delete",
-	[RW_OCI_OP_UPLOAD_START] = "upload_start",
-	[RW_OCI_OP_UPLOAD_MOUNT] = "upload_mount",
-	[RW_OCI_OP_UPLOAD_CHUNK] = "upload_chunk",
-	[RW_OCI_OP_UPLOAD_COMPLETE] = "upload_complete",
-	[RW_OCI_OP_UPLOAD_STATUS] = "upload_status",
-	[RW_OCI_OP_UPLOAD_CANCEL] = "upload_cancel",
-	[RW_OCI_OP_REFERRERS] = "referrers",
+/* The operation table (rw_oci.h, struct rw_oci_op_info): the single
+ * source of each operation's name, class, need and rate-limit flags, read
+ * by the classifier (cls), fwd/rw_decide (need, push_op, meters_upload)
+ * and the logs. The class comes from the need (CLS_*), never written by
+ * hand, so the two cannot disagree.
+ *
+ * Upload cancel (DELETE on a session) needs push, and so is class push:
+ * it discards an unfinished upload and nothing committed, and a push-only
+ * identity must be able to clean up its own failed push. distribution's
+ * appendAccessRecords asks "delete" for any DELETE; regwall is
+ * deliberately more lenient here (docs/design/policy.md, "Upload
+ * cancel"). It is still a state change: it spends a push-operation token.
+ * The upload status GET reads the state of a push session: push too
+ * (reference §4), but it changes nothing, so it spends no token. */
+#define CLS_NOTHING RW_OCI_CLASS_UNKNOWN
+#define CLS_IDENTIFIED RW_OCI_CLASS_PULL
+#define CLS_PULL RW_OCI_CLASS_PULL
+#define CLS_PULL_ALL RW_OCI_CLASS_ADMIN
+#define CLS_PUSH RW_OCI_CLASS_PUSH
+#define CLS_MOUNT RW_OCI_CLASS_PUSH
+#define CLS_DELETE RW_OCI_CLASS_DELETE
+#define OP(op, name, need, push_op, meters) \
+	[RW_OCI_OP_##op] = { name, CLS_##need, RW_OCI_NEED_##need, push_op, meters }
+
+static const struct rw_oci_op_info ops[RW_OCI_OP_MAX_] = {
+	/*  op               name               need        push_op meters_upload */
+	OP(UNKNOWN,         "unknown",         NOTHING,    false, false),
+	OP(BASE,            "base",            IDENTIFIED, false, false),
+	OP(CATALOG,         "catalog",         PULL_ALL,   false, false),
+	OP(TAGS_LIST,       "tags_list",       PULL,       false, false),
+	OP(MANIFEST_GET,    "manifest_get",    PULL,       false, false),
+	OP(MANIFEST_HEAD,   "manifest_head",   PULL,       false, false),
+	OP(MANIFEST_PUT,    "manifest_put",    PUSH,       true,  true),
+	OP(MANIFEST_DELETE, "manifest_delete", DELETE,     true,  false),
+	OP(BLOB_GET,        "blob_get",        PULL,       false, false),
+	OP(BLOB_HEAD,       "blob_head",       PULL,       false, false),
+	OP(BLOB_DELETE,     "blob_delete",     DELETE,     true,  false),
+	OP(UPLOAD_START,    "upload_start",    PUSH,       true,  true), /* monolithic: ?digest= + body */
+	OP(UPLOAD_MOUNT,    "upload_mount",    MOUNT,      true,  false),
+	OP(UPLOAD_CHUNK,    "upload_chunk",    PUSH,       true,  true),
+	OP(UPLOAD_COMPLETE, "upload_complete", PUSH,       true,  true),
+	OP(UPLOAD_STATUS,   "upload_status",   PUSH,       false, false),
+	OP(UPLOAD_CANCEL,   "upload_cancel",   PUSH,       true,  false),
+	OP(REFERRERS,       "referrers",       PULL,       false, false),
 };
+#undef OP
+
+const struct rw_oci_op_info *rw_oci_op_info(enum rw_oci_op op)
+{
+	return &ops[(unsigned)op < RW_OCI_OP_MAX_ ? op : RW_OCI_OP_UNKNOWN];
+}
 
 const char *rw_oci_op_str(enum rw_oci_op op)
 {
-	if ((unsigned)op >= RW_OCI_OP_MAX_)
-		return "unknown";
-	return op_names[op];
+	return rw_oci_op_info(op)->name;
+}
+
+enum rw_oci_class rw_oci_op_class(enum rw_oci_op op)
+{
+	return rw_oci_op_info(op)->cls;
+}
+
+enum rw_oci_need rw_oci_op_need(enum rw_oci_op op)
+{
+	return rw_oci_op_info(op)->need;
 }
 
 const char *rw_oci_class_str(enum rw_oci_class cls)
@@ -118,41 +157,6 @@ const char *rw_oci_class_str(enum rw_oci_class cls)
 		break;
 	}
 	return "unknown";
-}
-
-/* Reference §4: every POST/PATCH/PUT under uploads and every manifest PUT
- * is a push; the upload status GET reads push state, so it is push too;
- * DELETE of anything (upload sessions included) is the delete class, as
- * distribution's appendAccessRecords requires the delete action for it. */
-enum rw_oci_class rw_oci_op_class(enum rw_oci_op op)
-{
-	switch (op) {
-	case RW_OCI_OP_BASE:
-	case RW_OCI_OP_TAGS_LIST:
-	case RW_OCI_OP_MANIFEST_GET:
-	case RW_OCI_OP_MANIFEST_HEAD:
-	case RW_OCI_OP_BLOB_GET:
-	case RW_OCI_OP_BLOB_HEAD:
-	case RW_OCI_OP_REFERRERS:
-		return RW_OCI_CLASS_PULL;
-	case RW_OCI_OP_MANIFEST_PUT:
-	case RW_OCI_OP_UPLOAD_START:
-	case RW_OCI_OP_UPLOAD_MOUNT:
-	case RW_OCI_OP_UPLOAD_CHUNK:
-	case RW_OCI_OP_UPLOAD_COMPLETE:
-	case RW_OCI_OP_UPLOAD_STATUS:
-		return RW_OCI_CLASS_PUSH;
-	case RW_OCI_OP_MANIFEST_DELETE:
-	case RW_OCI_OP_BLOB_DELETE:
-	case RW_OCI_OP_UPLOAD_CANCEL:
-		return RW_OCI_CLASS_DELETE;
-	case RW_OCI_OP_CATALOG:
-		return RW_OCI_CLASS_ADMIN;
-	case RW_OCI_OP_UNKNOWN:
-	case RW_OCI_OP_MAX_:
-		break;
-	}
-	return RW_OCI_CLASS_UNKNOWN;
 }
 
 /* Every string empty, every scalar zero: the state of an UNKNOWN result.

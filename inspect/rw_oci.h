@@ -90,10 +90,43 @@ int rw_oci_classify(const char *method, size_t mlen, const char *target, size_t 
 /* The same on a parsed request head. */
 int rw_oci_classify_http(const struct rw_http_req *req, struct rw_oci_req *out);
 
+/* What an operation needs of the client; fwd/rw_decide checks exactly
+ * this (docs/design/policy.md, decision table). */
+enum rw_oci_need {
+	RW_OCI_NEED_NOTHING = 0, /* unknown operation: refused */
+	RW_OCI_NEED_IDENTIFIED,  /* base: any identified client */
+	RW_OCI_NEED_PULL,        /* pull on the repository */
+	RW_OCI_NEED_PULL_ALL,    /* catalog: pull on every repository */
+	RW_OCI_NEED_PUSH,        /* pull AND push on the repository (+ VPN rule) */
+	RW_OCI_NEED_MOUNT,       /* as push, plus pull on ?from= */
+	RW_OCI_NEED_DELETE,      /* delete on the repository (+ VPN rule) */
+	RW_OCI_NEED_MAX_,
+};
+
+/*
+ * The one operation table (rw_oci.c, `ops`): what each operation is and
+ * needs. The class is derived from the need when the table is built, so
+ * the class a log prints is always the right the decision checks:
+ *   identified, pull -> pull; pull_all -> admin; push, mount -> push;
+ *   delete -> delete; nothing -> unknown.
+ */
+struct rw_oci_op_info {
+	const char *name;       /* rw_oci_op_str */
+	enum rw_oci_class cls;  /* rw_oci_op_class */
+	enum rw_oci_need need;
+	bool push_op;           /* allowed: spends a push-operation token (rw_limit_op) */
+	bool meters_upload;     /* carries blob or manifest bytes: paced (rw_limit_bytes) */
+};
+
+/* The row of op; any value outside the enum gets the unknown row. */
+const struct rw_oci_op_info *rw_oci_op_info(enum rw_oci_op op);
+
 const char *rw_oci_op_str(enum rw_oci_op op);
 const char *rw_oci_class_str(enum rw_oci_class cls);
-/* The class an operation belongs to. */
+/* The class an operation belongs to (rw_oci_op_info(op)->cls). */
 enum rw_oci_class rw_oci_op_class(enum rw_oci_op op);
+/* What it needs (rw_oci_op_info(op)->need). */
+enum rw_oci_need rw_oci_op_need(enum rw_oci_op op);
 
 /* Spec grammar (distribution-spec v1.1.1, image-spec digest). */
 bool rw_oci_valid_name(const char *s, size_t len);   /* also len <= 255 */

@@ -389,8 +389,8 @@ static void decide_file(const char *path, struct real_tally *t)
 		else
 			t->deletes++;
 	}
-	/* alice over the VPN: everything but deletes (and upload cancel,
-	 * which we count as push: allowed) */
+	/* alice (pull and push, no delete) over the VPN: everything but
+	 * deletes; upload cancel is push (its class and its need) */
 	v = rw_decide(&pol, &alice, &req, &d);
 	if (req.op == RW_OCI_OP_MANIFEST_DELETE || req.op == RW_OCI_OP_BLOB_DELETE)
 		assert_int_equal(v, RW_VERDICT_DENY);
@@ -471,6 +471,97 @@ static void test_pull_needs_role(void **state)
 	pol.opts.push_requires_vpn = true;
 }
 
+/* The operation table (inspect/rw_oci.c) is what rw_decide checks: for
+ * every operation, a client holding exactly the rights of its class (pull,
+ * pull + push, pull + delete; all through the VPN) is allowed exactly
+ * when the class says so, the refusal names that right, and an allowed
+ * request carries the table's limiter flags. So the class printed for an
+ * operation is the right the decision asked for. */
+static void test_op_table(void **state)
+{
+	(void)state;
+	static const char *const sample[RW_OCI_OP_MAX_][2] = {
+		[RW_OCI_OP_BASE] = { "GET", "/v2/" },
+		[RW_OCI_OP_CATALOG] = { "GET", "/v2/_catalog" },
+		[RW_OCI_OP_TAGS_LIST] = { "GET", "/v2/team/app/tags/list" },
+		[RW_OCI_OP_MANIFEST_GET] = { "GET", "/v2/team/app/manifests/v1" },
+		[RW_OCI_OP_MANIFEST_HEAD] = { "HEAD", "/v2/team/app/manifests/v1" },
+		[RW_OCI_OP_MANIFEST_PUT] = { "PUT", "/v2/team/app/manifests/v1" },
+		[RW_OCI_OP_MANIFEST_DELETE] = { "DELETE", "/v2/team/app/manifests/" DIG },
+		[RW_OCI_OP_BLOB_GET] = { "GET", "/v2/team/app/blobs/" DIG },
+		[RW_OCI_OP_BLOB_HEAD] = { "HEAD", "/v2/team/app/blobs/" DIG },
+		[RW_OCI_OP_BLOB_DELETE] = { "DELETE", "/v2/team/app/blobs/" DIG },
+		[RW_OCI_OP_UPLOAD_START] = { "POST", "/v2/team/app/blobs/uploads/" },
+		[RW_OCI_OP_UPLOAD_MOUNT] = { "POST", "/v2/team/app/blobs/uploads/?mount=" DIG "&from=team/base" },
+		[RW_OCI_OP_UPLOAD_CHUNK] = { "PATCH", "/v2/team/app/blobs/uploads/u-1" },
+		[RW_OCI_OP_UPLOAD_COMPLETE] = { "PUT", "/v2/team/app/blobs/uploads/u-1?digest=" DIG },
+		[RW_OCI_OP_UPLOAD_STATUS] = { "GET", "/v2/team/app/blobs/uploads/u-1" },
+		[RW_OCI_OP_UPLOAD_CANCEL] = { "DELETE", "/v2/team/app/blobs/uploads/u-1" },
+		[RW_OCI_OP_REFERRERS] = { "GET", "/v2/team/app/referrers/" DIG },
+	};
+	static struct rw_role r_pull[1], r_push[2], r_del[2];
+	role(&r_pull[0], RW_ROLE_PULL, "*");
+	role(&r_push[0], RW_ROLE_PULL, "*");
+	role(&r_push[1], RW_ROLE_PUSH, "*");
+	role(&r_del[0], RW_ROLE_PULL, "*");
+	role(&r_del[1], RW_ROLE_DELETE, "*");
+	static struct rw_identity id[3];
+	const struct rw_role *rs[3] = { r_pull, r_push, r_del };
+	const size_t nr[3] = { 1, 2, 2 };
+	const enum rw_oci_class has[3] = { RW_OCI_CLASS_PULL, RW_OCI_CLASS_PUSH,
+					   RW_OCI_CLASS_DELETE };
+	struct rw_who w[3];
+	for (int k = 0; k < 3; k++) {
+		snprintf(id[k].name, RW_NAME_MAX, "id-%s", rw_oci_class_str(has[k]));
+		id[k].roles = (struct rw_role *)rs[k];
+		id[k].n_roles = nr[k];
+		memset(&w[k], 0, sizeof(w[k]));
+		w[k].identity = &id[k];
+		w[k].via_vpn = true;
+		snprintf(w[k].name, sizeof(w[k].name), "id-%s", rw_oci_class_str(has[k]));
+	}
+	assert_true(pol.opts.push_requires_vpn);
+	for (int op = RW_OCI_OP_UNKNOWN + 1; op < RW_OCI_OP_MAX_; op++) {
+		const struct rw_oci_op_info *info = rw_oci_op_info((enum rw_oci_op)op);
+		const char *m = sample[op][0], *t = sample[op][1];
+		assert_non_null(m); /* every operation has a sample */
+		for (int k = 0; k < 3; k++) {
+			enum rw_verdict v = decide(&w[k], m, t);
+			assert_int_equal(REQ.op, op);
+			assert_int_equal(REQ.cls, info->cls);
+			bool want = info->cls == RW_OCI_CLASS_PULL || info->cls == RW_OCI_CLASS_ADMIN ||
+				    info->cls == has[k];
+			if ((v == RW_VERDICT_ALLOW) != want)
+				fail_msg("%s (class %s) by %s: %s, want %s", info->name,
+					 rw_oci_class_str(info->cls), w[k].name, D.reason,
+					 want ? "allow" : "deny");
+			if (want) {
+				assert_int_equal(D.counts_push_op, info->push_op);
+				assert_int_equal(D.meters_upload, info->meters_upload);
+				continue;
+			}
+			assert_string_equal(D.reason, "no_role");
+			/* the refusal names the right of the class */
+			const char *verb = info->cls == RW_OCI_CLASS_PUSH ? "may not push to"
+									  : "may not delete in";
+			if (!strstr(D.message, verb))
+				fail_msg("%s by %s: \"%s\", want \"%s\"", info->name, w[k].name,
+					 D.message, verb);
+		}
+		/* the VPN rule follows the class too: every push and delete op */
+		if (info->cls == RW_OCI_CLASS_PUSH || info->cls == RW_OCI_CLASS_DELETE) {
+			struct rw_who out = w[info->cls == RW_OCI_CLASS_PUSH ? 1 : 2];
+			out.via_vpn = false;
+			refuse(&out, m, t, 403, "push_requires_vpn");
+		}
+	}
+	/* a push-only identity cancels its own upload, and deletes nothing */
+	allow(&w[1], "DELETE", "/v2/team/app/blobs/uploads/u-1");
+	assert_true(D.counts_push_op);
+	refuse(&w[1], "DELETE", "/v2/team/app/manifests/" DIG, 403, "no_role");
+	refuse(&w[2], "DELETE", "/v2/team/app/blobs/uploads/u-1", 403, "no_role");
+}
+
 /* rw_decide_explain: same verdict as rw_decide, and which credential gave
  * each right; rw_decide_source: the workers' second line. */
 static void explain(const struct rw_who *w, const char *m, const char *t, enum rw_verdict want,
@@ -492,6 +583,12 @@ static void explain(const struct rw_who *w, const char *m, const char *t, enum r
 		assert_true(tr.n_lines >= 2);
 		assert_string_equal(tr.lines[1], l1);
 	}
+}
+
+static bool count_ask(void *arg)
+{
+	++*(int *)arg;
+	return true;
 }
 
 static void test_explain(void **state)
@@ -530,6 +627,45 @@ static void test_explain(void **state)
 	assert_true(rw_decide_source(&pol, &l, AF_INET, a, true, &net));
 	assert_string_equal(net, "vpn");
 	assert_false(rw_decide_source(&pol, &l, AF_INET, a, false, &net)); /* not via wg */
+
+	/* the workers' form: the interface is asked only for a peer's
+	 * address outside the allowing networks */
+	int asked = 0;
+	assert_int_equal(inet_pton(AF_INET, "203.0.113.7", a), 1);
+	assert_true(rw_decide_source_fn(&pol, &l, AF_INET, a, count_ask, &asked, &net));
+	assert_int_equal(asked, 0);
+	assert_int_equal(inet_pton(AF_INET, "198.51.100.9", a), 1); /* nobody's */
+	assert_false(rw_decide_source_fn(&pol, &l, AF_INET, a, count_ask, &asked, &net));
+	assert_int_equal(asked, 0);
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.3", a), 1); /* bob */
+	assert_true(rw_decide_source_fn(&pol, &l, AF_INET, a, count_ask, &asked, &net));
+	assert_int_equal(asked, 1);
+	assert_string_equal(net, "vpn");
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:1::5", a), 1); /* office, v6 */
+	assert_true(rw_decide_source_fn(&pol, &l, AF_INET6, a, NULL, NULL, &net));
+	assert_string_equal(net, "office");
+
+	/* binary search over a large network agrees with a linear scan */
+	enum { NBIG = 4096 };
+	static struct rw_cidr big[NBIG + 1];
+	for (int i = 0; i < NBIG; i++) { /* 10.x.y.0/24, every other /24 */
+		char txt[32];
+		snprintf(txt, sizeof(txt), "10.%d.%d.0/24", (2 * i) >> 8, (2 * i) & 255);
+		cidr(&big[i], txt);
+	}
+	cidr(&big[NBIG], "2001:db8:9::/48");
+	struct rw_network bn = { .name = "big", .cidrs = big, .n_cidrs = NBIG + 1 };
+	for (int i = 0; i < 2 * NBIG + 8; i += 3) {
+		uint8_t x[16] = { 10, (uint8_t)(i >> 8), (uint8_t)(i & 255), (uint8_t)i };
+		bool lin = false;
+		for (int j = 0; j <= NBIG; j++)
+			lin |= big[j].family == AF_INET && rw_cidr_contains(&big[j], AF_INET, x);
+		assert_int_equal(rw_decide_net_has(&bn, AF_INET, x), lin);
+	}
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:9::1", a), 1);
+	assert_true(rw_decide_net_has(&bn, AF_INET6, a));
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:8::1", a), 1);
+	assert_false(rw_decide_net_has(&bn, AF_INET6, a));
 }
 
 int main(void)
@@ -544,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_mount),
 		cmocka_unit_test(test_real_requests),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_op_table),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

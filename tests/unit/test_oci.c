@@ -53,7 +53,7 @@ static const struct row rows[] = {
 	{ "PATCH", "/v2/team/app/blobs/uploads/4ee064e7-ea19-421a-9383-0bfb0820248f", RW_OCI_OP_UPLOAD_CHUNK, RW_OCI_CLASS_PUSH, "team/app", "" },
 	{ "PUT", "/v2/team/app/blobs/uploads/4ee064e7-ea19-421a-9383-0bfb0820248f?digest=" D256, RW_OCI_OP_UPLOAD_COMPLETE, RW_OCI_CLASS_PUSH, "team/app", "" },
 	{ "GET", "/v2/team/app/blobs/uploads/4ee064e7-ea19-421a-9383-0bfb0820248f", RW_OCI_OP_UPLOAD_STATUS, RW_OCI_CLASS_PUSH, "team/app", "" },
-	{ "DELETE", "/v2/team/app/blobs/uploads/4ee064e7-ea19-421a-9383-0bfb0820248f", RW_OCI_OP_UPLOAD_CANCEL, RW_OCI_CLASS_DELETE, "team/app", "" },
+	{ "DELETE", "/v2/team/app/blobs/uploads/4ee064e7-ea19-421a-9383-0bfb0820248f", RW_OCI_OP_UPLOAD_CANCEL, RW_OCI_CLASS_PUSH, "team/app", "" },
 	{ "GET", "/v2/team/app/referrers/" D256, RW_OCI_OP_REFERRERS, RW_OCI_CLASS_PULL, "team/app", D256 },
 	{ "GET", "/v2/team/app/referrers/" D256 "?artifactType=application/vnd.example.sbom%2Bjson", RW_OCI_OP_REFERRERS, RW_OCI_CLASS_PULL, "team/app", D256 },
 	/* names containing endpoint words: the endpoint is anchored at the end */
@@ -665,6 +665,73 @@ static void test_strings(void **state)
 	assert_int_equal(rw_oci_op_class(RW_OCI_OP_UNKNOWN), RW_OCI_CLASS_UNKNOWN);
 }
 
+/* The one operation table (rw_oci_op_info), every row: name, class,
+ * need, rate-limit flags; and the class always follows the need. */
+static void test_op_table(void **state)
+{
+	(void)state;
+	static const struct {
+		enum rw_oci_op op;
+		const char *name;
+		enum rw_oci_class cls;
+		enum rw_oci_need need;
+		bool push_op, meters;
+	} want[RW_OCI_OP_MAX_] = {
+#define W(o, n, c, nd, po, m) [RW_OCI_OP_##o] = { RW_OCI_OP_##o, n, RW_OCI_CLASS_##c, RW_OCI_NEED_##nd, po, m }
+		W(UNKNOWN, "unknown", UNKNOWN, NOTHING, false, false),
+		W(BASE, "base", PULL, IDENTIFIED, false, false),
+		W(CATALOG, "catalog", ADMIN, PULL_ALL, false, false),
+		W(TAGS_LIST, "tags_list", PULL, PULL, false, false),
+		W(MANIFEST_GET, "manifest_get", PULL, PULL, false, false),
+		W(MANIFEST_HEAD, "manifest_head", PULL, PULL, false, false),
+		W(MANIFEST_PUT, "manifest_put", PUSH, PUSH, true, true),
+		W(MANIFEST_DELETE, "manifest_delete", DELETE, DELETE, true, false),
+		W(BLOB_GET, "blob_get", PULL, PULL, false, false),
+		W(BLOB_HEAD, "blob_head", PULL, PULL, false, false),
+		W(BLOB_DELETE, "blob_delete", DELETE, DELETE, true, false),
+		W(UPLOAD_START, "upload_start", PUSH, PUSH, true, true),
+		W(UPLOAD_MOUNT, "upload_mount", PUSH, MOUNT, true, false),
+		W(UPLOAD_CHUNK, "upload_chunk", PUSH, PUSH, true, true),
+		W(UPLOAD_COMPLETE, "upload_complete", PUSH, PUSH, true, true),
+		W(UPLOAD_STATUS, "upload_status", PUSH, PUSH, false, false),
+		W(UPLOAD_CANCEL, "upload_cancel", PUSH, PUSH, true, false),
+		W(REFERRERS, "referrers", PULL, PULL, false, false),
+#undef W
+	};
+	static const enum rw_oci_class cls_of_need[RW_OCI_NEED_MAX_] = {
+		[RW_OCI_NEED_NOTHING] = RW_OCI_CLASS_UNKNOWN,
+		[RW_OCI_NEED_IDENTIFIED] = RW_OCI_CLASS_PULL,
+		[RW_OCI_NEED_PULL] = RW_OCI_CLASS_PULL,
+		[RW_OCI_NEED_PULL_ALL] = RW_OCI_CLASS_ADMIN,
+		[RW_OCI_NEED_PUSH] = RW_OCI_CLASS_PUSH,
+		[RW_OCI_NEED_MOUNT] = RW_OCI_CLASS_PUSH,
+		[RW_OCI_NEED_DELETE] = RW_OCI_CLASS_DELETE,
+	};
+	for (int op = 0; op < RW_OCI_OP_MAX_; op++) {
+		const struct rw_oci_op_info *i = rw_oci_op_info((enum rw_oci_op)op);
+		assert_non_null(want[op].name); /* the expectation covers every op */
+		assert_int_equal(want[op].op, op);
+		assert_non_null(i->name);
+		assert_string_equal(i->name, want[op].name);
+		assert_string_equal(rw_oci_op_str((enum rw_oci_op)op), want[op].name);
+		if (i->cls != want[op].cls || i->need != want[op].need ||
+		    i->push_op != want[op].push_op || i->meters_upload != want[op].meters)
+			fail_msg("op %s: class %s need %d push_op %d meters %d", i->name,
+				 rw_oci_class_str(i->cls), i->need, i->push_op, i->meters_upload);
+		assert_int_equal(rw_oci_op_class((enum rw_oci_op)op), i->cls);
+		assert_int_equal(rw_oci_op_need((enum rw_oci_op)op), i->need);
+		assert_int_equal(i->cls, cls_of_need[i->need]);
+		/* only state changes spend tokens; only they carry bytes */
+		if (i->push_op || i->meters_upload)
+			assert_true(i->cls == RW_OCI_CLASS_PUSH || i->cls == RW_OCI_CLASS_DELETE);
+		if (i->meters_upload)
+			assert_true(i->push_op);
+	}
+	/* out of range: the unknown row */
+	assert_ptr_equal(rw_oci_op_info(RW_OCI_OP_MAX_), rw_oci_op_info(RW_OCI_OP_UNKNOWN));
+	assert_ptr_equal(rw_oci_op_info((enum rw_oci_op)-1), rw_oci_op_info(RW_OCI_OP_UNKNOWN));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -674,6 +741,7 @@ int main(void)
 		cmocka_unit_test(test_name_length),
 		cmocka_unit_test(test_grammar_matches_regex),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_op_table),
 		cmocka_unit_test(test_struct_reuse),
 		cmocka_unit_test(test_state_values),
 		cmocka_unit_test(test_query_value_lengths),
