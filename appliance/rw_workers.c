@@ -275,7 +275,7 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(RW_WORKER_EXIT_OK); /* the parent is already gone */
-	/* Nothing of the parent's but stdio, the stop pipe (fd 3) and this
+	/* Nothing of the parent's but stdio, the channel (fd 3) and this
 	 * slot's listening sockets (fd 4...): not the nftables netlink
 	 * socket, the signalfd, the control socket or a control client, the
 	 * other workers' pipes and sockets, nor whatever the parent opens

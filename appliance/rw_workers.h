@@ -2,8 +2,8 @@
  * them after the table is applied, restarts a crashed one, and replaces
  * them all with a new generation after a reload.
  *
- * The parent owns the listening sockets (as nginx and relayd do; later
- * the privileged parent binds and unprivileged workers only accept): one
+ * The parent owns the listening sockets (as nginx and relayd do: the
+ * privileged parent binds and the sandboxed workers only accept): one
  * SO_REUSEPORT socket per listener and worker slot, so the kernel still
  * spreads connections over the workers. They outlive the generations: a
  * reload reuses the sockets of every listener whose address and port
@@ -11,13 +11,16 @@
  * no connect is refused, nor a queued connection dropped, in between.
  *
  * A worker inherits nothing privileged: before it runs fwd/ the child
- * keeps only stdio, its stop pipe (fd 3) and its slot's listening sockets
+ * keeps only stdio, its channel (fd 3, fwd/rw_chan.h) and its slot's listening sockets
  * (fd 4, 5, ... in policy listener order) and closes every other fd
  * (close_range: the control socket and its clients, the signalfd, the
  * nftables netlink socket, the other workers' pipes and sockets), and
  * dies with its parent (PR_SET_PDEATHSIG) so no orphan keeps serving an
- * old policy. Dropping uid and capabilities comes with the
- * privilege-separation work; the code paths are already apart. */
+ * old policy. Once built it enters its sandbox (rw_sandbox.h: the worker
+ * user, no capabilities, no_new_privs, seccomp) before its first accept;
+ * stdout and stderr become /dev/null (events and messages go over the
+ * channel). Live network changes reach running workers as deltas on the
+ * channel; only a reload starts a new generation. */
 #ifndef RW_WORKERS_H
 #define RW_WORKERS_H
 
