@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -115,24 +116,14 @@ void rw_chan_sink_init(struct rw_chan_sink *s, int fd, uint32_t gen)
 void rw_chan_event_emit(void *ctx, const struct rw_fwd_event *ev)
 {
 	struct rw_chan_sink *s = ctx;
-	char buf[RW_CHAN_BODY_MAX + 2];
-	FILE *f = fmemopen(buf, sizeof(buf), "w");
-	size_t n = 0;
-	if (f) {
-		setvbuf(f, NULL, _IONBF, 0);
-		int r = rw_event_json_write(f, ev);
-		long pos = ftell(f);
-		fclose(f);
-		if (r == 0 && pos > 0 && (size_t)pos < sizeof(buf) - 1)
-			n = (size_t)pos;
-	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
-		n--;
-	if (n == 0 || s->fd < 0 || rw_chan_send(s->fd, RW_CHAN_EVENT, s->gen, buf, n) != 0) {
+	/* the JSON line straight into the message (compact: no '\n' inside) */
+	char *line = rw_event_json_line(ev);
+	size_t n = line ? strlen(line) : 0;
+	if (n == 0 || s->fd < 0 || rw_chan_send(s->fd, RW_CHAN_EVENT, s->gen, line, n) != 0)
 		s->stats.events_dropped++;
-		return;
-	}
-	s->stats.events_sent++;
+	else
+		s->stats.events_sent++;
+	free(line);
 }
 
 void rw_chan_sink_stats(struct rw_chan_sink *s, uint64_t conns)

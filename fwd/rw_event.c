@@ -80,11 +80,11 @@ static int rw_event_set_u64(json_t *o, const char *key, uint64_t v)
 	return json_object_set_new(o, key, json_integer((json_int_t)v)) == 0 ? 0 : RW_ENOMEM;
 }
 
-int rw_event_json_write(FILE *out, const struct rw_fwd_event *ev)
+char *rw_event_json_line(const struct rw_fwd_event *ev)
 {
 	json_t *o = json_object();
 	if (!o)
-		return RW_ENOMEM;
+		return NULL;
 	int rc = 0;
 	char iso[RW_EVENT_TIME_LEN];
 	rw_event_time_iso(ev->time_ms, iso);
@@ -118,10 +118,16 @@ int rw_event_json_write(FILE *out, const struct rw_fwd_event *ev)
 	rc |= rw_event_set_u64(o, "duration_ms", ev->duration_ms);
 	if (rc) {
 		json_decref(o);
-		return RW_ENOMEM;
+		return NULL;
 	}
 	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
+	return line;
+}
+
+int rw_event_json_write(FILE *out, const struct rw_fwd_event *ev)
+{
+	char *line = rw_event_json_line(ev);
 	if (!line)
 		return RW_ENOMEM;
 	int w = fprintf(out, "%s\n", line);

@@ -80,6 +80,9 @@ void rw_event_time_iso(uint64_t time_ms, char out[RW_EVENT_TIME_LEN]);
 /* Call events->emit if events and emit are set. */
 void rw_event_emit(const struct rw_fwd_events *events, const struct rw_fwd_event *ev);
 
+/* The event as one JSON object on one line (no '\n'), malloc'd; NULL when
+ * out of memory. */
+char *rw_event_json_line(const struct rw_fwd_event *ev);
 /* Default sink: one JSON object per line (jansson), written and flushed.
  * Returns 0, RW_ENOMEM or RW_EIO. */
 int rw_event_json_write(FILE *out, const struct rw_fwd_event *ev);
