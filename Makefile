@@ -21,6 +21,7 @@ PKGS := libnftnl libmnl libpcap libssl libcrypto libconfig jansson libseccomp li
 TEST_PKGS := cmocka
 
 CC ?= cc
+NM ?= nm
 ifeq ($(origin CC),default)
 CC := cc
 endif
@@ -74,12 +75,20 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
-# Everything but the two programs' mains goes into one static library, so
-# tests, fuzzers and benchmarks link exactly the code that runs.
+# One static archive per folder, linked in layer order (base <- inspect <-
+# rules <- fwd <- appliance: each may use only the folders before it).
+# scripts/check-layers.sh runs before the archives are used and fails the
+# build on an upward #include or on an archive that needs a symbol from a
+# later layer. Tests, fuzzers and benchmarks link exactly the code that runs.
+LAYERS := base inspect rules fwd appliance
 MAIN_SRC := appliance/regwalld_main.c appliance/regwallctl_main.c
-LIB_SRC := $(filter-out $(MAIN_SRC),$(wildcard inspect/*.c rules/*.c fwd/*.c appliance/*.c))
+LIB_SRC := $(filter-out $(MAIN_SRC),$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-LIB := $(BUILD)/libregwall.a
+layer_objs = $(filter $(BUILD)/obj/$(1)/%,$(LIB_OBJ))
+LAYER_LIBS := $(foreach d,$(LAYERS),$(BUILD)/lib$(d).a)
+# link order: the highest layer first
+LINK_LIBS := $(foreach d,appliance fwd rules inspect base,$(BUILD)/lib$(d).a)
+LIB := $(BUILD)/layers.ok
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -92,6 +101,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
+.SECONDEXPANSION:
 .PHONY: all deps test unit net e2e asan fuzz fuzz-build bench demo install clean
 all: deps $(BUILD)/regwalld $(BUILD)/regwallctl
 
@@ -120,30 +130,37 @@ $(BUILD)/obj/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-$(LIB): $(LIB_OBJ)
+$(BUILD)/lib%.a: $$(call layer_objs,$$*)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# the layer check (includes and symbols) stands for "the libraries are
+# ready": every link below depends on it
+$(LIB): $(LAYER_LIBS) scripts/check-layers.sh $(LIB_SRC) $(wildcard $(addsuffix /*.h,$(LAYERS)))
+	@$(if $(Q),echo "  LAYERS  $(LAYERS)")
+	$(Q)NM="$(NM)" bash scripts/check-layers.sh $(BUILD) $(LAYERS)
+	@touch $@
+
 $(BUILD)/regwalld: $(BUILD)/obj/appliance/regwalld_main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LINK_LIBS) $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD)/regwallctl: $(BUILD)/obj/appliance/regwallctl_main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LINK_LIBS) $(PKG_LIBS) $(LDLIBS)
 
 # test and bench objects are not intermediates: a rebuild keeps them
-.SECONDARY: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
+.SECONDARY: $(LIB_OBJ) $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LINK_LIBS) $(PKG_LIBS) $(TEST_LIBS) $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LINK_LIBS) $(PKG_LIBS) $(LDLIBS)
 
 # Unit tests (no root) then network tests (root; they skip outside CI
 # without it, and fail under CI=true). One summary line at the end.

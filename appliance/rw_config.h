@@ -9,7 +9,7 @@
 #ifndef RW_CONFIG_H
 #define RW_CONFIG_H
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_policy.h"
 
 int rw_config_load_file(const char *path, struct rw_policy *out, struct rw_diag *diag);

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "appliance/rw_units.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_policy.h"
 
 /* The largest config file accepted: far above any sane policy, small enough

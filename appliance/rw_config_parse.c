@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "inspect/rw_cursor.h"
+#include "base/rw_cursor.h"
 #include "rules/rw_cidr.h"
 
 static void rw_cfg_cur_str(struct rw_cursor *c, const char *s)

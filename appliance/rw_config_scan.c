@@ -31,7 +31,7 @@
 
 #include <string.h>
 
-#include "inspect/rw_cursor.h"
+#include "base/rw_cursor.h"
 
 static int rw_scan_is_digit(uint8_t ch)
 {

@@ -11,7 +11,7 @@
 #include "appliance/rw_ctl_proto.h"
 #include "appliance/rw_units.h"
 #include "inspect/rw_cert_dn.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_cidr.h"
 
 static const char *const rw_ctl_names[] = {

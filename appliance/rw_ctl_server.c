@@ -20,7 +20,7 @@
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_evout.h"
 #include "appliance/rw_path.h"
-#include "fwd/rw_loop.h"
+#include "base/rw_loop.h"
 
 /* Clients are cheap until they send: a silent one holds its struct and
  * fd, no buffer. Past the cap, the oldest client with no request under

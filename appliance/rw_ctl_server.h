@@ -4,7 +4,7 @@
 #define RW_CTL_SERVER_H
 
 #include "appliance/rw_daemon.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 /* Create the socket (and its parent directory, 0750), mode 0660. A stale
  * socket file is replaced only if nothing answers on it. */

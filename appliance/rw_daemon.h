@@ -13,7 +13,7 @@
 #include "appliance/rw_guard.h"
 #include "appliance/rw_state.h"
 #include "appliance/rw_workers.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_nft.h"
 #include "rules/rw_policy.h"
 

@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 
 #include "appliance/rw_daemon.h"
-#include "fwd/rw_decide.h"
+#include "rules/rw_decide.h"
 #include "fwd/rw_names.h"
 #include "fwd/rw_pass.h"
 #include "inspect/rw_cert.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 static void rw_evout_on_write(struct rw_loop *l, int fd, unsigned events, void *arg);
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fwd/rw_loop.h"
+#include "base/rw_loop.h"
 
 #define RW_EVOUT_QUEUE (4u * 1024u * 1024u)
 

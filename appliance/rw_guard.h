@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_nft.h"
 #include "rules/rw_nft_monitor.h"
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_policy.h"
 
 /* Descriptors per connection at worst: client, upstream, and a splice

@@ -13,7 +13,7 @@
 #include <cap-ng.h>
 #include <seccomp.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define RW_SANDBOX_NO_SECCOMP 1

@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_policy.h"
 
 /* A live change made through the control socket. */

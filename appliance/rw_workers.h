@@ -33,10 +33,10 @@
 #include "appliance/rw_sandbox.h"
 #include "fwd/rw_chan.h"
 #include "fwd/rw_fwd.h"
-#include "fwd/rw_loop.h"
+#include "base/rw_loop.h"
 #include "fwd/rw_limit.h"
 #include "fwd/rw_tlsctx.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_policy.h"
 
 #define RW_WORKERS_MAX 64

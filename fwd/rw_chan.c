@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 /* A NET_ADD / NET_DEL body: a well-formed prefix (family, length, host
  * bits and unused bytes zero). Whether it fits the worker's policy is the

@@ -6,7 +6,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 void rw_src_key_make(struct rw_src_key *k, int family, const uint8_t *addr)
 {

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 void rw_event_emit(const struct rw_fwd_events *events, const struct rw_fwd_event *ev)
 {

@@ -16,12 +16,12 @@
 #include <unistd.h>
 
 #include "fwd/rw_chan.h"
-#include "fwd/rw_decide.h"
+#include "rules/rw_decide.h"
 #include "fwd/rw_fwd_int.h"
 #include "fwd/rw_listen.h"
 #include "fwd/rw_pass.h"
 #include "fwd/rw_term.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_cidr.h"
 
 /* Accepts per readiness event: bounded so a flood on one listener cannot

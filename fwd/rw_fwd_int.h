@@ -9,7 +9,7 @@
 #include "fwd/rw_conn.h"
 #include "fwd/rw_event.h"
 #include "fwd/rw_fwd.h"
-#include "fwd/rw_loop.h"
+#include "base/rw_loop.h"
 #include "fwd/rw_splice.h"
 
 struct rw_fwd_worker;

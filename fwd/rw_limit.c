@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 /* Fixed-point token units, so refills need no division or floats:
  * one operation = 60000 units, refilled at ops_per_minute units per ms;

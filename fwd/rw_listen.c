@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 int rw_listen_sockaddr(const struct rw_endpoint *ep, struct sockaddr_storage *ss,
 		       socklen_t *len)

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 /* A bounded writer; with buf NULL it only counts (the measuring pass that
  * gives Content-Length before the body is written). */

@@ -13,7 +13,7 @@
 #include "fwd/rw_fwd_int.h"
 #include "fwd/rw_listen.h"
 #include "fwd/rw_names.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 /* TLS alert descriptions sent on a refusal (RFC 8446 §6). */
 #define RW_PASS_ALERT_INTERNAL_ERROR 80u

@@ -32,7 +32,7 @@
 #include <sys/socket.h>
 
 #include "fwd/rw_conn.h"
-#include "fwd/rw_loop.h"
+#include "base/rw_loop.h"
 #include "fwd/rw_splice.h"
 #include "inspect/rw_tls_hello.h"
 #include "inspect/rw_tls_server_hello.h"

@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 /* One pipe's default capacity; asking for more per call only returns
  * short counts. */

@@ -25,7 +25,7 @@
 #include "fwd/rw_listen.h"
 #include "fwd/rw_oci_reply.h"
 #include "fwd/rw_term_io.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 /* Pump rounds per event: bounded so one busy connection cannot starve
  * the loop (level-triggered epoll calls back if more is pending). */

@@ -61,8 +61,8 @@
 #include <openssl/ssl.h>
 
 #include "fwd/rw_conn.h"
-#include "fwd/rw_decide.h"
-#include "fwd/rw_loop.h"
+#include "rules/rw_decide.h"
+#include "base/rw_loop.h"
 #include "fwd/rw_tlsctx.h"
 #include "fwd/rw_upstream.h"
 #include "inspect/rw_http.h"

@@ -10,7 +10,7 @@
 
 #include "inspect/rw_cert.h"
 #include "rules/rw_ident.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 void rw_term_identify(const struct rw_policy *p, X509 *cert, uint8_t family,
 		      const uint8_t addr[16], struct rw_who *out, char **unmatched_dn)

@@ -6,8 +6,8 @@
 
 #include <openssl/err.h>
 
-#include "fwd/rw_loop.h"
-#include "inspect/rw_err.h"
+#include "base/rw_loop.h"
+#include "base/rw_err.h"
 
 /* Map SSL_get_error() after a failed call. */
 static ssize_t rw_term_io_ssl_err(SSL *ssl, int r, unsigned *want, int is_read)

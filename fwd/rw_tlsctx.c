@@ -13,8 +13,8 @@
 
 #include "fwd/rw_event.h"
 #include "fwd/rw_names.h"
-#include "inspect/rw_cursor.h"
-#include "inspect/rw_err.h"
+#include "base/rw_cursor.h"
+#include "base/rw_err.h"
 #include "inspect/rw_tls_hello.h"
 #include "inspect/rw_tls_name.h"
 

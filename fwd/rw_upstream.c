@@ -12,9 +12,9 @@
 #include <openssl/x509v3.h>
 
 #include "fwd/rw_listen.h"
-#include "fwd/rw_loop.h"
+#include "base/rw_loop.h"
 #include "fwd/rw_term_io.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 void rw_upstream_init(struct rw_upstream *u)
 {

@@ -17,7 +17,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 /* Copy a counted string that came from the certificate. NUL inside would
  * let "good.example\0.evil" compare equal to "good.example" in C string

@@ -9,7 +9,7 @@
 
 #include <openssl/objects.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 #define RW_DN_MAX_AVAS 32
 #define RW_DN_TYPE_MAX 64

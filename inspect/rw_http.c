@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "inspect/rw_cursor.h"
+#include "base/rw_cursor.h"
 
 static const struct {
 	const char *str;

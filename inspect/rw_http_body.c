@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-#include "inspect/rw_cursor.h"
+#include "base/rw_cursor.h"
 
 #define RW_HTTP_SIZE_MAX UINT64_C(0x7fffffffffffffff)
 

@@ -24,7 +24,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "inspect/rw_cursor.h"
+#include "base/rw_cursor.h"
 
 struct hp {
 	struct rw_cursor c;

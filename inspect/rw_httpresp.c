@@ -15,7 +15,7 @@
 
 #include <string.h>
 
-#include "inspect/rw_cursor.h"
+#include "base/rw_cursor.h"
 #include "inspect/rw_oci.h"
 
 #define RW_HTTPRESP_INT_MAX UINT64_C(0x7fffffffffffffff)

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "inspect/rw_cursor.h"
-#include "inspect/rw_err.h"
+#include "base/rw_cursor.h"
+#include "base/rw_err.h"
 
 /* Allowed value sizes per known type (TLV length minus its 4-byte header).
  * The fixed-size ones are kernel ABI structs; a different size means the

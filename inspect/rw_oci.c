@@ -13,8 +13,8 @@
 
 #include <string.h>
 
-#include "inspect/rw_cursor.h"
-#include "inspect/rw_err.h"
+#include "base/rw_cursor.h"
+#include "base/rw_err.h"
 
 enum oci_ep {
 	EP_BASE = 0,

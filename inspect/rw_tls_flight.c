@@ -10,7 +10,7 @@
  * not the bytes. */
 #include "inspect/rw_tls_server_hello.h"
 
-#include "inspect/rw_cursor.h"
+#include "base/rw_cursor.h"
 
 #define RW_TLS_CT_CCS 20
 #define RW_TLS_CT_ALERT 21

@@ -22,8 +22,8 @@
 
 #include <string.h>
 
-#include "inspect/rw_cursor.h"
-#include "inspect/rw_err.h"
+#include "base/rw_cursor.h"
+#include "base/rw_err.h"
 #include "inspect/rw_tls_grease.h"
 #include "inspect/rw_tls_hello_int.h"
 #include "inspect/rw_tls_ja4.h"

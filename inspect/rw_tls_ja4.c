@@ -13,7 +13,7 @@
 
 #include <openssl/sha.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 /* Longest text to hash: every cipher as "xxxx," (5 bytes), or every
  * extension plus '_' plus every signature algorithm. */

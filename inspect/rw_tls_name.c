@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 static bool rw_tls_name_ldh(uint8_t c)
 {

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "inspect/rw_cursor.h"
+#include "base/rw_cursor.h"
 
 /* Accepts a DNS host name as RFC 6066 allows it in SNI: 1..253 bytes,
  * dot-separated labels of 1..63 letters, digits and hyphens, no hyphen at

@@ -21,8 +21,8 @@
 
 #include <string.h>
 
-#include "inspect/rw_cursor.h"
-#include "inspect/rw_err.h"
+#include "base/rw_cursor.h"
+#include "base/rw_err.h"
 #include "inspect/rw_tls_hello_int.h"
 
 #define RW_TLS_CT_HANDSHAKE 22

@@ -27,7 +27,7 @@
 
 #include <string.h>
 
-#include "inspect/rw_cursor.h"
+#include "base/rw_cursor.h"
 
 #define RW_TLS_CT_HANDSHAKE 22
 #define RW_TLS_CT_ALERT 21

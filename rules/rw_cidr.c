@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 static size_t rw_cidr_alen(int family)
 {

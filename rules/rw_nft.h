@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_policy.h"
 
 #define RW_NFT_TABLE "regwall"

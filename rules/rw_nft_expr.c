@@ -12,7 +12,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/udata.h>
 
-#include "inspect/rw_cursor.h"
+#include "base/rw_cursor.h"
 #include "rules/rw_nft_int.h"
 
 static int rw_nft_add(struct nftnl_rule *r, struct nftnl_expr *e)

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_nft.h"
 
 /* What one read of the monitor saw. */

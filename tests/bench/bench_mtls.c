@@ -45,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "inspect/rw_httpresp.h"
 
 #define BM_HEAD_MAX 4096	/* our servers answer with heads of ~250 bytes */

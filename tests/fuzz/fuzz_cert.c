@@ -11,7 +11,7 @@
 
 #include "inspect/rw_cert.h"
 #include "rules/rw_ident.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 
 #include "appliance/rw_config.h"
-#include "fwd/rw_decide.h"
+#include "rules/rw_decide.h"
 #include "rules/rw_admit.h"
 #include "rules/rw_cidr.h"
 #include "rules/rw_nft.h"

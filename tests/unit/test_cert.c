@@ -22,7 +22,7 @@
 
 #include "inspect/rw_cert.h"
 #include "rules/rw_ident.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 #define CERT_DIR "tests/data/certs/"
 

@@ -18,7 +18,7 @@
 
 #include "inspect/rw_cert.h"
 #include "inspect/rw_cert_dn.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 static char dir[] = "/tmp/rw-dn-test.XXXXXX";
 

@@ -25,8 +25,8 @@
 
 #include "fwd/rw_chan.h"
 #include "fwd/rw_fwd.h"
-#include "fwd/rw_loop.h"
-#include "inspect/rw_err.h"
+#include "base/rw_loop.h"
+#include "base/rw_err.h"
 #include "rules/rw_cidr.h"
 
 static struct rw_cidr C(const char *t)

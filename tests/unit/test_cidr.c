@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_cidr.h"
 
 static void fmt_is(const struct rw_cidr *c, const char *want)

@@ -11,7 +11,7 @@
 
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_ctl_proto.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_cidr.h"
 
 static struct rw_ctl_req req;

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "fwd/rw_decide.h"
+#include "rules/rw_decide.h"
 #include "inspect/rw_http.h"
 #include "inspect/rw_oci.h"
 #include "rules/rw_cidr.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fwd/rw_decide.h"
+#include "rules/rw_decide.h"
 #include "inspect/rw_http.h"
 #include "inspect/rw_oci.h"
 

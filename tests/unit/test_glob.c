@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fwd/rw_glob.h"
+#include "rules/rw_glob.h"
 
 static void test_rules(void **state)
 {

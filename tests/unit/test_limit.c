@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "fwd/rw_limit.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 static struct rw_policy_opts opts(uint64_t opm, uint64_t bps)
 {

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "fwd/rw_conn.h"
-#include "fwd/rw_loop.h"
-#include "inspect/rw_err.h"
+#include "base/rw_loop.h"
+#include "base/rw_err.h"
 
 /* ---- timers ---- */
 

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "inspect/rw_nflog.h"
 
 #define NFLOG_DIR "tests/data/nflog/"

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "inspect/rw_oci.h"
 
 #define D256 "sha256:2e8b65dfcabb17cb017db093241230ff894544cf0b931eb59766ce8c4c65e273"

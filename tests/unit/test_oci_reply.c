@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 #include "fwd/rw_oci_reply.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "inspect/rw_httpresp.h"
 
 static char buf[4096];

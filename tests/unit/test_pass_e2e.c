@@ -35,10 +35,10 @@
 
 #include "fwd/rw_fwd.h"
 #include "fwd/rw_listen.h"
-#include "fwd/rw_loop.h"
+#include "base/rw_loop.h"
 #include "fwd/rw_pass.h"
 #include "fwd/rw_event.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "tests/unit/test_tls_build.h"
 
 extern char **environ;

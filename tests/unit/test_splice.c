@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "fwd/rw_splice.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 /* ---- a loopback TCP pair: 'end' is the test's side, 'mid' the relay's ---- */
 

@@ -30,9 +30,9 @@
 #include "appliance/rw_config.h"
 #include "fwd/rw_fwd.h"
 #include "fwd/rw_limit.h"
-#include "fwd/rw_loop.h"
+#include "base/rw_loop.h"
 #include "fwd/rw_term.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 #define CERTS "tests/data/certs/"
 #define LIS_REQUIRED 0

@@ -38,7 +38,7 @@
 #include "appliance/rw_config.h"
 #include "fwd/rw_fwd.h"
 #include "fwd/rw_limit.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 #define CERTS "tests/data/certs/"
 #define SLACK 0.05

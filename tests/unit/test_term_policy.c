@@ -16,9 +16,9 @@
 
 #include <openssl/pem.h>
 
-#include "fwd/rw_decide.h"
+#include "rules/rw_decide.h"
 #include "fwd/rw_term.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 static X509 *load_cert(const char *name)
 {

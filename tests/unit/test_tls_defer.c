@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "inspect/rw_tls_hello.h"
 
 /* ASan brings its own malloc; interposing glibc's under it would hand

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inspect/rw_cursor.h"
+#include "base/rw_cursor.h"
 #include "inspect/rw_tls_hello.h"
 #include "tests/unit/test_tls_build.h"
 

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "inspect/rw_tls_grease.h"
 #include "inspect/rw_tls_ja4.h"
 #include "inspect/rw_tls_name.h"

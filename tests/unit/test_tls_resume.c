@@ -15,7 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "fwd/rw_tlsctx.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 #define CERTS "tests/data/certs/"
 #define NAME_A "registry.example.test"

@@ -4,13 +4,13 @@
  * fixed order (identified at all, roles, then the VPN rule) so the reason
  * logged is the most fundamental one that failed: a client without the
  * role is told so even if it is also outside the VPN. */
-#include "fwd/rw_decide.h"
+#include "rules/rw_decide.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "fwd/rw_glob.h"
+#include "rules/rw_glob.h"
 #include "rules/rw_cidr.h"
 
 static bool addr_in(const struct rw_cidr *v, size_t n, int family, const uint8_t *addr)

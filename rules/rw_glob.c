@@ -2,7 +2,7 @@
  * glob read so far matches name[0..j). Each glob token maps the row to the
  * next one, so stars never backtrack (a role like "*a*a*a*b" cannot make a
  * request cost exponential time). */
-#include "fwd/rw_glob.h"
+#include "rules/rw_glob.h"
 
 #include <string.h>
 

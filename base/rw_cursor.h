@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 struct rw_cursor {
 	const uint8_t *buf;

@@ -1,4 +1,4 @@
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 #include <limits.h>
 #include <stdarg.h>

@@ -11,7 +11,7 @@
  * registry client sends a form to /v2/, so a form media type is refused
  * on every request, and a body is refused where the registry reads none
  * (an upload start that is not monolithic, a mount). */
-#include "fwd/rw_decide.h"
+#include "rules/rw_decide.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* epoll loop + timer min-heap; see rw_loop.h for the contract. */
-#include "fwd/rw_loop.h"
+#include "base/rw_loop.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 
 #define RW_LOOP_BATCH 256
 
