@@ -414,7 +414,7 @@ int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 			.n_names = l->n_server_names ? l->n_server_names : p->registry.n_server_names,
 		};
 		SSL_CTX *ctx = NULL;
-		if (rw_tlsctx_server_new(l, &sni, NULL, &ctx, err, sizeof(err))) {
+		if (rw_tlsctx_server_new(l, &sni, NULL, NULL, &ctx, err, sizeof(err))) {
 			/* rw_tlsctx names the setting first ("key ...", "cert ..."):
 			 * point at that setting's line, not the listener's */
 			int line = l->line;
@@ -434,7 +434,7 @@ int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 	}
 	if (p->registry.upstream_tls) {
 		SSL_CTX *ctx = NULL;
-		if (rw_tlsctx_client_new(p->registry.upstream_ca, &ctx, err, sizeof(err))) {
+		if (rw_tlsctx_client_new(p->registry.upstream_ca, NULL, &ctx, err, sizeof(err))) {
 			rw_diag_err(diag, p->source_file, 0, "registry.upstream_ca: %s", err);
 			bad = 1;
 		}

@@ -20,6 +20,7 @@ static const char *const rw_err_text[] = {
 	[12] = "operation not permitted",
 	[13] = "protocol error",
 	[14] = "over limit",
+	[15] = "timed out",
 };
 
 const char *rw_strerror(int err)

@@ -25,7 +25,8 @@ enum rw_err {
 	RW_EPERM = -12,      /* missing privilege */
 	RW_EPROTO = -13,     /* peer spoke the protocol wrongly */
 	RW_ETOOBIG = -14,    /* over a configured cap */
-	RW_ERR_MAX_ = -15
+	RW_ETIMEDOUT = -15,  /* waited past a deadline */
+	RW_ERR_MAX_ = -16
 };
 
 const char *rw_strerror(int err);

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/rw_err.h"
 
@@ -66,6 +68,24 @@ int rw_chan_parse(const uint8_t *buf, size_t n, struct rw_chan_hdr *hdr, const u
 		if (!rw_chan_net_ok(buf + sizeof(*hdr), hdr->len))
 			return RW_EPROTO;
 		break;
+	case RW_CHAN_BOOT: {
+		struct rw_chan_boot b;
+		if (hdr->len != sizeof(b))
+			return RW_EPROTO;
+		memcpy(&b, buf + sizeof(*hdr), sizeof(b));
+		if (b.bundle_len == 0 || b.has_limit > 1)
+			return RW_EPROTO;
+		break;
+	}
+	case RW_CHAN_LISTEN: {
+		struct rw_chan_listen l;
+		if (hdr->len != sizeof(l))
+			return RW_EPROTO;
+		memcpy(&l, buf + sizeof(*hdr), sizeof(l));
+		if (l.zero != 0)
+			return RW_EPROTO;
+		break;
+	}
 	case RW_CHAN_LOG:
 		/* printable text only: it goes into the parent's log as is */
 		if (hdr->len == 0 || hdr->len > RW_CHAN_LOG_MAX)
@@ -100,6 +120,113 @@ int rw_chan_send(int fd, uint16_t type, uint32_t gen, const void *body, size_t l
 			return RW_EINCOMPLETE;
 		return RW_EIO;
 	}
+}
+
+int rw_chan_send_fds(int fd, uint16_t type, uint32_t gen, const void *body, size_t len,
+		     const int *fds, size_t n_fds)
+{
+	if (len > RW_CHAN_BODY_MAX || n_fds > RW_CHAN_FDS_MAX)
+		return RW_ETOOBIG;
+	struct rw_chan_hdr h = { .type = type, .flags = 0, .len = (uint32_t)len, .gen = gen };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)body, len } };
+	union {
+		char buf[CMSG_SPACE(RW_CHAN_FDS_MAX * sizeof(int))];
+		struct cmsghdr align;
+	} c;
+	memset(&c, 0, sizeof(c));
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	if (n_fds) {
+		m.msg_control = c.buf;
+		m.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, n_fds * sizeof(int));
+	}
+	for (;;) {
+		ssize_t r = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r == (ssize_t)(sizeof(h) + len))
+			return 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
+			return RW_EINCOMPLETE;
+		return RW_EIO;
+	}
+}
+
+/* Every descriptor in the control data goes to fds[] or, past max_fds
+ * (or after a cut), is closed: a malformed message leaks nothing. */
+static int rw_chan_take_fds(struct msghdr *m, int *fds, size_t max_fds, size_t *n_fds)
+{
+	int bad = (m->msg_flags & MSG_CTRUNC) != 0;
+	*n_fds = 0;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
+			bad = 1;
+			continue;
+		}
+		size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int f;
+			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(f));
+			if (*n_fds < max_fds)
+				fds[(*n_fds)++] = f;
+			else {
+				close(f);
+				bad = 1;
+			}
+		}
+	}
+	if (bad) {
+		for (size_t i = 0; i < *n_fds; i++)
+			close(fds[i]);
+		*n_fds = 0;
+		return RW_EPROTO;
+	}
+	return 0;
+}
+
+int rw_chan_recv(int fd, uint8_t *buf, int timeout_ms, struct rw_chan_hdr *hdr,
+		 const uint8_t **body, int *fds, size_t max_fds, size_t *n_fds)
+{
+	*n_fds = 0;
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	for (;;) {
+		int pr = poll(&pf, 1, timeout_ms);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return RW_EIO;
+		if (pr == 0)
+			return RW_ETIMEDOUT;
+		break;
+	}
+	union {
+		char buf[CMSG_SPACE(RW_CHAN_FDS_MAX * sizeof(int)) + CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c;
+	struct iovec iov = { buf, RW_CHAN_MSG_MAX };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+			    .msg_controllen = sizeof(c.buf) };
+	ssize_t r;
+	do
+		r = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? RW_ETIMEDOUT : RW_EIO;
+	if (r == 0)
+		return RW_EIO;
+	int rc = rw_chan_take_fds(&m, fds, max_fds, n_fds);
+	if (!rc && ((m.msg_flags & MSG_TRUNC) || rw_chan_parse(buf, (size_t)r, hdr, body)))
+		rc = RW_EPROTO;
+	if (rc) {
+		for (size_t i = 0; i < *n_fds; i++)
+			close(fds[i]);
+		*n_fds = 0;
+	}
+	return rc;
 }
 
 void rw_chan_sink_init(struct rw_chan_sink *s, int fd, uint32_t gen)

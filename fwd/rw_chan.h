@@ -48,6 +48,8 @@ enum rw_chan_type {
 	RW_CHAN_LOG = 5,
 	RW_CHAN_NET_ADD = 6,
 	RW_CHAN_NET_DEL = 7,
+	RW_CHAN_BOOT = 8,   /* parent -> new worker: struct rw_chan_boot + fds */
+	RW_CHAN_LISTEN = 9, /* parent -> new worker: struct rw_chan_listen + 1 fd */
 };
 #define RW_CHAN_LOG_MAX 1024u
 
@@ -84,6 +86,24 @@ struct rw_chan_net {
 };
 _Static_assert(sizeof(struct rw_chan_net) == 40, "rw_chan_net has no padding");
 
+/* BOOT: the first message a new worker gets. Its descriptors
+ * (SCM_RIGHTS): [0] a sealed memfd holding the boot bundle (fwd/rw_boot.h:
+ * the packed policy, PEM files, ticket secret) of bundle_len bytes, [1] the
+ * push limiter's shared memory (a memfd; only when has_limit). Then
+ * n_listen LISTEN messages, one listening socket each, in policy listener
+ * order. */
+struct rw_chan_boot {
+	uint64_t bundle_len;
+	uint32_t n_listen;
+	uint32_t has_limit; /* 0 or 1 */
+};
+_Static_assert(sizeof(struct rw_chan_boot) == 16, "rw_chan_boot has no padding");
+struct rw_chan_listen {
+	uint32_t index; /* the policy listener this socket is for */
+	uint32_t zero;
+};
+#define RW_CHAN_FDS_MAX 2u /* descriptors one message may carry */
+
 /* Check one received packet: 0 and *hdr / *body (inside buf) if it is a
  * known type with the length that type allows; RW_EPROTO otherwise. */
 int rw_chan_parse(const uint8_t *buf, size_t n, struct rw_chan_hdr *hdr, const uint8_t **body);
@@ -91,6 +111,20 @@ int rw_chan_parse(const uint8_t *buf, size_t n, struct rw_chan_hdr *hdr, const u
 /* Send one message without blocking: 0, RW_EINCOMPLETE when the socket is
  * full, RW_EIO when the peer is gone, RW_ETOOBIG for a body over the max. */
 int rw_chan_send(int fd, uint16_t type, uint32_t gen, const void *body, size_t len);
+
+/* Send a message with descriptors (SCM_RIGHTS), n_fds <= RW_CHAN_FDS_MAX;
+ * the same results as rw_chan_send. */
+int rw_chan_send_fds(int fd, uint16_t type, uint32_t gen, const void *body, size_t len,
+		     const int *fds, size_t n_fds);
+
+/* Receive one message, waiting at most timeout_ms (-1: forever): 0 and the
+ * message checked by rw_chan_parse (*hdr, *body inside buf, which holds
+ * RW_CHAN_MSG_MAX bytes) with the descriptors it carried in fds[] (*n_fds;
+ * close-on-exec). A message with more descriptors than max_fds, cut
+ * control data or a malformed body is RW_EPROTO, and any descriptor it
+ * brought is closed; RW_ETIMEDOUT, RW_EIO (peer gone, error). */
+int rw_chan_recv(int fd, uint8_t *buf, int timeout_ms, struct rw_chan_hdr *hdr,
+		 const uint8_t **body, int *fds, size_t max_fds, size_t *n_fds);
 
 /* The worker's event sink: events as EVENT messages on fd. */
 struct rw_chan_sink {

@@ -629,12 +629,12 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 			char why[256] = "";
 			rc = rw_term_listener_new(cfg, lis->names, lis->n_names,
 						  cfg->no_tickets ? NULL : w->o.ticket_secret,
-						  &lis->term, why, sizeof(why));
+						  w->o.pem, &lis->term, why, sizeof(why));
 			if (rc && w->o.err && w->o.errlen)
 				snprintf(w->o.err, w->o.errlen, "listener %s: %s", cfg->name,
 					 why[0] ? why : rw_strerror(rc));
 			if (!rc && p->registry.upstream_tls && !w->up_ctx) {
-				rc = rw_tlsctx_client_new(p->registry.upstream_ca, &w->up_ctx, why,
+				rc = rw_tlsctx_client_new(p->registry.upstream_ca, w->o.pem, &w->up_ctx, why,
 							  sizeof(why));
 				if (rc && w->o.err && w->o.errlen)
 					snprintf(w->o.err, w->o.errlen, "registry.upstream_ca: %s",

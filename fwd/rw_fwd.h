@@ -30,6 +30,7 @@
 
 #include "fwd/rw_event.h"
 #include "fwd/rw_limit.h"
+#include "fwd/rw_pem.h"
 #include "rules/rw_policy.h"
 
 struct rw_fwd_opts {
@@ -58,6 +59,9 @@ struct rw_fwd_opts {
 	char *err;                     /* optional: why rw_fwd_worker_new failed, for the
 					* caller to print (a file, a listener) */
 	size_t errlen;
+	/* The TLS files' bytes as the parent read them (fwd/rw_pem.h); NULL =
+	 * read them from disk (tests, tools). Used only while building. */
+	const struct rw_pem_set *pem;
 	const uint8_t *ticket_secret;  /* RW_TLSCTX_SECRET_LEN bytes shared by the workers of
 					* one generation: TLS session tickets; NULL = none */
 	/* Indexed by policy listener: a socket already bound and listening

@@ -12,6 +12,9 @@
 #include "fwd/rw_limit.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
@@ -187,7 +190,9 @@ static struct rw_limit_slot *slot_find(struct rw_limit *l, const char *who,
 	return free_slot;
 }
 
-int rw_limit_create(struct rw_limit **out, size_t slots)
+/* Map the table: anonymous shared memory (fd < 0), or the memfd fd sized
+ * for it here. */
+static int rw_limit_map(struct rw_limit **out, size_t slots, int fd)
 {
 	if (!out || slots == 0 || slots > RW_LIMIT_SLOTS_MAX)
 		return RW_EINVAL;
@@ -196,10 +201,13 @@ int rw_limit_create(struct rw_limit **out, size_t slots)
 	while (n < slots)
 		n <<= 1;
 	size_t len = sizeof(struct rw_limit) + n * sizeof(struct rw_limit_slot);
-	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (fd >= 0 && ftruncate(fd, (off_t)len) != 0)
+		return RW_EIO;
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       fd >= 0 ? MAP_SHARED : MAP_SHARED | MAP_ANONYMOUS, fd, 0);
 	if (m == MAP_FAILED)
 		return RW_ENOMEM;
-	struct rw_limit *l = m; /* zero-filled by mmap */
+	struct rw_limit *l = m; /* zero-filled by mmap / ftruncate */
 	l->map_len = len;
 	l->mask = n - 1;
 
@@ -217,6 +225,59 @@ int rw_limit_create(struct rw_limit **out, size_t slots)
 	if (r != 0) {
 		munmap(m, len);
 		return RW_EIO;
+	}
+	*out = l;
+	return 0;
+}
+
+int rw_limit_create(struct rw_limit **out, size_t slots)
+{
+	return rw_limit_map(out, slots, -1);
+}
+
+int rw_limit_create_shared(struct rw_limit **out, size_t slots, int *memfd)
+{
+	*memfd = -1;
+	int fd = memfd_create("regwall-limit", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return RW_EIO;
+	int r = rw_limit_map(out, slots, fd);
+	/* its size is fixed: an attaching process maps exactly this */
+	if (!r && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+		r = RW_EIO;
+	if (r) {
+		if (*out)
+			rw_limit_destroy(*out);
+		*out = NULL;
+		close(fd);
+		return r;
+	}
+	*memfd = fd;
+	return 0;
+}
+
+int rw_limit_attach(int fd, struct rw_limit **out)
+{
+	*out = NULL;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return RW_EINVAL;
+	size_t len = (size_t)st.st_size;
+	if (len < sizeof(struct rw_limit) ||
+	    (len - sizeof(struct rw_limit)) % sizeof(struct rw_limit_slot) != 0)
+		return RW_EINVAL;
+	size_t n = (len - sizeof(struct rw_limit)) / sizeof(struct rw_limit_slot);
+	if (n == 0 || n > RW_LIMIT_SLOTS_MAX || (n & (n - 1)) != 0)
+		return RW_EINVAL;
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return RW_ENOMEM;
+	struct rw_limit *l = m;
+	/* the table must describe the mapping it is in: its slot mask and
+	 * length index only inside it */
+	if (l->map_len != len || l->mask != n - 1) {
+		munmap(m, len);
+		return RW_EINVAL;
 	}
 	*out = l;
 	return 0;

@@ -39,6 +39,13 @@ struct rw_limit;
  * power of two) plus the overflow bucket. Call before fork(); the children
  * inherit the mapping. 0, RW_EINVAL, RW_ENOMEM or RW_EIO (mutex setup). */
 int rw_limit_create(struct rw_limit **out, size_t slots);
+/* The same in a sealed memfd (*memfd, close-on-exec), for workers that
+ * are exec'd and get the table by descriptor (rw_limit_attach). */
+int rw_limit_create_shared(struct rw_limit **out, size_t slots, int *memfd);
+/* Map a table made by rw_limit_create_shared from its memfd: the size
+ * must be a table's and the table must describe that size, else
+ * RW_EINVAL. */
+int rw_limit_attach(int fd, struct rw_limit **out);
 /* Unmap (in this process only; others keep their mapping). NULL is ok. */
 void rw_limit_destroy(struct rw_limit *l);
 

@@ -95,8 +95,8 @@ static void rw_term_pump(struct rw_term_conn *c);
 /* ---- listener TLS state ---- */
 
 int rw_term_listener_new(const struct rw_listener *cfg, char *const *names, size_t n_names,
-			 const uint8_t *ticket_secret, struct rw_term_listener **out, char *err,
-			 size_t errlen)
+			 const uint8_t *ticket_secret, const struct rw_pem_set *pem,
+			 struct rw_term_listener **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	uint8_t keys[RW_TLSCTX_TICKET_KEYS_LEN];
@@ -110,8 +110,8 @@ int rw_term_listener_new(const struct rw_listener *cfg, char *const *names, size
 		return RW_ENOMEM;
 	tl->sni.names = names;
 	tl->sni.n_names = n_names;
-	int rc = rw_tlsctx_server_new(cfg, &tl->sni, ticket_secret ? keys : NULL, &tl->ctx, err,
-				      errlen);
+	int rc = rw_tlsctx_server_new(cfg, &tl->sni, ticket_secret ? keys : NULL, pem, &tl->ctx,
+				      err, errlen);
 	OPENSSL_cleanse(keys, sizeof(keys));
 	if (rc) {
 		free(tl);

@@ -178,12 +178,13 @@ void rw_term_close_all(struct rw_fwd_worker *w);
 /* Unmap the worker's pooled request buffers (at worker exit). */
 void rw_term_io_pool_free(struct rw_fwd_worker *w);
 
-/* Build / free the per-listener TLS state at worker start. */
+/* Build / free the per-listener TLS state at worker start (pem: the
+ * files as the parent sent them, rw_tlsctx_server_new). */
 /* ticket_secret (RW_TLSCTX_SECRET_LEN bytes, shared by the workers of one
  * generation) enables session resumption by ticket; NULL disables it. */
 int rw_term_listener_new(const struct rw_listener *cfg, char *const *names, size_t n_names,
-			 const uint8_t *ticket_secret, struct rw_term_listener **out, char *err,
-			 size_t errlen);
+			 const uint8_t *ticket_secret, const struct rw_pem_set *pem,
+			 struct rw_term_listener **out, char *err, size_t errlen);
 void rw_term_listener_free(struct rw_term_listener *tl);
 
 /* Who a terminate connection is, for rw_decide: the client certificate

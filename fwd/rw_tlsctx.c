@@ -2,6 +2,8 @@
  * settings and their reasons are in rw_tlsctx.h. */
 #include "fwd/rw_tlsctx.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +15,7 @@
 
 #include "fwd/rw_event.h"
 #include "fwd/rw_names.h"
+#include "fwd/rw_pem.h"
 #include "base/rw_cursor.h"
 #include "base/rw_err.h"
 #include "inspect/rw_tls_hello.h"
@@ -335,28 +338,142 @@ static int rw_tlsctx_on_alpn(SSL *ssl, const unsigned char **out, unsigned char 
 	return SSL_TLSEXT_ERR_OK;
 }
 
-/* Every CRL in a PEM file goes into the store. */
-static int rw_tlsctx_load_crl(X509_STORE *st, const char *path, char *err, size_t errlen)
+/* A file's bytes: from the set the parent sent (a worker opens no file)
+ * or, without one (the parent's own config check), from disk. NULL when
+ * the set lacks it (the parent could not read it) or open fails. */
+static BIO *rw_tlsctx_bio(const struct rw_pem_set *pem, const char *path)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
+	if (!path)
+		return NULL;
+	if (!pem)
+		return BIO_new_file(path, "r");
+	const struct rw_pem_file *f = rw_pem_set_find(pem, path);
+	if (!f || f->len > INT_MAX) {
+		ERR_raise_data(ERR_LIB_SYS, ENOENT, "could not be read by regwalld");
+		return NULL;
+	}
+	return BIO_new_mem_buf(f->data, (int)f->len);
+}
+
+/* A PEM read loop ends on "no start line": that is the end of the file,
+ * anything else is an error. */
+static int rw_tlsctx_pem_end(void)
+{
+	unsigned long e = ERR_peek_last_error();
+	if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+		ERR_clear_error();
+		return 1;
+	}
+	return e == 0;
+}
+
+/* Never prompt for a passphrase (a daemon has no terminal): an encrypted
+ * key does not load. */
+static int rw_tlsctx_no_pass(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return 0;
+}
+
+/* The leaf, then the chain, as SSL_CTX_use_certificate_chain_file does. */
+static int rw_tlsctx_use_chain(SSL_CTX *ctx, const struct rw_pem_set *pem, const char *path)
+{
+	BIO *b = rw_tlsctx_bio(pem, path);
+	if (!b)
+		return 0;
+	int ok = 0;
+	X509 *x = PEM_read_bio_X509_AUX(b, NULL, rw_tlsctx_no_pass, NULL);
+	if (x && SSL_CTX_use_certificate(ctx, x) == 1 && SSL_CTX_clear_chain_certs(ctx) == 1) {
+		X509 *ca;
+		ok = 1;
+		while (ok && (ca = PEM_read_bio_X509(b, NULL, rw_tlsctx_no_pass, NULL)) != NULL) {
+			if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+				X509_free(ca);
+				ok = 0;
+			}
+		}
+		ok = ok && rw_tlsctx_pem_end();
+	}
+	X509_free(x);
+	BIO_free(b);
+	return ok;
+}
+
+static int rw_tlsctx_use_key(SSL_CTX *ctx, const struct rw_pem_set *pem, const char *path)
+{
+	BIO *b = rw_tlsctx_bio(pem, path);
+	if (!b)
+		return 0;
+	EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, rw_tlsctx_no_pass, NULL);
+	BIO_free(b);
+	if (!k)
+		return 0;
+	int ok = SSL_CTX_use_PrivateKey(ctx, k);
+	EVP_PKEY_free(k);
+	return ok;
+}
+
+/* Every certificate and CRL of a PEM bundle into the store (as
+ * X509_STORE_load_file does); with names, the certificates' subjects too
+ * (the list a server sends in its CertificateRequest). The number of
+ * certificates, or -1. */
+static int rw_tlsctx_load_cas(X509_STORE *st, STACK_OF(X509_NAME) *names,
+			      const struct rw_pem_set *pem, const char *path)
+{
+	BIO *b = rw_tlsctx_bio(pem, path);
+	if (!b)
+		return -1;
+	STACK_OF(X509_INFO) *inf = PEM_X509_INFO_read_bio(b, NULL, rw_tlsctx_no_pass, NULL);
+	BIO_free(b);
+	if (!inf)
+		return -1;
+	int n = 0, ok = 1;
+	for (int i = 0; ok && i < sk_X509_INFO_num(inf); i++) {
+		X509_INFO *it = sk_X509_INFO_value(inf, i);
+		if (it->x509) {
+			ok = X509_STORE_add_cert(st, it->x509) == 1;
+			n++;
+			if (ok && names) {
+				X509_NAME *nm = X509_NAME_dup(X509_get_subject_name(it->x509));
+				ok = nm && sk_X509_NAME_push(names, nm) > 0;
+				if (!ok)
+					X509_NAME_free(nm);
+			}
+		}
+		if (ok && it->crl)
+			ok = X509_STORE_add_crl(st, it->crl) == 1;
+	}
+	sk_X509_INFO_pop_free(inf, X509_INFO_free);
+	return ok ? n : -1;
+}
+
+/* Every CRL in a PEM file goes into the store. */
+static int rw_tlsctx_load_crl(X509_STORE *st, const struct rw_pem_set *pem, const char *path,
+			      char *err, size_t errlen)
+{
+	BIO *b = rw_tlsctx_bio(pem, path);
+	if (!b) {
 		if (err && errlen)
 			snprintf(err, errlen, "crl %s: cannot open", path);
+		ERR_clear_error();
 		return RW_EIO;
 	}
 	size_t n = 0;
 	X509_CRL *crl;
-	while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL)) != NULL) {
+	while ((crl = PEM_read_bio_X509_CRL(b, NULL, rw_tlsctx_no_pass, NULL)) != NULL) {
 		int ok = X509_STORE_add_crl(st, crl);
 		X509_CRL_free(crl);
 		if (!ok) {
-			fclose(f);
+			BIO_free(b);
 			rw_tlsctx_errmsg(err, errlen, "crl", path);
 			return RW_EIO;
 		}
 		n++;
 	}
-	fclose(f);
+	BIO_free(b);
 	ERR_clear_error(); /* the loop ends on "no start line" */
 	if (n == 0) {
 		if (err && errlen)
@@ -379,7 +496,8 @@ static void rw_tlsctx_common(SSL_CTX *ctx)
 }
 
 int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_sni *sni,
-			 const uint8_t *ticket_keys, SSL_CTX **out, char *err, size_t errlen)
+			 const uint8_t *ticket_keys, const struct rw_pem_set *pem, SSL_CTX **out,
+			 char *err, size_t errlen)
 {
 	*out = NULL;
 	if (err && errlen)
@@ -422,13 +540,13 @@ int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_s
 		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 		SSL_CTX_set_num_tickets(ctx, 0);
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1) {
+	if (!rw_tlsctx_use_chain(ctx, pem, cfg->cert)) {
 		rw_tlsctx_errmsg(err, errlen, "cert", cfg->cert);
 		goto fail;
 	}
 	/* OpenSSL 3 already compares the key with the certificate while
 	 * loading it; its "key values mismatch" says less than our words */
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 &&
+	if (rw_tlsctx_use_key(ctx, pem, cfg->key) != 1 &&
 	    ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
 		rw_tlsctx_errmsg(err, errlen, "key", cfg->key);
 		goto fail;
@@ -445,21 +563,24 @@ int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_s
 	SSL_CTX_set_alpn_select_cb(ctx, rw_tlsctx_on_alpn, NULL);
 	if (cfg->client_cert != RW_CCERT_NONE) {
 		X509_STORE *st = SSL_CTX_get_cert_store(ctx);
-		if (X509_STORE_load_file(st, cfg->client_ca) != 1) {
+		STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+		if (!names) {
+			rc = RW_ENOMEM;
+			goto fail;
+		}
+		if (rw_tlsctx_load_cas(st, names, pem, cfg->client_ca) <= 0) {
+			sk_X509_NAME_pop_free(names, X509_NAME_free);
 			rw_tlsctx_errmsg(err, errlen, "client_ca", cfg->client_ca);
 			goto fail;
 		}
 		if (cfg->crl) {
-			rc = rw_tlsctx_load_crl(st, cfg->crl, err, errlen);
-			if (rc)
+			rc = rw_tlsctx_load_crl(st, pem, cfg->crl, err, errlen);
+			if (rc) {
+				sk_X509_NAME_pop_free(names, X509_NAME_free);
 				goto fail;
+			}
 			rc = RW_EIO;
 			X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
-		}
-		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->client_ca);
-		if (!names) {
-			rw_tlsctx_errmsg(err, errlen, "client_ca", cfg->client_ca);
-			goto fail;
 		}
 		SSL_CTX_set_client_CA_list(ctx, names);
 		int mode = SSL_VERIFY_PEER;
@@ -477,7 +598,8 @@ fail:
 	return rc;
 }
 
-int rw_tlsctx_client_new(const char *ca_path, SSL_CTX **out, char *err, size_t errlen)
+int rw_tlsctx_client_new(const char *ca_path, const struct rw_pem_set *pem, SSL_CTX **out,
+			 char *err, size_t errlen)
 {
 	*out = NULL;
 	if (err && errlen)
@@ -488,8 +610,12 @@ int rw_tlsctx_client_new(const char *ca_path, SSL_CTX **out, char *err, size_t e
 	rw_tlsctx_common(ctx);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	int ok = ca_path ? SSL_CTX_load_verify_file(ctx, ca_path)
-			 : SSL_CTX_set_default_verify_paths(ctx);
+	/* from the parent's bytes: the CA file, or the system bundle it read;
+	 * without them (the parent's config check) from disk */
+	int ok = pem ? rw_tlsctx_load_cas(SSL_CTX_get_cert_store(ctx), NULL, pem,
+					  ca_path ? ca_path : RW_PEM_SYSTEM_CA) > 0
+		 : ca_path ? SSL_CTX_load_verify_file(ctx, ca_path)
+			   : SSL_CTX_set_default_verify_paths(ctx);
 	if (ok != 1) {
 		rw_tlsctx_errmsg(err, errlen, "upstream_ca", ca_path);
 		SSL_CTX_free(ctx);

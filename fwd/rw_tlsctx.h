@@ -61,8 +61,12 @@ int rw_tlsctx_ticket_keys(const uint8_t secret[RW_TLSCTX_SECRET_LEN], const char
  * copied) enables resumption; NULL disables it. Returns 0, RW_EINVAL (cfg lacks cert/key, or
  * client_cert wants a client_ca that is not set), RW_EIO (a file does not
  * load; detail in err/errlen when given), RW_ENOMEM. */
+struct rw_pem_set;
+/* pem: the files' bytes as the parent read them (fwd/rw_pem.h; a worker
+ * opens no file); NULL reads them from disk (the parent's config check). */
 int rw_tlsctx_server_new(const struct rw_listener *cfg, const struct rw_tlsctx_sni *sni,
-			 const uint8_t *ticket_keys, SSL_CTX **out, char *err, size_t errlen);
+			 const uint8_t *ticket_keys, const struct rw_pem_set *pem, SSL_CTX **out,
+			 char *err, size_t errlen);
 
 /* The server name this client sent in its ClientHello (checked, and
  * lower-cased, by the hello callback), or NULL before that callback ran. On a
@@ -71,7 +75,8 @@ const char *rw_tlsctx_sni(const SSL *ssl);
 
 /* Client context for the upstream: TLS 1.2+, peer verification against
  * ca_path (a PEM bundle) or, when NULL, the system's default store. */
-int rw_tlsctx_client_new(const char *ca_path, SSL_CTX **out, char *err, size_t errlen);
+int rw_tlsctx_client_new(const char *ca_path, const struct rw_pem_set *pem, SSL_CTX **out,
+			 char *err, size_t errlen);
 
 /* The server name a refused ClientHello asked for ("sni"), as sent and
  * escaped (rw_event_escape: bounded, printable), or NULL. */

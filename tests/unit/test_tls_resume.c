@@ -48,7 +48,7 @@ static SSL_CTX *server(const char *name, int seed)
 	}
 	SSL_CTX *ctx = NULL;
 	char err[256];
-	assert_int_equal(rw_tlsctx_server_new(&l, &g_sni, seed >= 0 ? keys : NULL, &ctx, err,
+	assert_int_equal(rw_tlsctx_server_new(&l, &g_sni, seed >= 0 ? keys : NULL, NULL, &ctx, err,
 					      sizeof(err)),
 			 0);
 	return ctx;
