@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <getopt.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "appliance/rw_daemon.h"
 #include "appliance/rw_guard.h"
 #include "appliance/rw_version.h"
+#include "appliance/rw_worker_main.h"
 #include "appliance/rw_workers.h"
 #include "rules/rw_nft.h"
 #include "rules/rw_nft_text.h"
@@ -198,6 +200,8 @@ static int act_run(const char *path, const char *sock, long nworkers, const char
 	}
 	rw_diag_init(&diag);
 	r = rw_workers_init(&ws, (unsigned)nworkers, &diag);
+	/* new workers are this program, exec'd afresh (rw_worker_main.h) */
+	ws.exec_path = "/proc/self/exe";
 	if (!r && user && nworkers > 0)
 		r = rw_workers_set_user(&ws, user, &diag);
 	rw_diag_print(&diag, stderr);
@@ -255,6 +259,20 @@ static int act_run(const char *path, const char *sock, long nworkers, const char
 
 int main(int argc, char **argv)
 {
+	/* A worker: regwalld exec'd by its parent with the channel on fd 3
+	 * (appliance/rw_worker_main.h); nothing else of the command line or
+	 * the environment is read. */
+	if (argc == 2 && !strcmp(argv[1], "--worker")) {
+		int type = 0;
+		socklen_t tl = sizeof(type);
+		if (getsockopt(RW_WORKER_CHAN_FD, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
+		    type != SOCK_SEQPACKET) {
+			fprintf(stderr, "regwalld: --worker is started by regwalld itself "
+					"(it needs the worker channel on fd 3)\n");
+			return 2;
+		}
+		return rw_worker_main(RW_WORKER_CHAN_FD);
+	}
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'n' },

@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -134,6 +135,13 @@ int rw_sandbox_enter(const struct rw_sandbox_user *u, char *err, size_t errlen)
 		uid_t r, e, s;
 		if (getresuid(&r, &e, &s) || r != u->uid || e != u->uid || s != u->uid) {
 			snprintf(err, errlen, "uid not dropped");
+			return RW_EIO;
+		}
+		/* the kernel clears the parent-death signal when the uid
+		 * changes: set it again, and check the parent did not die in
+		 * between (an orphan would serve an old policy) */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1) {
+			snprintf(err, errlen, "parent gone or PR_SET_PDEATHSIG failed");
 			return RW_EIO;
 		}
 	}

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/random.h>
@@ -17,6 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "appliance/rw_worker_main.h"
+#include "fwd/rw_boot.h"
 #include "fwd/rw_event.h"
 #include "fwd/rw_listen.h"
 
@@ -29,17 +34,6 @@
  * meanwhile (connections the kernel hashes to them would wait). */
 #define RW_WORKERS_DROP_AFTER_MS 1000
 
-/* Exit codes a worker uses so the parent can tell "nothing to serve" and
- * "cannot open a listener" (restarting would not help) from a crash. */
-enum {
-	RW_WORKER_EXIT_OK = 0,
-	RW_WORKER_EXIT_NOTHING = 3,
-	RW_WORKER_EXIT_FATAL = 4,
-	/* a live change it could not apply (it said why on the channel):
-	 * restarted like a crashed worker, on the current policy */
-	RW_WORKER_EXIT_LIVE = 5,
-};
-
 static long long rw_workers_now_ms(void)
 {
 	struct timespec ts;
@@ -50,6 +44,7 @@ static long long rw_workers_now_ms(void)
 int rw_workers_init(struct rw_workers *ws, unsigned n, struct rw_diag *diag)
 {
 	memset(ws, 0, sizeof(*ws));
+	ws->limit_fd = -1;
 	for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++)
 		ws->draining[k].chan = -1;
 	if (n > RW_WORKERS_MAX) {
@@ -65,7 +60,7 @@ int rw_workers_init(struct rw_workers *ws, unsigned n, struct rw_diag *diag)
 	/* the parent writes to the workers' stop sockets: one that just died
 	 * must give EPIPE, not kill the daemon (and with it every worker) */
 	signal(SIGPIPE, SIG_IGN);
-	int r = rw_limit_create(&ws->limit, RW_WORKERS_LIMIT_SLOTS);
+	int r = rw_limit_create_shared(&ws->limit, RW_WORKERS_LIMIT_SLOTS, &ws->limit_fd);
 	if (r)
 		rw_diag_err(diag, NULL, 0, "cannot create the shared push limiter: %s", rw_strerror(r));
 	return r;
@@ -213,57 +208,16 @@ void rw_workers_prepare_cancel(struct rw_workers *ws)
 	ws->have_next = false;
 }
 
-/* Move the fds the worker keeps to 3, 4, ...: first above every target
- * (F_DUPFD never returns an fd in use, and base is past the targets, so a
- * dup2 below cannot hit a copy still needed), then down. Returns false on
- * failure. */
-static bool rw_workers_child_fds(int *fd, size_t n)
-{
-	int *tmp = malloc(n * sizeof(*tmp)); /* the copies above go with close_range */
-	if (!tmp)
-		return false;
-	for (size_t k = 0; k < n; k++) {
-		tmp[k] = fd[k] < 0 ? -1 : fcntl(fd[k], F_DUPFD_CLOEXEC, (int)(3 + n));
-		if (fd[k] >= 0 && tmp[k] < 0) {
-			free(tmp);
-			return false;
-		}
-	}
-	for (size_t k = 0; k < n; k++) {
-		if (tmp[k] < 0) {
-			fd[k] = -1;
-			continue;
-		}
-		int t = (int)(3 + k);
-		if (dup2(tmp[k], t) != t) {
-			free(tmp);
-			return false;
-		}
-		/* a dup2 copy has no FD_CLOEXEC; the worker execs nothing, but
-		 * keep the flag as the parent set it */
-		(void)fcntl(t, F_SETFD, FD_CLOEXEC);
-		fd[k] = t;
-	}
-	free(tmp);
-	return true;
-}
-
-/* The child's channel sink and its worker (for the live change count in
- * STATS). */
-struct rw_workers_child_ctx {
-	struct rw_chan_sink sink;
-	struct rw_fwd_worker *w;
-};
-
-static void rw_workers_child_tick(void *ctx, uint64_t conns)
-{
-	struct rw_workers_child_ctx *c = ctx;
-	if (c->w)
-		c->sink.stats.live_seq = rw_fwd_worker_live_seq(c->w);
-	rw_chan_sink_stats(&c->sink, conns);
-}
-
-static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
+/* The forked child, before it becomes a worker: it keeps only stdio and
+ * its channel, moved to fd 3 (not the nftables netlink socket, the
+ * signalfd, the control socket or a control client, the listening
+ * sockets, the other workers' channels, nor whatever the parent opens
+ * later without telling this list: one close_range covers the rest), dies
+ * with the parent, and then either exec's regwalld as a worker (a fresh
+ * address space: nothing of the parent's memory comes along) or, in a
+ * program that is not regwalld (tests), runs the worker here. Either way
+ * it gets everything else on the channel (rw_worker_main.h). */
+static void rw_workers_child(struct rw_workers *ws, int chan)
 {
 	/* The parent blocked these for its signalfd; a worker must die on
 	 * SIGTERM like any process. */
@@ -275,112 +229,111 @@ static void rw_workers_child(struct rw_workers *ws, unsigned slot, int stop_r)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(RW_WORKER_EXIT_OK); /* the parent is already gone */
-	/* Nothing of the parent's but stdio, the channel (fd 3) and this
-	 * slot's listening sockets (fd 4...): not the nftables netlink
-	 * socket, the signalfd, the control socket or a control client, the
-	 * other workers' pipes and sockets, nor whatever the parent opens
-	 * later without telling this list. One close_range covers the rest. */
-	size_t n_lis = ws->cur.n;
-	int *fd = malloc((1 + n_lis) * sizeof(*fd));
-	if (!fd)
+	if (chan != RW_WORKER_CHAN_FD) {
+		if (dup2(chan, RW_WORKER_CHAN_FD) != RW_WORKER_CHAN_FD)
+			_exit(RW_WORKER_EXIT_FATAL);
+	} else if (fcntl(chan, F_SETFD, 0) != 0) {
 		_exit(RW_WORKER_EXIT_FATAL);
-	fd[0] = stop_r;
-	for (size_t j = 0; j < n_lis; j++)
-		fd[1 + j] = ws->cur.v[j].fd[slot];
-	if (!rw_workers_child_fds(fd, 1 + n_lis))
-		_exit(RW_WORKER_EXIT_FATAL);
-	unsigned first_free = (unsigned)(4 + n_lis);
-	if (close_range(first_free, ~0U, 0) != 0) {
+	}
+	if (close_range(RW_WORKER_CHAN_FD + 1, ~0U, 0) != 0) {
 		/* kernels before 5.9: close one by one */
 		long max = sysconf(_SC_OPEN_MAX);
-		for (long f = first_free; f < (max > 0 ? max : 65536); f++)
+		for (long f = RW_WORKER_CHAN_FD + 1; f < (max > 0 ? max : 65536); f++)
 			close((int)f);
 	}
-
 	/* events go over the channel: the worker needs no writable stdout */
 	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (devnull >= 0) {
 		dup2(devnull, STDOUT_FILENO);
 		close(devnull);
 	}
-
-	struct rw_fwd_opts o;
-	rw_fwd_opts_default(&o);
-	rw_fwd_opts_from_policy(&o, ws->pol);
-	o.stop_fd = fd[0];
-	o.limit = ws->limit;
-	o.ticket_secret = ws->tickets ? ws->ticket_secret : NULL;
-	/* a policy with no listener passes none: the worker reports it */
-	o.listen_fds = n_lis == ws->pol->n_listeners && n_lis ? fd + 1 : NULL;
-	/* Decision events go to the parent over the channel, never blocking
-	 * (rw_chan.h); the heartbeat rides the same channel. */
-	static struct rw_workers_child_ctx cc;
-	rw_chan_sink_init(&cc.sink, fd[0], ws->generation);
-	struct rw_fwd_events ev = { .emit = rw_chan_event_emit, .ctx = &cc.sink };
-	o.tick = rw_workers_child_tick;
-	o.tick_ctx = &cc;
-	/* Live network changes arrive on the channel (rw_workers_delta) and
-	 * change this process's copy of the policy in place: it is the
-	 * parent's policy as of the fork (copy-on-write, private now), which
-	 * already holds every live change up to ws->live_seq. */
-	o.live_pol = (struct rw_policy *)ws->pol;
-	o.live_gen = ws->generation;
-	o.live_seq = ws->live_seq;
-	cc.sink.stats.live_seq = ws->live_seq;
-	o.tick_ms = RW_CHAN_STATS_MS;
-	/* Built (TLS contexts loaded, listeners taken over): say so on the
-	 * channel, so the parent retires this slot's old worker only now
-	 * (rw_workers_start). */
-	signal(SIGPIPE, SIG_IGN);
-	char why[512] = "";
-	o.err = why;
-	o.errlen = sizeof(why);
-	struct rw_fwd_worker *w;
-	int r = rw_fwd_worker_new(ws->pol, &o, &ev, &w);
-	cc.w = r ? NULL : w;
-	/* Everything privileged is done (TLS files read, sockets taken
-	 * over): drop to the worker user, no capabilities, no new privileges,
-	 * the seccomp allowlist; a worker that cannot drop does not serve. */
-	/* stderr too: a sandboxed worker holds no writable file; what it
-	 * has to say goes over the channel (LOG) */
-	if (!r) {
-		int null_err = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (null_err >= 0) {
-			dup2(null_err, STDERR_FILENO);
-			close(null_err);
-		}
-	}
-	if (!r && rw_sandbox_enter(&ws->user, why, sizeof(why))) {
-		rw_fwd_worker_free(w);
-		r = RW_EPERM;
-	}
-	if (!r) {
-		(void)rw_chan_send(fd[0], RW_CHAN_READY, ws->generation, NULL, 0);
-		r = rw_fwd_worker_loop(w);
-		cc.sink.stats.live_seq = rw_fwd_worker_live_seq(w);
-		cc.w = NULL;
-		rw_fwd_worker_free(w);
-		rw_chan_sink_stats(&cc.sink, 0); /* the last counts, for the parent */
-		if (r == RW_EPROTO) /* a live change it could not apply: logged */
-			_exit(RW_WORKER_EXIT_LIVE);
-	}
-	fflush(stdout);
-	if (r == RW_ENOENT)
-		_exit(RW_WORKER_EXIT_NOTHING);
-	if (r) {
-		char msg[RW_CHAN_LOG_MAX];
-		int n = snprintf(msg, sizeof(msg), "pid %d: %s", (int)getpid(),
-				 why[0] ? why : rw_strerror(r));
-		for (int k = 0; k < n && k < (int)sizeof(msg); k++)
-			if ((unsigned char)msg[k] < 0x20 || msg[k] == 0x7f)
-				msg[k] = '?';
-		/* over the channel: the parent logs it (stderr may be /dev/null) */
+	if (ws->exec_path) {
+		char *const argv[] = { "regwalld", "--worker", NULL };
+		char *const envp[] = { NULL };
+		execve(ws->exec_path, argv, envp);
+		/* say it the only way left: the channel */
+		char msg[160];
+		int n = snprintf(msg, sizeof(msg), "pid %d: cannot run %s as a worker: %s",
+				 (int)getpid(), ws->exec_path, strerror(errno));
 		if (n > 0)
-			(void)rw_chan_send(fd[0], RW_CHAN_LOG, ws->generation, msg,
+			(void)rw_chan_send(RW_WORKER_CHAN_FD, RW_CHAN_LOG, 0, msg,
 					   (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
 		_exit(RW_WORKER_EXIT_FATAL);
 	}
-	_exit(RW_WORKER_EXIT_OK);
+	fflush(stdout);
+	_exit(rw_worker_main(RW_WORKER_CHAN_FD));
+}
+
+/* The boot bundle of a new worker in slot i, in a sealed memfd: the
+ * current policy (with every live change so far), this generation's TLS
+ * files and ticket secret, the worker user. */
+static int rw_workers_bundle(struct rw_workers *ws, unsigned i, uint64_t *len, struct rw_diag *diag)
+{
+	struct rw_boot b = { .generation = ws->generation, .slot = i, .live_seq = ws->live_seq,
+			     .tickets = ws->tickets, .uid = ws->user.uid, .gid = ws->user.gid,
+			     .user_valid = ws->user.valid };
+	memcpy(b.secret, ws->ticket_secret, sizeof(b.secret));
+	snprintf(b.user, sizeof(b.user), "%s", ws->user.name);
+	b.pol = *ws->pol; /* borrowed: packed, not freed */
+	b.pem = ws->pem;
+	uint8_t *buf;
+	size_t n;
+	int rc = rw_boot_pack(&b, &buf, &n);
+	OPENSSL_cleanse(b.secret, sizeof(b.secret));
+	if (rc) {
+		rw_diag_err(diag, NULL, 0, "worker boot bundle: %s", rw_strerror(rc));
+		return rc;
+	}
+	int fd = memfd_create("regwall-boot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	size_t off = 0;
+	while (fd >= 0 && off < n) {
+		ssize_t w = write(fd, buf + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	OPENSSL_cleanse(buf, n);
+	free(buf);
+	if (fd < 0 || off != n ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+		rw_diag_err(diag, NULL, 0, "worker boot bundle: memfd: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return RW_EIO;
+	}
+	*len = n;
+	return fd;
+}
+
+/* BOOT and the slot's listening sockets to a new worker. The channel is
+ * new and empty: these few small messages fit its buffer. */
+static int rw_workers_send_boot(struct rw_workers *ws, unsigned i, int chan, struct rw_diag *diag)
+{
+	uint64_t len = 0;
+	int bfd = rw_workers_bundle(ws, i, &len, diag);
+	if (bfd < 0)
+		return bfd;
+	size_t n_lis = ws->cur.n == ws->pol->n_listeners ? ws->cur.n : 0;
+	struct rw_chan_boot bm = { .bundle_len = len, .n_listen = (uint32_t)n_lis,
+				   .has_limit = ws->limit_fd >= 0 };
+	int fds[2] = { bfd, ws->limit_fd };
+	int rc = rw_chan_send_fds(chan, RW_CHAN_BOOT, ws->generation, &bm, sizeof(bm), fds,
+				  bm.has_limit ? 2 : 1);
+	close(bfd);
+	for (size_t j = 0; !rc && j < n_lis; j++) {
+		struct rw_chan_listen lm = { .index = (uint32_t)j };
+		int lfd = ws->cur.v[j].fd[i];
+		/* without a socket (none open for this slot) the worker opens
+		 * its own, as rw_fwd_opts.listen_fds -1 says */
+		rc = rw_chan_send_fds(chan, RW_CHAN_LISTEN, ws->generation, &lm, sizeof(lm), &lfd,
+				      lfd >= 0 ? 1 : 0);
+	}
+	if (rc)
+		rw_diag_err(diag, NULL, 0, "worker slot %u: cannot send its boot messages: %s", i,
+			    rw_strerror(rc));
+	return rc;
 }
 
 /* ---- the workers' channels, read in the parent's loop ---- */
@@ -512,10 +465,17 @@ static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *d
 	}
 	if (pid == 0) {
 		close(p[1]);
-		rw_workers_child(ws, i, p[0]);
+		rw_workers_child(ws, p[0]);
 	}
 	close(p[0]);
 	(void)fcntl(p[1], F_SETFL, O_NONBLOCK);
+	int sr = rw_workers_send_boot(ws, i, p[1], diag);
+	if (sr) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(p[1]);
+		return sr;
+	}
 	ws->slot[i].pid = pid;
 	ws->slot[i].stop_w = p[1];
 	ws->slot[i].generation = ws->generation;
@@ -756,6 +716,19 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
 		if (r)
 			return r;
 	}
+	/* This generation's TLS files, read once here (as root): its workers,
+	 * also those restarted later, get these bytes, so a file being
+	 * rotated later does not break a crash restart. */
+	struct rw_pem_set pem = { 0 };
+	char perr[256] = "";
+	int pr = rw_pem_set_read(&pem, p, perr, sizeof(perr));
+	if (pr) {
+		rw_pem_set_free(&pem);
+		rw_diag_err(diag, NULL, 0, "%s", perr[0] ? perr : rw_strerror(pr));
+		return pr;
+	}
+	rw_pem_set_free(&ws->pem);
+	ws->pem = pem;
 	bool tickets = rw_workers_new_secret(ws);
 	/* the shared push buckets meter by this policy from now on, also in
 	 * the old generation while it drains */
@@ -1036,6 +1009,10 @@ void rw_workers_fini(struct rw_workers *ws)
 	rw_workers_lset_free(&ws->cur, NULL);
 	rw_limit_destroy(ws->limit);
 	ws->limit = NULL;
+	if (ws->limit_fd >= 0)
+		close(ws->limit_fd);
+	ws->limit_fd = -1;
+	rw_pem_set_free(&ws->pem);
 }
 
 int rw_workers_set_user(struct rw_workers *ws, const char *user, struct rw_diag *diag)

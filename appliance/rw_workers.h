@@ -10,17 +10,21 @@
  * stay, so a new generation accepts from the sockets the old one used and
  * no connect is refused, nor a queued connection dropped, in between.
  *
- * A worker inherits nothing privileged: before it runs fwd/ the child
- * keeps only stdio, its channel (fd 3, fwd/rw_chan.h) and its slot's listening sockets
- * (fd 4, 5, ... in policy listener order) and closes every other fd
+ * A worker inherits nothing privileged: the forked child keeps only stdio
+ * and its channel (fd 3, fwd/rw_chan.h), closes every other fd
  * (close_range: the control socket and its clients, the signalfd, the
- * nftables netlink socket, the other workers' pipes and sockets), and
- * dies with its parent (PR_SET_PDEATHSIG) so no orphan keeps serving an
- * old policy. Once built it enters its sandbox (rw_sandbox.h: the worker
- * user, no capabilities, no_new_privs, seccomp) before its first accept;
- * stdout and stderr become /dev/null (events and messages go over the
- * channel). Live network changes reach running workers as deltas on the
- * channel; only a reload starts a new generation. */
+ * nftables netlink socket, the listening sockets, the other workers'
+ * channels), dies with its parent (PR_SET_PDEATHSIG) so no orphan keeps
+ * serving an old policy, and exec's regwalld as `regwalld --worker`
+ * (exec_path; rw_worker_main.h). Everything else comes on the channel:
+ * the boot bundle (fwd/rw_boot.h: packed policy, TLS files' bytes read
+ * here once per generation, ticket secret, user), the limiter's memfd and
+ * its slot's listening sockets. Once built it enters its sandbox
+ * (rw_sandbox.h: the worker user, no capabilities, no_new_privs, seccomp)
+ * before its first accept; stdout and stderr become /dev/null (events
+ * and messages go over the channel). Live network changes reach running
+ * workers as deltas on the channel; only a reload starts a new
+ * generation. */
 #ifndef RW_WORKERS_H
 #define RW_WORKERS_H
 
@@ -35,6 +39,7 @@
 #include "fwd/rw_fwd.h"
 #include "base/rw_loop.h"
 #include "fwd/rw_limit.h"
+#include "fwd/rw_pem.h"
 #include "fwd/rw_tlsctx.h"
 #include "base/rw_err.h"
 #include "rules/rw_policy.h"
@@ -92,6 +97,12 @@ struct rw_workers {
 	struct rw_worker_slot slot[RW_WORKERS_MAX];
 	struct rw_worker_draining draining[4 * RW_WORKERS_MAX];
 	struct rw_limit *limit; /* shared push buckets, created once */
+	int limit_fd;           /* its memfd, sent to each new worker */
+	struct rw_pem_set pem;  /* the current generation's TLS files (rw_workers_start) */
+	/* When set (regwalld: "/proc/self/exe"), a new worker exec's this
+	 * program as `regwalld --worker`; NULL runs the worker in the forked
+	 * child (test programs). */
+	const char *exec_path;
 	const struct rw_policy *pol;
 	uint32_t drain_ms; /* drain_timeout of the current generation's policy */
 	unsigned generation;

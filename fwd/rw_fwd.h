@@ -78,7 +78,7 @@ struct rw_fwd_opts {
 	uint32_t tick_ms;
 	/* Live network changes (rw_chan.h NET_ADD / NET_DEL on stop_fd, a
 	 * channel): live_pol is p itself, writable (the worker's private
-	 * copy-on-write copy after the fork); a delta changes that network's
+	 * copy, unpacked from its boot bundle); a delta changes that network's
 	 * prefixes in place, so the next admission check and rw_who_resolve
 	 * see it. live_gen: the generation a delta must name; live_seq: the
 	 * last live change already in p (the next delta must carry

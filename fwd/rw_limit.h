@@ -36,8 +36,8 @@
 struct rw_limit;
 
 /* Map a table of 'slots' buckets (1..RW_LIMIT_SLOTS_MAX, rounded up to a
- * power of two) plus the overflow bucket. Call before fork(); the children
- * inherit the mapping. 0, RW_EINVAL, RW_ENOMEM or RW_EIO (mutex setup). */
+ * power of two) plus the overflow bucket, in anonymous shared memory: call
+ * before fork(), the children inherit the mapping (tests). 0, RW_EINVAL, RW_ENOMEM or RW_EIO (mutex setup). */
 int rw_limit_create(struct rw_limit **out, size_t slots);
 /* The same in a sealed memfd (*memfd, close-on-exec), for workers that
  * are exec'd and get the table by descriptor (rw_limit_attach). */

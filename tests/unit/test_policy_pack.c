@@ -25,7 +25,7 @@
 #include <sys/socket.h>
 
 #include "appliance/rw_config.h"
-#include "inspect/rw_err.h"
+#include "base/rw_err.h"
 #include "rules/rw_cidr.h"
 #include "rules/rw_policy_pack.h"
 #include "rules/rw_policy_unpack_int.h"
