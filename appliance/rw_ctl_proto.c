@@ -330,12 +330,6 @@ static const struct {
 	{ "255.255.255.255/32", "the broadcast address is never a client's source" },
 };
 
-static int rw_ctl_overlap(const struct rw_cidr *a, const struct rw_cidr *b)
-{
-	return a->family == b->family &&
-	       (rw_cidr_contains(a, b->family, b->addr) || rw_cidr_contains(b, a->family, a->addr));
-}
-
 int rw_ctl_ban_check(const struct rw_cidr *ban, const struct rw_endpoint *upstream,
 		     const struct rw_ctl_host_addr *own, size_t n_own, char *err, size_t errlen)
 {
@@ -345,7 +339,7 @@ int rw_ctl_ban_check(const struct rw_cidr *ban, const struct rw_endpoint *upstre
 		struct rw_cidr up = { .family = upstream->family,
 				      .prefix = upstream->family == AF_INET ? 32 : 128 };
 		memcpy(up.addr, upstream->addr, sizeof(up.addr));
-		if (rw_ctl_overlap(ban, &up)) {
+		if (rw_cidr_overlap(ban, &up)) {
 			rw_cidr_format(&up, o, sizeof(o));
 			return rw_ctl_fail(err, errlen,
 					   "refusing to ban %s: it covers the registry upstream %s "
@@ -357,13 +351,13 @@ int rw_ctl_ban_check(const struct rw_cidr *ban, const struct rw_endpoint *upstre
 		struct rw_cidr r;
 		if (rw_cidr_parse(rw_ctl_unbannable[i].cidr, &r, 0))
 			continue; /* cannot happen: the table is ours */
-		if (rw_ctl_overlap(ban, &r))
+		if (rw_cidr_overlap(ban, &r))
 			return rw_ctl_fail(err, errlen, "refusing to ban %s: it %s %s (%s)", b,
 					   ban->prefix > r.prefix ? "is inside" : "covers",
 					   rw_ctl_unbannable[i].cidr, rw_ctl_unbannable[i].why);
 	}
 	for (size_t i = 0; i < n_own; i++) {
-		if (!rw_ctl_overlap(ban, &own[i].addr))
+		if (!rw_cidr_overlap(ban, &own[i].addr))
 			continue;
 		rw_cidr_format(&own[i].addr, o, sizeof(o));
 		return rw_ctl_fail(err, errlen,
@@ -377,9 +371,13 @@ int rw_ctl_ban_check(const struct rw_cidr *ban, const struct rw_endpoint *upstre
 enum rw_ctl_ban_match rw_ctl_ban_match(const struct rw_cidr *c, const struct rw_cidr *have,
 				       size_t n, size_t *at)
 {
+	/* A scan, not a binary search (rules/rw_cidrset.h): have is what the
+	 * kernel listed for this one request, in its order, so reading it was
+	 * O(n) already and sorting it would cost more than the scan; and the
+	 * reply names the first overlapping prefix in that order. */
 	enum rw_ctl_ban_match m = RW_CTL_BAN_NONE;
 	for (size_t i = 0; i < n; i++) {
-		if (!rw_ctl_overlap(c, &have[i]))
+		if (!rw_cidr_overlap(c, &have[i]))
 			continue;
 		if (have[i].prefix == c->prefix) { /* overlapping and as long: the same */
 			*at = i;

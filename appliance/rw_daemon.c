@@ -19,6 +19,7 @@
 #include "appliance/rw_rlimit.h"
 #include "fwd/rw_tlsctx.h"
 #include "rules/rw_cidr.h"
+#include "rules/rw_cidrset.h"
 
 void rw_daemon_init(struct rw_daemon *d, const char *config_path)
 {
@@ -48,80 +49,6 @@ static struct rw_network *rw_daemon_net(struct rw_policy *p, const char *name)
 		if (strcmp(p->networks[i].name, name) == 0)
 			return &p->networks[i];
 	return NULL;
-}
-
-/* A network's prefixes are kept sorted (v4 before v6, then by address)
- * and disjoint, so lookups are binary searches: a live change to a
- * network of 100,000 prefixes must not cost a scan or a sort. */
-static int rw_daemon_key_cmp(const struct rw_cidr *a, const struct rw_cidr *b)
-{
-	if (a->family != b->family)
-		return a->family == AF_INET ? -1 : 1;
-	return memcmp(a->addr, b->addr, sizeof(a->addr));
-}
-
-/* First index whose start address is >= c's. */
-static size_t rw_daemon_lower(const struct rw_network *net, const struct rw_cidr *c)
-{
-	size_t lo = 0, hi = net->n_cidrs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (rw_daemon_key_cmp(&net->cidrs[mid], c) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* The prefix in net that overlaps c, or NULL. With disjoint sorted
- * prefixes only two can: the last one starting at or before c (it may
- * contain c) and the first one starting at or after c (c may contain it). */
-static const struct rw_cidr *rw_daemon_overlap(const struct rw_network *net,
-					       const struct rw_cidr *c)
-{
-	size_t pos = rw_daemon_lower(net, c);
-	if (pos < net->n_cidrs) {
-		const struct rw_cidr *e = &net->cidrs[pos];
-		if (rw_cidr_contains(c, e->family, e->addr) || rw_cidr_contains(e, c->family, c->addr))
-			return e;
-	}
-	if (pos > 0) {
-		const struct rw_cidr *e = &net->cidrs[pos - 1];
-		if (rw_cidr_contains(e, c->family, c->addr))
-			return e;
-	}
-	return NULL;
-}
-
-static long rw_daemon_find_exact(const struct rw_network *net, const struct rw_cidr *c)
-{
-	size_t pos = rw_daemon_lower(net, c);
-	if (pos < net->n_cidrs && rw_daemon_key_cmp(&net->cidrs[pos], c) == 0 &&
-	    net->cidrs[pos].prefix == c->prefix)
-		return (long)pos;
-	return -1;
-}
-
-/* Insert a prefix that overlaps nothing (callers checked) in order. */
-static int rw_daemon_net_insert(struct rw_network *net, const struct rw_cidr *c)
-{
-	struct rw_cidr *v = realloc(net->cidrs, (net->n_cidrs + 1) * sizeof(*v));
-	if (!v)
-		return RW_ENOMEM;
-	net->cidrs = v;
-	size_t pos = rw_daemon_lower(net, c);
-	memmove(&v[pos + 1], &v[pos], (net->n_cidrs - pos) * sizeof(*v));
-	v[pos] = *c;
-	net->n_cidrs++;
-	return 0;
-}
-
-static void rw_daemon_net_remove(struct rw_network *net, size_t idx)
-{
-	memmove(&net->cidrs[idx], &net->cidrs[idx + 1],
-		(net->n_cidrs - idx - 1) * sizeof(net->cidrs[0]));
-	net->n_cidrs--;
 }
 
 static int rw_daemon_record(struct rw_daemon *d, int add, const char *network,
@@ -168,6 +95,12 @@ static int rw_daemon_replay(struct rw_daemon *d, struct rw_policy *p, struct rw_
 	size_t n_kept = 0;
 	if (d->n_live && !kept)
 		return RW_ENOMEM;
+	/* up to RW_STATE_MAX_CHANGES additions checked against the peers'
+	 * addresses: through an index of them (without one, when it cannot be
+	 * built, the same check scans) */
+	struct rw_cidrset_index peers = RW_CIDRSET_INDEX_INIT;
+	if (d->n_live && p->vpn.enabled)
+		(void)rw_cidrset_index_peers(&peers, p);
 	for (size_t i = 0; i < d->n_live; i++) {
 		const struct rw_live_change *l = &d->live[i];
 		struct rw_network *net = rw_daemon_net(p, l->network);
@@ -179,7 +112,7 @@ static int rw_daemon_replay(struct rw_daemon *d, struct rw_policy *p, struct rw_
 		if (!net) {
 			rw_diag_warn(diag, NULL, 0, "live change %s %s %s dropped: network no longer defined",
 				     l->add ? "add" : "del", l->network, buf);
-		} else if (l->add && (peer = rw_state_peer_overlap(p, &l->cidr, &paddr))) {
+		} else if (l->add && (peer = rw_state_peer_overlap_ix(p, &peers, &l->cidr, &paddr))) {
 			rw_cidr_format(paddr, pbuf, sizeof(pbuf));
 			/* at reload the list may have lost entries the file still
 			 * has (dropped by an earlier reload): no number then */
@@ -199,30 +132,32 @@ static int rw_daemon_replay(struct rw_daemon *d, struct rw_policy *p, struct rw_
 					    "peer from %s, then start again",
 					    i + 1, l->network, buf, peer->name, pbuf, p->source_file);
 			free(kept);
+			rw_cidrset_index_free(&peers);
 			return RW_ECONFIG;
 		} else if (l->add) {
-			if (rw_daemon_overlap(net, &l->cidr))
+			/* refused when it overlaps a prefix the network has */
+			int r = rw_cidrset_net_insert(net, &l->cidr);
+			if (r == RW_EEXIST)
 				rw_diag_warn(diag, NULL, 0,
 					     "live add %s %s dropped: the config now covers it", l->network, buf);
-			else if (rw_daemon_net_insert(net, &l->cidr) == 0)
+			else if (r == 0)
 				ok = 1;
 			else {
 				free(kept);
-				return RW_ENOMEM;
+				rw_cidrset_index_free(&peers);
+				return r; /* RW_ENOMEM */
 			}
 		} else {
-			long idx = rw_daemon_find_exact(net, &l->cidr);
-			if (idx < 0)
+			if (rw_cidrset_net_remove(net, &l->cidr) != 0)
 				rw_diag_warn(diag, NULL, 0,
 					     "live del %s %s dropped: the config no longer has it", l->network, buf);
-			else {
-				rw_daemon_net_remove(net, (size_t)idx);
+			else
 				ok = 1;
-			}
 		}
 		if (ok)
 			kept[n_kept++] = *l;
 	}
+	rw_cidrset_index_free(&peers);
 	*out = kept;
 	*n_out = n_kept;
 	return 0;
@@ -797,49 +732,68 @@ static json_t *rw_daemon_net_reread(struct rw_daemon *d, const struct rw_ctl_req
 	return NULL;
 }
 
+/* Validate a whole network change against the current set before touching
+ * the kernel, so a refused request changes nothing: NULL when it may go
+ * ahead, else the reply. Every lookup is a binary search (rw_cidrset.h):
+ * the network's prefixes, the VPN peers' addresses (an index built once
+ * for the request) and the request's own earlier prefixes. */
+static json_t *rw_daemon_net_check(const struct rw_daemon *d, const struct rw_network *net,
+				   const struct rw_ctl_req *req)
+{
+	int add = req->cmd == RW_CTL_NET_ADD;
+	char a[64], b[64];
+	struct rw_cidrset_index peers = RW_CIDRSET_INDEX_INIT;
+	struct rw_cidrset seen = RW_CIDRSET_INIT; /* the request's additions so far */
+	json_t *no = NULL;
+	if (add && d->pol.vpn.enabled)
+		(void)rw_cidrset_index_peers(&peers, &d->pol); /* none: the check scans */
+	for (size_t i = 0; i < req->n_cidrs && !no; i++) {
+		const struct rw_cidr *c = &req->cidrs[i];
+		rw_cidr_format(c, a, sizeof(a));
+		if (add) {
+			const struct rw_cidr *paddr;
+			const struct rw_peer *peer = rw_state_peer_overlap_ix(&d->pol, &peers, c, &paddr);
+			const struct rw_cidr *o;
+			int r;
+			if (peer) {
+				rw_cidr_format(paddr, b, sizeof(b));
+				no = rw_daemon_err("%s overlaps VPN peer %s's address %s: a peer's "
+						   "tunnel address must be reachable only through "
+						   "the VPN, so it cannot be in network %s; "
+						   "nothing changed",
+						   a, peer->name, b, req->network);
+			} else if ((o = rw_cidrset_overlap(net->cidrs, net->n_cidrs, c))) {
+				rw_cidr_format(o, b, sizeof(b));
+				if (o->prefix == c->prefix)
+					no = rw_daemon_err("%s is already in network %s", a, req->network);
+				else
+					no = rw_daemon_err("%s overlaps %s already in network %s", a, b,
+							   req->network);
+			} else if ((r = rw_cidrset_insert(&seen, c)) == RW_EEXIST) {
+				no = rw_daemon_err("%s overlaps another prefix in the same request", a);
+			} else if (r) {
+				no = rw_daemon_err("out of memory");
+			}
+		} else if (rw_cidrset_find_exact(net->cidrs, net->n_cidrs, c) < 0) {
+			no = rw_daemon_err("%s is not in network %s (name the exact prefix; see "
+					   "'regwallctl network list %s')",
+					   a, req->network, req->network);
+		}
+	}
+	rw_cidrset_index_free(&peers);
+	rw_cidrset_free(&seen);
+	return no;
+}
+
 static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req *req)
 {
 	struct rw_network *net = rw_daemon_net(&d->pol, req->network);
 	if (!net)
 		return rw_daemon_err("no network named \"%s\" in %s", req->network, d->config_path);
 	int add = req->cmd == RW_CTL_NET_ADD;
-	char a[64], b[64];
-	/* Validate the whole request against the current set before touching
-	 * the kernel, so a refused request changes nothing. */
-	for (size_t i = 0; i < req->n_cidrs; i++) {
-		const struct rw_cidr *c = &req->cidrs[i];
-		rw_cidr_format(c, a, sizeof(a));
-		if (add) {
-			const struct rw_cidr *paddr;
-			const struct rw_peer *peer = rw_state_peer_overlap(&d->pol, c, &paddr);
-			if (peer) {
-				rw_cidr_format(paddr, b, sizeof(b));
-				return rw_daemon_err("%s overlaps VPN peer %s's address %s: a peer's "
-						     "tunnel address must be reachable only through "
-						     "the VPN, so it cannot be in network %s; "
-						     "nothing changed",
-						     a, peer->name, b, req->network);
-			}
-			const struct rw_cidr *o = rw_daemon_overlap(net, c);
-			if (o) {
-				rw_cidr_format(o, b, sizeof(b));
-				if (o->prefix == c->prefix)
-					return rw_daemon_err("%s is already in network %s", a, req->network);
-				return rw_daemon_err("%s overlaps %s already in network %s", a, b,
-						     req->network);
-			}
-			for (size_t j = 0; j < i; j++) {
-				const struct rw_cidr *e = &req->cidrs[j];
-				if (rw_cidr_contains(e, c->family, c->addr) ||
-				    rw_cidr_contains(c, e->family, e->addr))
-					return rw_daemon_err("%s overlaps another prefix in the same request", a);
-			}
-		} else if (rw_daemon_find_exact(net, c) < 0) {
-			return rw_daemon_err("%s is not in network %s (name the exact prefix; see "
-					     "'regwallctl network list %s')",
-					     a, req->network, req->network);
-		}
-	}
+	json_t *no = rw_daemon_net_check(d, net, req);
+	if (no)
+		return no;
 	/* Additions go to the small live_ set (fast kernel commit); a
 	 * deletion goes to whichever set holds the prefix. */
 	struct rw_cidr *del_live = NULL, *del_main = NULL;
@@ -895,18 +849,14 @@ static json_t *rw_daemon_net_change(struct rw_daemon *d, const struct rw_ctl_req
 		long li = rw_daemon_in_live(d, req->network, &req->cidrs[i]);
 		int sent = 0;
 		if (add) {
-			if (rw_daemon_net_insert(net, &req->cidrs[i]) ||
+			if (rw_cidrset_net_insert(net, &req->cidrs[i]) ||
 			    rw_daemon_in_live_add(d, req->network, &req->cidrs[i]))
 				return rw_daemon_err("out of memory after applying; run reload");
 			sent = 1;
 		} else {
 			if (li >= 0)
 				d->in_live[li] = d->in_live[--d->n_in_live];
-			long idx = rw_daemon_find_exact(net, &req->cidrs[i]);
-			if (idx >= 0) {
-				rw_daemon_net_remove(net, (size_t)idx);
-				sent = 1;
-			}
+			sent = rw_cidrset_net_remove(net, &req->cidrs[i]) == 0;
 		}
 		if (sent && d->workers) {
 			int e = rw_workers_delta(d->workers, add, net_index, &req->cidrs[i], &wdiag);

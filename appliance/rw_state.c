@@ -12,6 +12,7 @@
 
 #include "appliance/rw_path.h"
 #include "rules/rw_cidr.h"
+#include "rules/rw_cidrset.h"
 
 int rw_state_save(const char *path, const struct rw_live_change *v, size_t n,
 		  struct rw_diag *diag)
@@ -143,66 +144,48 @@ out:
 	return r;
 }
 
-static int rw_state_overlaps(const struct rw_cidr *a, const struct rw_cidr *b)
+const struct rw_peer *rw_state_peer_overlap_ix(const struct rw_policy *p,
+					       const struct rw_cidrset_index *peers,
+					       const struct rw_cidr *c, const struct rw_cidr **addr)
 {
-	return rw_cidr_contains(a, b->family, b->addr) || rw_cidr_contains(b, a->family, a->addr);
-}
-
-const struct rw_peer *rw_state_peer_overlap(const struct rw_policy *p, const struct rw_cidr *c,
-					    const struct rw_cidr **addr)
-{
-	for (size_t i = 0; p->vpn.enabled && i < p->vpn.n_peers; i++)
+	if (!p->vpn.enabled)
+		return NULL;
+	if (rw_cidrset_index_is_for(peers, p)) {
+		/* the same answer as the scan below: the overlapping address
+		 * of the first peer, that peer's first such address */
+		long at = rw_cidrset_index_overlap(peers, c);
+		if (at < 0)
+			return NULL;
+		const struct rw_cidrset_owner *o = &peers->own[at];
+		*addr = &p->vpn.peers[o->owner].addresses[o->sub];
+		return &p->vpn.peers[o->owner];
+	}
+	for (size_t i = 0; i < p->vpn.n_peers; i++)
 		for (size_t j = 0; j < p->vpn.peers[i].n_addresses; j++)
-			if (rw_state_overlaps(c, &p->vpn.peers[i].addresses[j])) {
+			if (rw_cidr_overlap(c, &p->vpn.peers[i].addresses[j])) {
 				*addr = &p->vpn.peers[i].addresses[j];
 				return &p->vpn.peers[i];
 			}
 	return NULL;
 }
 
-/* v4 before v6, then by start address: the order of a network's prefixes
- * in regwalld, so a listing of 100,000 elements is searched, not scanned
- * once per requested prefix. */
-static int rw_state_key_cmp(const void *x, const void *y)
+const struct rw_peer *rw_state_peer_overlap(const struct rw_policy *p, const struct rw_cidr *c,
+					    const struct rw_cidr **addr)
 {
-	const struct rw_cidr *a = x, *b = y;
-	if (a->family != b->family)
-		return a->family == AF_INET ? -1 : 1;
-	return memcmp(a->addr, b->addr, sizeof(a->addr));
+	return rw_state_peer_overlap_ix(p, NULL, c, addr);
 }
 
-/* First index whose start is >= c's. */
-static size_t rw_state_lower(const struct rw_cidr *v, size_t n, const struct rw_cidr *c)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (rw_state_key_cmp(&v[mid], c) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* Kernel elements are disjoint: only the element starting last at or
- * before c can contain c's start, and only elements starting inside c can
- * lie inside it (the first of them suffices to see an overlap). */
+/* Kernel elements are disjoint, and sorted here into a CIDR-set view
+ * (rw_cidrset.h): an addition took if the element holding c's start holds
+ * all of c (prefixes nest or are disjoint: one that holds c's start and is
+ * not narrower holds c); a deletion took if nothing overlaps c. */
 static int rw_state_took(int add, const struct rw_cidr *c, const struct rw_cidr *v, size_t n)
 {
-	size_t pos = rw_state_lower(v, n, c);
-	const struct rw_cidr *at = pos < n ? &v[pos] : NULL;
-	const struct rw_cidr *before = pos > 0 ? &v[pos - 1] : NULL;
 	if (add) {
-		if (at && rw_state_key_cmp(at, c) == 0 && at->prefix <= c->prefix)
-			return 1;
-		/* prefixes nest or are disjoint: one that starts before c and
-		 * holds c's start holds all of c */
-		return before && rw_cidr_contains(before, c->family, c->addr);
+		const struct rw_cidr *at = rw_cidrset_contains(v, n, c->family, c->addr);
+		return at && at->prefix <= c->prefix;
 	}
-	int overlap = (at && rw_cidr_contains(c, at->family, at->addr)) ||
-		      (before && rw_cidr_contains(before, c->family, c->addr));
-	return !overlap;
+	return rw_cidrset_overlap(v, n, c) == NULL;
 }
 
 enum rw_state_outcome rw_state_outcome(int add, const struct rw_cidr *req, size_t n_req,
@@ -210,8 +193,9 @@ enum rw_state_outcome rw_state_outcome(int add, const struct rw_cidr *req, size_
 				       unsigned char *took)
 {
 	size_t n_took = 0;
-	if (n_listed > 1)
-		qsort(listed, n_listed, sizeof(*listed), rw_state_key_cmp);
+	/* one listing of 100,000 elements is searched, not scanned once per
+	 * requested prefix */
+	rw_cidrset_sort(listed, n_listed);
 	for (size_t i = 0; i < n_req; i++) {
 		took[i] = (unsigned char)rw_state_took(add, &req[i], listed, n_listed);
 		n_took += took[i];

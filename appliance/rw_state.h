@@ -40,6 +40,14 @@ int rw_state_load(const char *path, struct rw_live_change **v, size_t *n, struct
  * rule for live additions and their replay. */
 const struct rw_peer *rw_state_peer_overlap(const struct rw_policy *p, const struct rw_cidr *c,
 					    const struct rw_cidr **addr);
+/* The same through an index of p's peer addresses (rw_cidrset_index_peers;
+ * NULL or one not built from p: the scan above), for callers checking many
+ * prefixes. Same answer: when c overlaps several addresses, the first
+ * peer's, and that peer's first. */
+struct rw_cidrset_index;
+const struct rw_peer *rw_state_peer_overlap_ix(const struct rw_policy *p,
+					       const struct rw_cidrset_index *peers,
+					       const struct rw_cidr *c, const struct rw_cidr **addr);
 
 /* What a change whose netlink acknowledgements were lost (RW_EUNKNOWN) did,
  * judged from the elements the kernel lists afterwards in every set the

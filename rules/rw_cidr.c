@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "base/rw_err.h"
+#include "rules/rw_cidrset.h"
 
 static size_t rw_cidr_alen(int family)
 {
@@ -136,6 +137,11 @@ void rw_cidr_format(const struct rw_cidr *c, char *buf, size_t len)
 	snprintf(buf, len, "%s/%u", a, c->prefix);
 }
 
+int rw_cidr_overlap(const struct rw_cidr *a, const struct rw_cidr *b)
+{
+	return rw_cidr_contains(a, b->family, b->addr) || rw_cidr_contains(b, a->family, a->addr);
+}
+
 int rw_cidr_contains(const struct rw_cidr *c, int family, const void *addr)
 {
 	if (c->family != family)
@@ -152,25 +158,16 @@ int rw_cidr_contains(const struct rw_cidr *c, int family, const void *addr)
 	return 1;
 }
 
-static int rw_cidr_cmp(const void *x, const void *y)
-{
-	const struct rw_cidr *a = x, *b = y;
-	if (a->family != b->family)
-		return a->family == AF_INET ? -1 : 1;
-	int r = memcmp(a->addr, b->addr, rw_cidr_alen(a->family));
-	if (r)
-		return r;
-	/* wider prefix first so it absorbs the narrower ones that follow */
-	return (int)a->prefix - (int)b->prefix;
-}
-
 size_t rw_cidr_merge(struct rw_cidr *v, size_t *n)
 {
 	if (*n < 2)
 		return 0;
 	for (size_t i = 0; i < *n; i++)
 		rw_cidr_clear_host_bits(&v[i]);
-	qsort(v, *n, sizeof(*v), rw_cidr_cmp);
+	/* the canonical order of rules/rw_cidrset.h: a merged array is a
+	 * CIDR-set view, and wider first lets a prefix absorb the narrower
+	 * ones that follow */
+	rw_cidrset_sort(v, *n);
 	size_t out = 0, absorbed = 0;
 	for (size_t i = 0; i < *n; i++) {
 		/* Sorted by start address with wider prefixes first: an entry

@@ -29,9 +29,16 @@ void rw_cidr_format(const struct rw_cidr *c, char *buf, size_t len);
 /* Does c contain the address (family, 4/16 bytes)? */
 int rw_cidr_contains(const struct rw_cidr *c, int family, const void *addr);
 
-/* Sort (v4 before v6, then by address) and merge overlapping or nested
- * prefixes in place; *n is updated. Adjacent prefixes are kept apart (they
- * do not overlap, and keeping them lets a later delete name them exactly).
+/* Do a and b share an address (same family, one holds the other's start:
+ * prefixes nest or are disjoint)? Equal prefixes overlap. Sets of many
+ * prefixes: rules/rw_cidrset.h. */
+int rw_cidr_overlap(const struct rw_cidr *a, const struct rw_cidr *b);
+
+/* Sort (the canonical order of rules/rw_cidrset.h: v4 before v6, then by
+ * address, then wider prefix first) and merge overlapping or nested
+ * prefixes in place; *n is updated, and the result is a CIDR-set view.
+ * Adjacent prefixes are kept apart (they do not overlap, and keeping them
+ * lets a later delete name them exactly).
  * Returns the number of input entries that were absorbed by a wider one. */
 size_t rw_cidr_merge(struct rw_cidr *v, size_t *n);
 

@@ -12,32 +12,46 @@
 
 #include "rules/rw_glob.h"
 #include "rules/rw_cidr.h"
+#include "rules/rw_cidrset.h"
 
-static bool addr_in(const struct rw_cidr *v, size_t n, int family, const uint8_t *addr)
+const struct rw_peer *rw_decide_peer_of(const struct rw_policy *p,
+					const struct rw_cidrset_index *peers, int family,
+					const uint8_t *addr)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].family == family && rw_cidr_contains(&v[i], family, addr))
-			return true;
-	return false;
+	if (!p || !addr || !p->vpn.enabled || (family != AF_INET && family != AF_INET6))
+		return NULL;
+	/* The index only when it was built from these peers: one of another
+	 * policy would name the wrong peer. */
+	if (rw_cidrset_index_is_for(peers, p)) {
+		long at = rw_cidrset_index_find(peers, family, addr);
+		return at < 0 ? NULL : &p->vpn.peers[peers->own[at].owner];
+	}
+	/* No index: the scan, in peer order (the addresses are disjoint,
+	 * rw_cidrset.h, so at most one peer holds addr). It is also what
+	 * an index would cost to build, so a caller asking once (explain)
+	 * passes none. */
+	for (size_t i = 0; i < p->vpn.n_peers; i++)
+		for (size_t j = 0; j < p->vpn.peers[i].n_addresses; j++)
+			if (rw_cidr_contains(&p->vpn.peers[i].addresses[j], family, addr))
+				return &p->vpn.peers[i];
+	return NULL;
 }
 
-void rw_who_resolve(const struct rw_policy *p, int family, const uint8_t *addr, bool on_vpn,
-		    const struct rw_identity *cert_identity, struct rw_who *out)
+void rw_who_resolve_ix(const struct rw_policy *p, const struct rw_cidrset_index *peers,
+		       int family, const uint8_t *addr, bool on_vpn,
+		       const struct rw_identity *cert_identity, struct rw_who *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->identity = cert_identity;
 	bool addr_ok = p && addr && (family == AF_INET || family == AF_INET6);
 	/* WireGuard's cryptokey routing binds each tunnel address to one
 	 * peer, but only for packets that came through the tunnel. */
-	if (addr_ok && on_vpn && p->vpn.enabled) {
-		for (size_t i = 0; i < p->vpn.n_peers && !out->peer; i++)
-			if (addr_in(p->vpn.peers[i].addresses, p->vpn.peers[i].n_addresses, family, addr))
-				out->peer = &p->vpn.peers[i];
-	}
+	if (addr_ok && on_vpn)
+		out->peer = rw_decide_peer_of(p, peers, family, addr);
 	out->via_vpn = out->peer != NULL;
 	if (addr_ok) {
 		for (size_t i = 0; i < p->n_networks && !out->network; i++)
-			if (addr_in(p->networks[i].cidrs, p->networks[i].n_cidrs, family, addr))
+			if (rw_decide_net_has(&p->networks[i], family, addr))
 				out->network = &p->networks[i];
 	}
 	if (out->identity)
@@ -48,6 +62,12 @@ void rw_who_resolve(const struct rw_policy *p, int family, const uint8_t *addr, 
 		snprintf(out->name, sizeof(out->name), "net:%s", out->network->name);
 	else
 		snprintf(out->name, sizeof(out->name), "anonymous");
+}
+
+void rw_who_resolve(const struct rw_policy *p, int family, const uint8_t *addr, bool on_vpn,
+		    const struct rw_identity *cert_identity, struct rw_who *out)
+{
+	rw_who_resolve_ix(p, NULL, family, addr, on_vpn, cert_identity, out);
 }
 
 static bool roles_allow(const struct rw_role *roles, size_t n, enum rw_op_class op,
@@ -188,30 +208,13 @@ enum rw_verdict rw_decide(const struct rw_policy *p, const struct rw_who *who,
 	return RW_VERDICT_ALLOW;
 }
 
-/* The prefixes of a network are sorted (v4 before v6, then by address)
- * and disjoint (rw_policy.h; the loader, live changes in the parent and
- * in the workers keep them so): the last prefix starting at or below addr
- * is the only one that can contain it. Networks of 100,000 prefixes are
- * ordinary, and the workers run this per connection. */
-static int net_key_cmp(const struct rw_cidr *c, int family, const uint8_t *addr)
-{
-	if (c->family != family)
-		return c->family == AF_INET ? -1 : 1;
-	return memcmp(c->addr, addr, family == AF_INET ? 4 : 16);
-}
-
+/* The prefixes of a network are a CIDR-set view (rw_policy.h,
+ * rw_cidrset.h: the loader, live changes in the parent and in the workers
+ * keep them sorted and disjoint): a binary search. Networks of 100,000
+ * prefixes are ordinary, and the workers run this per connection. */
 bool rw_decide_net_has(const struct rw_network *net, int family, const uint8_t *addr)
 {
-	size_t lo = 0, hi = net->n_cidrs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (net_key_cmp(&net->cidrs[mid], family, addr) <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo > 0 && net->cidrs[lo - 1].family == family &&
-	       rw_cidr_contains(&net->cidrs[lo - 1], family, addr);
+	return rw_cidrset_contains(net->cidrs, net->n_cidrs, family, addr) != NULL;
 }
 
 bool rw_decide_source_fn(const struct rw_policy *p, const struct rw_listener *l, int family,
@@ -231,9 +234,7 @@ bool rw_decide_source_fn(const struct rw_policy *p, const struct rw_listener *l,
 	}
 	if (!l->allow_vpn || !p->vpn.enabled)
 		return false;
-	bool peer = false;
-	for (size_t i = 0; i < p->vpn.n_peers && !peer; i++)
-		peer = addr_in(p->vpn.peers[i].addresses, p->vpn.peers[i].n_addresses, family, addr);
+	bool peer = rw_decide_peer_of(p, NULL, family, addr) != NULL;
 	/* asked last: in the worker it costs a getsockopt (and after the
 	 * interface came back, an ioctl) */
 	if (!peer || !on_vpn || !on_vpn(arg))

@@ -36,6 +36,34 @@ struct rw_who {
 void rw_who_resolve(const struct rw_policy *p, int family, const uint8_t *addr, bool on_vpn,
 		    const struct rw_identity *cert_identity, struct rw_who *out);
 
+/*
+ * The same with an index of p's VPN peer addresses (rules/rw_cidrset.h,
+ * rw_cidrset_index_peers), built by the caller once per policy: the peer
+ * is then found by binary search instead of a scan of every peer's
+ * addresses. Where the index lives: struct rw_policy stays the loader's
+ * plain output (no derived data in it), and the peers never change while
+ * a policy lives (live changes touch networks only), so the holder of a
+ * policy that resolves many connections (a worker) builds it next to the
+ * policy and frees it with it. peers may be NULL, or fail
+ * rw_cidrset_index_is_for(peers, p) (an index of another policy, or one
+ * that could not be built): then the addresses are scanned, with the same
+ * result. rw_who_resolve(...) is rw_who_resolve_ix(p, NULL, ...). No heap
+ * either way. Networks are searched by binary search in both (each
+ * network's prefixes are a CIDR-set view, rw_policy.h).
+ */
+struct rw_cidrset_index;
+void rw_who_resolve_ix(const struct rw_policy *p, const struct rw_cidrset_index *peers,
+		       int family, const uint8_t *addr, bool on_vpn,
+		       const struct rw_identity *cert_identity, struct rw_who *out);
+
+/* The VPN peer owning addr (4 or 16 bytes), or NULL; NULL also when the
+ * policy has no vpn section. peers as for rw_who_resolve_ix (NULL: scan).
+ * Does not ask whether the connection came through the tunnel: callers
+ * do. */
+const struct rw_peer *rw_decide_peer_of(const struct rw_policy *p,
+					const struct rw_cidrset_index *peers, int family,
+					const uint8_t *addr);
+
 enum rw_verdict {
 	RW_VERDICT_ALLOW = 0,
 	RW_VERDICT_DENY,
@@ -105,7 +133,8 @@ enum rw_verdict rw_decide_body(const struct rw_http_req *http, const struct rw_o
  * vpn, a VPN peer owns it and its SYN came in on the VPN interface.
  * *network: the first allowing network's name, "vpn", or NULL when
  * refused (event reason "not_allowed_l7"). Networks are searched by
- * binary search (their prefixes are sorted and disjoint, rw_policy.h).
+ * binary search (their prefixes are sorted and disjoint, rw_policy.h); the
+ * VPN peers by rw_decide_peer_of without an index.
  * on_vpn(arg) says whether the SYN came in on the VPN interface; it is
  * asked only for a VPN peer's address outside every allowing network (a
  * NULL on_vpn: not on the VPN). addr: 4 (AF_INET) or 16 bytes. */
