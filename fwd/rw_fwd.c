@@ -92,63 +92,10 @@ void rw_fwd_linger0(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
-/* Order of a network's prefixes (rw_policy.h: v4 before v6, then by
- * address; the loader and live changes keep it so). */
-static int rw_fwd_key_cmp(const struct rw_cidr *c, int family, const uint8_t addr[16])
-{
-	if (c->family != family)
-		return c->family == AF_INET ? -1 : 1;
-	return memcmp(c->addr, addr, 16);
-}
-
-/* First index whose start address is >= c's (rw_fwd_key_cmp order). */
-static size_t rw_fwd_net_lower(const struct rw_network *net, const struct rw_cidr *c)
-{
-	size_t lo = 0, hi = net->n_cidrs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (rw_fwd_key_cmp(&net->cidrs[mid], c->family, c->addr) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
+/* A live change to a worker's copy of a network (rules/rw_cidrset.h). */
 int rw_fwd_net_change(struct rw_network *net, int add, const struct rw_cidr *c)
 {
-	size_t pos = rw_fwd_net_lower(net, c);
-	if (!add) {
-		if (pos >= net->n_cidrs || rw_fwd_key_cmp(&net->cidrs[pos], c->family, c->addr) != 0 ||
-		    net->cidrs[pos].prefix != c->prefix)
-			return RW_ENOENT;
-		memmove(&net->cidrs[pos], &net->cidrs[pos + 1],
-			(net->n_cidrs - pos - 1) * sizeof(net->cidrs[0]));
-		net->n_cidrs--;
-		return 0;
-	}
-	/* disjoint and sorted: only the first prefix starting at or after c
-	 * (c may contain it) and the last one before (it may contain c) can
-	 * overlap c */
-	if (pos < net->n_cidrs) {
-		const struct rw_cidr *e = &net->cidrs[pos];
-		if (e->family == c->family &&
-		    (rw_cidr_contains(c, e->family, e->addr) || rw_cidr_contains(e, c->family, c->addr)))
-			return RW_EEXIST;
-	}
-	if (pos > 0) {
-		const struct rw_cidr *e = &net->cidrs[pos - 1];
-		if (e->family == c->family && rw_cidr_contains(e, c->family, c->addr))
-			return RW_EEXIST;
-	}
-	struct rw_cidr *v = realloc(net->cidrs, (net->n_cidrs + 1) * sizeof(*v));
-	if (!v)
-		return RW_ENOMEM;
-	net->cidrs = v;
-	memmove(&v[pos + 1], &v[pos], (net->n_cidrs - pos) * sizeof(*v));
-	v[pos] = *c;
-	net->n_cidrs++;
-	return 0;
+	return add ? rw_cidrset_net_insert(net, c) : rw_cidrset_net_remove(net, c);
 }
 
 /* The interface the connection's SYN came in on: the kernel keeps it for
@@ -243,7 +190,8 @@ static bool rw_fwd_source_allowed(struct rw_fwd_worker *w, const struct rw_fwd_l
 		return true;
 	struct rw_fwd_vpn_ask ask = { .w = w, .cfd = cfd, .family = family };
 	const char *net;
-	return rw_decide_source_fn(w->p, lis->cfg, family, addr, rw_fwd_on_vpn, &ask, &net);
+	return rw_decide_source_ix(w->p, &w->peer_ix, lis->cfg, family, addr, rw_fwd_on_vpn, &ask,
+				   &net);
 }
 
 long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, int cfd,
@@ -566,6 +514,7 @@ void rw_fwd_worker_free(struct rw_fwd_worker *w)
 	rw_conn_table_fini(&w->conns);
 	rw_pipe_pool_fini(&w->pipes);
 	rw_loop_fini(&w->loop);
+	rw_cidrset_index_free(&w->peer_ix);
 	free(w);
 }
 
@@ -599,6 +548,9 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 		free(w);
 		return rc;
 	}
+	/* a policy whose peers overlap (hand-built; the loader refuses it)
+	 * or no memory: no index, the lookups scan */
+	(void)rw_cidrset_index_peers(&w->peer_ix, p);
 	w->lis = calloc(p->n_listeners ? p->n_listeners : 1, sizeof(*w->lis));
 	if (w->lis) {
 		/* from here on rw_fwd_worker_free closes the given sockets */

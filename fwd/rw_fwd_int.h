@@ -11,6 +11,7 @@
 #include "fwd/rw_fwd.h"
 #include "base/rw_loop.h"
 #include "fwd/rw_splice.h"
+#include "rules/rw_cidrset.h"
 
 struct rw_fwd_worker;
 struct rw_term_listener;
@@ -31,6 +32,10 @@ struct rw_fwd_listener {
 struct rw_fwd_worker {
 	struct rw_loop loop;
 	const struct rw_policy *p;
+	/* the VPN peers' tunnel addresses, sorted (rules/rw_cidrset.h): the
+	 * per-connection "whose address is this" in O(log n). Peers change
+	 * only with a new generation. */
+	struct rw_cidrset_index peer_ix;
 	struct rw_fwd_opts o;
 	struct rw_fwd_events ev;
 	struct rw_fwd_listener *lis;

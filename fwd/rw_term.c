@@ -373,7 +373,8 @@ static int rw_term_handshake(struct rw_term_conn *c)
 	}
 	X509 *peer = mode == RW_CCERT_NONE ? NULL : SSL_get0_peer_certificate(c->ssl);
 	free(c->cert_dn); /* a handshake happens once; defensive */
-	rw_term_identify(c->w->p, peer, c->src_family, c->src_addr, &c->who, &c->cert_dn);
+	rw_term_identify_ix(c->w->p, &c->w->peer_ix, peer, c->src_family, c->src_addr, &c->who,
+			    &c->cert_dn);
 	c->who_live_seq = c->w->o.live_seq;
 	/* c->io comes with the first request byte (rw_term_client_read) */
 	c->state = RW_TERM_HEAD;
@@ -538,7 +539,8 @@ static int rw_term_head(struct rw_term_conn *c)
 	 * the policy says now; the certificate identity stays. */
 	if (c->who_live_seq != c->w->o.live_seq) {
 		const struct rw_identity *ident = c->who.identity;
-		rw_who_resolve(c->w->p, c->src_family, c->src_addr, true, ident, &c->who);
+		rw_who_resolve_ix(c->w->p, &c->w->peer_ix, c->src_family, c->src_addr, true, ident,
+				  &c->who);
 		c->who_live_seq = c->w->o.live_seq;
 	}
 	if (rw_decide(c->w->p, &c->who, &io->oci, &d) != RW_VERDICT_ALLOW ||

@@ -201,6 +201,11 @@ void rw_term_listener_free(struct rw_term_listener *tl);
  * knocked; NULL otherwise (or when out of memory). */
 void rw_term_identify(const struct rw_policy *p, X509 *cert, uint8_t family,
 		      const uint8_t addr[16], struct rw_who *out, char **unmatched_dn);
+/* The same with the peers' index (rw_who_resolve_ix; NULL: a scan). */
+struct rw_cidrset_index;
+void rw_term_identify_ix(const struct rw_policy *p, const struct rw_cidrset_index *peers,
+			 X509 *cert, uint8_t family, const uint8_t addr[16], struct rw_who *out,
+			 char **unmatched_dn);
 
 /* Rewrite a parsed request head for the upstream: every X-Forwarded-For,
  * Forwarded, X-Real-IP, X-Forwarded-Proto and X-Forwarded-Host field the

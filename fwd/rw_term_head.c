@@ -15,6 +15,13 @@
 void rw_term_identify(const struct rw_policy *p, X509 *cert, uint8_t family,
 		      const uint8_t addr[16], struct rw_who *out, char **unmatched_dn)
 {
+	rw_term_identify_ix(p, NULL, cert, family, addr, out, unmatched_dn);
+}
+
+void rw_term_identify_ix(const struct rw_policy *p, const struct rw_cidrset_index *peers,
+			 X509 *cert, uint8_t family, const uint8_t addr[16], struct rw_who *out,
+			 char **unmatched_dn)
+{
 	const struct rw_identity *ident = NULL;
 	struct rw_cert_id id;
 	if (unmatched_dn)
@@ -28,7 +35,7 @@ void rw_term_identify(const struct rw_policy *p, X509 *cert, uint8_t family,
 	}
 	/* on_vpn = true: see rw_term.h, a peer source reaches this socket only
 	 * through the tunnel. */
-	rw_who_resolve(p, family, addr, true, ident, out);
+	rw_who_resolve_ix(p, peers, family, addr, true, ident, out);
 }
 
 static bool rw_term_forward_field(struct rw_http_span name)

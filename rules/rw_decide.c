@@ -221,6 +221,13 @@ bool rw_decide_source_fn(const struct rw_policy *p, const struct rw_listener *l,
 			 const uint8_t *addr, bool (*on_vpn)(void *arg), void *arg,
 			 const char **network)
 {
+	return rw_decide_source_ix(p, NULL, l, family, addr, on_vpn, arg, network);
+}
+
+bool rw_decide_source_ix(const struct rw_policy *p, const struct rw_cidrset_index *peers,
+			 const struct rw_listener *l, int family, const uint8_t *addr,
+			 bool (*on_vpn)(void *arg), void *arg, const char **network)
+{
 	*network = NULL;
 	if (!p || !l || !addr || (family != AF_INET && family != AF_INET6))
 		return false;
@@ -234,7 +241,7 @@ bool rw_decide_source_fn(const struct rw_policy *p, const struct rw_listener *l,
 	}
 	if (!l->allow_vpn || !p->vpn.enabled)
 		return false;
-	bool peer = rw_decide_peer_of(p, NULL, family, addr) != NULL;
+	bool peer = rw_decide_peer_of(p, peers, family, addr) != NULL;
 	/* asked last: in the worker it costs a getsockopt (and after the
 	 * interface came back, an ioctl) */
 	if (!peer || !on_vpn || !on_vpn(arg))

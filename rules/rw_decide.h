@@ -141,6 +141,11 @@ enum rw_verdict rw_decide_body(const struct rw_http_req *http, const struct rw_o
 bool rw_decide_source_fn(const struct rw_policy *p, const struct rw_listener *l, int family,
 			 const uint8_t *addr, bool (*on_vpn)(void *arg), void *arg,
 			 const char **network);
+/* The same with the peers' index (rw_cidrset_index_peers over p; NULL or
+ * one not built from p: a scan), as the workers call it per connection. */
+bool rw_decide_source_ix(const struct rw_policy *p, const struct rw_cidrset_index *peers,
+			 const struct rw_listener *l, int family, const uint8_t *addr,
+			 bool (*on_vpn)(void *arg), void *arg, const char **network);
 /* The same with the interface already known (explain, tests). */
 bool rw_decide_source(const struct rw_policy *p, const struct rw_listener *l, int family,
 		      const uint8_t *addr, bool on_vpn, const char **network);
