@@ -49,9 +49,15 @@ static void rw_evout_on_write(struct rw_loop *l, int fd, unsigned events, void *
 	rw_evout_flush(arg);
 }
 
+static void rw_evout_on_soon(struct rw_loop *l, void *arg)
+{
+	rw_evout_flush(arg);
+}
+
 int rw_evout_init(struct rw_evout *o, int fd, struct rw_loop *loop)
 {
 	memset(o, 0, sizeof(*o));
+	rw_timer_init(&o->soon, rw_evout_on_soon, o);
 	o->fd = fd;
 	o->loop = loop;
 	o->buf = malloc(RW_EVOUT_QUEUE);
@@ -67,6 +73,8 @@ void rw_evout_fini(struct rw_evout *o)
 {
 	if (!o->buf)
 		return;
+	if (o->loop && rw_timer_armed(&o->soon))
+		rw_loop_timer_cancel(o->loop, &o->soon);
 	o->loop = NULL; /* no registration from here on */
 	rw_evout_flush(o);
 	if (o->reg) {
@@ -93,8 +101,10 @@ void rw_evout_line(struct rw_evout *o, const char *line, size_t len)
 	o->buf[(tail + len) % RW_EVOUT_QUEUE] = '\n';
 	o->len += len + 1;
 	o->lines++;
-	if (o->len == len + 1) /* was empty: try at once */
-		rw_evout_flush(o);
+	if (o->len != len + 1)
+		rw_evout_want(o); /* a backlog: written when fd takes it */
+	else if (o->loop && rw_loop_timer_arm(o->loop, &o->soon, 0) == 0)
+		; /* was empty: written once this loop turn's events are in */
 	else
-		rw_evout_want(o);
+		rw_evout_flush(o); /* no loop: at once */
 }

@@ -25,6 +25,10 @@ struct rw_evout {
 	char *buf; /* ring of RW_EVOUT_QUEUE bytes; whole lines only */
 	size_t head, len;
 	uint64_t lines, dropped, write_errors;
+	/* With a loop: the first line into an empty queue arms this 0 ms
+	 * timer, which the loop fires after this turn's handlers, so every
+	 * event of one turn leaves in one write (not one write each). */
+	struct rw_timer soon;
 };
 
 /* fd (1) is set non-blocking; loop may be NULL (then writes are tried

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,10 +76,46 @@ static void test_stalled_reader(void **state)
 	close(p[1]);
 }
 
+static size_t pending(int fd)
+{
+	int n = 0;
+	assert_int_equal(ioctl(fd, FIONREAD, &n), 0);
+	return (size_t)n;
+}
+
+/* The lines of one loop turn leave together, after the turn's handlers
+ * (a 0 ms timer), not one write each; without a loop, at once. */
+static void test_one_write_per_turn(void **state)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	struct rw_loop loop;
+	assert_int_equal(rw_loop_init(&loop, 1024), 0);
+	struct rw_evout o;
+	assert_int_equal(rw_evout_init(&o, p[1], &loop), 0);
+	for (int i = 0; i < 100; i++)
+		rw_evout_line(&o, "{\"e\":1}", 7);
+	assert_int_equal(pending(p[0]), 0); /* nothing written yet */
+	assert_true(rw_loop_run_once(&loop, 0) >= 1);
+	assert_int_equal(pending(p[0]), 800); /* all 100 lines, one turn */
+	assert_int_equal(o.len, 0);
+	rw_evout_fini(&o);
+	rw_loop_fini(&loop);
+
+	struct rw_evout now;
+	assert_int_equal(rw_evout_init(&now, p[1], NULL), 0);
+	rw_evout_line(&now, "{\"e\":2}", 7);
+	assert_int_equal(pending(p[0]), 808);
+	rw_evout_fini(&now);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stalled_reader),
+		cmocka_unit_test(test_one_write_per_turn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
