@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "rules/rw_cidr.h"
+#include "rules/rw_cidrset.h"
 
 /* An endpoint setting; reports and returns nonzero when bad. */
 /* Would a connection to upstream arrive at this listener? The same
@@ -213,7 +214,7 @@ static void rw_cfg_network(struct rw_cfg_ctx *ctx, const config_setting_t *s,
 	}
 	rw_cfg_net_overlaps(ctx, list, name, net->cidrs, from, k);
 	free(from);
-	rw_cidr_merge(net->cidrs, &k);
+	rw_cidrset_merge(net->cidrs, &k);
 	net->n_cidrs = k;
 }
 

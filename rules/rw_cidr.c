@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 
 #include "base/rw_err.h"
-#include "rules/rw_cidrset.h"
 
 static size_t rw_cidr_alen(int family)
 {
@@ -23,7 +22,7 @@ static int rw_cidr_host_bits_set(const struct rw_cidr *c)
 	return 0;
 }
 
-static void rw_cidr_clear_host_bits(struct rw_cidr *c)
+void rw_cidr_clear_host_bits(struct rw_cidr *c)
 {
 	size_t alen = rw_cidr_alen(c->family);
 	for (size_t bit = c->prefix; bit < alen * 8; bit++)
@@ -156,31 +155,6 @@ int rw_cidr_contains(const struct rw_cidr *c, int family, const void *addr)
 			return 0;
 	}
 	return 1;
-}
-
-size_t rw_cidr_merge(struct rw_cidr *v, size_t *n)
-{
-	if (*n < 2)
-		return 0;
-	for (size_t i = 0; i < *n; i++)
-		rw_cidr_clear_host_bits(&v[i]);
-	/* the canonical order of rules/rw_cidrset.h: a merged array is a
-	 * CIDR-set view, and wider first lets a prefix absorb the narrower
-	 * ones that follow */
-	rw_cidrset_sort(v, *n);
-	size_t out = 0, absorbed = 0;
-	for (size_t i = 0; i < *n; i++) {
-		/* Sorted by start address with wider prefixes first: an entry
-		 * overlaps the previous kept one iff the kept one contains its
-		 * start (prefixes never partially overlap). */
-		if (out > 0 && rw_cidr_contains(&v[out - 1], v[i].family, v[i].addr)) {
-			absorbed++;
-			continue;
-		}
-		v[out++] = v[i];
-	}
-	*n = out;
-	return absorbed;
 }
 
 void rw_cidr_range(const struct rw_cidr *c, uint8_t start[16], uint8_t end[16], int *end_overflow)

@@ -34,13 +34,8 @@ int rw_cidr_contains(const struct rw_cidr *c, int family, const void *addr);
  * prefixes: rules/rw_cidrset.h. */
 int rw_cidr_overlap(const struct rw_cidr *a, const struct rw_cidr *b);
 
-/* Sort (the canonical order of rules/rw_cidrset.h: v4 before v6, then by
- * address, then wider prefix first) and merge overlapping or nested
- * prefixes in place; *n is updated, and the result is a CIDR-set view.
- * Adjacent prefixes are kept apart (they do not overlap, and keeping them
- * lets a later delete name them exactly).
- * Returns the number of input entries that were absorbed by a wider one. */
-size_t rw_cidr_merge(struct rw_cidr *v, size_t *n);
+/* Zero the bits past the prefix length. */
+void rw_cidr_clear_host_bits(struct rw_cidr *c);
 
 /* [start, end) range of a prefix as 4/16 big-endian bytes. end_overflow is
  * set when the end is past the top of the address space (0.0.0.0/0,

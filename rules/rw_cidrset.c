@@ -152,6 +152,31 @@ void rw_cidrset_sort(struct rw_cidr *v, size_t n)
 		qsort(v, n, sizeof(*v), rw_cidrset_qcmp);
 }
 
+size_t rw_cidrset_merge(struct rw_cidr *v, size_t *n)
+{
+	if (*n < 2)
+		return 0;
+	for (size_t i = 0; i < *n; i++)
+		rw_cidr_clear_host_bits(&v[i]);
+	/* the canonical order (rw_cidrset_cmp): a merged array is a set
+	 * view, and wider first lets a prefix absorb the narrower ones that
+	 * follow */
+	rw_cidrset_sort(v, *n);
+	size_t out = 0, absorbed = 0;
+	for (size_t i = 0; i < *n; i++) {
+		/* Sorted by start address with wider prefixes first: an entry
+		 * overlaps the previous kept one iff the kept one contains its
+		 * start (prefixes never partially overlap). */
+		if (out > 0 && rw_cidr_contains(&v[out - 1], v[i].family, v[i].addr)) {
+			absorbed++;
+			continue;
+		}
+		v[out++] = v[i];
+	}
+	*n = out;
+	return absorbed;
+}
+
 size_t rw_cidrset_sort_unique(struct rw_cidr *v, size_t *n)
 {
 	rw_cidrset_sort(v, *n);

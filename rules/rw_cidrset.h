@@ -6,7 +6,7 @@
  *
  * Canonical order (rw_cidrset_cmp): IPv4 before IPv6; then the network
  * address as big-endian bytes (4 for IPv4, 16 for IPv6); then the prefix
- * length, shorter (wider) first. rw_cidr_merge sorts in exactly this order
+ * length, shorter (wider) first. rw_cidrset_merge sorts in exactly this order
  * (it calls rw_cidrset_cmp), and the config loader builds every network
  * with it (appliance/rw_config_net.c), so the cidrs of a struct rw_network
  * are a view in this order. In a disjoint set no two members start at the
@@ -70,10 +70,18 @@ long rw_cidrset_find_exact(const struct rw_cidr *v, size_t n, const struct rw_ci
 int rw_cidrset_check(const struct rw_cidr *v, size_t n, size_t *bad);
 
 /* Sort into the canonical order (O(n log n)). */
+/* Sort (the canonical order above: v4 before v6, then by
+ * address, then wider prefix first) and merge overlapping or nested
+ * prefixes in place; *n is updated, and the result is a CIDR-set view.
+ * Adjacent prefixes are kept apart (they do not overlap, and keeping them
+ * lets a later delete name them exactly).
+ * Returns the number of input entries that were absorbed by a wider one. */
+size_t rw_cidrset_merge(struct rw_cidr *v, size_t *n);
+
 void rw_cidrset_sort(struct rw_cidr *v, size_t n);
 
 /* Sort, then drop exact duplicates; *n is updated, the number dropped is
- * returned. Nested prefixes stay (rw_cidr_merge absorbs them;
+ * returned. Nested prefixes stay (rw_cidrset_merge absorbs them;
  * rw_cidrset_check refuses them): the result is a view iff no two
  * distinct input prefixes overlap. */
 size_t rw_cidrset_sort_unique(struct rw_cidr *v, size_t *n);

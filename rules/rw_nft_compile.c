@@ -22,6 +22,7 @@
 #include <libnftnl/table.h>
 
 #include "rules/rw_cidr.h"
+#include "rules/rw_cidrset.h"
 #include "rules/rw_nft_int.h"
 
 #define RW_NFT_KEY_IPV4 7 /* nft datatype ids, stored for `nft list` */
@@ -126,7 +127,7 @@ static int rw_nft_add_set(struct rw_nft_compiled *c, const char *name, int famil
 				s->cidrs[s->n_cidrs++] = cidrs[i];
 		/* the policy promises merged input; merging again is cheap and
 		 * turns a broken promise into a working set, not an EEXIST */
-		rw_cidr_merge(s->cidrs, &s->n_cidrs);
+		rw_cidrset_merge(s->cidrs, &s->n_cidrs);
 	}
 	struct nftnl_set *d = nftnl_set_alloc();
 	if (!d) {
@@ -363,7 +364,7 @@ static int rw_nft_compile_sets(const struct rw_policy *p, struct rw_nft_compiled
 		for (size_t i = 0; i < p->vpn.n_peers; i++)
 			for (size_t j = 0; j < p->vpn.peers[i].n_addresses; j++)
 				all[k++] = p->vpn.peers[i].addresses[j];
-		rw_cidr_merge(all, &k);
+		rw_cidrset_merge(all, &k);
 		for (int f = 0; f < 2 && !rc; f++) {
 			snprintf(name, sizeof(name), "vpn_%s", rw_nft_fam_sfx(rw_nft_fams[f]));
 			rc = rw_nft_add_set(c, name, rw_nft_fams[f], NFT_SET_INTERVAL, 0, 0, all,

@@ -11,6 +11,7 @@
 #include <libnftnl/set.h>
 
 #include "rules/rw_cidr.h"
+#include "rules/rw_cidrset.h"
 #include "rules/rw_nft_int.h"
 
 static int rw_nft_map_errno(int rc, int err)
@@ -45,7 +46,7 @@ static int rw_nft_pick(const struct rw_cidr *v, size_t n, int family, struct rw_
 	for (size_t i = 0; i < n; i++)
 		if (v[i].family == family)
 			c[k++] = v[i];
-	rw_cidr_merge(c, &k);
+	rw_cidrset_merge(c, &k);
 	*out = c;
 	*n_out = k;
 	return 0;

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "rules/rw_cidr.h"
+#include "rules/rw_cidrset.h"
 #include "rules/rw_policy_pack.h"
 
 /* Records the first (and only) error: the walk stops at it. */
@@ -291,7 +292,7 @@ int rw_up_endpoint(struct rw_up *u, const char *what, unsigned flags, struct rw_
 
 /* The data path binary-searches a network's prefixes (fwd/rw_decide.c,
  * rw_decide_source_fn) and live changes find them the same way: IPv4
- * before IPv6, each family ascending and disjoint, as rw_cidr_merge
+ * before IPv6, each family ascending and disjoint, as rw_cidrset_merge
  * leaves them. Sorted by start, b overlaps a iff it starts before a ends. */
 static int up_cidr_after(struct rw_up *u, long idx, const struct rw_cidr *a,
 			 const struct rw_cidr *b)

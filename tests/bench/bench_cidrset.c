@@ -96,7 +96,7 @@ static struct rw_cidr *make_set(size_t n, size_t *out_n)
 			}
 		}
 	}
-	rw_cidr_merge(v, &n);
+	rw_cidrset_merge(v, &n);
 	*out_n = n;
 	return v;
 }

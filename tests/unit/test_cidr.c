@@ -12,6 +12,7 @@
 
 #include "base/rw_err.h"
 #include "rules/rw_cidr.h"
+#include "rules/rw_cidrset.h"
 
 static void fmt_is(const struct rw_cidr *c, const char *want)
 {
@@ -172,7 +173,7 @@ static void test_merge(void **state)
 		cidr("198.51.101.0/24"),   cidr("203.0.113.200/32"),
 	};
 	size_t n = sizeof(v) / sizeof(v[0]);
-	assert_int_equal(rw_cidr_merge(v, &n), 4);
+	assert_int_equal(rw_cidrset_merge(v, &n), 4);
 	assert_int_equal(n, 4);
 	fmt_is(&v[0], "198.51.100.0/24");
 	fmt_is(&v[1], "198.51.101.0/24"); /* adjacent: kept apart */
@@ -181,16 +182,16 @@ static void test_merge(void **state)
 
 	struct rw_cidr one[] = { cidr("192.0.2.0/24") };
 	n = 1;
-	assert_int_equal(rw_cidr_merge(one, &n), 0);
+	assert_int_equal(rw_cidrset_merge(one, &n), 0);
 	assert_int_equal(n, 1);
 	n = 0;
-	assert_int_equal(rw_cidr_merge(one, &n), 0);
+	assert_int_equal(rw_cidrset_merge(one, &n), 0);
 
 	/* a narrow prefix sorting before a wide one at the same start */
 	struct rw_cidr w[] = { cidr("10.0.0.0/16"), cidr("10.0.0.0/8"), cidr("10.255.0.0/16"),
 			       cidr("11.0.0.0/8") };
 	n = 4;
-	assert_int_equal(rw_cidr_merge(w, &n), 2);
+	assert_int_equal(rw_cidrset_merge(w, &n), 2);
 	assert_int_equal(n, 2);
 	fmt_is(&w[0], "10.0.0.0/8");
 	fmt_is(&w[1], "11.0.0.0/8");

@@ -4,7 +4,7 @@
  * space), insert/remove sequences that must keep the set sorted and
  * disjoint, the peer index against a scan of the peers, and the callers
  * built on it (rw_decide_peer_of, rw_who_resolve_ix,
- * rw_state_peer_overlap_ix, rw_state_outcome, rw_cidr_merge's order).
+ * rw_state_peer_overlap_ix, rw_state_outcome, rw_cidrset_merge's order).
  * Random but reproducible: a fixed seed per test (printed on failure
  * through the round number in the assertion's context). */
 #include <stdarg.h>
@@ -295,14 +295,14 @@ static void test_order(void **state)
 	assert_true(rw_cidrset_cmp(&c, &d) < 0);
 	assert_true(rw_cidrset_cmp(&d, &e) < 0);
 	assert_int_equal(rw_cidrset_cmp(&d, &d), 0);
-	/* the loader's order: rw_cidr_merge's output is a view */
+	/* the loader's order: rw_cidrset_merge's output is a view */
 	rng_seed(1);
 	struct rw_cidr v[300];
 	for (int round = 0; round < 50; round++) {
 		size_t n = 1 + rnd_below(300);
 		for (size_t i = 0; i < n; i++)
 			v[i] = rnd_cidr();
-		rw_cidr_merge(v, &n);
+		rw_cidrset_merge(v, &n);
 		ref_assert_view(v, n);
 	}
 	/* a bad family sorts after both, and the order stays total */

@@ -38,6 +38,7 @@
 #include <libnftnl/udata.h>
 
 #include "rules/rw_cidr.h"
+#include "rules/rw_cidrset.h"
 #include "rules/rw_nft.h"
 #include "rules/rw_nft_int.h"
 
@@ -93,7 +94,7 @@ static void tp_net(struct tpol *t, const char *name, const char *c0, const char 
 	for (int k = 0; k < 3; k++)
 		if (v[k])
 			assert_int_equal(rw_cidr_parse(v[k], &n->cidrs[n->n_cidrs++], 0), 0);
-	rw_cidr_merge(n->cidrs, &n->n_cidrs);
+	rw_cidrset_merge(n->cidrs, &n->n_cidrs);
 }
 
 static void tp_listener(struct tpol *t, const char *name, const char *addr, uint16_t port,
