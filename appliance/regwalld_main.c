@@ -79,7 +79,7 @@ static int act_check(const char *path, int dump)
 	struct rw_diag diag;
 	rw_diag_init(&diag);
 	struct rw_nft_compiled *c = NULL;
-	int r = rw_daemon_check_tls(&p, &diag);
+	int r = rw_daemon_check_tls(&p, NULL, &diag);
 	if (!r)
 		r = rw_nft_compile(&p, &c, &diag);
 	if (!r && dump)

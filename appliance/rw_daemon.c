@@ -335,10 +335,21 @@ static int rw_daemon_check_names(const struct rw_policy *p, const struct rw_list
 	return bad;
 }
 
-int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
+int rw_daemon_check_tls(const struct rw_policy *p, struct rw_pem_set *pem_out,
+			struct rw_diag *diag)
 {
 	int bad = 0;
 	char err[256];
+	/* The files as the workers will get them (rw_pem: one read, capped),
+	 * and every context built from those bytes exactly as a worker builds
+	 * it: what passes here is what the workers load. */
+	struct rw_pem_set pem = { 0 };
+	int pr = rw_pem_set_read(&pem, p, err, sizeof(err));
+	if (pr) {
+		rw_diag_err(diag, p->source_file, 0, "%s", err[0] ? err : rw_strerror(pr));
+		rw_pem_set_free(&pem);
+		return RW_ECONFIG;
+	}
 	for (size_t i = 0; i < p->n_listeners; i++) {
 		const struct rw_listener *l = &p->listeners[i];
 		/* the endpoints of one listener share its TLS settings */
@@ -349,7 +360,7 @@ int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 			.n_names = l->n_server_names ? l->n_server_names : p->registry.n_server_names,
 		};
 		SSL_CTX *ctx = NULL;
-		if (rw_tlsctx_server_new(l, &sni, NULL, NULL, &ctx, err, sizeof(err))) {
+		if (rw_tlsctx_server_new(l, &sni, NULL, &pem, &ctx, err, sizeof(err))) {
 			/* rw_tlsctx names the setting first ("key ...", "cert ..."):
 			 * point at that setting's line, not the listener's */
 			int line = l->line;
@@ -369,12 +380,16 @@ int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag)
 	}
 	if (p->registry.upstream_tls) {
 		SSL_CTX *ctx = NULL;
-		if (rw_tlsctx_client_new(p->registry.upstream_ca, NULL, &ctx, err, sizeof(err))) {
+		if (rw_tlsctx_client_new(p->registry.upstream_ca, &pem, &ctx, err, sizeof(err))) {
 			rw_diag_err(diag, p->source_file, 0, "registry.upstream_ca: %s", err);
 			bad = 1;
 		}
 		SSL_CTX_free(ctx);
 	}
+	if (!bad && pem_out)
+		*pem_out = pem;
+	else
+		rw_pem_set_free(&pem);
 	return bad ? RW_ECONFIG : 0;
 }
 
@@ -384,12 +399,16 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	int r = rw_config_load_file(d->config_path, &np, diag);
 	if (r)
 		return r;
-	r = rw_daemon_check_tls(&np, diag);
+	/* the TLS files, read once: checked here and, if the load goes
+	 * through, handed to the next worker generation */
+	struct rw_pem_set pem = { 0 };
+	r = rw_daemon_check_tls(&np, d->workers ? &pem : NULL, diag);
 	/* before the workers fork (they inherit it): enough descriptors for
 	 * the policy's max_connections, or a refusal with the numbers */
 	if (!r && d->workers)
 		r = rw_rlimit_fit(&np, diag);
 	if (r) {
+		rw_pem_set_free(&pem);
 		rw_policy_free(&np);
 		return r;
 	}
@@ -398,6 +417,7 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 		size_t n;
 		r = rw_state_load(np.state_file, &v, &n, diag);
 		if (r) {
+			rw_pem_set_free(&pem);
 			rw_policy_free(&np);
 			return r;
 		}
@@ -420,6 +440,9 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	 * table and the running workers untouched. */
 	if (!r && d->workers)
 		r = rw_workers_prepare(d->workers, &np, diag);
+	if (!r && d->workers)
+		rw_workers_next_pem(d->workers, &pem); /* taken: freed with the prepare */
+	rw_pem_set_free(&pem);
 	if (!r && !d->nft)
 		r = rw_nft_open(&d->nft, diag);
 	/* Bans live only in the kernel set, which the table replace recreates:

@@ -75,7 +75,10 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag);
  * listeners' certificate, key, client CA and CRL; the upstream CA), so a
  * bad file is refused before anything is applied instead of taking the
  * data path down. Each problem goes into diag as FILE:LINE. */
-int rw_daemon_check_tls(const struct rw_policy *p, struct rw_diag *diag);
+/* pem_out (may be NULL): the TLS files' bytes the check used, for the
+ * workers (rw_workers_next_pem); set only when the check passed. */
+int rw_daemon_check_tls(const struct rw_policy *p, struct rw_pem_set *pem_out,
+			struct rw_diag *diag);
 
 /* Reload (SIGHUP or "reload"): load_apply, then a new generation of
  * workers on the new policy. Counts successes and failures. */

@@ -140,7 +140,8 @@ int rw_sandbox_enter(const struct rw_sandbox_user *u, char *err, size_t errlen)
 		/* the kernel clears the parent-death signal when the uid
 		 * changes: set it again, and check the parent did not die in
 		 * between (an orphan would serve an old policy) */
-		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1) {
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 ||
+		    (u->parent_pid > 0 && getppid() != u->parent_pid)) {
 			snprintf(err, errlen, "parent gone or PR_SET_PDEATHSIG failed");
 			return RW_EIO;
 		}

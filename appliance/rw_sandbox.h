@@ -36,6 +36,10 @@ struct rw_sandbox_user {
 	unsigned uid, gid;
 	char name[64];
 	bool valid;
+	/* the worker's parent as it was when the worker started (0: not
+	 * checked): after the uid change the parent-death signal is set again
+	 * and the parent must still be this process */
+	int parent_pid;
 };
 int rw_sandbox_user_lookup(const char *name, struct rw_sandbox_user *out, char *err, size_t errlen);
 

@@ -199,6 +199,9 @@ static void rw_worker_devnull(int target)
 
 int rw_worker_main(int chan)
 {
+	/* the parent-death signal, set before the exec, covers us from here:
+	 * this is the parent the sandbox checks again after the uid change */
+	pid_t parent = getppid();
 	signal(SIGPIPE, SIG_IGN);
 	struct rw_worker_start s = { 0 };
 	char why[512] = "";
@@ -206,7 +209,7 @@ int rw_worker_main(int chan)
 	if (r) {
 		rw_worker_say(chan, 0, why);
 		rw_worker_start_free(&s);
-		return RW_WORKER_EXIT_FATAL;
+		return RW_WORKER_EXIT_BOOT;
 	}
 	struct rw_boot *b = &s.boot;
 	struct rw_fwd_opts o;
@@ -250,7 +253,8 @@ int rw_worker_main(int chan)
 	 * to say goes over the channel (LOG) */
 	if (!r)
 		rw_worker_devnull(STDERR_FILENO);
-	struct rw_sandbox_user u = { .uid = b->uid, .gid = b->gid, .valid = b->user_valid };
+	struct rw_sandbox_user u = { .uid = b->uid, .gid = b->gid, .valid = b->user_valid,
+				     .parent_pid = (int)parent };
 	snprintf(u.name, sizeof(u.name), "%s", b->user);
 	if (!r && rw_sandbox_enter(&u, why, sizeof(why))) {
 		rw_fwd_worker_free(w);

@@ -21,6 +21,10 @@ enum {
 	/* a live change it could not apply (it said why on the channel):
 	 * restarted like a crashed worker, on the current policy */
 	RW_WORKER_EXIT_LIVE = 5,
+	/* could not become a worker (exec failed, no or a bad boot message
+	 * from the parent): restarted with backoff like a crash, since
+	 * nothing says a second try fails too */
+	RW_WORKER_EXIT_BOOT = 6,
 };
 
 #define RW_WORKER_CHAN_FD 3

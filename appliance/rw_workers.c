@@ -200,8 +200,18 @@ int rw_workers_prepare(struct rw_workers *ws, const struct rw_policy *p, struct 
 	return 0;
 }
 
+void rw_workers_next_pem(struct rw_workers *ws, struct rw_pem_set *pem)
+{
+	rw_pem_set_free(&ws->next_pem);
+	ws->next_pem = *pem;
+	ws->have_next_pem = true;
+	*pem = (struct rw_pem_set){ 0 };
+}
+
 void rw_workers_prepare_cancel(struct rw_workers *ws)
 {
+	rw_pem_set_free(&ws->next_pem);
+	ws->have_next_pem = false;
 	if (!ws->have_next)
 		return;
 	rw_workers_lset_free(&ws->next, &ws->cur);
@@ -217,7 +227,7 @@ void rw_workers_prepare_cancel(struct rw_workers *ws)
  * address space: nothing of the parent's memory comes along) or, in a
  * program that is not regwalld (tests), runs the worker here. Either way
  * it gets everything else on the channel (rw_worker_main.h). */
-static void rw_workers_child(struct rw_workers *ws, int chan)
+static void rw_workers_child(struct rw_workers *ws, int chan, pid_t parent)
 {
 	/* The parent blocked these for its signalfd; a worker must die on
 	 * SIGTERM like any process. */
@@ -227,13 +237,15 @@ static void rw_workers_child(struct rw_workers *ws, int chan)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
-		_exit(RW_WORKER_EXIT_OK); /* the parent is already gone */
+	/* the parent died before the line above: not "ppid == 1" (regwalld
+	 * may be PID 1 in a container, or have a subreaper above it) */
+	if (getppid() != parent)
+		_exit(RW_WORKER_EXIT_OK);
 	if (chan != RW_WORKER_CHAN_FD) {
 		if (dup2(chan, RW_WORKER_CHAN_FD) != RW_WORKER_CHAN_FD)
-			_exit(RW_WORKER_EXIT_FATAL);
+			_exit(RW_WORKER_EXIT_BOOT);
 	} else if (fcntl(chan, F_SETFD, 0) != 0) {
-		_exit(RW_WORKER_EXIT_FATAL);
+		_exit(RW_WORKER_EXIT_BOOT);
 	}
 	if (close_range(RW_WORKER_CHAN_FD + 1, ~0U, 0) != 0) {
 		/* kernels before 5.9: close one by one */
@@ -258,7 +270,7 @@ static void rw_workers_child(struct rw_workers *ws, int chan)
 		if (n > 0)
 			(void)rw_chan_send(RW_WORKER_CHAN_FD, RW_CHAN_LOG, 0, msg,
 					   (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
-		_exit(RW_WORKER_EXIT_FATAL);
+		_exit(RW_WORKER_EXIT_BOOT);
 	}
 	fflush(stdout);
 	_exit(rw_worker_main(RW_WORKER_CHAN_FD));
@@ -307,8 +319,28 @@ static int rw_workers_bundle(struct rw_workers *ws, unsigned i, uint64_t *len, s
 	return fd;
 }
 
-/* BOOT and the slot's listening sockets to a new worker. The channel is
- * new and empty: these few small messages fit its buffer. */
+/* One boot message; when the channel is full (a policy with hundreds of
+ * listeners fills the socket buffer before the worker reads) wait until
+ * the worker drains it, for at most RW_WORKER_BOOT_MS overall. */
+static int rw_workers_send_wait(int chan, uint16_t type, uint32_t gen, const void *body,
+				size_t len, const int *fds, size_t n_fds, long long deadline)
+{
+	for (;;) {
+		int rc = rw_chan_send_fds(chan, type, gen, body, len, fds, n_fds);
+		if (rc != RW_EINCOMPLETE)
+			return rc;
+		long long left = deadline - rw_workers_now_ms();
+		if (left <= 0)
+			return RW_ETIMEDOUT;
+		struct pollfd pf = { .fd = chan, .events = POLLOUT };
+		if (poll(&pf, 1, (int)left) < 0 && errno != EINTR)
+			return RW_EIO;
+		if (pf.revents & (POLLERR | POLLHUP))
+			return RW_EIO;
+	}
+}
+
+/* BOOT and the slot's listening sockets to a new worker. */
 static int rw_workers_send_boot(struct rw_workers *ws, unsigned i, int chan, struct rw_diag *diag)
 {
 	uint64_t len = 0;
@@ -319,16 +351,17 @@ static int rw_workers_send_boot(struct rw_workers *ws, unsigned i, int chan, str
 	struct rw_chan_boot bm = { .bundle_len = len, .n_listen = (uint32_t)n_lis,
 				   .has_limit = ws->limit_fd >= 0 };
 	int fds[2] = { bfd, ws->limit_fd };
-	int rc = rw_chan_send_fds(chan, RW_CHAN_BOOT, ws->generation, &bm, sizeof(bm), fds,
-				  bm.has_limit ? 2 : 1);
+	long long deadline = rw_workers_now_ms() + RW_WORKER_BOOT_MS;
+	int rc = rw_workers_send_wait(chan, RW_CHAN_BOOT, ws->generation, &bm, sizeof(bm), fds,
+				      bm.has_limit ? 2 : 1, deadline);
 	close(bfd);
 	for (size_t j = 0; !rc && j < n_lis; j++) {
 		struct rw_chan_listen lm = { .index = (uint32_t)j };
 		int lfd = ws->cur.v[j].fd[i];
 		/* without a socket (none open for this slot) the worker opens
 		 * its own, as rw_fwd_opts.listen_fds -1 says */
-		rc = rw_chan_send_fds(chan, RW_CHAN_LISTEN, ws->generation, &lm, sizeof(lm), &lfd,
-				      lfd >= 0 ? 1 : 0);
+		rc = rw_workers_send_wait(chan, RW_CHAN_LISTEN, ws->generation, &lm, sizeof(lm),
+					  &lfd, lfd >= 0 ? 1 : 0, deadline);
 	}
 	if (rc)
 		rw_diag_err(diag, NULL, 0, "worker slot %u: cannot send its boot messages: %s", i,
@@ -456,6 +489,7 @@ static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *d
 	}
 	fflush(stdout);
 	fflush(stderr);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(p[0]);
@@ -465,7 +499,7 @@ static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *d
 	}
 	if (pid == 0) {
 		close(p[1]);
-		rw_workers_child(ws, p[0]);
+		rw_workers_child(ws, p[0], parent);
 	}
 	close(p[0]);
 	(void)fcntl(p[1], F_SETFL, O_NONBLOCK);
@@ -638,12 +672,10 @@ static void rw_workers_restart(struct rw_workers *ws, unsigned i, long long now)
 			s->sockets_dropped = false;
 	}
 	if (!r) {
-		/* The restarted worker loads the TLS files as they are now (a
-		 * CRL replaced on disk since the generation started): new
-		 * ticket keys, so it resumes no session verified against the
-		 * old files. */
-		if (ws->tickets)
-			ws->tickets = rw_workers_new_secret(ws);
+		/* The restarted worker gets its generation's bytes (the TLS
+		 * files as read at the start or reload) and its ticket secret:
+		 * it verifies exactly as its siblings, so sessions resume
+		 * across them. */
 		r = rw_workers_spawn(ws, i, &diag);
 	}
 	rw_diag_print(&diag, stderr);
@@ -716,16 +748,25 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
 		if (r)
 			return r;
 	}
-	/* This generation's TLS files, read once here (as root): its workers,
-	 * also those restarted later, get these bytes, so a file being
-	 * rotated later does not break a crash restart. */
+	/* This generation's TLS files, read once (as root): its workers, also
+	 * those restarted later, get these bytes, so a file being rotated
+	 * later does not break a crash restart. The daemon read and checked
+	 * them before it applied the policy (rw_workers_next_pem), so nothing
+	 * here can fail after the policy changed; other callers (tests)
+	 * have them read now. */
 	struct rw_pem_set pem = { 0 };
-	char perr[256] = "";
-	int pr = rw_pem_set_read(&pem, p, perr, sizeof(perr));
-	if (pr) {
-		rw_pem_set_free(&pem);
-		rw_diag_err(diag, NULL, 0, "%s", perr[0] ? perr : rw_strerror(pr));
-		return pr;
+	if (ws->have_next_pem) {
+		pem = ws->next_pem;
+		ws->next_pem = (struct rw_pem_set){ 0 };
+		ws->have_next_pem = false;
+	} else {
+		char perr[256] = "";
+		int pr = rw_pem_set_read(&pem, p, perr, sizeof(perr));
+		if (pr) {
+			rw_pem_set_free(&pem);
+			rw_diag_err(diag, NULL, 0, "%s", perr[0] ? perr : rw_strerror(pr));
+			return pr;
+		}
 	}
 	rw_pem_set_free(&ws->pem);
 	ws->pem = pem;
@@ -939,7 +980,10 @@ static void rw_workers_exited(struct rw_workers *ws, pid_t pid, int status)
 			rw_workers_lset_drop_slot(&ws->cur, i);
 			return;
 		}
-		if (code == RW_WORKER_EXIT_LIVE) {
+		if (code == RW_WORKER_EXIT_BOOT) {
+			fprintf(stderr, "regwalld: worker %d could not boot (see its message "
+					"above); restarting slot %u\n", (int)pid, i);
+		} else if (code == RW_WORKER_EXIT_LIVE) {
 			ws->live_restarts++;
 			fprintf(stderr, "regwalld: worker %d could not apply a live change; "
 					"restarting slot %u on the current policy\n", (int)pid, i);

@@ -99,6 +99,8 @@ struct rw_workers {
 	struct rw_limit *limit; /* shared push buckets, created once */
 	int limit_fd;           /* its memfd, sent to each new worker */
 	struct rw_pem_set pem;  /* the current generation's TLS files (rw_workers_start) */
+	struct rw_pem_set next_pem; /* read and checked for the next start */
+	bool have_next_pem;
 	/* When set (regwalld: "/proc/self/exe"), a new worker exec's this
 	 * program as `regwalld --worker`; NULL runs the worker in the forked
 	 * child (test programs). */
@@ -146,6 +148,10 @@ void rw_workers_fini(struct rw_workers *ws); /* stops the workers, closes the so
 int rw_workers_prepare(struct rw_workers *ws, const struct rw_policy *p, struct rw_diag *diag);
 /* Give up a prepared set (the apply that was to follow failed): sockets
  * it opened are closed, so no new socket waits with nobody accepting. */
+/* The TLS files' bytes for the next rw_workers_start, read and checked
+ * before the policy is applied (rw_daemon_check_tls); taken over (*pem
+ * emptied), dropped by rw_workers_prepare_cancel. */
+void rw_workers_next_pem(struct rw_workers *ws, struct rw_pem_set *pem);
 void rw_workers_prepare_cancel(struct rw_workers *ws);
 
 /* (Re)start all workers for policy p: the prepared sockets if they are

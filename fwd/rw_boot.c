@@ -82,9 +82,16 @@ int rw_boot_pack(const struct rw_boot *b, uint8_t **out, size_t *len)
 	rw_boot_u32(&w, (uint32_t)pol_len);
 	rw_boot_put(&w, pol, pol_len);
 	free(pol);
-	rw_boot_u32(&w, (uint32_t)b->pem.n);
+	/* files the parent could not read are not sent: the worker reports
+	 * them missing (the parent's check refused the config anyway) */
+	uint32_t n_files = 0;
+	for (size_t i = 0; i < b->pem.n; i++)
+		n_files += b->pem.v[i].data != NULL;
+	rw_boot_u32(&w, n_files);
 	for (size_t i = 0; i < b->pem.n; i++) {
 		const struct rw_pem_file *f = &b->pem.v[i];
+		if (!f->data)
+			continue;
 		size_t pl = strlen(f->path);
 		if (pl == 0 || pl > UINT16_MAX || f->len > RW_PEM_FILE_MAX)
 			w.err = w.err ? w.err : RW_ETOOBIG;

@@ -14,9 +14,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -46,10 +48,10 @@ struct rw_limit_slot {
 	struct rw_limit_bucket bytes;
 };
 
-struct rw_limit {
+struct rw_limit_shm {
 	pthread_mutex_t mu;
-	size_t map_len;
-	size_t mask; /* slots - 1 */
+	size_t map_len; /* as made; a process uses its own copy (struct rw_limit) */
+	size_t mask; /* slots - 1; likewise */
 	uint64_t overflow_uses;
 	uint64_t lock_recoveries;
 	/* The rates of the newest worker generation (rw_limit_set_policy):
@@ -59,6 +61,17 @@ struct rw_limit {
 	struct rw_policy_opts opts;
 	struct rw_limit_slot overflow;
 	struct rw_limit_slot slot[];
+};
+
+/* A process's handle: the shared table and its geometry as this process
+ * mapped it. The length and mask in the shared page are writable by every
+ * worker; indexing and unmapping use these private copies, so a worker
+ * that scribbles on the page cannot make another process index or unmap
+ * outside its mapping. */
+struct rw_limit {
+	struct rw_limit_shm *s;
+	size_t len;
+	size_t mask;
 };
 
 struct rw_limit_rate {
@@ -162,13 +175,13 @@ static struct rw_limit_slot *slot_find(struct rw_limit *l, const char *who,
 {
 	size_t n = strnlen(who, RW_LIMIT_NAME_MAX);
 	if (n >= RW_LIMIT_NAME_MAX) {
-		l->overflow_uses++;
-		return &l->overflow;
+		l->s->overflow_uses++;
+		return &l->s->overflow;
 	}
 	uint64_t h = name_hash(who);
 	struct rw_limit_slot *free_slot = NULL;
 	for (size_t i = 0; i < RW_LIMIT_PROBE && i <= l->mask; i++) {
-		struct rw_limit_slot *s = &l->slot[(h + i) & l->mask];
+		struct rw_limit_slot *s = &l->s->slot[(h + i) & l->mask];
 		if (!s->used) {
 			if (!free_slot)
 				free_slot = s;
@@ -180,14 +193,29 @@ static struct rw_limit_slot *slot_find(struct rw_limit *l, const char *who,
 			free_slot = s;
 	}
 	if (!free_slot) {
-		l->overflow_uses++;
-		return &l->overflow;
+		l->s->overflow_uses++;
+		return &l->s->overflow;
 	}
 	memset(free_slot, 0, sizeof(*free_slot));
 	free_slot->used = 1;
 	free_slot->hash = h;
 	memcpy(free_slot->name, who, n + 1);
 	return free_slot;
+}
+
+/* A handle for the mapping m of len bytes with n slots. */
+static int rw_limit_handle(void *m, size_t len, size_t n, struct rw_limit **out)
+{
+	struct rw_limit *l = malloc(sizeof(*l));
+	if (!l) {
+		munmap(m, len);
+		return RW_ENOMEM;
+	}
+	l->s = m;
+	l->len = len;
+	l->mask = n - 1;
+	*out = l;
+	return 0;
 }
 
 /* Map the table: anonymous shared memory (fd < 0), or the memfd fd sized
@@ -200,16 +228,16 @@ static int rw_limit_map(struct rw_limit **out, size_t slots, int fd)
 	size_t n = 1;
 	while (n < slots)
 		n <<= 1;
-	size_t len = sizeof(struct rw_limit) + n * sizeof(struct rw_limit_slot);
+	size_t len = sizeof(struct rw_limit_shm) + n * sizeof(struct rw_limit_slot);
 	if (fd >= 0 && ftruncate(fd, (off_t)len) != 0)
 		return RW_EIO;
 	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		       fd >= 0 ? MAP_SHARED : MAP_SHARED | MAP_ANONYMOUS, fd, 0);
 	if (m == MAP_FAILED)
 		return RW_ENOMEM;
-	struct rw_limit *l = m; /* zero-filled by mmap / ftruncate */
-	l->map_len = len;
-	l->mask = n - 1;
+	struct rw_limit_shm *sh = m; /* zero-filled by mmap / ftruncate */
+	sh->map_len = len;
+	sh->mask = n - 1;
 
 	pthread_mutexattr_t a;
 	if (pthread_mutexattr_init(&a) != 0) {
@@ -220,14 +248,13 @@ static int rw_limit_map(struct rw_limit **out, size_t slots, int fd)
 	if (r == 0)
 		r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	if (r == 0)
-		r = pthread_mutex_init(&l->mu, &a);
+		r = pthread_mutex_init(&sh->mu, &a);
 	pthread_mutexattr_destroy(&a);
 	if (r != 0) {
 		munmap(m, len);
 		return RW_EIO;
 	}
-	*out = l;
-	return 0;
+	return rw_limit_handle(m, len, n, out);
 }
 
 int rw_limit_create(struct rw_limit **out, size_t slots)
@@ -263,41 +290,47 @@ int rw_limit_attach(int fd, struct rw_limit **out)
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		return RW_EINVAL;
 	size_t len = (size_t)st.st_size;
-	if (len < sizeof(struct rw_limit) ||
-	    (len - sizeof(struct rw_limit)) % sizeof(struct rw_limit_slot) != 0)
+	if (len < sizeof(struct rw_limit_shm) ||
+	    (len - sizeof(struct rw_limit_shm)) % sizeof(struct rw_limit_slot) != 0)
 		return RW_EINVAL;
-	size_t n = (len - sizeof(struct rw_limit)) / sizeof(struct rw_limit_slot);
+	size_t n = (len - sizeof(struct rw_limit_shm)) / sizeof(struct rw_limit_slot);
 	if (n == 0 || n > RW_LIMIT_SLOTS_MAX || (n & (n - 1)) != 0)
 		return RW_EINVAL;
 	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		return RW_ENOMEM;
-	struct rw_limit *l = m;
-	/* the table must describe the mapping it is in: its slot mask and
-	 * length index only inside it */
-	if (l->map_len != len || l->mask != n - 1) {
-		munmap(m, len);
-		return RW_EINVAL;
-	}
-	*out = l;
-	return 0;
+	/* the geometry comes from the descriptor's size alone, never from
+	 * the shared page */
+	return rw_limit_handle(m, len, n, out);
 }
 
 void rw_limit_destroy(struct rw_limit *l)
 {
-	if (l)
-		munmap(l, l->map_len);
+	if (!l)
+		return;
+	munmap(l->s, l->len);
+	free(l);
 }
+
+/* Bounded: a process that holds the shared lock and stops (a stuck or
+ * compromised worker) must not stall the parent's loop (reload, status)
+ * or the other workers for longer than this; they then fail closed. */
+#define RW_LIMIT_LOCK_MS 200
 
 int rw_limit_lock(struct rw_limit *l)
 {
-	int r = pthread_mutex_lock(&l->mu);
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_nsec += (long)RW_LIMIT_LOCK_MS * 1000000L;
+	dl.tv_sec += dl.tv_nsec / 1000000000L;
+	dl.tv_nsec %= 1000000000L;
+	int r = pthread_mutex_timedlock(&l->s->mu, &dl);
 	if (r == EOWNERDEAD) {
 		/* The dead holder's update may be half done; buckets are
 		 * clamped on every read, so carrying on is safe. */
-		if (pthread_mutex_consistent(&l->mu) != 0)
+		if (pthread_mutex_consistent(&l->s->mu) != 0)
 			return RW_EIO;
-		l->lock_recoveries++;
+		l->s->lock_recoveries++;
 		return 0;
 	}
 	return r == 0 ? 0 : RW_EIO;
@@ -305,7 +338,7 @@ int rw_limit_lock(struct rw_limit *l)
 
 void rw_limit_unlock(struct rw_limit *l)
 {
-	pthread_mutex_unlock(&l->mu);
+	pthread_mutex_unlock(&l->s->mu);
 }
 
 int rw_limit_set_policy(struct rw_limit *l, const struct rw_policy_opts *o)
@@ -314,8 +347,8 @@ int rw_limit_set_policy(struct rw_limit *l, const struct rw_policy_opts *o)
 		return RW_EINVAL;
 	if (rw_limit_lock(l) != 0)
 		return RW_EIO;
-	l->opts = *o;
-	l->have_opts = 1;
+	l->s->opts = *o;
+	l->s->have_opts = 1;
 	rw_limit_unlock(l);
 	return 0;
 }
@@ -328,8 +361,8 @@ int rw_limit_op(struct rw_limit *l, const char *who, uint64_t now_ms,
 	*retry_after_ms = 0;
 	if (rw_limit_lock(l) != 0)
 		return RW_EIO;
-	if (l->have_opts)
-		o = &l->opts;
+	if (l->s->have_opts)
+		o = &l->s->opts;
 	struct rw_limit_rate r = ops_rate(o);
 	if (!r.per_ms) {
 		rw_limit_unlock(l);
@@ -364,8 +397,8 @@ uint64_t rw_limit_bytes(struct rw_limit *l, const char *who, uint64_t now_ms, si
 		*wait_ms = 1000;
 		return 0;
 	}
-	if (l->have_opts)
-		o = &l->opts;
+	if (l->s->have_opts)
+		o = &l->s->opts;
 	struct rw_limit_rate r = bytes_rate(o);
 	if (!r.per_ms) {
 		rw_limit_unlock(l);
@@ -400,12 +433,12 @@ int rw_limit_stats(struct rw_limit *l, struct rw_limit_stats *out)
 		return RW_EINVAL;
 	if (rw_limit_lock(l) != 0)
 		return RW_EIO;
-	out->overflow_uses = l->overflow_uses;
-	out->lock_recoveries = l->lock_recoveries;
+	out->overflow_uses = l->s->overflow_uses;
+	out->lock_recoveries = l->s->lock_recoveries;
 	out->slots = l->mask + 1;
 	out->slots_used = 0;
 	for (size_t i = 0; i <= l->mask; i++)
-		out->slots_used += l->slot[i].used;
+		out->slots_used += l->s->slot[i].used;
 	rw_limit_unlock(l);
 	return 0;
 }

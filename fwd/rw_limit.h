@@ -2,8 +2,9 @@
  *
  * Two token buckets per identity name (rw_who.name: "ci-bot", "peer:alice",
  * "net:office", "anonymous"): push operations per minute and upload bytes
- * per second (policy.opts). The table lives in one MAP_SHARED|MAP_ANONYMOUS
- * region that the parent creates before it forks the workers, so a client
+ * per second (policy.opts). The table lives in one shared mapping of a
+ * sealed memfd the parent creates and sends to every worker (or, for
+ * tests, an anonymous shared region inherited across fork), so a client
  * spreading its pushes over several connections (and so several workers
  * under SO_REUSEPORT) still draws from one budget.
  *

@@ -35,6 +35,7 @@ int rw_pem_set_add(struct rw_pem_set *s, const char *path, const uint8_t *data, 
 	f->path = strdup(path);
 	f->data = malloc(len ? len : 1);
 	f->len = len;
+	f->err = 0;
 	if (!f->path || !f->data) {
 		free(f->path);
 		free(f->data);
@@ -46,21 +47,48 @@ int rw_pem_set_add(struct rw_pem_set *s, const char *path, const uint8_t *data, 
 	return 0;
 }
 
-/* One file, whole, bounded. A file that cannot be read is not an error
- * here: the worker's TLS setup reports it with the same words the
- * parent's config check uses ("cert PATH: ..."), so it is left out. */
+/* An entry for a file that could not be read: its errno, no data. */
+static int rw_pem_add_failed(struct rw_pem_set *s, const char *key, int err)
+{
+	int rc = rw_pem_set_add(s, key, NULL, 0);
+	if (rc)
+		return rc;
+	struct rw_pem_file *f = &s->v[s->n - 1];
+	free(f->data);
+	f->data = NULL;
+	f->err = err ? err : EIO;
+	return 0;
+}
+
+/* Grow a buffer that may hold key bytes: the old one is wiped, not left
+ * behind by realloc. */
+static uint8_t *rw_pem_grow(uint8_t *buf, size_t used, size_t cap)
+{
+	uint8_t *nb = malloc(cap);
+	if (nb && used)
+		memcpy(nb, buf, used);
+	if (buf) {
+		OPENSSL_cleanse(buf, used);
+		free(buf);
+	}
+	return nb;
+}
+
+/* One file, whole, bounded (a file that grows while read stops at the
+ * cap too). Opened non-blocking: a FIFO at a configured path must not
+ * hang the parent. */
 static int rw_pem_read_one(struct rw_pem_set *s, const char *key, const char *path, char *err,
 			   size_t errlen)
 {
 	if (!path || rw_pem_set_find(s, key))
 		return 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
-		return 0;
+		return rw_pem_add_failed(s, key, errno);
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return 0;
+		return rw_pem_add_failed(s, key, EINVAL);
 	}
 	if ((uint64_t)st.st_size > RW_PEM_FILE_MAX) {
 		close(fd);
@@ -68,46 +96,45 @@ static int rw_pem_read_one(struct rw_pem_set *s, const char *key, const char *pa
 		return RW_ETOOBIG;
 	}
 	size_t cap = (size_t)st.st_size + 1, n = 0;
-	uint8_t *buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return RW_ENOMEM;
-	}
-	/* read to EOF (the file may change size under us: a rotation) */
-	for (;;) {
+	uint8_t *buf = rw_pem_grow(NULL, 0, cap);
+	int rc = buf ? 0 : RW_ENOMEM;
+	while (!rc) {
 		if (n == cap) {
 			if (cap > RW_PEM_FILE_MAX) {
-				free(buf);
-				close(fd);
 				snprintf(err, errlen, "%s: larger than %u MiB", path,
 					 RW_PEM_FILE_MAX >> 20);
-				return RW_ETOOBIG;
+				rc = RW_ETOOBIG;
+				break;
 			}
-			uint8_t *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				close(fd);
-				return RW_ENOMEM;
+			buf = rw_pem_grow(buf, n, cap * 2);
+			if (!buf) {
+				rc = RW_ENOMEM;
+				break;
 			}
-			buf = nb;
 			cap *= 2;
 		}
 		ssize_t r = read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
+			int e = errno;
+			OPENSSL_cleanse(buf, n);
 			free(buf);
 			close(fd);
-			return 0; /* unreadable: reported by the TLS setup */
+			return rw_pem_add_failed(s, key, e);
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
 	}
 	close(fd);
-	int rc = rw_pem_set_add(s, key, buf, n);
-	free(buf);
-	if (rc == RW_ETOOBIG)
+	if (!rc)
+		rc = rw_pem_set_add(s, key, buf, n);
+	if (buf) {
+		OPENSSL_cleanse(buf, n);
+		free(buf);
+	}
+	if (rc == RW_ETOOBIG && !err[0])
 		snprintf(err, errlen, "%s: too many TLS files", path);
 	return rc;
 }
@@ -115,6 +142,8 @@ static int rw_pem_read_one(struct rw_pem_set *s, const char *key, const char *pa
 int rw_pem_set_read(struct rw_pem_set *s, const struct rw_policy *p, char *err, size_t errlen)
 {
 	int rc = 0;
+	if (err && errlen)
+		err[0] = '\0';
 	for (size_t i = 0; !rc && i < p->n_listeners; i++) {
 		const struct rw_listener *l = &p->listeners[i];
 		if (l->mode != RW_MODE_TERMINATE)
@@ -140,7 +169,7 @@ void rw_pem_set_free(struct rw_pem_set *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->v[i].path);
-		if (s->v[i].data)
+		if (s->v[i].data && s->v[i].len)
 			OPENSSL_cleanse(s->v[i].data, s->v[i].len); /* keys among them */
 		free(s->v[i].data);
 	}

@@ -20,8 +20,9 @@
 
 struct rw_pem_file {
 	char *path;
-	uint8_t *data;
+	uint8_t *data; /* NULL: the parent could not read it (err) */
 	size_t len;
+	int err;       /* errno of the failed open or read; 0 when read */
 };
 
 struct rw_pem_set {
@@ -30,7 +31,10 @@ struct rw_pem_set {
 };
 
 /* Reads every file the policy's listeners and registry name (each path
- * once). 0, or RW_EIO / RW_ETOOBIG / RW_ENOMEM with err naming the file. */
+ * once). A file that cannot be opened or read is kept as an entry without
+ * data and with its errno (the TLS setup reports it in its own words, as
+ * for a file it opened itself). 0, or RW_ETOOBIG / RW_ENOMEM with err
+ * naming the file. */
 int rw_pem_set_read(struct rw_pem_set *s, const struct rw_policy *p, char *err, size_t errlen);
 /* Adds one file's bytes (copied) under path; the boot bundle's parser
  * uses it. RW_EEXIST for a path already there. */

@@ -348,8 +348,9 @@ static BIO *rw_tlsctx_bio(const struct rw_pem_set *pem, const char *path)
 	if (!pem)
 		return BIO_new_file(path, "r");
 	const struct rw_pem_file *f = rw_pem_set_find(pem, path);
-	if (!f || f->len > INT_MAX) {
-		ERR_raise_data(ERR_LIB_SYS, ENOENT, "could not be read by regwalld");
+	if (!f || !f->data || f->len > INT_MAX) {
+		/* as BIO_new_file would say it: the errno of the parent's read */
+		ERR_raise_data(ERR_LIB_SYS, f && f->err ? f->err : ENOENT, "reading %s", path);
 		return NULL;
 	}
 	return BIO_new_mem_buf(f->data, (int)f->len);
@@ -416,6 +417,16 @@ static int rw_tlsctx_use_key(SSL_CTX *ctx, const struct rw_pem_set *pem, const c
 	return ok;
 }
 
+/* Each subject once in the CertificateRequest list, as
+ * SSL_load_client_CA_file does (a bundle may repeat a CA). */
+static int rw_tlsctx_has_name(STACK_OF(X509_NAME) *names, const X509_NAME *nm)
+{
+	for (int i = 0; i < sk_X509_NAME_num(names); i++)
+		if (X509_NAME_cmp(sk_X509_NAME_value(names, i), nm) == 0)
+			return 1;
+	return 0;
+}
+
 /* Every certificate and CRL of a PEM bundle into the store (as
  * X509_STORE_load_file does); with names, the certificates' subjects too
  * (the list a server sends in its CertificateRequest). The number of
@@ -436,7 +447,7 @@ static int rw_tlsctx_load_cas(X509_STORE *st, STACK_OF(X509_NAME) *names,
 		if (it->x509) {
 			ok = X509_STORE_add_cert(st, it->x509) == 1;
 			n++;
-			if (ok && names) {
+			if (ok && names && !rw_tlsctx_has_name(names, X509_get_subject_name(it->x509))) {
 				X509_NAME *nm = X509_NAME_dup(X509_get_subject_name(it->x509));
 				ok = nm && sk_X509_NAME_push(names, nm) > 0;
 				if (!ok)

@@ -103,10 +103,53 @@ mv "$pki/cert.pem.away" "$pki/cert.pem"
 lab_ctl reload >/dev/null || lab_fail "reload with the files back failed"
 [ "$(handshakes 2)" = 2 ] || lab_fail "no handshake after the reload"
 
+# A TLS file over the parent's 16 MiB cap: the reload is refused by the
+# check, before the policy is applied, so the running generation stays
+# whole (before, the parent applied the new policy and only then failed
+# to read the file, leaving workers and parent on different policies).
+gen() { lab_ctl -j status | jq .applies; }
+g0=$(gen)
+head -c $((17 << 20)) /dev/zero >"$pki/big.pem"
+sed -i "s#cert = \"$pki/cert.pem\"#cert = \"$pki/big.pem\"#" "$conf"
+if out=$(lab_ctl reload 2>&1); then
+	lab_fail "reload with a 17 MiB certificate file succeeded: $out"
+fi
+grep -q "big.pem: larger than 16 MiB" <<<"$out" || lab_fail "refusal does not say the file is too large: $out"
+[ "$(gen)" = "$g0" ] || lab_fail "generation moved from $g0 to $(gen) on a refused reload"
+[ "$(handshakes 2)" = 2 ] || lab_fail "no handshake after the refused reload"
+sed -i "s#cert = \"$pki/big.pem\"#cert = \"$pki/cert.pem\"#" "$conf"
+lab_log "a 17 MiB TLS file: reload refused before the apply, generation $g0 kept"
+
 # by hand, without the channel on fd 3
 if out=$(lab_exec gw "$BUILD/regwalld" --worker 2>&1 3<&-); then
 	lab_fail "regwalld --worker ran without a channel"
 fi
 grep -q "started by regwalld itself" <<<"$out" || lab_fail "regwalld --worker by hand: $out"
 lab_stop "$daemon" TERM
+
+# regwalld as PID 1 of its own PID namespace (a container without an
+# init) with 300 listener endpoints: every worker gets its 300 sockets
+# (more than one socket buffer of boot messages) and none mistakes "my
+# parent is PID 1" for "my parent died".
+many="$LAB_DIR/many.conf"
+ports=$(seq 20000 20299 | sed 's/.*/"0.0.0.0:&"/' | paste -sd, -)
+sed -e "s#listen = \"0.0.0.0:$LAB_PORT\";#listen = [ $ports ];#" \
+	-e 's#mode = "terminate";#mode = "passthrough";#' -e '/cert = /d' -e '/key = /d' \
+	-e "s#ctl.sock#ctl2.sock#" "$conf" >"$many"
+lab_bg gw unshare --pid --fork --kill-child "$BUILD/regwalld" -c "$many" -f --workers 2 \
+	2>"$LAB_DIR/many.log" >/dev/null
+ush=$LAB_LAST_PID
+ready() { grep -q "regwalld: ready" "$LAB_DIR/many.log"; }
+lab_wait_for 20 ready || lab_fail "regwalld as PID 1 with 300 endpoints not ready: $(tail -5 "$LAB_DIR/many.log")"
+rwd=$(pgrep -P "$ush")
+up2() { [ "$(lab_exec gw "$BUILD/regwallctl" -s "$LAB_DIR/ctl2.sock" -j status | jq '[.worker_list[] | select(.last_heard_ms < 1000)] | length')" = 2 ]; }
+lab_wait_for 15 up2 || lab_fail "not 2 live workers under PID 1 with 300 endpoints: $(tail -5 "$LAB_DIR/many.log")"
+for p in $(pgrep -P "$rwd"); do
+	n=$(ls -l "/proc/$p/fd" | grep -c 'socket:')
+	[ "$n" -ge 300 ] || lab_fail "worker $p holds $n sockets, not 300 listeners + its channel"
+done
+grep -q "could not\|exited" "$LAB_DIR/many.log" && lab_fail "a worker failed: $(cat "$LAB_DIR/many.log")"
+lab_log "PID 1, 300 endpoints: 2 workers up with their sockets"
+kill -TERM "$rwd"
+lab_stop "$ush" TERM
 echo "ok: workers exec'd with nothing but their channel; TLS from the parent's bytes survives the files' removal across a worker restart; a reload re-reads them"

@@ -141,7 +141,7 @@ static void test_refused(void **state)
 
 	/* the same path twice */
 	const uint8_t x[] = "x";
-	struct rw_pem_file dup[2] = { { "/a", (uint8_t *)x, 1 }, { "/a", (uint8_t *)x, 1 } };
+	struct rw_pem_file dup[2] = { { "/a", (uint8_t *)x, 1, 0 }, { "/a", (uint8_t *)x, 1, 0 } };
 	struct rw_pem_set saved = b.pem;
 	b.pem.v = dup;
 	b.pem.n = 2;

@@ -854,7 +854,7 @@ static void test_client_ca_not_ca(void **state)
 	snprintf(text, sizeof(text), fmt, "client.pem");
 	rw_diag_init(&d);
 	assert_int_equal(rw_config_load_string(text, "t.conf", &p, &d), 0);
-	assert_int_equal(rw_daemon_check_tls(&p, &d), RW_ECONFIG);
+	assert_int_equal(rw_daemon_check_tls(&p, NULL, &d), RW_ECONFIG);
 	rw_policy_free(&p);
 	if (!diag_has(&d, "t.conf:3: listener tls: client_ca tests/data/certs/client.pem: ", 0) ||
 	    !diag_has(&d, "is not a CA certificate (basicConstraints CA:FALSE)", 0)) {
@@ -865,7 +865,7 @@ static void test_client_ca_not_ca(void **state)
 	snprintf(text, sizeof(text), fmt, "ca.pem");
 	rw_diag_init(&d);
 	assert_int_equal(rw_config_load_string(text, "t.conf", &p, &d), 0);
-	assert_int_equal(rw_daemon_check_tls(&p, &d), 0);
+	assert_int_equal(rw_daemon_check_tls(&p, NULL, &d), 0);
 	rw_policy_free(&p);
 	assert_int_equal(d.n_err, 0);
 }

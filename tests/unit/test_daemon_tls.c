@@ -26,7 +26,7 @@ static int check(const char *cert, const char *key, const char *ca, struct rw_di
 	struct rw_policy p;
 	rw_diag_init(d);
 	assert_int_equal(rw_config_load_string(text, "t.conf", &p, d), 0);
-	int r = rw_daemon_check_tls(&p, d);
+	int r = rw_daemon_check_tls(&p, NULL, d);
 	rw_policy_free(&p);
 	return r;
 }
@@ -87,7 +87,7 @@ static int check_names(const char *names, struct rw_diag *d)
 	struct rw_policy p;
 	rw_diag_init(d);
 	assert_int_equal(rw_config_load_string(text, "n.conf", &p, d), 0);
-	int r = rw_daemon_check_tls(&p, d);
+	int r = rw_daemon_check_tls(&p, NULL, d);
 	rw_policy_free(&p);
 	return r;
 }

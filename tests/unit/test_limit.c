@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -366,9 +367,71 @@ static void test_dead_holder_does_not_block(void **state)
 	rw_limit_destroy(l);
 }
 
+/* The table shared with exec'd workers through a memfd: a worker that
+ * attaches, scribbles over the page's geometry (slot mask, length) and
+ * then sits on the lock must neither make another process index outside
+ * its mapping nor stall it: the lock wait is bounded and fails closed. */
+static void test_shared_page_cannot_hurt_others(void **state)
+{
+	struct rw_limit *l;
+	int fd;
+	assert_int_equal(rw_limit_create_shared(&l, 16, &fd), 0);
+	struct rw_policy_opts o = { .push_ops_per_minute = 60 };
+	int go[2], held[2];
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(held), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rw_limit *w;
+		if (rw_limit_attach(fd, &w) != 0)
+			_exit(2);
+		/* the page's own geometry: mutex first, then map_len, mask */
+		size_t *geo = (size_t *)((char *)mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+						      MAP_SHARED, fd, 0) +
+					 sizeof(pthread_mutex_t));
+		geo[0] = (size_t)1 << 40;
+		geo[1] = ~(size_t)0;
+		if (rw_limit_lock(w) != 0)
+			_exit(3);
+		char c = 1;
+		(void)!write(held[1], &c, 1);
+		(void)!read(go[0], &c, 1); /* hold it until told */
+		_exit(0);
+	}
+	char c;
+	assert_int_equal(read(held[0], &c, 1), 1);
+	long long t0 = mono_ms();
+	assert_int_equal(rw_limit_set_policy(l, &o), RW_EIO);
+	uint64_t retry;
+	assert_int_equal(rw_limit_op(l, "alice", 1000, &o, &retry), RW_EIO);
+	assert_true(mono_ms() - t0 < 2000);
+	assert_int_equal(write(go[1], &c, 1), 1);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* the holder is gone (robust mutex); the wrecked mask in the page
+	 * does not matter: this process indexes with its own */
+	for (int i = 0; i < 40; i++) {
+		char who[16];
+		snprintf(who, sizeof(who), "id%d", i);
+		assert_true(rw_limit_op(l, who, 1000, &o, &retry) == 0);
+	}
+	struct rw_limit_stats stt;
+	assert_int_equal(rw_limit_stats(l, &stt), 0);
+	assert_int_equal(stt.slots, 16);
+	close(fd);
+	close(go[0]);
+	close(go[1]);
+	close(held[0]);
+	close(held[1]);
+	rw_limit_destroy(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shared_page_cannot_hurt_others),
 		cmocka_unit_test(test_ops_burst_then_rate),
 		cmocka_unit_test(test_ops_fractional_rate),
 		cmocka_unit_test(test_unlimited_and_args),
