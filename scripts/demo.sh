@@ -83,6 +83,11 @@ e2e_daemon "$conf" 2
 daemon=$LAB_LAST_PID
 say "regwalld runs in the gateway namespace; decision events go to $E2E_EVENTS"
 show lab_ctl status
+say "the workers: regwalld exec'd afresh as 'regwalld --worker', booted from their channel, sandboxed:"
+for w in $(pgrep -P "$daemon"); do
+	printf '  pid %s: %s| %s\n' "$w" "$(tr '\0' ' ' <"/proc/$w/cmdline")" \
+		"$(grep -E '^(Uid|CapEff|NoNewPrivs|Seccomp):' "/proc/$w/status" | tr -s '\t ' ' ' | tr '\n' ' ')"
+done
 
 # skopeo reads client.cert/client.key/ca.crt from a directory
 certdir() {
