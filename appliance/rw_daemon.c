@@ -187,6 +187,32 @@ static void rw_daemon_ban_cb(const struct rw_nft_elem_info *e, void *arg)
 	memcpy(s->v[s->n++].reason, e->comment, sizeof(e->comment)); /* the reason goes along */
 }
 
+/* The manual bans a table replace just carried over (read back from the
+ * kernel, or the guard's copy) become the workers' list
+ * (rw_workers_bans_replace): a manual ban always has a comment, and only
+ * regwallctl writes the prefix sets. The ban_after meters' bans (no
+ * comment, in ban_v4/_v6) are left to the kernel: they come and go from
+ * the packet path, and the parent never hears of them. timeout_ms is the
+ * time left; 0 would be the set's default, ban_for_ms. */
+static void rw_daemon_bans_known(struct rw_daemon *d, const struct rw_nft_ban *v, size_t n,
+				 uint64_t ban_for_ms)
+{
+	if (!d->workers)
+		return;
+	struct rw_bans nb = RW_BANS_INIT;
+	uint64_t now = rw_bans_now_ms();
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].reason[0] && rw_nft_cidr_is_host(&v[i].addr))
+			continue; /* a meter's */
+		uint64_t left = v[i].timeout_ms ? v[i].timeout_ms : ban_for_ms;
+		if (rw_bans_add(&nb, &v[i].addr, now + left) == RW_ENOMEM)
+			fprintf(stderr, "regwalld: out of memory for the proxy workers' ban list; "
+					"the kernel still enforces every ban\n");
+	}
+	rw_workers_bans_replace(d->workers, &nb);
+	rw_bans_free(&nb);
+}
+
 /* Counters of the table about to be replaced, read just before the
  * replace and added to d->ctr once it is done. */
 struct rw_ctr_read {
@@ -481,6 +507,8 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 		r = rw_nft_apply_with_bans(d->nft, comp, bans.v, bans.n, diag);
 	}
 	rw_nft_compiled_free(comp);
+	if (!r) /* the bans just carried over are the ones in force now */
+		rw_daemon_bans_known(d, bans.v, bans.n, np.opts.ban_for_ms);
 	free(bans.v);
 	if (r) {
 		if (d->workers)
@@ -539,6 +567,8 @@ static int rw_daemon_restore(void *ctx, const struct rw_nft_ban *copy, size_t n_
 	if (r == RW_EUNKNOWN)
 		r = rw_nft_apply_with_bans(d->nft, comp, use, n_use, diag);
 	rw_nft_compiled_free(comp);
+	if (!r)
+		rw_daemon_bans_known(d, use, n_use, d->pol.opts.ban_for_ms);
 	free(bans.v);
 	if (!r) {
 		d->n_in_live = 0; /* folded into net_ sets, as by any apply */
@@ -1245,6 +1275,125 @@ static json_t *rw_daemon_ban_done(const struct rw_daemon *d, const struct rw_ctl
 	return rep;
 }
 
+/* The reply is a success: the kernel holds the change (as asked, or as
+ * the re-read after lost acknowledgements found it). */
+static int rw_daemon_rep_ok(const json_t *rep)
+{
+	return json_is_true(json_object_get(rep, "ok"));
+}
+
+/* A ban or unban the kernel took goes to the proxy workers too
+ * (rw_workers_ban: their second line, for when the kernel's element is
+ * gone); a failure to record it is a warning on the reply, the kernel
+ * enforcing the ban all the same. timeout_ms as asked (0: ban_for). */
+static void rw_daemon_ban_workers(struct rw_daemon *d, int add, const struct rw_cidr *c,
+				  uint64_t timeout_ms, json_t *rep)
+{
+	if (!d->workers)
+		return;
+	uint64_t left = timeout_ms ? timeout_ms : d->pol.opts.ban_for_ms;
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	if (rw_workers_ban(d->workers, add, c, add ? rw_bans_now_ms() + left : 0, &diag) == 0)
+		return;
+	json_t *w = json_object_get(rep, "warnings");
+	if (!w) {
+		w = json_array();
+		json_object_set_new(rep, "warnings", w);
+	}
+	json_array_append_new(w, json_string(diag.n ? diag.msg[0].text : "proxy workers not told"));
+}
+
+static json_t *rw_daemon_ban_add(struct rw_daemon *d, const struct rw_ctl_req *req)
+{
+	const struct rw_cidr *ban = &req->cidrs[0];
+	json_t *no = rw_daemon_ban_refusal(d, ban);
+	if (!no)
+		no = rw_daemon_ban_overlap(d, ban);
+	if (no)
+		return no;
+	/* a manual ban always carries a comment: that is how ban list tells
+	 * it from the ban_after meters' */
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	int r = rw_nft_ban_add(d->nft, ban, req->timeout_ms,
+			       req->reason[0] ? req->reason : RW_NFT_BAN_MANUAL, &diag);
+	json_t *rep;
+	if (r == RW_EUNKNOWN)
+		rep = rw_daemon_ban_reread(d, 1, ban, rw_nft_ban_set(ban));
+	else if (r)
+		return rw_daemon_diag_err("ban failed: ", &diag, r);
+	else
+		rep = rw_daemon_ban_done(d, req);
+	if (!rw_daemon_rep_ok(rep))
+		return rep;
+	if (d->guarded)
+		rw_guard_bans_changed(&d->guard);
+	/* the timeout counts from now, just after the kernel took it: the
+	 * workers' copy ends at most a few ms after the kernel's */
+	rw_daemon_ban_workers(d, 1, ban, req->timeout_ms, rep);
+	return rep;
+}
+
+/* A ban the kernel does not hold (its element deleted by another tool,
+ * a set flushed by hand) that the workers still enforce: lifted from
+ * them, the reply says so. NULL when the workers do not hold exactly c,
+ * so the usual "not banned" answers stand. */
+static json_t *rw_daemon_unban_workers_only(struct rw_daemon *d, const struct rw_ctl_req *req)
+{
+	const struct rw_cidr *c = &req->cidrs[0];
+	if (!d->workers || !rw_bans_has(&d->workers->bans, c, rw_bans_now_ms()))
+		return NULL;
+	json_t *rep = rw_daemon_ban_done(d, req);
+	json_object_set_new(rep, "warnings",
+			    json_pack("[s]", "not in the kernel's ban sets (removed there by "
+					     "another tool); lifted from the proxy workers, which "
+					     "still enforced it"));
+	rw_daemon_ban_workers(d, 0, c, 0, rep);
+	return rep;
+}
+
+static json_t *rw_daemon_unban(struct rw_daemon *d, const struct rw_ctl_req *req)
+{
+	/* an address is looked for in ban_v4/_v6 first, then in the prefix
+	 * sets: `ban del` finds a ban wherever it is */
+	const struct rw_cidr *c = &req->cidrs[0];
+	const char *set = rw_nft_ban_set(c);
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	int r = rw_nft_cidr_is_host(c) ? rw_nft_ban_del_in(d->nft, c, set, &diag) : RW_ENOENT;
+	json_t *rep;
+	if (r == RW_ENOENT) {
+		json_t *no = rw_daemon_unban_where(d, c, &set);
+		if (no && (rep = rw_daemon_unban_workers_only(d, req))) {
+			json_decref(no);
+			return rep;
+		}
+		if (no)
+			return no;
+		rw_diag_init(&diag);
+		r = rw_nft_ban_del_in(d->nft, c, set, &diag);
+	}
+	if (r == RW_ENOENT) { /* expired just now, or gone from the kernel */
+		rep = rw_daemon_unban_workers_only(d, req);
+		return rep ? rep
+			   : rw_daemon_err("%s is not banned",
+					   rw_nft_cidr_is_host(c) ? "that address" : "that prefix");
+	}
+	if (r == RW_EUNKNOWN)
+		rep = rw_daemon_ban_reread(d, 0, c, set);
+	else if (r)
+		return rw_daemon_diag_err("unban failed: ", &diag, r);
+	else
+		rep = rw_daemon_ban_done(d, req);
+	if (!rw_daemon_rep_ok(rep))
+		return rep;
+	if (d->guarded)
+		rw_guard_bans_changed(&d->guard);
+	rw_daemon_ban_workers(d, 0, c, 0, rep);
+	return rep;
+}
+
 /* Status fails (ok false) while the kernel's table is missing or is not
  * the one regwalld loaded: "all is well" must not be said of a firewall
  * that is not in force. The numbers come along either way. */
@@ -1333,45 +1482,10 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 		if (req->network[0] && !rw_daemon_net(&d->pol, req->network))
 			return rw_daemon_err("no network named \"%s\"", req->network);
 		return rw_daemon_net_list(d, req->network);
-	case RW_CTL_BAN_ADD: {
-		const struct rw_cidr *ban = &req->cidrs[0];
-		json_t *no = rw_daemon_ban_refusal(d, ban);
-		if (!no)
-			no = rw_daemon_ban_overlap(d, ban);
-		if (no)
-			return no;
-		/* a manual ban always carries a comment: that is how ban list
-		 * tells it from the ban_after meters' */
-		r = rw_nft_ban_add(d->nft, ban, req->timeout_ms,
-				   req->reason[0] ? req->reason : RW_NFT_BAN_MANUAL, &diag);
-		if (r == RW_EUNKNOWN)
-			return rw_daemon_ban_reread(d, 1, ban, rw_nft_ban_set(ban));
-		if (!r && d->guarded)
-			rw_guard_bans_changed(&d->guard);
-		return r ? rw_daemon_diag_err("ban failed: ", &diag, r) : rw_daemon_ban_done(d, req);
-	}
-	case RW_CTL_BAN_DEL: {
-		/* an address is looked for in ban_v4/_v6 first, then in the
-		 * prefix sets: `ban del` finds a ban wherever it is */
-		const struct rw_cidr *c = &req->cidrs[0];
-		const char *set = rw_nft_ban_set(c);
-		r = rw_nft_cidr_is_host(c) ? rw_nft_ban_del_in(d->nft, c, set, &diag) : RW_ENOENT;
-		if (r == RW_ENOENT) {
-			json_t *no = rw_daemon_unban_where(d, c, &set);
-			if (no)
-				return no;
-			rw_diag_init(&diag);
-			r = rw_nft_ban_del_in(d->nft, c, set, &diag);
-		}
-		if (r == RW_ENOENT) /* expired just now */
-			return rw_daemon_err("%s is not banned",
-					     rw_nft_cidr_is_host(c) ? "that address" : "that prefix");
-		if (r == RW_EUNKNOWN)
-			return rw_daemon_ban_reread(d, 0, c, set);
-		if (!r && d->guarded)
-			rw_guard_bans_changed(&d->guard);
-		return r ? rw_daemon_diag_err("unban failed: ", &diag, r) : rw_daemon_ban_done(d, req);
-	}
+	case RW_CTL_BAN_ADD:
+		return rw_daemon_ban_add(d, req);
+	case RW_CTL_BAN_DEL:
+		return rw_daemon_unban(d, req);
 	case RW_CTL_BAN_LIST:
 		return rw_daemon_ban_list(d);
 	case RW_CTL_COUNTERS: {

@@ -1,7 +1,8 @@
 /* regwallctl explain (rw_daemon_explain.h). Layers, in the order a
  * connection meets them; the first refusal is the verdict:
  *   kernel       the admission model (chain early, then input) for a SYN
- *   second_line  the workers' source check (event reason not_allowed_l7)
+ *   second_line  the workers' source check: the bans they know (event
+ *                reason banned_l7), then allow_from (not_allowed_l7)
  *   sni          the ClientHello's server name (passthrough and terminate)
  *   identity     terminate: client certificate -> identity, VPN peer, network
  *   request      terminate: the OCI operation decided by rw_decide
@@ -328,14 +329,24 @@ json_t *rw_daemon_explain(struct rw_daemon *d, const struct rw_ctl_req *req)
 		decided_by = "kernel";
 	}
 
-	/* the workers' second line, as rw_fwd_source_allowed decides it */
+	/* the workers' second line, as rw_fwd_admit decides it: the bans the
+	 * workers were sent (the parent's list of them), then
+	 * rw_fwd_source_allowed */
 	const char *net = NULL;
 	bool on_vpn = p->vpn.enabled && strcmp(iif, p->vpn.interface) == 0;
-	bool ok = rw_decide_source(p, l, src->family, src->addr, on_vpn, &net);
-	json_t *s2 = rw_explain_layer("second_line", ok ? "admit" : "refuse",
-				      ok ? net : "not_allowed_l7");
+	struct rw_cidr ban;
+	bool banned = d->workers && rw_bans_find(&d->workers->bans, src->family, src->addr,
+						 rw_bans_now_ms(), &ban, NULL);
+	bool ok = !banned && rw_decide_source(p, l, src->family, src->addr, on_vpn, &net);
+	const char *why = banned ? "banned_l7" : "not_allowed_l7";
+	json_t *s2 = rw_explain_layer("second_line", ok ? "admit" : "refuse", ok ? net : why);
 	if (!ok)
-		json_object_set_new(s2, "reason", json_string("not_allowed_l7"));
+		json_object_set_new(s2, "reason", json_string(why));
+	if (banned) {
+		char b[64];
+		rw_cidr_format(&ban, b, sizeof(b));
+		json_object_set_new(s2, "ban", json_string(b));
+	}
 	if (!d->workers)
 		rw_explain_note(s2, "no workers run (firewall only): no second line");
 	json_array_append_new(layers, s2);

@@ -236,6 +236,10 @@ int rw_worker_main(int chan)
 	o.live_gen = b->generation;
 	o.live_seq = b->live_seq;
 	cc.sink.stats.live_seq = b->live_seq;
+	/* The manual bans the parent knew when it made the bundle; later ones
+	 * arrive on the channel (BAN_ADD / BAN_DEL) and change these in
+	 * place. */
+	o.bans = &b->bans;
 	o.err = why;
 	o.errlen = sizeof(why);
 	struct rw_fwd_worker *w;

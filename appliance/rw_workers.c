@@ -24,6 +24,7 @@
 #include "fwd/rw_boot.h"
 #include "fwd/rw_event.h"
 #include "fwd/rw_listen.h"
+#include "rules/rw_cidr.h"
 
 #define RW_WORKERS_LIMIT_SLOTS 4096
 #define RW_WORKERS_STOP_MS 3000     /* on daemon exit */
@@ -277,10 +278,13 @@ static void rw_workers_child(struct rw_workers *ws, int chan, pid_t parent)
 }
 
 /* The boot bundle of a new worker in slot i, in a sealed memfd: the
- * current policy (with every live change so far), this generation's TLS
- * files and ticket secret, the worker user. */
+ * current policy (with every live change so far), the bans in force,
+ * this generation's TLS files and ticket secret, the worker user. */
 static int rw_workers_bundle(struct rw_workers *ws, unsigned i, uint64_t *len, struct rw_diag *diag)
 {
+	/* ws->bans is not pruned here: a delta loop may be walking it while
+	 * a slot restarts (rw_workers_push); the worker ignores an expired
+	 * ban and drops it at its first connection */
 	struct rw_boot b = { .generation = ws->generation, .slot = i, .live_seq = ws->live_seq,
 			     .tickets = ws->tickets, .uid = ws->user.uid, .gid = ws->user.gid,
 			     .user_valid = ws->user.valid };
@@ -288,6 +292,7 @@ static int rw_workers_bundle(struct rw_workers *ws, unsigned i, uint64_t *len, s
 	snprintf(b.user, sizeof(b.user), "%s", ws->user.name);
 	b.pol = *ws->pol; /* borrowed: packed, not freed */
 	b.pem = ws->pem;
+	b.bans = ws->bans; /* borrowed too */
 	uint8_t *buf;
 	size_t n;
 	int rc = rw_boot_pack(&b, &buf, &n);
@@ -651,6 +656,8 @@ static void rw_workers_retire(struct rw_workers *ws, struct rw_worker_slot *old,
 
 static int rw_workers_spawn(struct rw_workers *ws, unsigned i, struct rw_diag *diag);
 static void rw_workers_exited(struct rw_workers *ws, pid_t pid, int status);
+static void rw_workers_push(struct rw_workers *ws, unsigned i, uint16_t type, const void *body,
+			    size_t len, const char *what);
 static bool rw_workers_new_secret(struct rw_workers *ws);
 static void rw_workers_crashed(struct rw_workers *ws, unsigned i, long long now);
 
@@ -897,27 +904,111 @@ int rw_workers_delta(struct rw_workers *ws, bool add, size_t net_index, const st
 			r = r ? r : e;
 			continue;
 		}
-		int e = rw_chan_send(s->stop_w, add ? RW_CHAN_NET_ADD : RW_CHAN_NET_DEL, 0, &m,
-				     sizeof(m));
-		if (e == 0)
-			continue;
-		/* It would miss this change (its channel is full: the worker
-		 * has not read it for 512 messages; or gone: it is ending).
-		 * A worker on a policy the parent no longer has must not
-		 * accept: it ends now and its slot restarts, like after a
-		 * crash, on the current policy. */
-		pid_t pid = s->pid;
-		int status = 0;
-		ws->live_restarts++;
-		fprintf(stderr, "regwalld: worker %d cannot take live change #%llu (%s); "
-				"restarting slot %u on the current policy\n",
-			(int)pid, (unsigned long long)m.seq,
-			e == RW_EINCOMPLETE ? "its channel is full" : "its channel is closed", i);
-		kill(pid, SIGKILL);
-		if (waitpid(pid, &status, 0) == pid)
-			rw_workers_exited(ws, pid, status);
+		char what[48];
+		snprintf(what, sizeof(what), "live change #%llu", (unsigned long long)m.seq);
+		rw_workers_push(ws, i, add ? RW_CHAN_NET_ADD : RW_CHAN_NET_DEL, &m, sizeof(m), what);
 	}
 	return r;
+}
+
+/* Send one delta to slot i's worker. One that would miss it (its channel
+ * is full: the worker has not read it for 512 messages; or gone: it is
+ * ending) must not go on accepting on a state the parent no longer has:
+ * it ends now and its slot restarts, like after a crash, from what the
+ * parent holds now (its boot bundle carries the change). */
+static void rw_workers_push(struct rw_workers *ws, unsigned i, uint16_t type, const void *body,
+			    size_t len, const char *what)
+{
+	struct rw_worker_slot *s = &ws->slot[i];
+	int e = rw_chan_send(s->stop_w, type, 0, body, len);
+	if (e == 0)
+		return;
+	pid_t pid = s->pid;
+	int status = 0;
+	ws->live_restarts++;
+	fprintf(stderr, "regwalld: worker %d cannot take %s (%s); restarting slot %u on the "
+			"current policy\n",
+		(int)pid, what, e == RW_EINCOMPLETE ? "its channel is full" : "its channel is closed",
+		i);
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &status, 0) == pid)
+		rw_workers_exited(ws, pid, status);
+}
+
+/* One ban delta to every worker in a slot, whatever its generation. */
+static void rw_workers_ban_send(struct rw_workers *ws, bool add, const struct rw_cidr *c,
+				uint64_t expires_ms)
+{
+	struct rw_chan_ban m = { .expires_ms = add ? expires_ms : 0,
+				 .family = c->family,
+				 .prefix = c->prefix };
+	memcpy(m.addr, c->addr, sizeof(m.addr));
+	char cs[64], what[96];
+	rw_cidr_format(c, cs, sizeof(cs));
+	snprintf(what, sizeof(what), "the %s of %s", add ? "ban" : "unban", cs);
+	for (unsigned i = 0; i < ws->n && i < RW_WORKERS_MAX; i++)
+		if (ws->slot[i].pid) /* a slot waiting for its restart forks with ws->bans */
+			rw_workers_push(ws, i, add ? RW_CHAN_BAN_ADD : RW_CHAN_BAN_DEL, &m,
+					sizeof(m), what);
+}
+
+int rw_workers_ban(struct rw_workers *ws, bool add, const struct rw_cidr *c, uint64_t expires_ms,
+		   struct rw_diag *diag)
+{
+	if (!rw_bans_cidr_ok(c) || (add && expires_ms == 0))
+		return RW_EINVAL;
+	(void)rw_bans_prune(&ws->bans, rw_bans_now_ms());
+	/* the list first: a worker restarted below boots with it */
+	if (add) {
+		int r = rw_bans_add(&ws->bans, c, expires_ms);
+		if (r) {
+			rw_diag_err(diag, NULL, 0, "the proxy workers' ban list: %s", rw_strerror(r));
+			return r;
+		}
+	} else {
+		(void)rw_bans_del(&ws->bans, c); /* absent: expired, or a meter's ban */
+	}
+	rw_workers_ban_send(ws, add, c, expires_ms);
+	return 0;
+}
+
+/* Does part p hold c with about expiry exp (within slack; slack 0: any)? */
+static bool rw_workers_bans_has(const struct rw_bans_part *p, const struct rw_cidr *c,
+				uint64_t exp, uint64_t slack)
+{
+	long at = rw_cidrset_find_exact(p->set.v, p->set.n, c);
+	if (at < 0)
+		return false;
+	uint64_t e = p->exp[at];
+	return slack == 0 || (e > exp ? e - exp : exp - e) < slack;
+}
+
+#define RW_WORKERS_BAN_SLACK_MS 1000
+
+/* One delta for each member of `from` that `to` lacks: deletions (add
+ * false: from the old list, membership only) or additions (from the new
+ * list; also a ban whose expiry moved by the slack or more). */
+static void rw_workers_bans_diff(struct rw_workers *ws, const struct rw_bans_part *from,
+				 const struct rw_bans_part *to, bool add)
+{
+	for (size_t i = 0; i < from->set.n; i++)
+		if (!rw_workers_bans_has(to, &from->set.v[i], from->exp[i],
+					 add ? RW_WORKERS_BAN_SLACK_MS : 0))
+			rw_workers_ban_send(ws, add, &from->set.v[i], from->exp[i]);
+}
+
+void rw_workers_bans_replace(struct rw_workers *ws, struct rw_bans *nb)
+{
+	struct rw_bans old = ws->bans;
+	ws->bans = *nb; /* first: a worker restarted below boots with it */
+	rw_bans_init(nb);
+	/* deletions first, so that no addition relies on the worker
+	 * replacing an overlapping prefix it still holds */
+	rw_workers_bans_diff(ws, &old.host, &ws->bans.host, false);
+	rw_workers_bans_diff(ws, &old.pfx, &ws->bans.pfx, false);
+	rw_workers_bans_diff(ws, &ws->bans.host, &old.host, true);
+	rw_workers_bans_diff(ws, &ws->bans.pfx, &old.pfx, true);
+	rw_bans_free(&old);
 }
 
 void rw_workers_stop(struct rw_workers *ws)
@@ -1057,6 +1148,7 @@ void rw_workers_fini(struct rw_workers *ws)
 		close(ws->limit_fd);
 	ws->limit_fd = -1;
 	rw_pem_set_free(&ws->pem);
+	rw_bans_free(&ws->bans);
 }
 
 int rw_workers_set_user(struct rw_workers *ws, const char *user, struct rw_diag *diag)

@@ -22,8 +22,8 @@
  * its slot's listening sockets. Once built it enters its sandbox
  * (rw_sandbox.h: the worker user, no capabilities, no_new_privs, seccomp)
  * before its first accept; stdout and stderr become /dev/null (events
- * and messages go over the channel). Live network changes reach running
- * workers as deltas on the channel; only a reload starts a new
+ * and messages go over the channel). Live network changes and bans reach
+ * running workers as deltas on the channel; only a reload starts a new
  * generation. */
 #ifndef RW_WORKERS_H
 #define RW_WORKERS_H
@@ -35,6 +35,7 @@
 
 #include "appliance/rw_backoff.h"
 #include "appliance/rw_sandbox.h"
+#include "fwd/rw_bans.h"
 #include "fwd/rw_chan.h"
 #include "fwd/rw_fwd.h"
 #include "base/rw_loop.h"
@@ -126,7 +127,15 @@ struct rw_workers {
 	/* live network changes sent (rw_workers_delta): a worker forked now
 	 * starts from this count, which its policy (ws->pol) already holds */
 	uint64_t live_seq;
-	uint64_t live_restarts; /* workers restarted because they could not take one */
+	uint64_t live_restarts; /* workers restarted because they could not take one
+				 * (or a ban delta: rw_workers_ban) */
+	/* The manual bans the parent knows (rw_workers_ban,
+	 * rw_workers_bans_replace), which every worker checks as its second
+	 * line: each new worker gets them in its boot bundle, running ones as
+	 * deltas. Not the bans the kernel's ban_after meters add: those are
+	 * written from the packet path and never reach the parent, so only
+	 * the kernel enforces them. */
+	struct rw_bans bans;
 };
 
 /* n = 0 disables the data path. Creates the shared limiter. As root,
@@ -182,6 +191,29 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
  * workers get no changes: they accept nothing new. 0 = sent to all. */
 int rw_workers_delta(struct rw_workers *ws, bool add, size_t net_index, const struct rw_cidr *c,
 		     struct rw_diag *diag);
+
+/* A manual ban added (add: until expires_ms, CLOCK_REALTIME unix ms, as
+ * rw_bans.h) or lifted (regwallctl ban add|del, after the kernel took
+ * it): recorded in ws->bans, so every worker forked from now on has it,
+ * and sent (rw_chan BAN_ADD / BAN_DEL) to every worker in a slot, of any
+ * generation (bans are not part of the policy; an older generation still
+ * serving a slot admits connections too). A worker whose channel is full
+ * or closed is killed and its slot restarted, as for a live change.
+ * Draining workers get nothing: they stopped accepting and stopped
+ * reading their channel at their STOP (fwd/rw_fwd.c rw_fwd_stop), so no
+ * connection they could refuse is left to come. 0; RW_EINVAL (c,
+ * expires_ms); RW_ENOMEM (not recorded and not sent: the kernel holds the
+ * ban all the same). */
+int rw_workers_ban(struct rw_workers *ws, bool add, const struct rw_cidr *c, uint64_t expires_ms,
+		   struct rw_diag *diag);
+/* The bans read back from the kernel at a start, reload or guard restore
+ * (the manual ones the table replace carried over) become ws->bans
+ * (taken over: *nb is left empty); the running workers get the
+ * difference as deltas (deletions first), so they hold what the kernel
+ * holds. An expiry that moved by less than a second counts as the same
+ * (the parent's reckoning and the kernel's time left differ by the time
+ * a ban took to apply). */
+void rw_workers_bans_replace(struct rw_workers *ws, struct rw_bans *nb);
 
 /* Stops the workers (SIGKILL after 3 s); the sockets stay open. */
 void rw_workers_stop(struct rw_workers *ws);

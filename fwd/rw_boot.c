@@ -11,7 +11,7 @@
 #include "base/rw_err.h"
 #include "rules/rw_policy_pack.h"
 
-static const char rw_boot_magic[8] = { 'R', 'W', 'B', 'O', 'O', 'T', '0', '1' };
+static const char rw_boot_magic[8] = { 'R', 'W', 'B', 'O', 'O', 'T', '0', '2' };
 
 /* ---- writing ---- */
 
@@ -51,6 +51,24 @@ static void rw_boot_u32(struct rw_boot_buf *w, uint32_t v)
 	rw_boot_put(w, b, 4);
 }
 
+/* One list of bans: its count, then each entry (rw_boot.h). */
+static void rw_boot_ban_part(struct rw_boot_buf *w, const struct rw_bans_part *p)
+{
+	if (p->set.n > UINT32_MAX)
+		w->err = w->err ? w->err : RW_ETOOBIG;
+	rw_boot_u32(w, (uint32_t)p->set.n);
+	for (size_t i = 0; i < p->set.n; i++) {
+		const struct rw_cidr *c = &p->set.v[i];
+		uint8_t e[2 + 16];
+		e[0] = c->family;
+		e[1] = c->prefix;
+		memcpy(e + 2, c->addr, 16);
+		rw_boot_put(w, e, sizeof(e));
+		rw_boot_u32(w, (uint32_t)(p->exp[i] >> 32));
+		rw_boot_u32(w, (uint32_t)p->exp[i]);
+	}
+}
+
 int rw_boot_pack(const struct rw_boot *b, uint8_t **out, size_t *len)
 {
 	*out = NULL;
@@ -82,6 +100,8 @@ int rw_boot_pack(const struct rw_boot *b, uint8_t **out, size_t *len)
 	rw_boot_u32(&w, (uint32_t)pol_len);
 	rw_boot_put(&w, pol, pol_len);
 	free(pol);
+	rw_boot_ban_part(&w, &b->bans.host);
+	rw_boot_ban_part(&w, &b->bans.pfx);
 	/* files the parent could not read are not sent: the worker reports
 	 * them missing (the parent's check refused the config anyway) */
 	uint32_t n_files = 0;
@@ -119,6 +139,37 @@ static int rw_boot_fail(char *err, size_t errlen, int rc, const char *what)
 	if (err && errlen)
 		snprintf(err, errlen, "boot bundle: %s", what);
 	return rc;
+}
+
+/* One list of bans (host: the address list, else the prefix list) into
+ * b->bans, each entry checked: a valid ban of the list's kind, after the
+ * one before it, not overlapping it. The count is checked against the
+ * bytes left before anything grows. */
+static int rw_boot_ban_part_read(struct rw_cursor *c, bool host, struct rw_boot *b, char *err,
+				 size_t errlen)
+{
+	uint32_t n;
+	if (rw_cur_u32(c, &n) || n > rw_cur_left(c) / RW_BOOT_BAN_LEN)
+		return rw_boot_fail(err, errlen, RW_EPROTO, "bad ban count");
+	for (uint32_t i = 0; i < n; i++) {
+		struct rw_cidr ban = { 0 };
+		uint32_t hi, lo;
+		if (rw_cur_u8(c, &ban.family) || rw_cur_u8(c, &ban.prefix) ||
+		    rw_cur_copy(c, ban.addr, sizeof(ban.addr)) || rw_cur_u32(c, &hi) ||
+		    rw_cur_u32(c, &lo))
+			return rw_boot_fail(err, errlen, RW_EPROTO, "truncated ban");
+		if (!rw_bans_cidr_ok(&ban) || rw_bans_is_host(&ban) != host)
+			return rw_boot_fail(err, errlen, RW_EPROTO, "bad ban entry");
+		if (hi == 0 && lo == 0)
+			return rw_boot_fail(err, errlen, RW_EPROTO, "a ban without expiry");
+		int rc = rw_bans_append(&b->bans, &ban, (uint64_t)hi << 32 | lo);
+		if (rc == RW_ENOMEM)
+			return rw_boot_fail(err, errlen, rc, "bans: out of memory");
+		if (rc)
+			return rw_boot_fail(err, errlen, RW_EPROTO,
+					    rc == RW_EEXIST ? "overlapping bans" : "bans out of order");
+	}
+	return 0;
 }
 
 int rw_boot_unpack(const uint8_t *buf, size_t len, struct rw_boot *b, char *err, size_t errlen)
@@ -167,6 +218,13 @@ int rw_boot_unpack(const uint8_t *buf, size_t len, struct rw_boot *b, char *err,
 		rw_boot_free(b);
 		return rw_boot_fail(err, errlen, rc, why);
 	}
+	rc = rw_boot_ban_part_read(&c, true, b, err, errlen);
+	if (!rc)
+		rc = rw_boot_ban_part_read(&c, false, b, err, errlen);
+	if (rc) {
+		rw_boot_free(b);
+		return rc;
+	}
 	if (rw_cur_u32(&c, &n_files) || n_files > RW_PEM_FILES_MAX) {
 		rw_boot_free(b);
 		return rw_boot_fail(err, errlen, RW_EPROTO, "bad file count");
@@ -203,5 +261,6 @@ void rw_boot_free(struct rw_boot *b)
 	rw_policy_free(&b->pol);
 	memset(&b->pol, 0, sizeof(b->pol));
 	rw_pem_set_free(&b->pem);
+	rw_bans_free(&b->bans);
 	OPENSSL_cleanse(b->secret, sizeof(b->secret));
 }

@@ -11,32 +11,54 @@
 
 #include "base/rw_err.h"
 
-/* A NET_ADD / NET_DEL body: a well-formed prefix (family, length, host
- * bits and unused bytes zero). Whether it fits the worker's policy is the
- * worker's question (fwd/rw_fwd.c). */
+/* A well-formed prefix: family, length, host bits and unused bytes zero,
+ * and the six padding bytes zero. */
+static int rw_chan_prefix_ok(uint8_t family, uint8_t prefix, const uint8_t zero[6],
+			     const uint8_t addr[16])
+{
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	unsigned bytes = family == AF_INET ? 4 : 16;
+	if (prefix > bytes * 8)
+		return 0;
+	for (size_t i = 0; i < 6; i++)
+		if (zero[i])
+			return 0;
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned keep = 0; /* bits of byte i inside the prefix */
+		if (i < bytes)
+			keep = prefix >= (i + 1) * 8 ? 8 : prefix > i * 8 ? prefix - i * 8 : 0;
+		uint8_t mask = (uint8_t)(keep ? 0xffu << (8 - keep) : 0);
+		if (addr[i] & (uint8_t)~mask)
+			return 0;
+	}
+	return 1;
+}
+
+/* A NET_ADD / NET_DEL body: a well-formed prefix and a sequence number.
+ * Whether it fits the worker's policy is the worker's question
+ * (fwd/rw_fwd.c). */
 static int rw_chan_net_ok(const uint8_t *b, size_t len)
 {
 	struct rw_chan_net m;
 	if (len != sizeof(m))
 		return 0;
 	memcpy(&m, b, sizeof(m));
-	if (m.family != AF_INET && m.family != AF_INET6)
+	return m.seq != 0 && rw_chan_prefix_ok(m.family, m.prefix, m.zero, m.addr);
+}
+
+/* A BAN_ADD / BAN_DEL body: a well-formed prefix of /1 or longer (what
+ * `ban add` takes: a /0 would reset every connection), an expiry on an
+ * addition and none on a deletion. */
+static int rw_chan_ban_ok(uint16_t type, const uint8_t *b, size_t len)
+{
+	struct rw_chan_ban m;
+	if (len != sizeof(m))
 		return 0;
-	unsigned bytes = m.family == AF_INET ? 4 : 16;
-	if (m.prefix > bytes * 8 || m.seq == 0)
+	memcpy(&m, b, sizeof(m));
+	if ((type == RW_CHAN_BAN_ADD) != (m.expires_ms != 0) || m.prefix == 0)
 		return 0;
-	for (size_t i = 0; i < sizeof(m.zero); i++)
-		if (m.zero[i])
-			return 0;
-	for (unsigned i = 0; i < 16; i++) {
-		unsigned keep = 0; /* bits of byte i inside the prefix */
-		if (i < bytes)
-			keep = m.prefix >= (i + 1) * 8 ? 8 : m.prefix > i * 8 ? m.prefix - i * 8 : 0;
-		uint8_t mask = (uint8_t)(keep ? 0xffu << (8 - keep) : 0);
-		if (m.addr[i] & (uint8_t)~mask)
-			return 0;
-	}
-	return 1;
+	return rw_chan_prefix_ok(m.family, m.prefix, m.zero, m.addr);
 }
 
 int rw_chan_parse(const uint8_t *buf, size_t n, struct rw_chan_hdr *hdr, const uint8_t **body)
@@ -66,6 +88,11 @@ int rw_chan_parse(const uint8_t *buf, size_t n, struct rw_chan_hdr *hdr, const u
 	case RW_CHAN_NET_ADD:
 	case RW_CHAN_NET_DEL:
 		if (!rw_chan_net_ok(buf + sizeof(*hdr), hdr->len))
+			return RW_EPROTO;
+		break;
+	case RW_CHAN_BAN_ADD:
+	case RW_CHAN_BAN_DEL:
+		if (!rw_chan_ban_ok(hdr->type, buf + sizeof(*hdr), hdr->len))
 			return RW_EPROTO;
 		break;
 	case RW_CHAN_BOOT: {

@@ -19,6 +19,14 @@
  *                            generation, prefix overlapping / missing) is
  *                            logged (LOG) and ends the worker, which the
  *                            parent restarts on its current policy
+ *                   BAN_ADD  struct rw_chan_ban: a manual ban (regwallctl
+ *                   BAN_DEL  ban add|del) the worker's second line checks
+ *                            at admission (fwd/rw_bans.h); no generation
+ *                            or sequence number: bans are not part of the
+ *                            policy, hold for every generation, and a
+ *                            channel keeps their order. ADD of an existing
+ *                            ban sets its new expiry, DEL of one the
+ *                            worker does not hold (expired) is nothing
  * worker -> parent  READY    (no body) built, accepting
  *                   EVENT    one decision event, a JSON object (no '\n')
  *                   STATS    struct rw_chan_stats: sent every
@@ -50,6 +58,8 @@ enum rw_chan_type {
 	RW_CHAN_NET_DEL = 7,
 	RW_CHAN_BOOT = 8,   /* parent -> new worker: struct rw_chan_boot + fds */
 	RW_CHAN_LISTEN = 9, /* parent -> new worker: struct rw_chan_listen + 1 fd */
+	RW_CHAN_BAN_ADD = 10,
+	RW_CHAN_BAN_DEL = 11,
 };
 #define RW_CHAN_LOG_MAX 1024u
 
@@ -85,6 +95,19 @@ struct rw_chan_net {
 	uint8_t addr[16]; /* IPv4 in the first 4 bytes; host bits and the rest 0 */
 };
 _Static_assert(sizeof(struct rw_chan_net) == 40, "rw_chan_net has no padding");
+
+/* The body of BAN_ADD / BAN_DEL: 32 bytes, no implicit padding. The
+ * prefix as `ban add` takes it (rw_bans_cidr_ok): /1 or longer, host bits
+ * and unused bytes zero. */
+struct rw_chan_ban {
+	uint64_t expires_ms; /* ADD: when it ends, CLOCK_REALTIME unix time in ms
+			      * (> 0: every ban has a timeout); DEL: 0 */
+	uint8_t family;      /* AF_INET or AF_INET6 */
+	uint8_t prefix;      /* 1..32 or 1..128 */
+	uint8_t zero[6];     /* 0 */
+	uint8_t addr[16];    /* IPv4 in the first 4 bytes; host bits and the rest 0 */
+};
+_Static_assert(sizeof(struct rw_chan_ban) == 32, "rw_chan_ban has no padding");
 
 /* BOOT: the first message a new worker gets. Its descriptors
  * (SCM_RIGHTS): [0] a sealed memfd holding the boot bundle (fwd/rw_boot.h:

@@ -194,16 +194,32 @@ static bool rw_fwd_source_allowed(struct rw_fwd_worker *w, const struct rw_fwd_l
 				   &net);
 }
 
+/* A manual ban in force now holds the source (the kernel's early chain
+ * drops it before the input chain; with that element gone, this is the
+ * only check left). The clock is read only while there are bans; a ban
+ * that expired goes at the first connection after. */
+static bool rw_fwd_banned(struct rw_fwd_worker *w, uint8_t family, const uint8_t addr[16])
+{
+	if (rw_bans_count(w->bans) == 0)
+		return false;
+	uint64_t now = rw_bans_now_ms();
+	(void)rw_bans_prune(w->bans, now);
+	return rw_bans_find(w->bans, family, addr, now, NULL, NULL);
+}
+
 long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, int cfd,
 		  const struct sockaddr_storage *ss, void *conn, struct rw_src_key *key,
 		  uint8_t *family, uint8_t addr[16], uint16_t *port)
 {
 	rw_listen_peer(ss, family, addr, port);
 	rw_src_key_make(key, *family, addr);
-	if (!rw_fwd_source_allowed(w, lis, cfd, *family, addr)) {
+	const char *no = rw_fwd_banned(w, *family, addr) ? "banned_l7"
+			 : !rw_fwd_source_allowed(w, lis, cfd, *family, addr) ? "not_allowed_l7"
+									       : NULL;
+	if (no) {
 		rw_fwd_linger0(cfd);
 		close(cfd);
-		rw_fwd_emit_refuse(w, lis, ss, "not_allowed_l7");
+		rw_fwd_emit_refuse(w, lis, ss, no);
 		return RW_EPERM;
 	}
 	long slot = conn ? rw_conn_admit_class(&w->conns, (size_t)(lis - w->lis), key, conn)
@@ -421,6 +437,33 @@ static void rw_fwd_live_apply(struct rw_fwd_worker *w, uint16_t type, const uint
 	w->o.live_seq = m.seq;
 }
 
+/* BAN_ADD / BAN_DEL (rw_chan.h), already checked for form by
+ * rw_chan_parse. Bans hold for every generation and carry no sequence:
+ * nothing to check but memory. A deletion of a ban this worker does not
+ * hold (it expired and was pruned) changes nothing. A worker that cannot
+ * take an addition ends: a ban it would miss must not be missed silently
+ * (the parent restarts it with the bans in its boot bundle). */
+static void rw_fwd_ban_apply(struct rw_fwd_worker *w, uint16_t type, const uint8_t *body)
+{
+	struct rw_chan_ban m;
+	memcpy(&m, body, sizeof(m));
+	struct rw_cidr c = { .family = m.family, .prefix = m.prefix };
+	memcpy(c.addr, m.addr, sizeof(c.addr));
+	if (type == RW_CHAN_BAN_DEL) {
+		(void)rw_bans_del(w->bans, &c);
+		return;
+	}
+	/* expired ones first: they would only take room */
+	(void)rw_bans_prune(w->bans, rw_bans_now_ms());
+	int r = rw_bans_add(w->bans, &c, m.expires_ms);
+	if (r) {
+		char cs[64], what[128];
+		rw_cidr_format(&c, cs, sizeof(cs));
+		snprintf(what, sizeof(what), "ban of %s not applied: %s", cs, rw_strerror(r));
+		rw_fwd_chan_fail(w, what);
+	}
+}
+
 /* Read what the parent's channel holds (at most budget messages). A
  * well-formed message of another type is neither a stop nor a change.
  * On a channel that carries live changes (live_pol set) a malformed
@@ -441,6 +484,8 @@ static bool rw_fwd_chan_read(struct rw_fwd_worker *w, unsigned budget)
 		if (ok && h.type != RW_CHAN_STOP) {
 			if (h.type == RW_CHAN_NET_ADD || h.type == RW_CHAN_NET_DEL)
 				rw_fwd_live_apply(w, h.type, body);
+			else if (h.type == RW_CHAN_BAN_ADD || h.type == RW_CHAN_BAN_DEL)
+				rw_fwd_ban_apply(w, h.type, body);
 			continue;
 		}
 		if (n > 0 && !ok && w->o.live_pol) {
@@ -515,6 +560,7 @@ void rw_fwd_worker_free(struct rw_fwd_worker *w)
 	rw_pipe_pool_fini(&w->pipes);
 	rw_loop_fini(&w->loop);
 	rw_cidrset_index_free(&w->peer_ix);
+	rw_bans_free(&w->own_bans); /* o.bans stays the caller's */
 	free(w);
 }
 
@@ -536,6 +582,7 @@ int rw_fwd_worker_new(const struct rw_policy *p, const struct rw_fwd_opts *o,
 		rw_fwd_opts_default(&w->o);
 	if (w->o.live_pol && w->o.live_pol != p)
 		w->o.live_pol = NULL; /* deltas change the policy the worker reads, or none */
+	w->bans = w->o.bans ? w->o.bans : &w->own_bans;
 	w->o.listen_fds = NULL; /* taken over below; the caller's array may go */
 	if (ev)
 		w->ev = *ev;

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fwd/rw_bans.h"
 #include "fwd/rw_event.h"
 #include "fwd/rw_limit.h"
 #include "fwd/rw_pem.h"
@@ -88,6 +89,12 @@ struct rw_fwd_opts {
 	struct rw_policy *live_pol;
 	uint32_t live_gen;
 	uint64_t live_seq;
+	/* The manual bans the parent knows (fwd/rw_bans.h), checked first at
+	 * admission: a banned source is reset with event banned_l7. The
+	 * worker uses this object in place (the worker's copy from its boot
+	 * bundle) and applies BAN_ADD / BAN_DEL from its channel to it; NULL:
+	 * the worker keeps its own, empty at the start. */
+	struct rw_bans *bans;
 };
 
 /* Defaults: the RW_LIMITS_DEF_* values of rules/rw_policy.h. */

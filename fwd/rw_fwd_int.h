@@ -36,6 +36,10 @@ struct rw_fwd_worker {
 	 * per-connection "whose address is this" in O(log n). Peers change
 	 * only with a new generation. */
 	struct rw_cidrset_index peer_ix;
+	/* the bans checked first at admission: o.bans, or own_bans when the
+	 * caller gave none (rw_fwd_opts.bans) */
+	struct rw_bans *bans;
+	struct rw_bans own_bans;
 	struct rw_fwd_opts o;
 	struct rw_fwd_events ev;
 	struct rw_fwd_listener *lis;
@@ -72,12 +76,15 @@ void rw_fwd_emit_refuse(struct rw_fwd_worker *w, const struct rw_fwd_listener *l
 void rw_fwd_linger0(int fd);
 
 /* Admission shared by both modes: the peer's address into family/addr/port
- * and key; the source checked against the listener's allow_from (networks,
- * and VPN peers only through the VPN interface: the kernel's input chain
- * does the same, this is the second line for when the table is gone);
- * then a slot in the worker's table (total and per-source limits) holding
- * conn. Returns the slot; or, when refused, closes cfd with RST, emits the
- * refusal ("not_allowed_l7" / "source_limit" / "overload") and returns < 0. */
+ * and key; the source checked against the worker's bans (rw_bans.h: the
+ * manual bans the parent knows, in force now), then against the
+ * listener's allow_from (networks, and VPN peers only through the VPN
+ * interface): the kernel's early and input chains do the same, this is
+ * the second line for when the table or a ban element is gone; then a
+ * slot in the worker's table (total and per-source limits) holding conn.
+ * Returns the slot; or, when refused, closes cfd with RST, emits the
+ * refusal ("banned_l7" / "not_allowed_l7" / "source_limit" / "overload")
+ * and returns < 0. */
 long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, int cfd,
 		  const struct sockaddr_storage *ss, void *conn, struct rw_src_key *key,
 		  uint8_t *family, uint8_t addr[16], uint16_t *port);

@@ -1,7 +1,7 @@
 /* A worker's boot bundle as the worker reads it (fwd/rw_boot.h): any bytes
  * give a verdict without a crash or a leak; an accepted bundle packs back
  * to the same bytes (one canonical form: nothing the worker read was
- * ignored). */
+ * ignored), and its bans are sorted, disjoint sets. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rw_boot_pack(&b, &again, &n) != 0)
 		abort();
 	if (n != size || memcmp(again, data, n) != 0)
+		abort();
+	/* the bans a worker checks are two views: sorted, disjoint */
+	if (rw_cidrset_check(b.bans.host.set.v, b.bans.host.set.n, NULL) ||
+	    rw_cidrset_check(b.bans.pfx.set.v, b.bans.pfx.set.n, NULL))
 		abort();
 	free(again);
 	rw_boot_free(&b);

@@ -4,7 +4,12 @@
  * worker on 127.0.0.1 whose second-line source check follows each delta
  * on its channel before its next accept; a delta out of order, for
  * another generation or naming a missing prefix ends the worker with
- * RW_EPROTO after a LOG message. */
+ * RW_EPROTO after a LOG message. Bans (BAN_ADD / BAN_DEL) reach the same
+ * worker's admission: a banned source is reset with banned_l7 before its
+ * network is looked at, for any generation, an address ban nested in a
+ * banned prefix outlives the prefix's deletion, an expired ban lets the
+ * source in again, and bans given at the start (a boot bundle's) hold
+ * from the first connection. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -221,7 +226,7 @@ struct wfix {
 };
 
 static pthread_mutex_t ev_mu = PTHREAD_MUTEX_INITIALIZER;
-static int n_l7, n_other;
+static int n_l7, n_ban, n_other;
 
 static void on_event(void *ctx, const struct rw_fwd_event *ev)
 {
@@ -229,6 +234,8 @@ static void on_event(void *ctx, const struct rw_fwd_event *ev)
 	pthread_mutex_lock(&ev_mu);
 	if (ev->reason && strcmp(ev->reason, "not_allowed_l7") == 0)
 		n_l7++;
+	else if (ev->reason && strcmp(ev->reason, "banned_l7") == 0)
+		n_ban++;
 	else
 		n_other++;
 	pthread_mutex_unlock(&ev_mu);
@@ -241,7 +248,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void wfix_start(struct wfix *f, uint32_t gen, uint64_t seq)
+static void wfix_start_bans(struct wfix *f, uint32_t gen, uint64_t seq, struct rw_bans *bans)
 {
 	memset(f, 0, sizeof(*f));
 	static const uint8_t lo[4] = { 127, 0, 0, 1 };
@@ -277,14 +284,20 @@ static void wfix_start(struct wfix *f, uint32_t gen, uint64_t seq)
 	o.live_pol = &f->pol;
 	o.live_gen = gen;
 	o.live_seq = seq;
+	o.bans = bans;
 	struct rw_fwd_events ev = { .emit = on_event };
 	assert_int_equal(rw_fwd_worker_new(&f->pol, &o, &ev, &f->w), 0);
 	f->port = rw_fwd_worker_port(f->w, 0);
 	assert_true(f->port != 0);
 	pthread_mutex_lock(&ev_mu);
-	n_l7 = n_other = 0;
+	n_l7 = n_ban = n_other = 0;
 	pthread_mutex_unlock(&ev_mu);
 	assert_int_equal(pthread_create(&f->th, NULL, worker_main, f), 0);
+}
+
+static void wfix_start(struct wfix *f, uint32_t gen, uint64_t seq)
+{
+	wfix_start_bans(f, gen, seq, NULL);
 }
 
 static void wfix_end(struct wfix *f)
@@ -304,13 +317,14 @@ static void send_net(struct wfix *f, uint16_t type, uint64_t seq, uint32_t gen, 
 }
 
 /* Connect from 127.0.0.1: 1 = admitted (still open after the admission
- * decision), 0 = reset by the second-line check (not_allowed_l7, whose
- * event the worker emits just after the reset); an admitted passthrough
- * connection waits for its ClientHello. */
-static int try_connect(struct wfix *f)
+ * decision), 0 = reset by the second-line check with the refusal counted
+ * in *count (not_allowed_l7: n_l7, banned_l7: n_ban; the worker emits the
+ * event just after the reset); an admitted passthrough connection waits
+ * for its ClientHello. */
+static int try_connect_as(struct wfix *f, int *count)
 {
 	pthread_mutex_lock(&ev_mu);
-	int l7_before = n_l7;
+	int l7_before = *count;
 	pthread_mutex_unlock(&ev_mu);
 	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(f->port),
@@ -324,7 +338,7 @@ static int try_connect(struct wfix *f)
 	int refused = 0;
 	for (int k = 0; k < (pr > 0 ? 200 : 1); k++) {
 		pthread_mutex_lock(&ev_mu);
-		refused = n_l7 > l7_before;
+		refused = *count > l7_before;
 		pthread_mutex_unlock(&ev_mu);
 		if (refused)
 			break;
@@ -333,6 +347,11 @@ static int try_connect(struct wfix *f)
 	}
 	assert_int_equal(pr > 0, refused);
 	return !refused;
+}
+
+static int try_connect(struct wfix *f)
+{
+	return try_connect_as(f, &n_l7);
 }
 
 static void test_worker_follows_deltas(void **state)
@@ -422,6 +441,81 @@ static void test_worker_refuses_bad_deltas(void **state)
 	assert_int_equal(f.rc, RW_EPROTO);
 }
 
+static void send_ban(struct wfix *f, uint16_t type, const char *cidr, uint64_t expires_ms)
+{
+	struct rw_chan_ban m = { .expires_ms = expires_ms };
+	struct rw_cidr c = C(cidr);
+	m.family = c.family;
+	m.prefix = c.prefix;
+	memcpy(m.addr, c.addr, 16);
+	assert_int_equal(rw_chan_send(f->chan[1], type, 0, &m, sizeof(m)), 0);
+}
+
+static void test_worker_follows_bans(void **state)
+{
+	(void)state;
+	struct wfix f;
+	wfix_start(&f, 3, 0);
+	uint64_t later = rw_bans_now_ms() + 3600 * 1000;
+	/* allowed by its network first; each ban decides the next connection */
+	send_net(&f, RW_CHAN_NET_ADD, 1, 3, 1, "127.0.0.1/32");
+	assert_int_equal(try_connect(&f), 1);
+	send_ban(&f, RW_CHAN_BAN_ADD, "127.0.0.0/8", later);
+	assert_int_equal(try_connect_as(&f, &n_ban), 0);
+	/* an address ban inside the banned prefix; the prefix goes, the
+	 * address ban stays, then it goes too */
+	send_ban(&f, RW_CHAN_BAN_ADD, "127.0.0.1/32", later);
+	send_ban(&f, RW_CHAN_BAN_DEL, "127.0.0.0/8", 0);
+	assert_int_equal(try_connect_as(&f, &n_ban), 0);
+	send_ban(&f, RW_CHAN_BAN_DEL, "127.0.0.1/32", 0);
+	assert_int_equal(try_connect(&f), 1);
+	/* a deletion of what the worker does not hold changes nothing */
+	send_ban(&f, RW_CHAN_BAN_DEL, "127.0.0.1/32", 0);
+	send_ban(&f, RW_CHAN_BAN_DEL, "192.0.2.0/24", 0);
+	assert_int_equal(try_connect(&f), 1);
+	/* a ban comes before the network check: a source outside every
+	 * allowed network but banned is refused as banned */
+	send_net(&f, RW_CHAN_NET_DEL, 2, 3, 1, "127.0.0.1/32");
+	send_ban(&f, RW_CHAN_BAN_ADD, "127.0.0.1/32", later);
+	assert_int_equal(try_connect_as(&f, &n_ban), 0);
+	send_ban(&f, RW_CHAN_BAN_DEL, "127.0.0.1/32", 0);
+	assert_int_equal(try_connect(&f), 0); /* not_allowed_l7 again */
+	send_net(&f, RW_CHAN_NET_ADD, 3, 3, 1, "127.0.0.1/32");
+	/* a short ban, then its expiry */
+	send_ban(&f, RW_CHAN_BAN_ADD, "127.0.0.1/32", rw_bans_now_ms() + 400);
+	assert_int_equal(try_connect_as(&f, &n_ban), 0);
+	struct timespec ts = { 0, 500 * 1000000 };
+	nanosleep(&ts, NULL);
+	assert_int_equal(try_connect(&f), 1);
+	/* bans carry no generation or sequence: the live sequence is as the
+	 * network changes left it, and the worker is still running */
+	assert_int_equal(rw_fwd_worker_live_seq(f.w), 3);
+	assert_int_equal(rw_chan_send(f.chan[1], RW_CHAN_STOP, 0, NULL, 0), 0);
+	wfix_end(&f);
+	assert_int_equal(f.rc, 0);
+}
+
+/* Bans given at the start (as a boot bundle brings them) hold from the
+ * first connection; the worker changes that object in place. */
+static void test_worker_boot_bans(void **state)
+{
+	(void)state;
+	struct rw_bans bans = RW_BANS_INIT;
+	struct rw_cidr lo = C("127.0.0.0/30");
+	assert_int_equal(rw_bans_add(&bans, &lo, rw_bans_now_ms() + 3600 * 1000), 0);
+	struct wfix f;
+	wfix_start_bans(&f, 1, 1, &bans);
+	send_net(&f, RW_CHAN_NET_ADD, 2, 1, 1, "127.0.0.1/32");
+	assert_int_equal(try_connect_as(&f, &n_ban), 0);
+	send_ban(&f, RW_CHAN_BAN_DEL, "127.0.0.0/30", 0);
+	assert_int_equal(try_connect(&f), 1);
+	assert_int_equal(rw_bans_count(&bans), 0);
+	assert_int_equal(rw_chan_send(f.chan[1], RW_CHAN_STOP, 0, NULL, 0), 0);
+	wfix_end(&f);
+	assert_int_equal(f.rc, 0);
+	rw_bans_free(&bans);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +523,8 @@ int main(void)
 		cmocka_unit_test(test_net_change),
 		cmocka_unit_test(test_worker_follows_deltas),
 		cmocka_unit_test(test_worker_refuses_bad_deltas),
+		cmocka_unit_test(test_worker_follows_bans),
+		cmocka_unit_test(test_worker_boot_bans),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
