@@ -58,7 +58,7 @@ DEPS_OK := $(shell $(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && ec
 # the unit tests run and `make fuzz` adds clang; a few `command -v` calls.
 DEPS_CMDS := $(firstword $(CC)) pkg-config ar
 UNIT_CMDS := openssl curl nft ip strace
-NET_CMDS := nft ip python3 tcpdump ping curl openssl
+NET_CMDS := nft ip python3 tcpdump ping curl openssl jq unshare pgrep
 E2E_CMDS := nft ip python3 curl openssl skopeo docker-registry
 BENCH_CMDS := nft ip python3 curl openssl haproxy nginx /usr/bin/time
 DEMO_CMDS := nft ip python3 curl skopeo docker-registry
