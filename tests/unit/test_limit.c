@@ -91,6 +91,7 @@ static void test_unlimited_and_args(void **state)
 	assert_int_equal(rw_limit_op(l, NULL, 0, &o, &retry), RW_EINVAL);
 	assert_int_equal(rw_limit_bytes(l, NULL, 0, 10, &o, &wait), 0);
 	assert_int_equal(wait, 1000);
+	rw_limit_destroy(l);
 	assert_int_equal(rw_limit_create(&l, 0), RW_EINVAL);
 	assert_int_equal(rw_limit_create(NULL, 4), RW_EINVAL);
 	rw_limit_destroy(NULL);
