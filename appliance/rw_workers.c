@@ -781,7 +781,9 @@ int rw_workers_start(struct rw_workers *ws, const struct rw_policy *p, struct rw
 	/* the shared push buckets meter by this policy from now on, also in
 	 * the old generation while it drains */
 	if (ws->limit)
-		(void)rw_limit_set_policy(ws->limit, &p->opts);
+		if (rw_limit_set_policy(ws->limit, &p->opts) != 0)
+			fprintf(stderr, "regwalld: the shared push buckets' lock is held by a stuck "
+					"worker; they keep the previous rates until the next reload\n");
 	struct rw_worker_slot old[RW_WORKERS_MAX];
 	memcpy(old, ws->slot, sizeof(old));
 	uint32_t old_drain_ms = ws->drain_ms;

@@ -130,25 +130,6 @@ int rw_chan_parse(const uint8_t *buf, size_t n, struct rw_chan_hdr *hdr, const u
 	return 0;
 }
 
-int rw_chan_send(int fd, uint16_t type, uint32_t gen, const void *body, size_t len)
-{
-	if (len > RW_CHAN_BODY_MAX)
-		return RW_ETOOBIG;
-	struct rw_chan_hdr h = { .type = type, .flags = 0, .len = (uint32_t)len, .gen = gen };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)body, len } };
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
-	for (;;) {
-		ssize_t r = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (r == (ssize_t)(sizeof(h) + len))
-			return 0;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
-			return RW_EINCOMPLETE;
-		return RW_EIO;
-	}
-}
-
 int rw_chan_send_fds(int fd, uint16_t type, uint32_t gen, const void *body, size_t len,
 		     const int *fds, size_t n_fds)
 {
@@ -181,6 +162,11 @@ int rw_chan_send_fds(int fd, uint16_t type, uint32_t gen, const void *body, size
 			return RW_EINCOMPLETE;
 		return RW_EIO;
 	}
+}
+
+int rw_chan_send(int fd, uint16_t type, uint32_t gen, const void *body, size_t len)
+{
+	return rw_chan_send_fds(fd, type, gen, body, len, NULL, 0);
 }
 
 /* Every descriptor in the control data goes to fds[] or, past max_fds
