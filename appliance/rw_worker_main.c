@@ -253,6 +253,8 @@ int rw_worker_main(int chan)
 	rw_pem_set_free(&b->pem);
 	OPENSSL_cleanse(b->secret, sizeof(b->secret));
 	cc.w = r ? NULL : w;
+	if (!r) /* events of one loop turn leave in one message */
+		rw_chan_sink_attach(&cc.sink, rw_fwd_worker_loop_of(w));
 	/* stderr too: a sandboxed worker holds no writable file; what it has
 	 * to say goes over the channel (LOG) */
 	if (!r)
@@ -261,6 +263,7 @@ int rw_worker_main(int chan)
 				     .parent_pid = (int)parent };
 	snprintf(u.name, sizeof(u.name), "%s", b->user);
 	if (!r && rw_sandbox_enter(&u, why, sizeof(why))) {
+		rw_chan_sink_detach(&cc.sink);
 		rw_fwd_worker_free(w);
 		cc.w = NULL;
 		r = RW_EPERM;
@@ -269,6 +272,7 @@ int rw_worker_main(int chan)
 	if (!r) {
 		(void)rw_chan_send(chan, RW_CHAN_READY, b->generation, NULL, 0);
 		r = rw_fwd_worker_loop(w);
+		rw_chan_sink_detach(&cc.sink); /* before the loop goes: sends what is left */
 		cc.sink.stats.live_seq = rw_fwd_worker_live_seq(w);
 		cc.w = NULL;
 		rw_fwd_worker_free(w);

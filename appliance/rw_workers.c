@@ -404,10 +404,18 @@ static int rw_workers_chan_msg(struct rw_workers *ws, struct rw_worker_heard *h,
 	h->at_ms = rw_workers_now_ms();
 	switch (hdr.type) {
 	case RW_CHAN_EVENT:
-		h->events++;
-		ws->events_received++;
-		if (ws->on_event)
-			ws->on_event(ws->event_ctx, (const char *)body, hdr.len);
+		/* rw_chan_parse checked the lines: each starts with '{' and ends
+		 * in '\n', and the body ends in one */
+		for (size_t at = 0; at < hdr.len;) {
+			const char *line = (const char *)body + at;
+			const char *nl = memchr(line, '\n', hdr.len - at);
+			size_t ln = (size_t)(nl - line);
+			h->events++;
+			ws->events_received++;
+			if (ws->on_event)
+				ws->on_event(ws->event_ctx, line, ln);
+			at += ln + 1;
+		}
 		return 0;
 	case RW_CHAN_STATS:
 		memcpy(&h->st, body, sizeof(h->st));

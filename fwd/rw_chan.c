@@ -61,6 +61,23 @@ static int rw_chan_ban_ok(uint16_t type, const uint8_t *b, size_t len)
 	return rw_chan_prefix_ok(m.family, m.prefix, m.zero, m.addr);
 }
 
+/* An EVENT body: lines of at least two bytes, each starting with '{'
+ * and ended by '\n', no NUL anywhere (the parent hands each line on as a
+ * string of its own). */
+static int rw_chan_events_ok(const uint8_t *b, size_t len)
+{
+	if (len < 3 || b[len - 1] != '\n' || memchr(b, '\0', len))
+		return 0;
+	for (size_t at = 0; at < len;) {
+		const uint8_t *nl = memchr(b + at, '\n', len - at);
+		size_t n = (size_t)(nl - (b + at)); /* nl exists: the body ends in one */
+		if (n < 2 || b[at] != '{')
+			return 0;
+		at += n + 1;
+	}
+	return 1;
+}
+
 int rw_chan_parse(const uint8_t *buf, size_t n, struct rw_chan_hdr *hdr, const uint8_t **body)
 {
 	if (!buf || n < sizeof(*hdr))
@@ -75,10 +92,7 @@ int rw_chan_parse(const uint8_t *buf, size_t n, struct rw_chan_hdr *hdr, const u
 			return RW_EPROTO;
 		break;
 	case RW_CHAN_EVENT:
-		/* a JSON object on one line: starts with '{', no NUL or LF */
-		if (hdr->len < 2 || buf[sizeof(*hdr)] != '{' ||
-		    memchr(buf + sizeof(*hdr), '\0', hdr->len) ||
-		    memchr(buf + sizeof(*hdr), '\n', hdr->len))
+		if (!rw_chan_events_ok(buf + sizeof(*hdr), hdr->len))
 			return RW_EPROTO;
 		break;
 	case RW_CHAN_STATS:
@@ -242,34 +256,78 @@ int rw_chan_recv(int fd, uint8_t *buf, int timeout_ms, struct rw_chan_hdr *hdr,
 	return rc;
 }
 
+static void rw_chan_sink_soon(struct rw_loop *l, void *arg)
+{
+	(void)l;
+	rw_chan_sink_flush(arg);
+}
+
 void rw_chan_sink_init(struct rw_chan_sink *s, int fd, uint32_t gen)
 {
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
 	s->gen = gen;
+	rw_timer_init(&s->soon, rw_chan_sink_soon, s);
 	if (fd >= 0) {
 		int sz = RW_CHAN_SNDBUF;
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	}
 }
 
+void rw_chan_sink_flush(struct rw_chan_sink *s)
+{
+	if (!s->lines)
+		return;
+	if (s->fd >= 0 && rw_chan_send(s->fd, RW_CHAN_EVENT, s->gen, s->buf, s->len) == 0)
+		s->stats.events_sent += s->lines;
+	else
+		s->stats.events_dropped += s->lines;
+	s->len = 0;
+	s->lines = 0;
+}
+
+void rw_chan_sink_attach(struct rw_chan_sink *s, struct rw_loop *loop)
+{
+	s->loop = loop;
+}
+
+void rw_chan_sink_detach(struct rw_chan_sink *s)
+{
+	if (s->loop && rw_timer_armed(&s->soon))
+		rw_loop_timer_cancel(s->loop, &s->soon);
+	s->loop = NULL;
+	rw_chan_sink_flush(s);
+}
+
 void rw_chan_event_emit(void *ctx, const struct rw_fwd_event *ev)
 {
 	struct rw_chan_sink *s = ctx;
-	/* the JSON line straight into the message (compact: no '\n' inside) */
+	/* the compact JSON line (no '\n' inside) into the gathered body */
 	char *line = rw_event_json_line(ev);
 	size_t n = line ? strlen(line) : 0;
-	if (n == 0 || s->fd < 0 || rw_chan_send(s->fd, RW_CHAN_EVENT, s->gen, line, n) != 0)
+	if (n < 2 || n + 1 > sizeof(s->buf) || s->fd < 0) {
 		s->stats.events_dropped++;
-	else
-		s->stats.events_sent++;
+		free(line);
+		return;
+	}
+	if (s->len + n + 1 > sizeof(s->buf))
+		rw_chan_sink_flush(s);
+	memcpy(s->buf + s->len, line, n);
+	s->buf[s->len + n] = '\n';
+	s->len += n + 1;
+	s->lines++;
 	free(line);
+	if (!s->loop)
+		rw_chan_sink_flush(s);
+	else if (!rw_timer_armed(&s->soon) && rw_loop_timer_arm(s->loop, &s->soon, 0))
+		rw_chan_sink_flush(s); /* no timer: never hold an event back */
 }
 
 void rw_chan_sink_stats(struct rw_chan_sink *s, uint64_t conns)
 {
 	if (s->fd < 0)
 		return;
+	rw_chan_sink_flush(s);
 	s->stats.conns = conns;
 	s->stats.loop_turns++;
 	(void)rw_chan_send(s->fd, RW_CHAN_STATS, s->gen, &s->stats, sizeof(s->stats));

@@ -28,7 +28,10 @@
  *                            ban sets its new expiry, DEL of one the
  *                            worker does not hold (expired) is nothing
  * worker -> parent  READY    (no body) built, accepting
- *                   EVENT    one decision event, a JSON object (no '\n')
+ *                   EVENT    decision events, one or more JSON objects
+ *                            each ended by '\n' (no NUL, no empty line):
+ *                            the events of one worker loop turn leave in
+ *                            one message, not one message each
  *                   STATS    struct rw_chan_stats: sent every
  *                            RW_CHAN_STATS_MS from the worker's loop, so
  *                            the parent sees a worker whose loop stalls
@@ -46,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/rw_loop.h"
 #include "fwd/rw_event.h"
 
 enum rw_chan_type {
@@ -149,16 +153,33 @@ int rw_chan_send_fds(int fd, uint16_t type, uint32_t gen, const void *body, size
 int rw_chan_recv(int fd, uint8_t *buf, int timeout_ms, struct rw_chan_hdr *hdr,
 		 const uint8_t **body, int *fds, size_t max_fds, size_t *n_fds);
 
-/* The worker's event sink: events as EVENT messages on fd. */
+/* The worker's event sink: events as EVENT messages on fd.
+ *
+ * Lines are gathered in buf and sent when the buffer would overflow and
+ * at the end of the loop turn that produced them (a 0 ms timer on the
+ * attached loop): a short connection costs the worker a memcpy, not a
+ * sendmsg, and the parent one recv per turn, not one per event. Without
+ * an attached loop each event is sent at once. STATS and the end of the
+ * worker flush first, so the counts in STATS cover every event before it. */
 struct rw_chan_sink {
 	int fd;
 	uint32_t gen;
 	struct rw_chan_stats stats;
+	struct rw_loop *loop; /* NULL: send each event at once */
+	struct rw_timer soon;
+	size_t len;           /* bytes gathered in buf */
+	uint32_t lines;       /* events gathered in buf */
+	char buf[RW_CHAN_BODY_MAX];
 };
 void rw_chan_sink_init(struct rw_chan_sink *s, int fd, uint32_t gen);
+/* From now on gather events and send them at the end of each turn of loop. */
+void rw_chan_sink_attach(struct rw_chan_sink *s, struct rw_loop *loop);
+/* Send what is gathered now (also detaches the timer when loop goes). */
+void rw_chan_sink_flush(struct rw_chan_sink *s);
+void rw_chan_sink_detach(struct rw_chan_sink *s);
 void rw_chan_event_emit(void *ctx, const struct rw_fwd_event *ev);
-/* STATS now (conns: the worker's live connections; the sink's
- * stats.live_seq as the worker last set it). */
+/* Flush, then STATS now (conns: the worker's live connections; the
+ * sink's stats.live_seq as the worker last set it). */
 void rw_chan_sink_stats(struct rw_chan_sink *s, uint64_t conns);
 
 #endif

@@ -692,6 +692,11 @@ int rw_fwd_worker_loop(struct rw_fwd_worker *w)
 	return r ? r : w->failed;
 }
 
+struct rw_loop *rw_fwd_worker_loop_of(struct rw_fwd_worker *w)
+{
+	return &w->loop;
+}
+
 uint64_t rw_fwd_worker_live_seq(const struct rw_fwd_worker *w)
 {
 	return w->o.live_seq;

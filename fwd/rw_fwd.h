@@ -123,6 +123,8 @@ size_t rw_fwd_worker_conns(const struct rw_fwd_worker *w);
  * the worker could not apply (it logged why on the channel). */
 int rw_fwd_worker_loop(struct rw_fwd_worker *w);
 /* The last live change applied (rw_fwd_opts.live_seq, then +1 per delta). */
+/* The worker's event loop (a sink that gathers events flushes on it). */
+struct rw_loop *rw_fwd_worker_loop_of(struct rw_fwd_worker *w);
 uint64_t rw_fwd_worker_live_seq(const struct rw_fwd_worker *w);
 
 /* One live change to a network's prefixes (sorted v4 before v6, then by
