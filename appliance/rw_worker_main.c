@@ -202,6 +202,9 @@ int rw_worker_main(int chan)
 	/* the parent-death signal, set before the exec, covers us from here:
 	 * this is the parent the sandbox checks again after the uid change */
 	pid_t parent = getppid();
+	/* exec'd as /proc/self/exe, the kernel names us "exe": say what we
+	 * are in ps, top and the journal (15 characters at most) */
+	(void)prctl(PR_SET_NAME, "regwalld-worker", 0, 0, 0);
 	signal(SIGPIPE, SIG_IGN);
 	struct rw_worker_start s = { 0 };
 	char why[512] = "";

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +23,9 @@
 int rw_pipe_pool_init(struct rw_pipe_pool *pool, size_t max_idle, size_t max_open)
 {
 	*pool = (struct rw_pipe_pool){ .max_idle = max_idle, .max_open = max_open };
+	pool->scratch = malloc(RW_SPLICE_SCRATCH);
+	if (!pool->scratch)
+		return RW_ENOMEM;
 	if (max_idle) {
 		pool->idle = calloc(max_idle, sizeof(*pool->idle));
 		if (!pool->idle)
@@ -37,6 +41,7 @@ void rw_pipe_pool_fini(struct rw_pipe_pool *pool)
 		close(pool->idle[i].wr);
 	}
 	free(pool->idle);
+	free(pool->scratch);
 	*pool = (struct rw_pipe_pool){ 0 };
 }
 
@@ -88,6 +93,9 @@ void rw_splice_dir_release(struct rw_splice_dir *d, struct rw_pipe_pool *pool)
 {
 	rw_pipe_put(pool, &d->pipe, d->in_pipe == 0);
 	d->in_pipe = 0;
+	free(d->own);
+	d->own = NULL;
+	d->head = NULL;
 }
 
 static int rw_splice_fail(struct rw_splice_dir *d, int e)
@@ -97,6 +105,57 @@ static int rw_splice_fail(struct rw_splice_dir *d, int e)
 		       ? RW_EPROTO
 		       : RW_EIO;
 }
+
+/* The copy stage (rw_splice.h): one recv into the pool's scratch and one
+ * send of what came. 1 = go on, 0 = *rc is the step's result. */
+static int rw_splice_copy(struct rw_splice_dir *d, struct rw_pipe_pool *pool, uint64_t *mv,
+			  int *rc)
+{
+	ssize_t n = recv(d->from, pool->scratch, RW_SPLICE_SCRATCH, MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EINTR)
+			return 1;
+		*rc = (errno == EAGAIN || errno == EWOULDBLOCK) ? RW_SPLICE_WANT_READ
+								 : rw_splice_fail(d, errno);
+		return 0;
+	}
+	if (n == 0) {
+		d->eof = true;
+		return 1;
+	}
+	ssize_t m = send(d->to, pool->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (m < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			*rc = rw_splice_fail(d, errno);
+			return 0;
+		}
+		m = 0;
+	}
+	d->bytes += (uint64_t)m;
+	*mv += (uint64_t)m;
+	if (m < n) { /* the rest waits for a writable 'to' as the head */
+		size_t rest = (size_t)(n - m);
+		d->own = malloc(rest);
+		if (!d->own) {
+			d->err = ENOMEM;
+			*rc = RW_EIO;
+			return 0;
+		}
+		memcpy(d->own, pool->scratch + m, rest);
+		d->rests++;
+		d->head = d->own;
+		d->head_len = rest;
+		d->head_off = 0;
+		*rc = RW_SPLICE_WANT_WRITE;
+		return 0;
+	}
+	if ((size_t)n < RW_SPLICE_SCRATCH) { /* short read: most likely empty now */
+		*rc = RW_SPLICE_WANT_READ;
+		return 0;
+	}
+	return 1;
+}
+
 
 int rw_splice_dir_step(struct rw_splice_dir *d, struct rw_pipe_pool *pool, uint64_t *moved)
 {
@@ -126,8 +185,11 @@ int rw_splice_dir_step(struct rw_splice_dir *d, struct rw_pipe_pool *pool, uint6
 			d->head_off += (size_t)n;
 			d->bytes += (uint64_t)n;
 			mv += (uint64_t)n;
-			if (d->head_off == d->head_len)
+			if (d->head_off == d->head_len) {
 				d->head = NULL;
+				free(d->own);
+				d->own = NULL;
+			}
 			continue;
 		}
 		if (d->in_pipe > 0) {
@@ -158,6 +220,11 @@ int rw_splice_dir_step(struct rw_splice_dir *d, struct rw_pipe_pool *pool, uint6
 			d->shut = true;
 			rc = RW_SPLICE_DONE;
 			goto out;
+		}
+		if (d->bytes < RW_SPLICE_COPY_MAX && d->pipe.rd < 0 && pool->scratch) {
+			if (!rw_splice_copy(d, pool, &mv, &rc))
+				goto out;
+			continue;
 		}
 		if (d->pipe.rd < 0) {
 			int prc = rw_pipe_get(pool, &d->pipe);

@@ -36,7 +36,20 @@ struct rw_pipe_pool {
 	size_t n_open;   /* pipes in existence: idle + lent out */
 	size_t max_open; /* 0 = no limit */
 	uint64_t created, reused; /* counters, for tests and metrics */
+	uint8_t *scratch;        /* RW_SPLICE_SCRATCH bytes: the copy stage's buffer */
 };
+
+/* The first RW_SPLICE_COPY_MAX bytes of a direction are copied with
+ * recv/send through the pool's scratch buffer, not spliced: a short
+ * connection (a TLS handshake, a manifest, a token) moves a few small
+ * chunks, and for those a splice costs more in the kernel (pipe buffers,
+ * page references, a pipe taken and given back) than a copy does. A
+ * short read ends the step (level-triggered epoll calls back if more is
+ * there), which saves the recv that would only say EAGAIN. A send that
+ * takes less than was read keeps the rest as the direction's head (a
+ * malloc'd copy, freed when sent). Bulk transfers splice after that. */
+#define RW_SPLICE_COPY_MAX (64u * 1024u)
+#define RW_SPLICE_SCRATCH (16u * 1024u)
 
 int rw_pipe_pool_init(struct rw_pipe_pool *pool, size_t max_idle, size_t max_open);
 void rw_pipe_pool_fini(struct rw_pipe_pool *pool); /* closes idle pipes */
@@ -50,6 +63,8 @@ struct rw_splice_dir {
 	int from, to;        /* sockets; not owned */
 	const uint8_t *head; /* bytes to send before splicing; NULL when done */
 	size_t head_len, head_off;
+	uint8_t *own;        /* head when it is a copy stage's unsent rest (owned) */
+	uint64_t rests;      /* times a send took less than the copy stage read */
 	struct rw_pipe pipe;
 	size_t in_pipe;      /* bytes in the pipe not yet written to 'to' */
 	uint64_t bytes;      /* bytes delivered to 'to' (head included) */
@@ -74,7 +89,8 @@ void rw_splice_dir_init(struct rw_splice_dir *d, int from, int to, const uint8_t
  * are added to d->bytes; *moved (may be NULL) is set to bytes moved by
  * this call in either stage. */
 int rw_splice_dir_step(struct rw_splice_dir *d, struct rw_pipe_pool *pool, uint64_t *moved);
-/* Give the pipe back (closed if it still holds bytes). */
+/* Give the pipe back (closed if it still holds bytes) and free an unsent
+ * rest. */
 void rw_splice_dir_release(struct rw_splice_dir *d, struct rw_pipe_pool *pool);
 
 #endif

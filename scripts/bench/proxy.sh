@@ -22,7 +22,8 @@
 # time (utime+stime of every proxy process, /proc/PID/stat) per unit of work.
 #
 # Needs root (namespaces). Knobs: BENCH_REPS (5), BENCH_BIG_MIB (1024),
-# BENCH_CPS_SECS (4), BENCH_CONC (32), BENCH_IDLE (2000), BENCH_KEEP=1 keeps
+# BENCH_CPS_SECS (4), BENCH_CONC (32), BENCH_IDLE (2000), BENCH_TERM=0 skips
+# the terminate part (for profiling the passthrough path), BENCH_KEEP=1 keeps
 # the lab directory. The whole run is capped at 600 s (BENCH_MAX_SECS).
 # Last line:
 #   RESULT pass_tput_vs_haproxy=<x> pass_cps_vs_haproxy=<x>
@@ -319,6 +320,7 @@ done
 stop_proxies
 
 # ---- (b) terminate with client certificates, (c) idle mTLS sessions ----------
+if [ "${BENCH_TERM:-1}" = 1 ]; then # BENCH_TERM=0: passthrough only (profiling)
 render "$TPL/regwall-term.conf.in" "$W/regwall-term.conf"
 render "$TPL/haproxy-term.cfg.in" "$W/haproxy-term.cfg"
 RW_CONF="$W/regwall-term.conf" HA_CFG="$W/haproxy-term.cfg"
@@ -346,6 +348,7 @@ for rep in $(seq 1 "$REPS"); do
 	for cand in regwall haproxy; do run_idle idle "$cand" term "$rep" "${MTLS[@]}"; done
 done
 stop_proxies
+fi
 
 # ---- summary -----------------------------------------------------------------
 t_d=$(median tput direct 3) t_r=$(median tput regwall 3) t_h=$(median tput haproxy 3)

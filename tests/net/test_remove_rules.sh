@@ -42,7 +42,9 @@ lab_expect_probe timeout outside "$LAB_GWOUT6" "$LAB_PORT" 1
 # Orderly stop (SIGTERM): the table stays too. Workers orphaned by the
 # SIGKILL above (if any) are ended first so the listener port is free.
 for pid in $(ip netns pids "$(lab_nsname gw)"); do
-	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = regwalld ] && kill -KILL "$pid"
+	case $(cat "/proc/$pid/comm" 2>/dev/null) in
+	regwalld | regwalld-worker) kill -KILL "$pid" ;;
+	esac
 done
 rm -f "$LAB_DIR/ctl.sock"
 lab_daemon "$conf"
