@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -205,6 +206,11 @@ int rw_worker_main(int chan)
 	/* exec'd as /proc/self/exe, the kernel names us "exe": say what we
 	 * are in ps, top and the journal (15 characters at most) */
 	(void)prctl(PR_SET_NAME, "regwalld-worker", 0, 0, 0);
+	/* connection buffers come and go by the thousand: without a trim
+	 * threshold glibc hands the top of the heap back (brk) every few
+	 * connections and faults it in again */
+	(void)mallopt(M_TRIM_THRESHOLD, 8 << 20);
+	(void)mallopt(M_TOP_PAD, 1 << 20);
 	signal(SIGPIPE, SIG_IGN);
 	struct rw_worker_start s = { 0 };
 	char why[512] = "";

@@ -114,6 +114,12 @@ int rw_loop_fd_del(struct rw_loop *l, int fd)
 	return 0;
 }
 
+void rw_loop_fd_forget(struct rw_loop *l, int fd)
+{
+	if (fd >= 0 && (size_t)fd < l->setsize)
+		l->fds[fd] = (struct rw_loop_fd){ 0 };
+}
+
 /* ---- timers: binary min-heap ordered by (when, seq) ---- */
 
 void rw_timer_init(struct rw_timer *t, rw_loop_timer_fn *fn, void *arg)

@@ -68,6 +68,11 @@ void rw_loop_fini(struct rw_loop *l); /* does not close registered fds */
 int rw_loop_fd_add(struct rw_loop *l, int fd, unsigned mask, rw_loop_fd_fn *fn, void *arg);
 int rw_loop_fd_mod(struct rw_loop *l, int fd, unsigned mask);
 int rw_loop_fd_del(struct rw_loop *l, int fd);
+/* Forget fd's registration without asking epoll: for a descriptor that is
+ * closed right after, which takes it out of the epoll set by itself (a
+ * socket no other descriptor shares: not dup'd, not inherited). Saves one
+ * epoll_ctl per close on the data path. */
+void rw_loop_fd_forget(struct rw_loop *l, int fd);
 
 void rw_timer_init(struct rw_timer *t, rw_loop_timer_fn *fn, void *arg);
 static inline bool rw_timer_armed(const struct rw_timer *t)

@@ -116,6 +116,7 @@ struct rw_pass_conn {
 	char ja4[RW_TLS_JA4_LEN + 1];
 	struct rw_splice_dir up;   /* client -> registry */
 	struct rw_splice_dir down; /* registry -> client */
+	int r_up, r_down;          /* each direction's last step result (wants) */
 };
 
 /* Take over an accepted client socket: admission (limits), then HELLO.

@@ -296,10 +296,12 @@ void rw_pass_hs_step(struct rw_pass_conn *c)
 			if (r <= 0)
 				return;
 			rw_pass_hs_sent_flight(c->hello);
-		}
-		if (rw_pass_interest(c, c->ufd, &c->ureg, &c->umask, RW_LOOP_READ,
-				     rw_pass_on_upstream)) {
-			rw_pass_close(c, "refuse", "overload", true);
+			/* the registry cannot have answered a flight sent just
+			 * now: wait for EPOLLIN instead of a recv that says
+			 * EAGAIN */
+			if (rw_pass_interest(c, c->ufd, &c->ureg, &c->umask, RW_LOOP_READ,
+					     rw_pass_on_upstream))
+				rw_pass_close(c, "refuse", "overload", true);
 			return;
 		}
 		rw_pass_hs_server_read(c);

@@ -189,6 +189,10 @@ int rw_splice_dir_step(struct rw_splice_dir *d, struct rw_pipe_pool *pool, uint6
 				d->head = NULL;
 				free(d->own);
 				d->own = NULL;
+				if (!d->eof) { /* read when epoll says there is something */
+					rc = RW_SPLICE_WANT_READ;
+					goto out;
+				}
 			}
 			continue;
 		}
@@ -213,7 +217,7 @@ int rw_splice_dir_step(struct rw_splice_dir *d, struct rw_pipe_pool *pool, uint6
 			continue;
 		}
 		if (d->eof) {
-			if (shutdown(d->to, SHUT_WR) != 0 && errno != ENOTCONN) {
+			if (!d->last && shutdown(d->to, SHUT_WR) != 0 && errno != ENOTCONN) {
 				rc = rw_splice_fail(d, errno);
 				goto out;
 			}

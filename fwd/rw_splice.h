@@ -69,11 +69,17 @@ struct rw_splice_dir {
 	size_t in_pipe;      /* bytes in the pipe not yet written to 'to' */
 	uint64_t bytes;      /* bytes delivered to 'to' (head included) */
 	bool eof;            /* 'from' sent FIN */
-	bool shut;           /* FIN passed on: shutdown(to, SHUT_WR) done */
+	bool shut;           /* FIN passed on (or due with the close, see last) */
+	bool last;           /* set by the caller: the other direction is done, so
+			      * the close of both sockets that follows this one's
+			      * EOF sends the FIN; no shutdown(2) needed */
 	int err;             /* errno that ended the direction, 0 if none */
 };
 
-/* Step results: bits of what the direction waits for, or a negative code. */
+/* Step results: bits of what the direction waits for, or a negative code.
+ * The step reads 'from' only when called for it: after the head is sent
+ * it asks for READ instead of trying a recv that would mostly say EAGAIN
+ * (epoll is level-triggered: bytes already there are reported at once). */
 #define RW_SPLICE_WANT_READ 1  /* readable 'from' */
 #define RW_SPLICE_WANT_WRITE 2 /* writable 'to' */
 #define RW_SPLICE_DONE 4       /* EOF passed on; nothing more to do */

@@ -212,7 +212,13 @@ static void rw_term_unregister_up(struct rw_term_conn *c)
 
 static void rw_term_close_up(struct rw_term_conn *c, bool rst)
 {
-	rw_term_unregister_up(c);
+	/* closed just below: the close takes it out of epoll (the loop
+	 * forgets it without an epoll_ctl) */
+	if (c->up.fd >= 0 && c->ureg)
+		rw_loop_fd_forget(&c->w->loop, c->up.fd);
+	c->ureg = false;
+	c->umask = 0;
+	c->uwant = 0;
 	if (rst && c->up.fd >= 0)
 		rw_fwd_linger0(c->up.fd);
 	rw_upstream_close(&c->up);
@@ -224,7 +230,10 @@ static void rw_term_close(struct rw_term_conn *c, const char *kind, const char *
 	if (kind)
 		rw_term_emit(c, kind, reason, false);
 	rw_term_close_up(c, rst);
-	rw_term_interest(c, c->cfd, &c->creg, &c->cmask, 0, NULL);
+	if (c->creg) /* closed below, ours alone: see rw_term_close_up */
+		rw_loop_fd_forget(&w->loop, c->cfd);
+	c->creg = false;
+	c->cmask = 0;
 	if (c->ssl) {
 		if (!rst && c->state != RW_TERM_HANDSHAKE && !c->lingering) {
 			ERR_clear_error();
