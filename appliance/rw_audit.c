@@ -474,6 +474,41 @@ int rw_audit_reopen(struct rw_audit *a, struct rw_diag *diag)
 	return rc;
 }
 
+int rw_audit_cfg_from(const struct rw_log_cfg *l, struct rw_audit_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (!l->audit)
+		return 1;
+	cfg->path = l->audit;
+	cfg->key_path = l->audit_key;
+	cfg->cp_lines = l->audit_cp_lines;
+	cfg->cp_seconds = (l->audit_cp_ms + 999u) / 1000u;
+	return 0;
+}
+
+void rw_audit_reloaded(struct rw_audit *a, const struct rw_log_cfg *l, struct rw_diag *diag)
+{
+	struct rw_audit_cfg c;
+	bool on = rw_audit_cfg_from(l, &c) == 0;
+	const char *key = c.key_path ? c.key_path : RW_AUDIT_DEFAULT_KEY;
+	if (!a && on)
+		rw_diag_warn(diag, NULL, 0,
+			     "log.audit: the audit chain starts at the next start of regwalld, not "
+			     "at a reload");
+	else if (a && !on)
+		rw_diag_warn(diag, NULL, 0,
+			     "log.audit: removed, but the audit chain (%s) goes on until regwalld "
+			     "restarts",
+			     a->path);
+	else if (a && (strcmp(a->path, c.path) != 0 || strcmp(a->key_path, key) != 0))
+		rw_diag_warn(diag, NULL, 0,
+			     "log.audit / log.audit_key: changed; the chain stays in %s (key %s) "
+			     "until regwalld restarts",
+			     a->path, a->key_path);
+	if (a && on)
+		rw_audit_set_interval(a, c.cp_lines, c.cp_seconds);
+}
+
 void rw_audit_set_interval(struct rw_audit *a, uint32_t cp_lines, uint32_t cp_seconds)
 {
 	a->cp_lines = cp_lines ? cp_lines : RW_AUDIT_DEFAULT_CP_LINES;

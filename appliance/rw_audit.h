@@ -23,6 +23,7 @@
 #include "appliance/rw_audit_verify.h"
 #include "base/rw_err.h"
 #include "base/rw_loop.h"
+#include "rules/rw_policy.h"
 
 #define RW_AUDIT_DEFAULT_KEY "/var/lib/regwall/audit.key"
 #define RW_AUDIT_DEFAULT_CP_LINES 100u
@@ -70,6 +71,12 @@ struct rw_audit {
  * Refuses a file whose last complete line is not an audit line, and a key
  * readable by group or others. Every problem is one diag message. */
 int rw_audit_open(struct rw_audit *a, const struct rw_audit_cfg *cfg, struct rw_diag *diag);
+/* The settings of a policy's log section: 0, or 1 when log.audit is unset. */
+int rw_audit_cfg_from(const struct rw_log_cfg *l, struct rw_audit_cfg *cfg);
+/* After a reload: new checkpoint settings apply at once; a changed file or
+ * key, or log.audit set or unset, only at the next start (a warning in
+ * diag says so). a may be NULL (no audit chain running). */
+void rw_audit_reloaded(struct rw_audit *a, const struct rw_log_cfg *l, struct rw_diag *diag);
 /* Checkpoint, sync and close (regwalld stopping). */
 void rw_audit_close(struct rw_audit *a);
 /* logrotate: seal the current file with a checkpoint, close it, open the
