@@ -395,7 +395,10 @@ static void rw_audit_on_sync(struct rw_loop *l, void *arg)
 
 static void rw_audit_on_cp(struct rw_loop *l, void *arg)
 {
-	(void)rw_audit_checkpoint(arg, false);
+	struct rw_audit *a = arg;
+	/* a checkpoint that could not be written is tried again */
+	if (rw_audit_checkpoint(a, false) && a->loop)
+		(void)rw_loop_timer_arm(a->loop, &a->cp_t, (uint64_t)a->cp_seconds * 1000u);
 }
 
 int rw_audit_open(struct rw_audit *a, const struct rw_audit_cfg *cfg, struct rw_diag *diag)
