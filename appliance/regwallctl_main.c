@@ -53,7 +53,7 @@ static void usage(FILE *out)
 		"                              what a connection (and request) from ADDRESS\n"
 		"                              would meet at each layer, and which rule or\n"
 		"                              role decides\n"
-		"  audit verify [--pubkey HEX|PEMFILE] FILE...\n"
+		"  audit verify [--pubkey HEX|PEMFILE] [--checkpoint LINE|FILE] FILE...\n"
 		"                              check the push audit chain (local files, oldest\n"
 		"                              first; exit 0 verified, 1 tampered, 4 unsigned\n"
 		"                              tail); see docs/design/audit.md\n"

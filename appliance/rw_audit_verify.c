@@ -367,6 +367,16 @@ static void rw_audit_verify_line(struct rw_audit_verify *v, const char *line, si
 	rw_audit_chain(v, &r);
 	if (v->failed)
 		return;
+	if (v->expect && r.seq == v->expect_seq) {
+		v->expect_seen = true;
+		if (len != v->expect_len || memcmp(line, v->expect_line, len) != 0) {
+			rw_audit_fail(v, v->file, v->line_no,
+				      "seq %" PRIu64 " is not the checkpoint given with --checkpoint: "
+				      "rewritten",
+				      r.seq);
+			return;
+		}
+	}
 	if (!strcmp(r.kind, "open"))
 		rw_audit_open_line(v, &r);
 	if (!strcmp(r.kind, "checkpoint")) {
@@ -441,6 +451,39 @@ void rw_audit_verify_file(struct rw_audit_verify *v, const char *path)
 		rw_audit_fail(v, path, v->line_no, "read error");
 	fclose(f);
 	rw_audit_verify_end(v);
+}
+
+int rw_audit_verify_expect(struct rw_audit_verify *v, const char *line, size_t len, char *why,
+			   size_t whylen)
+{
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	struct rw_audit_rec r;
+	if (rw_audit_parse_line(line, len, &r, why, whylen))
+		return -1;
+	if (strcmp(r.kind, "checkpoint") != 0 || len >= sizeof(v->expect_line))
+		return rw_audit_why(why, whylen, "not a checkpoint line");
+	v->expect = true;
+	v->expect_seq = r.seq;
+	memcpy(v->expect_line, line, len);
+	v->expect_len = len;
+	return 0;
+}
+
+void rw_audit_verify_finish(struct rw_audit_verify *v)
+{
+	if (v->failed || !v->expect || v->expect_seen)
+		return;
+	if (v->started && v->first_seq > v->expect_seq)
+		rw_audit_fail(v, v->file, 1,
+			      "the files start at seq %" PRIu64 ", after the given checkpoint (seq %" PRIu64
+			      "): give the older files too",
+			      v->first_seq, v->expect_seq);
+	else
+		rw_audit_fail(v, v->started ? v->last_file : v->file, v->started ? v->last_line : 0,
+			      "the chain ends at seq %" PRIu64 ", before the checkpoint given with "
+			      "--checkpoint (seq %" PRIu64 "): truncated",
+			      v->seq, v->expect_seq);
 }
 
 enum rw_audit_result rw_audit_verify_result(const struct rw_audit_verify *v)

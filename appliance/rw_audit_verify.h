@@ -99,6 +99,12 @@ struct rw_audit_verify {
 	char last_file[256];    /* where the last line was */
 	uint64_t last_line;
 	uint64_t first_seq;
+	/* a checkpoint kept elsewhere (rw_audit_verify_expect) */
+	bool expect;
+	uint64_t expect_seq;
+	char expect_line[512];
+	size_t expect_len;
+	bool expect_seen;
 	/* results */
 	uint64_t lines, checkpoints, files;
 	uint64_t cp_seq;        /* seq of the last good checkpoint (0: none) */
@@ -117,12 +123,21 @@ struct rw_audit_verify {
  * "open" lines, which proves only that the file is self-consistent). */
 int rw_audit_verify_init(struct rw_audit_verify *v, const uint8_t *pubkey);
 void rw_audit_verify_fini(struct rw_audit_verify *v);
+/* A checkpoint line kept off the box (a SIEM's copy): the files must hold
+ * exactly this line at its seq, so a file truncated to an earlier
+ * checkpoint, or rewritten and re-signed, fails. line may end in '\n'.
+ * 0, or -1 with why (not a checkpoint line). */
+int rw_audit_verify_expect(struct rw_audit_verify *v, const char *line, size_t len, char *why,
+			   size_t whylen);
 /* Files are given oldest first; each is fed in any pieces. */
 void rw_audit_verify_begin(struct rw_audit_verify *v, const char *name);
 void rw_audit_verify_feed(struct rw_audit_verify *v, const void *data, size_t len);
 void rw_audit_verify_end(struct rw_audit_verify *v);
 /* A whole file by path (an unreadable file is a failure with why). */
 void rw_audit_verify_file(struct rw_audit_verify *v, const char *path);
+/* After the last file: checks that were waiting for the end (the
+ * expected checkpoint seen). */
+void rw_audit_verify_finish(struct rw_audit_verify *v);
 enum rw_audit_result rw_audit_verify_result(const struct rw_audit_verify *v);
 
 /* A public key given on the command line: 64 hex digits, or a PEM file

@@ -29,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t off = 0; off < size; off += step)
 		rw_audit_verify_feed(&v, data + off, size - off < step ? size - off : step);
 	rw_audit_verify_end(&v);
+	rw_audit_verify_finish(&v);
 	enum rw_audit_result r = rw_audit_verify_result(&v);
 	if (r != RW_AUDIT_VERIFIED && r != RW_AUDIT_BAD && r != RW_AUDIT_UNSIGNED)
 		abort();
