@@ -175,7 +175,9 @@ static json_t *rw_audit_build(json_t *ev, const char *kind, pid_t pid, unsigned 
 	rc |= rw_audit_set(o, "kind", kind);
 	if (!strcmp(kind, "refuse")) {
 		rc |= rw_audit_set(o, "op", op ? op : "unknown");
-		rc |= rw_audit_set(o, "result", "refused");
+		/* the registry failed it (502/504), or regwall refused it */
+		bool failed = !strcmp(reason, "upstream_failed") || !strcmp(reason, "upstream_timeout");
+		rc |= rw_audit_set(o, "result", failed ? "failed" : "refused");
 		rc |= rw_audit_set(o, "reason", reason);
 	} else {
 		rc |= rw_audit_set(o, "op", reason);

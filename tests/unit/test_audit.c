@@ -455,6 +455,8 @@ static void test_events_filtered(void **state)
 	const char *bad_repo = "{\"kind\":\"push\",\"reason\":\"manifest_put\","
 			       "\"repository\":\"A/../etc\"}";
 	const char *bad_type = "{\"kind\":\"delete\",\"reason\":\"blob_delete\",\"status\":\"x\"}";
+	const char *failed = "{\"kind\":\"refuse\",\"reason\":\"upstream_timeout\",\"method\":\"PATCH\","
+			     "\"operation\":\"upload_chunk\",\"repository\":\"a/b\",\"status\":504}";
 	const char *deleted = "{\"kind\":\"delete\",\"reason\":\"manifest_delete\",\"status\":202,"
 			      "\"repository\":\"a/b\",\"reference\":\"old\"}";
 	assert_int_equal(rw_audit_event(&a, pass, strlen(pass), 1, 1), 0);
@@ -464,12 +466,13 @@ static void test_events_filtered(void **state)
 	assert_int_equal(rw_audit_event(&a, bad_repo, strlen(bad_repo), 1, 1), 1);
 	assert_int_equal(rw_audit_event(&a, bad_type, strlen(bad_type), 1, 1), 1);
 	assert_int_equal(rw_audit_event(&a, deleted, strlen(deleted), 1, 1), 1);
+	assert_int_equal(rw_audit_event(&a, failed, strlen(failed), 1, 1), 1);
 	assert_int_equal(a.events_unparsed, 1);
 	assert_int_equal(a.events_invalid, 2);
 	rw_audit_close(&a);
 	struct lines l;
 	read_lines(path, &l);
-	assert_int_equal(l.n, 6);
+	assert_int_equal(l.n, 7);
 	assert_non_null(strstr(l.v[1], "\"kind\":\"refuse\",\"op\":\"manifest_put\","
 					"\"result\":\"refused\",\"reason\":\"push_requires_vpn\""));
 	assert_non_null(strstr(l.v[2], "\"kind\":\"invalid\",\"claimed_kind\":\"push\","
@@ -477,6 +480,8 @@ static void test_events_filtered(void **state)
 	assert_null(strstr(l.v[2], "etc"));
 	assert_non_null(strstr(l.v[3], "\"why\":\"status\""));
 	assert_non_null(strstr(l.v[4], "\"kind\":\"delete\",\"op\":\"manifest_delete\""));
+	assert_non_null(strstr(l.v[5], "\"op\":\"upload_chunk\",\"result\":\"failed\","
+					"\"reason\":\"upstream_timeout\",\"status\":504"));
 	free_lines(&l);
 	struct rw_audit_verify v;
 	assert_int_equal(verify1(&v), RW_AUDIT_VERIFIED);
