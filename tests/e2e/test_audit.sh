@@ -111,7 +111,12 @@ lab_wait_for 5 grep -q "$pat.*\"repository\":\"team-a/app\",\"reference\":\"v1\"
 	lab_fail "no audit line with digest $want: $(cat "$AUDIT")"
 grep -q "\"kind\":\"push\",\"op\":\"upload_complete\"" "$AUDIT" ||
 	grep -q "\"kind\":\"push\",\"op\":\"upload_start\"" "$AUDIT" || lab_fail "no blob upload line"
-lab_log "push team-a/app:v1: audit line digest = --digestfile = $want"
+# stamped by the parent with the worker that reported it
+wpid=$(grep "\"digest\":\"$want\"" "$AUDIT" | head -1 | sed -n 's/.*"worker_pid":\([0-9]*\),"worker_generation":\([0-9]*\).*/\1 \2/p')
+read -r wpid wgen <<<"$wpid"
+[ -n "$wpid" ] && [ "$wgen" -ge 1 ] && e2e_workers | tr " " "\n" | grep -qx "$wpid" ||
+	lab_fail "worker_pid/generation ($wpid/$wgen) is not a worker of regwalld ($(e2e_workers | tr '\n' ' '))"
+lab_log "push team-a/app:v1: audit line digest = --digestfile = $want (worker $wpid, generation $wgen)"
 
 # 2. a refused push (outside push:team-a/*)
 out=$(skopeo_push "$LAB_DIR/img1:v1" team-b/app:v1 2>&1) && lab_fail "push to team-b allowed"
