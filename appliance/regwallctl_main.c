@@ -15,6 +15,7 @@
 
 #include <libconfig.h>
 
+#include "appliance/rw_audit_cli.h"
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_version.h"
 
@@ -52,6 +53,10 @@ static void usage(FILE *out)
 		"                              what a connection (and request) from ADDRESS\n"
 		"                              would meet at each layer, and which rule or\n"
 		"                              role decides\n"
+		"  audit verify [--pubkey HEX|PEMFILE] [--checkpoint LINE|FILE] FILE...\n"
+		"                              check the push audit chain (local files, oldest\n"
+		"                              first; exit 0 verified, 1 tampered, 4 unsigned\n"
+		"                              tail); see docs/design/audit.md\n"
 		"options:\n"
 		"  -s, --socket SOCKET  control socket (default: $REGWALL_SOCKET, else\n"
 		"                       " RW_DEFAULT_SOCKET ")\n"
@@ -524,6 +529,9 @@ int main(int argc, char **argv)
 		default: usage(stderr); return RW_EXIT_USAGE;
 		}
 	}
+	/* local: reads the audit files, not the daemon */
+	if (optind < argc && strcmp(argv[optind], "audit") == 0)
+		return rw_audit_cli(argc - optind, argv + optind);
 	if (sock_opt && config) {
 		fprintf(stderr, "regwallctl: -s and -c both name the socket: choose one\n");
 		return RW_EXIT_USAGE;

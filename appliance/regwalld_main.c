@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "appliance/rw_audit.h"
 #include "appliance/rw_config.h"
 #include "appliance/rw_ctl_server.h"
 #include "appliance/rw_daemon.h"
@@ -142,6 +143,9 @@ static int instance_lock(const char *config, const char *sock)
 	return fd;
 }
 
+static int act_run_audited(const char *path, const char *sock, long nworkers, const char *user,
+			   struct rw_audit *audit);
+
 static int act_apply(const char *path)
 {
 	struct rw_daemon d;
@@ -177,12 +181,54 @@ static int act_remove(void)
 	return 0;
 }
 
+/* log.audit: the chain is opened (key created, file's last line read)
+ * before anything touches the kernel, so a start that cannot audit
+ * changes nothing. 1 opened, 0 not configured (or the config does not
+ * load: the apply reports that), -1 failed (printed). */
+static int audit_open(const char *path, struct rw_audit *a)
+{
+	struct rw_policy p;
+	struct rw_diag diag;
+	struct rw_audit_cfg cfg;
+	rw_diag_init(&diag);
+	if (rw_config_load_file(path, &p, &diag) != 0)
+		return 0;
+	int r = 0;
+	if (rw_audit_cfg_from(&p.log, &cfg) == 0) {
+		rw_diag_init(&diag);
+		r = rw_audit_open(a, &cfg, &diag) ? -1 : 1;
+		rw_diag_print(&diag, stderr);
+		if (r < 0)
+			fprintf(stderr, "regwalld: cannot open the audit chain (log.audit); not "
+					"starting, nothing changed\n");
+		else
+			fprintf(stderr, "regwalld: audit chain %s at seq %llu, key %.16s...\n", a->path,
+				(unsigned long long)a->seq, a->key_fp);
+	}
+	rw_policy_free(&p);
+	return r;
+}
+
 static int act_run(const char *path, const char *sock, long nworkers, const char *user)
+{
+	struct rw_audit audit;
+	int ar = audit_open(path, &audit);
+	if (ar < 0)
+		return 1;
+	int rc = act_run_audited(path, sock, nworkers, user, ar > 0 ? &audit : NULL);
+	if (ar > 0)
+		rw_audit_close(&audit);
+	return rc;
+}
+
+static int act_run_audited(const char *path, const char *sock, long nworkers, const char *user,
+			   struct rw_audit *audit)
 {
 	struct rw_daemon d;
 	struct rw_diag diag;
 	struct rw_workers ws;
 	rw_daemon_init(&d, path);
+	d.audit = audit;
 	/* the monitor listens before the first apply: no change after it
 	 * goes unseen */
 	rw_diag_init(&diag);

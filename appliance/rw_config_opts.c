@@ -152,6 +152,32 @@ static void rw_cfg_limits(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 			   l->max_per_source, l->max_connections);
 }
 
+/* The push audit chain (docs/design/audit.md): the file, its signing key
+ * and how often a checkpoint seals it. */
+static void rw_cfg_log_audit(struct rw_cfg_ctx *ctx, const config_setting_t *g,
+			     struct rw_log_cfg *l)
+{
+	int64_t n;
+	uint64_t ms;
+	if (rw_cfg_get_str(g, "audit"))
+		rw_cfg_abs_path(ctx, rw_cfg_member(g, "audit"), PATH_MAX - 1, &l->audit);
+	if (rw_cfg_get_str(g, "audit_key"))
+		rw_cfg_abs_path(ctx, rw_cfg_member(g, "audit_key"), PATH_MAX - 5, &l->audit_key);
+	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "audit_checkpoint_lines", &n))
+		l->audit_cp_lines = (uint32_t)n;
+	if (rw_cfg_duration(ctx, g, "audit_checkpoint_interval", 1000, 24u * 3600 * 1000,
+			    "1s and 1d", &ms))
+		l->audit_cp_ms = (uint32_t)ms;
+	static const char *const needs_audit[] = { "audit_key", "audit_checkpoint_lines",
+						   "audit_checkpoint_interval" };
+	for (size_t i = 0; i < sizeof(needs_audit) / sizeof(needs_audit[0]); i++)
+		if (!rw_cfg_member(g, "audit") && rw_cfg_member(g, needs_audit[i]))
+			rw_cfg_err(ctx, rw_cfg_member(g, needs_audit[i]),
+				   "has no effect without log.audit (the audit file)");
+	if (l->audit && l->audit_key && !strcmp(l->audit, l->audit_key))
+		rw_cfg_err(ctx, rw_cfg_member(g, "audit_key"), "is the audit file itself");
+}
+
 static void rw_cfg_log(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 {
 	const config_setting_t *g = rw_cfg_member(root, "log");
@@ -169,15 +195,13 @@ static void rw_cfg_log(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 	} later[] = {
 		{ "blocked", "the blocked-attempt log" },
 		{ "blocked_pcap", "the pcap of dropped packets" },
-		{ "audit", "the push audit log" },
 	};
 	if (rw_cfg_get_str(g, "blocked"))
 		rw_cfg_abs_path(ctx, rw_cfg_member(g, "blocked"), PATH_MAX - 1, &l->blocked);
 	if (rw_cfg_get_str(g, "blocked_pcap"))
 		rw_cfg_abs_path(ctx, rw_cfg_member(g, "blocked_pcap"), PATH_MAX - 1,
 				&l->blocked_pcap);
-	if (rw_cfg_get_str(g, "audit"))
-		rw_cfg_abs_path(ctx, rw_cfg_member(g, "audit"), PATH_MAX - 1, &l->audit);
+	rw_cfg_log_audit(ctx, g, l);
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
 		if (rw_cfg_member(g, later[i].key))
 			rw_cfg_err(ctx, rw_cfg_member(g, later[i].key),

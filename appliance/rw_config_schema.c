@@ -123,6 +123,9 @@ static const struct rw_cfg_key rw_cfg_keys_log[] = {
 	RW_STR("blocked"),
 	RW_STR("blocked_pcap"),
 	RW_STR("audit"),
+	RW_STR("audit_key"),
+	RW_INT("audit_checkpoint_lines", 1, 1000000),
+	RW_DUR("audit_checkpoint_interval"),
 };
 const struct rw_cfg_section rw_cfg_sec_log = RW_SEC("log", rw_cfg_keys_log);
 

@@ -17,6 +17,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "appliance/rw_audit.h"
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_evout.h"
 #include "appliance/rw_path.h"
@@ -376,7 +377,11 @@ static void rw_ctl_after_workers(struct rw_ctl_srv *srv);
 
 static void rw_ctl_on_event(void *ctx, const char *line, size_t len)
 {
-	rw_evout_line(ctx, line, len);
+	struct rw_ctl_srv *srv = ctx;
+	rw_evout_line(&srv->evout, line, len);
+	if (srv->d->audit)
+		(void)rw_audit_event(srv->d->audit, line, len, srv->d->workers->event_pid,
+				     srv->d->workers->event_generation);
 }
 
 static void rw_ctl_on_signal(struct rw_loop *l, int sfd, unsigned events, void *arg)
@@ -502,7 +507,9 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 		srv.watchdog = sd_watchdog_enabled(0, &wd_usec) > 0;
 		sd_notify(0, "READY=1\nSTATUS=serving");
 		if (d->workers)
-			rw_workers_attach(d->workers, &srv.loop, rw_ctl_on_event, &srv.evout);
+			rw_workers_attach(d->workers, &srv.loop, rw_ctl_on_event, &srv);
+		if (d->audit)
+			rw_audit_attach(d->audit, &srv.loop);
 		/* signals that came before the loop (a SIGHUP during start) */
 		rw_ctl_on_signal(&srv.loop, srv.sfd, RW_LOOP_READ, &srv);
 		if (!d->want_exit)
@@ -515,6 +522,8 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 		rw_ctl_client_close(srv.head);
 	if (d->workers)
 		rw_workers_detach(d->workers);
+	if (d->audit)
+		rw_audit_detach(d->audit);
 	d->evout = NULL;
 	if (srv.evout.reg)
 		rw_loop_fd_del(&srv.loop, STDOUT_FILENO);

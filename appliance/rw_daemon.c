@@ -17,6 +17,7 @@
 #include "appliance/rw_evout.h"
 #include "appliance/rw_daemon_diff.h"
 #include "appliance/rw_rlimit.h"
+#include "appliance/rw_audit.h"
 #include "fwd/rw_tlsctx.h"
 #include "rules/rw_cidr.h"
 #include "rules/rw_cidrset.h"
@@ -623,6 +624,7 @@ int rw_daemon_reload(struct rw_daemon *d, struct rw_diag *diag)
 		d->reload_failures++;
 		return r;
 	}
+	rw_audit_reloaded(d->audit, &d->pol.log, diag);
 	/* one log line: what the reload changed */
 	char line[2048];
 	int n = snprintf(line, sizeof(line), "regwalld: reload: generation %llu",
@@ -1420,6 +1422,8 @@ static json_t *rw_daemon_status(struct rw_daemon *d)
 		json_object_set_new(ev, "output_backlog_bytes",
 				    json_integer((json_int_t)d->evout->len));
 	}
+	if (d->audit)
+		json_object_set_new(st, "audit", rw_audit_status_json(d->audit));
 	if (!d->guarded)
 		return st;
 	const struct rw_guard *g = &d->guard;

@@ -393,6 +393,18 @@ static void rw_workers_chan_unwatch(struct rw_workers *ws, int fd, struct rw_wor
 	h->mask = 0;
 }
 
+/* The generation the parent started pid in (0: not one of ours). */
+static unsigned rw_workers_gen_of(const struct rw_workers *ws, pid_t pid)
+{
+	for (unsigned i = 0; i < RW_WORKERS_MAX; i++)
+		if (ws->slot[i].pid == pid)
+			return ws->slot[i].generation;
+	for (size_t k = 0; k < sizeof(ws->draining) / sizeof(ws->draining[0]); k++)
+		if (ws->draining[k].pid == pid)
+			return ws->draining[k].generation;
+	return 0;
+}
+
 /* One message from a worker. -1: malformed (the worker is killed). */
 static int rw_workers_chan_msg(struct rw_workers *ws, struct rw_worker_heard *h, const uint8_t *buf,
 			       size_t n)
@@ -437,6 +449,8 @@ static int rw_workers_chan_read(struct rw_workers *ws, int fd, struct rw_worker_
 				unsigned budget)
 {
 	uint8_t buf[RW_CHAN_MSG_MAX];
+	ws->event_pid = pid;
+	ws->event_generation = rw_workers_gen_of(ws, pid);
 	for (unsigned k = 0; k < budget; k++) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0)

@@ -120,6 +120,10 @@ struct rw_workers {
 	struct rw_loop *loop;
 	rw_workers_event_fn *on_event;
 	void *event_ctx;
+	/* the worker whose event on_event is handling (the parent's own
+	 * record, never the worker's word): the audit chain stamps it */
+	pid_t event_pid;
+	unsigned event_generation;
 	/* events of workers that are gone (their last STATS) */
 	uint64_t gone_events_sent, gone_events_dropped, events_received;
 	uint64_t bad_messages; /* malformed channel messages (the worker was killed) */

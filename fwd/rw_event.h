@@ -23,7 +23,9 @@
  *     "upload_start" (monolithic, ?digest=) when 2xx; with repository,
  *     reference, digest (Docker-Content-Digest, else the one asked for),
  *     from (the mount source), status, bytes_up of the request, identity;
- *     "term" when a terminated connection ends.
+ *     "delete" for a manifest or blob deletion the registry answered 2xx
+ *     (reason "manifest_delete", also a tag deleted by name, or
+ *     "blob_delete"); "term" when a terminated connection ends.
  * Every JSON line carries "time_ms" and "time", the same instant as ISO
  * 8601 UTC with milliseconds ("2026-12-04T03:12:45.123Z").
  * Fields not known for an event are NULL / 0. */

@@ -1066,6 +1066,15 @@ static const char *rw_term_push_event(enum rw_oci_op op, bool has_digest, unsign
 	}
 }
 
+/* A manifest (by digest or tag: deleting a tag is a manifest DELETE by
+ * tag) or blob deletion the registry accepted (2xx; distribution answers
+ * 202): the "delete" event, reason the operation. */
+static bool rw_term_delete_event(enum rw_oci_op op, unsigned status)
+{
+	return (op == RW_OCI_OP_MANIFEST_DELETE || op == RW_OCI_OP_BLOB_DELETE) && status >= 200 &&
+	       status <= 299;
+}
+
 /* Close after an answer that has been written in full. When the client
  * may still be sending (the rest of a body regwall or the registry
  * answered early, whatever follows a malformed head), a plain close
@@ -1138,6 +1147,8 @@ static int rw_term_finish(struct rw_term_conn *c)
 					      c->resp_status);
 	if (push)
 		rw_term_emit(c, "push", push, true);
+	else if (rw_term_delete_event(io->oci.op, c->resp_status))
+		rw_term_emit(c, "delete", rw_oci_op_str(io->oci.op), true);
 	if (!c->body_done) {
 		/* The registry answered before the body ended (an error,
 		 * usually): the rest of the body cannot be framed away. */

@@ -44,6 +44,9 @@
  *     "upload_mount" (any status: 201 linked, 202 did not), and when 2xx
  *     "upload_complete", "upload_start" (monolithic); events carry from
  *     and status
+ *   delete ("delete", the registry answered a deletion 2xx):
+ *     "manifest_delete" (by digest, or by tag: a tag deletion),
+ *     "blob_delete"; with repository, reference, status
  *   end of connection ("term"): "done", "idle_timeout", "header_timeout",
  *     "client_error", "client_gone" (closed or reset while the registry
  *     had its request: both sockets closed at once), "upstream_error",

@@ -60,6 +60,7 @@ void rw_policy_free(struct rw_policy *p)
 	free(p->log.blocked);
 	free(p->log.blocked_pcap);
 	free(p->log.audit);
+	free(p->log.audit_key);
 	free(p->control_socket);
 	free(p->state_file);
 	memset(p, 0, sizeof(*p));

@@ -191,6 +191,10 @@ struct rw_log_cfg {
 	char *blocked;        /* JSON lines path */
 	char *blocked_pcap;
 	char *audit;
+	/* the audit chain (appliance/rw_audit.h); not packed for the workers */
+	char *audit_key;          /* NULL: /var/lib/regwall/audit.key */
+	uint32_t audit_cp_lines;  /* 0: default (100) */
+	uint32_t audit_cp_ms;     /* 0: default (60 s) */
 };
 
 struct rw_policy {

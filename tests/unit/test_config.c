@@ -1222,11 +1222,26 @@ static void test_listen_list(void **state)
 	rw_policy_free(&p);
 }
 
+/* log.audit and its settings (the audit chain, docs/design/audit.md) */
+static void test_audit_settings(void **state)
+{
+	(void)state;
+	struct rw_policy p;
+	struct rw_diag d;
+	assert_int_equal(load_ok("tests/configs/good/06-audit.conf", &p, &d), 0);
+	assert_string_equal(p.log.audit, "/var/log/regwall/audit.jsonl");
+	assert_string_equal(p.log.audit_key, "/var/lib/regwall/audit.key");
+	assert_int_equal(p.log.audit_cp_lines, 10);
+	assert_int_equal(p.log.audit_cp_ms, 5000);
+	rw_policy_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_good_configs),
+		cmocka_unit_test(test_audit_settings),
 		cmocka_unit_test(test_sample_config),
 		cmocka_unit_test(test_full_values),
 		cmocka_unit_test(test_defaults),

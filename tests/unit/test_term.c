@@ -990,10 +990,17 @@ static void test_cert_and_vpn_peer_union(void **state)
 	pthread_mutex_lock(&g_mu);
 	int before = g_nheads;
 	pthread_mutex_unlock(&g_mu);
+	m = ev_mark();
 	cli_open_src(&c, LIS_REQUIRED, "registry.example.test", "client", NULL, 0, "127.0.0.3");
 	assert_true(c.ok);
 	cli_send(&c, del, strlen(del));
 	assert_int_equal(cli_resp(&c, buf, sizeof(buf), false), 200);
+	/* a deletion the registry accepted is a "delete" event (the audit chain's) */
+	assert_true(ev_wait(m, "delete", "manifest_delete", &e));
+	assert_string_equal(e.repository, "team-a/app");
+	assert_non_null(strstr(e.reference, "sha256:4f1a2b3c"));
+	assert_int_equal(e.status, 200);
+	assert_string_equal(e.method, "DELETE");
 	/* the peer alone (no certificate) may delete too, but not push */
 	cli_close(&c);
 	cli_open_src(&c, LIS_OPTIONAL, "registry.example.test", NULL, NULL, 0, "127.0.0.3");
