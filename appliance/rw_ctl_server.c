@@ -19,6 +19,7 @@
 
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_evout.h"
+#include "appliance/rw_metrics_svc.h"
 #include "appliance/rw_path.h"
 #include "base/rw_loop.h"
 
@@ -58,6 +59,7 @@ struct rw_ctl_client {
 struct rw_ctl_srv {
 	struct rw_loop loop;
 	struct rw_evout evout; /* the workers' events, to stdout */
+	struct rw_metrics_svc metrics; /* counters and the metrics endpoint */
 	struct rw_daemon *d;
 	int lfd, sfd;
 	struct rw_ctl_req *req; /* up to 1024 prefixes: off the stack */
@@ -376,7 +378,9 @@ static void rw_ctl_after_workers(struct rw_ctl_srv *srv);
 
 static void rw_ctl_on_event(void *ctx, const char *line, size_t len)
 {
-	rw_evout_line(ctx, line, len);
+	struct rw_ctl_srv *srv = ctx;
+	rw_evout_line(&srv->evout, line, len);
+	rw_metrics_svc_event(&srv->metrics, line, len);
 }
 
 static void rw_ctl_on_signal(struct rw_loop *l, int sfd, unsigned events, void *arg)
@@ -444,6 +448,7 @@ static void rw_ctl_on_tick(struct rw_loop *l, void *arg)
 	/* the guard reads the table's signature back (about once a second)
 	 * and runs a restore its rate limit deferred */
 	rw_daemon_tick(srv->d);
+	rw_metrics_svc_tick(&srv->metrics);
 	/* systemd's watchdog: the loop turned (WatchdogSec is far longer
 	 * than a tick) */
 	if (srv->watchdog)
@@ -456,6 +461,17 @@ static void rw_ctl_on_nft(struct rw_loop *l, int fd, unsigned events, void *arg)
 {
 	struct rw_ctl_srv *srv = arg;
 	rw_daemon_on_nft_event(srv->d);
+}
+
+static int rw_ctl_metrics_start(struct rw_ctl_srv *srv)
+{
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	int r = rw_metrics_svc_start(&srv->metrics, srv->d, &srv->loop, &srv->evout, &diag);
+	rw_diag_print(&diag, stderr);
+	if (r)
+		fprintf(stderr, "regwalld: metrics: %s\n", rw_strerror(r));
+	return r;
 }
 
 int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
@@ -496,13 +512,15 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 		srv.rc = r;
 	} else if ((r = rw_evout_init(&srv.evout, STDOUT_FILENO, &srv.loop))) {
 		srv.rc = r;
+	} else if ((r = rw_ctl_metrics_start(&srv))) {
+		srv.rc = r;
 	} else {
 		d->evout = &srv.evout;
 		uint64_t wd_usec = 0;
 		srv.watchdog = sd_watchdog_enabled(0, &wd_usec) > 0;
 		sd_notify(0, "READY=1\nSTATUS=serving");
 		if (d->workers)
-			rw_workers_attach(d->workers, &srv.loop, rw_ctl_on_event, &srv.evout);
+			rw_workers_attach(d->workers, &srv.loop, rw_ctl_on_event, &srv);
 		/* signals that came before the loop (a SIGHUP during start) */
 		rw_ctl_on_signal(&srv.loop, srv.sfd, RW_LOOP_READ, &srv);
 		if (!d->want_exit)
@@ -516,6 +534,7 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 	if (d->workers)
 		rw_workers_detach(d->workers);
 	d->evout = NULL;
+	rw_metrics_svc_stop(&srv.metrics);
 	if (srv.evout.reg)
 		rw_loop_fd_del(&srv.loop, STDOUT_FILENO);
 	rw_evout_fini(&srv.evout);

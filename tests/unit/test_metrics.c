@@ -12,8 +12,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "appliance/rw_config.h"
 #include "appliance/rw_metrics.h"
+#include "appliance/rw_metrics_http.h"
 #include "appliance/rw_metrics_parent.h"
+#include "rules/rw_cidr.h"
 
 static int setup(void **state)
 {
@@ -380,6 +387,225 @@ static void test_promtool(void **state)
 	free(d);
 }
 
+
+static unsigned parse_status(const char *req)
+{
+	struct rw_metrics_http_req r;
+	int rc = rw_metrics_http_parse(req, strlen(req), &r);
+	if (rc == RW_EINCOMPLETE)
+		return 0;
+	assert_int_equal(rc, 0);
+	return r.status;
+}
+
+static void test_http_parse(void **state)
+{
+	(void)state;
+	assert_int_equal(parse_status("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+	assert_int_equal(parse_status("GET /metrics HTTP/1.0\r\n\r\n"), 200);
+	assert_int_equal(parse_status("GET /metrics HTTP/1.1\n\n"), 200);
+	assert_int_equal(parse_status("GET /metrics?x=1 HTTP/1.1\r\nAccept: text/plain;"
+				      "version=0.0.4;q=1,*/*;q=0.1\r\n\r\n"), 200);
+	/* more bytes wanted */
+	assert_int_equal(parse_status(""), 0);
+	assert_int_equal(parse_status("GET /metrics HTTP/1.1\r\nHost: x\r\n"), 0);
+	/* other paths, other methods */
+	assert_int_equal(parse_status("GET / HTTP/1.1\r\n\r\n"), 404);
+	assert_int_equal(parse_status("GET /metricsx HTTP/1.1\r\n\r\n"), 404);
+	assert_int_equal(parse_status("GET /metrics/ HTTP/1.1\r\n\r\n"), 404);
+	assert_int_equal(parse_status("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), 405);
+	assert_int_equal(parse_status("HEAD /metrics HTTP/1.1\r\n\r\n"), 405);
+	assert_int_equal(parse_status("get /metrics HTTP/1.1\r\n\r\n"), 405);
+	/* malformed */
+	assert_int_equal(parse_status("GET /metrics HTTP/2.0\r\n\r\n"), 505);
+	assert_int_equal(parse_status("GET /metrics\r\n\r\n"), 400);
+	assert_int_equal(parse_status("GET  /metrics HTTP/1.1\r\n\r\n"), 400);
+	assert_int_equal(parse_status("GET /metrics HTTP/1.1 \r\n\r\n"), 400);
+	assert_int_equal(parse_status("GET /metrics HTTP/1.10\r\n\r\n"), 400);
+	assert_int_equal(parse_status("\r\n\r\n"), 400);
+	assert_int_equal(parse_status("GET /metrics HTTP/1.1\r\nHost : x\r\n\r\n"), 400);
+	assert_int_equal(parse_status("GET /metrics HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n"), 400);
+	assert_int_equal(parse_status("GET /metrics HTTP/1.1\r\nX: a\001b\r\n\r\n"), 400);
+	assert_int_equal(parse_status("GET /me\x01trics HTTP/1.1\r\n\r\n"), 400);
+	/* a NUL inside the head */
+	struct rw_metrics_http_req r;
+	static const char nul[] = "GET /metrics HTTP/1.1\r\nX: a\0b\r\n\r\n";
+	assert_int_equal(rw_metrics_http_parse(nul, sizeof(nul) - 1, &r), 0);
+	assert_int_equal(r.status, 400);
+	/* too long: the head must end within RW_METRICS_HTTP_REQ_MAX */
+	char *big = malloc(RW_METRICS_HTTP_REQ_MAX + 100);
+	memset(big, 'a', RW_METRICS_HTTP_REQ_MAX + 100);
+	memcpy(big, "GET /metrics HTTP/1.1\r\nX: ", 26);
+	assert_int_equal(rw_metrics_http_parse(big, RW_METRICS_HTTP_REQ_MAX - 1, &r),
+			 RW_EINCOMPLETE);
+	assert_int_equal(rw_metrics_http_parse(big, RW_METRICS_HTTP_REQ_MAX, &r), 0);
+	assert_int_equal(r.status, 431);
+	assert_int_equal(rw_metrics_http_parse(big, RW_METRICS_HTTP_REQ_MAX + 100, &r), 0);
+	assert_int_equal(r.status, 431);
+	free(big);
+}
+
+static void test_http_answer(void **state)
+{
+	struct rw_metrics *m = *state;
+	char *out;
+	size_t n;
+	assert_int_equal(rw_metrics_http_answer(200, m, &out, &n), 0);
+	assert_true(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_non_null(strstr(out, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+	char *body = strstr(out, "\r\n\r\n") + 4;
+	char cl[64];
+	snprintf(cl, sizeof(cl), "\r\nContent-Length: %zu\r\n", strlen(body));
+	assert_non_null(strstr(out, cl));
+	assert_true(strncmp(body, "# HELP regwall_", 15) == 0);
+	free(out);
+	assert_int_equal(rw_metrics_http_answer(405, m, &out, &n), 0);
+	assert_true(strncmp(out, "HTTP/1.1 405 Method Not Allowed\r\n", 33) == 0);
+	assert_non_null(strstr(out, "\r\nAllow: GET\r\n"));
+	assert_null(strstr(out, "regwall_"));
+	free(out);
+}
+
+static void test_config_allow(void **state)
+{
+	(void)state;
+	static const char base[] =
+		"registry = { upstream = \"198.51.100.10:5000\"; server_names = "
+		"[ \"registry.example.test\" ]; };\n"
+		"networks = { office = [ \"203.0.113.0/24\" ]; };\n"
+		"listeners = ( { name = \"a\"; listen = \"0.0.0.0:443\"; mode = \"passthrough\"; "
+		"allow_from = [ \"office\" ]; } );\n";
+	char text[1024];
+	struct rw_policy p;
+	struct rw_diag d;
+	uint8_t a4[4], a6[16];
+	snprintf(text, sizeof(text), "%smetrics = { listen = \"127.0.0.1:9477\"; };\n", base);
+	rw_diag_init(&d);
+	assert_int_equal(rw_config_load_string(text, "c.conf", &p, &d), 0);
+	assert_int_equal(p.metrics.family, AF_INET);
+	assert_int_equal(p.metrics.port, 9477);
+	inet_pton(AF_INET, "127.0.0.5", a4);
+	assert_true(rw_metrics_http_allowed(&p, AF_INET, a4));
+	inet_pton(AF_INET6, "::1", a6);
+	assert_true(rw_metrics_http_allowed(&p, AF_INET6, a6));
+	inet_pton(AF_INET, "192.0.2.7", a4);
+	assert_false(rw_metrics_http_allowed(&p, AF_INET, a4));
+	rw_policy_free(&p);
+	snprintf(text, sizeof(text),
+		 "%smetrics = { listen = \"192.0.2.1:9477\"; allow = [ \"192.0.2.0/28\", "
+		 "\"2001:db8::7\" ]; };\n", base);
+	rw_diag_init(&d);
+	assert_int_equal(rw_config_load_string(text, "c.conf", &p, &d), 0);
+	assert_int_equal(p.n_metrics_allow, 2);
+	assert_true(rw_metrics_http_allowed(&p, AF_INET, a4));
+	inet_pton(AF_INET, "127.0.0.1", a4);
+	assert_false(rw_metrics_http_allowed(&p, AF_INET, a4)); /* loopback only by default */
+	inet_pton(AF_INET6, "2001:db8::7", a6);
+	assert_true(rw_metrics_http_allowed(&p, AF_INET6, a6));
+	rw_policy_free(&p);
+}
+
+/* The server on a real loopback socket, driven by the loop: a scrape,
+ * a wrong path, a client that sends nothing (closed at the timeout). */
+static void run_until(struct rw_loop *l, int fd, char *buf, size_t cap, size_t *got)
+{
+	*got = 0;
+	for (int i = 0; i < 200; i++) {
+		rw_loop_run_once(l, 20);
+		ssize_t r = recv(fd, buf + *got, cap - 1 - *got, MSG_DONTWAIT);
+		if (r > 0)
+			*got += (size_t)r;
+		else if (r == 0)
+			break;
+	}
+	buf[*got] = '\0';
+}
+
+static int connect_to(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void test_http_server(void **state)
+{
+	struct rw_metrics *m = *state;
+	struct rw_loop loop;
+	assert_int_equal(rw_loop_init(&loop, 1024), 0);
+	struct rw_policy pol = { 0 };
+	struct rw_cidr lo;
+	assert_int_equal(rw_cidr_parse("127.0.0.0/8", &lo, 0), 0);
+	pol.metrics_allow = &lo;
+	pol.n_metrics_allow = 1;
+	pol.metrics.family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.1", pol.metrics.addr);
+	struct rw_metrics_http h;
+	struct rw_diag d;
+	rw_diag_init(&d);
+	int r = -1;
+	for (uint16_t port = 39477; port < 39577 && r; port++) {
+		pol.metrics.port = port;
+		memset(&h, 0, sizeof(h));
+		rw_metrics_http_init(&h, &loop, m, &pol);
+		r = rw_metrics_http_sync(&h, &d);
+	}
+	assert_int_equal(r, 0);
+	rw_metrics_source_add(m, rw_metrics_http_source, &h);
+	char buf[65536];
+	size_t got;
+	int fd = connect_to(pol.metrics.port);
+	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)(sizeof(req) - 1));
+	run_until(&loop, fd, buf, sizeof(buf), &got);
+	close(fd);
+	assert_true(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	assert_non_null(strstr(buf, "\nregwall_metrics_scrapes_total 1\n"));
+	fd = connect_to(pol.metrics.port);
+	const char bad[] = "DELETE /metrics HTTP/1.1\r\n\r\n";
+	assert_int_equal(send(fd, bad, sizeof(bad) - 1, 0), (ssize_t)(sizeof(bad) - 1));
+	run_until(&loop, fd, buf, sizeof(buf), &got);
+	close(fd);
+	assert_true(strncmp(buf, "HTTP/1.1 405 ", 13) == 0);
+	/* loopback no longer allowed (a reload changed metrics.allow):
+	 * closed before a byte is read */
+	struct rw_cidr other;
+	rw_cidr_parse("192.0.2.0/24", &other, 0);
+	pol.metrics_allow = &other;
+	fd = connect_to(pol.metrics.port);
+	(void)!send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL);
+	run_until(&loop, fd, buf, sizeof(buf), &got);
+	close(fd);
+	assert_int_equal(got, 0);
+	assert_int_equal(h.refused_addr, 1);
+	/* a client that sends half a request holds its slot only until the
+	 * timeout; past RW_METRICS_HTTP_CLIENTS newcomers are closed */
+	pol.metrics_allow = &lo;
+	h.timeout_ms = 300;
+	int slow[RW_METRICS_HTTP_CLIENTS + 1];
+	for (int i = 0; i <= RW_METRICS_HTTP_CLIENTS; i++) {
+		slow[i] = connect_to(pol.metrics.port);
+		(void)!send(slow[i], "GET /metr", 9, MSG_NOSIGNAL);
+		rw_loop_run_once(&loop, 10);
+	}
+	assert_int_equal(h.n_clients, RW_METRICS_HTTP_CLIENTS);
+	assert_int_equal(h.refused_busy, 1);
+	for (int i = 0; i < 50 && h.n_clients; i++)
+		rw_loop_run_once(&loop, 20);
+	assert_int_equal(h.n_clients, 0);
+	assert_int_equal(h.timeouts, RW_METRICS_HTTP_CLIENTS);
+	for (int i = 0; i <= RW_METRICS_HTTP_CLIENTS; i++)
+		close(slow[i]);
+	assert_int_equal(h.scrapes, 1);
+	assert_int_equal(h.bad_requests, 1);
+	assert_int_equal(h.n_clients, 0);
+	rw_metrics_source_del(m, rw_metrics_http_source, &h);
+	rw_metrics_http_fini(&h);
+	rw_loop_fini(&loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +618,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_typed_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_promtool, setup, teardown),
+		cmocka_unit_test(test_http_parse),
+		cmocka_unit_test_setup_teardown(test_http_answer, setup, teardown),
+		cmocka_unit_test(test_config_allow),
+		cmocka_unit_test_setup_teardown(test_http_server, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
