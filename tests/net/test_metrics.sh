@@ -15,7 +15,8 @@
 #     exit) scrapes the endpoint, and the counter it returns through
 #     /api/v1/query equals regwalld's;
 #   * counters survive a worker killed with SIGKILL (restart counted) and
-#     a reload (counted as a success).
+#     a reload (counted as a success);
+#   * an endpoint address gw does not have refuses the start.
 set -u
 . "$(dirname "$0")/lib.sh"
 lab_require_root
@@ -38,6 +39,16 @@ metrics = {
     allow = [ "$LAB_OFFICE4/32" ];
 };
 EOF
+# an endpoint that cannot be bound refuses the start, as a listener does
+bad="$LAB_DIR/bad.conf"
+sed "s/listen = \"$MADDR:$MPORT\"/listen = \"192.0.2.99:$MPORT\"/" "$conf" >"$bad"
+grep -q 192.0.2.99 "$bad" || lab_fail "bad.conf not made"
+lab_exec gw timeout 20 "$BUILD/regwalld" -c "$bad" -f -s "$LAB_DIR/bad.sock" --workers 1 \
+	>/dev/null 2>"$LAB_DIR/bad.log" && lab_fail "regwalld started with an endpoint it cannot bind"
+grep -q "metrics.listen 192.0.2.99:$MPORT: cannot listen" "$LAB_DIR/bad.log" ||
+	lab_fail "no word of the endpoint: $(cat "$LAB_DIR/bad.log")"
+lab_log "metrics.listen on an address gw does not have: the start fails ($(grep -m1 'metrics.listen' "$LAB_DIR/bad.log"))"
+
 lab_daemon "$conf" gw --workers 2
 daemon=$LAB_DAEMON_PID
 workers() { pgrep -P "$daemon" | sort -n; }
