@@ -16,6 +16,8 @@
 #     /api/v1/query equals regwalld's;
 #   * counters survive a worker killed with SIGKILL (restart counted) and
 #     a reload (counted as a success);
+#   * a reload that changes metrics.listen and metrics.allow moves the
+#     endpoint and lets the new source in;
 #   * an endpoint address gw does not have refuses the start.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -181,6 +183,19 @@ lab_wait_for 15 prom_has "$PASS" 10 || lab_fail "prometheus after the reload: '$
 resets=$(pq "resets(${PASS}[5m])")
 [ "$resets" = 0 ] || lab_fail "prometheus saw $resets counter resets"
 lab_log "worker kill + reload: counters kept (restarts $(metric regwall_worker_restarts_total), $PASS 10, no reset in prometheus)"
+
+# a reload that changes metrics.allow and metrics.listen: the new port
+# serves the newly allowed source, the old port is closed
+sed -i "s|allow = \[ \"$LAB_OFFICE4/32\" \];|allow = [ \"$LAB_OFFICE4/32\", \"$LAB_OFFICE4B\" ];|; s|listen = \"$MADDR:$MPORT\"|listen = \"$MADDR:9478\"|" "$conf"
+grep -q ":9478" "$conf" && grep -qF "\"$LAB_OFFICE4B\"" "$conf" || lab_fail "conf not edited: $(grep -A3 '^metrics' "$conf")"
+out=$(lab_ctl reload) || lab_fail "reload 2: $out"
+moved() { lab_exec office curl -s -o /dev/null --max-time 2 --interface "$LAB_OFFICE4B" "http://$MADDR:9478/metrics"; }
+lab_wait_for 5 moved || lab_fail "after the reload, $LAB_OFFICE4B not served on :9478"
+code=$(lab_exec office curl -s -o /dev/null -w '%{http_code}' --max-time 2 --interface "$LAB_OFFICE4" "$MURL")
+[ "$code" = 000 ] || lab_fail "the old port $MPORT still answers ($code) after the reload moved it"
+v=$(lab_exec office curl -sS --max-time 2 --interface "$LAB_OFFICE4B" "http://$MADDR:9478/metrics" | awk -v s="$PASS" '$1 == s { print $2 }')
+[ "$v" = 10 ] || lab_fail "on the new port: $PASS = $v, want 10"
+lab_log "reload moved the endpoint to :9478 and allowed $LAB_OFFICE4B; counters kept ($v)"
 
 lab_stop "$prom"
 lab_stop "$daemon"
