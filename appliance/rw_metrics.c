@@ -301,19 +301,16 @@ static bool rw_metrics_opt_str(json_t *o, const char *key, const char **out)
 	return !v || json_is_string(v) || json_is_null(v);
 }
 
-int rw_metrics_event(struct rw_metrics *m, const char *line, size_t len)
+/* Count one parsed event object; false when it is not one we count. */
+static bool rw_metrics_count(struct rw_metrics *m, json_t *o)
 {
-	m->events++;
-	json_t *o = NULL;
-	if (len > 0 && len <= RW_METRICS_EVENT_MAX)
-		o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
 	const char *kind = NULL, *reason = NULL, *lis = NULL, *op = NULL;
-	json_t *bytes = o ? json_object_get(o, "bytes_up") : NULL;
-	if (!json_is_object(o) || !rw_metrics_opt_str(o, "kind", &kind) || !kind ||
+	json_t *bytes = json_object_get(o, "bytes_up");
+	if (!rw_metrics_opt_str(o, "kind", &kind) || !kind ||
 	    !rw_metrics_opt_str(o, "reason", &reason) || !reason ||
 	    !rw_metrics_opt_str(o, "listener", &lis) || !rw_metrics_opt_str(o, "operation", &op) ||
 	    (bytes && (!json_is_integer(bytes) || json_integer_value(bytes) < 0)))
-		goto invalid;
+		return false;
 	size_t row = rw_metrics_row(m, lis);
 	size_t ri = rw_metrics_reason_idx(m, reason);
 	if (strcmp(kind, "refuse") == 0) {
@@ -337,14 +334,30 @@ int rw_metrics_event(struct rw_metrics *m, const char *line, size_t len)
 		if (bytes)
 			m->push_bytes[row] += (uint64_t)json_integer_value(bytes);
 	} else {
-		goto invalid;
+		return false;
 	}
-	json_decref(o);
-	return 0;
-invalid:
-	json_decref(o);
+	return true;
+}
+
+int rw_metrics_event_obj(struct rw_metrics *m, const json_t *obj)
+{
+	m->events++;
+	/* the getters take non-const objects; nothing here changes it */
+	json_t *o = (json_t *)obj;
+	if (json_is_object(o) && rw_metrics_count(m, o))
+		return 0;
 	m->events_invalid++;
 	return RW_EINVAL;
+}
+
+int rw_metrics_event(struct rw_metrics *m, const char *line, size_t len)
+{
+	json_t *o = NULL;
+	if (len > 0 && len <= RW_METRICS_EVENT_MAX)
+		o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+	int r = rw_metrics_event_obj(m, o);
+	json_decref(o);
+	return r;
 }
 
 int rw_metrics_source_add(struct rw_metrics *m, rw_metrics_source_fn *fn, void *ctx)
