@@ -177,6 +177,10 @@ struct rw_metrics_http_client {
 	size_t len;
 	char *out;
 	size_t out_len, out_off;
+	/* the answer is out and our side shut: read and drop what the client
+	 * still sends until it closes (closing with unread bytes would send
+	 * a reset, which can destroy the answer in the client's queue) */
+	bool done;
 	struct rw_timer timer;
 };
 
@@ -208,7 +212,8 @@ static void rw_mh_timeout(struct rw_loop *l, void *arg)
 {
 	(void)l;
 	struct rw_metrics_http_client *c = arg;
-	c->h->timeouts++;
+	if (!c->done) /* one that got its answer and lingers is no refusal */
+		c->h->timeouts++;
 	rw_mh_close(c);
 }
 
@@ -256,10 +261,21 @@ static int rw_mh_read(struct rw_metrics_http_client *c)
 		h->bad_requests++;
 	if (rw_metrics_http_answer(req.status, h->m, &c->out, &c->out_len))
 		return -1;
-	/* nothing more is read: what the client sends after its head is
-	 * dropped with the connection */
-	shutdown(c->fd, SHUT_RD);
 	return 0;
+}
+
+/* After the answer: drop input until end of file. -1 = close now. */
+static int rw_mh_discard(struct rw_metrics_http_client *c)
+{
+	char sink[4096];
+	for (;;) {
+		ssize_t r = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (r > 0)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		return -1;
+	}
 }
 
 static void rw_mh_io(struct rw_loop *l, int fd, unsigned events, void *arg)
@@ -267,14 +283,32 @@ static void rw_mh_io(struct rw_loop *l, int fd, unsigned events, void *arg)
 	(void)l;
 	(void)fd;
 	struct rw_metrics_http_client *c = arg;
+	if (c->done) {
+		if (rw_mh_discard(c))
+			rw_mh_close(c);
+		return;
+	}
 	if (!c->out && (events & (RW_LOOP_READ | RW_LOOP_ERROR)) && rw_mh_read(c)) {
 		rw_mh_close(c);
 		return;
 	}
 	if (c->out) {
 		int f = rw_mh_flush(c);
-		if (f != 0) {
+		if (f < 0) {
 			rw_mh_close(c);
+			return;
+		}
+		if (f > 0) {
+			/* all written: end of file to the client, then wait for
+			 * its close (bounded by the client's timeout) */
+			free(c->out);
+			c->out = NULL;
+			c->done = true;
+			shutdown(c->fd, SHUT_WR);
+			if (rw_mh_discard(c) ||
+			    rw_loop_fd_want(c->h->loop, c->fd, &c->reg, &c->mask, RW_LOOP_READ, rw_mh_io,
+					    c))
+				rw_mh_close(c);
 			return;
 		}
 	}
