@@ -14,6 +14,7 @@
 #     web on 203.0.113.10:9090 in the office namespace, killed by PID at
 #     exit) scrapes the endpoint, and the counter it returns through
 #     /api/v1/query equals regwalld's;
+#   * a manual ban is counted;
 #   * counters survive a worker killed with SIGKILL (restart counted) and
 #     a reload (counted as a success);
 #   * a reload that changes metrics.listen and metrics.allow moves the
@@ -161,6 +162,10 @@ for _ in 1 2; do lab_expect_probe ok office "$LAB_GW4" "$LAB_PORT" 3; done
 lab_wait_for 15 prom_has "$PASS" 7 || lab_fail "prometheus after 2 more: '$(pq "$PASS")', regwalld $(metric "$PASS")"
 lab_log "2 more connections: prometheus says $(pq "$PASS"), events $(events https pass "done")"
 
+# --- a manual ban is counted ---
+out=$(lab_ctl ban add "$LAB_OUTSIDE4" 10m --reason metrics-test) || lab_fail "ban add: $out"
+[ "$(metric regwall_bans_added_total)" = 1 ] || lab_fail "bans added: $(metric regwall_bans_added_total), want 1"
+
 # --- counters survive a worker kill and a reload ---
 r0=$(metric regwall_worker_restarts_total)
 victim=$(workers | head -1)
@@ -175,6 +180,7 @@ out=$(lab_ctl reload) || lab_fail "reload: $out"
 lab_wait_for 10 two_up || lab_fail "workers not up after the reload"
 [ "$(metric 'regwall_reloads_total{result="success"}')" = 1 ] ||
 	lab_fail "reloads: $(scrape | grep reloads_total)"
+[ "$(metric regwall_bans_added_total)" = 1 ] || lab_fail "bans added after the reload: $(metric regwall_bans_added_total)"
 for _ in 1 2 3; do lab_expect_probe ok office "$LAB_GW4" "$LAB_PORT" 3; done
 bare_connect
 c10() { [ "$(metric "$PASS")" = 10 ] && [ "$(metric "$EOFREF")" = 4 ]; }
