@@ -57,8 +57,8 @@ DEPS_OK := $(shell $(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && ec
 # specific values reach the 'deps' prerequisite, so `make unit` checks what
 # the unit tests run and `make fuzz` adds clang; a few `command -v` calls.
 DEPS_CMDS := $(firstword $(CC)) pkg-config ar
-UNIT_CMDS := openssl curl nft ip strace
-NET_CMDS := nft ip python3 tcpdump ping curl openssl jq unshare pgrep
+UNIT_CMDS := openssl curl nft ip strace promtool
+NET_CMDS := nft ip python3 tcpdump ping curl openssl jq unshare pgrep promtool prometheus
 E2E_CMDS := nft ip python3 curl openssl skopeo docker-registry
 BENCH_CMDS := nft ip python3 curl openssl haproxy nginx /usr/bin/time
 DEMO_CMDS := nft ip python3 curl skopeo docker-registry

@@ -231,6 +231,50 @@ static void rw_cfg_control(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 	}
 }
 
+/* metrics.allow: CIDRs (or addresses) that may scrape; loopback when
+ * absent. An empty list is refused: it would be an endpoint nobody can
+ * read. */
+static void rw_cfg_metrics_allow(struct rw_cfg_ctx *ctx, const config_setting_t *g)
+{
+	struct rw_policy *p = ctx->pol;
+	const config_setting_t *list;
+	int n = rw_cfg_get_strings(g, "allow", &list);
+	if (n < 0) {
+		if (rw_cfg_member(g, "allow"))
+			return; /* ill-typed: reported by the table check */
+		p->metrics_allow = rw_cfg_calloc(ctx, 2, sizeof(*p->metrics_allow));
+		if (!p->metrics_allow)
+			return;
+		rw_cidr_parse("127.0.0.0/8", &p->metrics_allow[0], 0);
+		rw_cidr_parse("::1/128", &p->metrics_allow[1], 0);
+		p->n_metrics_allow = 2;
+		return;
+	}
+	if (n == 0) {
+		rw_cfg_err(ctx, rw_cfg_member(g, "allow"),
+			   "empty: name who may scrape (default, without allow: loopback)");
+		return;
+	}
+	p->metrics_allow = rw_cfg_calloc(ctx, (size_t)n, sizeof(*p->metrics_allow));
+	if (!p->metrics_allow)
+		return;
+	for (int i = 0; i < n; i++) {
+		const char *v = rw_cfg_elem_str(list, i);
+		char why[192];
+		struct rw_cidr *c = &p->metrics_allow[p->n_metrics_allow];
+		if (v && rw_cidr_parse(v, c, 0) == 0) {
+			p->n_metrics_allow++;
+			continue;
+		}
+		if (v && rw_cidr_mapped_msg(v, why, sizeof(why)))
+			rw_cfg_err(ctx, rw_cfg_elem(list, i), "\"%s\": %s", v, why);
+		else
+			rw_cfg_err(ctx, rw_cfg_elem(list, i),
+				   "\"%s\": not an IPv4 or IPv6 address or CIDR (host bits clear)",
+				   v ? v : "");
+	}
+}
+
 static void rw_cfg_metrics(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 {
 	const config_setting_t *g = rw_cfg_member(root, "metrics"), *s;
@@ -239,8 +283,7 @@ static void rw_cfg_metrics(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 	if (!g || !(v = rw_cfg_get_str(g, "listen")))
 		return;
 	s = rw_cfg_member(g, "listen");
-	rw_cfg_err(ctx, s, "not implemented yet (the Prometheus metrics endpoint); remove the "
-			   "metrics section: `regwallctl counters` and `status` give the numbers today");
+	rw_cfg_metrics_allow(ctx, g);
 	char why[192];
 	int r = rw_cfg_parse_endpoint(v, &p->metrics);
 	if (r && rw_cidr_mapped_msg(v, why, sizeof(why))) {

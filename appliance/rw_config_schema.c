@@ -132,7 +132,7 @@ const struct rw_cfg_section rw_cfg_sec_log = RW_SEC("log", rw_cfg_keys_log);
 static const struct rw_cfg_key rw_cfg_keys_control[] = { RW_STR("socket"), RW_STR("state") };
 const struct rw_cfg_section rw_cfg_sec_control = RW_SEC("control", rw_cfg_keys_control);
 
-static const struct rw_cfg_key rw_cfg_keys_metrics[] = { RW_STR_REQ("listen") };
+static const struct rw_cfg_key rw_cfg_keys_metrics[] = { RW_STR_REQ("listen"), RW_STRS("allow") };
 const struct rw_cfg_section rw_cfg_sec_metrics = RW_SEC("metrics", rw_cfg_keys_metrics);
 
 static const struct rw_cfg_key rw_cfg_keys_root[] = {

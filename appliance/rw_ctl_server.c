@@ -20,6 +20,7 @@
 #include "appliance/rw_audit.h"
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_evout.h"
+#include "appliance/rw_metrics_svc.h"
 #include "appliance/rw_path.h"
 #include "base/rw_loop.h"
 
@@ -59,6 +60,7 @@ struct rw_ctl_client {
 struct rw_ctl_srv {
 	struct rw_loop loop;
 	struct rw_evout evout; /* the workers' events, to stdout */
+	struct rw_metrics_svc metrics; /* counters and the metrics endpoint */
 	struct rw_daemon *d;
 	int lfd, sfd;
 	struct rw_ctl_req *req; /* up to 1024 prefixes: off the stack */
@@ -382,6 +384,7 @@ static void rw_ctl_on_event(void *ctx, const char *line, size_t len)
 	if (srv->d->audit)
 		(void)rw_audit_event(srv->d->audit, line, len, srv->d->workers->event_pid,
 				     srv->d->workers->event_generation);
+	rw_metrics_svc_event(&srv->metrics, line, len);
 }
 
 static void rw_ctl_on_signal(struct rw_loop *l, int sfd, unsigned events, void *arg)
@@ -449,6 +452,7 @@ static void rw_ctl_on_tick(struct rw_loop *l, void *arg)
 	/* the guard reads the table's signature back (about once a second)
 	 * and runs a restore its rate limit deferred */
 	rw_daemon_tick(srv->d);
+	rw_metrics_svc_tick(&srv->metrics);
 	/* systemd's watchdog: the loop turned (WatchdogSec is far longer
 	 * than a tick) */
 	if (srv->watchdog)
@@ -461,6 +465,17 @@ static void rw_ctl_on_nft(struct rw_loop *l, int fd, unsigned events, void *arg)
 {
 	struct rw_ctl_srv *srv = arg;
 	rw_daemon_on_nft_event(srv->d);
+}
+
+static int rw_ctl_metrics_start(struct rw_ctl_srv *srv)
+{
+	struct rw_diag diag;
+	rw_diag_init(&diag);
+	int r = rw_metrics_svc_start(&srv->metrics, srv->d, &srv->loop, &srv->evout, &diag);
+	rw_diag_print(&diag, stderr);
+	if (r)
+		fprintf(stderr, "regwalld: metrics: %s\n", rw_strerror(r));
+	return r;
 }
 
 int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
@@ -501,6 +516,8 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 		srv.rc = r;
 	} else if ((r = rw_evout_init(&srv.evout, STDOUT_FILENO, &srv.loop))) {
 		srv.rc = r;
+	} else if ((r = rw_ctl_metrics_start(&srv))) {
+		srv.rc = r;
 	} else {
 		d->evout = &srv.evout;
 		uint64_t wd_usec = 0;
@@ -525,6 +542,7 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 	if (d->audit)
 		rw_audit_detach(d->audit);
 	d->evout = NULL;
+	rw_metrics_svc_stop(&srv.metrics);
 	if (srv.evout.reg)
 		rw_loop_fd_del(&srv.loop, STDOUT_FILENO);
 	rw_evout_fini(&srv.evout);

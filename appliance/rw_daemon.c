@@ -1329,6 +1329,7 @@ static json_t *rw_daemon_ban_add(struct rw_daemon *d, const struct rw_ctl_req *r
 		rep = rw_daemon_ban_done(d, req);
 	if (!rw_daemon_rep_ok(rep))
 		return rep;
+	d->bans_added++;
 	if (d->guarded)
 		rw_guard_bans_changed(&d->guard);
 	/* the timeout counts from now, just after the kernel took it: the

@@ -59,6 +59,7 @@ struct rw_daemon {
 	int guarded;
 	time_t started, last_reload;
 	uint64_t applies, reloads, reload_failures, requests;
+	uint64_t bans_added; /* manual bans the kernel took (regwallctl ban add) */
 	struct rw_daemon_ctr *ctr;
 	size_t n_ctr, cap_ctr;
 	json_t *last_diff; /* what the last applied reload changed (rw_daemon_diff.h) */

@@ -689,6 +689,7 @@ static void rw_workers_restart(struct rw_workers *ws, unsigned i, long long now)
 {
 	struct rw_worker_slot *s = &ws->slot[i];
 	s->restart_at_ms = 0;
+	ws->restarts++; /* metrics: regwall_worker_restarts_total */
 	struct rw_diag diag;
 	rw_diag_init(&diag);
 	int r = 0;

@@ -127,6 +127,7 @@ struct rw_workers {
 	/* events of workers that are gone (their last STATS) */
 	uint64_t gone_events_sent, gone_events_dropped, events_received;
 	uint64_t bad_messages; /* malformed channel messages (the worker was killed) */
+	uint64_t restarts; /* slot restarts after a worker ended (crash, kill, failed delta) */
 	struct rw_sandbox_user user; /* the workers run as this user (rw_sandbox.h) */
 	/* live network changes sent (rw_workers_delta): a worker forked now
 	 * starts from this count, which its policy (ws->pol) already holds */

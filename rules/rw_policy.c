@@ -63,6 +63,7 @@ void rw_policy_free(struct rw_policy *p)
 	free(p->log.audit_key);
 	free(p->control_socket);
 	free(p->state_file);
+	free(p->metrics_allow);
 	memset(p, 0, sizeof(*p));
 }
 

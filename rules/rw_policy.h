@@ -214,6 +214,10 @@ struct rw_policy {
 	char *state_file;     /* live changes kept across restarts; default
 			       * /var/lib/regwall/live.json */
 	struct rw_endpoint metrics; /* family 0 if unset */
+	/* metrics.allow: who may scrape (parent only; not packed for the
+	 * workers). Default loopback: 127.0.0.0/8, ::1/128. */
+	struct rw_cidr *metrics_allow;
+	size_t n_metrics_allow;
 };
 
 void rw_policy_free(struct rw_policy *p); /* frees members, not p itself */

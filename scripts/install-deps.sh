@@ -13,7 +13,7 @@ PKGS=(
   nftables iproute2 tcpdump iputils-ping netcat-openbsd socat
   openssl curl python3 gnutls-bin time strace bash-completion jq procps
   wireguard-tools wireguard-go docker-registry skopeo
-  haproxy nginx
+  haproxy nginx prometheus
 )
 
 missing=()
@@ -31,8 +31,9 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-# Services from these packages (nginx, haproxy, docker-registry) must not start
-# on the host: tests start their own copies inside lab namespaces.
+# Services from these packages (nginx, haproxy, docker-registry, prometheus)
+# must not start on the host: tests start their own copies inside lab
+# namespaces (prometheus' postinst asks invoke-rc.d, which obeys policy-rc.d).
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then
