@@ -30,30 +30,33 @@ entries() {
 
 # compare PAGE SECTION WHAT_CODE CODE_LIST: both directions, duplicates
 compare() {
-	local page=$dir/$1 sec=$2 what=$3 code=$4 doc n line words
+	local page=$dir/$1 sec=$2 what=$3 code=$4 doc
 	doc=$(entries "$page" "$sec")
 	if [ -z "$doc" ]; then
 		echo "$page: no '.It Cm' entries in section $sec"
 		fail=1
 		return
 	fi
-	while IFS= read -r words; do
-		[ -n "$words" ] || continue
-		n=$(printf '%s\n' "$code" | grep -cxF -- "$words")
-		[ "$n" -gt 1 ] && { echo "$what lists '$words' $n times"; fail=1; }
-		if ! printf '%s\n' "$doc" | cut -f2 | grep -qxF -- "$words"; then
-			echo "$page: missing entry '.It Cm $words' in $sec ($what has it)"
-			fail=1
-		fi
-	done < <(printf '%s\n' "$code" | sort -u)
-	while IFS=$'\t' read -r line words; do
-		n=$(printf '%s\n' "$doc" | cut -f2 | grep -cxF -- "$words")
-		[ "$n" -gt 1 ] && { echo "$page:$line: '$words' is documented $n times"; fail=1; }
-		if ! printf '%s\n' "$code" | grep -qxF -- "$words"; then
-			echo "$page:$line: documents '$words', which $what does not have"
-			fail=1
-		fi
-	done <<<"$doc"
+	awk -F'\t' -v page="$page" -v sec="$sec" -v what="$what" '
+		FNR == NR { if ($0 != "" && code[$0]++ == 0) order[++n] = $0; next }
+		{
+			if (doc[$2]++) { print page ":" $1 ": \047" $2 "\047 is documented twice"; bad = 1 }
+			if (!($2 in code)) {
+				print page ":" $1 ": documents \047" $2 "\047, which " what " does not have"
+				bad = 1
+			}
+		}
+		END {
+			for (i = 1; i <= n; i++) {
+				w = order[i]
+				if (code[w] > 1) { print what " lists \047" w "\047 " code[w] " times"; bad = 1 }
+				if (!(w in doc)) {
+					print page ": missing entry \047.It Cm " w "\047 in " sec " (" what " has it)"
+					bad = 1
+				}
+			}
+			exit bad
+		}' <(printf '%s\n' "$code") <(printf '%s\n' "$doc") || fail=1
 }
 
 case ${1:-} in
