@@ -7,6 +7,8 @@
 #   commands FILE  the control commands in FILE (one a line: the protocol's
 #                  table, written out by test_manual) against the entries
 #                  (".It Cm WORDS ...") of regwallctl.8's COMMANDS section
+#   options        every long option a program's --help names appears in
+#                  its page as "Fl \-name" (regwalld.8, regwallctl.8)
 #   render         each page renders without a warning (man -l, groff -ww);
 #                  exit 77 when man or groff is not installed
 # Prints each difference as "PAGE[:LINE]: what is missing where"; exit 1 if
@@ -70,6 +72,18 @@ commands)
 	[ -r "${2:-}" ] || { echo "usage: $0 commands FILE"; exit 2; }
 	compare regwallctl.8 COMMANDS "the control protocol (rw_ctl_names[])" "$(cat "$2")"
 	;;
+options)
+	for prog in regwalld regwallctl; do
+		page=$dir/$prog.8
+		help=$("${BUILD:-build}/$prog" --help) || { echo "$prog --help failed"; exit 1; }
+		for opt in $(printf '%s\n' "$help" | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+			# the page writes --dump-rules as "Fl \-dump\-rules"
+			esc=$(printf '%s' "${opt#--}" | sed 's/-/\\\\-/g')
+			grep -qE "Fl \\\\-$esc( |\$)" "$page" ||
+				{ echo "$page: no 'Fl \\-$esc' for $opt ($prog --help has it)"; fail=1; }
+		done
+	done
+	;;
 render)
 	command -v man >/dev/null && command -v groff >/dev/null || exit 77
 	for f in "$dir"/*.[1-8]; do
@@ -83,7 +97,7 @@ render)
 	done
 	;;
 *)
-	echo "usage: $0 settings | commands FILE | render"
+	echo "usage: $0 settings | commands FILE | options | render"
 	exit 2
 	;;
 esac

@@ -3,7 +3,8 @@
  * table) is documented in regwall.conf(5) and every documented one is
  * accepted; every control command (the protocol's table, read here through
  * rw_ctl_cmd_str) is documented in regwallctl(8) and the other way round;
- * each page renders without a warning. tests/unit/manual-check.sh does the
+ * every long option of the programs' --help is in their pages; each page
+ * renders without a warning. tests/unit/manual-check.sh does the
  * comparing and prints what is missing where; run from the repository root
  * with BUILD set (the unit runner does both). */
 #include <stdarg.h>
@@ -72,6 +73,13 @@ static void test_commands_documented(void **state)
 	assert_int_equal(run(cmd), 0);
 }
 
+/* every long option of regwalld --help and regwallctl --help is in the
+ * program's page */
+static void test_options_documented(void **state)
+{
+	assert_int_equal(run("bash tests/unit/manual-check.sh options"), 0);
+}
+
 static void test_pages_render(void **state)
 {
 	int rc = run("bash tests/unit/manual-check.sh render");
@@ -125,6 +133,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_settings_documented),
 		cmocka_unit_test(test_commands_documented),
+		cmocka_unit_test(test_options_documented),
 		cmocka_unit_test(test_pages_render),
 		cmocka_unit_test(test_check_finds_gaps),
 	};
