@@ -13,6 +13,7 @@ BINDIR ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 BUILD ?= build
 FUZZ_SECONDS ?= 30
@@ -57,7 +58,7 @@ DEPS_OK := $(shell $(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && ec
 # specific values reach the 'deps' prerequisite, so `make unit` checks what
 # the unit tests run and `make fuzz` adds clang; a few `command -v` calls.
 DEPS_CMDS := $(firstword $(CC)) pkg-config ar
-UNIT_CMDS := openssl curl nft ip strace promtool
+UNIT_CMDS := openssl curl nft ip strace promtool man groff
 NET_CMDS := nft ip python3 tcpdump ping curl openssl jq unshare pgrep promtool prometheus
 E2E_CMDS := nft ip python3 curl openssl skopeo docker-registry
 BENCH_CMDS := nft ip python3 curl openssl haproxy nginx /usr/bin/time
@@ -236,6 +237,9 @@ install: all
 	install -d $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0644 appliance/regwall.bash-completion $(DESTDIR)$(BASHCOMPDIR)/regwallctl
 	install -m 0644 appliance/regwall.bash-completion $(DESTDIR)$(BASHCOMPDIR)/regwalld
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 docs/man/regwall.conf.5 $(DESTDIR)$(MANDIR)/man5/regwall.conf.5
+	install -m 0644 docs/man/regwalld.8 docs/man/regwallctl.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
 	rm -rf build build-asan

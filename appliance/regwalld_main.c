@@ -32,6 +32,7 @@ enum rw_action {
 	RW_ACT_APPLY,
 	RW_ACT_REMOVE,
 	RW_ACT_RUN,
+	RW_ACT_LIST,
 };
 
 static void usage(FILE *out)
@@ -45,6 +46,7 @@ static void usage(FILE *out)
 		"      --dump-netlink  print the compiled rules as libnftnl expressions\n"
 		"      --apply         apply the table once (one atomic transaction) and exit\n"
 		"      --remove-rules  delete table inet regwall (only it) and exit\n"
+		"      --list-settings print every setting path the loader accepts, one a line\n"
 		"  -f, --foreground    run: apply the table, serve the control socket,\n"
 		"                      reload on SIGHUP, stop on SIGTERM (the table stays)\n"
 		"  -s, --socket PATH   control socket (overrides control.socket)\n"
@@ -55,6 +57,11 @@ static void usage(FILE *out)
 		"                      a seccomp allowlist\n"
 		"  -h, --help\n"
 		"  -V, --version\n");
+}
+
+static void print_setting(const char *path, void *arg)
+{
+	fprintf(arg, "%s\n", path);
 }
 
 static int load(const char *path, struct rw_policy *p)
@@ -326,6 +333,7 @@ int main(int argc, char **argv)
 		{ "dump-netlink", no_argument, NULL, 'L' },
 		{ "apply", no_argument, NULL, 'A' },
 		{ "remove-rules", no_argument, NULL, 'R' },
+		{ "list-settings", no_argument, NULL, 'S' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -377,6 +385,7 @@ int main(int argc, char **argv)
 		case 'L': a = RW_ACT_DUMP_NETLINK; break;
 		case 'A': a = RW_ACT_APPLY; break;
 		case 'R': a = RW_ACT_REMOVE; break;
+		case 'S': a = RW_ACT_LIST; break;
 		case 'f': a = RW_ACT_RUN; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("regwalld %s\n", RW_VERSION); return 0;
@@ -403,6 +412,7 @@ int main(int argc, char **argv)
 	case RW_ACT_APPLY: return act_apply(config);
 	case RW_ACT_REMOVE: return act_remove();
 	case RW_ACT_RUN: return act_run(config, sock, nworkers, user);
+	case RW_ACT_LIST: rw_config_settings(print_setting, stdout); return 0;
 	case RW_ACT_NONE: break;
 	}
 	return 2;

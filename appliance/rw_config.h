@@ -19,4 +19,9 @@ int rw_config_load_file(const char *path, struct rw_policy *out, struct rw_diag 
 int rw_config_load_string(const char *text, const char *name, struct rw_policy *out,
 			  struct rw_diag *diag);
 
+/* Calls fn with the full path of every setting the loader accepts, in the
+ * table's order: "registry.upstream", "listeners[].allow_from",
+ * "policy.conn_rate.per_source"; "networks.*" for free-form names. */
+void rw_config_settings(void (*fn)(const char *path, void *arg), void *arg);
+
 #endif

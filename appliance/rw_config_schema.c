@@ -7,8 +7,10 @@
  * checked here once, so the section builders can read values without
  * re-reporting. docs/design/config.md documents this table: keep both in
  * step. */
+#include "appliance/rw_config.h"
 #include "appliance/rw_config_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,6 +150,35 @@ static const struct rw_cfg_key rw_cfg_keys_root[] = {
 	{ "metrics", RW_CK_GROUP, false, 0, 0, &rw_cfg_sec_metrics },
 };
 const struct rw_cfg_section rw_cfg_sec_root = RW_SEC("the top level", rw_cfg_keys_root);
+
+/* Every setting path the table accepts, leaves only: "registry.upstream",
+ * "listeners[].allow_from", and "networks.*" for a group of free-form
+ * names (regwalld --list-settings; the manual's test compares it with
+ * regwall.conf(5)). */
+static void rw_cfg_walk(const struct rw_cfg_section *sec, const char *prefix,
+			void (*fn)(const char *path, void *arg), void *arg)
+{
+	char path[128];
+	if (sec->any_name_is_strings) {
+		snprintf(path, sizeof(path), "%s.*", prefix);
+		fn(path, arg);
+		return;
+	}
+	for (size_t i = 0; i < sec->n_keys; i++) {
+		const struct rw_cfg_key *k = &sec->keys[i];
+		snprintf(path, sizeof(path), "%s%s%s%s", prefix, prefix[0] ? "." : "", k->name,
+			 k->kind == RW_CK_LIST ? "[]" : "");
+		if (k->kind == RW_CK_GROUP || k->kind == RW_CK_LIST)
+			rw_cfg_walk(k->sub, path, fn, arg);
+		else
+			fn(path, arg);
+	}
+}
+
+void rw_config_settings(void (*fn)(const char *path, void *arg), void *arg)
+{
+	rw_cfg_walk(&rw_cfg_sec_root, "", fn, arg);
+}
 
 unsigned rw_cfg_edit_distance(const char *a, const char *b, unsigned cap)
 {

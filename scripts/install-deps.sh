@@ -11,7 +11,7 @@ PKGS=(
   libnftnl-dev libmnl-dev libpcap-dev libssl-dev libconfig-dev libcmocka-dev
   libjansson-dev libcap-ng-dev libseccomp-dev libsystemd-dev libqrencode-dev
   nftables iproute2 tcpdump iputils-ping netcat-openbsd socat
-  openssl curl python3 gnutls-bin time strace bash-completion jq procps
+  openssl curl python3 gnutls-bin time strace bash-completion jq procps man-db groff-base
   wireguard-tools wireguard-go docker-registry skopeo
   haproxy nginx prometheus
 )

@@ -42,4 +42,5 @@ unset -f regwallctl
 expect _regwalld "regwalld --dump" "--dump-rules --dump-netlink"
 expect _regwalld "regwalld --dump-n" "--dump-netlink"
 expect _regwalld "regwalld --check" "--check-config"
+expect _regwalld "regwalld --li" "--list-settings"
 exit $fail
