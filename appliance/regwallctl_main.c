@@ -199,6 +199,8 @@ static json_t *build_request(int argc, char **argv)
 		if (argc != 1)
 			goto bad;
 		json_object_set_new(req, "cmd", json_string(a));
+	} else if (strcmp(a, "log") == 0 && argc == 2 && strcmp(b, "rotate") == 0) {
+		json_object_set_new(req, "cmd", json_string("log rotate"));
 	} else if (strcmp(a, "network") == 0 && argc == 2 && strcmp(b, "list") == 0) {
 		json_object_set_new(req, "cmd", json_string("network list"));
 	} else if (strcmp(a, "network") == 0 && argc >= 3 &&

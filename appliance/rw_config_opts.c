@@ -152,6 +152,26 @@ static void rw_cfg_limits(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 			   l->max_per_source, l->max_connections);
 }
 
+/* Flood control and rotation of the blocked log (docs/design/blocked-log.md). */
+static void rw_cfg_blocked(struct rw_cfg_ctx *ctx, const config_setting_t *g,
+			   struct rw_log_cfg *l)
+{
+	int64_t n;
+	uint64_t ms;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "blocked_burst", &n))
+		l->blocked_burst = (uint32_t)n;
+	if (rw_cfg_duration(ctx, g, "blocked_interval", 1000, 3600000, "1s and 1h", &ms))
+		l->blocked_interval_ms = (uint32_t)ms;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "blocked_sources", &n))
+		l->blocked_sources = (uint32_t)n;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "blocked_max_lines", &n))
+		l->blocked_max_lines = (uint32_t)n;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "blocked_rotate_mb", &n))
+		l->blocked_rotate_bytes = (uint64_t)n << 20;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "blocked_keep", &n))
+		l->blocked_keep = (uint32_t)n;
+}
+
 static void rw_cfg_log(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 {
 	const config_setting_t *g = rw_cfg_member(root, "log");
@@ -161,16 +181,8 @@ static void rw_cfg_log(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 		return;
 	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "nflog_group", &n))
 		l->nflog_group = (uint16_t)n;
-	/* Accepted and ignored, an admin would believe blocked attempts or
-	 * pushes are logged. Refused until the observability work builds
-	 * them (the parsed paths are kept for it). */
-	static const struct {
-		const char *key, *what;
-	} later[] = {
-		{ "blocked", "the blocked-attempt log" },
-		{ "blocked_pcap", "the pcap of dropped packets" },
-		{ "audit", "the push audit log" },
-	};
+	/* Accepted and ignored, an admin would believe pushes are audited.
+	 * Refused until the audit chain is built (the parsed path is kept). */
 	if (rw_cfg_get_str(g, "blocked"))
 		rw_cfg_abs_path(ctx, rw_cfg_member(g, "blocked"), PATH_MAX - 1, &l->blocked);
 	if (rw_cfg_get_str(g, "blocked_pcap"))
@@ -178,13 +190,11 @@ static void rw_cfg_log(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 				&l->blocked_pcap);
 	if (rw_cfg_get_str(g, "audit"))
 		rw_cfg_abs_path(ctx, rw_cfg_member(g, "audit"), PATH_MAX - 1, &l->audit);
-	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
-		if (rw_cfg_member(g, later[i].key))
-			rw_cfg_err(ctx, rw_cfg_member(g, later[i].key),
-				   "not implemented yet (%s); remove the setting: today kernel drops "
-				   "go to NFLOG group %u and refusals are JSON lines on regwalld's "
-				   "stdout",
-				   later[i].what, (unsigned)l->nflog_group);
+	if (rw_cfg_member(g, "audit"))
+		rw_cfg_err(ctx, rw_cfg_member(g, "audit"),
+			   "not implemented yet (the push audit log); remove the setting: today "
+			   "pushes are JSON lines on regwalld's stdout");
+	rw_cfg_blocked(ctx, g, l);
 }
 
 static void rw_cfg_control(struct rw_cfg_ctx *ctx, const config_setting_t *root)

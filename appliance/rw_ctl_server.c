@@ -17,6 +17,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "appliance/rw_blocked.h"
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_evout.h"
 #include "appliance/rw_path.h"
@@ -58,6 +59,7 @@ struct rw_ctl_client {
 struct rw_ctl_srv {
 	struct rw_loop loop;
 	struct rw_evout evout; /* the workers' events, to stdout */
+	struct rw_blocked blocked; /* log.blocked: NFLOG drops + refusals */
 	struct rw_daemon *d;
 	int lfd, sfd;
 	struct rw_ctl_req *req; /* up to 1024 prefixes: off the stack */
@@ -374,9 +376,25 @@ static void rw_ctl_on_accept(struct rw_loop *l, int lfd, unsigned events, void *
 
 static void rw_ctl_after_workers(struct rw_ctl_srv *srv);
 
+static uint64_t rw_ctl_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void rw_ctl_on_event(void *ctx, const char *line, size_t len)
 {
-	rw_evout_line(ctx, line, len);
+	struct rw_ctl_srv *srv = ctx;
+	rw_evout_line(&srv->evout, line, len);
+	/* refusals join the kernel's drops in the blocked log */
+	rw_blocked_on_event(&srv->blocked, line, len, rw_ctl_wall_ms());
+}
+
+static void rw_ctl_on_nflog(struct rw_loop *l, int fd, unsigned events, void *arg)
+{
+	struct rw_ctl_srv *srv = arg;
+	rw_blocked_on_readable(&srv->blocked, rw_ctl_wall_ms());
 }
 
 static void rw_ctl_on_signal(struct rw_loop *l, int sfd, unsigned events, void *arg)
@@ -444,6 +462,7 @@ static void rw_ctl_on_tick(struct rw_loop *l, void *arg)
 	/* the guard reads the table's signature back (about once a second)
 	 * and runs a restore its rate limit deferred */
 	rw_daemon_tick(srv->d);
+	rw_blocked_tick(&srv->blocked, rw_ctl_wall_ms(), false);
 	/* systemd's watchdog: the loop turned (WatchdogSec is far longer
 	 * than a tick) */
 	if (srv->watchdog)
@@ -478,15 +497,27 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < setsize)
 		setsize = (size_t)rl.rlim_cur;
+	/* The NFLOG socket: bound as root, before the loop (and before any
+	 * worker exists); a failure leaves the daemon running without it. */
+	struct rw_diag bdiag;
+	rw_diag_init(&bdiag);
+	int br = rw_blocked_open(&srv.blocked, &d->pol, &bdiag);
+	rw_diag_print(&bdiag, stderr);
+	if (br)
+		fprintf(stderr, "regwalld: blocked log off: %s\n", rw_strerror(br));
 	srv.req = malloc(sizeof(*srv.req));
 	int r = srv.req ? rw_loop_init(&srv.loop, setsize) : RW_ENOMEM;
 	if (r) {
+		rw_blocked_close(&srv.blocked);
 		free(srv.req);
 		close(srv.sfd);
 		return r;
 	}
 	rw_timer_init(&srv.tick, rw_ctl_on_tick, &srv);
-	if ((r = rw_loop_fd_add(&srv.loop, srv.sfd, RW_LOOP_READ, rw_ctl_on_signal, &srv)) ||
+	if ((rw_blocked_fd(&srv.blocked) >= 0 &&
+	     (r = rw_loop_fd_add(&srv.loop, rw_blocked_fd(&srv.blocked), RW_LOOP_READ,
+				 rw_ctl_on_nflog, &srv))) ||
+	    (r = rw_loop_fd_add(&srv.loop, srv.sfd, RW_LOOP_READ, rw_ctl_on_signal, &srv)) ||
 	    (r = rw_loop_fd_add(&srv.loop, listen_fd, RW_LOOP_READ, rw_ctl_on_accept, &srv)) ||
 	    (r = rw_loop_timer_arm(&srv.loop, &srv.tick, RW_CTL_TICK_MS)) ||
 	    (rw_daemon_guard_fd(d) >= 0 &&
@@ -498,11 +529,12 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 		srv.rc = r;
 	} else {
 		d->evout = &srv.evout;
+		d->blocked = &srv.blocked;
 		uint64_t wd_usec = 0;
 		srv.watchdog = sd_watchdog_enabled(0, &wd_usec) > 0;
 		sd_notify(0, "READY=1\nSTATUS=serving");
 		if (d->workers)
-			rw_workers_attach(d->workers, &srv.loop, rw_ctl_on_event, &srv.evout);
+			rw_workers_attach(d->workers, &srv.loop, rw_ctl_on_event, &srv);
 		/* signals that came before the loop (a SIGHUP during start) */
 		rw_ctl_on_signal(&srv.loop, srv.sfd, RW_LOOP_READ, &srv);
 		if (!d->want_exit)
@@ -516,6 +548,10 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 	if (d->workers)
 		rw_workers_detach(d->workers);
 	d->evout = NULL;
+	d->blocked = NULL;
+	if (rw_blocked_fd(&srv.blocked) >= 0)
+		rw_loop_fd_del(&srv.loop, rw_blocked_fd(&srv.blocked));
+	rw_blocked_close(&srv.blocked); /* the last summaries and losses, written */
 	if (srv.evout.reg)
 		rw_loop_fd_del(&srv.loop, STDOUT_FILENO);
 	rw_evout_fini(&srv.evout);

@@ -1,4 +1,5 @@
 #include "appliance/rw_daemon.h"
+#include "appliance/rw_blocked.h"
 #include "appliance/rw_daemon_explain.h"
 
 #include <ifaddrs.h>
@@ -623,6 +624,8 @@ int rw_daemon_reload(struct rw_daemon *d, struct rw_diag *diag)
 		d->reload_failures++;
 		return r;
 	}
+	if (d->blocked) /* new listeners, limits or paths (a file problem is a warning) */
+		(void)rw_blocked_set_policy(d->blocked, &d->pol, diag);
 	/* one log line: what the reload changed */
 	char line[2048];
 	int n = snprintf(line, sizeof(line), "regwalld: reload: generation %llu",
@@ -1452,6 +1455,16 @@ static json_t *rw_daemon_status(struct rw_daemon *d)
 	return st;
 }
 
+/* regwallctl log rotate: the writer renames the files it holds to .1 and
+ * opens new ones, or only reopens when logrotate moved them already. */
+static json_t *rw_daemon_log_rotate(struct rw_daemon *d)
+{
+	if (!d->blocked || !d->blocked->on)
+		return rw_daemon_err("no blocked log is configured (log.blocked, log.blocked_pcap)");
+	rw_blocked_rotate(d->blocked);
+	return json_pack("{s:b}", "ok", 1);
+}
+
 json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 {
 	struct rw_diag diag;
@@ -1509,6 +1522,8 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 	}
 	case RW_CTL_EXPLAIN:
 		return rw_daemon_explain(d, req);
+	case RW_CTL_LOG_ROTATE:
+		return rw_daemon_log_rotate(d);
 	}
 	return rw_daemon_err("unhandled command");
 }

@@ -191,6 +191,13 @@ struct rw_log_cfg {
 	char *blocked;        /* JSON lines path */
 	char *blocked_pcap;
 	char *audit;
+	/* blocked log flood control and files (docs/design/blocked-log.md) */
+	uint32_t blocked_burst;       /* lines per (source, reason) per interval */
+	uint32_t blocked_interval_ms; /* summary interval */
+	uint32_t blocked_sources;     /* (source, reason) pairs tracked at once */
+	uint32_t blocked_max_lines;   /* attempt lines per interval, all sources */
+	uint64_t blocked_rotate_bytes; /* rotate each file past this size; 0 = never */
+	uint32_t blocked_keep;        /* rotated files kept */
 };
 
 struct rw_policy {
