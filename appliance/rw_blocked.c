@@ -419,7 +419,8 @@ int rw_blocked_set_policy(struct rw_blocked *b, const struct rw_policy *p, struc
 	return b->on ? rw_blocked_start_out(b, diag) : 0;
 }
 
-int rw_blocked_open(struct rw_blocked *b, const struct rw_policy *p, struct rw_diag *diag)
+static int rw_blocked_open_int(struct rw_blocked *b, const struct rw_policy *p, bool capture,
+			       struct rw_diag *diag)
 {
 	memset(b, 0, sizeof(*b));
 	rw_nflog_cap_init(&b->cap);
@@ -428,13 +429,23 @@ int rw_blocked_open(struct rw_blocked *b, const struct rw_policy *p, struct rw_d
 	b->cfg.nflog_group = p->log.nflog_group;
 	if (!p->log.blocked && !p->log.blocked_pcap)
 		return rw_blocked_set_policy(b, p, diag);
-	int r = rw_nflog_cap_open(&b->cap, p->log.nflog_group, diag);
+	int r = capture ? rw_nflog_cap_open(&b->cap, p->log.nflog_group, diag) : 0;
 	if (r)
 		return r;
 	r = rw_blocked_set_policy(b, p, diag);
 	if (r)
 		rw_blocked_close(b);
 	return r;
+}
+
+int rw_blocked_open(struct rw_blocked *b, const struct rw_policy *p, struct rw_diag *diag)
+{
+	return rw_blocked_open_int(b, p, true, diag);
+}
+
+int rw_blocked_open_nocap(struct rw_blocked *b, const struct rw_policy *p, struct rw_diag *diag)
+{
+	return rw_blocked_open_int(b, p, false, diag);
 }
 
 void rw_blocked_close(struct rw_blocked *b)

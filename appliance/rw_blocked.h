@@ -92,6 +92,9 @@ struct rw_blocked {
  * anything drops privileges) when log.blocked or log.blocked_pcap is set,
  * and starts the writer. Nothing is opened when neither is set. */
 int rw_blocked_open(struct rw_blocked *b, const struct rw_policy *p, struct rw_diag *diag);
+/* The same without the NFLOG socket (tests, fuzzing: records are fed
+ * with rw_blocked_on_nflog). */
+int rw_blocked_open_nocap(struct rw_blocked *b, const struct rw_policy *p, struct rw_diag *diag);
 /* A reload: new listeners, new limits; new paths restart the writer
  * (files reopened). A new nflog group is taken at the next restart. */
 int rw_blocked_set_policy(struct rw_blocked *b, const struct rw_policy *p, struct rw_diag *diag);

@@ -247,6 +247,10 @@ bool rw_blocked_on_event(struct rw_blocked *b, const char *line, size_t len, uin
 		return false;
 	json_error_t err;
 	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
+	if (!o) {
+		b->bad_events++; /* a worker's line that is not JSON at all */
+		return true;
+	}
 	const char *kind = json_string_value(json_object_get(o, "kind"));
 	if (!o || !json_is_object(o) || !kind || strcmp(kind, "refuse") != 0) {
 		json_decref(o);
