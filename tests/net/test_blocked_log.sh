@@ -15,6 +15,7 @@
 #     reported losses == the packets counted by the table's log rules;
 #   * `regwallctl log rotate` moves the file to .1 and opens a new one; a
 #     file logrotate moved away is only reopened, never truncated;
+#   * after a reload the capture goes on (an IPv6 drop, listener https6);
 #   * `regwallctl log` reads and filters it.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -218,6 +219,13 @@ lab_ctl log rotate >/dev/null || lab_fail "second log rotate failed"
 lab_wait_for 3 test -e "$blog" || lab_fail "no reopened $blog"
 [ "$(stat -c %s "$LAB_DIR/moved.jsonl")" = "$msize" ] || lab_fail "the moved file was written to"
 [ "$(stat -c %s "$blog.1")" = "$size1" ] || lab_fail "a reopen renamed files"
+
+# --- 4b. a reload (SIGHUP's meaning, unchanged) keeps the capture; IPv6 --
+lab_ctl reload >/dev/null || lab_fail "reload failed"
+lab_exec outside python3 "$LAB_DIR/labtool.py" probe "$LAB_GWOUT6" "$LAB_PORT" 1 >/dev/null
+lab_wait_for 3 has_line drop not_allowed "$LAB_OUTSIDE6" || lab_fail "no IPv6 line after a reload"
+case $(has_line drop not_allowed "$LAB_OUTSIDE6") in *'"listener":"https6"'*) ;;
+*) lab_fail "IPv6 line without listener https6: $(has_line drop not_allowed "$LAB_OUTSIDE6")" ;; esac
 
 # --- 5. regwallctl log reads and filters --------------------------------
 out=$("$BUILD/regwallctl" log --file "$blog.1" --reason not_allowed --src 203.0.113.140/32) ||

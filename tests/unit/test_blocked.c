@@ -347,6 +347,37 @@ static void test_rotate_and_foreign_pcap(void **state)
 	rw_blocked_close(&b);
 }
 
+static void test_rotate_by_size(void **state)
+{
+	struct rw_policy p;
+	policy(&p, 100, 64);
+	p.log.blocked_rotate_bytes = 1000; /* about 5 lines */
+	p.log.blocked_pcap = NULL;
+	struct rw_blocked b;
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_blocked_open_nocap(&b, &p, &d), 0);
+	for (int i = 0; i < 30; i++)
+		refusal(&b, "203.0.113.7", "sni", T0 + (uint64_t)i);
+	wait_idle(&b);
+	char p1[160], p2[160], p3[160];
+	snprintf(p1, sizeof(p1), "%s.1", path);
+	snprintf(p2, sizeof(p2), "%s.2", path);
+	snprintf(p3, sizeof(p3), "%s.3", path);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size <= 1000);
+	assert_int_equal(stat(p1, &sb), 0);
+	assert_true(sb.st_size <= 1000 && sb.st_size > 0);
+	assert_int_equal(stat(p2, &sb), 0);
+	assert_int_not_equal(stat(p3, &sb), 0); /* keep = 2: the oldest went */
+	struct rw_blocked_stats st;
+	rw_blocked_stats(&b, &st);
+	assert_int_equal(st.lines[RW_BLOCKED_REFUSE], 30);
+	assert_true(st.rotations >= 5);
+	rw_blocked_close(&b);
+}
+
 static void test_write_error_counted(void **state)
 {
 	struct rw_policy p;
@@ -384,6 +415,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nflog_lines_and_seq_gaps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_and_foreign_pcap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotate_by_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error_counted, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
