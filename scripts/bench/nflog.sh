@@ -17,8 +17,11 @@
 # tcpdump's = packets in its file / packets the rwbench rule counted. Also
 # whether regwall's accounting identity held (lines + summarised + losses
 # == counters).
-# Last line: RESULT capture_vs_tcpdump_10k=... _50k=... _100k=...
-#            regwall_10k=... tcpdump_10k=... ... identity_ok=<0|1>
+# Then a stall: both readers stopped during a 200,000-SYN burst; how many
+# lost records each reports, against how many it really lost.
+# Last line: RESULT regwall_10k=... tcpdump_10k=... ... capture_vs_tcpdump_10k=...
+#            _50k=... _100k=... identity_ok=<0|1>
+#            regwall_loss_reported_vs_real=... tcpdump_loss_reported_vs_real=...
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../../tests/net/lib.sh"
@@ -157,4 +160,43 @@ print('%.4f %.4f %.4f' % (rw, td, rw / td if td else 0))")
 	ratios+=" capture_vs_tcpdump_$k=$vs"
 	result+=" regwall_$k=$rw_ratio tcpdump_$k=$td_ratio achieved_$k=$achieved"
 done
-echo "$result$ratios identity_ok=$identity_ok"
+# Stall: both readers stopped (SIGSTOP) for a 200,000-SYN burst, so both
+# sockets overflow. How many records each says it lost, against what it
+# really lost (counter - received): regwall from its sequence gaps,
+# tcpdump from pcap_stats ps_drop ("dropped by kernel").
+cap="$LAB_DIR/tcpdump-stall.pcap"
+lab_bg gw tcpdump -Z root -n -B 8192 -i nflog:8 -w "$cap" 2>"$cap.err"
+tpid=$LAB_LAST_PID
+lab_wait_for 5 grep -q "listening on" "$cap.err" || lab_fail "tcpdump: $(cat "$cap.err")"
+read -r rx0 lost0 <<<"$(file_tally)"
+c0=$(regwall_counters)
+b0=$(bench_counter)
+kill -STOP "$LAB_DAEMON_PID" "$tpid"
+lab_exec outside python3 - "$LAB_GWOUT4" "$LAB_PORT" $SRCS <<'EOF'
+import socket, struct, sys
+dst, port, srcs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+assert all(a.startswith("203.0.113.") for a in srcs + [dst])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+d = socket.inet_aton(dst)
+for i in range(50000):
+    for a in srcs:
+        tcp = struct.pack("!HHIIBBHHH", 20000 + i % 40000, port, i, 0, 5 << 4, 2, 64240, 0, 0)
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 1, 0, 64, 6, 0, socket.inet_aton(a), d)
+        s.sendto(ip + tcp, (dst, 0))
+EOF
+kill -CONT "$LAB_DAEMON_PID" "$tpid"
+lab_exec outside python3 "$LAB_DIR/labtool.py" probe "$LAB_GWOUT4" "$LAB_PORT" 0.2 >/dev/null
+sleep 4
+lab_stop "$tpid" INT
+read -r rx1 lost1 <<<"$(file_tally)"
+c1=$(regwall_counters)
+b1=$(bench_counter)
+tcp_rx=$(tcpdump -r "$cap" 2>/dev/null | wc -l)
+tcp_said=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$cap.err" | head -1)
+rw_real=$((c1 - c0 - (rx1 - rx0)))
+rw_said=$((lost1 - lost0))
+td_real=$((b1 - b0 - tcp_rx))
+lab_log "stall: regwall lost $rw_real, reported $rw_said; tcpdump lost $td_real, reported ${tcp_said:-?} (dropped by kernel)"
+stall=$(python3 -c "print('regwall_loss_reported_vs_real=%.4f tcpdump_loss_reported_vs_real=%.4f' % ($rw_said / max($rw_real, 1), ${tcp_said:-0} / max($td_real, 1)))")
+echo "$result$ratios identity_ok=$identity_ok $stall"
