@@ -170,6 +170,9 @@ static void rw_cfg_blocked(struct rw_cfg_ctx *ctx, const config_setting_t *g,
 		l->blocked_rotate_bytes = (uint64_t)n << 20;
 	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "blocked_keep", &n))
 		l->blocked_keep = (uint32_t)n;
+	if (l->blocked && l->blocked_pcap && strcmp(l->blocked, l->blocked_pcap) == 0)
+		rw_cfg_err(ctx, rw_cfg_member(g, "blocked_pcap"),
+			   "is the same file as log.blocked");
 }
 
 static void rw_cfg_log(struct rw_cfg_ctx *ctx, const config_setting_t *root)
