@@ -507,3 +507,35 @@ void rw_blocked_stats(struct rw_blocked *b, struct rw_blocked_stats *st)
 	st->pcap_lost = o.pcap_lost;
 	st->rotations = o.rotations;
 }
+
+json_t *rw_blocked_status_json(struct rw_blocked *b)
+{
+	struct rw_blocked_stats st;
+	rw_blocked_stats(b, &st);
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+#define RW_BS(k, v) json_object_set_new(o, k, json_integer((json_int_t)(v)))
+	if (b->path)
+		json_object_set_new(o, "file", json_string(b->path));
+	if (b->pcap_path)
+		json_object_set_new(o, "pcap", json_string(b->pcap_path));
+	RW_BS("nflog_group", b->cfg.nflog_group);
+	json_object_set_new(o, "capturing", json_boolean(b->cap.fd >= 0));
+	RW_BS("records", st.records);
+	RW_BS("refusals", st.refusals);
+	RW_BS("lines", st.lines[0] + st.lines[1]);
+	RW_BS("summary_lines", st.summaries);
+	RW_BS("summarised", st.summarised[0] + st.summarised[1]);
+	RW_BS("pending", st.pending[0] + st.pending[1]);
+	RW_BS("lost_kernel", st.lost[0][RW_BLOCKED_LOST_KERNEL]);
+	RW_BS("lost_queue_full", st.lost[0][RW_BLOCKED_LOST_QUEUE] + st.lost[1][RW_BLOCKED_LOST_QUEUE]);
+	RW_BS("lost_write_error", st.lost[0][RW_BLOCKED_LOST_WRITE] + st.lost[1][RW_BLOCKED_LOST_WRITE]);
+	RW_BS("undecodable", st.undecodable);
+	RW_BS("bad_worker_events", st.bad_events);
+	RW_BS("pcap_records", st.pcap_records);
+	RW_BS("pcap_lost", st.pcap_lost);
+	RW_BS("rotations", st.rotations);
+#undef RW_BS
+	return o;
+}

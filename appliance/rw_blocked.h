@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "appliance/rw_blocked_out.h"
 #include "appliance/rw_nflog_cap.h"
 #include "base/rw_err.h"
@@ -115,6 +117,8 @@ void rw_blocked_tick(struct rw_blocked *b, uint64_t now_ms, bool force);
 /* regwallctl log rotate */
 void rw_blocked_rotate(struct rw_blocked *b);
 void rw_blocked_stats(struct rw_blocked *b, struct rw_blocked_stats *st);
+/* The stats as a JSON object for `regwallctl status` (new reference). */
+json_t *rw_blocked_status_json(struct rw_blocked *b);
 
 /* The reason token for a log prefix: "regwall <listener> <reason>" with a
  * known reason gives that reason and the listener ("-" = none); anything

@@ -1423,6 +1423,8 @@ static json_t *rw_daemon_status(struct rw_daemon *d)
 		json_object_set_new(ev, "output_backlog_bytes",
 				    json_integer((json_int_t)d->evout->len));
 	}
+	if (d->blocked && d->blocked->on)
+		json_object_set_new(st, "blocked_log", rw_blocked_status_json(d->blocked));
 	if (!d->guarded)
 		return st;
 	const struct rw_guard *g = &d->guard;

@@ -238,6 +238,15 @@ lab_log "after a stall ($sent SYNs): lines $lines + summarised $summarised + los
 	lab_fail "after kernel losses: lines $lines + summarised $summarised + lost $lost != nft counters $nft_total"
 grep -q '"kind":"loss","of":"drop","kernel_overflow":[1-9]' "$blog" || lab_fail "no loss line with kernel_overflow"
 stall_acct="$lines + $summarised + $lost lost == $nft_total"
+# the same numbers in `regwallctl status` (rw_blocked_stats, for metrics)
+st=$(lab_ctl -j status)
+python3 -c '
+import json, sys
+b = json.loads(sys.argv[1])["blocked_log"]
+lost = int(sys.argv[2])
+ok = b["lost_kernel"] == lost and b["capturing"] and b["lines"] > 0 and b["summarised"] > 0
+sys.exit(0 if ok else 1)' "$st" "$lost" || lab_fail "status blocked_log disagrees with the file (lost $lost): $st"
+
 
 # --- 4. rotation: ours renamed to .1; a moved file only reopened -------
 lab_ctl log rotate >/dev/null || lab_fail "regwallctl log rotate failed"
