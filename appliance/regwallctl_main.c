@@ -16,6 +16,7 @@
 #include <libconfig.h>
 
 #include "appliance/rw_audit_cli.h"
+#include "appliance/rw_blocked_cli.h"
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_version.h"
 
@@ -48,6 +49,11 @@ static void usage(FILE *out)
 		"  counters                    packets/bytes per deciding rule, since start\n"
 		"                              and since the last reload\n"
 		"  reload                      re-read the config file (old policy kept on error)\n"
+		"  log rotate                  rotate log.blocked and log.blocked_pcap (rename\n"
+		"                              to .1 and reopen; only reopen if moved away)\n"
+		"  log [--follow] [--since T] [--reason R] [--src CIDR] [--file PATH]\n"
+		"                              print the blocked-attempt log (log.blocked of\n"
+		"                              -c CONFIG, or PATH), filtered; -j: JSON lines\n"
 		"  explain --listener NAME --src ADDRESS [--iif IF] [--sni NAME]\n"
 		"          [--cert-subject DN] [--method M --path P] [--json]\n"
 		"                              what a connection (and request) from ADDRESS\n"
@@ -204,6 +210,8 @@ static json_t *build_request(int argc, char **argv)
 		if (argc != 1)
 			goto bad;
 		json_object_set_new(req, "cmd", json_string(a));
+	} else if (strcmp(a, "log") == 0 && argc == 2 && strcmp(b, "rotate") == 0) {
+		json_object_set_new(req, "cmd", json_string("log rotate"));
 	} else if (strcmp(a, "network") == 0 && argc == 2 && strcmp(b, "list") == 0) {
 		json_object_set_new(req, "cmd", json_string("network list"));
 	} else if (strcmp(a, "network") == 0 && argc >= 3 &&
@@ -545,6 +553,10 @@ int main(int argc, char **argv)
 		sock = sock_opt;
 	if (!sock || !sock[0])
 		sock = RW_DEFAULT_SOCKET;
+	/* log (not log rotate) reads the file itself, no daemon needed */
+	if (optind < argc && strcmp(argv[optind], "log") == 0 &&
+	    !(optind + 1 < argc && strcmp(argv[optind + 1], "rotate") == 0))
+		return rw_blocked_cli(argc - optind, argv + optind, config, raw);
 	json_t *req = build_request(argc - optind, argv + optind);
 	if (!request_valid(req)) {
 		say_bad_command(argc - optind, argv + optind);

@@ -182,6 +182,12 @@ static void rw_cfg_defaults(struct rw_cfg_ctx *ctx, struct rw_policy *p)
 		.drain_timeout_ms = RW_LIMITS_DEF_DRAIN_MS,
 	};
 	p->log.nflog_group = 7;
+	p->log.blocked_burst = 10;
+	p->log.blocked_interval_ms = 10000;
+	p->log.blocked_sources = 4096;
+	p->log.blocked_max_lines = 1000;
+	p->log.blocked_rotate_bytes = 64ull << 20;
+	p->log.blocked_keep = 4;
 	p->control_socket = rw_cfg_strdup(ctx, RW_CFG_DEFAULT_SOCKET);
 	p->state_file = rw_cfg_strdup(ctx, RW_CFG_DEFAULT_STATE);
 }

@@ -178,6 +178,29 @@ static void rw_cfg_log_audit(struct rw_cfg_ctx *ctx, const config_setting_t *g,
 		rw_cfg_err(ctx, rw_cfg_member(g, "audit_key"), "is the audit file itself");
 }
 
+/* Flood control and rotation of the blocked log (docs/design/blocked-log.md). */
+static void rw_cfg_blocked(struct rw_cfg_ctx *ctx, const config_setting_t *g,
+			   struct rw_log_cfg *l)
+{
+	int64_t n;
+	uint64_t ms;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "blocked_burst", &n))
+		l->blocked_burst = (uint32_t)n;
+	if (rw_cfg_duration(ctx, g, "blocked_interval", 1000, 3600000, "1s and 1h", &ms))
+		l->blocked_interval_ms = (uint32_t)ms;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "blocked_sources", &n))
+		l->blocked_sources = (uint32_t)n;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "blocked_max_lines", &n))
+		l->blocked_max_lines = (uint32_t)n;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "blocked_rotate_mb", &n))
+		l->blocked_rotate_bytes = (uint64_t)n << 20;
+	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "blocked_keep", &n))
+		l->blocked_keep = (uint32_t)n;
+	if (l->blocked && l->blocked_pcap && strcmp(l->blocked, l->blocked_pcap) == 0)
+		rw_cfg_err(ctx, rw_cfg_member(g, "blocked_pcap"),
+			   "is the same file as log.blocked");
+}
+
 static void rw_cfg_log(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 {
 	const config_setting_t *g = rw_cfg_member(root, "log");
@@ -187,28 +210,17 @@ static void rw_cfg_log(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 		return;
 	if (rw_cfg_get_int(g, &rw_cfg_sec_log, "nflog_group", &n))
 		l->nflog_group = (uint16_t)n;
-	/* Accepted and ignored, an admin would believe blocked attempts or
-	 * pushes are logged. Refused until the observability work builds
-	 * them (the parsed paths are kept for it). */
-	static const struct {
-		const char *key, *what;
-	} later[] = {
-		{ "blocked", "the blocked-attempt log" },
-		{ "blocked_pcap", "the pcap of dropped packets" },
-	};
 	if (rw_cfg_get_str(g, "blocked"))
 		rw_cfg_abs_path(ctx, rw_cfg_member(g, "blocked"), PATH_MAX - 1, &l->blocked);
 	if (rw_cfg_get_str(g, "blocked_pcap"))
 		rw_cfg_abs_path(ctx, rw_cfg_member(g, "blocked_pcap"), PATH_MAX - 1,
 				&l->blocked_pcap);
 	rw_cfg_log_audit(ctx, g, l);
-	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
-		if (rw_cfg_member(g, later[i].key))
-			rw_cfg_err(ctx, rw_cfg_member(g, later[i].key),
-				   "not implemented yet (%s); remove the setting: today kernel drops "
-				   "go to NFLOG group %u and refusals are JSON lines on regwalld's "
-				   "stdout",
-				   later[i].what, (unsigned)l->nflog_group);
+	rw_cfg_blocked(ctx, g, l);
+	/* three writers of one file would interleave and break the chain */
+	if (l->audit && ((l->blocked && !strcmp(l->audit, l->blocked)) ||
+			 (l->blocked_pcap && !strcmp(l->audit, l->blocked_pcap))))
+		rw_cfg_err(ctx, rw_cfg_member(g, "audit"), "is the same file as a blocked log");
 }
 
 static void rw_cfg_control(struct rw_cfg_ctx *ctx, const config_setting_t *root)

@@ -128,6 +128,12 @@ static const struct rw_cfg_key rw_cfg_keys_log[] = {
 	RW_STR("audit_key"),
 	RW_INT("audit_checkpoint_lines", 1, 1000000),
 	RW_DUR("audit_checkpoint_interval"),
+	RW_INT("blocked_burst", 0, 100000),
+	RW_DUR("blocked_interval"),
+	RW_INT("blocked_sources", 16, 1048576),
+	RW_INT("blocked_max_lines", 1, 10000000),
+	RW_INT("blocked_rotate_mb", 0, 1048576),
+	RW_INT("blocked_keep", 1, 100),
 };
 const struct rw_cfg_section rw_cfg_sec_log = RW_SEC("log", rw_cfg_keys_log);
 

@@ -50,6 +50,7 @@ enum rw_ctl_cmd {
 	RW_CTL_BAN_LIST,
 	RW_CTL_COUNTERS,
 	RW_CTL_EXPLAIN,
+	RW_CTL_LOG_ROTATE,
 };
 
 #define RW_CTL_IFNAME_MAX 16     /* IFNAMSIZ */

@@ -25,6 +25,7 @@ static const char *const rw_ctl_names[] = {
 	[RW_CTL_BAN_LIST] = "ban list",
 	[RW_CTL_COUNTERS] = "counters",
 	[RW_CTL_EXPLAIN] = "explain",
+	[RW_CTL_LOG_ROTATE] = "log rotate",
 };
 
 #define RW_CTL_NCMDS (sizeof(rw_ctl_names) / sizeof(rw_ctl_names[0]))
@@ -55,6 +56,7 @@ static const unsigned rw_ctl_members[] = {
 	[RW_CTL_BAN_LIST] = 0,
 	[RW_CTL_COUNTERS] = 0,
 	[RW_CTL_EXPLAIN] = RW_CTL_M_EXPLAIN,
+	[RW_CTL_LOG_ROTATE] = 0,
 };
 
 __attribute__((format(printf, 3, 4)))

@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "appliance/rw_audit.h"
+#include "appliance/rw_blocked.h"
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_evout.h"
 #include "appliance/rw_metrics_svc.h"
@@ -61,6 +62,7 @@ struct rw_ctl_srv {
 	struct rw_loop loop;
 	struct rw_evout evout; /* the workers' events, to stdout */
 	struct rw_metrics_svc metrics; /* counters and the metrics endpoint */
+	struct rw_blocked blocked; /* log.blocked: NFLOG drops + refusals */
 	struct rw_daemon *d;
 	int lfd, sfd;
 	struct rw_ctl_req *req; /* up to 1024 prefixes: off the stack */
@@ -377,6 +379,13 @@ static void rw_ctl_on_accept(struct rw_loop *l, int lfd, unsigned events, void *
 
 static void rw_ctl_after_workers(struct rw_ctl_srv *srv);
 
+static uint64_t rw_ctl_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void rw_ctl_on_event(void *ctx, const char *line, size_t len)
 {
 	struct rw_ctl_srv *srv = ctx;
@@ -385,6 +394,14 @@ static void rw_ctl_on_event(void *ctx, const char *line, size_t len)
 		(void)rw_audit_event(srv->d->audit, line, len, srv->d->workers->event_pid,
 				     srv->d->workers->event_generation);
 	rw_metrics_svc_event(&srv->metrics, line, len);
+	/* refusals join the kernel's drops in the blocked log */
+	rw_blocked_on_event(&srv->blocked, line, len, rw_ctl_wall_ms());
+}
+
+static void rw_ctl_on_nflog(struct rw_loop *l, int fd, unsigned events, void *arg)
+{
+	struct rw_ctl_srv *srv = arg;
+	rw_blocked_on_readable(&srv->blocked, rw_ctl_wall_ms());
 }
 
 static void rw_ctl_on_signal(struct rw_loop *l, int sfd, unsigned events, void *arg)
@@ -453,6 +470,7 @@ static void rw_ctl_on_tick(struct rw_loop *l, void *arg)
 	 * and runs a restore its rate limit deferred */
 	rw_daemon_tick(srv->d);
 	rw_metrics_svc_tick(&srv->metrics);
+	rw_blocked_tick(&srv->blocked, rw_ctl_wall_ms(), false);
 	/* systemd's watchdog: the loop turned (WatchdogSec is far longer
 	 * than a tick) */
 	if (srv->watchdog)
@@ -467,11 +485,34 @@ static void rw_ctl_on_nft(struct rw_loop *l, int fd, unsigned events, void *arg)
 	rw_daemon_on_nft_event(srv->d);
 }
 
+/* The blocked log's counts as the metrics' NFLOG family (summed over
+ * kernel drops and worker refusals: both are blocked attempts). */
+static int rw_ctl_metrics_nflog(void *ctx, struct rw_metrics_nflog *out)
+{
+	struct rw_blocked *b = ctx;
+	if (!b->on)
+		return 1;
+	struct rw_blocked_stats st;
+	rw_blocked_stats(b, &st);
+	memset(out, 0, sizeof(*out));
+	for (int o = 0; o < RW_BLOCKED_ORIGINS; o++) {
+		out->lines += st.lines[o];
+		out->summarised += st.summarised[o];
+		out->lost_kernel += st.lost[o][RW_BLOCKED_LOST_KERNEL];
+		out->lost_write += st.lost[o][RW_BLOCKED_LOST_QUEUE] + st.lost[o][RW_BLOCKED_LOST_WRITE];
+	}
+	out->summaries = st.summaries;
+	out->lost_pcap = st.pcap_lost;
+	return 0;
+}
+
 static int rw_ctl_metrics_start(struct rw_ctl_srv *srv)
 {
 	struct rw_diag diag;
 	rw_diag_init(&diag);
 	int r = rw_metrics_svc_start(&srv->metrics, srv->d, &srv->loop, &srv->evout, &diag);
+	if (!r && srv->metrics.on)
+		rw_metrics_nflog_source(&srv->metrics.m, rw_ctl_metrics_nflog, &srv->blocked);
 	rw_diag_print(&diag, stderr);
 	if (r)
 		fprintf(stderr, "regwalld: metrics: %s\n", rw_strerror(r));
@@ -498,15 +539,27 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < setsize)
 		setsize = (size_t)rl.rlim_cur;
+	/* The NFLOG socket: bound as root, before the loop (and before any
+	 * worker exists); a failure leaves the daemon running without it. */
+	struct rw_diag bdiag;
+	rw_diag_init(&bdiag);
+	int br = rw_blocked_open(&srv.blocked, &d->pol, &bdiag);
+	rw_diag_print(&bdiag, stderr);
+	if (br)
+		fprintf(stderr, "regwalld: blocked log off: %s\n", rw_strerror(br));
 	srv.req = malloc(sizeof(*srv.req));
 	int r = srv.req ? rw_loop_init(&srv.loop, setsize) : RW_ENOMEM;
 	if (r) {
+		rw_blocked_close(&srv.blocked);
 		free(srv.req);
 		close(srv.sfd);
 		return r;
 	}
 	rw_timer_init(&srv.tick, rw_ctl_on_tick, &srv);
-	if ((r = rw_loop_fd_add(&srv.loop, srv.sfd, RW_LOOP_READ, rw_ctl_on_signal, &srv)) ||
+	if ((rw_blocked_fd(&srv.blocked) >= 0 &&
+	     (r = rw_loop_fd_add(&srv.loop, rw_blocked_fd(&srv.blocked), RW_LOOP_READ,
+				 rw_ctl_on_nflog, &srv))) ||
+	    (r = rw_loop_fd_add(&srv.loop, srv.sfd, RW_LOOP_READ, rw_ctl_on_signal, &srv)) ||
 	    (r = rw_loop_fd_add(&srv.loop, listen_fd, RW_LOOP_READ, rw_ctl_on_accept, &srv)) ||
 	    (r = rw_loop_timer_arm(&srv.loop, &srv.tick, RW_CTL_TICK_MS)) ||
 	    (rw_daemon_guard_fd(d) >= 0 &&
@@ -520,6 +573,7 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 		srv.rc = r;
 	} else {
 		d->evout = &srv.evout;
+		d->blocked = &srv.blocked;
 		uint64_t wd_usec = 0;
 		srv.watchdog = sd_watchdog_enabled(0, &wd_usec) > 0;
 		sd_notify(0, "READY=1\nSTATUS=serving");
@@ -543,6 +597,10 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 		rw_audit_detach(d->audit);
 	d->evout = NULL;
 	rw_metrics_svc_stop(&srv.metrics);
+	d->blocked = NULL;
+	if (rw_blocked_fd(&srv.blocked) >= 0)
+		rw_loop_fd_del(&srv.loop, rw_blocked_fd(&srv.blocked));
+	rw_blocked_close(&srv.blocked); /* the last summaries and losses, written */
 	if (srv.evout.reg)
 		rw_loop_fd_del(&srv.loop, STDOUT_FILENO);
 	rw_evout_fini(&srv.evout);

@@ -1,4 +1,5 @@
 #include "appliance/rw_daemon.h"
+#include "appliance/rw_blocked.h"
 #include "appliance/rw_daemon_explain.h"
 
 #include <ifaddrs.h>
@@ -625,6 +626,8 @@ int rw_daemon_reload(struct rw_daemon *d, struct rw_diag *diag)
 		return r;
 	}
 	rw_audit_reloaded(d->audit, &d->pol.log, diag);
+	if (d->blocked) /* new listeners, limits or paths (a file problem is a warning) */
+		(void)rw_blocked_set_policy(d->blocked, &d->pol, diag);
 	/* one log line: what the reload changed */
 	char line[2048];
 	int n = snprintf(line, sizeof(line), "regwalld: reload: generation %llu",
@@ -1425,6 +1428,8 @@ static json_t *rw_daemon_status(struct rw_daemon *d)
 	}
 	if (d->audit)
 		json_object_set_new(st, "audit", rw_audit_status_json(d->audit));
+	if (d->blocked && d->blocked->on)
+		json_object_set_new(st, "blocked_log", rw_blocked_status_json(d->blocked));
 	if (!d->guarded)
 		return st;
 	const struct rw_guard *g = &d->guard;
@@ -1455,6 +1460,29 @@ static json_t *rw_daemon_status(struct rw_daemon *d)
 	}
 	json_object_set_new(st, "details", det);
 	return st;
+}
+
+/* regwallctl log rotate: the writer renames the files it holds to .1 and
+ * opens new ones, or only reopens when logrotate moved them already. */
+static json_t *rw_daemon_log_rotate(struct rw_daemon *d)
+{
+	bool blocked = d->blocked && d->blocked->on;
+	if (!blocked && !d->audit)
+		return rw_daemon_err("no log to rotate is configured (log.blocked, "
+				     "log.blocked_pcap, log.audit)");
+	if (blocked)
+		rw_blocked_rotate(d->blocked);
+	if (d->audit) {
+		/* the audit file is sealed with a checkpoint and reopened; its
+		 * chain continues in the new file (docs/design/audit.md) */
+		struct rw_diag diag;
+		rw_diag_init(&diag);
+		int r = rw_audit_reopen(d->audit, &diag);
+		rw_diag_print(&diag, stderr);
+		if (r)
+			return rw_daemon_err("audit log: %s", rw_strerror(r));
+	}
+	return json_pack("{s:b}", "ok", 1);
 }
 
 json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
@@ -1514,6 +1542,8 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 	}
 	case RW_CTL_EXPLAIN:
 		return rw_daemon_explain(d, req);
+	case RW_CTL_LOG_ROTATE:
+		return rw_daemon_log_rotate(d);
 	}
 	return rw_daemon_err("unhandled command");
 }

@@ -32,6 +32,7 @@ struct rw_live_elem {
 
 struct rw_evout;
 struct rw_audit;
+struct rw_blocked;
 /* A rule's counts carried over table replaces (the kernel's counters
  * start from zero in every new table), keyed like `regwallctl counters`:
  * chain + rule comment. */
@@ -55,6 +56,7 @@ struct rw_daemon {
 	struct rw_workers *workers; /* NULL: firewall only, no data path */
 	const struct rw_evout *evout; /* where worker events go (regwalld -f) */
 	struct rw_audit *audit; /* the push audit chain (log.audit), or NULL */
+	struct rw_blocked *blocked; /* the blocked-attempt log (regwalld -f) */
 	struct rw_guard guard; /* keeps the table in force (regwalld -f) */
 	int guarded;
 	time_t started, last_reload;

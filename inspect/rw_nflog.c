@@ -149,6 +149,10 @@ static enum rw_inspect_result rw_nflog_fill(const struct rw_nflog_attr *tb, stru
 		out->gid = rw_nflog_u32(&tb[RW_NFULA_GID]);
 		out->has_gid = true;
 	}
+	if (tb[RW_NFULA_SEQ].present) {
+		out->seq = rw_nflog_u32(&tb[RW_NFULA_SEQ]);
+		out->has_seq = true;
+	}
 	if (tb[RW_NFULA_PAYLOAD].present) {
 		out->payload = rw_cur_ptr(&tb[RW_NFULA_PAYLOAD].val);
 		out->payload_len = rw_cur_left(&tb[RW_NFULA_PAYLOAD].val);

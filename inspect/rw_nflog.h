@@ -101,6 +101,10 @@ struct rw_nflog_pkt {
 	uint64_t ts_sec, ts_usec;
 	bool has_uid, has_gid;
 	uint32_t uid, gid;
+	/* the instance's sequence number (NFULNL_CFG_F_SEQ): a gap is the
+	 * number of records the kernel could not deliver */
+	bool has_seq;
+	uint32_t seq;
 
 	/* PAYLOAD, borrowed from the record (valid while it is) */
 	const uint8_t *payload;

@@ -12,6 +12,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -223,10 +224,17 @@ static int rw_nft_lower(const struct rw_nft_compiled *c, const struct rw_nft_rde
 			return RW_EINVAL;
 		E(rw_nft_e_dynset(r, s, NFT_DYNSET_OP_UPDATE, d->ban_timeout_ms, 0, 0, 0));
 	}
-	if (d->counter)
+	/* A limited log rule counts after its limit: its counter is then the
+	 * number of records handed to NFLOG, which the blocked log accounts
+	 * for line by line (docs/design/blocked-log.md); the drop rule that
+	 * follows counts every packet. */
+	bool count_after = d->log && d->limit.rate;
+	if (d->counter && !count_after)
 		E(rw_nft_e_counter(r));
 	if (d->limit.rate)
 		E(rw_nft_e_limit(r, d->limit.rate, d->limit.unit_s, d->limit.burst));
+	if (d->counter && count_after)
+		E(rw_nft_e_counter(r));
 	if (d->log)
 		E(rw_nft_e_log(r, d->log_group, d->log_prefix));
 	if (d->verdict != RW_NFT_RD_NONE)

@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <linux/netfilter.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -153,12 +154,16 @@ static int rw_nft_t_rule(const struct rw_nft_crule *cr, FILE *out)
 		}
 		fputs(" } ", out);
 	}
-	if (d->counter)
+	/* a limited log rule counts after its limit (rw_nft_lower) */
+	bool count_after = d->log && d->limit.rate;
+	if (d->counter && !count_after)
 		fputs("counter packets 0 bytes 0 ", out);
 	if (d->limit.rate) {
 		rw_nft_t_rate(&d->limit, 0, out);
 		fputc(' ', out);
 	}
+	if (d->counter && count_after)
+		fputs("counter packets 0 bytes 0 ", out);
 	if (d->log)
 		fprintf(out, "log prefix \"%s\" group %u ", d->log_prefix, d->log_group);
 	if (d->verdict == NF_ACCEPT)

@@ -195,6 +195,13 @@ struct rw_log_cfg {
 	char *audit_key;          /* NULL: /var/lib/regwall/audit.key */
 	uint32_t audit_cp_lines;  /* 0: default (100) */
 	uint32_t audit_cp_ms;     /* 0: default (60 s) */
+	/* blocked log flood control and files (docs/design/blocked-log.md) */
+	uint32_t blocked_burst;       /* lines per (source, reason) per interval */
+	uint32_t blocked_interval_ms; /* summary interval */
+	uint32_t blocked_sources;     /* (source, reason) pairs tracked at once */
+	uint32_t blocked_max_lines;   /* attempt lines per interval, all sources */
+	uint64_t blocked_rotate_bytes; /* rotate each file past this size; 0 = never */
+	uint32_t blocked_keep;        /* rotated files kept */
 };
 
 struct rw_policy {

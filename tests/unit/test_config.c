@@ -363,6 +363,14 @@ static void test_full_values(void **state)
 	assert_int_equal(fo.max_per_source, 0);
 	assert_int_equal(fo.drain_timeout_ms, 2u * 3600 * 1000);
 	assert_int_equal(p.log.nflog_group, 9);
+	assert_string_equal(p.log.blocked, "/var/log/regwall-test/blocked.jsonl");
+	assert_string_equal(p.log.blocked_pcap, "/var/log/regwall-test/blocked.pcap");
+	assert_int_equal(p.log.blocked_burst, 3);
+	assert_int_equal(p.log.blocked_interval_ms, 30000);
+	assert_int_equal(p.log.blocked_sources, 100);
+	assert_int_equal(p.log.blocked_max_lines, 50);
+	assert_int_equal(p.log.blocked_rotate_bytes, 2u << 20);
+	assert_int_equal(p.log.blocked_keep, 7);
 	assert_string_equal(p.control_socket, "/run/regwall-test/ctl.sock");
 	rw_policy_free(&p);
 }
@@ -402,6 +410,12 @@ static void test_defaults(void **state)
 	assert_int_equal(p.limits.idle_timeout_ms, 300000);
 	assert_int_equal(p.limits.max_per_source, 256);
 	assert_int_equal(p.log.nflog_group, 7);
+	assert_int_equal(p.log.blocked_burst, 10);
+	assert_int_equal(p.log.blocked_interval_ms, 10000);
+	assert_int_equal(p.log.blocked_sources, 4096);
+	assert_int_equal(p.log.blocked_max_lines, 1000);
+	assert_int_equal(p.log.blocked_rotate_bytes, 64u << 20);
+	assert_int_equal(p.log.blocked_keep, 4);
 	assert_null(p.log.blocked);
 	assert_null(p.log.audit);
 	assert_string_equal(p.control_socket, "/run/regwall/ctl.sock");

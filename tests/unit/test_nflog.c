@@ -509,9 +509,11 @@ static void test_unknown_types_skipped(void **state)
 	rec_tlv(&r, 99, junk, 3); /* duplicates of unknown types are fine */
 	rec_tlv(&r, RW_NFULA_UNSPEC, junk, 1);
 	rec_tlv(&r, 0x7fff, junk, 0);
-	rec_tlv(&r, RW_NFULA_SEQ, junk, 4); /* known, validated, unused */
+	rec_tlv(&r, RW_NFULA_SEQ, junk, 4); /* known: the instance sequence */
 	struct rw_nflog_pkt p;
 	assert_int_equal(decode(&r, &p), RW_INSPECT_OK);
+	assert_true(p.has_seq);
+	assert_int_equal(p.seq, 0x01020304u);
 	assert_int_equal(p.dport, 443);
 	assert_string_equal(p.prefix, "regwall https not_allowed");
 }
