@@ -622,6 +622,11 @@ static int rw_wg_talk(int proto, const void *req, size_t req_len, int (*feed)(vo
 	return rc > 0 ? 0 : rc;
 }
 
+int rw_wg_nl_talk_ack(int proto, const void *req, size_t req_len, int *kerr)
+{
+	return rw_wg_talk(proto, req, req_len, NULL, NULL, kerr);
+}
+
 struct rw_wg_fam_arg {
 	uint16_t id;
 	int kerr;

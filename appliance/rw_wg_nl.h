@@ -69,6 +69,9 @@ int rw_wg_nl_family(uint16_t *family_id, char *why, size_t why_len);
 int rw_wg_nl_link_create(const char *ifname, char *why, size_t why_len);
 int rw_wg_nl_set(const char *ifname, uint16_t family_id, const struct rw_wg_device *dev,
 		 char *why, size_t why_len);
+/* One request on a fresh netlink socket of proto, waiting for its ack
+ * (RW_EKERNEL with *kerr = errno when refused). */
+int rw_wg_nl_talk_ack(int proto, const void *req, size_t req_len, int *kerr);
 int rw_wg_nl_get(const char *ifname, uint16_t family_id, struct rw_wg_device *out, char *why,
 		 size_t why_len);
 

@@ -20,6 +20,7 @@
 #include <linux/genetlink.h>
 #include <linux/wireguard.h>
 
+#include "appliance/rw_wg_link.h"
 #include "appliance/rw_wg_nl.h"
 #include "base/rw_err.h"
 #include "rules/rw_cidr.h"
@@ -294,6 +295,34 @@ static void test_dump_cases(void **state)
 	rw_wg_nl_get_free(&st);
 }
 
+/* The interface's address and up state (rw_wg_link), as `ip addr add
+ * 198.51.100.1/24 dev X` and `ip link set X up` send them. */
+static void test_link_bytes(void **state)
+{
+	static const uint8_t addr[] = {
+		/* 40 bytes, RTM_NEWADDR (20), REQUEST|ACK|REPLACE|CREATE (0x505), seq 4 */
+		40, 0, 0, 0, 20, 0, 0x05, 0x05, 4, 0, 0, 0, 0, 0, 0, 0,
+		/* ifaddrmsg: AF_INET, /24, flags 0, RT_SCOPE_UNIVERSE, ifindex 7 */
+		2, 24, 0, 0, 7, 0, 0, 0,
+		/* IFA_LOCAL (2), IFA_ADDRESS (1): 198.51.100.1 */
+		8, 0, 2, 0, 198, 51, 100, 1,
+		8, 0, 1, 0, 198, 51, 100, 1,
+	};
+	struct rw_cidr c;
+	assert_int_equal(rw_cidr_parse("198.51.100.1/24", &c, 1), 0);
+	uint8_t buf[128];
+	assert_int_equal(rw_wg_link_build_addr(buf, sizeof(buf), 7, &c, 4), sizeof(addr));
+	assert_memory_equal(buf, addr, sizeof(addr));
+	static const uint8_t up[] = {
+		/* 32 bytes, RTM_NEWLINK (16), REQUEST|ACK, seq 5 */
+		32, 0, 0, 0, 16, 0, 5, 0, 5, 0, 0, 0, 0, 0, 0, 0,
+		/* ifinfomsg: AF_UNSPEC, type 0, index 7, flags IFF_UP, change IFF_UP */
+		0, 0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0,
+	};
+	assert_int_equal(rw_wg_link_build_up(buf, sizeof(buf), 7, 5), sizeof(up));
+	assert_memory_equal(buf, up, sizeof(up));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_newlink_and_family_bytes),
 		cmocka_unit_test(test_split_round_trip),
 		cmocka_unit_test(test_dump_cases),
+		cmocka_unit_test(test_link_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
