@@ -12,6 +12,7 @@
 
 #include "appliance/rw_config.h"
 #include "appliance/rw_ctl_server.h"
+#include "appliance/rw_wg_peers.h"
 #include "appliance/rw_daemon.h"
 #include "appliance/rw_guard.h"
 #include "appliance/rw_version.h"
@@ -183,6 +184,10 @@ static int act_run(const char *path, const char *sock, long nworkers, const char
 	struct rw_diag diag;
 	struct rw_workers ws;
 	rw_daemon_init(&d, path);
+	/* the VPN interface runs with the daemon (not for --apply) */
+	struct rw_wg_live wgl;
+	rw_wgl_init(&wgl);
+	d.wgl = &wgl;
 	/* the monitor listens before the first apply: no change after it
 	 * goes unseen */
 	rw_diag_init(&diag);

@@ -120,12 +120,38 @@ int rw_wg_go_start(struct rw_wg_go *g, int wait_ms, char *why, size_t why_len)
 	return RW_ETIMEDOUT;
 }
 
+static int rw_wg_go_decode(const siginfo_t *si)
+{
+	return si->si_code == CLD_EXITED ? W_EXITCODE(si->si_status, 0) : si->si_status;
+}
+
+void rw_wg_go_reap(struct rw_wg_go *g)
+{
+	siginfo_t si = { 0 };
+	if (!g->pid || g->reaped || g->pidfd < 0)
+		return;
+	if (waitid(P_PIDFD, (id_t)g->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
+		g->reaped = true;
+		g->reap_status = rw_wg_go_decode(&si);
+	}
+}
+
 bool rw_wg_go_exited(struct rw_wg_go *g, int *status)
 {
 	if (!g->pid)
 		return true;
 	if (status)
 		*status = -1;
+	if (g->reaped) {
+		if (status)
+			*status = g->reap_status;
+		if (g->pidfd >= 0)
+			close(g->pidfd);
+		g->pidfd = -1;
+		g->pid = 0;
+		g->reaped = false;
+		return true;
+	}
 	if (g->pidfd >= 0) {
 		struct pollfd p = { .fd = g->pidfd, .events = POLLIN };
 		if (poll(&p, 1, 0) <= 0)
@@ -134,7 +160,7 @@ bool rw_wg_go_exited(struct rw_wg_go *g, int *status)
 		/* reap it unless the workers' waitpid(-1) already did */
 		if (waitid(P_PIDFD, (id_t)g->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid &&
 		    status)
-			*status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : si.si_status;
+			*status = rw_wg_go_decode(&si);
 		close(g->pidfd);
 		g->pidfd = -1;
 	} else {
@@ -169,4 +195,5 @@ void rw_wg_go_stop(struct rw_wg_go *g, int wait_ms)
 		close(g->pidfd);
 	g->pidfd = -1;
 	g->pid = 0;
+	g->reaped = false;
 }

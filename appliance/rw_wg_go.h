@@ -19,6 +19,8 @@ struct rw_wg_go {
 	pid_t pid;  /* 0: not running */
 	int pidfd;  /* -1: none */
 	long long started_ms;
+	bool reaped;     /* rw_wg_go_reap collected it: status below */
+	int reap_status;
 };
 
 void rw_wg_go_init(struct rw_wg_go *g, const char *ifname);
@@ -29,6 +31,9 @@ int rw_wg_go_start(struct rw_wg_go *g, int wait_ms, char *why, size_t why_len);
 /* Has it ended? Reaps it if nobody has; *status (may be NULL) is its
  * wait status or -1 when another reaper got it first. */
 bool rw_wg_go_exited(struct rw_wg_go *g, int *status);
+/* On SIGCHLD, before any waitpid(-1) of the workers' supervision: take
+ * our child's exit status while it is there to take. */
+void rw_wg_go_reap(struct rw_wg_go *g);
 /* SIGTERM, then SIGKILL after wait_ms; closes the pidfd. */
 void rw_wg_go_stop(struct rw_wg_go *g, int wait_ms);
 

@@ -120,6 +120,9 @@ struct rw_vpn {
 	char *private_key_file;
 	struct rw_peer *peers;
 	size_t n_peers;
+	char endpoint[256];              /* host:port clients dial ("" = unset); peer add prints it */
+	uint64_t address_reuse_after_ms; /* a deleted live peer's address rests this long */
+	size_t n_config_peers;           /* peers[0..n) from the file; the rest are live (regwallctl) */
 };
 
 struct rw_rate {
