@@ -340,6 +340,10 @@ void rw_cfg_build_vpn(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 			snprintf(vpn->endpoint, sizeof(vpn->endpoint), "%s", v);
 	}
 	vpn->address_reuse_after_ms = 86400000; /* a day */
+	/* false: another WireGuard (wg-quick, an admin's) runs the interface
+	 * and regwall only filters on its name */
+	vpn->manage_interface = true;
+	rw_cfg_get_bool(g, "manage_interface", &vpn->manage_interface);
 	if ((v = rw_cfg_get_str(g, "address_reuse_after"))) {
 		uint64_t ms = 0;
 		if (rw_duration_parse_ms(v, &ms) || ms > 3650ull * 86400000)

@@ -72,6 +72,7 @@ static const struct rw_cfg_key rw_cfg_keys_vpn[] = {
 	{ "peers", RW_CK_LIST, false, 0, 0, &rw_cfg_sec_peer },
 	RW_STR("endpoint"),
 	RW_STR("address_reuse_after"),
+	RW_BOOL("manage_interface"),
 };
 const struct rw_cfg_section rw_cfg_sec_vpn = RW_SEC("vpn", rw_cfg_keys_vpn);
 

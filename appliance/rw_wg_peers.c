@@ -312,8 +312,13 @@ int rw_wgl_after_apply(struct rw_wg_live *l, const struct rw_policy *p, struct r
 		rw_wg_close(&l->wg);
 		l->wg_open = false;
 	}
-	if (!vpn->enabled)
+	if (!vpn->enabled || !vpn->manage_interface) {
+		if (l->wg_open) {
+			rw_wg_close(&l->wg);
+			l->wg_open = false;
+		}
 		return 0;
+	}
 	if (!l->wg_open) {
 		int rc = rw_wg_open(&l->wg, vpn, why, sizeof(why));
 		if (rc) {
@@ -462,7 +467,8 @@ json_t *rw_wgl_peer_add(struct rw_daemon *d, const struct rw_ctl_req *req)
 	const struct rw_ctl_peer *rp = &req->peer;
 	char why[512], a[64], b[64];
 	if (!l || !p->vpn.enabled || !l->wg_open)
-		return rw_wgl_err("no VPN interface runs: the config needs a vpn section");
+		return rw_wgl_err("regwalld runs no VPN interface: the config needs a vpn section "
+				  "with manage_interface = true");
 	size_t idx;
 	if (rw_wgl_find(p, rp->name, &idx))
 		return rw_wgl_err("peer '%s' exists already (%s)", rp->name, rw_wgl_origin(p, idx));
