@@ -244,7 +244,8 @@ int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, c
 				continue;
 		}
 		if (allowed & RW_CTL_M_PEER) {
-			int e = rw_wg_ctl_member(key, val, &req->peer, err, errlen);
+			int e = rw_wg_ctl_member(req->cmd == RW_CTL_PEER_ADD, key, val, &req->peer, err,
+						 errlen);
 			if (e < 0)
 				goto out;
 			if (e > 0)

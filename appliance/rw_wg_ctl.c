@@ -22,7 +22,7 @@ static int rw_wg_ctl_name_ok(const char *s)
 	return 1;
 }
 
-int rw_wg_ctl_member(const char *key, json_t *val, struct rw_ctl_peer *p, char *err,
+int rw_wg_ctl_member(int is_add, const char *key, json_t *val, struct rw_ctl_peer *p, char *err,
 		     size_t errlen)
 {
 	if (strcmp(key, "peer") == 0) {
@@ -35,6 +35,8 @@ int rw_wg_ctl_member(const char *key, json_t *val, struct rw_ctl_peer *p, char *
 		memcpy(p->name, s, strlen(s) + 1);
 		return 1;
 	}
+	if (!is_add)
+		return 0;
 	if (strcmp(key, "public_key") == 0) {
 		const char *s = json_string_value(val);
 		if (!s || rw_wg_key_from_base64(s, strlen(s), p->public_key) ||

@@ -9,8 +9,9 @@
 
 #include "appliance/rw_ctl.h"
 
-/* 1: key taken, 0: not a peer member, RW_EINVAL with err filled. */
-int rw_wg_ctl_member(const char *key, json_t *val, struct rw_ctl_peer *p, char *err,
+/* 1: key taken, 0: not a member of this command (peer del takes "peer"
+ * only), RW_EINVAL with err filled. */
+int rw_wg_ctl_member(int is_add, const char *key, json_t *val, struct rw_ctl_peer *p, char *err,
 		     size_t errlen);
 /* After all members: what the command needs is there (add: a name and
  * roles; del: a name). 0 or RW_EINVAL with err. */
