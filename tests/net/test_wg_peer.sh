@@ -13,6 +13,8 @@
 #     within 5 s, traffic works again without touching the client;
 #   * a restart of regwalld keeps the live peer; a config peer with the
 #     live peer's address is refused with a message naming both;
+#   * a packet with alice's tunnel address from the office side is dropped
+#     and logged with NFLOG prefix "regwall - spoofed_vpn";
 #   * `peer del alice` during an open connection: the key leaves `wg
 #     show`, the address the nftables VPN set, the connection is cut at the
 #     gateway, and the next connection from the address gets no answer.
@@ -175,6 +177,24 @@ grep -qF "carol" <<<"$out" || lab_fail "the refusal does not name carol: $out"
 if out=$(lab_ctl peer del carol 2>&1); then lab_fail "peer del of a config peer accepted"; fi
 lab_exec gw wg show "$GWIF" peers | grep -qxF "$carol" || lab_fail "config peer carol not configured"
 lab_log "live add over a config peer's key/address refused"
+
+# --- alice's tunnel address from the office side: spoofed_vpn -------------
+# (rp_filter off on the gateway, so the packet reaches the filter rules
+# instead of being dropped by the route check first)
+lab_exec gw sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+	net.ipv4.conf.off0.rp_filter=0 >/dev/null || lab_fail "rp_filter off in gw"
+lab_exec office ip addr add 192.0.2.2/32 dev eth0 || lab_fail "spoofed address on the office client"
+cap="$LAB_DIR/spoof.pcap"
+lab_capture_start gw "$LAB_GROUP" "$cap" || lab_fail "cannot capture NFLOG group $LAB_GROUP"
+before=$(grep -c '^accept' "$LAB_DIR/echo-registry-$LAB_REG_PORT.log")
+lab_expect_dropped office "$LAB_GW4" "$LAB_PORT" 2 192.0.2.2
+lab_capture_stop "$LAB_CAP_PID"
+lab_expect_nflog "$cap" "regwall - spoofed_vpn" 192.0.2.2
+[ "$(grep -c '^accept' "$LAB_DIR/echo-registry-$LAB_REG_PORT.log")" = "$before" ] ||
+	lab_fail "the spoofed connection reached the registry"
+lab_exec office ip addr del 192.0.2.2/32 dev eth0
+lab_nft gw list chain inet regwall input | grep -q 'iifname != "'"$GWIF"'" ip saddr @vpn_v4 .*drop' ||
+	lab_fail "no spoofed_vpn drop rule in the input chain"
 
 # --- peer del during an open connection ------------------------------------
 lab_bg outside python3 "$LAB_DIR/labtool.py" longconn "$GWT" "$LAB_PORT" 30 "$LAB_DIR/long.mark"
