@@ -333,7 +333,18 @@ int rw_wgl_after_apply(struct rw_wg_live *l, const struct rw_policy *p, struct r
 			l->wg.key_created ? "; new private key written to " : "",
 			l->wg.key_created ? vpn->private_key_file : "");
 	}
-	int rc = rw_wg_set_peers(&l->wg, vpn->peers, vpn->n_peers, why, sizeof(why));
+	int rc;
+	if (l->hold) { /* the policy's peers and the one being deleted */
+		struct rw_peer *v = calloc(vpn->n_peers + 1, sizeof(*v));
+		if (!v)
+			return RW_ENOMEM;
+		memcpy(v, vpn->peers, vpn->n_peers * sizeof(*v));
+		v[vpn->n_peers] = l->held;
+		rc = rw_wg_set_peers(&l->wg, v, vpn->n_peers + 1, why, sizeof(why));
+		free(v);
+	} else {
+		rc = rw_wg_set_peers(&l->wg, vpn->peers, vpn->n_peers, why, sizeof(why));
+	}
 	if (rc)
 		rw_diag_warn(diag, NULL, 0, "VPN interface %s: peers not all set (%s); retried when "
 					    "the interface restarts", vpn->interface, why);
@@ -602,12 +613,23 @@ json_t *rw_wgl_peer_del(struct rw_daemon *d, const struct rw_ctl_req *req)
 	for (size_t k = 0; k < gone.n_addr; k++)
 		l->retired[l->n_retired++] = (struct rw_wgl_retired){ gone.addr[k], until };
 	l->peers[li] = l->peers[--l->n];
+	/* Order: the nftables sets and the workers lose the peer first (no
+	 * new connection), its connections are cut while WireGuard can still
+	 * carry the resets to its client (its push fails at once instead of
+	 * hanging), then the key goes. */
+	memset(&l->held, 0, sizeof(l->held));
+	memcpy(l->held.public_key, gone.public_key, 32);
+	memcpy(l->held_addr, gone.addr, sizeof(l->held_addr));
+	l->held.addresses = l->held_addr;
+	l->held.n_addresses = gone.n_addr;
+	l->hold = l->wg_open;
 	struct rw_diag diag;
 	rw_diag_init(&diag);
 	int rc = rw_wgl_save(l, p->state_file, why, sizeof(why));
 	if (!rc)
 		rc = rw_daemon_reload(d, &diag); /* nft sets, workers, WireGuard */
 	if (rc) {
+		l->hold = false;
 		l->peers[l->n++] = gone;
 		l->n_retired = n_retired_before;
 		char why2[512];
@@ -618,6 +640,18 @@ json_t *rw_wgl_peer_del(struct rw_daemon *d, const struct rw_ctl_req *req)
 	/* its open connections: cut, not drained */
 	unsigned cut = 0;
 	int cr = rw_wg_cut_from(gone.addr, gone.n_addr, &cut);
+	if (l->hold) {
+		/* the resets are queued to the tunnel; wireguard-go reads its
+		 * TUN device asynchronously: a moment for them to leave */
+		if (cut && l->wg.backend == RW_WG_USERSPACE)
+			usleep(100000);
+		l->hold = false;
+		char wwhy[300];
+		if (rw_wg_set_peers(&l->wg, d->pol.vpn.peers, d->pol.vpn.n_peers, wwhy, sizeof(wwhy)))
+			fprintf(stderr, "regwalld: VPN interface %s: removing %s's key: %s (retried "
+					"at the next restart)\n",
+				l->wg.ifname, gone.name, wwhy);
+	}
 	char a[64];
 	rw_cidr_format(&gone.addr[0], a, sizeof(a));
 	fprintf(stderr, "regwalld: VPN peer %s deleted (%s); %u connection%s cut%s%s\n", gone.name, a,

@@ -52,6 +52,11 @@ struct rw_wg_live {
 	size_t n_retired;
 	struct rw_wg wg;
 	bool wg_open;
+	/* peer del: the deleted peer's key stays in WireGuard until its
+	 * connections are cut, so the resets reach its client */
+	bool hold;
+	struct rw_peer held;
+	struct rw_cidr held_addr[RW_WGL_MAX_ADDRS];
 };
 
 struct rw_daemon;

@@ -197,7 +197,8 @@ lab_nft gw list chain inet regwall input | grep -q 'iifname != "'"$GWIF"'" ip sa
 	lab_fail "no spoofed_vpn drop rule in the input chain"
 
 # --- peer del during an open connection ------------------------------------
-lab_bg outside python3 "$LAB_DIR/labtool.py" longconn "$GWT" "$LAB_PORT" 30 "$LAB_DIR/long.mark"
+lab_bg outside python3 "$LAB_DIR/labtool.py" longconn "$GWT" "$LAB_PORT" 30 "$LAB_DIR/long.mark" \
+	>"$LAB_DIR/long.out"
 longpid=$LAB_LAST_PID
 lab_wait_for 5 test -f "$LAB_DIR/long.mark" || lab_fail "long connection did not connect"
 sleep 0.5
@@ -209,9 +210,15 @@ cut=$(jq -r .connections_cut <<<"$out")
 [ "$(conns)" = 0 ] || lab_fail "connections from 192.0.2.2 still open at the gateway: $(lab_exec gw ss -tn dst 192.0.2.2)"
 lab_exec gw wg show "$GWIF" peers | grep -qxF "$alice_pub" && lab_fail "alice's key still in wg show"
 lab_nft gw list set inet regwall vpn_v4 | grep -qF 192.0.2.2 && lab_fail "192.0.2.2 still in vpn_v4"
+# the reset went through the tunnel before the key left: the client's
+# connection fails at once, not after its read timeout
+lab_wait_for 2 bash -c "! kill -0 $longpid 2>/dev/null" ||
+	lab_fail "alice's connection still open 2 s after peer del (the reset did not reach her)"
 rc=0
 wait "$longpid" || rc=$?
 [ "$rc" -ne 0 ] || lab_fail "the long connection finished although alice was deleted"
+grep -q "connection broken" "$LAB_DIR/long.out" || lab_fail "alice's connection did not break: $(cat "$LAB_DIR/long.out")"
+lab_log "alice's open connection: $(cat "$LAB_DIR/long.out")"
 lab_expect_dropped outside "$GWT" "$LAB_PORT" 2
 jq -e '[.peers[] | select(.name == "alice")] | length == 0' "$LAB_DIR/live.json" >/dev/null ||
 	lab_fail "alice still in the state file"
