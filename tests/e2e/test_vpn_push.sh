@@ -7,6 +7,9 @@
 #   * alice (roles push:team-a/*, pull:*) pushes team-a/app through the
 #     tunnel without a client certificate and pulls it back with the same
 #     digest;
+#   * `peer del alice` during her long push: the push fails at once (the
+#     reset reaches her through the tunnel before her key goes) and the
+#     registry has no such tag;
 #   * the office client, with a certificate identity that has push rights
 #     for team-a, pushing the same image is refused with the OCI DENIED
 #     answer ("allowed only through the VPN"); its pull works.
@@ -49,6 +52,8 @@ identities = (
 vpn = { interface = "$GWIF"; address = "$GWT/24"; listen_port = 51820;
         private_key_file = "$LAB_DIR/gw.key"; endpoint = "$LAB_GWOUT4:51820"; };
 policy = { push_requires_vpn = true;
+           # slow enough that a 60 MB push is still running when alice is deleted
+           push_rate = { bytes_per_second = 20000000; };
            conn_rate = { per_source = "1000/second"; }; };
 log = { nflog_group = $LAB_GROUP; };
 control = { socket = "$LAB_DIR/ctl.sock"; state = "$LAB_DIR/live.json"; };
@@ -108,4 +113,24 @@ grep -qi "denied" <<<"$out" || lab_fail "office push refusal is not DENIED: $out
 out=$(skopeo_copy office "$LAB_DIR/hosts-office" "docker://$REG/team-a/app:v1" "oci:$LAB_DIR/office:v1" 2>&1) ||
 	lab_fail "office pull refused: $out"
 lab_log "office: push refused (VPN only), pull allowed"
-echo "ok: pushes only through the tunnel; alice's push and pull through it keep the digest"
+# ---- peer del during alice's long push ----
+python3 "$E2E_ROOT/scripts/mkimage.py" "$LAB_DIR/big" 60000000 2 v1 >/dev/null || lab_fail "mkimage big"
+skopeo_copy outside "$LAB_DIR/hosts-vpn" "oci:$LAB_DIR/big:v1" "docker://$REG/team-a/big:v1" \
+	>"$LAB_DIR/big.out" 2>&1 &
+bigpid=$!
+uploading() { lab_exec gw ss -Htn state established dst "${addr%/*}" | grep -q .; }
+lab_wait_for 20 uploading || lab_fail "alice's big push never connected"
+sleep 1
+kill -0 "$bigpid" 2>/dev/null || lab_fail "the big push ended before the delete: $(cat "$LAB_DIR/big.out")"
+t0=$(date +%s%N)
+out=$(lab_ctl peer del alice) || lab_fail "peer del alice: $out"
+lab_wait_for 5 bash -c "! kill -0 $bigpid 2>/dev/null" || lab_fail "alice's push still running 5 s after peer del"
+ms=$((($(date +%s%N) - t0) / 1000000))
+rc=0
+wait "$bigpid" || rc=$?
+[ "$rc" -ne 0 ] || lab_fail "alice's push succeeded although she was deleted"
+code=$(lab_exec gw curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+	"http://$LAB_REG4:$LAB_REG_PORT/v2/team-a/big/manifests/v1")
+[ "$code" = 404 ] || lab_fail "the registry has team-a/big:v1 (HTTP $code)"
+lab_log "peer del during the push: $out; skopeo failed ${ms} ms later: $(tail -1 "$LAB_DIR/big.out")"
+echo "ok: pushes only through the tunnel; alice's push and pull through it keep the digest; her deletion fails her push at once"
