@@ -20,6 +20,8 @@
 #include "appliance/rw_wg_uapi.h"
 #include "base/rw_err.h"
 
+#define RW_WG_GO_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
@@ -69,10 +71,21 @@ static void rw_wg_go_child(const struct rw_wg_go *g, int errfd)
 	/* nothing else of the parent's: netlink, control socket, channels */
 	syscall(SYS_close_range, 3u, ~0u, 0u);
 	char *argv[] = { "wireguard-go", "-f", (char *)g->ifname, NULL };
-	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			 "WG_PROCESS_FOREGROUND=1", "LOG_LEVEL=error", NULL };
-	execvpe("wireguard-go", argv, envp);
-	dprintf(2, "regwalld: exec wireguard-go: %s\n", strerror(errno));
+	char *envp[] = { "PATH=" RW_WG_GO_PATH, "WG_PROCESS_FOREGROUND=1", "LOG_LEVEL=error",
+			 NULL };
+	/* searched in our fixed PATH (execvpe would search the parent's) */
+	char path[256];
+	const char *dirs = RW_WG_GO_PATH;
+	int err = ENOENT;
+	while (*dirs) {
+		size_t n = strcspn(dirs, ":");
+		snprintf(path, sizeof(path), "%.*s/wireguard-go", (int)n, dirs);
+		execve(path, argv, envp);
+		if (errno != ENOENT)
+			err = errno;
+		dirs += n + (dirs[n] == ':');
+	}
+	dprintf(2, "regwalld: exec wireguard-go (in %s): %s\n", RW_WG_GO_PATH, strerror(err));
 	_exit(127);
 }
 
