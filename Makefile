@@ -18,7 +18,7 @@ DESTDIR ?=
 BUILD ?= build
 FUZZ_SECONDS ?= 30
 
-PKGS := libnftnl libmnl libpcap libssl libcrypto libconfig jansson libseccomp libcap-ng libsystemd
+PKGS := libnftnl libmnl libpcap libssl libcrypto libconfig jansson libseccomp libcap-ng libsystemd libqrencode
 TEST_PKGS := cmocka
 
 CC ?= cc

@@ -17,6 +17,7 @@
 
 #include "appliance/rw_audit_cli.h"
 #include "appliance/rw_blocked_cli.h"
+#include "appliance/rw_wg_cli.h"
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_version.h"
 
@@ -54,6 +55,7 @@ static void usage(FILE *out)
 		"  log [--follow] [--since T] [--reason R] [--src CIDR] [--file PATH]\n"
 		"                              print the blocked-attempt log (log.blocked of\n"
 		"                              -c CONFIG, or PATH), filtered; -j: JSON lines\n"
+		RW_WG_CLI_USAGE
 		"  explain --listener NAME --src ADDRESS [--iif IF] [--sni NAME]\n"
 		"          [--cert-subject DN] [--method M --path P] [--json]\n"
 		"                              what a connection (and request) from ADDRESS\n"
@@ -97,6 +99,7 @@ static int socket_from_config(const char *path, char *out, size_t cap)
 /* ---- explain: its flags and its printing ---- */
 
 static int explain_json; /* explain ... --json */
+static int peer_qr;      /* peer add ... --qr */
 
 /* explain --listener NAME --src ADDR [--iif IF] [--sni NAME]
  * [--cert-subject DN] [--method M --path P] [--json]; "--flag=value" too */
@@ -231,6 +234,9 @@ static json_t *build_request(int argc, char **argv)
 				json_array_append_new(arr, json_string(argv[i]));
 			json_object_set_new(req, "cidrs", arr);
 		}
+	} else if (strcmp(a, "peer") == 0) {
+		if (!rw_wg_cli_build(argc, argv, req, &peer_qr, &explain_json))
+			goto bad;
 	} else if (strcmp(a, "ban") == 0 && argc >= 2) {
 		char cmd[32];
 		snprintf(cmd, sizeof(cmd), "ban %s", b);
@@ -278,7 +284,7 @@ bad:
 static void say_bad_command(int argc, char **argv)
 {
 	static const char *const known[] = { "status", "network", "ban", "counters", "reload",
-					     "explain" };
+					     "explain", "peer" };
 	if (argc < 1) {
 		fprintf(stderr, "regwallctl: no command\n");
 		return;
@@ -583,6 +589,8 @@ int main(int argc, char **argv)
 		fputs(reply, stdout);
 	} else if (ok && json_object_get(rep, "layers")) {
 		print_explain(rep);
+	} else if (ok && rw_wg_cli_print(rep, peer_qr, stdout)) {
+		/* peer add / del / list */
 	} else if (ok) {
 		/* "network list NAME": that network alone, without a heading */
 		print_reply(rep, argc - optind >= 3);

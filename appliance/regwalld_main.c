@@ -13,6 +13,7 @@
 #include "appliance/rw_audit.h"
 #include "appliance/rw_config.h"
 #include "appliance/rw_ctl_server.h"
+#include "appliance/rw_wg_peers.h"
 #include "appliance/rw_daemon.h"
 #include "appliance/rw_guard.h"
 #include "appliance/rw_version.h"
@@ -236,6 +237,10 @@ static int act_run_audited(const char *path, const char *sock, long nworkers, co
 	struct rw_workers ws;
 	rw_daemon_init(&d, path);
 	d.audit = audit;
+	/* the VPN interface runs with the daemon (not for --apply) */
+	struct rw_wg_live wgl;
+	rw_wgl_init(&wgl);
+	d.wgl = &wgl;
 	/* the monitor listens before the first apply: no change after it
 	 * goes unseen */
 	rw_diag_init(&diag);

@@ -5,11 +5,13 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <sys/socket.h>
 
 #include "inspect/rw_cert.h"
 #include "inspect/rw_cert_dn.h"
+#include "appliance/rw_units.h"
 #include "rules/rw_cidr.h"
 
 #define RW_CFG_NAME_HINT "expected [a-z][a-z0-9_-], at most 31 characters"
@@ -321,8 +323,35 @@ void rw_cfg_build_vpn(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 			   "\"%s\": expected the interface address with its prefix, e.g. 192.0.2.1/24", v);
 		memset(&vpn->address, 0, sizeof(vpn->address));
 	}
-	if (rw_cfg_get_str(g, "private_key_file"))
-		rw_cfg_file(ctx, rw_cfg_member(g, "private_key_file"), &vpn->private_key_file);
+	if ((v = rw_cfg_get_str(g, "private_key_file"))) {
+		/* missing: regwalld creates it (0600) at start, so the path must
+		 * not depend on the working directory */
+		const config_setting_t *ks = rw_cfg_member(g, "private_key_file");
+		if (v[0] == '/' && access(v, F_OK) != 0)
+			rw_cfg_abs_path(ctx, ks, 4000, &vpn->private_key_file);
+		else
+			rw_cfg_file(ctx, ks, &vpn->private_key_file);
+	}
+	if ((v = rw_cfg_get_str(g, "endpoint"))) {
+		if (strlen(v) >= sizeof(vpn->endpoint) || !strchr(v, ':') || strpbrk(v, " \t\n\"\\"))
+			rw_cfg_err(ctx, rw_cfg_member(g, "endpoint"),
+				   "\"%s\": expected host:port as clients dial it, e.g. vpn.example.com:51820", v);
+		else
+			snprintf(vpn->endpoint, sizeof(vpn->endpoint), "%s", v);
+	}
+	vpn->address_reuse_after_ms = 86400000; /* a day */
+	/* false: another WireGuard (wg-quick, an admin's) runs the interface
+	 * and regwall only filters on its name */
+	vpn->manage_interface = true;
+	rw_cfg_get_bool(g, "manage_interface", &vpn->manage_interface);
+	if ((v = rw_cfg_get_str(g, "address_reuse_after"))) {
+		uint64_t ms = 0;
+		if (rw_duration_parse_ms(v, &ms) || ms > 3650ull * 86400000)
+			rw_cfg_err(ctx, rw_cfg_member(g, "address_reuse_after"),
+				   "expected a duration such as \"0s\", \"1h\", \"7d\" (at most 3650d)");
+		else
+			vpn->address_reuse_after_ms = ms;
+	}
 
 	ls = rw_cfg_member(g, "peers");
 	if (!ls || config_setting_type(ls) != CONFIG_TYPE_LIST || config_setting_length(ls) == 0)
@@ -331,7 +360,7 @@ void rw_cfg_build_vpn(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 	vpn->peers = rw_cfg_calloc(ctx, (size_t)n, sizeof(*vpn->peers));
 	if (!vpn->peers)
 		return;
-	vpn->n_peers = (size_t)n;
+	vpn->n_peers = vpn->n_config_peers = (size_t)n;
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *pg = config_setting_get_elem(ls, (unsigned)i);
 		if (config_setting_type(pg) == CONFIG_TYPE_GROUP)

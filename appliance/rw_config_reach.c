@@ -68,7 +68,9 @@ void rw_cfg_check_reach(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 	if (writers && p->opts.push_requires_vpn) {
 		int line = rw_reach_setting_line(root, "push_requires_vpn");
 		const char *why = NULL, *fix = NULL;
-		if (!p->vpn.enabled || p->vpn.n_peers == 0) {
+		/* no peers in the file is fine when regwalld runs the
+		 * interface: `regwallctl peer add` brings them */
+		if (!p->vpn.enabled || (p->vpn.n_peers == 0 && !p->vpn.manage_interface)) {
 			why = !p->vpn.enabled ? "there is no vpn section" : "vpn has no peers";
 			fix = "add VPN peers";
 		} else if (!vpn_listener) {

@@ -72,6 +72,9 @@ static const struct rw_cfg_key rw_cfg_keys_vpn[] = {
 	RW_STR_REQ("address"),
 	RW_STR_REQ("private_key_file"),
 	{ "peers", RW_CK_LIST, false, 0, 0, &rw_cfg_sec_peer },
+	RW_STR("endpoint"),
+	RW_STR("address_reuse_after"),
+	RW_BOOL("manage_interface"),
 };
 const struct rw_cfg_section rw_cfg_sec_vpn = RW_SEC("vpn", rw_cfg_keys_vpn);
 

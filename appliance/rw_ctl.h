@@ -14,6 +14,10 @@
  *   {"cmd":"ban del","address":"203.0.113.9"}
  *   {"cmd":"ban list"}
  *   {"cmd":"counters"}
+ *   {"cmd":"peer add","peer":"alice","roles":["push:team-a/x"],
+ *    "public_key":"<base64>","address":"192.0.2.2"}  (key and address optional)
+ *   {"cmd":"peer del","peer":"alice"}
+ *   {"cmd":"peer list"}
  *   {"cmd":"explain","listener":"https","src":"203.0.113.10","iif":"wg0",
  *    "sni":"registry.example.test","cert_subject":"CN=ci-bot,O=Example",
  *    "method":"PUT","path":"/v2/team-a/app/manifests/1.0"}
@@ -51,6 +55,9 @@ enum rw_ctl_cmd {
 	RW_CTL_COUNTERS,
 	RW_CTL_EXPLAIN,
 	RW_CTL_LOG_ROTATE,
+	RW_CTL_PEER_ADD, /* VPN peers: rw_wg_ctl.c parses, rw_wg_peers.c runs */
+	RW_CTL_PEER_DEL,
+	RW_CTL_PEER_LIST,
 };
 
 #define RW_CTL_IFNAME_MAX 16     /* IFNAMSIZ */
@@ -69,6 +76,17 @@ struct rw_ctl_explain {
 	char path[RW_CTL_PATH_MAX + 1];
 };
 
+/* peer add / del (rw_wg_ctl.c): the address, when given, in cidrs[0] */
+#define RW_CTL_PEER_ROLES_MAX 32
+#define RW_CTL_PEER_ROLE_LEN 160
+struct rw_ctl_peer {
+	char name[RW_NAME_MAX];
+	char roles[RW_CTL_PEER_ROLES_MAX][RW_CTL_PEER_ROLE_LEN];
+	size_t n_roles;
+	uint8_t public_key[32];
+	int has_key; /* 0: regwalld generates the client's key pair */
+};
+
 struct rw_ctl_req {
 	enum rw_ctl_cmd cmd;
 	char network[RW_NAME_MAX];
@@ -77,6 +95,7 @@ struct rw_ctl_req {
 	uint64_t timeout_ms; /* ban add; 0 = the set's default */
 	char reason[RW_NFT_BAN_REASON_MAX + 1]; /* ban add; "" = none given */
 	struct rw_ctl_explain ex; /* explain; src in cidrs[0] */
+	struct rw_ctl_peer peer;  /* peer add / del */
 };
 
 /* Parse one request line (without the '\n'). Returns 0, or RW_EINVAL with

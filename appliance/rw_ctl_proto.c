@@ -10,6 +10,7 @@
 #include "appliance/rw_ctl.h"
 #include "appliance/rw_ctl_proto.h"
 #include "appliance/rw_units.h"
+#include "appliance/rw_wg_ctl.h"
 #include "inspect/rw_cert_dn.h"
 #include "base/rw_err.h"
 #include "rules/rw_cidr.h"
@@ -26,6 +27,9 @@ static const char *const rw_ctl_names[] = {
 	[RW_CTL_COUNTERS] = "counters",
 	[RW_CTL_EXPLAIN] = "explain",
 	[RW_CTL_LOG_ROTATE] = "log rotate",
+	[RW_CTL_PEER_ADD] = "peer add",
+	[RW_CTL_PEER_DEL] = "peer del",
+	[RW_CTL_PEER_LIST] = "peer list",
 };
 
 #define RW_CTL_NCMDS (sizeof(rw_ctl_names) / sizeof(rw_ctl_names[0]))
@@ -43,6 +47,7 @@ enum {
 	RW_CTL_M_TIMEOUT = 8,
 	RW_CTL_M_REASON = 16,
 	RW_CTL_M_EXPLAIN = 32, /* listener, src, iif, sni, cert_subject, method, path */
+	RW_CTL_M_PEER = 64,    /* peer, roles, public_key (rw_wg_ctl.c) */
 };
 
 static const unsigned rw_ctl_members[] = {
@@ -57,6 +62,9 @@ static const unsigned rw_ctl_members[] = {
 	[RW_CTL_COUNTERS] = 0,
 	[RW_CTL_EXPLAIN] = RW_CTL_M_EXPLAIN,
 	[RW_CTL_LOG_ROTATE] = 0,
+	[RW_CTL_PEER_ADD] = RW_CTL_M_PEER | RW_CTL_M_ADDRESS,
+	[RW_CTL_PEER_DEL] = RW_CTL_M_PEER,
+	[RW_CTL_PEER_LIST] = 0,
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -237,6 +245,14 @@ int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, c
 			if (e > 0)
 				continue;
 		}
+		if (allowed & RW_CTL_M_PEER) {
+			int e = rw_wg_ctl_member(req->cmd == RW_CTL_PEER_ADD, key, val, &req->peer, err,
+						 errlen);
+			if (e < 0)
+				goto out;
+			if (e > 0)
+				continue;
+		}
 		if (strcmp(key, "network") == 0 && (allowed & RW_CTL_M_NETWORK)) {
 			const char *s = json_string_value(val);
 			if (!s || !rw_ctl_name_ok(s)) {
@@ -297,7 +313,11 @@ int rw_ctl_parse_request(const char *line, size_t len, struct rw_ctl_req *req, c
 		rw_ctl_fail(err, errlen, "%s", "missing \"network\"");
 		goto out;
 	}
-	if (((allowed & RW_CTL_M_CIDRS) || (allowed & RW_CTL_M_ADDRESS)) && req->n_cidrs == 0) {
+	if ((allowed & RW_CTL_M_PEER) &&
+	    rw_wg_ctl_check(req->cmd == RW_CTL_PEER_ADD, &req->peer, err, errlen))
+		goto out;
+	if (((allowed & RW_CTL_M_CIDRS) || (allowed & RW_CTL_M_ADDRESS)) && req->n_cidrs == 0 &&
+	    !(allowed & RW_CTL_M_PEER)) { /* peer add: the next free address */
 		rw_ctl_fail(err, errlen, "%s",
 			    (allowed & RW_CTL_M_CIDRS) ? "missing \"cidrs\"" : "missing \"address\"");
 		goto out;

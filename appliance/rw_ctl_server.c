@@ -1,4 +1,5 @@
 #include "appliance/rw_ctl_server.h"
+#include "appliance/rw_wg_peers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -429,6 +430,8 @@ static void rw_ctl_on_signal(struct rw_loop *l, int sfd, unsigned events, void *
 			else
 				fprintf(stderr, "regwalld: reloaded %s\n", d->config_path);
 		} else if (si.ssi_signo == SIGCHLD) {
+			if (d->wgl) /* wireguard-go's status first (rw_wg_go.h) */
+				rw_wgl_reap(d->wgl);
 			if (d->workers)
 				rw_workers_reap(d->workers);
 		} else {

@@ -19,6 +19,7 @@
 #include "appliance/rw_daemon_diff.h"
 #include "appliance/rw_rlimit.h"
 #include "appliance/rw_audit.h"
+#include "appliance/rw_wg_peers.h"
 #include "fwd/rw_tlsctx.h"
 #include "rules/rw_cidr.h"
 #include "rules/rw_cidrset.h"
@@ -42,6 +43,8 @@ void rw_daemon_fini(struct rw_daemon *d)
 	free(d->in_live);
 	free(d->ctr);
 	json_decref(d->last_diff);
+	if (d->wgl)
+		rw_wgl_fini(d->wgl);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -457,6 +460,12 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 			rw_diag_warn(diag, np.state_file, 0, "%zu live change%s from regwallctl re-applied",
 				     n, n == 1 ? "" : "s");
 	}
+	/* live VPN peers (regwallctl peer add) join the config's */
+	if (d->wgl && (r = rw_wgl_merge(d->wgl, &np, diag))) {
+		rw_pem_set_free(&pem);
+		rw_policy_free(&np);
+		return r;
+	}
 	struct rw_live_change *kept = NULL;
 	size_t n_kept = 0;
 	r = rw_daemon_replay(d, &np, &kept, &n_kept, diag);
@@ -537,7 +546,8 @@ int rw_daemon_load_apply(struct rw_daemon *d, struct rw_diag *diag)
 	d->n_in_live = 0; /* the apply folded every live prefix into net_ sets */
 	if (d->guarded)
 		rw_guard_applied(&d->guard);
-	return 0;
+	/* the WireGuard interface gets the policy's peers (opened at the first apply) */
+	return d->wgl ? rw_wgl_after_apply(d->wgl, &d->pol, diag) : 0;
 }
 
 /* The guard saw the table deleted or changed: apply the daemon's current
@@ -611,6 +621,8 @@ void rw_daemon_tick(struct rw_daemon *d)
 {
 	if (d->guarded && d->have_pol)
 		rw_guard_tick(&d->guard);
+	if (d->wgl)
+		rw_wgl_tick(d->wgl);
 }
 
 int rw_daemon_reload(struct rw_daemon *d, struct rw_diag *diag)
@@ -1417,6 +1429,9 @@ static json_t *rw_daemon_status(struct rw_daemon *d)
 	 * events that the output could not take */
 	if (d->workers)
 		rw_workers_status_json(d->workers, st);
+	json_t *vpn = rw_wgl_status(d->wgl, &d->pol);
+	if (vpn)
+		json_object_set_new(st, "vpn", vpn);
 	json_t *ev = json_object_get(st, "events");
 	if (ev && d->evout) {
 		json_object_set_new(ev, "queued_for_output", json_integer((json_int_t)d->evout->lines));
@@ -1544,6 +1559,12 @@ json_t *rw_daemon_handle(struct rw_daemon *d, const struct rw_ctl_req *req)
 		return rw_daemon_explain(d, req);
 	case RW_CTL_LOG_ROTATE:
 		return rw_daemon_log_rotate(d);
+	case RW_CTL_PEER_ADD:
+		return rw_wgl_peer_add(d, req);
+	case RW_CTL_PEER_DEL:
+		return rw_wgl_peer_del(d, req);
+	case RW_CTL_PEER_LIST:
+		return rw_wgl_peer_list(d);
 	}
 	return rw_daemon_err("unhandled command");
 }

@@ -33,6 +33,7 @@ struct rw_live_elem {
 struct rw_evout;
 struct rw_audit;
 struct rw_blocked;
+struct rw_wg_live;
 /* A rule's counts carried over table replaces (the kernel's counters
  * start from zero in every new table), keyed like `regwallctl counters`:
  * chain + rule comment. */
@@ -65,6 +66,7 @@ struct rw_daemon {
 	struct rw_daemon_ctr *ctr;
 	size_t n_ctr, cap_ctr;
 	json_t *last_diff; /* what the last applied reload changed (rw_daemon_diff.h) */
+	struct rw_wg_live *wgl; /* the VPN interface and live peers (rw_wg_peers.h); NULL: none run */
 	int want_exit;
 };
 

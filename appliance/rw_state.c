@@ -21,6 +21,18 @@ int rw_state_save(const char *path, const struct rw_live_change *v, size_t n,
 	json_t *root = json_pack("{s:i, s:o}", "version", 1, "changes", arr);
 	if (!root)
 		return RW_ENOMEM;
+	/* members other modules keep in this file (the live VPN peers,
+	 * appliance/rw_wg_peers.c) carried over unchanged */
+	FILE *old = fopen(path, "re");
+	json_t *prev = old ? json_loadf(old, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if (old)
+		fclose(old);
+	const char *pk;
+	json_t *pv;
+	json_object_foreach(json_is_object(prev) ? prev : NULL, pk, pv)
+		if (strcmp(pk, "version") != 0 && strcmp(pk, "changes") != 0)
+			json_object_set(root, pk, pv);
+	json_decref(prev);
 	for (size_t i = 0; i < n; i++) {
 		char c[64];
 		rw_cidr_format(&v[i].cidr, c, sizeof(c));

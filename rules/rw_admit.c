@@ -48,7 +48,7 @@ static int rw_admit_match(const struct rw_nft_rdesc *d, const struct rw_admit_pk
 			  rw_admit_member_fn member, void *arg)
 {
 	size_t alen = pkt->family == AF_INET ? 4 : 16;
-	if (d->iifname[0] && strcmp(d->iifname, pkt->iif) != 0)
+	if (d->iifname[0] && (strcmp(d->iifname, pkt->iif) != 0) != (d->iifname_not != 0))
 		return RW_ADMIT_NO;
 	if (d->listener.family) {
 		if (pkt->family != d->listener.family || pkt->dport != d->listener.port)

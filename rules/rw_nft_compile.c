@@ -179,7 +179,9 @@ static int rw_nft_lower(const struct rw_nft_compiled *c, const struct rw_nft_rde
 			struct nftnl_rule *r)
 {
 	int rc = 0;
-	if (d->iifname[0])
+	if (d->iifname[0] && d->iifname_not)
+		E(rw_nft_e_iifname_not(r, d->iifname));
+	else if (d->iifname[0])
 		E(rw_nft_e_iifname(r, d->iifname));
 	if (d->listener.family) {
 		E(rw_nft_e_l4port(r, IPPROTO_TCP, d->listener.port));
@@ -573,6 +575,39 @@ static int rw_nft_compile_listener(const struct rw_policy *p, struct rw_nft_comp
 	return rw_nft_rule_add(c, "input", cm, &d);
 }
 
+/* A VPN peer's tunnel address is proof of its key only on the WireGuard
+ * interface. On any other link it is spoofed: logged (NFLOG prefix
+ * "regwall - spoofed_vpn") and dropped before anything else of the chain,
+ * established flows included, on every port. */
+static int rw_nft_compile_spoofed_vpn(const struct rw_policy *p, struct rw_nft_compiled *c,
+				      const char *chain)
+{
+	if (!p->vpn.enabled || !p->vpn.n_peers || !p->vpn.interface[0])
+		return 0;
+	static const int fams[2] = { AF_INET, AF_INET6 };
+	int rc = 0;
+	for (int f = 0; f < 2 && !rc; f++) {
+		const struct rw_nft_cset *s = rw_nft_setf(c, "vpn", "", fams[f]);
+		if (!s)
+			continue; /* no peer of this family */
+		for (int drop = 0; drop < 2 && !rc; drop++) {
+			struct rw_nft_rdesc d;
+			rw_nft_d_init(&d, 0);
+			snprintf(d.iifname, sizeof(d.iifname), "%s", p->vpn.interface);
+			d.iifname_not = 1;
+			d.family = fams[f];
+			snprintf(d.saddr_set, sizeof(d.saddr_set), "%s", s->name);
+			if (drop)
+				d.verdict = NF_DROP;
+			else
+				rw_nft_d_log(&d, p->log.nflog_group, "regwall - spoofed_vpn");
+			rc = rw_nft_rule_add(c, chain,
+					     drop ? "- spoofed_vpn" : "- spoofed_vpn log", &d);
+		}
+	}
+	return rc;
+}
+
 static int rw_nft_compile_input(const struct rw_policy *p, struct rw_nft_compiled *c,
 				struct rw_diag *diag)
 {
@@ -580,7 +615,9 @@ static int rw_nft_compile_input(const struct rw_policy *p, struct rw_nft_compile
 	rw_nft_d_init(&d, 0);
 	d.ct_state = RW_NFT_CT_EST_REL;
 	d.verdict = NF_ACCEPT;
-	int rc = rw_nft_rule_add(c, "input", "- established", &d);
+	int rc = rw_nft_compile_spoofed_vpn(p, c, "input");
+	if (!rc)
+		rc = rw_nft_rule_add(c, "input", "- established", &d);
 	if (!rc && p->vpn.enabled) {
 		/* open to anyone: WireGuard drops what it cannot authenticate */
 		rw_nft_d_init(&d, 0);
@@ -597,7 +634,7 @@ static int rw_nft_compile_input(const struct rw_policy *p, struct rw_nft_compile
 
 static int rw_nft_compile_forward(const struct rw_policy *p, struct rw_nft_compiled *c)
 {
-	int rc = 0;
+	int rc = rw_nft_compile_spoofed_vpn(p, c, "forward");
 	for (int drop = 0; drop < 2 && !rc; drop++) {
 		struct rw_nft_rdesc d;
 		rw_nft_d_init(&d, 0);

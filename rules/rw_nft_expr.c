@@ -226,6 +226,15 @@ int rw_nft_e_iifname(struct nftnl_rule *r, const char *ifname)
 	return rc ? rc : rw_nft_e_cmp(r, NFT_CMP_EQ, ifname, (uint32_t)len + 1);
 }
 
+int rw_nft_e_iifname_not(struct nftnl_rule *r, const char *ifname)
+{
+	size_t len = strlen(ifname);
+	if (len == 0 || len >= 16)
+		return RW_EINVAL;
+	int rc = rw_nft_e_meta(r, NFT_META_IIFNAME);
+	return rc ? rc : rw_nft_e_cmp(r, NFT_CMP_NEQ, ifname, (uint32_t)len + 1);
+}
+
 int rw_nft_rule_set_comment(struct nftnl_rule *r, const char *comment)
 {
 	if (strlen(comment) >= NFTNL_UDATA_COMMENT_MAXLEN)

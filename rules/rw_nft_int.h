@@ -92,6 +92,8 @@ int rw_nft_e_saddr(struct nftnl_rule *r, int family);
 int rw_nft_e_nfproto(struct nftnl_rule *r, int family); /* meta nfproto == family */
 int rw_nft_e_daddr_eq(struct nftnl_rule *r, int family, const uint8_t addr[16]);
 int rw_nft_e_iifname(struct nftnl_rule *r, const char *ifname);
+/* iifname != ifname */
+int rw_nft_e_iifname_not(struct nftnl_rule *r, const char *ifname);
 /* Rule comment as nft stores it (nftnl_udata, NFTNL_UDATA_RULE_COMMENT). */
 int rw_nft_rule_set_comment(struct nftnl_rule *r, const char *comment);
 int rw_nft_rule_get_comment(const struct nftnl_rule *r, char *buf, size_t len);

@@ -112,7 +112,7 @@ static int rw_nft_t_rule(const struct rw_nft_crule *cr, FILE *out)
 	const char *saddr = d->family == AF_INET6 ? "ip6 saddr" : "ip saddr";
 	fputs("\t\t", out);
 	if (d->iifname[0])
-		fprintf(out, "iifname \"%s\" ", d->iifname);
+		fprintf(out, "iifname %s\"%s\" ", d->iifname_not ? "!= " : "", d->iifname);
 	if (d->listener.port) {
 		fprintf(out, "tcp dport %u ", d->listener.port);
 		if (d->listener_any)

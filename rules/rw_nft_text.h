@@ -31,6 +31,7 @@ struct rw_nft_rd_rate {
  * expressions), then the statements. Unset fields (zero, "") are absent. */
 struct rw_nft_rdesc {
 	char iifname[16];
+	int iifname_not; /* iifname != iifname (the spoofed_vpn drop) */
 	/* A listener: its port, then its address (one-address listener) or
 	 * only its family (wildcard listener). */
 	struct rw_endpoint listener;

@@ -120,6 +120,10 @@ struct rw_vpn {
 	char *private_key_file;
 	struct rw_peer *peers;
 	size_t n_peers;
+	char endpoint[256];              /* host:port clients dial ("" = unset); peer add prints it */
+	uint64_t address_reuse_after_ms; /* a deleted live peer's address rests this long */
+	size_t n_config_peers;           /* peers[0..n) from the file; the rest are live (regwallctl) */
+	bool manage_interface;           /* regwalld runs the WireGuard interface (default true) */
 };
 
 struct rw_rate {

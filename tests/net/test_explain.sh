@@ -39,6 +39,7 @@ sed -i '/name = "https6"/,/allow_from/ s/allow_from = \[ "office", "vpn" \]/allo
 cat >>"$conf" <<EOF
 vpn = {
     interface = "wg0";
+    manage_interface = false; # "wg0" is the lab's veth standing in for it
     address = "192.0.2.1/24";
     private_key_file = "$LAB_DIR/wg.key";
     peers = ( { name = "alice"; public_key = "$(head -c 32 /dev/urandom | base64)"; address = "192.0.2.2/32"; } );

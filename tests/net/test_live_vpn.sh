@@ -23,7 +23,7 @@ write_conf() {
 	lab_conf "$conf" allow=office,vpn
 	cat >>"$conf" <<EOF
 vpn = {
-    interface = "wglab0";
+    interface = "w${LAB_SUFFIX:0:14}";
     address = "192.0.2.1/24";
     private_key_file = "$LAB_DIR/wg.key";
     peers = ( $1 );

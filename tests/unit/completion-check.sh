@@ -24,7 +24,9 @@ expect() { # expect FUNC LINE WANT
 		fail=1
 	fi
 }
-expect _regwallctl "regwallctl " "status network ban counters reload explain"
+expect _regwallctl "regwallctl " "status network ban counters reload explain peer"
+expect _regwallctl "regwallctl peer " "add del list"
+expect _regwallctl "regwallctl peer add alice --q" "--qr"
 expect _regwallctl "regwallctl explain --li" "--listener"
 expect _regwallctl "regwallctl net" "network"
 expect _regwallctl "regwallctl network " "add del list"
