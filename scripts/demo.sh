@@ -3,8 +3,9 @@
 # throwaway network namespaces, the real Debian docker-registry behind the
 # gateway, regwalld in the gateway namespace (firewall + mutual-TLS proxy),
 # and real skopeo / curl clients. Pushes and pulls, refused pushes, dropped
-# packets with their NFLOG records, live allowlist changes, bans, the
-# decision events, the counters and the table, shown step by step.
+# packets in the blocked-attempt log and its pcap with their explain, live
+# allowlist changes, bans, the decision events, the push audit chain and
+# its verification, metrics, the counters and the table, step by step.
 # Everything is removed at the end, on failure and on Ctrl-C.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -66,8 +67,11 @@ identities = (
 policy = { push_requires_vpn = false;
            push_rate = { ops_per_minute = 120; bytes_per_second = 100000000; };
            conn_rate = { per_source = "50/second"; ban_after = 300; ban_for = "1m"; }; };
-log = { nflog_group = $LAB_GROUP; };
+log = { nflog_group = $LAB_GROUP;
+        blocked = "$LAB_DIR/blocked.jsonl"; blocked_pcap = "$LAB_DIR/blocked.pcap";
+        audit = "$LAB_DIR/audit.jsonl"; audit_key = "$LAB_DIR/audit.key"; };
 control = { socket = "$LAB_DIR/ctl.sock"; state = "$LAB_DIR/live.json"; };
+metrics = { listen = "127.0.0.1:9477"; };
 EOF
 sed 's/^/    /' "$conf"
 show lab_exec gw "$BUILD/regwalld" -c "$conf" --check-config || lab_fail "config invalid"
@@ -77,8 +81,6 @@ say "a typo (allow_from = [ \"ofice\" ]) is refused with its line, and nothing i
 show lab_exec gw "$BUILD/regwalld" -c "$bad" --check-config || true
 
 section "3. regwalld: the table applied in one transaction, two proxy workers"
-cap="$LAB_DIR/demo.pcap"
-lab_capture_start gw "$LAB_GROUP" "$cap" || cap=""
 e2e_daemon "$conf" 2
 daemon=$LAB_LAST_PID
 say "regwalld runs in the gateway namespace; decision events go to $E2E_EVENTS"
@@ -154,11 +156,13 @@ echo
 
 section "6. A connection from an unknown network is dropped in the kernel"
 say "outside -> $LAB_GWOUT4:$LAB_PORT: $(lab_probe outside "$LAB_GWOUT4" "$LAB_PORT" 2)"
-if [ -n "$cap" ]; then
-	lab_capture_stop "$LAB_CAP_PID"
-	say "NFLOG records (prefix, source, destination, port):"
-	lab_nflog_records "$cap" | sed 's/^/    /'
-fi
+sleep 1 # the capture flushes within 50 ms, the writer right after
+say "the blocked-attempt log (regwalld reads NFLOG group $LAB_GROUP itself):"
+show "$BUILD/regwallctl" log --file "$LAB_DIR/blocked.jsonl" --reason not_allowed
+say "the same drop in the pcap (tcpdump -r):"
+tcpdump -nr "$LAB_DIR/blocked.pcap" 2>/dev/null | head -3 | sed 's/^/    /'
+say "and why, as explain sees it:"
+show lab_ctl explain --listener registry --src "$LAB_OUTSIDE4"
 
 section "7. Live allowlist change: regwallctl network add office 203.0.113.140/32"
 show lab_ctl network add office 203.0.113.140/32
@@ -180,7 +184,14 @@ grep -E '"kind":"(refuse|push)"' "$E2E_EVENTS" | sed 's/^/    /'
 say "($(wc -l <"$E2E_EVENTS") events in all; status accounts for every one:)"
 show lab_ctl --json status
 
-section "10. Counters and the table"
+say "the push audit chain (log.audit): one hash-chained line per push, delete and refused push:"
+head -4 "$LAB_DIR/audit.jsonl" | cut -c1-220 | sed 's/^/    /'
+say "(verified at the end, after the stop seals it with a signed checkpoint)"
+
+section "10. Counters, metrics and the table"
+say "Prometheus metrics (GET http://127.0.0.1:9477/metrics in the gateway), a few:"
+lab_exec gw curl -s --max-time 5 http://127.0.0.1:9477/metrics |
+	grep -E '^regwall_(connections|refusals|push)' | head -8 | sed 's/^/    /'
 show lab_ctl counters
 lab_nft gw list table inet regwall | sed 's/^/    /' | head -60
 say "(first 60 lines)"
@@ -211,6 +222,10 @@ section "13. regwalld stops; the table stays (fail closed)"
 lab_stop "$daemon" TERM
 say "regwalld running: $(kill -0 "$daemon" 2>/dev/null && echo yes || echo no)"
 say "regwalld stopped; the table stays: $(lab_nft gw list tables | tr '\n' ' ')"
+say "the audit chain, sealed at the stop, verified against the key regwalld created:"
+show "$BUILD/regwallctl" audit verify --pubkey "$LAB_DIR/audit.key.pub" "$LAB_DIR/audit.jsonl" ||
+	lab_fail "audit verify failed"
+
 say "outside -> $LAB_GWOUT4:$LAB_PORT: $(lab_probe outside "$LAB_GWOUT4" "$LAB_PORT" 1)"
 
 section "Done: removing the lab namespaces"
