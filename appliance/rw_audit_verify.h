@@ -91,7 +91,6 @@ struct rw_audit_verify {
 	uint64_t line_no;       /* of the current file, 1-based */
 	char *buf;              /* partial line (RW_AUDIT_LINE_MAX) */
 	size_t buf_len;
-	bool overlong;          /* the current line passed the cap */
 	/* chain so far */
 	bool started;
 	uint64_t seq;           /* of the last line */

@@ -537,6 +537,28 @@ static void test_parse_line_bounds(void **state)
 	rw_audit_verify_fini(&v);
 }
 
+/* A line with no end (/dev/zero, a huge file without '\n') fails as soon
+ * as it passes the cap: the verifier does not read on to the end first. */
+static void test_overlong_stops_reading(void **state)
+{
+	struct rw_audit_verify v;
+	assert_int_equal(rw_audit_verify_init(&v, NULL), 0);
+	rw_audit_verify_begin(&v, "zero");
+	char chunk[4096];
+	memset(chunk, 0, sizeof(chunk));
+	for (int i = 0; i < 8 && !v.failed; i++)
+		rw_audit_verify_feed(&v, chunk, sizeof(chunk));
+	assert_true(v.failed); /* before any end of file */
+	assert_non_null(strstr(v.why, "longer than"));
+	assert_int_equal(v.fail_line, 1);
+	rw_audit_verify_fini(&v);
+	/* and a whole endless file returns */
+	assert_int_equal(rw_audit_verify_init(&v, NULL), 0);
+	rw_audit_verify_file(&v, "/dev/zero");
+	assert_int_equal(rw_audit_verify_result(&v), RW_AUDIT_BAD);
+	rw_audit_verify_fini(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -556,6 +578,7 @@ int main(void)
 		cmocka_unit_test_setup(test_events_filtered, fresh),
 		cmocka_unit_test_setup(test_key_mode, fresh),
 		cmocka_unit_test(test_parse_line_bounds),
+		cmocka_unit_test(test_overlong_stops_reading),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
