@@ -95,6 +95,14 @@ static int rw_audit_key_load(struct rw_audit *a, struct rw_diag *diag)
 		close(fd);
 		return RW_EPERM;
 	}
+	if (st.st_uid != geteuid()) {
+		/* its owner can read it (sign checkpoints) or swap it */
+		rw_diag_err(diag, NULL, 0,
+			    "log.audit_key %s: owned by uid %u, not by regwalld's (uid %u); chown it",
+			    a->key_path, (unsigned)st.st_uid, (unsigned)geteuid());
+		close(fd);
+		return RW_EPERM;
+	}
 	FILE *f = fdopen(fd, "r");
 	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
 	if (f)

@@ -559,6 +559,26 @@ static void test_overlong_stops_reading(void **state)
 	rw_audit_verify_fini(&v);
 }
 
+/* A key another user owns is refused even at 0600: that user can read it
+ * (and sign checkpoints) or swap it for one of their own. */
+static void test_key_owner(void **state)
+{
+	char k2[300];
+	snprintf(k2, sizeof(k2), "%s/other.key", dir);
+	struct rw_audit a;
+	struct rw_audit_cfg cfg = { .path = path, .key_path = k2 };
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_audit_open(&a, &cfg, &d), 0);
+	rw_audit_close(&a);
+	unlink(path);
+	assert_int_equal(chown(k2, geteuid() + 1, (gid_t)-1), 0); /* the tests run as root */
+	rw_diag_init(&d);
+	assert_int_not_equal(rw_audit_open(&a, &cfg, &d), 0);
+	assert_true(d.n > 0);
+	assert_non_null(strstr(d.msg[0].text, "owned by"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -579,6 +599,7 @@ int main(void)
 		cmocka_unit_test_setup(test_key_mode, fresh),
 		cmocka_unit_test(test_parse_line_bounds),
 		cmocka_unit_test(test_overlong_stops_reading),
+		cmocka_unit_test_setup(test_key_owner, fresh),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
