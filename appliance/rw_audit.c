@@ -333,6 +333,22 @@ int rw_audit_append(struct rw_audit *a, json_t *o)
 	return rc;
 }
 
+void rw_audit_workers_dropped(struct rw_audit *a, uint64_t total)
+{
+	/* a lower count (a worker's stats are its own word) is taken as the
+	 * new base, so only increases are lines */
+	if (total <= a->workers_dropped) {
+		a->workers_dropped = total;
+		return;
+	}
+	json_t *l = json_pack("{s:s, s:s, s:I}", "kind", "lost", "cause", "worker_channel",
+			      "worker_events_dropped", (json_int_t)(total - a->workers_dropped));
+	/* written or, failing that, counted in lost_lines like any line */
+	(void)(l ? rw_audit_append(a, l) : RW_ENOMEM);
+	json_decref(l);
+	a->workers_dropped = total;
+}
+
 int rw_audit_checkpoint(struct rw_audit *a, bool force)
 {
 	if (!a->key || a->fd < 0 || (!a->unsealed && !force))
@@ -590,6 +606,9 @@ json_t *rw_audit_status_json(const struct rw_audit *a)
 			      (json_int_t)a->events_unparsed, "lost_lines", (json_int_t)a->lost,
 			      "write_errors", (json_int_t)a->write_errors, "sync_errors",
 			      (json_int_t)a->sync_errors);
+	if (o && a->workers_dropped)
+		json_object_set_new(o, "worker_events_dropped",
+				    json_integer((json_int_t)a->workers_dropped));
 	if (o && a->torn_bytes)
 		json_object_set_new(o, "torn_bytes_cut_at_start", json_integer((json_int_t)a->torn_bytes));
 	if (o && a->last_error[0])

@@ -453,6 +453,12 @@ static void rw_ctl_on_tick(struct rw_loop *l, void *arg)
 	 * and runs a restore its rate limit deferred */
 	rw_daemon_tick(srv->d);
 	rw_metrics_svc_tick(&srv->metrics);
+	/* events the workers could not send may have been pushes */
+	if (srv->d->audit && srv->d->workers) {
+		struct rw_metrics_wsum ws;
+		rw_metrics_workers_sum(srv->d->workers, &ws);
+		rw_audit_workers_dropped(srv->d->audit, ws.events_dropped);
+	}
 	/* systemd's watchdog: the loop turned (WatchdogSec is far longer
 	 * than a tick) */
 	if (srv->watchdog)
