@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -34,6 +35,52 @@ static void rw_audit_now(const struct rw_audit *a, char out[RW_EVENT_TIME_LEN])
 
 /* ---- the key ---- */
 
+/* The public half next to the key, for `audit verify --pubkey`
+ * elsewhere: written to a temporary name and renamed over, so a .pub
+ * left from an earlier key never stays beside a new one (none at all
+ * rather than another key's). */
+static void rw_audit_pub_write(const char *key_path, EVP_PKEY *k)
+{
+	char pub[4096], tmp[4100];
+	snprintf(pub, sizeof(pub), "%s.pub", key_path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", pub);
+	(void)unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	bool ok = f && PEM_write_PUBKEY(f, k) == 1 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	if (f)
+		ok = fclose(f) == 0 && ok;
+	else if (fd >= 0)
+		close(fd);
+	if (ok && rename(tmp, pub) == 0)
+		return;
+	(void)unlink(tmp);
+	(void)unlink(pub);
+}
+
+/* The private key's PEM goes through a memory BIO and write(2), not
+ * stdio, so the copies of its bytes can be wiped. */
+static bool rw_audit_key_write(int fd, EVP_PKEY *k)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p = NULL;
+	long n = b && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1
+			 ? BIO_get_mem_data(b, &p)
+			 : 0;
+	bool ok = n > 0;
+	for (long off = 0; ok && off < n;) {
+		ssize_t w = write(fd, p + off, (size_t)(n - off));
+		if (w < 0 && errno == EINTR)
+			continue;
+		ok = w > 0;
+		off += ok ? w : 0;
+	}
+	if (n > 0)
+		OPENSSL_cleanse(p, (size_t)n);
+	BIO_free(b);
+	return ok && fsync(fd) == 0;
+}
+
 static int rw_audit_key_create(struct rw_audit *a, struct rw_diag *diag)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -43,18 +90,14 @@ static int rw_audit_key_create(struct rw_audit *a, struct rw_diag *diag)
 		return RW_EIO;
 	}
 	int fd = open(a->key_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f) {
+	if (fd < 0) {
 		rw_diag_err(diag, NULL, 0, "log.audit_key %s: cannot create: %s", a->key_path,
 			    strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		EVP_PKEY_free(k);
 		return RW_EIO;
 	}
-	bool ok = PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) == 1 && fflush(f) == 0 &&
-		  fsync(fileno(f)) == 0;
-	if (fclose(f) != 0)
+	bool ok = rw_audit_key_write(fd, k);
+	if (close(fd) != 0)
 		ok = false;
 	if (!ok) {
 		rw_diag_err(diag, NULL, 0, "log.audit_key %s: cannot write the new key", a->key_path);
@@ -62,17 +105,13 @@ static int rw_audit_key_create(struct rw_audit *a, struct rw_diag *diag)
 		EVP_PKEY_free(k);
 		return RW_EIO;
 	}
-	/* the public half next to it, for `audit verify --pubkey` elsewhere */
-	char pub[4096];
-	snprintf(pub, sizeof(pub), "%s.pub", a->key_path);
-	FILE *pf = fopen(pub, "wx");
-	if (pf) {
-		(void)PEM_write_PUBKEY(pf, k);
-		fclose(pf);
-	}
+	rw_audit_pub_write(a->key_path, k);
 	a->key = k;
 	return 0;
 }
+
+/* A PEM private key is a few hundred bytes; more is not one. */
+#define RW_AUDIT_KEY_FILE_MAX 8192
 
 static int rw_audit_key_load(struct rw_audit *a, struct rw_diag *diag)
 {
@@ -103,12 +142,24 @@ static int rw_audit_key_load(struct rw_audit *a, struct rw_diag *diag)
 		close(fd);
 		return RW_EPERM;
 	}
-	FILE *f = fdopen(fd, "r");
-	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-	if (f)
-		fclose(f);
-	else
-		close(fd);
+	/* read(2) into our own buffer (not stdio's), wiped after parsing */
+	char pem[RW_AUDIT_KEY_FILE_MAX];
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, pem + n, sizeof(pem) - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n == sizeof(pem))
+			break;
+	}
+	close(fd);
+	BIO *b = n < sizeof(pem) ? BIO_new_mem_buf(pem, (int)n) : NULL;
+	EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	OPENSSL_cleanse(pem, sizeof(pem));
 	if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
 		rw_diag_err(diag, NULL, 0, "log.audit_key %s: not a PEM Ed25519 private key",
 			    a->key_path);

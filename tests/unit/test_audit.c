@@ -612,6 +612,29 @@ static void test_worker_drops_recorded(void **state)
 	assert_int_equal(verify1(&v), RW_AUDIT_VERIFIED);
 }
 
+/* A new key gets a new .pub: one left from an old key would be what an
+ * auditor copies off the box, and every later verify would fail. */
+static void test_pub_follows_new_key(void **state)
+{
+	char k2[300], pub2[310], why[200];
+	snprintf(k2, sizeof(k2), "%s/renew.key", dir);
+	snprintf(pub2, sizeof(pub2), "%s.pub", k2);
+	struct rw_audit a;
+	struct rw_audit_cfg cfg = { .path = path, .key_path = k2 };
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_audit_open(&a, &cfg, &d), 0);
+	rw_audit_close(&a);
+	unlink(k2); /* the .pub stays */
+	unlink(path);
+	rw_diag_init(&d);
+	assert_int_equal(rw_audit_open(&a, &cfg, &d), 0);
+	uint8_t raw[32];
+	assert_int_equal(rw_audit_pubkey_load(pub2, raw, why, sizeof(why)), 0);
+	assert_memory_equal(raw, a.pub, 32);
+	rw_audit_close(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -634,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_overlong_stops_reading),
 		cmocka_unit_test_setup(test_key_owner, fresh),
 		cmocka_unit_test_setup(test_worker_drops_recorded, fresh),
+		cmocka_unit_test_setup(test_pub_follows_new_key, fresh),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
