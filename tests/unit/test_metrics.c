@@ -641,10 +641,27 @@ static void test_http_server(void **state)
 	rw_loop_fini(&loop);
 }
 
+/* A counter never goes back: a worker's huge bytes_up saturates the
+ * push bytes instead of wrapping them (a wrap reads as a counter reset
+ * and makes rate() spike). */
+static void test_push_bytes_saturate(void **state)
+{
+	struct rw_metrics *m = *state;
+	const char *big = "{\"kind\":\"push\",\"reason\":\"manifest_put\",\"listener\":"
+			  "\"term5000\",\"operation\":\"manifest_put\",\"bytes_up\":"
+			  "9223372036854775807}";
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ev(m, big), 0);
+	char *t = expo(m);
+	assert_line(t, "regwall_push_bytes_total{listener=\"term5000\"} 18446744073709551615");
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_event_counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_bytes_saturate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_bounding, setup, teardown),
 		cmocka_unit_test(test_escape),
