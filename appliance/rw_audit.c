@@ -323,6 +323,51 @@ static void rw_audit_cp_due(struct rw_audit *a)
 		(void)rw_loop_timer_arm(a->loop, &a->cp_t, (uint64_t)a->cp_seconds * 1000u);
 }
 
+/* Code points a reader of the file would not see as text: C1 controls
+ * (a terminal may act on U+009B CSI), U+2028/2029 (line breaks to some
+ * viewers), bidi marks and overrides (reorder what is shown). A client's
+ * certificate subject may hold them (UTF-8 is kept), so they are written
+ * as \uXXXX: the same JSON value, never raw. The bytes are jansson's
+ * valid UTF-8, where 0xC2 and 0xE2 only start a character. The width of
+ * the one at p, or 0. */
+static size_t rw_audit_unsafe(const unsigned char *p, size_t left, unsigned *cp)
+{
+	if (left >= 2 && p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+		*cp = p[1];
+		return 2;
+	}
+	if (left >= 3 && p[0] == 0xE2 &&
+	    ((p[1] == 0x80 && (p[2] == 0x8E || p[2] == 0x8F || (p[2] >= 0xA8 && p[2] <= 0xAE))) ||
+	     (p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9))) {
+		*cp = 0x2000u + ((unsigned)(p[1] & 1) << 6) + (unsigned)(p[2] - 0x80);
+		return 3;
+	}
+	return 0;
+}
+
+/* s with those escaped, room for a '\n' and a NUL after it; *len set. */
+static char *rw_audit_escape_unsafe(const char *s, size_t *len)
+{
+	size_t n = strlen(s);
+	char *out = malloc(3 * n + 2); /* 2 bytes -> 6 at most */
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		unsigned cp;
+		size_t w = rw_audit_unsafe((const unsigned char *)s + i, n - i, &cp);
+		if (w) {
+			o += (size_t)snprintf(out + o, 7, "\\u%04x", cp);
+			i += w;
+		} else {
+			out[o++] = s[i++];
+		}
+	}
+	out[o] = '\0';
+	*len = o;
+	return out;
+}
+
 static int rw_audit_append_one(struct rw_audit *a, json_t *o)
 {
 	char t[RW_EVENT_TIME_LEN];
@@ -340,15 +385,12 @@ static int rw_audit_append_one(struct rw_audit *a, json_t *o)
 	}
 	char *s = rc ? NULL : json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(rec);
-	size_t len = s ? strlen(s) : 0;
-	if (!s || len + 1 >= RW_AUDIT_LINE_MAX) {
-		free(s);
+	size_t len = 0;
+	char *line = s ? rw_audit_escape_unsafe(s, &len) : NULL;
+	free(s);
+	if (!line || len + 1 >= RW_AUDIT_LINE_MAX) {
+		free(line);
 		snprintf(a->last_error, sizeof(a->last_error), "cannot build a line");
-		return RW_ENOMEM;
-	}
-	char *line = realloc(s, len + 2);
-	if (!line) {
-		free(s);
 		return RW_ENOMEM;
 	}
 	rc = rw_audit_write(a, line, len);

@@ -635,6 +635,34 @@ static void test_pub_follows_new_key(void **state)
 	rw_audit_close(&a);
 }
 
+/* A certificate subject is the client's text (UTF-8 kept by rw_cert):
+ * C1 controls (U+0085 NEL, U+009B CSI), line separators and bidi
+ * overrides reach no reader of the file raw; the push is still recorded
+ * in full (refusing the field would hide the push's details). */
+static void test_unsafe_unicode_escaped(void **state)
+{
+	struct rw_audit a;
+	open_writer(&a, 100);
+	const char *ev = "{\"kind\":\"push\",\"reason\":\"manifest_put\",\"repository\":\"a/b\","
+			 "\"cert_subject\":\"CN=x\\u0085y\\u009b2J\\u2028z\\u202eq\\u00e9\"}";
+	assert_int_equal(rw_audit_event(&a, ev, strlen(ev), 1, 1), 1);
+	rw_audit_close(&a);
+	struct lines l;
+	read_lines(path, &l);
+	assert_true(l.n >= 2);
+	const char *line = l.v[1];
+	assert_non_null(strstr(line, "\"kind\":\"push\""));
+	assert_non_null(strstr(line, "\"repository\":\"a/b\""));
+	assert_null(strstr(line, "\xc2\x85"));
+	assert_null(strstr(line, "\xc2\x9b"));
+	assert_null(strstr(line, "\xe2\x80\xa8"));
+	assert_null(strstr(line, "\xe2\x80\xae"));
+	assert_non_null(strstr(line, "CN=x\\u0085y\\u009b2J\\u2028z\\u202eq\xc3\xa9"));
+	free_lines(&l);
+	struct rw_audit_verify v;
+	assert_int_equal(verify1(&v), RW_AUDIT_VERIFIED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +686,7 @@ int main(void)
 		cmocka_unit_test_setup(test_key_owner, fresh),
 		cmocka_unit_test_setup(test_worker_drops_recorded, fresh),
 		cmocka_unit_test_setup(test_pub_follows_new_key, fresh),
+		cmocka_unit_test_setup(test_unsafe_unicode_escaped, fresh),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
