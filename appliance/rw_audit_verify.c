@@ -347,6 +347,11 @@ static void rw_audit_checkpoint_line(struct rw_audit_verify *v, const struct rw_
 		rw_audit_fail(v, v->file, v->line_no, "bad checkpoint signature");
 		return;
 	}
+	if (v->cp_key[0] && strcmp(v->cp_key, r->key) != 0 && v->key_changes++ == 0) {
+		snprintf(v->key_change_file, sizeof(v->key_change_file), "%s", v->file);
+		v->key_change_line = v->line_no;
+	}
+	memcpy(v->cp_key, r->key, RW_AUDIT_HEX);
 	v->checkpoints++;
 	v->cp_seq = r->seq;
 	snprintf(v->cp_file, sizeof(v->cp_file), "%s", v->file);

@@ -663,6 +663,37 @@ static void test_unsafe_unicode_escaped(void **state)
 	assert_int_equal(verify1(&v), RW_AUDIT_VERIFIED);
 }
 
+/* Without --pubkey the keys come from the file's own open lines, so
+ * lines appended with a new key and signed by it verify: the verifier
+ * must at least say that the signing key changed, and where. */
+static void test_key_change_reported(void **state)
+{
+	make_chain(3, 100);
+	char k2[300];
+	snprintf(k2, sizeof(k2), "%s/intruder.key", dir);
+	struct rw_audit a;
+	struct rw_audit_cfg cfg = { .path = path, .key_path = k2, .cp_lines = 100,
+				    .cp_seconds = 3600 };
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_audit_open(&a, &cfg, &d), 0);
+	push(&a, 9);
+	rw_audit_close(&a);
+	struct lines l;
+	read_lines(path, &l);
+	size_t n = l.n;
+	free_lines(&l);
+	struct rw_audit_verify v;
+	assert_int_equal(verify1(&v), RW_AUDIT_VERIFIED);
+	assert_int_equal(v.key_changes, 1);
+	assert_int_equal(v.key_change_line, n); /* the intruder's checkpoint */
+	/* one key throughout: nothing to say */
+	unlink(path);
+	make_chain(3, 2);
+	assert_int_equal(verify1(&v), RW_AUDIT_VERIFIED);
+	assert_int_equal(v.key_changes, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -687,6 +718,7 @@ int main(void)
 		cmocka_unit_test_setup(test_worker_drops_recorded, fresh),
 		cmocka_unit_test_setup(test_pub_follows_new_key, fresh),
 		cmocka_unit_test_setup(test_unsafe_unicode_escaped, fresh),
+		cmocka_unit_test_setup(test_key_change_reported, fresh),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
