@@ -115,7 +115,8 @@ static int rw_audit_key_create(struct rw_audit *a, struct rw_diag *diag)
 
 static int rw_audit_key_load(struct rw_audit *a, struct rw_diag *diag)
 {
-	int fd = open(a->key_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO there is refused below, not waited on */
+	int fd = open(a->key_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return rw_audit_key_create(a, diag);
 	struct stat st;

@@ -694,6 +694,24 @@ static void test_key_change_reported(void **state)
 	assert_int_equal(v.key_changes, 0);
 }
 
+/* log.audit_key naming a FIFO is refused at once; opening it for reading
+ * used to wait for a writer, so regwalld hung at start. */
+static void test_key_fifo(void **state)
+{
+	char k2[300];
+	snprintf(k2, sizeof(k2), "%s/fifo.key", dir);
+	assert_int_equal(mkfifo(k2, 0600), 0);
+	struct rw_audit a;
+	struct rw_audit_cfg cfg = { .path = path, .key_path = k2 };
+	struct rw_diag d;
+	rw_diag_init(&d);
+	alarm(5); /* a hang is a failure, not a stuck test run */
+	assert_int_not_equal(rw_audit_open(&a, &cfg, &d), 0);
+	alarm(0);
+	assert_non_null(strstr(d.msg[0].text, "regular file"));
+	unlink(k2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -719,6 +737,7 @@ int main(void)
 		cmocka_unit_test_setup(test_pub_follows_new_key, fresh),
 		cmocka_unit_test_setup(test_unsafe_unicode_escaped, fresh),
 		cmocka_unit_test_setup(test_key_change_reported, fresh),
+		cmocka_unit_test_setup(test_key_fifo, fresh),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
