@@ -387,6 +387,16 @@ static void rw_ctl_on_event(void *ctx, const char *line, size_t len)
 	rw_metrics_svc_event(&srv->metrics, line, len);
 }
 
+/* After the loop: the workers' last events (requests they answer while
+ * stopping, events still queued on their channels) reach only the audit
+ * chain, which outlives this function (rw_workers_fini drains them). */
+static void rw_ctl_on_event_late(void *ctx, const char *line, size_t len)
+{
+	struct rw_daemon *d = ctx;
+	(void)rw_audit_event(d->audit, line, len, d->workers->event_pid,
+			     d->workers->event_generation);
+}
+
 static void rw_ctl_on_signal(struct rw_loop *l, int sfd, unsigned events, void *arg)
 {
 	struct rw_ctl_srv *srv = arg;
@@ -543,8 +553,13 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 	sd_notify(0, "STOPPING=1");
 	while (srv.head)
 		rw_ctl_client_close(srv.head);
-	if (d->workers)
+	if (d->workers) {
 		rw_workers_detach(d->workers);
+		if (d->audit) {
+			d->workers->on_event = rw_ctl_on_event_late;
+			d->workers->event_ctx = d;
+		}
+	}
 	if (d->audit)
 		rw_audit_detach(d->audit);
 	d->evout = NULL;
