@@ -16,6 +16,7 @@
 #include "appliance/rw_wg_peers.h"
 #include "appliance/rw_daemon.h"
 #include "appliance/rw_guard.h"
+#include "appliance/rw_metrics_parent.h"
 #include "appliance/rw_version.h"
 #include "appliance/rw_worker_main.h"
 #include "appliance/rw_workers.h"
@@ -307,7 +308,12 @@ static int act_run_audited(const char *path, const char *sock, long nworkers, co
 	fprintf(stderr, "regwalld: ready (config %s, control %s, %ld workers)\n", path, path_sock,
 		nworkers);
 	r = rw_ctl_serve(&d, lfd);
-	rw_workers_fini(&ws);
+	rw_workers_fini(&ws); /* their last events still reach d.audit */
+	if (d.audit) {
+		struct rw_metrics_wsum sum;
+		rw_metrics_workers_sum(&ws, &sum);
+		rw_audit_workers_dropped(d.audit, sum.events_dropped);
+	}
 	close(lfd);
 	unlink(path_sock);
 	fprintf(stderr, "regwalld: stopping; table inet regwall stays in force\n");

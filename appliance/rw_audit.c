@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -34,6 +35,52 @@ static void rw_audit_now(const struct rw_audit *a, char out[RW_EVENT_TIME_LEN])
 
 /* ---- the key ---- */
 
+/* The public half next to the key, for `audit verify --pubkey`
+ * elsewhere: written to a temporary name and renamed over, so a .pub
+ * left from an earlier key never stays beside a new one (none at all
+ * rather than another key's). */
+static void rw_audit_pub_write(const char *key_path, EVP_PKEY *k)
+{
+	char pub[4096], tmp[4100];
+	snprintf(pub, sizeof(pub), "%s.pub", key_path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", pub);
+	(void)unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	bool ok = f && PEM_write_PUBKEY(f, k) == 1 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	if (f)
+		ok = fclose(f) == 0 && ok;
+	else if (fd >= 0)
+		close(fd);
+	if (ok && rename(tmp, pub) == 0)
+		return;
+	(void)unlink(tmp);
+	(void)unlink(pub);
+}
+
+/* The private key's PEM goes through a memory BIO and write(2), not
+ * stdio, so the copies of its bytes can be wiped. */
+static bool rw_audit_key_write(int fd, EVP_PKEY *k)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p = NULL;
+	long n = b && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1
+			 ? BIO_get_mem_data(b, &p)
+			 : 0;
+	bool ok = n > 0;
+	for (long off = 0; ok && off < n;) {
+		ssize_t w = write(fd, p + off, (size_t)(n - off));
+		if (w < 0 && errno == EINTR)
+			continue;
+		ok = w > 0;
+		off += ok ? w : 0;
+	}
+	if (n > 0)
+		OPENSSL_cleanse(p, (size_t)n);
+	BIO_free(b);
+	return ok && fsync(fd) == 0;
+}
+
 static int rw_audit_key_create(struct rw_audit *a, struct rw_diag *diag)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -43,18 +90,14 @@ static int rw_audit_key_create(struct rw_audit *a, struct rw_diag *diag)
 		return RW_EIO;
 	}
 	int fd = open(a->key_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f) {
+	if (fd < 0) {
 		rw_diag_err(diag, NULL, 0, "log.audit_key %s: cannot create: %s", a->key_path,
 			    strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		EVP_PKEY_free(k);
 		return RW_EIO;
 	}
-	bool ok = PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) == 1 && fflush(f) == 0 &&
-		  fsync(fileno(f)) == 0;
-	if (fclose(f) != 0)
+	bool ok = rw_audit_key_write(fd, k);
+	if (close(fd) != 0)
 		ok = false;
 	if (!ok) {
 		rw_diag_err(diag, NULL, 0, "log.audit_key %s: cannot write the new key", a->key_path);
@@ -62,21 +105,18 @@ static int rw_audit_key_create(struct rw_audit *a, struct rw_diag *diag)
 		EVP_PKEY_free(k);
 		return RW_EIO;
 	}
-	/* the public half next to it, for `audit verify --pubkey` elsewhere */
-	char pub[4096];
-	snprintf(pub, sizeof(pub), "%s.pub", a->key_path);
-	FILE *pf = fopen(pub, "wx");
-	if (pf) {
-		(void)PEM_write_PUBKEY(pf, k);
-		fclose(pf);
-	}
+	rw_audit_pub_write(a->key_path, k);
 	a->key = k;
 	return 0;
 }
 
+/* A PEM private key is a few hundred bytes; more is not one. */
+#define RW_AUDIT_KEY_FILE_MAX 8192
+
 static int rw_audit_key_load(struct rw_audit *a, struct rw_diag *diag)
 {
-	int fd = open(a->key_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO there is refused below, not waited on */
+	int fd = open(a->key_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return rw_audit_key_create(a, diag);
 	struct stat st;
@@ -95,12 +135,32 @@ static int rw_audit_key_load(struct rw_audit *a, struct rw_diag *diag)
 		close(fd);
 		return RW_EPERM;
 	}
-	FILE *f = fdopen(fd, "r");
-	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-	if (f)
-		fclose(f);
-	else
+	if (st.st_uid != geteuid()) {
+		/* its owner can read it (sign checkpoints) or swap it */
+		rw_diag_err(diag, NULL, 0,
+			    "log.audit_key %s: owned by uid %u, not by regwalld's (uid %u); chown it",
+			    a->key_path, (unsigned)st.st_uid, (unsigned)geteuid());
 		close(fd);
+		return RW_EPERM;
+	}
+	/* read(2) into our own buffer (not stdio's), wiped after parsing */
+	char pem[RW_AUDIT_KEY_FILE_MAX];
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, pem + n, sizeof(pem) - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n == sizeof(pem))
+			break;
+	}
+	close(fd);
+	BIO *b = n < sizeof(pem) ? BIO_new_mem_buf(pem, (int)n) : NULL;
+	EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	OPENSSL_cleanse(pem, sizeof(pem));
 	if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
 		rw_diag_err(diag, NULL, 0, "log.audit_key %s: not a PEM Ed25519 private key",
 			    a->key_path);
@@ -264,6 +324,51 @@ static void rw_audit_cp_due(struct rw_audit *a)
 		(void)rw_loop_timer_arm(a->loop, &a->cp_t, (uint64_t)a->cp_seconds * 1000u);
 }
 
+/* Code points a reader of the file would not see as text: C1 controls
+ * (a terminal may act on U+009B CSI), U+2028/2029 (line breaks to some
+ * viewers), bidi marks and overrides (reorder what is shown). A client's
+ * certificate subject may hold them (UTF-8 is kept), so they are written
+ * as \uXXXX: the same JSON value, never raw. The bytes are jansson's
+ * valid UTF-8, where 0xC2 and 0xE2 only start a character. The width of
+ * the one at p, or 0. */
+static size_t rw_audit_unsafe(const unsigned char *p, size_t left, unsigned *cp)
+{
+	if (left >= 2 && p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+		*cp = p[1];
+		return 2;
+	}
+	if (left >= 3 && p[0] == 0xE2 &&
+	    ((p[1] == 0x80 && (p[2] == 0x8E || p[2] == 0x8F || (p[2] >= 0xA8 && p[2] <= 0xAE))) ||
+	     (p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9))) {
+		*cp = 0x2000u + ((unsigned)(p[1] & 1) << 6) + (unsigned)(p[2] - 0x80);
+		return 3;
+	}
+	return 0;
+}
+
+/* s with those escaped, room for a '\n' and a NUL after it; *len set. */
+static char *rw_audit_escape_unsafe(const char *s, size_t *len)
+{
+	size_t n = strlen(s);
+	char *out = malloc(3 * n + 2); /* 2 bytes -> 6 at most */
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		unsigned cp;
+		size_t w = rw_audit_unsafe((const unsigned char *)s + i, n - i, &cp);
+		if (w) {
+			o += (size_t)snprintf(out + o, 7, "\\u%04x", cp);
+			i += w;
+		} else {
+			out[o++] = s[i++];
+		}
+	}
+	out[o] = '\0';
+	*len = o;
+	return out;
+}
+
 static int rw_audit_append_one(struct rw_audit *a, json_t *o)
 {
 	char t[RW_EVENT_TIME_LEN];
@@ -281,15 +386,12 @@ static int rw_audit_append_one(struct rw_audit *a, json_t *o)
 	}
 	char *s = rc ? NULL : json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(rec);
-	size_t len = s ? strlen(s) : 0;
-	if (!s || len + 1 >= RW_AUDIT_LINE_MAX) {
-		free(s);
+	size_t len = 0;
+	char *line = s ? rw_audit_escape_unsafe(s, &len) : NULL;
+	free(s);
+	if (!line || len + 1 >= RW_AUDIT_LINE_MAX) {
+		free(line);
 		snprintf(a->last_error, sizeof(a->last_error), "cannot build a line");
-		return RW_ENOMEM;
-	}
-	char *line = realloc(s, len + 2);
-	if (!line) {
-		free(s);
 		return RW_ENOMEM;
 	}
 	rc = rw_audit_write(a, line, len);
@@ -323,6 +425,22 @@ int rw_audit_append(struct rw_audit *a, json_t *o)
 		a->pending_lost++;
 	}
 	return rc;
+}
+
+void rw_audit_workers_dropped(struct rw_audit *a, uint64_t total)
+{
+	/* a lower count (a worker's stats are its own word) is taken as the
+	 * new base, so only increases are lines */
+	if (total <= a->workers_dropped) {
+		a->workers_dropped = total;
+		return;
+	}
+	json_t *l = json_pack("{s:s, s:s, s:I}", "kind", "lost", "cause", "worker_channel",
+			      "worker_events_dropped", (json_int_t)(total - a->workers_dropped));
+	/* written or, failing that, counted in lost_lines like any line */
+	(void)(l ? rw_audit_append(a, l) : RW_ENOMEM);
+	json_decref(l);
+	a->workers_dropped = total;
 }
 
 int rw_audit_checkpoint(struct rw_audit *a, bool force)
@@ -582,6 +700,9 @@ json_t *rw_audit_status_json(const struct rw_audit *a)
 			      (json_int_t)a->events_unparsed, "lost_lines", (json_int_t)a->lost,
 			      "write_errors", (json_int_t)a->write_errors, "sync_errors",
 			      (json_int_t)a->sync_errors);
+	if (o && a->workers_dropped)
+		json_object_set_new(o, "worker_events_dropped",
+				    json_integer((json_int_t)a->workers_dropped));
 	if (o && a->torn_bytes)
 		json_object_set_new(o, "torn_bytes_cut_at_start", json_integer((json_int_t)a->torn_bytes));
 	if (o && a->last_error[0])

@@ -54,6 +54,7 @@ struct rw_audit {
 	uint64_t lines, checkpoints, events_invalid, events_unparsed, lost, write_errors,
 		sync_errors;
 	uint64_t pending_lost;    /* lines lost since the last "lost" line */
+	uint64_t workers_dropped; /* the workers' drop count last recorded */
 	uint64_t torn_bytes;      /* cut from the file's end at open (a torn last line) */
 	char last_error[200];
 	/* loop hooks (rw_audit_attach): the turn's sync, the checkpoint timer */
@@ -97,6 +98,11 @@ void rw_audit_detach(struct rw_audit *a);
  * Returns 1 written, 0 not an audit event, <0 an error (counted). */
 int rw_audit_event(struct rw_audit *a, const char *line, size_t len, pid_t pid,
 		   unsigned generation);
+/* The workers' count of events they could not send (channel full,
+ * summed over all workers since start): each increase is a "lost" line
+ * (cause worker_channel), since any of them may have been an audit event.
+ * Called from the parent's tick. */
+void rw_audit_workers_dropped(struct rw_audit *a, uint64_t total);
 /* Write a checkpoint now (nothing when no line is unsealed unless force). */
 int rw_audit_checkpoint(struct rw_audit *a, bool force);
 int rw_audit_sync(struct rw_audit *a);

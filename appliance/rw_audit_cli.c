@@ -117,6 +117,11 @@ int rw_audit_cli(int argc, char **argv)
 		       pub ? "the given public key"
 			   : "the key in the file's own open lines (give --pubkey for an independent "
 			     "check)");
+		if (v.key_changes)
+			printf("warning: %s:%" PRIu64 ": from this checkpoint on another key signs (%" PRIu64
+			       " change(s)): a new key file, or lines added by someone else%s\n",
+			       v.key_change_file, v.key_change_line, v.key_changes,
+			       pub ? "" : "; only --pubkey tells which key is genuine");
 		if (r == RW_AUDIT_UNSIGNED) {
 			printf("unsigned tail: %s:%" PRIu64 ": %" PRIu64
 			       " line(s) after the last checkpoint are not signed (a live file "

@@ -256,7 +256,6 @@ void rw_audit_verify_begin(struct rw_audit_verify *v, const char *name)
 	snprintf(v->file, sizeof(v->file), "%s", name);
 	v->line_no = 0;
 	v->buf_len = 0;
-	v->overlong = false;
 	v->files++;
 }
 
@@ -348,6 +347,11 @@ static void rw_audit_checkpoint_line(struct rw_audit_verify *v, const struct rw_
 		rw_audit_fail(v, v->file, v->line_no, "bad checkpoint signature");
 		return;
 	}
+	if (v->cp_key[0] && strcmp(v->cp_key, r->key) != 0 && v->key_changes++ == 0) {
+		snprintf(v->key_change_file, sizeof(v->key_change_file), "%s", v->file);
+		v->key_change_line = v->line_no;
+	}
+	memcpy(v->cp_key, r->key, RW_AUDIT_HEX);
 	v->checkpoints++;
 	v->cp_seq = r->seq;
 	snprintf(v->cp_file, sizeof(v->cp_file), "%s", v->file);
@@ -403,12 +407,16 @@ void rw_audit_verify_feed(struct rw_audit_verify *v, const void *data, size_t le
 	while (len > 0 && !v->failed) {
 		const char *nl = memchr(p, '\n', len);
 		size_t take = nl ? (size_t)(nl - p) : len;
-		if (!v->overlong && v->buf_len + take < RW_AUDIT_LINE_MAX) {
-			memcpy(v->buf + v->buf_len, p, take);
-			v->buf_len += take;
-		} else {
-			v->overlong = true;
+		if (v->buf_len + take >= RW_AUDIT_LINE_MAX) {
+			/* fail now, not at the line's end: a line without one
+			 * (/dev/zero, a huge file with no '\n') would be read
+			 * to its end first */
+			rw_audit_fail(v, v->file, v->line_no + 1,
+				      "not an audit line: longer than %u bytes", RW_AUDIT_LINE_MAX - 1);
+			return;
 		}
+		memcpy(v->buf + v->buf_len, p, take);
+		v->buf_len += take;
 		p += take;
 		len -= take;
 		if (!nl)
@@ -416,23 +424,17 @@ void rw_audit_verify_feed(struct rw_audit_verify *v, const void *data, size_t le
 		p++;
 		len--;
 		v->line_no++;
-		if (v->overlong)
-			rw_audit_fail(v, v->file, v->line_no, "not an audit line: longer than %u bytes",
-				      RW_AUDIT_LINE_MAX - 1);
-		else
-			rw_audit_verify_line(v, v->buf, v->buf_len);
+		rw_audit_verify_line(v, v->buf, v->buf_len);
 		v->buf_len = 0;
-		v->overlong = false;
 	}
 }
 
 void rw_audit_verify_end(struct rw_audit_verify *v)
 {
-	if (!v->failed && (v->buf_len > 0 || v->overlong))
+	if (!v->failed && v->buf_len > 0)
 		rw_audit_fail(v, v->file, v->line_no + 1,
 			      "torn: the file ends inside this line (no newline): truncated");
 	v->buf_len = 0;
-	v->overlong = false;
 }
 
 void rw_audit_verify_file(struct rw_audit_verify *v, const char *path)

@@ -91,7 +91,6 @@ struct rw_audit_verify {
 	uint64_t line_no;       /* of the current file, 1-based */
 	char *buf;              /* partial line (RW_AUDIT_LINE_MAX) */
 	size_t buf_len;
-	bool overlong;          /* the current line passed the cap */
 	/* chain so far */
 	bool started;
 	uint64_t seq;           /* of the last line */
@@ -110,6 +109,13 @@ struct rw_audit_verify {
 	uint64_t cp_seq;        /* seq of the last good checkpoint (0: none) */
 	char cp_file[256];
 	uint64_t cp_line;
+	/* checkpoints signed by another key than the checkpoint before (a
+	 * new key file, or lines appended and signed by someone else: only
+	 * --pubkey tells which) */
+	char cp_key[RW_AUDIT_HEX]; /* fingerprint of the last good checkpoint */
+	uint64_t key_changes;
+	char key_change_file[256];
+	uint64_t key_change_line; /* the first checkpoint with another key */
 	uint64_t tail_lines;    /* lines after the last good checkpoint */
 	char tail_file[256];
 	uint64_t tail_line;     /* the first of them */

@@ -405,6 +405,16 @@ static void rw_ctl_on_nflog(struct rw_loop *l, int fd, unsigned events, void *ar
 	rw_blocked_on_readable(&srv->blocked, rw_ctl_wall_ms());
 }
 
+/* After the loop: the workers' last events (requests they answer while
+ * stopping, events still queued on their channels) reach only the audit
+ * chain, which outlives this function (rw_workers_fini drains them). */
+static void rw_ctl_on_event_late(void *ctx, const char *line, size_t len)
+{
+	struct rw_daemon *d = ctx;
+	(void)rw_audit_event(d->audit, line, len, d->workers->event_pid,
+			     d->workers->event_generation);
+}
+
 static void rw_ctl_on_signal(struct rw_loop *l, int sfd, unsigned events, void *arg)
 {
 	struct rw_ctl_srv *srv = arg;
@@ -474,6 +484,12 @@ static void rw_ctl_on_tick(struct rw_loop *l, void *arg)
 	rw_daemon_tick(srv->d);
 	rw_metrics_svc_tick(&srv->metrics);
 	rw_blocked_tick(&srv->blocked, rw_ctl_wall_ms(), false);
+	/* events the workers could not send may have been pushes */
+	if (srv->d->audit && srv->d->workers) {
+		struct rw_metrics_wsum ws;
+		rw_metrics_workers_sum(srv->d->workers, &ws);
+		rw_audit_workers_dropped(srv->d->audit, ws.events_dropped);
+	}
 	/* systemd's watchdog: the loop turned (WatchdogSec is far longer
 	 * than a tick) */
 	if (srv->watchdog)
@@ -594,8 +610,13 @@ int rw_ctl_serve(struct rw_daemon *d, int listen_fd)
 	sd_notify(0, "STOPPING=1");
 	while (srv.head)
 		rw_ctl_client_close(srv.head);
-	if (d->workers)
+	if (d->workers) {
 		rw_workers_detach(d->workers);
+		if (d->audit) {
+			d->workers->on_event = rw_ctl_on_event_late;
+			d->workers->event_ctx = d;
+		}
+	}
 	if (d->audit)
 		rw_audit_detach(d->audit);
 	d->evout = NULL;

@@ -226,8 +226,10 @@ static bool rw_metrics_count(struct rw_metrics *m, json_t *o)
 	} else if (strcmp(kind, "push") == 0) {
 		size_t oi = rw_metrics_op_idx(m, op);
 		m->requests[(row * m->n_op + oi) * RW_METRICS_DEC_MAX_ + RW_METRICS_DEC_ALLOWED]++;
-		if (bytes)
-			m->push_bytes[row] += (uint64_t)json_integer_value(bytes);
+		/* saturate: a wrap would read as a counter reset */
+		uint64_t b = bytes ? (uint64_t)json_integer_value(bytes) : 0;
+		m->push_bytes[row] = m->push_bytes[row] > UINT64_MAX - b ? UINT64_MAX
+									  : m->push_bytes[row] + b;
 	} else {
 		return false;
 	}

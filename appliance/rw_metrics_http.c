@@ -86,12 +86,17 @@ static int rw_mh_flush(struct rw_metrics_http_client *c)
 static int rw_mh_read(struct rw_metrics_http_client *c)
 {
 	struct rw_metrics_http *h = c->h;
+	bool eof = false;
 	for (;;) {
 		if (c->len == sizeof(c->buf))
 			break; /* the parser answers 431 */
 		ssize_t r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
-		if (r == 0)
-			return -1;
+		if (r == 0) {
+			/* a half-close after the request (nc -N) still gets
+			 * its answer; before a whole request, nothing to do */
+			eof = true;
+			break;
+		}
 		if (r < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				break;
@@ -101,7 +106,7 @@ static int rw_mh_read(struct rw_metrics_http_client *c)
 	}
 	struct rw_metrics_http_req req;
 	if (rw_metrics_http_parse(c->buf, c->len, &req) == RW_EINCOMPLETE)
-		return 0;
+		return eof ? -1 : 0;
 	if (req.status == 200)
 		h->scrapes++;
 	else

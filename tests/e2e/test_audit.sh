@@ -15,7 +15,8 @@
 # reports the unsigned tail (exit 4, naming its first line) when the file
 # is truncated before the last checkpoint, and with --checkpoint (the last
 # checkpoint kept elsewhere) fails a file cut back to an earlier one; a
-# wrong --pubkey fails; a restart continues the chain
+# wrong --pubkey fails; a push the worker answers while regwalld stops is
+# still an audit line; a restart continues the chain
 # (the stop seals it with a checkpoint).
 #
 # Needs root; skips (77) without it outside CI and fails under CI=true.
@@ -217,10 +218,55 @@ other=$(printf '%064d' 7)
 out=$("$BUILD/regwallctl" audit verify --pubkey "$other" "$snap")
 [ $? = 1 ] && grep -q "not the given public key" <<<"$out" || lab_fail "wrong key: $out"
 
-# 6. a restart continues the chain; the stop sealed the file
+# 6. a push that finishes while regwalld stops is still an audit line:
+# its request head is in before the SIGTERM, its body after, so the
+# worker answers it while stopping and sends the event after the
+# parent's loop ended (it was dropped unrecorded before)
+cat >"$LAB_DIR/slowput.py" <<'PYEOF'
+import os, socket, ssl, sys, time
+host, port, cd, mark = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=cd + "/ca.crt")
+ctx.load_cert_chain(cd + "/client.cert", cd + "/client.key")
+def req(s, head, body=b""):
+    s.sendall(head.encode() + body)
+with ctx.wrap_socket(socket.create_connection((host, port)), server_hostname=host) as s:
+    req(s, "GET /v2/team-a/app/manifests/v3 HTTP/1.1\r\nHost: %s\r\nAccept: "
+        "application/vnd.oci.image.manifest.v1+json\r\n\r\n" % host)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    hdrs = {l.split(b":", 1)[0].strip().lower(): l.split(b":", 1)[1].strip()
+            for l in head.split(b"\r\n")[1:]}
+    n = int(hdrs[b"content-length"])
+    while len(body) < n:
+        body += s.recv(65536)
+    ctype = hdrs[b"content-type"].decode()
+    req(s, "PUT /v2/team-a/app/manifests/slow HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
+        "Content-Length: %d\r\n\r\n" % (host, ctype, len(body)), body[:10])
+    open(mark, "w").close()
+    time.sleep(1.5)
+    s.sendall(body[10:])
+    print(s.recv(65536).split(b"\r\n", 1)[0].decode())
+PYEOF
+out=$(skopeo_push "$LAB_DIR/img1:v1" team-a/app:v3 2>&1) || lab_fail "push v3: $out"
+rm -f "$LAB_DIR/slow.mark"
+office python3 "$LAB_DIR/slowput.py" "$E2E_NAME" "$LAB_PORT" "$CD_BOT" "$LAB_DIR/slow.mark" \
+	>"$LAB_DIR/slow.out" 2>&1 &
+slow_pid=$!
+lab_wait_for 10 test -e "$LAB_DIR/slow.mark" || lab_fail "slow push: $(cat "$LAB_DIR/slow.out")"
+sleep 0.3
+
+# 7. a restart continues the chain; the stop sealed the file
 seq_before=$(tail -1 "$AUDIT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seq"])')
 kill -TERM "$E2E_DAEMON_PID"
 lab_wait_for 10 sh -c "! kill -0 $E2E_DAEMON_PID" || lab_fail "regwalld did not stop"
+wait "$slow_pid"
+grep -q "^HTTP/1.1 201" "$LAB_DIR/slow.out" || lab_fail "slow push during the stop: $(cat "$LAB_DIR/slow.out"); $(grep slow "$AUDIT" | tail -2)"
+grep -q '"kind":"push","op":"manifest_put".*"reference":"slow"' "$AUDIT" ||
+	lab_fail "a push answered while regwalld stopped has no audit line"
+lab_log "a push answered during the stop: $(grep -o '"kind":"push","op":"manifest_put","result":"done","status":201' "$AUDIT" | tail -1) (reference slow)"
+seq_before=$(tail -1 "$AUDIT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seq"])')
 tail -1 "$AUDIT" | grep -q '"kind":"checkpoint"' || lab_fail "the stop did not seal the file"
 verify "$AUDIT" >/dev/null || lab_fail "verify after the stop: $(verify "$AUDIT")"
 e2e_daemon "$conf" 1

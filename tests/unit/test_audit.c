@@ -537,6 +537,181 @@ static void test_parse_line_bounds(void **state)
 	rw_audit_verify_fini(&v);
 }
 
+/* A line with no end (/dev/zero, a huge file without '\n') fails as soon
+ * as it passes the cap: the verifier does not read on to the end first. */
+static void test_overlong_stops_reading(void **state)
+{
+	struct rw_audit_verify v;
+	assert_int_equal(rw_audit_verify_init(&v, NULL), 0);
+	rw_audit_verify_begin(&v, "zero");
+	char chunk[4096];
+	memset(chunk, 0, sizeof(chunk));
+	for (int i = 0; i < 8 && !v.failed; i++)
+		rw_audit_verify_feed(&v, chunk, sizeof(chunk));
+	assert_true(v.failed); /* before any end of file */
+	assert_non_null(strstr(v.why, "longer than"));
+	assert_int_equal(v.fail_line, 1);
+	rw_audit_verify_fini(&v);
+	/* and a whole endless file returns */
+	assert_int_equal(rw_audit_verify_init(&v, NULL), 0);
+	rw_audit_verify_file(&v, "/dev/zero");
+	assert_int_equal(rw_audit_verify_result(&v), RW_AUDIT_BAD);
+	rw_audit_verify_fini(&v);
+}
+
+/* A key another user owns is refused even at 0600: that user can read it
+ * (and sign checkpoints) or swap it for one of their own. */
+static void test_key_owner(void **state)
+{
+	char k2[300];
+	snprintf(k2, sizeof(k2), "%s/other.key", dir);
+	struct rw_audit a;
+	struct rw_audit_cfg cfg = { .path = path, .key_path = k2 };
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_audit_open(&a, &cfg, &d), 0);
+	rw_audit_close(&a);
+	unlink(path);
+	assert_int_equal(chown(k2, geteuid() + 1, (gid_t)-1), 0); /* the tests run as root */
+	rw_diag_init(&d);
+	assert_int_not_equal(rw_audit_open(&a, &cfg, &d), 0);
+	assert_true(d.n > 0);
+	assert_non_null(strstr(d.msg[0].text, "owned by"));
+}
+
+static size_t count_in(const char *p, const char *needle)
+{
+	struct lines l;
+	read_lines(p, &l);
+	size_t n = 0;
+	for (size_t i = 0; i < l.n; i++)
+		if (strstr(l.v[i], needle))
+			n++;
+	free_lines(&l);
+	return n;
+}
+
+/* Events a worker could not send (its channel full: a client flooding
+ * refused requests can cause that) may have been pushes: the chain says
+ * so with a "lost" line, once per increase of the workers' drop count. */
+static void test_worker_drops_recorded(void **state)
+{
+	struct rw_audit a;
+	open_writer(&a, 100);
+	rw_audit_workers_dropped(&a, 0);
+	push(&a, 1);
+	rw_audit_workers_dropped(&a, 5);
+	rw_audit_workers_dropped(&a, 5); /* no news: no line */
+	push(&a, 2);
+	rw_audit_workers_dropped(&a, 7);
+	rw_audit_close(&a);
+	assert_int_equal(count_in(path, "\"kind\":\"lost\""), 2);
+	assert_int_equal(count_in(path, "\"worker_events_dropped\":5"), 1);
+	assert_int_equal(count_in(path, "\"worker_events_dropped\":2"), 1);
+	struct rw_audit_verify v;
+	assert_int_equal(verify1(&v), RW_AUDIT_VERIFIED);
+}
+
+/* A new key gets a new .pub: one left from an old key would be what an
+ * auditor copies off the box, and every later verify would fail. */
+static void test_pub_follows_new_key(void **state)
+{
+	char k2[300], pub2[310], why[200];
+	snprintf(k2, sizeof(k2), "%s/renew.key", dir);
+	snprintf(pub2, sizeof(pub2), "%s.pub", k2);
+	struct rw_audit a;
+	struct rw_audit_cfg cfg = { .path = path, .key_path = k2 };
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_audit_open(&a, &cfg, &d), 0);
+	rw_audit_close(&a);
+	unlink(k2); /* the .pub stays */
+	unlink(path);
+	rw_diag_init(&d);
+	assert_int_equal(rw_audit_open(&a, &cfg, &d), 0);
+	uint8_t raw[32];
+	assert_int_equal(rw_audit_pubkey_load(pub2, raw, why, sizeof(why)), 0);
+	assert_memory_equal(raw, a.pub, 32);
+	rw_audit_close(&a);
+}
+
+/* A certificate subject is the client's text (UTF-8 kept by rw_cert):
+ * C1 controls (U+0085 NEL, U+009B CSI), line separators and bidi
+ * overrides reach no reader of the file raw; the push is still recorded
+ * in full (refusing the field would hide the push's details). */
+static void test_unsafe_unicode_escaped(void **state)
+{
+	struct rw_audit a;
+	open_writer(&a, 100);
+	const char *ev = "{\"kind\":\"push\",\"reason\":\"manifest_put\",\"repository\":\"a/b\","
+			 "\"cert_subject\":\"CN=x\\u0085y\\u009b2J\\u2028z\\u202eq\\u00e9\"}";
+	assert_int_equal(rw_audit_event(&a, ev, strlen(ev), 1, 1), 1);
+	rw_audit_close(&a);
+	struct lines l;
+	read_lines(path, &l);
+	assert_true(l.n >= 2);
+	const char *line = l.v[1];
+	assert_non_null(strstr(line, "\"kind\":\"push\""));
+	assert_non_null(strstr(line, "\"repository\":\"a/b\""));
+	assert_null(strstr(line, "\xc2\x85"));
+	assert_null(strstr(line, "\xc2\x9b"));
+	assert_null(strstr(line, "\xe2\x80\xa8"));
+	assert_null(strstr(line, "\xe2\x80\xae"));
+	assert_non_null(strstr(line, "CN=x\\u0085y\\u009b2J\\u2028z\\u202eq\xc3\xa9"));
+	free_lines(&l);
+	struct rw_audit_verify v;
+	assert_int_equal(verify1(&v), RW_AUDIT_VERIFIED);
+}
+
+/* Without --pubkey the keys come from the file's own open lines, so
+ * lines appended with a new key and signed by it verify: the verifier
+ * must at least say that the signing key changed, and where. */
+static void test_key_change_reported(void **state)
+{
+	make_chain(3, 100);
+	char k2[300];
+	snprintf(k2, sizeof(k2), "%s/intruder.key", dir);
+	struct rw_audit a;
+	struct rw_audit_cfg cfg = { .path = path, .key_path = k2, .cp_lines = 100,
+				    .cp_seconds = 3600 };
+	struct rw_diag d;
+	rw_diag_init(&d);
+	assert_int_equal(rw_audit_open(&a, &cfg, &d), 0);
+	push(&a, 9);
+	rw_audit_close(&a);
+	struct lines l;
+	read_lines(path, &l);
+	size_t n = l.n;
+	free_lines(&l);
+	struct rw_audit_verify v;
+	assert_int_equal(verify1(&v), RW_AUDIT_VERIFIED);
+	assert_int_equal(v.key_changes, 1);
+	assert_int_equal(v.key_change_line, n); /* the intruder's checkpoint */
+	/* one key throughout: nothing to say */
+	unlink(path);
+	make_chain(3, 2);
+	assert_int_equal(verify1(&v), RW_AUDIT_VERIFIED);
+	assert_int_equal(v.key_changes, 0);
+}
+
+/* log.audit_key naming a FIFO is refused at once; opening it for reading
+ * used to wait for a writer, so regwalld hung at start. */
+static void test_key_fifo(void **state)
+{
+	char k2[300];
+	snprintf(k2, sizeof(k2), "%s/fifo.key", dir);
+	assert_int_equal(mkfifo(k2, 0600), 0);
+	struct rw_audit a;
+	struct rw_audit_cfg cfg = { .path = path, .key_path = k2 };
+	struct rw_diag d;
+	rw_diag_init(&d);
+	alarm(5); /* a hang is a failure, not a stuck test run */
+	assert_int_not_equal(rw_audit_open(&a, &cfg, &d), 0);
+	alarm(0);
+	assert_non_null(strstr(d.msg[0].text, "regular file"));
+	unlink(k2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -556,6 +731,13 @@ int main(void)
 		cmocka_unit_test_setup(test_events_filtered, fresh),
 		cmocka_unit_test_setup(test_key_mode, fresh),
 		cmocka_unit_test(test_parse_line_bounds),
+		cmocka_unit_test(test_overlong_stops_reading),
+		cmocka_unit_test_setup(test_key_owner, fresh),
+		cmocka_unit_test_setup(test_worker_drops_recorded, fresh),
+		cmocka_unit_test_setup(test_pub_follows_new_key, fresh),
+		cmocka_unit_test_setup(test_unsafe_unicode_escaped, fresh),
+		cmocka_unit_test_setup(test_key_change_reported, fresh),
+		cmocka_unit_test_setup(test_key_fifo, fresh),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -594,6 +594,16 @@ static void test_http_server(void **state)
 	assert_non_null(strstr(buf, "\r\n\r\nMethod Not Allowed\n"));
 	for (int i = 0; i < 10 && h.n_clients; i++)
 		rw_loop_run_once(&loop, 10);
+	/* a client that half-closes after its request (nc -N, a shell's
+	 * printf | nc) still gets its answer */
+	fd = connect_to(pol.metrics.port);
+	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)(sizeof(req) - 1));
+	shutdown(fd, SHUT_WR);
+	run_until(&loop, fd, buf, sizeof(buf), &got);
+	close(fd);
+	assert_true(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	for (int i = 0; i < 10 && h.n_clients; i++)
+		rw_loop_run_once(&loop, 10);
 	/* loopback no longer allowed (a reload changed metrics.allow):
 	 * closed before a byte is read */
 	struct rw_cidr other;
@@ -623,7 +633,7 @@ static void test_http_server(void **state)
 	assert_int_equal(h.timeouts, RW_METRICS_HTTP_CLIENTS);
 	for (int i = 0; i <= RW_METRICS_HTTP_CLIENTS; i++)
 		close(slow[i]);
-	assert_int_equal(h.scrapes, 1);
+	assert_int_equal(h.scrapes, 2);
 	assert_int_equal(h.bad_requests, 2);
 	assert_int_equal(h.n_clients, 0);
 	rw_metrics_source_del(m, rw_metrics_http_source, &h);
@@ -631,10 +641,27 @@ static void test_http_server(void **state)
 	rw_loop_fini(&loop);
 }
 
+/* A counter never goes back: a worker's huge bytes_up saturates the
+ * push bytes instead of wrapping them (a wrap reads as a counter reset
+ * and makes rate() spike). */
+static void test_push_bytes_saturate(void **state)
+{
+	struct rw_metrics *m = *state;
+	const char *big = "{\"kind\":\"push\",\"reason\":\"manifest_put\",\"listener\":"
+			  "\"term5000\",\"operation\":\"manifest_put\",\"bytes_up\":"
+			  "9223372036854775807}";
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ev(m, big), 0);
+	char *t = expo(m);
+	assert_line(t, "regwall_push_bytes_total{listener=\"term5000\"} 18446744073709551615");
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_event_counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_bytes_saturate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_bounding, setup, teardown),
 		cmocka_unit_test(test_escape),
