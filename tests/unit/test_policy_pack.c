@@ -353,12 +353,15 @@ static struct rw_cidr cidr(const char *text, int host_bits)
 	return c;
 }
 
-/* 01-full plus everything a config cannot say today (log paths and
- * metrics are refused by the loader), "" next to NULL, a listener on port
- * 0 (tests), extreme lines and numbers. */
+/* 01-full plus what it does not set (the audit path, metrics on an
+ * IPv6 address), "" next to NULL, a listener on port 0 (tests), extreme
+ * lines and numbers. The paths 01-full sets are replaced (freed first). */
 static void load_max(struct rw_policy *p)
 {
 	load(GOOD_DIR "/01-full.conf", p);
+	free(p->log.blocked);
+	free(p->log.blocked_pcap);
+	free(p->log.audit);
 	p->log.blocked = strdup("/var/log/regwall/blocked.jsonl");
 	p->log.blocked_pcap = strdup("/var/log/regwall/blocked.pcap");
 	p->log.audit = strdup("");
