@@ -4,6 +4,7 @@
  * Config text is admin input, but it is also what the fuzzer feeds, so it
  * is read through struct rw_cursor like any other untrusted bytes. */
 #include "appliance/rw_config_int.h"
+#include "appliance/rw_wg_key.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -290,55 +291,12 @@ int rw_cfg_parse_sha256(const char *s, uint8_t out[32])
 	return rw_cur_left(&c) == 0 ? 0 : RW_EINVAL;
 }
 
-static int rw_cfg_b64val(uint8_t ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * 32 bytes in base64 are 43 symbols (258 bits, the last 2 zero) and one
- * '='. Own decoder instead of EVP_DecodeBlock: that one skips whitespace,
- * pads the output to a multiple of 3 and does not insist on zero trailing
- * bits, so two different strings could name the same key and slip past the
- * duplicate-key check.
- */
+/* The strict decoder WireGuard keys get everywhere (appliance/rw_wg_key.c:
+ * 43 symbols, '=', zero trailing bits), so the config and `peer add`
+ * cannot disagree on which strings name one key. */
 int rw_cfg_parse_wg_key(const char *s, uint8_t out[32])
 {
-	struct rw_cursor c;
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t n = 0;
-	uint8_t ch;
-	rw_cfg_cur_str(&c, s);
-	if (rw_cur_left(&c) != 44)
-		return RW_EINVAL;
-	for (size_t i = 0; i < 43; i++) {
-		rw_cur_u8(&c, &ch);
-		int v = rw_cfg_b64val(ch);
-		if (v < 0)
-			return RW_EINVAL;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n < 32)
-				out[n++] = (uint8_t)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (rw_cur_u8(&c, &ch) || ch != '=' || n != 32 || bits != 2 || acc != 0)
-		return RW_EINVAL;
-	return 0;
+	return rw_wg_key_from_base64(s, s ? strlen(s) : 0, out);
 }
 
 int rw_cfg_check_ifname(const char *s)

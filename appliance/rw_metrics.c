@@ -1,4 +1,5 @@
 #include "appliance/rw_metrics.h"
+#include "fwd/rw_term.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -43,26 +44,6 @@ static const char *const rw_metrics_fixed_reasons[] = {
 
 #define RW_METRICS_N_FIXED (sizeof(rw_metrics_fixed_reasons) / sizeof(rw_metrics_fixed_reasons[0]))
 
-/* "http_" + the refusal name as fwd/rw_term.c spells it: lower case,
- * other bytes '_', no "__", no trailing '_'. */
-static void rw_metrics_http_token(const char *t, char *out, size_t cap)
-{
-	size_t n = (size_t)snprintf(out, cap, "http_");
-	for (; t && *t && n + 1 < cap; t++) {
-		char ch = *t;
-		if (ch >= 'A' && ch <= 'Z')
-			ch = (char)(ch - 'A' + 'a');
-		else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
-			ch = '_';
-		if (ch == '_' && out[n - 1] == '_')
-			continue;
-		out[n++] = ch;
-	}
-	while (n > 5 && out[n - 1] == '_')
-		n--;
-	out[n] = '\0';
-}
-
 static int rw_metrics_build_reasons(struct rw_metrics *m)
 {
 	size_t cap = RW_METRICS_N_FIXED + 2 * (size_t)RW_TLS_REFUSE_MAX_ +
@@ -79,8 +60,7 @@ static int rw_metrics_build_reasons(struct rw_metrics *m)
 		snprintf(m->reason[n++], RW_METRICS_NAME_MAX, "server_tls_%s", t);
 	}
 	for (int i = 0; i < (int)RW_HTTP_REFUSE_MAX_; i++)
-		rw_metrics_http_token(rw_http_refuse_str((enum rw_http_refuse)i), m->reason[n++],
-				      RW_METRICS_NAME_MAX);
+		rw_term_http_reason((enum rw_http_refuse)i, m->reason[n++], RW_METRICS_NAME_MAX);
 	snprintf(m->reason[n++], RW_METRICS_NAME_MAX, "%s", rw_metrics_other);
 	m->n_reason = n;
 	return 0;

@@ -412,7 +412,7 @@ static void rw_term_buf_compact(struct rw_term_buf *b)
 
 /* "http_" + the refusal text as a log token ("Content-Length with
  * Transfer-Encoding" -> "http_content_length_with_transfer_encoding"). */
-static void rw_term_http_reason(enum rw_http_refuse r, char *out, size_t cap)
+void rw_term_http_reason(enum rw_http_refuse r, char *out, size_t cap)
 {
 	const char *t = rw_http_refuse_str(r);
 	size_t n = (size_t)snprintf(out, cap, "http_");

@@ -228,4 +228,9 @@ bool rw_term_host_matches(struct rw_http_span host, const char *sni);
  * checked (against the SNI). */
 bool rw_term_host_port_ok(struct rw_http_span host);
 
+/* "http_" + an HTTP refusal's text as an event reason token ("Content-Length
+ * with Transfer-Encoding" -> "http_content_length_with_transfer_encoding");
+ * metrics builds its label set from the same function. */
+void rw_term_http_reason(enum rw_http_refuse r, char *out, size_t cap);
+
 #endif
