@@ -11,11 +11,20 @@
 
 static void rw_evout_on_write(struct rw_loop *l, int fd, unsigned events, void *arg);
 
+/* Wait for the descriptor to take the rest. A regular file or /dev/null
+ * cannot be in epoll (EPERM; a write there does not block anyway): the
+ * first refusal marks the output unpollable, and a rest, if ever, is
+ * retried by the timer. */
 static void rw_evout_want(struct rw_evout *o)
 {
-	if (o->loop)
-		(void)rw_loop_fd_want(o->loop, o->fd, &o->reg, &o->mask,
-				      o->len ? RW_LOOP_WRITE : 0, rw_evout_on_write, o);
+	if (!o->loop)
+		return;
+	if (!o->unpollable && rw_loop_fd_want(o->loop, o->fd, &o->reg, &o->mask,
+					      o->len ? RW_LOOP_WRITE : 0, rw_evout_on_write, o) == 0)
+		return;
+	o->unpollable = true;
+	if (o->len && !rw_timer_armed(&o->soon))
+		(void)rw_loop_timer_arm(o->loop, &o->soon, RW_EVOUT_RETRY_MS);
 }
 
 /* Write what the descriptor takes now. */
@@ -101,10 +110,11 @@ void rw_evout_line(struct rw_evout *o, const char *line, size_t len)
 	o->buf[(tail + len) % RW_EVOUT_QUEUE] = '\n';
 	o->len += len + 1;
 	o->lines++;
-	if (o->len != len + 1)
-		rw_evout_want(o); /* a backlog: written when fd takes it */
+	if (o->loop && (o->reg || rw_timer_armed(&o->soon)))
+		; /* a write is due already: when fd takes the backlog, or at
+		   * the end of this turn (no epoll_ctl per line or batch) */
 	else if (o->loop && rw_loop_timer_arm(o->loop, &o->soon, 0) == 0)
-		; /* was empty: written once this loop turn's events are in */
+		; /* was idle: written once this loop turn's events are in */
 	else
 		rw_evout_flush(o); /* no loop: at once */
 }

@@ -16,11 +16,14 @@
 #include "base/rw_loop.h"
 
 #define RW_EVOUT_QUEUE (4u * 1024u * 1024u)
+/* An unpollable output that took only part of the queue: next try. */
+#define RW_EVOUT_RETRY_MS 50u
 
 struct rw_evout {
 	int fd;
 	struct rw_loop *loop;
 	bool reg;
+	bool unpollable; /* a file or /dev/null: epoll refuses it */
 	unsigned mask;
 	char *buf; /* ring of RW_EVOUT_QUEUE bytes; whole lines only */
 	size_t head, len;

@@ -357,8 +357,12 @@ static void rw_pass_connect(struct rw_pass_conn *c)
 		rw_pass_unreachable(c, errno);
 		return;
 	}
+	/* The client stays registered for reading: a TLS client waits for
+	 * the server's answer, so nothing arrives and keeping it costs no
+	 * epoll_ctl (taking it out and back in cost two per connection). One
+	 * that sends early or hangs up is parked on that event
+	 * (rw_pass_on_client) until the relay starts. */
 	c->state = RW_PASS_CONNECTING;
-	rw_pass_interest(c, c->cfd, &c->creg, &c->cmask, 0, NULL);
 	if (rw_pass_interest(c, c->ufd, &c->ureg, &c->umask, RW_LOOP_WRITE, rw_pass_on_upstream) ||
 	    rw_loop_timer_arm(&w->loop, &c->timer, w->o.connect_timeout_ms))
 		rw_pass_unreachable(c, 0);
@@ -469,6 +473,13 @@ void rw_pass_on_client(struct rw_loop *l, int fd, unsigned events, void *arg)
 		rw_pass_relay(c, (events & RW_LOOP_ERROR) ? RW_PASS_UP | RW_PASS_DOWN
 			      : ((events & RW_LOOP_READ) ? RW_PASS_UP : 0) |
 				((events & RW_LOOP_WRITE) ? RW_PASS_DOWN : 0));
+	else
+		/* CONNECTING or SERVER_HELLO: bytes or a hangup from the client
+		 * before the registry answered. Nothing can be done with them
+		 * yet, and a level-triggered event would fire again on every
+		 * loop turn: park the socket; the relay registers it again and
+		 * its first step reads what is there. */
+		rw_pass_interest(c, fd, &c->creg, &c->cmask, 0, NULL);
 }
 
 void rw_pass_on_upstream(struct rw_loop *l, int fd, unsigned events, void *arg)

@@ -24,7 +24,9 @@
 # Needs root (namespaces). Knobs: BENCH_REPS (5), BENCH_BIG_MIB (1024),
 # BENCH_CPS_SECS (4), BENCH_CONC (32), BENCH_IDLE (2000), BENCH_TERM=0 skips
 # the terminate part (for profiling the passthrough path), BENCH_KEEP=1 keeps
-# the lab directory. The whole run is capped at 600 s (BENCH_MAX_SECS).
+# the lab directory, BENCH_STRACE=DIR writes `strace -c` of each proxy's
+# short-connection runs there (with the run's connection count; the rates of
+# such a run mean nothing). The whole run is capped at 600 s (BENCH_MAX_SECS).
 # Last line:
 #   RESULT pass_tput_vs_haproxy=<x> pass_cps_vs_haproxy=<x>
 #          mtls_hs_vs_haproxy=<x> idle_mem_vs_haproxy=<x> pass_tput_vs_direct=<x>
@@ -45,6 +47,7 @@ CONC=${BENCH_CONC:-32}
 IDLE=${BENCH_IDLE:-2000}
 MAX_SECS=${BENCH_MAX_SECS:-600}
 LAB_KEEP=${BENCH_KEEP:-0}
+STRACE_DIR=${BENCH_STRACE:-} # a directory: strace -c of each proxy per cps run
 
 # Addresses, all on the namespace's loopback (documentation ranges only):
 PROXY4=203.0.113.1    # regwall's and HAProxy's listeners
@@ -227,8 +230,21 @@ run_gen() { # SECTION CAND MODE REP ARGS...: bench_mtls load run
 	shift 4
 	read -r addr port <<<"$(target "$cand" "$mode")"
 	c0=$(proxy_ticks "$cand") b0=$(proxy_ticks nginx)
+	local st=""
+	if [ -n "$STRACE_DIR" ] && [ "$sec" = cps ] && [ "$cand" != direct ]; then
+		# system calls per connection (strace -c slows the proxy: the
+		# rates of such a run mean nothing)
+		strace ${BENCH_STRACE_ARGS:--c} -f -o "$STRACE_DIR/$cand-$rep.txt" $(procs_of "$cand" | sed 's/[0-9][0-9]*/-p &/g') &
+		st=$!
+		sleep 0.5
+	fi
 	out=$(lab_exec bench timeout $((CPS_SECS + 30)) "$GEN" -a "$addr" -p "$port" -s "$NAME" \
 		-A "$CERTS/ca.pem" -b "$SRCS" -C "$CONC" -t "$CPS_SECS" "$@" 2>&1)
+	if [ -n "$st" ]; then
+		kill -INT "$st" 2>/dev/null
+		wait "$st" 2>/dev/null
+		printf 'conns=%s\n' "$(sed -n 's/^bench_mtls: conns=.* ok=\([0-9]*\).*/\1/p' <<<"$out")" >>"$STRACE_DIR/$cand-$rep.txt"
+	fi
 	c1=$(proxy_ticks "$cand") b1=$(proxy_ticks nginx)
 	local line
 	line=$(grep '^bench_mtls: conns=' <<<"$out")

@@ -96,6 +96,7 @@ static void test_one_write_per_turn(void **state)
 	for (int i = 0; i < 100; i++)
 		rw_evout_line(&o, "{\"e\":1}", 7);
 	assert_int_equal(pending(p[0]), 0); /* nothing written yet */
+	assert_false(o.reg); /* the batch waits for the turn, not for epoll */
 	assert_true(rw_loop_run_once(&loop, 0) >= 1);
 	assert_int_equal(pending(p[0]), 800); /* all 100 lines, one turn */
 	assert_int_equal(o.len, 0);
@@ -111,11 +112,39 @@ static void test_one_write_per_turn(void **state)
 	close(p[1]);
 }
 
+/* stdout redirected to a file (a bench, `regwalld -f > log`): epoll
+ * refuses regular files, so no registration is tried and every line
+ * still lands, one write per turn. */
+static void test_regular_file(void **state)
+{
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	int fd = fileno(f);
+	struct rw_loop loop;
+	assert_int_equal(rw_loop_init(&loop, 1024), 0);
+	struct rw_evout o;
+	assert_int_equal(rw_evout_init(&o, fd, &loop), 0);
+	for (int turn = 0; turn < 3; turn++) {
+		for (int i = 0; i < 50; i++)
+			rw_evout_line(&o, "{\"e\":3}", 7);
+		assert_false(o.reg);
+		assert_true(rw_loop_run_once(&loop, 0) >= 1);
+		assert_int_equal(o.len, 0);
+		assert_int_equal(lseek(fd, 0, SEEK_END), (turn + 1) * 50 * 8);
+	}
+	assert_false(o.unpollable); /* never even asked */
+	assert_int_equal(o.write_errors, 0);
+	rw_evout_fini(&o);
+	rw_loop_fini(&loop);
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stalled_reader),
 		cmocka_unit_test(test_one_write_per_turn),
+		cmocka_unit_test(test_regular_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
