@@ -672,8 +672,16 @@ void rw_audit_close(struct rw_audit *a)
 int rw_audit_event(struct rw_audit *a, const char *line, size_t len, pid_t pid,
 		   unsigned generation)
 {
+	struct rw_evline e = rw_evline_of(line, len);
+	int r = rw_audit_event_of(a, &e, pid, generation);
+	rw_evline_fini(&e);
+	return r;
+}
+
+int rw_audit_event_of(struct rw_audit *a, struct rw_evline *e, pid_t pid, unsigned generation)
+{
 	int unparsed = 0;
-	json_t *o = rw_audit_record(line, len, pid, generation, &unparsed);
+	json_t *o = rw_audit_record_of(e, pid, generation, &unparsed);
 	if (unparsed)
 		a->events_unparsed++;
 	if (!o)

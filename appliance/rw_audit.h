@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "appliance/rw_audit_verify.h"
+#include "appliance/rw_evline.h"
 #include "base/rw_err.h"
 #include "base/rw_loop.h"
 #include "rules/rw_policy.h"
@@ -98,6 +99,9 @@ void rw_audit_detach(struct rw_audit *a);
  * Returns 1 written, 0 not an audit event, <0 an error (counted). */
 int rw_audit_event(struct rw_audit *a, const char *line, size_t len, pid_t pid,
 		   unsigned generation);
+/* The same for a line whose parse the other sinks share (rw_evline.h). */
+int rw_audit_event_of(struct rw_audit *a, struct rw_evline *e, pid_t pid,
+		   unsigned generation);
 /* The workers' count of events they could not send (channel full,
  * summed over all workers since start): each increase is a "lost" line
  * (cause worker_channel), since any of them may have been an audit event.
@@ -117,5 +121,7 @@ int rw_audit_append(struct rw_audit *a, json_t *o);
  * audit event. An audit event that fails validation gives an "invalid"
  * record naming the field. */
 json_t *rw_audit_record(const char *line, size_t len, pid_t pid, unsigned generation, int *unparsed);
+/* The same for a line whose parse the other sinks share. */
+json_t *rw_audit_record_of(struct rw_evline *e, pid_t pid, unsigned generation, int *unparsed);
 
 #endif

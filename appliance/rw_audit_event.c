@@ -207,19 +207,23 @@ static json_t *rw_audit_build(json_t *ev, const char *kind, pid_t pid, unsigned 
 	return o;
 }
 
-json_t *rw_audit_record(const char *line, size_t len, pid_t pid, unsigned generation, int *unparsed)
+json_t *rw_audit_record_of(struct rw_evline *e, pid_t pid, unsigned generation, int *unparsed)
 {
 	*unparsed = 0;
-	json_error_t err;
-	json_t *ev = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
-	if (!json_is_object(ev)) {
-		json_decref(ev);
+	json_t *ev = rw_evline_obj(e);
+	if (!ev) {
 		*unparsed = 1;
 		return NULL;
 	}
 	bool bad = false;
 	const char *kind = rw_audit_kind(ev, &bad);
-	json_t *o = kind ? rw_audit_build(ev, kind, pid, generation) : NULL;
-	json_decref(ev);
+	return kind ? rw_audit_build(ev, kind, pid, generation) : NULL;
+}
+
+json_t *rw_audit_record(const char *line, size_t len, pid_t pid, unsigned generation, int *unparsed)
+{
+	struct rw_evline e = rw_evline_of(line, len);
+	json_t *o = rw_audit_record_of(&e, pid, generation, unparsed);
+	rw_evline_fini(&e);
 	return o;
 }

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "appliance/rw_blocked_out.h"
+#include "appliance/rw_evline.h"
 #include "appliance/rw_nflog_cap.h"
 #include "base/rw_err.h"
 #include "rules/rw_policy.h"
@@ -111,6 +112,8 @@ void rw_blocked_on_nflog(struct rw_blocked *b, const uint8_t *rec, size_t len, u
 /* One worker event line; only kind "refuse" is taken, anything else is
  * ignored (returns false). Invalid refusals are counted in bad_events. */
 bool rw_blocked_on_event(struct rw_blocked *b, const char *line, size_t len, uint64_t now_ms);
+/* The same for a line whose parse the other sinks share (rw_evline.h). */
+bool rw_blocked_on_evline(struct rw_blocked *b, struct rw_evline *e, uint64_t now_ms);
 /* Call at least once a second: ends the interval when it is due
  * (summary and loss lines). force: end it now (shutdown, tests). */
 void rw_blocked_tick(struct rw_blocked *b, uint64_t now_ms, bool force);

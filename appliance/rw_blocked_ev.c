@@ -242,20 +242,25 @@ static bool rw_blocked_refusal(struct rw_blocked *b, json_t *o, struct rw_blocke
 
 bool rw_blocked_on_event(struct rw_blocked *b, const char *line, size_t len, uint64_t now_ms)
 {
-	/* most events are not refusals: no JSON parse for them */
-	if (!b->on || !memmem(line, len, "\"refuse\"", 8))
+	struct rw_evline e = rw_evline_of(line, len);
+	bool r = rw_blocked_on_evline(b, &e, now_ms);
+	rw_evline_fini(&e);
+	return r;
+}
+
+bool rw_blocked_on_evline(struct rw_blocked *b, struct rw_evline *e, uint64_t now_ms)
+{
+	/* most events are not refusals: no JSON parse for them here */
+	if (!b->on || !memmem(e->line, e->len, "\"refuse\"", 8))
 		return false;
-	json_error_t err;
-	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
+	json_t *o = rw_evline_obj(e); /* borrowed */
 	if (!o) {
-		b->bad_events++; /* a worker's line that is not JSON at all */
+		b->bad_events++; /* a worker's line that is not a JSON object */
 		return true;
 	}
 	const char *kind = json_string_value(json_object_get(o, "kind"));
-	if (!o || !json_is_object(o) || !kind || strcmp(kind, "refuse") != 0) {
-		json_decref(o);
+	if (!kind || strcmp(kind, "refuse") != 0)
 		return false;
-	}
 	struct rw_blocked_att a;
 	memset(&a, 0, sizeof(a));
 	a.origin = RW_BLOCKED_REFUSE;
@@ -268,6 +273,5 @@ bool rw_blocked_on_event(struct rw_blocked *b, const char *line, size_t len, uin
 			rw_blocked_emit(b, &a, NULL, 0);
 	}
 	json_decref(extra);
-	json_decref(o);
 	return true;
 }

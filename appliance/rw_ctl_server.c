@@ -391,12 +391,15 @@ static void rw_ctl_on_event(void *ctx, const char *line, size_t len)
 {
 	struct rw_ctl_srv *srv = ctx;
 	rw_evout_line(&srv->evout, line, len);
+	/* one parse of the line for all the sinks that read it */
+	struct rw_evline e = rw_evline_of(line, len);
 	if (srv->d->audit)
-		(void)rw_audit_event(srv->d->audit, line, len, srv->d->workers->event_pid,
+		(void)rw_audit_event_of(srv->d->audit, &e, srv->d->workers->event_pid,
 				     srv->d->workers->event_generation);
-	rw_metrics_svc_event(&srv->metrics, line, len);
+	rw_metrics_svc_event(&srv->metrics, &e);
 	/* refusals join the kernel's drops in the blocked log */
-	rw_blocked_on_event(&srv->blocked, line, len, rw_ctl_wall_ms());
+	rw_blocked_on_evline(&srv->blocked, &e, rw_ctl_wall_ms());
+	rw_evline_fini(&e);
 }
 
 static void rw_ctl_on_nflog(struct rw_loop *l, int fd, unsigned events, void *arg)
@@ -411,8 +414,9 @@ static void rw_ctl_on_nflog(struct rw_loop *l, int fd, unsigned events, void *ar
 static void rw_ctl_on_event_late(void *ctx, const char *line, size_t len)
 {
 	struct rw_daemon *d = ctx;
-	(void)rw_audit_event(d->audit, line, len, d->workers->event_pid,
-			     d->workers->event_generation);
+	struct rw_evline e = rw_evline_of(line, len);
+	(void)rw_audit_event_of(d->audit, &e, d->workers->event_pid, d->workers->event_generation);
+	rw_evline_fini(&e);
 }
 
 static void rw_ctl_on_signal(struct rw_loop *l, int sfd, unsigned events, void *arg)

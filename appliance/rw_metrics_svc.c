@@ -26,14 +26,16 @@ int rw_metrics_svc_start(struct rw_metrics_svc *s, const struct rw_daemon *d,
 	return rw_metrics_http_sync(&s->http, diag);
 }
 
-void rw_metrics_svc_event(struct rw_metrics_svc *s, const char *line, size_t len)
+void rw_metrics_svc_event(struct rw_metrics_svc *s, struct rw_evline *e)
 {
 	if (!s->on)
 		return;
 	rw_metrics_svc_names(s);
 	/* an invalid line is counted (regwall_events_invalid_total); the
-	 * stdout copy of it is the record */
-	(void)rw_metrics_event(&s->m, line, len);
+	 * stdout copy of it is the record. The size cap is rw_metrics_event's. */
+	(void)rw_metrics_event_obj(&s->m, e->len > 0 && e->len <= RW_METRICS_EVENT_MAX
+						  ? rw_evline_obj(e)
+						  : NULL);
 }
 
 void rw_metrics_svc_tick(struct rw_metrics_svc *s)

@@ -8,6 +8,7 @@
 #define RW_METRICS_SVC_H
 
 #include "appliance/rw_daemon.h"
+#include "appliance/rw_evline.h"
 #include "appliance/rw_evout.h"
 #include "appliance/rw_metrics.h"
 #include "appliance/rw_metrics_http.h"
@@ -28,7 +29,7 @@ struct rw_metrics_svc {
 int rw_metrics_svc_start(struct rw_metrics_svc *s, const struct rw_daemon *d,
 			 struct rw_loop *loop, const struct rw_evout *evout, struct rw_diag *diag);
 /* One worker event line (rw_ctl_on_event). */
-void rw_metrics_svc_event(struct rw_metrics_svc *s, const char *line, size_t len);
+void rw_metrics_svc_event(struct rw_metrics_svc *s, struct rw_evline *e);
 /* Once a second: after a reload, the new listener names, and the
  * endpoint moved, opened or closed as metrics.listen now says (a bind
  * that fails is logged once; the old endpoint keeps serving). */
