@@ -46,6 +46,7 @@ void rw_loop_fini(struct rw_loop *l)
 		l->heap[i]->idx = RW_TIMER_IDLE;
 	free(l->heap);
 	free(l->fds);
+	free(l->pend);
 	*l = (struct rw_loop){ .epfd = -1 };
 }
 
@@ -83,8 +84,19 @@ int rw_loop_fd_add(struct rw_loop *l, int fd, unsigned mask, rw_loop_fd_fn *fn, 
 	int rc = rw_loop_ctl(l, EPOLL_CTL_ADD, fd, mask, gen);
 	if (rc)
 		return rc;
-	*f = (struct rw_loop_fd){ .mask = (mask & (RW_LOOP_READ | RW_LOOP_WRITE)) | RW_LOOP_REGISTERED,
+	mask &= RW_LOOP_READ | RW_LOOP_WRITE;
+	*f = (struct rw_loop_fd){ .mask = mask | RW_LOOP_REGISTERED, .kmask = mask,
 				  .gen = gen, .fn = fn, .arg = arg };
+	return 0;
+}
+
+static int rw_loop_mod_now(struct rw_loop *l, int fd, struct rw_loop_fd *f, unsigned mask)
+{
+	int rc = rw_loop_ctl(l, EPOLL_CTL_MOD, fd, mask, f->gen);
+	if (rc)
+		return rc;
+	f->kmask = mask;
+	f->mask = mask | RW_LOOP_REGISTERED;
 	return 0;
 }
 
@@ -96,11 +108,38 @@ int rw_loop_fd_mod(struct rw_loop *l, int fd, unsigned mask)
 	mask &= RW_LOOP_READ | RW_LOOP_WRITE;
 	if ((f->mask & ~RW_LOOP_REGISTERED) == mask)
 		return 0; /* spare the syscall: the data path calls this a lot */
-	int rc = rw_loop_ctl(l, EPOLL_CTL_MOD, fd, mask, f->gen);
-	if (rc)
-		return rc;
+	if (!f->queued && mask != f->kmask) {
+		if (l->n_pend == l->cap_pend) {
+			size_t cap = l->cap_pend ? l->cap_pend * 2 : 64;
+			int *p = realloc(l->pend, cap * sizeof(*p));
+			if (!p) /* no room to defer: tell epoll now */
+				return rw_loop_mod_now(l, fd, f, mask);
+			l->pend = p;
+			l->cap_pend = cap;
+		}
+		l->pend[l->n_pend++] = fd;
+		f->queued = true;
+	}
 	f->mask = mask | RW_LOOP_REGISTERED;
 	return 0;
+}
+
+/* Before waiting: what the loop turn's fd_mod calls left different from
+ * epoll's view. Entries of fds deleted or forgotten since are skipped (a
+ * new registration of the same number was added with its mask, so it
+ * matches or was queued again). */
+static void rw_loop_flush(struct rw_loop *l)
+{
+	for (size_t i = 0; i < l->n_pend; i++) {
+		struct rw_loop_fd *f = &l->fds[l->pend[i]];
+		if (!f->queued)
+			continue;
+		f->queued = false;
+		unsigned want = f->mask & ~RW_LOOP_REGISTERED;
+		if ((f->mask & RW_LOOP_REGISTERED) && want != f->kmask)
+			(void)rw_loop_mod_now(l, l->pend[i], f, want);
+	}
+	l->n_pend = 0;
 }
 
 int rw_loop_fd_del(struct rw_loop *l, int fd)
@@ -240,6 +279,7 @@ static int rw_loop_fire_timers(struct rw_loop *l)
 int rw_loop_run_once(struct rw_loop *l, int max_wait_ms)
 {
 	struct epoll_event evs[RW_LOOP_BATCH];
+	rw_loop_flush(l);
 	int n = epoll_wait(l->epfd, evs, RW_LOOP_BATCH, rw_loop_wait_ms(l, max_wait_ms));
 	if (n < 0) {
 		if (errno != EINTR)

@@ -31,6 +31,8 @@ typedef void rw_loop_timer_fn(struct rw_loop *l, void *arg);
 
 struct rw_loop_fd {
 	unsigned mask; /* 0 = not registered */
+	unsigned kmask; /* what epoll has (mask may differ until the flush) */
+	bool queued;    /* on the pending list */
 	uint32_t gen;
 	rw_loop_fd_fn *fn;
 	void *arg;
@@ -55,6 +57,11 @@ struct rw_loop {
 	uint64_t next_seq;
 	uint64_t now_ms;
 	bool stop;
+	/* fds whose fd_mod is not in epoll yet: applied just before the next
+	 * epoll_wait, so a change undone or made moot (the fd forgotten and
+	 * closed) in the same loop turn costs no system call */
+	int *pend;
+	size_t n_pend, cap_pend;
 };
 
 /* setsize: fds must be < setsize (use the RLIMIT_NOFILE soft limit). */
@@ -64,7 +71,11 @@ void rw_loop_fini(struct rw_loop *l); /* does not close registered fds */
 /* Register / change / remove interest. mask is RW_LOOP_READ|RW_LOOP_WRITE
  * (0 is allowed: registered but only errors reported). fd_add on an fd
  * already registered returns RW_EEXIST; fd_mod / fd_del on one that is not
- * returns RW_ENOENT. Call fd_del before close(). */
+ * returns RW_ENOENT. Call fd_del (or fd_forget) before close().
+ * fd_add and fd_del reach epoll at once; fd_mod is deferred to the end of
+ * the loop turn (events for bits it removed are not dispatched meanwhile),
+ * and a failure then is not reported to the caller: the fd just keeps its
+ * old kernel mask (only possible if it was closed without fd_del). */
 int rw_loop_fd_add(struct rw_loop *l, int fd, unsigned mask, rw_loop_fd_fn *fn, void *arg);
 int rw_loop_fd_mod(struct rw_loop *l, int fd, unsigned mask);
 int rw_loop_fd_del(struct rw_loop *l, int fd);

@@ -376,6 +376,24 @@ static void rw_pass_connect(struct rw_pass_conn *c)
 #define RW_PASS_UP 1u
 #define RW_PASS_DOWN 2u
 
+/* The relay's registration of one socket. One that has nothing to wait
+ * for (its direction done, the other not writing to it) keeps an empty
+ * mask rather than leaving epoll: rw_loop defers the change to the end of
+ * the loop turn, so when the connection ends in the same turn (a
+ * half-close and the final FIN arriving together, the usual end) the
+ * socket costs no epoll_ctl at all. Only an error or hangup can be
+ * reported on it meanwhile; that parks it for real (rw_pass_on_client,
+ * rw_pass_on_upstream), as a level-triggered one would fire every turn. */
+static int rw_pass_relay_want(struct rw_pass_conn *c, int fd, bool *reg, unsigned *cur,
+			      unsigned mask, rw_loop_fd_fn *fn)
+{
+	if (mask == 0 && *reg) {
+		*cur = 0;
+		return rw_loop_fd_mod(&c->w->loop, fd, 0);
+	}
+	return rw_pass_interest(c, fd, reg, cur, mask, fn);
+}
+
 /* Step the directions an event concerns (not both on every event: the
  * other one would only try a recv that says EAGAIN), then register what
  * each direction waits for. */
@@ -414,8 +432,8 @@ static void rw_pass_relay(struct rw_pass_conn *c, unsigned dirs)
 		      ((c->r_down & RW_SPLICE_WANT_WRITE) ? RW_LOOP_WRITE : 0);
 	unsigned um = ((c->r_down & RW_SPLICE_WANT_READ) ? RW_LOOP_READ : 0) |
 		      ((c->r_up & RW_SPLICE_WANT_WRITE) ? RW_LOOP_WRITE : 0);
-	if (rw_pass_interest(c, c->cfd, &c->creg, &c->cmask, cm, rw_pass_on_client) ||
-	    rw_pass_interest(c, c->ufd, &c->ureg, &c->umask, um, rw_pass_on_upstream))
+	if (rw_pass_relay_want(c, c->cfd, &c->creg, &c->cmask, cm, rw_pass_on_client) ||
+	    rw_pass_relay_want(c, c->ufd, &c->ureg, &c->umask, um, rw_pass_on_upstream))
 		rw_pass_close(c, "pass", "error", true);
 }
 
@@ -469,6 +487,9 @@ void rw_pass_on_client(struct rw_loop *l, int fd, unsigned events, void *arg)
 		rw_pass_hello_read(c);
 	else if (c->state == RW_PASS_RETRY)
 		rw_pass_hs_step(c);
+	else if (c->state == RW_PASS_RELAY && c->cmask == 0)
+		/* an error or hangup on a socket the relay waits nothing from */
+		rw_pass_interest(c, fd, &c->creg, &c->cmask, 0, NULL);
 	else if (c->state == RW_PASS_RELAY)
 		rw_pass_relay(c, (events & RW_LOOP_ERROR) ? RW_PASS_UP | RW_PASS_DOWN
 			      : ((events & RW_LOOP_READ) ? RW_PASS_UP : 0) |
@@ -489,6 +510,8 @@ void rw_pass_on_upstream(struct rw_loop *l, int fd, unsigned events, void *arg)
 		rw_pass_connected(c, events);
 	else if (c->state == RW_PASS_SERVER_HELLO)
 		rw_pass_hs_step(c);
+	else if (c->state == RW_PASS_RELAY && c->umask == 0)
+		rw_pass_interest(c, fd, &c->ureg, &c->umask, 0, NULL);
 	else if (c->state == RW_PASS_RELAY)
 		rw_pass_relay(c, (events & RW_LOOP_ERROR) ? RW_PASS_UP | RW_PASS_DOWN
 			      : ((events & RW_LOOP_READ) ? RW_PASS_DOWN : 0) |

@@ -6,8 +6,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -218,6 +220,76 @@ static void test_fd_read_write(void **state)
 	/* out of range fds are refused, not written past the table */
 	assert_int_equal(rw_loop_fd_add(&l, 5000, RW_LOOP_READ, on_fd, &c), RW_ERANGE);
 	close(sp[0]);
+	close(sp[1]);
+	rw_loop_fini(&l);
+}
+
+/* epoll's own view of fd in the loop's set: the event mask in
+ * /proc/self/fdinfo/<epfd> ("tfd: N events: HEX ..."), -1 if absent. */
+static long kernel_mask(const struct rw_loop *l, int fd)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", l->epfd);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	long mask = -1;
+	while (fgets(line, sizeof(line), f)) {
+		int tfd;
+		unsigned long ev;
+		if (sscanf(line, "tfd: %d events: %lx", &tfd, &ev) == 2 && tfd == fd)
+			mask = (long)(ev & (EPOLLIN | EPOLLOUT));
+	}
+	fclose(f);
+	return mask;
+}
+
+/* fd_mod reaches epoll at the end of the loop turn, not at once: a change
+ * undone in the same turn, or made moot by fd_forget + close, costs no
+ * epoll_ctl; meanwhile the handler gets only what the new mask asks. */
+static void test_fd_mod_deferred(void **state)
+{
+	struct rw_loop l;
+	assert_int_equal(rw_loop_init(&l, 1024), 0);
+	int sp[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
+	struct fdctx c = { .l = &l, .victim_fd = -1 };
+	assert_int_equal(rw_loop_fd_add(&l, sp[0], RW_LOOP_READ, on_fd, &c), 0);
+	assert_int_equal(kernel_mask(&l, sp[0]), EPOLLIN); /* add: at once */
+	assert_int_equal(rw_loop_fd_mod(&l, sp[0], RW_LOOP_WRITE), 0);
+	assert_int_equal(kernel_mask(&l, sp[0]), EPOLLIN); /* mod: not yet */
+	assert_int_equal(rw_loop_run_once(&l, 100), 1);
+	assert_int_equal(c.last, RW_LOOP_WRITE);
+	assert_int_equal(kernel_mask(&l, sp[0]), EPOLLOUT); /* flushed before the wait */
+	/* narrowed to nothing with bytes pending: no call, although epoll
+	 * still had EPOLLOUT until this turn's flush */
+	assert_int_equal(write(sp[1], "x", 1), 1);
+	assert_int_equal(rw_loop_fd_mod(&l, sp[0], 0), 0);
+	assert_int_equal(rw_loop_run_once(&l, 10), 0);
+	assert_int_equal(kernel_mask(&l, sp[0]), 0);
+	/* changed and changed back within one turn: never reaches epoll */
+	assert_int_equal(rw_loop_fd_mod(&l, sp[0], RW_LOOP_READ), 0);
+	assert_int_equal(rw_loop_fd_mod(&l, sp[0], 0), 0);
+	assert_int_equal(rw_loop_run_once(&l, 10), 0);
+	assert_int_equal(kernel_mask(&l, sp[0]), 0);
+	/* forgotten and closed with a change queued, the number reused at
+	 * once by a new registration: the stale entry must not touch it */
+	assert_int_equal(rw_loop_fd_mod(&l, sp[0], RW_LOOP_WRITE), 0);
+	int old = sp[0];
+	rw_loop_fd_forget(&l, old);
+	close(old);
+	int sp2[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp2), 0);
+	assert_int_equal(sp2[0], old); /* lowest free number */
+	assert_int_equal(rw_loop_fd_add(&l, sp2[0], RW_LOOP_READ, on_fd, &c), 0);
+	c.calls = 0;
+	assert_int_equal(rw_loop_run_once(&l, 10), 0); /* nothing to read */
+	assert_int_equal(kernel_mask(&l, sp2[0]), EPOLLIN);
+	assert_int_equal(write(sp2[1], "y", 1), 1);
+	assert_int_equal(rw_loop_run_once(&l, 100), 1);
+	assert_int_equal(c.last, RW_LOOP_READ);
+	rw_loop_fd_del(&l, sp2[0]);
+	close(sp2[0]);
+	close(sp2[1]);
 	close(sp[1]);
 	rw_loop_fini(&l);
 }
@@ -510,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_timer_rearm_from_callback_does_not_spin),
 		cmocka_unit_test(test_timer_heap_random),
 		cmocka_unit_test(test_fd_read_write),
+		cmocka_unit_test(test_fd_mod_deferred),
 		cmocka_unit_test(test_fd_hangup_reported),
 		cmocka_unit_test(test_removed_fd_event_not_delivered),
 		cmocka_unit_test(test_replaced_fd_gets_no_stale_event),
