@@ -66,11 +66,11 @@ E2E_CMDS := nft ip python3 curl openssl skopeo docker-registry
 BENCH_CMDS := nft ip python3 curl openssl haproxy nginx /usr/bin/time
 DEMO_CMDS := nft ip python3 curl skopeo docker-registry
 DEB_CMDS := dpkg-buildpackage dh lintian
-PKG_TEST_CMDS := mmdebstrap nft ip unshare
+PKG_TEST_CMDS := mmdebstrap nft ip unshare stdbuf
 unit asan: DEPS_CMDS += $(UNIT_CMDS)
 net: DEPS_CMDS += $(NET_CMDS)
 e2e: DEPS_CMDS += $(E2E_CMDS)
-test: DEPS_CMDS += $(UNIT_CMDS) $(NET_CMDS) $(E2E_CMDS)
+test: DEPS_CMDS += $(UNIT_CMDS) $(NET_CMDS) $(E2E_CMDS) $(DEB_CMDS) $(PKG_TEST_CMDS)
 fuzz fuzz-build: DEPS_CMDS += $(FUZZ_CC)
 fuzz fuzz-build: DEPS_FUZZ_RT := 1
 bench: DEPS_CMDS += $(BENCH_CMDS)
@@ -181,12 +181,14 @@ net: deps $(BUILD)/regwalld $(BUILD)/regwallctl $(BENCH_BIN)
 e2e: deps $(BUILD)/regwalld $(BUILD)/regwallctl
 	$(Q)V=$(V) BUILD=$(abspath $(BUILD)) RUN_LABEL=e2e TEST_TIMEOUT=900 bash tests/net/run.sh tests/e2e/test_*.sh
 
-# All three suites run even if one fails; one total line at the end.
+# All four suites (unit, net, e2e, pkg) run even if one fails; one total
+# line at the end.
 test: deps
 	$(Q)sum=$(abspath $(BUILD))/test-summary; mkdir -p $(BUILD); rm -f "$$sum"; rc=0; \
 	TEST_SUMMARY="$$sum" $(MAKE) --no-print-directory unit || rc=1; \
 	TEST_SUMMARY="$$sum" $(MAKE) --no-print-directory net || rc=1; \
 	TEST_SUMMARY="$$sum" $(MAKE) --no-print-directory e2e || rc=1; \
+	TEST_SUMMARY="$$sum" $(MAKE) --no-print-directory pkg-test || rc=1; \
 	awk '{ p += $$2; f += $$3; s += $$4 } END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s }' \
 		"$$sum" 2>/dev/null; \
 	[ -s "$$sum" ] || { echo "total: no suite reported (build failed?)"; rc=1; }; \
@@ -286,7 +288,8 @@ $(DEB): $(DEB_INPUTS)
 # lintian, then install / upgrade / purge in a clean bookworm root
 # (mmdebstrap), then the table kept across an upgrade (tests/pkg/)
 pkg-test: deps $(DEB)
-	$(Q)V=$(V) BUILD=$(abspath $(BUILD)) DEB=$(abspath $(DEB)) bash tests/pkg/run.sh
+	$(Q)V=$(V) BUILD=$(abspath $(BUILD)) DEB=$(abspath $(DEB)) RUN_LABEL=pkg TEST_TIMEOUT=900 \
+		bash tests/net/run.sh tests/pkg/test_*.sh
 
 clean:
 	rm -rf build build-asan
