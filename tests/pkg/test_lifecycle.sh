@@ -117,6 +117,12 @@ if [ "${1:-}" = --inside ]; then
 	step "upgrade to $v2 while regwalld runs"
 	in_root apt-get install -y -q "/root/pkgtest/regwall_${v2}.deb" || fail "upgrade"
 	[ "$(in_root dpkg-query -W -f '${Version}' regwall)" = "$v2" ] || fail "$v2 not installed"
+	after=$(mon_lines)
+	g=$(gaps "$mark")
+	[ -z "$g" ] || fail "table inet regwall was absent after: $g"
+	n=$(tail -n +"$((mark + 1))" "$work/monitor.log" | grep -c '^# new generation .*(regwalld)' || true)
+	[ "$n" -ge 1 ] || fail "nft monitor saw no transaction of the restarted regwalld"
+	echo "table inet regwall present at the end of every one of the $n transaction(s) of the upgrade and restart (monitor lines $mark..$after)"
 	echo "systemctl calls during the upgrade:"
 	syslog_from "$slog" | sed 's/^/  /'
 	grep -qx 'systemctl --quiet --system restart regwalld.service' <<<"$(syslog_from "$slog")" ||
@@ -129,12 +135,6 @@ if [ "${1:-}" = --inside ]; then
 	grep -qx '# local edit (test_lifecycle)' "$root/etc/regwall/regwall.conf" ||
 		fail "the upgrade lost the admin's edit of the conffile"
 	grep -q '192.0.2.77' <<<"$(nft list table inet regwall)" || fail "the live network change was lost"
-	after=$(mon_lines)
-	g=$(gaps "$mark")
-	[ -z "$g" ] || fail "table inet regwall was absent after: $g"
-	n=$(tail -n +"$((mark + 1))" "$work/monitor.log" | grep -c '^# new generation .*(regwalld)' || true)
-	[ "$n" -ge 1 ] || fail "nft monitor saw no transaction of the restarted regwalld"
-	echo "table inet regwall present at the end of every one of the $n transaction(s) of the upgrade and restart (monitor lines $mark..$after)"
 
 	step "purge"
 	slog=$(syslog_len)
