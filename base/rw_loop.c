@@ -302,6 +302,8 @@ int rw_loop_run_once(struct rw_loop *l, int max_wait_ms)
 		if (evs[i].events & EPOLLOUT)
 			fired |= RW_LOOP_WRITE;
 		fired &= f->mask;
+		if ((fired & RW_LOOP_READ) && (evs[i].events & EPOLLRDHUP))
+			fired |= RW_LOOP_RDHUP;
 		if (evs[i].events & (EPOLLERR | EPOLLHUP))
 			fired |= RW_LOOP_ERROR;
 		if (!fired)

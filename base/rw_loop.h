@@ -22,6 +22,11 @@
 #define RW_LOOP_READ 1u
 #define RW_LOOP_WRITE 2u
 #define RW_LOOP_ERROR 4u /* EPOLLERR/EPOLLHUP: always reported, never asked for */
+/* With RW_LOOP_READ, in the events a handler gets (never in a mask): the
+ * peer has sent its FIN (EPOLLRDHUP). Every byte before it is already
+ * queued, so a read that returns less than asked has reached the end: the
+ * recv that would return 0 can be skipped. */
+#define RW_LOOP_RDHUP 8u
 
 struct rw_loop;
 

@@ -123,6 +123,12 @@ static int rw_splice_copy(struct rw_splice_dir *d, struct rw_pipe_pool *pool, ui
 		d->eof = true;
 		return 1;
 	}
+	/* A short read with the FIN already seen took the last bytes (TCP
+	 * queues the FIN after them): end here, the FIN follows them. Not in
+	 * the splice stage: a splice may stop short of the queue's end when
+	 * the pipe runs out of slots. */
+	if ((size_t)n < RW_SPLICE_SCRATCH && d->fin_seen)
+		d->eof = true;
 	ssize_t m = send(d->to, pool->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (m < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -149,6 +155,8 @@ static int rw_splice_copy(struct rw_splice_dir *d, struct rw_pipe_pool *pool, ui
 		*rc = RW_SPLICE_WANT_WRITE;
 		return 0;
 	}
+	if (d->eof)
+		return 1; /* the FIN goes on now */
 	if ((size_t)n < RW_SPLICE_SCRATCH) { /* short read: most likely empty now */
 		*rc = RW_SPLICE_WANT_READ;
 		return 0;

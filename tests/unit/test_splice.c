@@ -396,6 +396,50 @@ static void test_copy_stage(void **state)
 	}
 }
 
+/* The peer's FIN already seen (EPOLLRDHUP): the short copy read that
+ * takes its last bytes ends the direction in the same step, FIN passed on,
+ * without the recv that would return 0; not seen, the step waits. Driven
+ * by hand: one step, then the destination's view. */
+static void test_fin_seen_ends_at_short_read(void **state)
+{
+	struct rw_pipe_pool pool;
+	for (int seen = 0; seen < 2; seen++) {
+		assert_int_equal(rw_pipe_pool_init(&pool, 4, 0), 0);
+		int src_peer, src, dst_peer, dst;
+		tcp_pair(&src_peer, &src);
+		tcp_pair(&dst_peer, &dst);
+		assert_int_equal(write(src_peer, "last bytes", 10), 10);
+		shutdown(src_peer, SHUT_WR);
+		struct pollfd p = { .fd = src, .events = POLLRDHUP };
+		assert_int_equal(poll(&p, 1, 2000), 1); /* the FIN is in */
+		struct rw_splice_dir d;
+		rw_splice_dir_init(&d, src, dst, NULL, 0);
+		d.fin_seen = seen;
+		uint64_t mv = 0;
+		int rc = rw_splice_dir_step(&d, &pool, &mv);
+		assert_int_equal(mv, 10);
+		uint8_t b[32];
+		assert_int_equal(read(dst_peer, b, sizeof(b)), 10);
+		if (seen) {
+			assert_int_equal(rc, RW_SPLICE_DONE);
+			assert_true(d.eof && d.shut);
+			assert_int_equal(read(dst_peer, b, sizeof(b)), 0); /* FIN passed on */
+		} else {
+			assert_int_equal(rc, RW_SPLICE_WANT_READ);
+			assert_false(d.eof);
+			/* the next step's recv finds the end */
+			assert_int_equal(rw_splice_dir_step(&d, &pool, &mv), RW_SPLICE_DONE);
+			assert_int_equal(read(dst_peer, b, sizeof(b)), 0);
+		}
+		rw_splice_dir_release(&d, &pool);
+		close(src_peer);
+		close(src);
+		close(dst_peer);
+		close(dst);
+		rw_pipe_pool_fini(&pool);
+	}
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -406,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_reset_is_reported),
 		cmocka_unit_test(test_pipe_pool),
 		cmocka_unit_test(test_copy_stage),
+		cmocka_unit_test(test_fin_seen_ends_at_short_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
