@@ -19,6 +19,8 @@
 #      registry's port for the unlisted source as well) is dropped in the
 #      forward chain and logged (direct_to_registry); the echo server
 #      there accepted nothing from the clients;
+#      explain says the same (kernel drop, rule "gate not_allowed", the
+#      transparent note), and allows office;
 #   4. a direct connection to the gate listener's own address is refused
 #      by the worker (event not_redirected): a transparent listener serves
 #      only what was meant for the registry;
@@ -155,6 +157,19 @@ e2e_expect_more_events refuse sni "$n"
 lab_expect_probe timeout outside "$LAB_REG4" "$LAB_REG_PORT" 2
 expect_line drop not_allowed "$LAB_OUTSIDE4" gate
 lab_expect_counter_gt gw "gate not_allowed" 0
+# explain agrees: the redirected SYN of outside is the input chain's drop
+out=$(lab_ctl explain --listener gate --src "$LAB_OUTSIDE4" --json) || lab_fail "explain: $out"
+python3 - "$out" <<'PY' || lab_fail "explain for outside: $out"
+import json, sys
+d = json.loads(sys.argv[1])
+k = d["layers"][0]
+assert d["transparent"] is True and d["verdict"] == "refuse" and d["decided_by"] == "kernel", d
+assert k["rule"] == "gate not_allowed", k
+assert any("redirected by chain intercept" in n for n in k.get("notes", [])), k
+PY
+out=$(lab_ctl explain --listener gate --src "$LAB_OFFICE4" --sni "$E2E_NAME" --json) || lab_fail "explain: $out"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(d["verdict"] != "allow")' "$out" ||
+	lab_fail "explain for office: $out"
 
 # ---- 3. paths around regwall: dropped in the forward chain, logged ----
 lab_expect_probe timeout office "$LAB_REG4" "$OTHER_PORT" 2
