@@ -21,6 +21,8 @@
 #      there accepted nothing from the clients;
 #      explain says the same (kernel drop, rule "gate not_allowed", the
 #      transparent note), and allows office;
+#      after `nft flush ruleset` the guard restores chain intercept and a
+#      pull goes through gate again;
 #   4. a direct connection to the gate listener's own address is refused
 #      by the worker (event not_redirected): a transparent listener serves
 #      only what was meant for the registry;
@@ -180,6 +182,15 @@ lab_exec office ping -c 1 -W 2 "$LAB_REG4" >/dev/null 2>&1 &&
 	lab_fail "ping to the registry went through the gateway"
 lab_expect_counter_gt gw "direct_to_registry" 0
 lab_expect_counter_gt gw "gate transparent" 0
+# the guard restores the nat chain with the rest after `nft flush ruleset`
+p0=$(gate_passes)
+lab_nft gw flush ruleset
+lab_wait_for 5 lab_nft gw list chain inet regwall intercept ||
+	lab_fail "chain intercept not restored after flush ruleset"
+out=$(office timeout 60 skopeo inspect --cert-dir "$CD_CA" --format '{{.Digest}}' \
+	"docker://$REG/pass/app:v1" 2>&1) || lab_fail "pull after the guard's restore: $out"
+lab_wait_for 5 test "$(gate_passes)" -gt "$p0" || lab_fail "the pull after the restore went around gate"
+lab_log "after flush ruleset: chain intercept restored, pull through gate works"
 
 # ---- 4. a direct connection to the listener itself: not the transparent path ----
 n=$(e2e_count_events refuse not_redirected)
