@@ -228,6 +228,10 @@ e2e_expect_event refuse no_role
 lab_log "terminate: push + pull as ci-bot ($want), reader and team-b pushes refused (403)"
 # still no way around it
 lab_expect_probe timeout office "$LAB_REG4" "$OTHER_PORT" 2
+n=$(e2e_count_events refuse not_redirected)
+got=$(lab_probe office "$LAB_GW4" "$LAB_PORT" 3)
+[ "$got" != ok ] || lab_fail "terminate: a direct connection to gate was served"
+e2e_expect_more_events refuse not_redirected "$n"
 
 # ---- 6. IPv6: the registry's v6 address ----
 lab_stop "$E2E_DAEMON_PID"
