@@ -234,6 +234,7 @@ got=$(lab_probe office "$LAB_GW4" "$LAB_PORT" 3)
 e2e_expect_more_events refuse not_redirected "$n"
 
 # ---- 6. IPv6: the registry's v6 address ----
+grep "killed by signal" "$LAB_DIR/regwalld.log" && lab_fail "a worker was killed (seccomp?)"
 lab_stop "$E2E_DAEMON_PID"
 lab_bg registry openssl s_server -quiet -accept "[$LAB_REG6]:$LAB_REG_PORT" \
 	-cert "$E2E_CERTS/server.pem" -key "$E2E_CERTS/server.key" -www \
@@ -256,4 +257,5 @@ lab_expect_probe timeout office "$LAB_REG6" "$OTHER_PORT" 2
 expect_line drop direct_to_registry "$LAB_OFFICE6"
 lab_log "IPv6: through gate to [$LAB_REG6]:$LAB_REG_PORT; outside and port $OTHER_PORT dropped"
 
+grep "killed by signal" "$LAB_DIR/regwalld.log" && lab_fail "a worker was killed (seccomp?)"
 echo "PASS test_transparent"
