@@ -180,6 +180,32 @@ static json_t *rw_explain_kernel(struct rw_daemon *d, const struct rw_listener *
 	return j;
 }
 
+/* A transparent listener's connections are the ones chain intercept
+ * redirected from registry.upstream: the kernel layer above is the
+ * redirected SYN's (the input chain sees the listener's address), and the
+ * workers serve nothing else (fwd/rw_orig_dst.h). */
+static void rw_explain_transparent(const struct rw_policy *p, const struct rw_listener *l,
+				   json_t *kernel)
+{
+	char up[64] = "?", note[256];
+	const struct rw_endpoint *u = &p->registry.upstream;
+	char a[INET6_ADDRSTRLEN];
+	if (u->family && inet_ntop(u->family, u->addr, a, sizeof(a)))
+		snprintf(up, sizeof(up), u->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, u->port);
+	if (u->family != l->listen.family)
+		snprintf(note, sizeof(note),
+			 "transparent: this endpoint's family gets no redirect (registry.upstream %s); "
+			 "the workers refuse every connection to it (not_redirected)",
+			 up);
+	else
+		snprintf(note, sizeof(note),
+			 "transparent: a connection to %s redirected by chain intercept (rule \"%s "
+			 "transparent\"); one to the listener's own address is refused by the "
+			 "workers (not_redirected)",
+			 up, l->name);
+	rw_explain_note(kernel, note);
+}
+
 /* the names a listener's SNI check compares with (as fwd/rw_fwd.c picks them) */
 static void rw_explain_names(const struct rw_policy *p, const struct rw_listener *l,
 			     char *const **names, size_t *n)
@@ -323,6 +349,8 @@ json_t *rw_daemon_explain(struct rw_daemon *d, const struct rw_ctl_req *req)
 	const char *kv = json_string_value(json_object_get(k, "verdict"));
 	if (!ex->iif[0])
 		rw_explain_note(k, "no --iif: the SYN is taken as not from the VPN interface");
+	if (l->transparent)
+		rw_explain_transparent(p, l, k);
 	json_array_append_new(layers, k);
 	if (kv && strcmp(kv, "drop") == 0) {
 		verdict = "refuse";
@@ -390,8 +418,8 @@ json_t *rw_daemon_explain(struct rw_daemon *d, const struct rw_ctl_req *req)
 		json_array_append_new(layers, rw_explain_layer("request", "not_applicable",
 							       "passthrough"));
 	}
-	return json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:o}", "ok", 1, "listener", l->name,
+	return json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:b, s:o}", "ok", 1, "listener", l->name,
 			 "src", a, "verdict", verdict, "decided_by", decided_by, "mode",
-			 l->mode == RW_MODE_TERMINATE ? "terminate" : "passthrough", "layers",
-			 layers);
+			 l->mode == RW_MODE_TERMINATE ? "terminate" : "passthrough", "transparent",
+			 l->transparent, "layers", layers);
 }

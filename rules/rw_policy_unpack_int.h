@@ -37,7 +37,7 @@
 #define PK_NETWORK (PK_NAME + PK_COUNT + PK_INT)
 #define PK_LISTENER                                                                       \
 	(PK_NAME + PK_EP_SET + 2 * PK_INT + PK_ENUM + 4 * PK_STR + PK_ENUM + PK_COUNT + \
-	 2 * PK_BOOL + PK_COUNT + PK_BOOL + 3 * PK_INT)
+	 2 * PK_BOOL + PK_COUNT + 2 * PK_BOOL + 3 * PK_INT)
 #define PK_IDENTITY (PK_NAME + 2 * PK_STR + PK_BOOL + PK_COUNT + PK_INT)
 #define PK_PEER (PK_NAME + 32 + PK_COUNT + PK_EP_UNSET + PK_COUNT + PK_INT)
 

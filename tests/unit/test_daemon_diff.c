@@ -65,6 +65,38 @@ static void test_nothing(void **state)
 	rw_policy_free(&b);
 }
 
+/* transparent on -> off is a listener change named "transparent" */
+static void load_gw(bool transparent, struct rw_policy *p)
+{
+	char text[1024];
+	snprintf(text, sizeof(text),
+		 "registry = { upstream = \"198.51.100.10:5000\"; server_names = [ \"registry.example.test\" ]; };\n"
+		 "networks = { office = [ \"203.0.113.0/25\" ]; };\n"
+		 "listeners = ( { name = \"gate\"; listen = \"0.0.0.0:8443\"; mode = \"passthrough\";\n"
+		 "                transparent = %s; allow_from = [ \"office\" ]; } );\n",
+		 transparent ? "true" : "false");
+	struct rw_diag d;
+	rw_diag_init(&d);
+	if (rw_config_load_string(text, "t.conf", p, &d)) {
+		rw_diag_print(&d, stderr);
+		fail_msg("config does not load");
+	}
+	assert_int_equal(p->listeners[0].transparent, transparent);
+}
+
+static void test_transparent(void **state)
+{
+	(void)state;
+	struct rw_policy a, b;
+	load_gw(true, &a);
+	load_gw(false, &b);
+	json_t *d = rw_daemon_diff(&a, &b);
+	assert_string_equal(summary(d), "listener changed: gate (transparent)");
+	json_decref(d);
+	rw_policy_free(&a);
+	rw_policy_free(&b);
+}
+
 static void test_changes(void **state)
 {
 	struct rw_policy a, b;
@@ -113,6 +145,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nothing),
 		cmocka_unit_test(test_changes),
+		cmocka_unit_test(test_transparent),
 	};
 	return cmocka_run_group_tests_name("daemon_diff", tests, NULL, NULL);
 }

@@ -143,7 +143,7 @@ static void tp_vpn(struct tpol *t)
 	v->n_peers = 3;
 }
 
-/* The six policy cases of the golden files. */
+/* The policy cases of the golden files. */
 static void tp_case(struct tpol *t, const char *name)
 {
 	tp_init(t);
@@ -172,6 +172,20 @@ static void tp_case(struct tpol *t, const char *name)
 		tp_net(t, "office", "203.0.113.0/25", NULL, NULL);
 		tp_listener(t, "https", "0.0.0.0", 443, "office", NULL, false);
 		tp_endpoint(&t->p.registry.upstream, "198.51.100.10", 5000);
+	} else if (strcmp(name, "transparent") == 0) {
+		/* a wildcard transparent listener: redirect, and the forward
+		 * chain drops the registry's address on every port */
+		tp_net(t, "office", "203.0.113.0/25", "2001:db8:1::/48", NULL);
+		tp_listener(t, "https", "0.0.0.0", 443, "office", NULL, false);
+		t->ls[0].transparent = true;
+		tp_listener(t, "direct", "203.0.113.1", 8443, "office", NULL, false);
+		tp_endpoint(&t->p.registry.upstream, "198.51.100.10", 5000);
+	} else if (strcmp(name, "transparent_v6") == 0) {
+		/* bound to one address: dnat to exactly that address */
+		tp_net(t, "office", "203.0.113.0/25", "2001:db8:1::/48", NULL);
+		tp_listener(t, "https", "2001:db8:1::1", 443, "office", NULL, false);
+		t->ls[0].transparent = true;
+		tp_endpoint(&t->p.registry.upstream, "2001:db8:3::10", 5000);
 	} else if (strcmp(name, "multi_listener") == 0) {
 		tp_net(t, "office", "203.0.113.0/25", "2001:db8:1::/48", NULL);
 		tp_net(t, "ci", "203.0.113.200/32", "198.51.100.0/24", NULL);
@@ -184,8 +198,9 @@ static void tp_case(struct tpol *t, const char *name)
 	}
 }
 
-static const char *const tp_cases[] = { "minimal_v4", "dual_stack", "vpn",
-					"rate_ban",   "gateway",    "multi_listener" };
+static const char *const tp_cases[] = { "minimal_v4", "dual_stack",     "vpn",
+					"rate_ban",   "gateway",        "multi_listener",
+					"transparent", "transparent_v6" };
 #define TP_N_CASES (sizeof(tp_cases) / sizeof(tp_cases[0]))
 
 static struct rw_nft_compiled *tp_compile(const char *name)
@@ -346,6 +361,12 @@ static void test_rule_descriptions(void **state)
 			snprintf(w, sizeof(w), "[ limit rate %llu/", (unsigned long long)d->limit.rate);
 			tp_has(t, w, d->limit.rate != 0, cm);
 			tp_has(t, "[ meta load iifname ", d->iifname[0] != 0, cm);
+			tp_has(t, "[ redir proto_min reg 1 flags 0x2 ]",
+			       d->nat_to.port && d->nat_redirect, cm);
+			snprintf(w, sizeof(w), "[ nat dnat %s addr_min reg 1 proto_min reg 2 flags 0x2 ]",
+				 d->nat_to.family == AF_INET6 ? "ip6" : "ip");
+			tp_has(t, d->nat_to.port ? w : "[ nat ", d->nat_to.port && !d->nat_redirect,
+			       cm);
 			tp_has(t, "[ ct load state ", d->ct_state != 0, cm);
 			/* port as the cmp's hex (network order in a little-endian word) */
 			uint16_t port = d->listener.port ? d->listener.port : d->dest.port;
@@ -851,11 +872,21 @@ static void test_kernel_apply_and_list(void **state)
 		}
 		if (strcmp(tp_cases[i], "gateway") == 0)
 			assert_non_null(strstr(txt, "ip daddr 198.51.100.10 tcp dport 5000"));
+		if (strcmp(tp_cases[i], "transparent") == 0) {
+			assert_non_null(strstr(txt, "type nat hook prerouting priority dstnat;"));
+			assert_non_null(strstr(txt, "tcp dport 5000 counter packets 0 bytes 0 "
+						    "redirect to :443 comment \"https transparent\""));
+			assert_non_null(strstr(txt, "ip daddr 198.51.100.10 counter packets 0 bytes 0 "
+						    "drop comment \"- direct_to_registry\""));
+		}
+		if (strcmp(tp_cases[i], "transparent_v6") == 0)
+			assert_non_null(strstr(txt, "dnat ip6 to [2001:db8:1::1]:443 comment"));
 		if (strcmp(tp_cases[i], "vpn") == 0)
 			assert_non_null(strstr(txt, "iifname \"wg0\" tcp dport 5443 ip daddr 192.0.2.1"));
 		free(txt);
 	}
 	assert_int_equal(rw_nft_table_exists(n, &d), 1);
+	tp_apply_case(n, "multi_listener"); /* the sets below are its */
 	/* vpn set of the multi_listener case is absent; office is there */
 	struct tp_list l = tp_set(n, "net_office_v6", 0);
 	assert_int_equal(l.n, 1);

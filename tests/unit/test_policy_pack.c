@@ -110,6 +110,7 @@ static void same_listener(const struct rw_listener *a, const struct rw_listener 
 	for (size_t k = 0; k < a->n_allow_nets; k++)
 		assert_int_equal(a->allow_nets[k], b->allow_nets[k]);
 	assert_int_equal(a->allow_vpn, b->allow_vpn);
+	assert_int_equal(a->transparent, b->transparent);
 	assert_int_equal(a->line, b->line);
 	assert_int_equal(a->cert_line, b->cert_line);
 	assert_int_equal(a->key_line, b->key_line);
@@ -539,13 +540,13 @@ static void test_header(void **state)
 	load_text(small_conf, &p);
 	pack_ok(&p, &buf, &len);
 	rw_policy_free(&p);
-	assert_memory_equal(buf, "RWPK\x01\0\0\0", 8);
+	assert_memory_equal(buf, "RWPK\x02\0\0\0", 8);
 	buf[0] = 'X';
 	unpack_fails(buf, len, RW_EPROTO, "byte 0: magic: 0x4b505758 is not a packed policy");
 	buf[0] = 'R';
-	buf[4] = 2;
-	unpack_fails(buf, len, RW_EPROTO, "byte 4: version: version 2 (this build reads 1)");
 	buf[4] = 1;
+	unpack_fails(buf, len, RW_EPROTO, "byte 4: version: version 1 (this build reads 2)");
+	buf[4] = 2;
 	/* trailing bytes */
 	uint8_t *more = malloc(len + 1);
 	assert_non_null(more);
