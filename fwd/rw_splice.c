@@ -124,10 +124,14 @@ static int rw_splice_copy(struct rw_splice_dir *d, struct rw_pipe_pool *pool, ui
 		return 1;
 	}
 	/* A short read with the FIN already seen took the last bytes (TCP
-	 * queues the FIN after them): end here, the FIN follows them. Not in
-	 * the splice stage: a splice may stop short of the queue's end when
-	 * the pipe runs out of slots. */
-	if ((size_t)n < RW_SPLICE_SCRATCH && d->fin_seen)
+	 * queues the FIN after them). When the other direction is done too,
+	 * the connection ends right here: no recv that returns 0, no epoll
+	 * change, one loop turn less. (While the other direction still runs,
+	 * ending this one early only moves the socket's epoll change to this
+	 * turn: measured, it costs as much as the recv it saves.) Not in the
+	 * splice stage: a splice may stop short of the queue's end when the
+	 * pipe runs out of slots. */
+	if ((size_t)n < RW_SPLICE_SCRATCH && d->fin_seen && d->last)
 		d->eof = true;
 	ssize_t m = send(d->to, pool->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (m < 0) {

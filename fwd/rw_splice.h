@@ -70,8 +70,9 @@ struct rw_splice_dir {
 	uint64_t bytes;      /* bytes delivered to 'to' (head included) */
 	bool eof;            /* 'from' sent FIN */
 	bool fin_seen;       /* set by the caller on RW_LOOP_RDHUP: 'from's FIN
-			      * is queued behind its data, so a short copy read
-			      * is the end (no recv that returns 0) */
+			      * is queued behind its data, so with 'last' a
+			      * short copy read is the end (no recv that
+			      * returns 0) */
 	bool shut;           /* FIN passed on (or due with the close, see last) */
 	bool last;           /* set by the caller: the other direction is done, so
 			      * the close of both sockets that follows this one's
