@@ -5,6 +5,8 @@
 #   make fuzz       every libFuzzer harness for FUZZ_SECONDS (default 30)
 #   make demo       the lab demo
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        $(BUILD)/regwall_<version>_<arch>.deb (docs/design/package.md)
+#   make pkg-test   that package: lintian, install/upgrade/purge in a clean root
 # V=1 shows full command lines.
 
 PREFIX ?= /usr/local
@@ -63,6 +65,8 @@ NET_CMDS := nft ip python3 tcpdump ping curl openssl jq unshare pgrep promtool p
 E2E_CMDS := nft ip python3 curl openssl skopeo docker-registry
 BENCH_CMDS := nft ip python3 curl openssl haproxy nginx /usr/bin/time
 DEMO_CMDS := nft ip python3 curl skopeo docker-registry
+DEB_CMDS := dpkg-buildpackage dh lintian
+PKG_TEST_CMDS := mmdebstrap nft ip unshare
 unit asan: DEPS_CMDS += $(UNIT_CMDS)
 net: DEPS_CMDS += $(NET_CMDS)
 e2e: DEPS_CMDS += $(E2E_CMDS)
@@ -71,6 +75,8 @@ fuzz fuzz-build: DEPS_CMDS += $(FUZZ_CC)
 fuzz fuzz-build: DEPS_FUZZ_RT := 1
 bench: DEPS_CMDS += $(BENCH_CMDS)
 demo: DEPS_CMDS += $(DEMO_CMDS)
+deb: DEPS_CMDS += $(DEB_CMDS)
+pkg-test: DEPS_CMDS += $(DEB_CMDS) $(PKG_TEST_CMDS)
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -103,7 +109,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .SECONDEXPANSION:
-.PHONY: all deps test unit net e2e asan fuzz fuzz-build bench demo install clean
+.PHONY: all deps test unit net e2e asan fuzz fuzz-build bench demo install clean deb pkg-test
 all: deps $(BUILD)/regwalld $(BUILD)/regwallctl
 
 # Runs the deps script when a library or a needed command is missing (and,
@@ -240,6 +246,47 @@ install: all
 	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 docs/man/regwall.conf.5 $(DESTDIR)$(MANDIR)/man5/regwall.conf.5
 	install -m 0644 docs/man/regwalld.8 docs/man/regwallctl.8 $(DESTDIR)$(MANDIR)/man8/
+
+# The Debian package (docs/design/package.md). The packaging lives in
+# appliance/debian/ (the repository's top level is fixed); this stages a
+# source tree under $(BUILD)/deb/ with that folder as its debian/, writes
+# debian/changelog from appliance/rw_version.h (DEB_VERSION overrides it:
+# the upgrade test builds a second version) and runs dpkg-buildpackage
+# there. MAKEFLAGS is cleared so this make's command line (BUILD=,
+# SANITIZE=, ...) does not leak into the package's own build.
+RW_VERSION := $(shell sed -n 's/^\#define RW_VERSION "\(.*\)"/\1/p' appliance/rw_version.h)
+DEB_VERSION ?= $(RW_VERSION)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB := $(BUILD)/regwall_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_STAGE := $(BUILD)/deb/regwall-$(DEB_VERSION)
+DEB_TREE := base inspect rules fwd appliance docs scripts Makefile README.md
+DEB_INPUTS := $(wildcard $(addsuffix /*,$(LAYERS)) appliance/debian/* appliance/debian/source/* \
+	docs/man/* docs/regwall.conf.sample) README.md Makefile
+DEB_MAINT := regwall maintainers <maintainers@users.noreply.r-seed-346c8a26.example>
+
+deb: deps $(DEB)
+$(DEB): $(DEB_INPUTS)
+	@$(if $(Q),echo "  DEB     $@")
+	$(Q)rm -rf $(DEB_STAGE) && mkdir -p $(DEB_STAGE)
+	$(Q)tar -cf - --exclude=appliance/debian $(DEB_TREE) | tar -C $(DEB_STAGE) -xf -
+	$(Q)cp -r appliance/debian $(DEB_STAGE)/debian
+	$(Q){ printf 'regwall (%s) unstable; urgency=medium\n\n' '$(DEB_VERSION)'; \
+	  printf '  * Built from the regwall repository at %s.\n\n' \
+		"$$(git rev-parse --short HEAD 2>/dev/null || echo 'an unknown commit')"; \
+	  printf ' -- %s  %s\n' '$(DEB_MAINT)' \
+		"$$(git log -1 --format=%cD 2>/dev/null || date -R)"; \
+	} > $(DEB_STAGE)/debian/changelog
+	$(Q)cd $(DEB_STAGE) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		DEB_BUILD_OPTIONS="$${DEB_BUILD_OPTIONS:-parallel=2}" \
+		dpkg-buildpackage -b -us -uc $(if $(Q),>../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; echo "deb: dpkg-buildpackage failed; log: $(BUILD)/deb/build.log"; exit 1; })
+	$(Q)cp $(BUILD)/deb/regwall_$(DEB_VERSION)_$(DEB_ARCH).deb $@
+	@echo "deb: $@"
+
+# lintian, then install / upgrade / purge in a clean bookworm root
+# (mmdebstrap), then the table kept across an upgrade (tests/pkg/)
+pkg-test: deps $(DEB)
+	$(Q)V=$(V) BUILD=$(abspath $(BUILD)) DEB=$(abspath $(DEB)) bash tests/pkg/run.sh
 
 clean:
 	rm -rf build build-asan

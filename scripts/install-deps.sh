@@ -14,6 +14,7 @@ PKGS=(
   openssl curl python3 gnutls-bin time strace bash-completion jq procps man-db groff-base
   wireguard-tools wireguard-go docker-registry skopeo
   haproxy nginx prometheus
+  debhelper lintian mmdebstrap
 )
 
 missing=()
