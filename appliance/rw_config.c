@@ -281,6 +281,7 @@ static int rw_cfg_load_text(const char *text, char *owned_text, const char *name
 	rw_cfg_build_listeners(&ctx, root);
 	rw_cfg_build_opts(&ctx, root);
 	rw_cfg_check_vpn_overlap(&ctx);
+	rw_cfg_check_transparent(&ctx);
 	rw_cfg_check_reach(&ctx, root);
 	config_destroy(&cfg);
 

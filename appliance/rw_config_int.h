@@ -174,5 +174,7 @@ bool rw_cfg_endpoints_overlap(const struct rw_endpoint *a, const struct rw_endpo
 /* Rights that can never be used (rw_config_reach.c): refused where no
  * push could ever succeed, warned where part of the config is dead. */
 void rw_cfg_check_reach(struct rw_cfg_ctx *ctx, const config_setting_t *root);
+/* transparent listeners against registry.upstream (rw_config_transparent.c) */
+void rw_cfg_check_transparent(struct rw_cfg_ctx *ctx);
 
 #endif

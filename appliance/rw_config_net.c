@@ -483,6 +483,7 @@ static void rw_cfg_listener(struct rw_cfg_ctx *ctx, const config_setting_t *g, s
 	 * outer hello, whose name regwall checks (docs/design/config.md). */
 	l->allow_ech = true;
 	rw_cfg_get_bool(g, "allow_ech", &l->allow_ech);
+	rw_cfg_get_bool(g, "transparent", &l->transparent); /* checked by rw_cfg_check_transparent */
 	rw_cfg_allow_from(ctx, g, l);
 	rw_cfg_listener_endpoints(ctx, g, i, n_ep);
 }

@@ -44,6 +44,7 @@ static const struct rw_cfg_key rw_cfg_keys_listener[] = {
 	RW_STRS("server_names"),
 	RW_BOOL("allow_ech"),
 	RW_BOOL("tls_tickets"),
+	RW_BOOL("transparent"),
 	{ "allow_from", RW_CK_STRINGS, true, 0, 0, NULL },
 };
 const struct rw_cfg_section rw_cfg_sec_listener = RW_SEC("listeners[]", rw_cfg_keys_listener);

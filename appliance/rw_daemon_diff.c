@@ -85,6 +85,8 @@ static json_t *rw_diff_listener_what(const struct rw_policy *po, const struct rw
 		json_array_append_new(w, json_string("tls options"));
 	if (!rw_diff_allow_eq(po, a, pn, b))
 		json_array_append_new(w, json_string("allow_from"));
+	if (a->transparent != b->transparent)
+		json_array_append_new(w, json_string("transparent"));
 	return w;
 }
 

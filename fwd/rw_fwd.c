@@ -18,6 +18,7 @@
 #include "fwd/rw_chan.h"
 #include "rules/rw_decide.h"
 #include "fwd/rw_fwd_int.h"
+#include "fwd/rw_orig_dst.h"
 #include "fwd/rw_listen.h"
 #include "fwd/rw_pass.h"
 #include "fwd/rw_term.h"
@@ -216,6 +217,9 @@ long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, in
 	const char *no = rw_fwd_banned(w, *family, addr) ? "banned_l7"
 			 : !rw_fwd_source_allowed(w, lis, cfd, *family, addr) ? "not_allowed_l7"
 									       : NULL;
+	/* transparent: only what was meant for the upstream (rw_orig_dst.h) */
+	if (!no && lis->cfg->transparent)
+		no = rw_orig_dst_check(cfd, *family, &w->p->registry.upstream);
 	if (no) {
 		rw_fwd_linger0(cfd);
 		close(cfd);

@@ -82,8 +82,10 @@ void rw_fwd_linger0(int fd);
  * interface): the kernel's early and input chains do the same, this is
  * the second line for when the table or a ban element is gone; then a
  * slot in the worker's table (total and per-source limits) holding conn.
- * Returns the slot; or, when refused, closes cfd with RST, emits the
- * refusal ("banned_l7" / "not_allowed_l7" / "source_limit" / "overload")
+ * A transparent listener's connection must have been redirected from the
+ * upstream (rw_orig_dst_check). Returns the slot; or, when refused,
+ * closes cfd with RST, emits the refusal ("banned_l7" / "not_allowed_l7"
+ * / "not_redirected" / "not_upstream" / "source_limit" / "overload")
  * and returns < 0. */
 long rw_fwd_admit(struct rw_fwd_worker *w, const struct rw_fwd_listener *lis, int cfd,
 		  const struct sockaddr_storage *ss, void *conn, struct rw_src_key *key,

@@ -6,6 +6,8 @@
  *                                   ban meter, rate meter, allow sets, vpn,
  *                                   log + drop of everything else
  *   chain forward  forward 0        gateway mode: no direct path to registry
+ *   chain intercept prerouting -100 (nat) transparent listener: connections
+ *                                   to the registry redirected to it
  * All chains have policy accept: regwall governs only its own ports and
  * must not cut the host's other services (ssh, DNS, the VPN itself). */
 #include <arpa/inet.h>
@@ -70,22 +72,25 @@ void rw_nft_compiled_free(struct rw_nft_compiled *c)
 	free(c);
 }
 
-static int rw_nft_add_chain(struct rw_nft_compiled *c, const char *name, uint32_t hook,
-			    const char *hookname, int prio)
+static int rw_nft_add_chain(struct rw_nft_compiled *c, const char *name, const char *type,
+			    uint32_t hook, const char *hookname, int prio)
 {
+	if (c->n_chains == sizeof(c->chains) / sizeof(c->chains[0]))
+		return RW_ERANGE;
 	struct nftnl_chain *ch = nftnl_chain_alloc();
 	if (!ch)
 		return RW_ENOMEM;
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, RW_NFT_TABLE);
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, name);
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-	nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, type);
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, hook);
 	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, prio);
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	struct rw_nft_cchain *cc = &c->chains[c->n_chains++];
 	cc->chain = ch;
 	snprintf(cc->name, sizeof(cc->name), "%s", name);
+	cc->type = type;
 	cc->hook = hookname;
 	cc->prio = prio;
 	return 0;
@@ -192,7 +197,8 @@ static int rw_nft_lower(const struct rw_nft_compiled *c, const struct rw_nft_rde
 	}
 	if (d->dest.family) {
 		E(rw_nft_e_daddr_eq(r, d->dest.family, d->dest.addr));
-		E(rw_nft_e_l4port(r, IPPROTO_TCP, d->dest.port));
+		if (d->dest.port)
+			E(rw_nft_e_l4port(r, IPPROTO_TCP, d->dest.port));
 	}
 	if (d->udp_dport)
 		E(rw_nft_e_l4port(r, IPPROTO_UDP, d->udp_dport));
@@ -239,6 +245,10 @@ static int rw_nft_lower(const struct rw_nft_compiled *c, const struct rw_nft_rde
 		E(rw_nft_e_counter(r));
 	if (d->log)
 		E(rw_nft_e_log(r, d->log_group, d->log_prefix));
+	if (d->nat_to.port && d->nat_redirect)
+		E(rw_nft_e_redir(r, d->nat_to.port));
+	else if (d->nat_to.port)
+		E(rw_nft_e_dnat(r, d->nat_to.family, d->nat_to.addr, d->nat_to.port));
 	if (d->verdict != RW_NFT_RD_NONE)
 		E(rw_nft_e_verdict(r, d->verdict));
 	return rc;
@@ -632,6 +642,41 @@ static int rw_nft_compile_input(const struct rw_policy *p, struct rw_nft_compile
 	return rc;
 }
 
+/* The endpoint of the transparent listener that takes the redirect: the
+ * one of the upstream's family (the loader allows one such listener). */
+static const struct rw_listener *rw_nft_transparent(const struct rw_policy *p)
+{
+	for (size_t i = 0; i < p->n_listeners; i++)
+		if (p->listeners[i].transparent &&
+		    p->listeners[i].listen.family == p->registry.upstream.family)
+			return &p->listeners[i];
+	return NULL;
+}
+
+/* Transparent gateway mode (docs/design/transparent.md): a new connection
+ * to registry.upstream arriving on any interface but lo is redirected to
+ * the transparent listener, which reads the original destination back
+ * (SO_ORIGINAL_DST). At dstnat, after the early chain's bans; the input
+ * chain then decides the redirected SYN like any other for this listener
+ * (allow sets, meters, NFLOG under the listener's name). A wildcard
+ * listener gets `redirect` (to the incoming interface's primary address,
+ * which the wildcard socket takes); one bound to an address gets `dnat` to
+ * exactly that address. */
+static int rw_nft_compile_intercept(struct rw_nft_compiled *c, const struct rw_listener *l,
+				    const struct rw_policy *p)
+{
+	char cm[RW_NFT_COMMENT_LEN];
+	struct rw_nft_rdesc d;
+	rw_nft_d_init(&d, 0);
+	snprintf(d.iifname, sizeof(d.iifname), "lo");
+	d.iifname_not = 1;
+	d.dest = p->registry.upstream;
+	d.nat_to = l->listen;
+	d.nat_redirect = rw_nft_addr_is_zero(&l->listen);
+	snprintf(cm, sizeof(cm), "%s transparent", l->name);
+	return rw_nft_rule_add(c, "intercept", cm, &d);
+}
+
 static int rw_nft_compile_forward(const struct rw_policy *p, struct rw_nft_compiled *c)
 {
 	int rc = rw_nft_compile_spoofed_vpn(p, c, "forward");
@@ -639,6 +684,11 @@ static int rw_nft_compile_forward(const struct rw_policy *p, struct rw_nft_compi
 		struct rw_nft_rdesc d;
 		rw_nft_d_init(&d, 0);
 		d.dest = p->registry.upstream;
+		/* transparent: every forwarded packet to the registry's address
+		 * (other ports, UDP, ICMP) is a path around regwall; the port
+		 * regwall serves is redirected before this chain sees it */
+		if (rw_nft_transparent(p))
+			d.dest.port = 0;
 		if (drop)
 			d.verdict = NF_DROP;
 		else
@@ -701,16 +751,22 @@ int rw_nft_compile(const struct rw_policy *p, struct rw_nft_compiled **out,
 	/* -150 (mangle): bans act before the filter-priority chains of any
 	 * other tool, and after conntrack (-200) so they see defragmented
 	 * packets with their ct state */
-	E(rw_nft_add_chain(c, "early", NF_INET_PRE_ROUTING, "prerouting", -150));
-	E(rw_nft_add_chain(c, "input", NF_INET_LOCAL_IN, "input", 0));
+	E(rw_nft_add_chain(c, "early", "filter", NF_INET_PRE_ROUTING, "prerouting", -150));
+	E(rw_nft_add_chain(c, "input", "filter", NF_INET_LOCAL_IN, "input", 0));
 	int gateway = rw_nft_upstream_is_remote(&p->registry.upstream);
 	if (gateway)
-		E(rw_nft_add_chain(c, "forward", NF_INET_FORWARD, "forward", 0));
+		E(rw_nft_add_chain(c, "forward", "filter", NF_INET_FORWARD, "forward", 0));
+	/* -100 (dstnat): after the early chain's bans, before routing */
+	const struct rw_listener *tl = gateway ? rw_nft_transparent(p) : NULL;
+	if (tl)
+		E(rw_nft_add_chain(c, "intercept", "nat", NF_INET_PRE_ROUTING, "prerouting", -100));
 	E(rw_nft_compile_sets(p, c, diag));
 	E(rw_nft_compile_early(p, c));
 	E(rw_nft_compile_input(p, c, diag));
 	if (gateway)
 		E(rw_nft_compile_forward(p, c));
+	if (tl)
+		E(rw_nft_compile_intercept(c, tl, p));
 	if (rc) {
 		if (rc == RW_ENOMEM || rc == RW_ERANGE)
 			rw_diag_err(diag, p->source_file, 0, "compiling the nftables table: %s",

@@ -58,8 +58,8 @@ int rw_nft_dump_text(const struct rw_nft_compiled *c, FILE *out)
 {
 	fprintf(out, "table inet %s flags 0\n", RW_NFT_TABLE);
 	for (size_t i = 0; i < c->n_chains; i++)
-		fprintf(out, "chain %s type filter hook %s priority %d policy accept\n",
-			c->chains[i].name, c->chains[i].hook, c->chains[i].prio);
+		fprintf(out, "chain %s type %s hook %s priority %d policy accept\n",
+			c->chains[i].name, c->chains[i].type, c->chains[i].hook, c->chains[i].prio);
 	for (size_t i = 0; i < c->n_sets; i++) {
 		const struct rw_nft_cset *s = &c->sets[i];
 		fprintf(out, "set %s type %s", s->name,

@@ -3,6 +3,7 @@
  * so `nft list table inet regwall` reads the table back as nft syntax. */
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <string.h>
@@ -233,6 +234,54 @@ int rw_nft_e_iifname_not(struct nftnl_rule *r, const char *ifname)
 		return RW_EINVAL;
 	int rc = rw_nft_e_meta(r, NFT_META_IIFNAME);
 	return rc ? rc : rw_nft_e_cmp(r, NFT_CMP_NEQ, ifname, (uint32_t)len + 1);
+}
+
+/* `immediate reg N value`: value as the packet carries it (network order). */
+static int rw_nft_e_imm(struct nftnl_rule *r, uint32_t reg, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+	if (!e)
+		return RW_ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, reg);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
+	return rw_nft_add(r, e);
+}
+
+/* `redirect to :port`, as nft 1.0.6 lowers it: the port into reg 1, redir
+ * with NF_NAT_RANGE_PROTO_SPECIFIED. */
+int rw_nft_e_redir(struct nftnl_rule *r, uint16_t port)
+{
+	uint16_t p = htons(port);
+	int rc = rw_nft_e_imm(r, NFT_REG_1, &p, sizeof(p));
+	if (rc)
+		return rc;
+	struct nftnl_expr *e = nftnl_expr_alloc("redir");
+	if (!e)
+		return RW_ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
+	return rw_nft_add(r, e);
+}
+
+/* `dnat ip to A:port` / `dnat ip6 to [A]:port`: the address into reg 1,
+ * the port into reg 2. */
+int rw_nft_e_dnat(struct nftnl_rule *r, int family, const uint8_t addr[16], uint16_t port)
+{
+	uint16_t p = htons(port);
+	int rc = rw_nft_e_imm(r, NFT_REG_1, addr, family == AF_INET ? 4 : 16);
+	if (!rc)
+		rc = rw_nft_e_imm(r, NFT_REG_2, &p, sizeof(p));
+	if (rc)
+		return rc;
+	struct nftnl_expr *e = nftnl_expr_alloc("nat");
+	if (!e)
+		return RW_ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
+	return rw_nft_add(r, e);
 }
 
 int rw_nft_rule_set_comment(struct nftnl_rule *r, const char *comment)

@@ -53,13 +53,14 @@ struct rw_nft_crule {
 struct rw_nft_cchain {
 	struct nftnl_chain *chain;
 	char name[16];
+	const char *type; /* "filter", "nat" */
 	const char *hook; /* for text */
 	int prio;
 };
 
 struct rw_nft_compiled {
 	struct nftnl_table *table;
-	struct rw_nft_cchain chains[3];
+	struct rw_nft_cchain chains[4];
 	size_t n_chains;
 	struct rw_nft_cset *sets;
 	size_t n_sets, cap_sets;
@@ -94,6 +95,10 @@ int rw_nft_e_daddr_eq(struct nftnl_rule *r, int family, const uint8_t addr[16]);
 int rw_nft_e_iifname(struct nftnl_rule *r, const char *ifname);
 /* iifname != ifname */
 int rw_nft_e_iifname_not(struct nftnl_rule *r, const char *ifname);
+/* redirect to :port (the incoming interface's primary address) */
+int rw_nft_e_redir(struct nftnl_rule *r, uint16_t port);
+/* dnat ip|ip6 to addr:port */
+int rw_nft_e_dnat(struct nftnl_rule *r, int family, const uint8_t addr[16], uint16_t port);
 /* Rule comment as nft stores it (nftnl_udata, NFTNL_UDATA_RULE_COMMENT). */
 int rw_nft_rule_set_comment(struct nftnl_rule *r, const char *comment);
 int rw_nft_rule_get_comment(const struct nftnl_rule *r, char *buf, size_t len);

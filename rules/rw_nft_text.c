@@ -124,10 +124,12 @@ static int rw_nft_t_rule(const struct rw_nft_crule *cr, FILE *out)
 			fputc(' ', out);
 		}
 	}
-	if (d->dest.port) {
+	if (d->dest.family) {
 		fprintf(out, "%s daddr ", rw_nft_t_fam(d->dest.family));
 		rw_nft_t_addr(d->dest.family, d->dest.addr, out);
-		fprintf(out, " tcp dport %u ", d->dest.port);
+		fputc(' ', out);
+		if (d->dest.port)
+			fprintf(out, "tcp dport %u ", d->dest.port);
 	}
 	if (d->udp_dport)
 		fprintf(out, "udp dport %u ", d->udp_dport);
@@ -166,6 +168,14 @@ static int rw_nft_t_rule(const struct rw_nft_crule *cr, FILE *out)
 		fputs("counter packets 0 bytes 0 ", out);
 	if (d->log)
 		fprintf(out, "log prefix \"%s\" group %u ", d->log_prefix, d->log_group);
+	if (d->nat_to.port && d->nat_redirect)
+		fprintf(out, "redirect to :%u ", d->nat_to.port);
+	else if (d->nat_to.port) {
+		int v6 = d->nat_to.family == AF_INET6;
+		fprintf(out, "dnat %s to %s", rw_nft_t_fam(d->nat_to.family), v6 ? "[" : "");
+		rw_nft_t_addr(d->nat_to.family, d->nat_to.addr, out);
+		fprintf(out, "%s:%u ", v6 ? "]" : "", d->nat_to.port);
+	}
 	if (d->verdict == NF_ACCEPT)
 		fputs("accept ", out);
 	else if (d->verdict == NF_DROP)
@@ -256,8 +266,8 @@ int rw_nft_dump_nft(const struct rw_nft_compiled *c, FILE *out)
 		if (!first)
 			fputc('\n', out);
 		first = 0;
-		fprintf(out, "\tchain %s {\n\t\ttype filter hook %s priority %s; policy accept;\n",
-			ch->name, ch->hook, rw_nft_t_prio(ch->prio, pb, sizeof(pb)));
+		fprintf(out, "\tchain %s {\n\t\ttype %s hook %s priority %s; policy accept;\n",
+			ch->name, ch->type, ch->hook, rw_nft_t_prio(ch->prio, pb, sizeof(pb)));
 		for (size_t k = 0; k < c->n_rules; k++)
 			if (strcmp(c->rules[k].chain, ch->name) == 0) {
 				int rc = rw_nft_t_rule(&c->rules[k], out);

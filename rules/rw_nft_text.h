@@ -36,7 +36,8 @@ struct rw_nft_rdesc {
 	 * only its family (wildcard listener). */
 	struct rw_endpoint listener;
 	int listener_any;
-	/* A destination: its address, then its port (the forward chain). */
+	/* A destination: its address, then its port (the forward chain);
+	 * port 0: the address alone (every protocol and port). */
 	struct rw_endpoint dest;
 	uint16_t udp_dport;
 	uint8_t icmp6_lo, icmp6_hi; /* type range; 0/0 = none */
@@ -55,6 +56,10 @@ struct rw_nft_rdesc {
 	int log;
 	uint16_t log_group;
 	char log_prefix[128]; /* NFLOG prefix, at most 127 bytes */
+	/* NAT (chain intercept): nat_to.port nonzero = a statement; with
+	 * nat_redirect `redirect to :port`, else `dnat <family> to addr:port` */
+	struct rw_endpoint nat_to;
+	int nat_redirect;
 	int verdict; /* NF_ACCEPT, NF_DROP; RW_NFT_RD_NONE = none */
 };
 #define RW_NFT_RD_NONE (-1)

@@ -74,6 +74,11 @@ struct rw_listener {
 	size_t *allow_nets;
 	size_t n_allow_nets;
 	bool allow_vpn;
+	/* transparent = true: nftables redirects connections for
+	 * registry.upstream to this listener (gateway mode, clients keep the
+	 * registry's address); the worker serves only those whose original
+	 * destination is the upstream (docs/design/transparent.md) */
+	bool transparent;
 	int line;
 	int cert_line, key_line; /* lines of 'cert' and 'key' (0: unset) */
 };

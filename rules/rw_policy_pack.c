@@ -218,6 +218,7 @@ static void pk_listener(struct rw_pk *w, const struct rw_listener *l)
 		pk_u32(w, (uint32_t)l->allow_nets[i]);
 	}
 	pk_bool(w, l->allow_vpn);
+	pk_bool(w, l->transparent);
 	pk_int(w, l->line);
 	pk_int(w, l->cert_line);
 	pk_int(w, l->key_line);

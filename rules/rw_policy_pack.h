@@ -23,7 +23,7 @@
 
 /* "RWPK" as the first four bytes, then the format version (both u32 LE). */
 #define RW_POLICY_PACK_MAGIC 0x4b505752u
-#define RW_POLICY_PACK_VERSION 1u
+#define RW_POLICY_PACK_VERSION 2u /* 2: rw_listener.transparent */
 
 /* The largest message either side handles. A config file is at most
  * 4 MiB (appliance/rw_config_int.h) and packs smaller than its text (a

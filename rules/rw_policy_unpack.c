@@ -107,6 +107,7 @@ static int up_listener(struct rw_up *u, struct rw_listener *l, size_t n_networks
 	    (r = rw_up_bool(u, "no_tickets", &l->no_tickets)) ||
 	    (r = up_allow_nets(u, l, n_networks)) ||
 	    (r = rw_up_bool(u, "allow_vpn", &l->allow_vpn)) ||
+	    (r = rw_up_bool(u, "transparent", &l->transparent)) ||
 	    (r = rw_up_int(u, "line", &l->line)) || (r = rw_up_int(u, "cert_line", &l->cert_line)))
 		return r;
 	return rw_up_int(u, "key_line", &l->key_line);
