@@ -198,7 +198,7 @@ BOOT_S=$(($(date +%s) - tb))
 lab_log "boot: status ready over ssh $BOOT_S s after qemu started"
 
 # --- 1. ready under systemd, table before network --------------------------
-grep -q '^table: in force' "$LAB_DIR/status.txt" || lab_fail "status: $(cat "$LAB_DIR/status.txt")"
+grep -q '^table: "\?in force' "$LAB_DIR/status.txt" || lab_fail "status: $(cat "$LAB_DIR/status.txt")"
 w=$(sed -n 's/^workers: \([0-9]*\).*/\1/p' "$LAB_DIR/status.txt")
 [ "${w:-0}" -ge 1 ] || lab_fail "no live worker: $(cat "$LAB_DIR/status.txt")"
 grep -q 'regwall-config: configuration taken from' "$SERIAL" ||
@@ -210,7 +210,7 @@ read -r t_rw t_nd <<<"$(echo $order)"
 [ "${t_rw:-0}" -gt 0 ] && [ "${t_nd:-0}" -gt "$t_rw" ] ||
 	lab_fail "regwalld ($t_rw) was not ready before systemd-networkd ($t_nd)"
 vm nft list table inet regwall >/dev/null || lab_fail "no table inet regwall in the VM"
-vm sh -c 'getent shadow root | cut -d: -f2' | grep -q '^!' || lab_fail "root's password is not locked"
+vm 'getent shadow root | cut -d: -f2' | grep -q '^!' || lab_fail "root's password is not locked"
 lab_log "1: regwalld ready under systemd, $w workers, table before network ($t_rw < $t_nd us)"
 
 # --- 2. an office client pulls through the VM ------------------------------
@@ -229,12 +229,20 @@ out=$(e2e_client office "$LAB_DIR/hosts.office" timeout 300 skopeo --insecure-po
 		vm journalctl -u regwalld --no-pager -n 30 >&2
 		lab_fail "pull through the VM ($MODE): $out"
 	}
-want=$(python3 -c '
+# the layer the registry holds (asked directly, not through the VM) is the
+# one pulled, and the pulled blob's bytes hash to its digest
+want=$(e2e_client registry "$LAB_DIR/hosts.reg" timeout 60 skopeo inspect --raw --cert-dir "$CAD" \
+	"docker://$E2E_NAME:$LAB_REG_PORT/lab/app:v1" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])') ||
+	lab_fail "inspect at the registry"
+got=$(python3 -c '
 import json,sys
 d=sys.argv[1]; m=json.load(open(d+"/index.json"))["manifests"][0]["digest"].split(":")[1]
-print(json.load(open(d+"/blobs/sha256/"+m))["layers"][0]["digest"])' "$LAB_DIR/src")
-[ -f "$LAB_DIR/pulled/blobs/sha256/${want#sha256:}" ] ||
-	lab_fail "pulled image lacks layer $want"
+print(json.load(open(d+"/blobs/sha256/"+m))["layers"][0]["digest"])' "$LAB_DIR/pulled") ||
+	lab_fail "no manifest in the pulled image"
+[ "$got" = "$want" ] || lab_fail "pulled layer $got, the registry has $want"
+[ "sha256:$(sha256sum "$LAB_DIR/pulled/blobs/sha256/${want#sha256:}" | cut -d' ' -f1)" = "$want" ] ||
+	lab_fail "pulled layer bytes do not hash to $want"
 lab_log "2: office pulled $REG/lab/app:v1 through the VM ($MODE) in $(($(date +%s) - tp)) s, layer $want"
 
 # --- 3. the unknown network is dropped, and logged --------------------------
