@@ -115,7 +115,8 @@ used_mb=$(du -sm --apparent-size "$ROOT" | cut -f1)
 ROOT_MB=$((used_mb + used_mb / 4 + ROOT_EXTRA_MB))
 ROOTFS="$WORK/root.ext4"
 rm -f "$ROOTFS"
-mkfs.ext4 -q -F -L regwall-root -d "$ROOT" "$ROOTFS" "${ROOT_MB}M" ||
+truncate -s "${ROOT_MB}M" "$ROOTFS"
+mkfs.ext4 -q -F -L regwall-root -d "$ROOT" "$ROOTFS" ||
 	die "mkfs.ext4 -d failed"
 
 # --- GPT image: 1 MiB gap, ESP, root, 1 MiB for the backup GPT ------------

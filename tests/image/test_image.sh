@@ -175,6 +175,16 @@ vm() { # CMD...: over ssh from office, the management path
 		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
 		-o ConnectTimeout=10 "root@$VM_C4" "$@"
 }
+# vm_wait SECS CMD...: retry CMD every 2 s until it succeeds, by the clock
+vm_wait() {
+	local end=$(($(date +%s) + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 2
+	done
+}
+ctl() { vm regwallctl -c /etc/regwall/regwall.conf "$@"; }
 ready() { vm regwallctl status >"$LAB_DIR/status.txt" 2>&1; }
 dump() {
 	lab_log "serial console (last 60 lines):"
@@ -243,6 +253,9 @@ print(json.load(open(d+"/blobs/sha256/"+m))["layers"][0]["digest"])' "$LAB_DIR/p
 [ "$got" = "$want" ] || lab_fail "pulled layer $got, the registry has $want"
 [ "sha256:$(sha256sum "$LAB_DIR/pulled/blobs/sha256/${want#sha256:}" | cut -d' ' -f1)" = "$want" ] ||
 	lab_fail "pulled layer bytes do not hash to $want"
+# through regwalld's worker, not merely routed: its pass events name office
+passed() { vm journalctl -u regwalld --no-pager -o cat | grep '"kind":"pass"' | grep -q "\"src\":\"$LAB_OFFICE4\""; }
+vm_wait 30 passed || lab_fail "no pass event from $LAB_OFFICE4 in regwalld's journal"
 lab_log "2: office pulled $REG/lab/app:v1 through the VM ($MODE) in $(($(date +%s) - tp)) s, layer $want"
 
 # --- 3. the unknown network is dropped, and logged --------------------------
@@ -265,9 +278,9 @@ except OSError as e:
 PY
 )
 [ "$res" = timeout ] || lab_fail "outside's connect to $dst:$dport was not dropped: $res"
-blocked_line() { vm regwallctl log --src "$LAB_OUTSIDE4/32" | grep -q .; }
-lab_wait_for 30 blocked_line || lab_fail "no blocked line for $LAB_OUTSIDE4: $(vm regwallctl log 2>&1 | tail -5)"
-line=$(vm regwallctl log --src "$LAB_OUTSIDE4/32" | tail -1)
+blocked_line() { ctl log --reason not_allowed --src "$LAB_OUTSIDE4/32" | grep -q "$LAB_OUTSIDE4"; }
+vm_wait 60 blocked_line || lab_fail "no blocked line for $LAB_OUTSIDE4: $(ctl log 2>&1 | tail -5)"
+line=$(ctl log --src "$LAB_OUTSIDE4/32" | tail -1)
 lab_log "3: outside's connect to $dst:$dport dropped; over ssh: $line"
 e2e_client outside "$LAB_DIR/hosts.office" timeout 20 curl -sS --max-time 10 --cacert "$E2E_CERTS/ca.pem" \
 	"https://$REG/v2/" >/dev/null 2>&1 && lab_fail "outside reached the registry through the VM"
@@ -283,7 +296,7 @@ if [ "${IMAGE_WATCHDOG:-1}" = 1 ]; then
 		p=$(vm systemctl show -p MainPID --value regwalld.service) || return 1
 		[ "${p:-0}" -gt 0 ] && [ "$p" != "$pid1" ] && vm regwallctl status >/dev/null
 	}
-	lab_wait_for 180 restarted || lab_fail "regwalld ($pid1, stopped) was not restarted by the watchdog"
+	vm_wait 240 restarted || lab_fail "regwalld ($pid1, stopped) was not restarted by the watchdog"
 	vm journalctl -u regwalld --no-pager -o cat | grep -qi 'watchdog' ||
 		lab_fail "the journal does not name the watchdog"
 	lab_log "4: hung regwalld ($pid1) killed by the watchdog and restarted, ready again after $(($(date +%s) - tw)) s"
