@@ -27,7 +27,8 @@
 #      by systemd (WatchdogSec), and status is ready again
 # Boot time (qemu start to status ready over ssh) and the total are logged.
 #
-# Env: IMAGE, IMAGE_MODE (transparent|reverse), VM_MEM (1024), VM_SMP (1),
+# Env: IMAGE, IMAGE_MODE (transparent|reverse), IMAGE_CONFIG (volume|fwcfg:
+# the same files as qemu -fw_cfg credentials instead of the volume), VM_MEM (1024), VM_SMP (1),
 # BOOT_TIMEOUT (900 s), IMAGE_WATCHDOG=0 skips check 4.
 # Needs root; skips (77) without it outside CI and fails under CI=true.
 set -u
@@ -133,8 +134,22 @@ log = {
     blocked = "/var/log/regwall/blocked.jsonl";
 };
 EOF
-bash "$E2E_ROOT/scripts/image/mkconfig.sh" "$CFG" "$LAB_DIR/config.img" >/dev/null ||
-	lab_fail "mkconfig.sh"
+# the first-boot path: the volume, or the same files as qemu fw_cfg
+# credentials (IMAGE_CONFIG=fwcfg)
+CONFIG_ARGS=()
+if [ "${IMAGE_CONFIG:-volume}" = fwcfg ]; then
+	for f in regwall/regwall.conf:regwall.conf network/client.network:regwall.net.client.network \
+		network/registry.network:regwall.net.registry.network \
+		ssh/authorized_keys:regwall.ssh.authorized_keys hostname:regwall.hostname; do
+		CONFIG_ARGS+=(-fw_cfg "name=opt/io.systemd.credentials/${f#*:},file=$CFG/${f%%:*}")
+	done
+	CONFIG_SEEN="regwall-config: configuration taken from credentials"
+else
+	bash "$E2E_ROOT/scripts/image/mkconfig.sh" "$CFG" "$LAB_DIR/config.img" >/dev/null ||
+		lab_fail "mkconfig.sh"
+	CONFIG_ARGS=(-drive "file=$LAB_DIR/config.img,if=virtio,format=raw,readonly=on")
+	CONFIG_SEEN="regwall-config: configuration taken from /dev/disk/by-label/REGWALLCFG"
+fi
 
 # --- the registry, with one small image pushed straight to it -------------
 e2e_registry tls
@@ -160,7 +175,7 @@ lab_bg hv qemu-system-x86_64 -machine q35,accel=tcg -cpu max -m "${VM_MEM:-1024}
 	-drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE" \
 	-drive "if=pflash,format=raw,unit=1,file=$LAB_DIR/OVMF_VARS.fd" \
 	-drive "file=$LAB_DIR/disk.qcow2,if=virtio,format=qcow2" \
-	-drive "file=$LAB_DIR/config.img,if=virtio,format=raw,readonly=on" \
+	"${CONFIG_ARGS[@]}" \
 	-netdev tap,id=nc,ifname=tapc,script=no,downscript=no \
 	-device "virtio-net-pci,netdev=nc,mac=$MAC_C" \
 	-netdev tap,id=nr,ifname=tapr,script=no,downscript=no \
@@ -211,8 +226,8 @@ lab_log "boot: status ready over ssh $BOOT_S s after qemu started"
 grep -q '^table: "\?in force' "$LAB_DIR/status.txt" || lab_fail "status: $(cat "$LAB_DIR/status.txt")"
 w=$(sed -n 's/^workers: \([0-9]*\).*/\1/p' "$LAB_DIR/status.txt")
 [ "${w:-0}" -ge 1 ] || lab_fail "no live worker: $(cat "$LAB_DIR/status.txt")"
-grep -q 'regwall-config: configuration taken from' "$SERIAL" ||
-	lab_fail "the serial console does not show the config volume being taken"
+grep -q "$CONFIG_SEEN" "$SERIAL" ||
+	lab_fail "the serial console does not say: $CONFIG_SEEN"
 [ "$(vm systemctl is-active regwalld.service)" = active ] || lab_fail "regwalld.service not active"
 order=$(vm systemctl show -p ActiveEnterTimestampMonotonic --value regwalld.service systemd-networkd.service) ||
 	lab_fail "systemctl show over ssh"
