@@ -56,7 +56,7 @@ for t in qemu-system-x86_64 qemu-img ssh ssh-keygen mkfs.vfat mcopy skopeo docke
 	openssl curl unshare; do
 	command -v "$t" >/dev/null 2>&1 || lab_skip "$t not installed"
 done
-[ -r "$OVMF_CODE" ] && [ -r "$OVMF_VARS" ] || lab_skip "no OVMF firmware ($OVMF_CODE)"
+{ [ -r "$OVMF_CODE" ] && [ -r "$OVMF_VARS" ]; } || lab_skip "no OVMF firmware ($OVMF_CODE)"
 [ -r "$IMAGE" ] || lab_fail "no image $IMAGE (make image)"
 case $MODE in transparent | reverse) ;; *) lab_fail "IMAGE_MODE $MODE: transparent or reverse" ;; esac
 
@@ -220,7 +220,7 @@ until ready; do
 	sleep 5
 done
 BOOT_S=$(($(date +%s) - tb))
-lab_log "boot: status ready over ssh $BOOT_S s after qemu started"
+lab_log "boot: status ready over ssh $BOOT_S s after qemu started; in the VM: $(vm systemd-analyze 2>&1 | head -1)"
 
 # --- 1. ready under systemd, table before network --------------------------
 grep -q '^table: "\?in force' "$LAB_DIR/status.txt" || lab_fail "status: $(cat "$LAB_DIR/status.txt")"
@@ -231,7 +231,7 @@ grep -q "$CONFIG_SEEN" "$SERIAL" ||
 [ "$(vm systemctl is-active regwalld.service)" = active ] || lab_fail "regwalld.service not active"
 order=$(vm systemctl show -p ActiveEnterTimestampMonotonic --value regwalld.service systemd-networkd.service) ||
 	lab_fail "systemctl show over ssh"
-read -r t_rw t_nd <<<"$(echo $order)"
+read -r t_rw t_nd <<<"$(tr '\n' ' ' <<<"$order")"
 [ "${t_rw:-0}" -gt 0 ] && [ "${t_nd:-0}" -gt "$t_rw" ] ||
 	lab_fail "regwalld ($t_rw) was not ready before systemd-networkd ($t_nd)"
 vm nft list table inet regwall >/dev/null || lab_fail "no table inet regwall in the VM"
