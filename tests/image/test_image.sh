@@ -318,4 +318,5 @@ if [ "${IMAGE_WATCHDOG:-1}" = 1 ]; then
 fi
 
 lab_log "serial console: $(grep -c . "$SERIAL") lines; boot ${BOOT_S} s; total $(($(date +%s) - T0)) s"
-echo "ok: image ($MODE): boot ${BOOT_S} s, pull through the VM, outside dropped and logged, status ready over ssh; total $(($(date +%s) - T0)) s"
+lab_log "slowest units: $(vm systemd-analyze blame 2>/dev/null | head -4 | tr -s ' ' | paste -sd, -)"
+echo "ok: image ($MODE, config from ${IMAGE_CONFIG:-volume}): boot ${BOOT_S} s, pull through the VM, outside dropped and logged, status ready over ssh; total $(($(date +%s) - T0)) s"
