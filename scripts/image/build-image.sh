@@ -17,9 +17,10 @@
 #      nothing.
 #   2. The ESP is a FAT file (mkfs.vfat -C) filled with mcopy: systemd-boot
 #      as EFI/BOOT/BOOTX64.EFI, one loader entry, the kernel and initrd.
-#   3. The root is an ext4 file written by `mkfs.ext4 -d` from the directory.
-#   4. sfdisk writes a GPT into the image file; dd conv=notrunc puts both
-#      filesystems at their partition offsets. qemu-img makes the qcow2.
+#   3. sfdisk writes a GPT into the image file; dd conv=notrunc puts the ESP
+#      at its offset and `mkfs.ext4 -E offset=... -d` writes the root from
+#      the directory straight into the image at its partition's offset.
+#      qemu-img makes the qcow2.
 #
 # Env: MIRROR (default http://deb.debian.org/debian), SUITE (bookworm),
 # ESP_MB (96), ROOT_EXTRA_MB (384: free space on the root), QCOW2=0 skips it.
@@ -110,16 +111,9 @@ mcopy -i "$ESP" "$WORK/entry.conf" ::/loader/entries/regwall.conf
 mcopy -i "$ESP" "$ROOT/boot/vmlinuz-$kver" ::/regwall/vmlinuz
 mcopy -i "$ESP" "$ROOT/boot/initrd.img-$kver" ::/regwall/initrd.img
 
-# --- the root filesystem, written from the directory ----------------------
+# --- GPT image: 1 MiB gap, ESP, root, 1 MiB for the backup GPT ------------
 used_mb=$(du -sm --apparent-size "$ROOT" | cut -f1)
 ROOT_MB=$((used_mb + used_mb / 4 + ROOT_EXTRA_MB))
-ROOTFS="$WORK/root.ext4"
-rm -f "$ROOTFS"
-truncate -s "${ROOT_MB}M" "$ROOTFS"
-mkfs.ext4 -q -F -L regwall-root -d "$ROOT" "$ROOTFS" ||
-	die "mkfs.ext4 -d failed"
-
-# --- GPT image: 1 MiB gap, ESP, root, 1 MiB for the backup GPT ------------
 IMG="$OUT/$NAME.img"
 esp_start=2048
 esp_sec=$((ESP_MB * 2048))
@@ -135,7 +129,11 @@ start=$esp_start, size=$esp_sec, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name
 start=$root_start, size=$root_sec, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$ROOT_PARTUUID, name="regwall-root"
 EOF
 dd if="$ESP" of="$IMG.tmp" bs=512 seek=$esp_start conv=notrunc,sparse status=none
-dd if="$ROOTFS" of="$IMG.tmp" bs=512 seek=$root_start conv=notrunc,sparse status=none
+# the root filesystem, written from the directory straight into the image
+# at the partition's offset (no separate file, no loop device)
+mkfs.ext4 -q -F -L regwall-root -E offset=$((root_start * 512)) -d "$ROOT" "$IMG.tmp" "${ROOT_MB}M" ||
+	die "mkfs.ext4 -d failed"
+[ "$(stat -c %s "$IMG.tmp")" -eq $((total_sec * 512)) ] || die "mkfs.ext4 changed the image size"
 mv "$IMG.tmp" "$IMG"
 if [ "${QCOW2:-1}" = 1 ]; then
 	qemu-img convert -O qcow2 "$IMG" "$OUT/$NAME.qcow2.tmp"
