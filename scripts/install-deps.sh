@@ -15,6 +15,7 @@ PKGS=(
   wireguard-tools wireguard-go docker-registry skopeo
   haproxy nginx prometheus
   debhelper lintian mmdebstrap
+  qemu-system-x86 qemu-utils ovmf systemd-boot-efi dosfstools mtools fdisk openssh-client
 )
 
 missing=()
