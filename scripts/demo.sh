@@ -210,7 +210,43 @@ say "pull in flight across the reload: $(cat "$LAB_DIR/inflight.out") (HTTP stat
 say "its digest: sha256:$(sha256sum "$LAB_DIR/layer.bin" | cut -d' ' -f1) (want $layer)"
 show lab_ctl status
 
-section "12. Someone flushes the ruleset: regwalld puts its table back"
+section "12. Transparent gateway mode: clients keep the registry's own address"
+say "a second listener, transparent = true: the table's intercept chain hands it every"
+say "connection to registry.upstream ($LAB_REG4:$LAB_REG_PORT) that the gateway routes"
+python3 - "$conf" "$E2E_CERTS" <<'PY'
+import sys
+conf, certs = sys.argv[1], sys.argv[2]
+s = open(conf).read()
+gate = ('  { name = "gate"; listen = "0.0.0.0:9443"; mode = "terminate"; transparent = true;\n'
+        '    cert = "%s/server.pem"; key = "%s/server.key"; client_ca = "%s/ca.pem";\n'
+        '    crl = "%s/crl.pem"; client_cert = "optional"; allow_from = [ "office" ]; },\n') % (certs, certs, certs, certs)
+s = s.replace("listeners = (\n", "listeners = (\n" + gate, 1)
+open(conf, "w").write(s)
+PY
+grep -A2 'name = "gate"' "$conf" | sed 's/^/    /'
+show lab_exec gw "$BUILD/regwalld" -c "$conf" --check-config || lab_fail "transparent config invalid"
+say "and the gateway now routes (forwarding on): its forward chain is what stands between"
+say "the clients and the registry"
+lab_exec gw sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null
+kill -HUP "$daemon"
+sleep 1
+lab_nft gw list chain inet regwall intercept | sed 's/^/    /'
+say "the office's route to the registry goes through the gateway:"
+show lab_exec office ip route get "$LAB_REG4"
+say "office pulls from the registry's own address (https://$E2E_NAME:$LAB_REG_PORT, the name resolving to $LAB_REG4):"
+show client office curl -s --cacert "$E2E_CERTS/ca.pem" --resolve "$E2E_NAME:$LAB_REG_PORT:$LAB_REG4" \
+	"https://$E2E_NAME:$LAB_REG_PORT/v2/team-a/app/tags/list" || lab_fail "transparent pull failed"
+echo
+sleep 0.5
+say "regwalld served it on the transparent listener:"
+grep '"listener":"gate"' "$E2E_EVENTS" | tail -1 | cut -c1-200 | sed 's/^/    /'
+say "a path around regwall (another port on the registry) is dropped in the forward chain:"
+say "office -> $LAB_REG4:6000: $(lab_probe office "$LAB_REG4" 6000 2)"
+sleep 1
+show "$BUILD/regwallctl" log --file "$LAB_DIR/blocked.jsonl" --reason direct_to_registry
+show lab_ctl explain --listener gate --src "$LAB_OFFICE4"
+
+section "13. Someone flushes the ruleset: regwalld puts its table back"
 show lab_exec gw nft flush ruleset
 sleep 0.5
 say "table inet regwall: $(lab_nft gw list tables | tr '\n' ' ')"
@@ -218,7 +254,7 @@ grep -E "restor|table inet regwall" "$LAB_DIR/regwalld.log" | tail -2 | sed 's/^
 say "a second regwalld is refused before it touches anything:"
 show lab_exec gw "$BUILD/regwalld" -c "$conf" -f -s "$LAB_DIR/ctl.sock" || true
 
-section "13. regwalld stops; the table stays (fail closed)"
+section "14. regwalld stops; the table stays (fail closed)"
 lab_stop "$daemon" TERM
 say "regwalld running: $(kill -0 "$daemon" 2>/dev/null && echo yes || echo no)"
 say "regwalld stopped; the table stays: $(lab_nft gw list tables | tr '\n' ' ')"
