@@ -46,9 +46,22 @@ void rw_cfg_check_transparent(struct rw_cfg_ctx *ctx)
 			continue;
 		}
 		size_t n_ep = l->n_endpoints ? l->n_endpoints : 1;
-		bool fam = false;
-		for (size_t k = 0; k < n_ep && i + k < p->n_listeners; k++)
-			fam = fam || p->listeners[i + k].listen.family == up->family;
+		bool fam = false, routable = false;
+		for (size_t k = 0; k < n_ep && i + k < p->n_listeners; k++) {
+			const struct rw_endpoint *e = &p->listeners[i + k].listen;
+			fam = fam || e->family == up->family;
+			routable = routable || (e->family == up->family && !rw_tp_loopback(e));
+		}
+		if (fam && !routable) {
+			/* the dnat to a loopback address would be dropped by the
+			 * kernel as martian: a silent black hole, not a listener */
+			rw_cfg_err_line(ctx, l->line,
+					"listener '%s': transparent: its %s listen address is loopback, "
+					"which cannot receive connections redirected from other "
+					"interfaces; listen on a wildcard or an interface address",
+					l->name, rw_tp_fam(up->family));
+			continue;
+		}
 		if (!fam) {
 			rw_cfg_err_line(ctx, l->line,
 					"listener '%s': transparent: registry.upstream %s is %s but "

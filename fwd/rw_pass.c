@@ -483,7 +483,8 @@ void rw_pass_start_relay(struct rw_pass_conn *c)
 void rw_pass_on_client(struct rw_loop *l, int fd, unsigned events, void *arg)
 {
 	struct rw_pass_conn *c = arg;
-	if (events & RW_LOOP_RDHUP)
+	/* a reset also raises RDHUP: that is no orderly end to pass on */
+	if ((events & (RW_LOOP_RDHUP | RW_LOOP_ERROR)) == RW_LOOP_RDHUP)
 		c->up.fin_seen = true;
 	if (c->state == RW_PASS_HELLO)
 		rw_pass_hello_read(c);
@@ -508,7 +509,7 @@ void rw_pass_on_client(struct rw_loop *l, int fd, unsigned events, void *arg)
 void rw_pass_on_upstream(struct rw_loop *l, int fd, unsigned events, void *arg)
 {
 	struct rw_pass_conn *c = arg;
-	if (events & RW_LOOP_RDHUP)
+	if ((events & (RW_LOOP_RDHUP | RW_LOOP_ERROR)) == RW_LOOP_RDHUP)
 		c->down.fin_seen = true;
 	if (c->state == RW_PASS_CONNECTING)
 		rw_pass_connected(c, events);

@@ -19,7 +19,7 @@ chroot "$R" usermod -p '!*' root
 rm -f "$R"/etc/ssh/ssh_host_*
 rm -f "$R/etc/resolv.conf"
 chmod 0755 "$R/usr/lib/regwall-image/regwall-config"
-chroot "$R" systemctl enable systemd-networkd.service regwall-config.service regwalld.service ssh.service
+chroot "$R" systemctl enable systemd-networkd.service regwall-config.service regwalld.service regwall-forward.service ssh.service
 # nothing in the background on an appliance: no apt timers, no fstrim/e2scrub jobs
 chroot "$R" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
 	e2scrub_reap.service fstrim.timer >/dev/null 2>&1 || true

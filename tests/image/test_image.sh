@@ -98,7 +98,6 @@ MACAddress=$MAC_C
 [Network]
 Address=$VM_C4/25
 Address=$VM_C4B/25
-IPForward=ipv4
 EOF
 cat >"$CFG/network/registry.network" <<EOF
 [Match]
@@ -106,7 +105,6 @@ MACAddress=$MAC_R
 
 [Network]
 Address=$VM_R4/24
-IPForward=ipv4
 EOF
 # the listener: reverse proxy on the VM's client address, or transparent
 # (connections to the registry's address arriving on the client side are
@@ -235,6 +233,13 @@ read -r t_rw t_nd <<<"$(tr '\n' ' ' <<<"$order")"
 [ "${t_rw:-0}" -gt 0 ] && [ "${t_nd:-0}" -gt "$t_rw" ] ||
 	lab_fail "regwalld ($t_rw) was not ready before systemd-networkd ($t_nd)"
 vm nft list table inet regwall >/dev/null || lab_fail "no table inet regwall in the VM"
+# forwarding is turned on by regwall-forward.service only, after regwalld
+# and only with the table loaded (the .network files leave it off)
+[ "$(vm systemctl is-active regwall-forward.service)" = active ] ||
+	lab_fail "regwall-forward.service not active"
+[ "$(vm sysctl -n net.ipv4.ip_forward)" = 1 ] || lab_fail "forwarding is off in the VM"
+t_fw=$(vm systemctl show -p ActiveEnterTimestampMonotonic --value regwall-forward.service)
+[ "${t_fw:-0}" -ge "$t_rw" ] || lab_fail "forwarding ($t_fw) came before regwalld was ready ($t_rw)"
 vm 'getent shadow root | cut -d: -f2' | grep -q '^!' || lab_fail "root's password is not locked"
 lab_log "1: regwalld ready under systemd, $w workers, table before network ($t_rw < $t_nd us)"
 
