@@ -33,8 +33,8 @@ pkg_base_tar() {
 		[ ${#src[@]} -gt 0 ] || skip "no apt sources on this machine"
 		mkdir -p "$BUILD/pkg"
 		echo "making the base root (mmdebstrap bookworm, variant apt) once: $tar" >&2
-		mmdebstrap --quiet --variant=apt --mode=root bookworm "$tar.tmp" "${src[@]}" </dev/null >&2 ||
-			{ rm -f "$tar.tmp"; echo "mmdebstrap failed"; exit 1; }
+		mmdebstrap --quiet --variant=apt --mode=root --format=tar bookworm "$tar.tmp" "${src[@]}" </dev/null >&2 ||
+			{ rm -rf "$tar.tmp"; echo "mmdebstrap failed"; exit 1; }
 		mv "$tar.tmp" "$tar"
 	fi
 	echo "$tar"
