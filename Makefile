@@ -306,7 +306,7 @@ image: deps $(IMAGE_DIR)/regwall-gateway.img
 $(IMAGE_DIR)/regwall-gateway.img: $(REGWALL_DEB) $(IMAGE_INPUTS)
 	$(Q)bash scripts/image/build-image.sh $(IMAGE_DIR) $(REGWALL_DEB)
 image-test: image
-	$(Q)V=$(V) BUILD=$(abspath $(BUILD)) RUN_LABEL=image TEST_TIMEOUT=1800 bash tests/net/run.sh tests/image/test_image.sh
+	$(Q)V=$(or $(V),1) BUILD=$(abspath $(BUILD)) RUN_LABEL=image TEST_TIMEOUT=1800 bash tests/net/run.sh tests/image/test_image.sh
 
 clean:
 	rm -rf build build-asan
