@@ -230,6 +230,10 @@ run_gen() { # SECTION CAND MODE REP ARGS...: bench_mtls load run
 	shift 4
 	read -r addr port <<<"$(target "$cand" "$mode")"
 	c0=$(proxy_ticks "$cand") b0=$(proxy_ticks nginx)
+	# regwall's figure is parent + workers; the parent's own share (it
+	# receives and writes the event lines) is printed beside it
+	local par0=0 par1=0
+	[ "$cand" = regwall ] && par0=$(cpu_ticks "$RW_PID")
 	local st=""
 	if [ -n "$STRACE_DIR" ] && [ "$sec" = cps ] && [ "$cand" != direct ]; then
 		# system calls per connection (strace -c slows the proxy: the
@@ -246,20 +250,21 @@ run_gen() { # SECTION CAND MODE REP ARGS...: bench_mtls load run
 		printf 'conns=%s\n' "$(sed -n 's/^bench_mtls: conns=.* ok=\([0-9]*\).*/\1/p' <<<"$out")" >>"$STRACE_DIR/$cand-$rep.txt"
 	fi
 	c1=$(proxy_ticks "$cand") b1=$(proxy_ticks nginx)
+	[ "$cand" = regwall ] && par1=$(cpu_ticks "$RW_PID")
 	local line
 	line=$(grep '^bench_mtls: conns=' <<<"$out")
 	[ -n "$line" ] || {
 		log "  $sec $cand rep $rep: load generator failed: $out"
 		return
 	}
-	awk -v l="$line" -v c=$((c1 - c0)) -v bc=$((b1 - b0)) -v cand="$cand" -v t="$TCK" -v sec="$sec" -v rep="$rep" '
+	awk -v l="$line" -v c=$((c1 - c0)) -v bc=$((b1 - b0)) -v pc=$((par1 - par0)) -v cand="$cand" -v t="$TCK" -v sec="$sec" -v rep="$rep" '
 	BEGIN {
 		n = split(l, kv, " ")
 		for (i = 2; i <= n; i++) { split(kv[i], p, "="); v[p[1]] = p[2] }
 		rate = v["req_per_s"]; ok = v["ok"]
 		printf "%s %s %.1f %.3f %d %.3f %.3f\n", sec, cand, rate, c * 1000 / t, ok, bc * 1000 / t, v["cpu_ms"] >> "'"$RES"'"
 		if (ok < 1) ok = 1
-		printf "  %-6s rep %d %-8s %6.0f conn/s  ok %6d  err %d/%d/%d  p50 %6.2f ms  p99 %6.2f ms  cpu us/conn: proxy %6.1f  nginx %6.1f  client %6.1f\n", sec, rep, cand, rate, v["ok"], v["err_connect"], v["err_tls"], v["err_http"], v["p50_ms"], v["p99_ms"], c * 1e6 / t / ok, bc * 1e6 / t / ok, v["cpu_ms"] * 1000 / ok > "/dev/stderr"
+		printf "  %-6s rep %d %-8s %6.0f conn/s  ok %6d  err %d/%d/%d  p50 %6.2f ms  p99 %6.2f ms  cpu us/conn: proxy %6.1f  nginx %6.1f  client %6.1f%s\n", sec, rep, cand, rate, v["ok"], v["err_connect"], v["err_tls"], v["err_http"], v["p50_ms"], v["p99_ms"], c * 1e6 / t / ok, bc * 1e6 / t / ok, v["cpu_ms"] * 1000 / ok, (cand == "regwall" ? sprintf("  (parent %.1f)", pc * 1e6 / t / ok) : "") > "/dev/stderr"
 	}'
 }
 
