@@ -39,9 +39,10 @@ const char *rw_pass_check_hello(const struct rw_tls_hello *h, char *const *names
 	return NULL;
 }
 
-/* ---- registration: a socket with nothing to wait for is kept out of
- * epoll entirely, so a level-triggered HUP/ERR on it cannot spin the loop
- * while the other direction is still busy. ---- */
+/* ---- registration: before the relay, a socket with nothing to wait for
+ * is kept out of epoll entirely, so a level-triggered HUP/ERR on it cannot
+ * spin the loop while the other side is still busy; in the relay it keeps
+ * an empty mask until an error or hangup parks it (rw_pass_relay_want). ---- */
 
 int rw_pass_interest(struct rw_pass_conn *c, int fd, bool *reg, unsigned *cur, unsigned mask,
 		     rw_loop_fd_fn *fn)
