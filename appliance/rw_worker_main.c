@@ -262,7 +262,7 @@ int rw_worker_main(int chan)
 	rw_pem_set_free(&b->pem);
 	OPENSSL_cleanse(b->secret, sizeof(b->secret));
 	cc.w = r ? NULL : w;
-	if (!r) /* events of one loop turn leave in one message */
+	if (!r) /* events leave in batches (RW_CHAN_EVENT_HOLD_MS) */
 		rw_chan_sink_attach(&cc.sink, rw_fwd_worker_loop_of(w));
 	/* stderr too: a sandboxed worker holds no writable file; what it has
 	 * to say goes over the channel (LOG) */

@@ -319,7 +319,7 @@ void rw_chan_event_emit(void *ctx, const struct rw_fwd_event *ev)
 	free(line);
 	if (!s->loop)
 		rw_chan_sink_flush(s);
-	else if (!rw_timer_armed(&s->soon) && rw_loop_timer_arm(s->loop, &s->soon, 0))
+	else if (!rw_timer_armed(&s->soon) && rw_loop_timer_arm(s->loop, &s->soon, RW_CHAN_EVENT_HOLD_MS))
 		rw_chan_sink_flush(s); /* no timer: never hold an event back */
 }
 

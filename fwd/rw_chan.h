@@ -30,8 +30,9 @@
  * worker -> parent  READY    (no body) built, accepting
  *                   EVENT    decision events, one or more JSON objects
  *                            each ended by '\n' (no NUL, no empty line):
- *                            the events of one worker loop turn leave in
- *                            one message, not one message each
+ *                            a worker gathers events for up to
+ *                            RW_CHAN_EVENT_HOLD_MS and sends them in one
+ *                            message, not one message each
  *                   STATS    struct rw_chan_stats: sent every
  *                            RW_CHAN_STATS_MS from the worker's loop, so
  *                            the parent sees a worker whose loop stalls
@@ -77,6 +78,12 @@ struct rw_chan_hdr {
 #define RW_CHAN_BODY_MAX 8192u
 #define RW_CHAN_MSG_MAX (sizeof(struct rw_chan_hdr) + RW_CHAN_BODY_MAX)
 #define RW_CHAN_STATS_MS 500u
+/* How long a worker gathers events before it sends them (sooner when
+ * RW_CHAN_BODY_MAX fills). At 0 (the end of each loop turn) the parent woke
+ * for every few connections and spent ~36 us per short connection; at 10
+ * ms ~15-20 (docs/design/bench-proxy.md). Events reach the sinks that much
+ * later; STATS and a worker's end flush first, so nothing is held back. */
+#define RW_CHAN_EVENT_HOLD_MS 10u
 /* what the worker's socket buffers before events are dropped */
 #define RW_CHAN_SNDBUF (1024 * 1024)
 
@@ -156,10 +163,10 @@ int rw_chan_recv(int fd, uint8_t *buf, int timeout_ms, struct rw_chan_hdr *hdr,
 /* The worker's event sink: events as EVENT messages on fd.
  *
  * Lines are gathered in buf and sent when the buffer would overflow and
- * at the end of the loop turn that produced them (a 0 ms timer on the
- * attached loop): a short connection costs the worker a memcpy, not a
- * sendmsg, and the parent one recv per turn, not one per event. Without
- * an attached loop each event is sent at once. STATS and the end of the
+ * RW_CHAN_EVENT_HOLD_MS after the first of them (a timer on the attached
+ * loop): a short connection costs the worker a memcpy, not a sendmsg, and
+ * the parent wakes once per batch, not once per event or worker loop turn.
+ * Without an attached loop each event is sent at once. STATS and the end of the
  * worker flush first, so the counts in STATS cover every event before it. */
 struct rw_chan_sink {
 	int fd;

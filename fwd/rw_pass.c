@@ -180,6 +180,8 @@ static void rw_pass_nodelay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+static void rw_pass_hello_read(struct rw_pass_conn *c);
+
 void rw_pass_accept(struct rw_fwd_worker *w, struct rw_fwd_listener *lis, int cfd,
 		    const struct sockaddr_storage *ss)
 {
@@ -209,6 +211,12 @@ void rw_pass_accept(struct rw_fwd_worker *w, struct rw_fwd_listener *lis, int cf
 		rw_pass_close(c, "refuse", "overload", true);
 		return;
 	}
+	/* A TLS client sends its hello right behind the handshake's last
+	 * ACK, so it is usually queued by the time the connection is
+	 * accepted: read it now (as HAProxy does) rather than a loop turn
+	 * later, when epoll would report it. On EAGAIN the registration
+	 * above waits for it. May close c: nothing follows. */
+	rw_pass_hello_read(c);
 }
 
 void rw_pass_close_all(struct rw_fwd_worker *w)

@@ -18,15 +18,20 @@
 #
 # One worker for regwall (-w 1) and one thread for HAProxy (nbthread 1), so
 # the load generator and nginx share the other core. Repetitions are
-# interleaved (A B C A B C ...); medians are reported, with the proxies' CPU
-# time (utime+stime of every proxy process, /proc/PID/stat) per unit of work.
+# interleaved (A B C A C B ...: the two proxies' order alternates); medians
+# are reported, with the proxies' CPU time (utime+stime of every proxy
+# process, /proc/PID/stat) per unit of work. The RESULT rate ratios are
+# paired: the median over repetitions of regwall's rate over HAProxy's in
+# the same repetition.
 #
 # Needs root (namespaces). Knobs: BENCH_REPS (5), BENCH_BIG_MIB (1024),
 # BENCH_CPS_SECS (4), BENCH_CONC (32), BENCH_IDLE (2000), BENCH_TERM=0 skips
 # the terminate part (for profiling the passthrough path), BENCH_KEEP=1 keeps
 # the lab directory, BENCH_STRACE=DIR writes `strace -c` of each proxy's
 # short-connection runs there (with the run's connection count; the rates of
-# such a run mean nothing). The whole run is capped at 600 s (BENCH_MAX_SECS).
+# such a run mean nothing), BENCH_PERF=DIR writes `perf record -a` (the whole
+# machine; BENCH_PERF_ARGS, default -g) during each proxy's short-connection
+# runs there. The whole run is capped at 600 s (BENCH_MAX_SECS).
 # Last line:
 #   RESULT pass_tput_vs_haproxy=<x> pass_cps_vs_haproxy=<x>
 #          mtls_hs_vs_haproxy=<x> idle_mem_vs_haproxy=<x> pass_tput_vs_direct=<x>
@@ -48,6 +53,7 @@ IDLE=${BENCH_IDLE:-2000}
 MAX_SECS=${BENCH_MAX_SECS:-600}
 LAB_KEEP=${BENCH_KEEP:-0}
 STRACE_DIR=${BENCH_STRACE:-} # a directory: strace -c of each proxy per cps run
+PERF_DIR=${BENCH_PERF:-}     # a directory: perf record -a per proxy cps run
 
 # Addresses, all on the namespace's loopback (documentation ranges only):
 PROXY4=203.0.113.1    # regwall's and HAProxy's listeners
@@ -220,7 +226,7 @@ run_tput() { # CAND REP
 	awk -v b="$bytes" -v s="$secs" -v c=$((c1 - c0)) -v bc=$((b1 - b0)) -v cand="$1" -v t="$TCK" -v rep="$2" '
 	BEGIN {
 		mibs = b / 1048576 / s; gib = b / 1073741824
-		printf "tput %s %.1f %.3f %.6f %.3f\n", cand, mibs, c * 1000 / t, gib, bc * 1000 / t >> "'"$RES"'"
+		printf "tput %s %.1f %.3f %.6f %.3f %d\n", cand, mibs, c * 1000 / t, gib, bc * 1000 / t, rep >> "'"$RES"'"
 		printf "  tput     rep %d %-8s %8.1f MiB/s  %6.2f s  cpu ms/GiB: proxy %5.0f  nginx %5.0f\n", rep, cand, mibs, s, (gib > 0 ? c * 1000 / t / gib : 0), (gib > 0 ? bc * 1000 / t / gib : 0) > "/dev/stderr"
 	}'
 }
@@ -242,12 +248,24 @@ run_gen() { # SECTION CAND MODE REP ARGS...: bench_mtls load run
 		st=$!
 		sleep 0.5
 	fi
+	local pf=""
+	if [ -n "$PERF_DIR" ] && [ "$sec" = cps ] && [ "$cand" != direct ]; then
+		# where the CPU goes, the whole machine's (the client's and nginx's
+		# kernel work depends on the proxy too): perf report --sort comm,sym
+		perf record -q -a ${BENCH_PERF_ARGS:--g} -o "$PERF_DIR/$cand-$rep.data" >/dev/null 2>&1 &
+		pf=$!
+		sleep 0.5
+	fi
 	out=$(lab_exec bench timeout $((CPS_SECS + 30)) "$GEN" -a "$addr" -p "$port" -s "$NAME" \
 		-A "$CERTS/ca.pem" -b "$SRCS" -C "$CONC" -t "$CPS_SECS" "$@" 2>&1)
 	if [ -n "$st" ]; then
 		kill -INT "$st" 2>/dev/null
 		wait "$st" 2>/dev/null
 		printf 'conns=%s\n' "$(sed -n 's/^bench_mtls: conns=.* ok=\([0-9]*\).*/\1/p' <<<"$out")" >>"$STRACE_DIR/$cand-$rep.txt"
+	fi
+	if [ -n "$pf" ]; then
+		kill -INT "$pf" 2>/dev/null
+		wait "$pf" 2>/dev/null
 	fi
 	c1=$(proxy_ticks "$cand") b1=$(proxy_ticks nginx)
 	[ "$cand" = regwall ] && par1=$(cpu_ticks "$RW_PID")
@@ -262,9 +280,9 @@ run_gen() { # SECTION CAND MODE REP ARGS...: bench_mtls load run
 		n = split(l, kv, " ")
 		for (i = 2; i <= n; i++) { split(kv[i], p, "="); v[p[1]] = p[2] }
 		rate = v["req_per_s"]; ok = v["ok"]
-		printf "%s %s %.1f %.3f %d %.3f %.3f\n", sec, cand, rate, c * 1000 / t, ok, bc * 1000 / t, v["cpu_ms"] >> "'"$RES"'"
+		printf "%s %s %.1f %.3f %d %.3f %.3f %d\n", sec, cand, rate, c * 1000 / t, ok, bc * 1000 / t, v["cpu_ms"], rep >> "'"$RES"'"
 		if (ok < 1) ok = 1
-		printf "  %-6s rep %d %-8s %6.0f conn/s  ok %6d  err %d/%d/%d  p50 %6.2f ms  p99 %6.2f ms  cpu us/conn: proxy %6.1f  nginx %6.1f  client %6.1f%s\n", sec, rep, cand, rate, v["ok"], v["err_connect"], v["err_tls"], v["err_http"], v["p50_ms"], v["p99_ms"], c * 1e6 / t / ok, bc * 1e6 / t / ok, v["cpu_ms"] * 1000 / ok, (cand == "regwall" ? sprintf("  (parent %.1f)", pc * 1e6 / t / ok) : "") > "/dev/stderr"
+		printf "  %-6s rep %d %-8s %6.0f conn/s  ok %6d  err %d/%d/%d  p50 %6.2f ms  p99 %6.2f ms  cpu us/conn: proxy %6.1f  nginx %6.1f  client %6.1f%s  client sys %5.1f us, sleeps %4.2f /conn\n", sec, rep, cand, rate, v["ok"], v["err_connect"], v["err_tls"], v["err_http"], v["p50_ms"], v["p99_ms"], c * 1e6 / t / ok, bc * 1e6 / t / ok, v["cpu_ms"] * 1000 / ok, (cand == "regwall" ? sprintf("  (parent %.1f)", pc * 1e6 / t / ok) : ""), v["sys_ms"] * 1000 / ok, v["vcsw"] / ok > "/dev/stderr"
 	}'
 }
 
@@ -310,6 +328,23 @@ cpu_per() { # SECTION CAND SCALE [COL] -> median over runs of cpu_ms(COL: 4 prox
 		print (n % 2 ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2)
 	}' "$RES"
 }
+# The RESULT ratios are paired: regwall's figure over HAProxy's from the
+# same repetition (the two runs back to back, their order alternating from
+# one repetition to the next), then the median over repetitions. This VM's
+# speed drifts by up to 2x over a minute; a ratio of two medians taken from
+# different minutes carries that drift, a ratio of neighbours mostly not.
+paired() { # SECTION REP_COLUMN -> median over reps of regwall/haproxy (column 3)
+	awk -v s="$1" -v rc="$2" '$1 == s && $2 == "regwall" { r[$rc] = $3 } $1 == s && $2 == "haproxy" { h[$rc] = $3 }
+	END {
+		for (k in r) if ((k in h) && h[k] > 0) v[n++] = r[k] / h[k]
+		if (!n) { print "nan"; exit }
+		for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+		printf "%.3f\n", (n % 2 ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2)
+	}' "$RES"
+}
+pair_order() { # REP -> the two proxies in this repetition's order
+	if [ $(($1 % 2)) = 1 ]; then echo regwall haproxy; else echo haproxy regwall; fi
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.3f\n", a / b }'; }
 
 # ---- (a) passthrough ---------------------------------------------------------
@@ -329,10 +364,10 @@ for cand in direct regwall haproxy; do # warm-up, and a check that each path wor
 done
 log "(a) passthrough: ${BIG_MIB} MiB download x $REPS, ${CPS_SECS}s of short connections x $REPS (concurrency $CONC)"
 for rep in $(seq 1 "$REPS"); do
-	for cand in direct regwall haproxy; do run_tput "$cand" "$rep"; done
+	for cand in direct $(pair_order "$rep"); do run_tput "$cand" "$rep"; done
 done
 for rep in $(seq 1 "$REPS"); do
-	for cand in direct regwall haproxy; do run_gen cps "$cand" pass "$rep" -u /small; done
+	for cand in direct $(pair_order "$rep"); do run_gen cps "$cand" pass "$rep" -u /small; done
 done
 log "(c') passthrough idle: $IDLE connections, TLS done end to end (for information)"
 for rep in 1; do
@@ -362,7 +397,7 @@ for cand in regwall haproxy; do
 done
 log "(b) terminate, mTLS handshake + GET /v2/ per connection: ${CPS_SECS}s x $REPS (concurrency $CONC)"
 for rep in $(seq 1 "$REPS"); do
-	for cand in regwall haproxy; do run_gen mtls "$cand" term "$rep" "${MTLS[@]}"; done
+	for cand in $(pair_order "$rep"); do run_gen mtls "$cand" term "$rep" "${MTLS[@]}"; done
 done
 log "(c) terminate idle: $IDLE completed mTLS sessions held"
 for rep in $(seq 1 "$REPS"); do
@@ -396,5 +431,7 @@ proxy bench: medians of $REPS interleaved runs; regwall -w 1, HAProxy nbthread 1
   idle passthrough conn (RSS/conn) regwall $pi_r B   haproxy $pi_h B   (information)
   CPU-fair ratios (haproxy CPU per unit / regwall CPU per unit, higher = regwall cheaper):
     tput $(ratio "$tc_h" "$tc_r")   cps $(ratio "$cc_h" "$cc_r")   mtls $(ratio "$mc_h" "$mc_r")
+  ratios of the medians above (information; RESULT pairs each repetition's runs):
+    tput $(ratio "$t_r" "$t_h")   cps $(ratio "$c_r" "$c_h")   mtls $(ratio "$m_r" "$m_h")
 EOF
-echo "RESULT pass_tput_vs_haproxy=$(ratio "$t_r" "$t_h") pass_cps_vs_haproxy=$(ratio "$c_r" "$c_h") mtls_hs_vs_haproxy=$(ratio "$m_r" "$m_h") idle_mem_vs_haproxy=$(ratio "$i_r" "$i_h") pass_tput_vs_direct=$(ratio "$t_r" "$t_d")"
+echo "RESULT pass_tput_vs_haproxy=$(paired tput 7) pass_cps_vs_haproxy=$(paired cps 8) mtls_hs_vs_haproxy=$(paired mtls 8) idle_mem_vs_haproxy=$(ratio "$i_r" "$i_h") pass_tput_vs_direct=$(ratio "$t_r" "$t_d")"

@@ -12,7 +12,8 @@
  *     unfinished=N elapsed_s=X hs_per_s=X req_per_s=X p50_ms=X p99_ms=X cpu_ms=X
  * hs = handshakes completed, ok = 2xx responses read in full; the rates
  * are per second of wall time from the first connect to the last close;
- * cpu_ms is the generator's own user+system time.
+ * cpu_ms is the generator's own user+system time, sys_ms the system part;
+ * vcsw and ivcsw its voluntary and involuntary context switches.
  *
  * Idle mode (-I N): opens N connections (CONC at a time in the handshake),
  * completes the handshake and sends nothing more; when every one has
@@ -598,10 +599,12 @@ int main(int argc, char **argv)
 			(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 	printf("bench_mtls: conns=%lu hs=%lu ok=%lu err_connect=%lu err_tls=%lu err_http=%lu "
 	       "unfinished=%lu elapsed_s=%.3f hs_per_s=%.1f req_per_s=%.1f p50_ms=%.3f p99_ms=%.3f "
-	       "cpu_ms=%.0f\n",
+	       "cpu_ms=%.0f sys_ms=%.0f vcsw=%ld ivcsw=%ld\n",
 	       r->st.started, r->st.hs, r->st.ok, r->st.err_connect, r->st.err_tls, r->st.err_http,
 	       r->st.unfinished, el, el > 0 ? (double)r->st.hs / el : 0,
-	       el > 0 ? (double)r->st.ok / el : 0, bm_pct_ms(&r->st, 0.5), bm_pct_ms(&r->st, 0.99), cpu_ms);
+	       el > 0 ? (double)r->st.ok / el : 0, bm_pct_ms(&r->st, 0.5), bm_pct_ms(&r->st, 0.99), cpu_ms,
+	       (double)ru.ru_stime.tv_sec * 1e3 + (double)ru.ru_stime.tv_usec / 1e3, ru.ru_nvcsw,
+	       ru.ru_nivcsw);
 	free(r->conns);
 	free(r->st.lat_us);
 	SSL_CTX_free(r->ctx);
