@@ -24,8 +24,9 @@
 # paired: the median over repetitions of regwall's rate over HAProxy's in
 # the same repetition.
 #
-# Needs root (namespaces). Knobs: BENCH_REPS (5), BENCH_BIG_MIB (1024),
-# BENCH_CPS_SECS (4), BENCH_CONC (32), BENCH_IDLE (2000), BENCH_TERM=0 skips
+# Needs root (namespaces). Knobs: BENCH_REPS (5; downloads and idle memory),
+# BENCH_CPS_REPS (11; the short-connection rates), BENCH_BIG_MIB (1024),
+# BENCH_CPS_SECS (2), BENCH_CONC (32), BENCH_IDLE (2000), BENCH_TERM=0 skips
 # the terminate part (for profiling the passthrough path), BENCH_KEEP=1 keeps
 # the lab directory, BENCH_STRACE=DIR writes `strace -c` of each proxy's
 # short-connection runs there (with the run's connection count; the rates of
@@ -47,7 +48,10 @@ NAME=registry.example.test
 
 REPS=${BENCH_REPS:-5}
 BIG_MIB=${BENCH_BIG_MIB:-1024}
-CPS_SECS=${BENCH_CPS_SECS:-4}
+CPS_SECS=${BENCH_CPS_SECS:-2}
+# short runs, many of them: this VM's speed drifts within a minute, and a
+# pair of 2 s runs sees less of that drift than a pair of 4 s runs
+CPS_REPS=${BENCH_CPS_REPS:-11}
 CONC=${BENCH_CONC:-32}
 IDLE=${BENCH_IDLE:-2000}
 MAX_SECS=${BENCH_MAX_SECS:-600}
@@ -362,11 +366,11 @@ for cand in direct regwall haproxy; do # warm-up, and a check that each path wor
 		--resolve "$NAME:$port:$addr" -o /dev/null "https://$NAME:$port/small" ||
 		lab_fail "passthrough path $cand does not work"
 done
-log "(a) passthrough: ${BIG_MIB} MiB download x $REPS, ${CPS_SECS}s of short connections x $REPS (concurrency $CONC)"
+log "(a) passthrough: ${BIG_MIB} MiB download x $REPS, ${CPS_SECS}s of short connections x $CPS_REPS (concurrency $CONC)"
 for rep in $(seq 1 "$REPS"); do
 	for cand in direct $(pair_order "$rep"); do run_tput "$cand" "$rep"; done
 done
-for rep in $(seq 1 "$REPS"); do
+for rep in $(seq 1 "$CPS_REPS"); do
 	for cand in direct $(pair_order "$rep"); do run_gen cps "$cand" pass "$rep" -u /small; done
 done
 log "(c') passthrough idle: $IDLE connections, TLS done end to end (for information)"
@@ -395,8 +399,8 @@ for cand in regwall haproxy; do
 		-b 203.0.113.10 -C 1 -n 1 -t 5 -u /v2/)
 	grep -q ' ok=0 ' <<<"$out" || lab_fail "$cand answered without a client certificate: $out"
 done
-log "(b) terminate, mTLS handshake + GET /v2/ per connection: ${CPS_SECS}s x $REPS (concurrency $CONC)"
-for rep in $(seq 1 "$REPS"); do
+log "(b) terminate, mTLS handshake + GET /v2/ per connection: ${CPS_SECS}s x $CPS_REPS (concurrency $CONC)"
+for rep in $(seq 1 "$CPS_REPS"); do
 	for cand in $(pair_order "$rep"); do run_gen mtls "$cand" term "$rep" "${MTLS[@]}"; done
 done
 log "(c) terminate idle: $IDLE completed mTLS sessions held"
@@ -416,7 +420,7 @@ tc_r=$(cpu_per tput regwall 1) tc_h=$(cpu_per tput haproxy 1)
 cc_r=$(cpu_per cps regwall 1000) cc_h=$(cpu_per cps haproxy 1000)
 mc_r=$(cpu_per mtls regwall 1000) mc_h=$(cpu_per mtls haproxy 1000)
 cat <<EOF
-proxy bench: medians of $REPS interleaved runs; regwall -w 1, HAProxy nbthread 1; $(nproc) CPUs
+proxy bench: medians of $REPS (rates of short connections: $CPS_REPS) interleaved runs; regwall -w 1, HAProxy nbthread 1; $(nproc) CPUs
   passthrough 1 GiB TLS download   direct $t_d MiB/s   regwall $t_r MiB/s   haproxy $t_h MiB/s
     proxy CPU per GiB              regwall $tc_r ms   haproxy $tc_h ms
     nginx CPU per GiB              direct $(cpu_per tput direct 1 6) ms   regwall $(cpu_per tput regwall 1 6) ms   haproxy $(cpu_per tput haproxy 1 6) ms
