@@ -20,7 +20,7 @@ static const char rw_metrics_other[] = "other";
  * TLS context's certificate verdicts. */
 static const char *const rw_metrics_fixed_reasons[] = {
 	/* passthrough and admission (rw_event.h) */
-	"overload", "source_limit", "not_redirected", "not_upstream", "hello_timeout", "no_sni", "sni", "ech", "hello_eof",
+	"overload", "source_limit", "not_redirected", "not_upstream", "orig_dst_unknown", "hello_timeout", "no_sni", "sni", "ech", "hello_eof",
 	"connect_failed", "connect_refused", "connect_unreachable", "connect_timeout",
 	"upstream_error", "hrr_timeout", "hrr_twice", "hrr_alpn", "hrr_sni", "server_eof",
 	"server_hello_timeout",

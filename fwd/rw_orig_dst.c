@@ -42,8 +42,12 @@ static int rw_orig_eq(const struct rw_endpoint *a, const struct rw_endpoint *b)
 const char *rw_orig_dst_check(int fd, int family, const struct rw_endpoint *upstream)
 {
 	struct rw_endpoint orig, local;
+	/* ENOENT: conntrack has no entry for it, so nothing redirected it.
+	 * Any other failure (conntrack not loaded: ENOPROTOOPT) says nothing
+	 * about the client: refused all the same, under its own name, so an
+	 * admin is not sent looking for clients that bypass the redirect. */
 	if (rw_orig_dst(fd, family, &orig))
-		return "not_redirected";
+		return errno == ENOENT ? "not_redirected" : "orig_dst_unknown";
 	if (rw_orig_eq(&orig, upstream))
 		return NULL;
 	struct sockaddr_storage ss;

@@ -20,9 +20,11 @@
 int rw_orig_dst(int fd, int family, struct rw_endpoint *out);
 
 /* NULL when fd's original destination is upstream; else the refusal
- * reason: "not_redirected" (no original destination known, or it is the
- * socket's own local address: the client connected to the listener
- * directly), "not_upstream" (redirected from another destination). */
+ * reason: "not_redirected" (conntrack knows no original destination, or
+ * it is the socket's own local address: the client connected to the
+ * listener directly), "not_upstream" (redirected from another
+ * destination), "orig_dst_unknown" (it could not be read at all, e.g.
+ * conntrack not loaded). */
 const char *rw_orig_dst_check(int fd, int family, const struct rw_endpoint *upstream);
 
 #endif

@@ -16,6 +16,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tests/unit/test_ci.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -728,24 +730,13 @@ static int tp_setup(void **state)
 	return 0;
 }
 
-/* Without root and a private netns the kernel tests cannot run. Outside CI
- * that is a skip (a developer's unprivileged `make unit`); under CI=true
- * the capability is part of the environment, so its absence fails. */
-static bool tp_ci(void)
-{
-	const char *ci = getenv("CI");
-	return ci && strcmp(ci, "true") == 0;
-}
-
-#define TP_NEED_KERNEL()                                                          \
-	do {                                                                      \
-		if (!tp_have_netns) {                                             \
-			if (tp_ci())                                              \
-				fail_msg("CI=true and no root/CAP_SYS_ADMIN for a " \
-					 "network namespace: kernel test cannot run"); \
-			print_message("no CAP_SYS_ADMIN: skipped\n");             \
-			skip();                                                   \
-		}                                                                 \
+/* Without root and a private netns the kernel tests cannot run
+ * (tests/unit/test_ci.h: a skip outside CI, a failure under CI=true). */
+#define TP_NEED_KERNEL()                                                    \
+	do {                                                                \
+		if (!tp_have_netns)                                         \
+			RW_TEST_NEED("no root/CAP_SYS_ADMIN for a network " \
+				     "namespace: kernel test cannot run");  \
 	} while (0)
 
 static struct rw_nft *tp_open(void)

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include "tests/unit/test_ci.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,11 +78,8 @@ static const char *self_exe;
 
 static void test_durable_order(void **state)
 {
-	if (system("command -v strace >/dev/null 2>&1") != 0) {
-		if (getenv("CI") && !strcmp(getenv("CI"), "true"))
-			fail_msg("strace is missing (scripts/install-deps.sh installs it)");
-		skip();
-	}
+	if (system("command -v strace >/dev/null 2>&1") != 0)
+		RW_TEST_NEED("strace is missing (scripts/install-deps.sh installs it)");
 	char path[256], log[300], cmd[1024];
 	snprintf(path, sizeof(path), "%s/durable/live.json", dir);
 	snprintf(log, sizeof(log), "%s/strace.log", dir);
