@@ -213,6 +213,8 @@ static int rw_nft_lower(const struct rw_nft_compiled *c, const struct rw_nft_rde
 	}
 	if (d->ct_state)
 		E(rw_nft_e_ct_state(r, d->ct_state));
+	if (d->ct_dir_reply)
+		E(rw_nft_e_ct_dir_reply(r));
 	if (d->saddr_set[0] || d->meter_set[0] || d->ban_set[0])
 		E(rw_nft_e_saddr(r, d->family));
 	const struct rw_nft_cset *s;
@@ -680,6 +682,25 @@ static int rw_nft_compile_intercept(struct rw_nft_compiled *c, const struct rw_l
 static int rw_nft_compile_forward(const struct rw_policy *p, struct rw_nft_compiled *c)
 {
 	int rc = rw_nft_compile_spoofed_vpn(p, c, "forward");
+	if (!rc && rw_nft_transparent(p)) {
+		/* The drop below takes every packet to the registry's address;
+		 * the replies to connections the registry itself opened through
+		 * the gateway (DNS, NTP, a pull-through cache's upstream, object
+		 * storage) pass. Conntrack gives a packet the reply direction
+		 * only when it matches a connection whose first packet came the
+		 * other way, from the registry, and passed this chain; a
+		 * client's own connection to the registry is the original
+		 * direction and stays dropped. (An accept in an admin's own
+		 * table cannot do this: every base chain on the hook runs, and
+		 * this one's drop would still take the packet.) */
+		struct rw_nft_rdesc d;
+		rw_nft_d_init(&d, 0);
+		d.dest = p->registry.upstream;
+		d.dest.port = 0;
+		d.ct_dir_reply = 1;
+		d.verdict = NF_ACCEPT;
+		rc = rw_nft_rule_add(c, "forward", "- registry_replies", &d);
+	}
 	for (int drop = 0; drop < 2 && !rc; drop++) {
 		struct rw_nft_rdesc d;
 		rw_nft_d_init(&d, 0);

@@ -57,6 +57,20 @@ int rw_nft_e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t
 	return rw_nft_add(r, e);
 }
 
+int rw_nft_e_ct_dir_reply(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+	if (!e)
+		return RW_ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	int rc = rw_nft_add(r, e);
+	if (rc)
+		return rc;
+	const uint8_t reply = 1; /* IP_CT_DIR_REPLY; the key is one byte */
+	return rw_nft_e_cmp(r, NFT_CMP_EQ, &reply, 1);
+}
+
 /* `ct state X` is a bit test: (state & mask) != 0, in host byte order
  * because the kernel stores ct state as a host u32. */
 int rw_nft_e_ct_state(struct nftnl_rule *r, uint32_t mask)

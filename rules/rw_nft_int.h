@@ -79,6 +79,9 @@ int rw_nft_e_meta(struct nftnl_rule *r, uint32_t key);
 int rw_nft_e_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len);
 int rw_nft_e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len);
 int rw_nft_e_ct_state(struct nftnl_rule *r, uint32_t mask);
+/* `ct direction reply`: the packet travels the reply way of a connection
+ * conntrack saw opened in the other direction. */
+int rw_nft_e_ct_dir_reply(struct nftnl_rule *r);
 int rw_nft_e_lookup(struct nftnl_rule *r, const struct rw_nft_cset *s);
 int rw_nft_e_counter(struct nftnl_rule *r);
 int rw_nft_e_verdict(struct nftnl_rule *r, int verdict);

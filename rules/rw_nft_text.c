@@ -141,6 +141,8 @@ static int rw_nft_t_rule(const struct rw_nft_crule *cr, FILE *out)
 	}
 	if (d->ct_state)
 		rw_nft_t_ct_state(d->ct_state, out);
+	if (d->ct_dir_reply)
+		fputs("ct direction reply ", out);
 	if (d->saddr_set[0])
 		fprintf(out, "%s @%s ", saddr, d->saddr_set);
 	if (d->meter_set[0]) {

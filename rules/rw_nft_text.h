@@ -42,6 +42,7 @@ struct rw_nft_rdesc {
 	uint16_t udp_dport;
 	uint8_t icmp6_lo, icmp6_hi; /* type range; 0/0 = none */
 	uint32_t ct_state;          /* NF_CT_STATE bits (ct state ...) */
+	int ct_dir_reply;           /* ct direction reply */
 	/* Source address: family of saddr_set and of the set updates. */
 	int family;
 	char saddr_set[RW_NFT_RD_SET_LEN]; /* saddr in this set */

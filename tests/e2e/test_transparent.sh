@@ -22,7 +22,8 @@
 #      explain says the same (kernel drop, rule "gate not_allowed", the
 #      transparent note), and allows office;
 #      after `nft flush ruleset` the guard restores chain intercept and a
-#      pull goes through gate again;
+#      pull goes through gate again; a connection the registry itself
+#      opens to a server outside gets its replies (rule registry_replies);
 #   4. a direct connection to the gate listener's own address is refused
 #      by the worker (event not_redirected): a transparent listener serves
 #      only what was meant for the registry;
@@ -33,7 +34,8 @@
 #   6. IPv6: a v6 upstream ([2001:db8:3::10]:5000, openssl s_server),
 #      s_client from office to the registry's v6 address through gate,
 #      certificate verified; outside v6 dropped and logged; another v6
-#      registry port dropped and logged.
+#      registry port dropped and logged; the registry's own v6 connection
+#      out gets its replies.
 # Certificates: a fresh CA and server/client certificates (e2e_certs).
 # Needs root; skips (77) without it outside CI and fails under CI=true.
 set -u
@@ -52,6 +54,7 @@ lab_init
 lab_topology # forwarding on in gw (and only there)
 e2e_certs
 OTHER_PORT=6000 # a second service on the registry host: a path around regwall
+OUT_PORT=7000   # a service outside that the registry itself connects to
 
 e2e_registry tls
 lab_echo_server registry "$OTHER_PORT"
@@ -182,6 +185,13 @@ lab_exec office ping -c 1 -W 2 "$LAB_REG4" >/dev/null 2>&1 &&
 	lab_fail "ping to the registry went through the gateway"
 lab_expect_counter_gt gw "direct_to_registry" 0
 lab_expect_counter_gt gw "gate transparent" 0
+# the registry's own connections out through the gateway get their
+# replies (ct direction reply), though every packet a client sends to
+# the registry's address is dropped; the reverse path stays closed
+lab_echo_server outside "$OUT_PORT"
+lab_expect_probe ok registry "$LAB_OUTSIDE4" "$OUT_PORT"
+lab_expect_counter_gt gw "registry_replies" 0
+lab_expect_probe timeout outside "$LAB_REG4" "$OTHER_PORT" 2
 # the guard restores the nat chain with the rest after `nft flush ruleset`
 p0=$(gate_passes)
 lab_nft gw flush ruleset
@@ -255,6 +265,7 @@ lab_expect_probe timeout outside "$LAB_REG6" "$LAB_REG_PORT" 2
 expect_line drop not_allowed "$LAB_OUTSIDE6" gate
 lab_expect_probe timeout office "$LAB_REG6" "$OTHER_PORT" 2
 expect_line drop direct_to_registry "$LAB_OFFICE6"
+lab_expect_probe ok registry "$LAB_OUTSIDE6" "$OUT_PORT"
 lab_log "IPv6: through gate to [$LAB_REG6]:$LAB_REG_PORT; outside and port $OTHER_PORT dropped"
 
 grep "killed by signal" "$LAB_DIR/regwalld.log" && lab_fail "a worker was killed (seccomp?)"
