@@ -2,6 +2,7 @@
  * and the listeners of fwd/ are made from). */
 #include "appliance/rw_config_int.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,52 @@ static void rw_cfg_server_names(struct rw_cfg_ctx *ctx, const config_setting_t *
 	}
 }
 
+/* registry.other_addresses = [ "2001:db8:3::10", ... ]: plain addresses
+ * of the registry host (no prefix, no port), each once, none the
+ * upstream's own, none unspecified or loopback (neither is forwarded). */
+static void rw_cfg_other_addresses(struct rw_cfg_ctx *ctx, const config_setting_t *g,
+				   struct rw_registry *r)
+{
+	const config_setting_t *list;
+	int n = rw_cfg_get_strings(g, "other_addresses", &list);
+	if (n <= 0)
+		return;
+	r->other = rw_cfg_calloc(ctx, (size_t)n, sizeof(*r->other));
+	if (!r->other)
+		return;
+	for (int i = 0; i < n; i++) {
+		const char *v = rw_cfg_elem_str(list, i);
+		const config_setting_t *e = rw_cfg_elem(list, i);
+		struct rw_endpoint a = { .port = r->upstream.port };
+		if (inet_pton(AF_INET, v, a.addr) == 1)
+			a.family = AF_INET;
+		else if (inet_pton(AF_INET6, v, a.addr) == 1)
+			a.family = AF_INET6;
+		else {
+			rw_cfg_err(ctx, e, "\"%s\": not an IPv4 or IPv6 address (no prefix, no port)",
+				   v);
+			continue;
+		}
+		static const uint8_t any[16];
+		static const uint8_t v6lo[16] = { [15] = 1 };
+		size_t alen = a.family == AF_INET ? 4 : 16;
+		if (memcmp(a.addr, any, alen) == 0 || (a.family == AF_INET && a.addr[0] == 127) ||
+		    (a.family == AF_INET6 && memcmp(a.addr, v6lo, 16) == 0)) {
+			rw_cfg_err(ctx, e, "\"%s\": not a registry host's address (unspecified or loopback)",
+				   v);
+			continue;
+		}
+		bool dup = r->upstream.family == a.family && memcmp(r->upstream.addr, a.addr, alen) == 0;
+		for (size_t k = 0; k < r->n_other && !dup; k++)
+			dup = r->other[k].family == a.family && memcmp(r->other[k].addr, a.addr, alen) == 0;
+		if (dup) {
+			rw_cfg_err(ctx, e, "\"%s\": given twice (or the upstream's own address)", v);
+			continue;
+		}
+		r->other[r->n_other++] = a;
+	}
+}
+
 void rw_cfg_build_registry(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 {
 	const config_setting_t *g = rw_cfg_member(root, "registry"), *s;
@@ -96,6 +143,7 @@ void rw_cfg_build_registry(struct rw_cfg_ctx *ctx, const config_setting_t *root)
 			rw_cfg_file(ctx, s, &r->upstream_ca);
 	}
 	rw_cfg_server_names(ctx, g, &r->server_names, &r->n_server_names);
+	rw_cfg_other_addresses(ctx, g, r);
 }
 
 /* One CIDR element of a network; 0 and *out filled when good. */

@@ -27,6 +27,7 @@ static const struct rw_cfg_key rw_cfg_keys_registry[] = {
 	RW_BOOL("upstream_tls"),
 	RW_STR("upstream_ca"),
 	RW_STRS("server_names"),
+	RW_STRS("other_addresses"),
 };
 const struct rw_cfg_section rw_cfg_sec_registry = RW_SEC("registry", rw_cfg_keys_registry);
 

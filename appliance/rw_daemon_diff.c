@@ -166,12 +166,23 @@ static int rw_diff_limits_eq(const struct rw_limits *a, const struct rw_limits *
 	       a->drain_timeout_ms == b->drain_timeout_ms;
 }
 
+static int rw_diff_other_eq(const struct rw_registry *a, const struct rw_registry *b)
+{
+	if (a->n_other != b->n_other)
+		return 0;
+	for (size_t i = 0; i < a->n_other; i++)
+		if (!rw_diff_ep_eq(&a->other[i], &b->other[i]))
+			return 0;
+	return 1;
+}
+
 static int rw_diff_registry_eq(const struct rw_registry *a, const struct rw_registry *b)
 {
 	return rw_diff_ep_eq(&a->upstream, &b->upstream) && a->upstream_tls == b->upstream_tls &&
 	       rw_diff_str_eq(a->upstream_ca, b->upstream_ca) &&
 	       rw_diff_names_eq(a->server_names, a->n_server_names, b->server_names,
-				b->n_server_names);
+				b->n_server_names) &&
+	       rw_diff_other_eq(a, b);
 }
 
 static json_t *rw_diff_group(void)

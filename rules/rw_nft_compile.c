@@ -679,10 +679,13 @@ static int rw_nft_compile_intercept(struct rw_nft_compiled *c, const struct rw_l
 	return rw_nft_rule_add(c, "intercept", cm, &d);
 }
 
-static int rw_nft_compile_forward(const struct rw_policy *p, struct rw_nft_compiled *c)
+/* The forward rules for one address of the registry host: the upstream's
+ * own, then each of registry.other_addresses. */
+static int rw_nft_compile_forward_to(const struct rw_policy *p, struct rw_nft_compiled *c,
+				     const struct rw_endpoint *to)
 {
-	int rc = rw_nft_compile_spoofed_vpn(p, c, "forward");
-	if (!rc && rw_nft_transparent(p)) {
+	int rc = 0;
+	if (rw_nft_transparent(p)) {
 		/* The drop below takes every packet to the registry's address;
 		 * the replies to connections the registry itself opened through
 		 * the gateway (DNS, NTP, a pull-through cache's upstream, object
@@ -695,7 +698,7 @@ static int rw_nft_compile_forward(const struct rw_policy *p, struct rw_nft_compi
 		 * this one's drop would still take the packet.) */
 		struct rw_nft_rdesc d;
 		rw_nft_d_init(&d, 0);
-		d.dest = p->registry.upstream;
+		d.dest = *to;
 		d.dest.port = 0;
 		d.ct_dir_reply = 1;
 		d.verdict = NF_ACCEPT;
@@ -704,7 +707,7 @@ static int rw_nft_compile_forward(const struct rw_policy *p, struct rw_nft_compi
 	for (int drop = 0; drop < 2 && !rc; drop++) {
 		struct rw_nft_rdesc d;
 		rw_nft_d_init(&d, 0);
-		d.dest = p->registry.upstream;
+		d.dest = *to;
 		/* transparent: every forwarded packet to the registry's address
 		 * (other ports, UDP, ICMP) is a path around regwall; the port
 		 * regwall serves is redirected before this chain sees it */
@@ -717,6 +720,16 @@ static int rw_nft_compile_forward(const struct rw_policy *p, struct rw_nft_compi
 		rc = rw_nft_rule_add(c, "forward",
 				     drop ? "- direct_to_registry" : "- direct_to_registry log", &d);
 	}
+	return rc;
+}
+
+static int rw_nft_compile_forward(const struct rw_policy *p, struct rw_nft_compiled *c)
+{
+	int rc = rw_nft_compile_spoofed_vpn(p, c, "forward");
+	if (!rc)
+		rc = rw_nft_compile_forward_to(p, c, &p->registry.upstream);
+	for (size_t i = 0; i < p->registry.n_other && !rc; i++)
+		rc = rw_nft_compile_forward_to(p, c, &p->registry.other[i]);
 	return rc;
 }
 

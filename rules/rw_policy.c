@@ -26,6 +26,7 @@ void rw_policy_free(struct rw_policy *p)
 		return;
 	free(p->source_file);
 	free(p->registry.upstream_ca);
+	free(p->registry.other);
 	rw_policy_free_strv(p->registry.server_names, p->registry.n_server_names);
 
 	for (size_t i = 0; p->networks && i < p->n_networks; i++)

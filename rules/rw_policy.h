@@ -193,6 +193,12 @@ struct rw_registry {
 	char *upstream_ca; /* path, NULL if unset */
 	char **server_names;
 	size_t n_server_names;
+	/* registry.other_addresses: the registry host's other addresses
+	 * (port = upstream's). The forward chain drops what is forwarded to
+	 * them as to the upstream's own; the table's only (not packed for the
+	 * workers, which connect to the upstream alone). */
+	struct rw_endpoint *other;
+	size_t n_other;
 };
 
 struct rw_log_cfg {

@@ -181,6 +181,7 @@ static void pk_roles(struct rw_pk *w, const struct rw_role *v, size_t n)
 	}
 }
 
+/* other addresses stay out: the table's only (rw_policy.h) */
 static void pk_registry(struct rw_pk *w, const struct rw_registry *r)
 {
 	pk_endpoint(w, &r->upstream);

@@ -24,6 +24,8 @@
 #      after `nft flush ruleset` the guard restores chain intercept and a
 #      pull goes through gate again; a connection the registry itself
 #      opens to a server outside gets its replies (rule registry_replies);
+#      the registry host's other address (registry.other_addresses, its
+#      v6 one) is dropped and logged the same way;
 #   4. a direct connection to the gate listener's own address is refused
 #      by the worker (event not_redirected): a transparent listener serves
 #      only what was meant for the registry;
@@ -68,13 +70,13 @@ lab_exec office ping -c 1 -W 2 "$LAB_REG4" >/dev/null || lab_fail "no ping to th
 
 blog="$LAB_DIR/blocked.jsonl"
 conf="$LAB_DIR/regwall.conf"
-write_conf() { # MODE UPSTREAM LISTEN
+write_conf() { # MODE UPSTREAM LISTEN OTHER (the registry host's other address)
 	local files=""
 	[ "$1" = terminate ] && files="cert = \"$E2E_CERTS/server.pem\"; key = \"$E2E_CERTS/server.key\";
     client_ca = \"$E2E_CERTS/ca.pem\"; client_cert = \"optional\";"
 	cat >"$conf" <<EOF2
 registry = { upstream = "$2"; upstream_tls = true; upstream_ca = "$E2E_CERTS/ca.pem";
-             server_names = [ "$E2E_NAME" ]; };
+             server_names = [ "$E2E_NAME" ]; other_addresses = [ "$4" ]; };
 networks = { office = [ "203.0.113.0/25", "2001:db8:1::/64" ]; };
 listeners = (
   { name = "gate"; listen = $3; mode = "$1"; transparent = true;
@@ -89,7 +91,7 @@ log = { nflog_group = $LAB_GROUP; blocked = "$blog"; blocked_burst = 100; };
 control = { socket = "$LAB_DIR/ctl.sock"; state = "$LAB_DIR/live.json"; };
 EOF2
 }
-write_conf passthrough "$LAB_REG4:$LAB_REG_PORT" "[ \"0.0.0.0:$LAB_PORT\", \"[::]:$LAB_PORT\" ]"
+write_conf passthrough "$LAB_REG4:$LAB_REG_PORT" "[ \"0.0.0.0:$LAB_PORT\", \"[::]:$LAB_PORT\" ]" "$LAB_REG6"
 "$BUILD/regwalld" -c "$conf" --check-config >/dev/null || lab_fail "config refused"
 e2e_daemon "$conf" 2
 lab_nft gw list chain inet regwall intercept | grep -q "redirect to :$LAB_PORT" ||
@@ -192,6 +194,12 @@ lab_echo_server outside "$OUT_PORT"
 lab_expect_probe ok registry "$LAB_OUTSIDE4" "$OUT_PORT"
 lab_expect_counter_gt gw "registry_replies" 0
 lab_expect_probe timeout outside "$LAB_REG4" "$OTHER_PORT" 2
+# the registry host's other address (registry.other_addresses, here its
+# v6 one): the registry port there is no way around regwall either, and
+# the registry's own connections from it still get their replies
+lab_expect_probe timeout office "$LAB_REG6" "$LAB_REG_PORT" 2
+expect_line drop direct_to_registry "$LAB_OFFICE6"
+lab_expect_probe ok registry "$LAB_OUTSIDE6" "$OUT_PORT"
 # the guard restores the nat chain with the rest after `nft flush ruleset`
 p0=$(gate_passes)
 lab_nft gw flush ruleset
@@ -212,7 +220,7 @@ esac
 e2e_expect_more_events refuse not_redirected "$n"
 
 # ---- 5. terminate, by reload: identities and OCI refusals ----
-write_conf terminate "$LAB_REG4:$LAB_REG_PORT" "[ \"0.0.0.0:$LAB_PORT\", \"[::]:$LAB_PORT\" ]"
+write_conf terminate "$LAB_REG4:$LAB_REG_PORT" "[ \"0.0.0.0:$LAB_PORT\", \"[::]:$LAB_PORT\" ]" "$LAB_REG6"
 e2e_reload
 python3 "$E2E_ROOT/scripts/mkimage.py" "$LAB_DIR/img2" 150000 2 v2 >/dev/null || lab_fail "mkimage"
 out=$(office timeout 120 skopeo --insecure-policy copy --retry-times 0 \
@@ -252,7 +260,7 @@ lab_bg registry openssl s_server -quiet -accept "[$LAB_REG6]:$LAB_REG_PORT" \
 lab_wait_for 10 lab_exec registry python3 -c "
 import socket; socket.create_connection(('$LAB_REG6', $LAB_REG_PORT), 1).close()" ||
 	lab_fail "s_server on the v6 address did not come up"
-write_conf passthrough "[$LAB_REG6]:$LAB_REG_PORT" "[ \"0.0.0.0:$LAB_PORT\", \"[::]:$LAB_PORT\" ]"
+write_conf passthrough "[$LAB_REG6]:$LAB_REG_PORT" "[ \"0.0.0.0:$LAB_PORT\", \"[::]:$LAB_PORT\" ]" "$LAB_REG4"
 e2e_daemon "$conf" 1
 p0=$(gate_passes)
 out=$(printf 'GET / HTTP/1.0\r\n\r\n' | lab_exec office timeout 10 openssl s_client \

@@ -1250,12 +1250,34 @@ static void test_audit_settings(void **state)
 	rw_policy_free(&p);
 }
 
+/* registry.other_addresses: plain addresses, with the upstream's port,
+ * kept in order (tests/configs/good/07-transparent.conf; the refusals are
+ * tests/configs/bad/97-99). */
+static void test_other_addresses(void **state)
+{
+	(void)state;
+	struct rw_policy p;
+	struct rw_diag d;
+	assert_int_equal(load_ok("tests/configs/good/07-transparent.conf", &p, &d), 0);
+	assert_int_equal(p.registry.n_other, 1);
+	assert_int_equal(p.registry.other[0].family, AF_INET6);
+	assert_int_equal(p.registry.other[0].port, 5000);
+	static const uint8_t want[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 3, [15] = 0x10 };
+	assert_memory_equal(p.registry.other[0].addr, want, 16);
+	rw_policy_free(&p);
+	assert_int_equal(load_ok("tests/configs/good/02-minimal.conf", &p, &d), 0);
+	assert_int_equal(p.registry.n_other, 0);
+	assert_null(p.registry.other);
+	rw_policy_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_good_configs),
 		cmocka_unit_test(test_audit_settings),
+		cmocka_unit_test(test_other_addresses),
 		cmocka_unit_test(test_sample_config),
 		cmocka_unit_test(test_full_values),
 		cmocka_unit_test(test_defaults),

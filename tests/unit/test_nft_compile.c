@@ -56,6 +56,7 @@ struct tpol {
 	struct rw_cidr peer_addr[3][2];
 	char file[16];
 	char iface[16];
+	struct rw_endpoint other[2]; /* registry.other_addresses */
 };
 
 static void tp_endpoint(struct rw_endpoint *e, const char *addr, uint16_t port)
@@ -174,6 +175,10 @@ static void tp_case(struct tpol *t, const char *name)
 		tp_net(t, "office", "203.0.113.0/25", NULL, NULL);
 		tp_listener(t, "https", "0.0.0.0", 443, "office", NULL, false);
 		tp_endpoint(&t->p.registry.upstream, "198.51.100.10", 5000);
+		/* a second address of the registry host: its port dropped too */
+		tp_endpoint(&t->other[0], "198.51.100.11", 5000);
+		t->p.registry.other = t->other;
+		t->p.registry.n_other = 1;
 	} else if (strcmp(name, "transparent") == 0) {
 		/* a wildcard transparent listener: redirect, and the forward
 		 * chain drops the registry's address on every port */
@@ -182,6 +187,10 @@ static void tp_case(struct tpol *t, const char *name)
 		t->ls[0].transparent = true;
 		tp_listener(t, "direct", "203.0.113.1", 8443, "office", NULL, false);
 		tp_endpoint(&t->p.registry.upstream, "198.51.100.10", 5000);
+		/* the registry host's v6 address: dropped as the upstream's */
+		tp_endpoint(&t->other[0], "2001:db8:3::10", 5000);
+		t->p.registry.other = t->other;
+		t->p.registry.n_other = 1;
 	} else if (strcmp(name, "transparent_v6") == 0) {
 		/* bound to one address: dnat to exactly that address */
 		tp_net(t, "office", "203.0.113.0/25", "2001:db8:1::/48", NULL);
@@ -861,13 +870,20 @@ static void test_kernel_apply_and_list(void **state)
 			assert_non_null(strstr(txt, "update @meter_https_v4 { ip saddr limit rate over 20/second }"));
 			assert_non_null(strstr(txt, "update @ban_v4 { ip saddr timeout 10m }"));
 		}
-		if (strcmp(tp_cases[i], "gateway") == 0)
+		if (strcmp(tp_cases[i], "gateway") == 0) {
 			assert_non_null(strstr(txt, "ip daddr 198.51.100.10 tcp dport 5000"));
+			assert_non_null(strstr(txt, "ip daddr 198.51.100.11 tcp dport 5000 counter "
+						    "packets 0 bytes 0 drop"));
+		}
 		if (strcmp(tp_cases[i], "transparent") == 0) {
 			assert_non_null(strstr(txt, "type nat hook prerouting priority dstnat;"));
 			assert_non_null(strstr(txt, "tcp dport 5000 counter packets 0 bytes 0 "
 						    "redirect to :443 comment \"https transparent\""));
 			assert_non_null(strstr(txt, "ip daddr 198.51.100.10 counter packets 0 bytes 0 "
+						    "drop comment \"- direct_to_registry\""));
+			assert_non_null(strstr(txt, "ip daddr 198.51.100.10 ct direction reply counter "
+						    "packets 0 bytes 0 accept comment \"- registry_replies\""));
+			assert_non_null(strstr(txt, "ip6 daddr 2001:db8:3::10 counter packets 0 bytes 0 "
 						    "drop comment \"- direct_to_registry\""));
 		}
 		if (strcmp(tp_cases[i], "transparent_v6") == 0)
