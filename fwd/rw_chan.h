@@ -82,7 +82,9 @@ struct rw_chan_hdr {
  * RW_CHAN_BODY_MAX fills). At 0 (the end of each loop turn) the parent woke
  * for every few connections and spent ~36 us per short connection; at 10
  * ms ~15-20 (docs/design/bench-proxy.md). Events reach the sinks that much
- * later; STATS and a worker's end flush first, so nothing is held back. */
+ * later; STATS and a worker's orderly end flush first. A worker killed
+ * outright (SIGKILL, a seccomp violation) loses what it held, at most
+ * this long's events, as it lost its last loop turn's before. */
 #define RW_CHAN_EVENT_HOLD_MS 10u
 /* what the worker's socket buffers before events are dropped */
 #define RW_CHAN_SNDBUF (1024 * 1024)
