@@ -100,7 +100,13 @@ static void rw_cfg_other_addresses(struct rw_cfg_ctx *ctx, const config_setting_
 		}
 		static const uint8_t any[16];
 		static const uint8_t v6lo[16] = { [15] = 1 };
+		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 		size_t alen = a.family == AF_INET ? 4 : 16;
+		if (a.family == AF_INET6 && memcmp(a.addr, mapped, sizeof(mapped)) == 0) {
+			/* a forwarded IPv4 packet is never matched as ip6 */
+			rw_cfg_err(ctx, e, "\"%s\": an IPv4-mapped address; give the IPv4 address", v);
+			continue;
+		}
 		if (memcmp(a.addr, any, alen) == 0 || (a.family == AF_INET && a.addr[0] == 127) ||
 		    (a.family == AF_INET6 && memcmp(a.addr, v6lo, 16) == 0)) {
 			rw_cfg_err(ctx, e, "\"%s\": not a registry host's address (unspecified or loopback)",
