@@ -57,14 +57,20 @@ int rw_nft_e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t
 	return rw_nft_add(r, e);
 }
 
-int rw_nft_e_ct_dir_reply(struct nftnl_rule *r)
+/* `ct <key>` loaded into register 1 */
+static int rw_nft_e_ct_load(struct nftnl_rule *r, uint32_t key)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("ct");
 	if (!e)
 		return RW_ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	int rc = rw_nft_add(r, e);
+	return rw_nft_add(r, e);
+}
+
+int rw_nft_e_ct_dir_reply(struct nftnl_rule *r)
+{
+	int rc = rw_nft_e_ct_load(r, NFT_CT_DIRECTION);
 	if (rc)
 		return rc;
 	const uint8_t reply = 1; /* IP_CT_DIR_REPLY; the key is one byte */
@@ -75,16 +81,11 @@ int rw_nft_e_ct_dir_reply(struct nftnl_rule *r)
  * because the kernel stores ct state as a host u32. */
 int rw_nft_e_ct_state(struct nftnl_rule *r, uint32_t mask)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-	if (!e)
-		return RW_ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	int rc = rw_nft_add(r, e);
+	int rc = rw_nft_e_ct_load(r, NFT_CT_STATE);
 	if (rc)
 		return rc;
 	uint32_t zero = 0;
-	e = nftnl_expr_alloc("bitwise");
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
 	if (!e)
 		return RW_ENOMEM;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
